@@ -1,0 +1,126 @@
+"""Value objects that cross the ports: hand-off requests, carrier orders, tracking events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from worker.domain.statuses import Direction, Status
+
+
+@dataclass(frozen=True)
+class Address:
+    """A Vietnamese address: street part plus current GSO codes (since 1 July 2025)."""
+
+    street: str
+    province_code: str  # GSO province code, e.g. "82"
+    ward_code: str  # GSO ward code, e.g. "30226"
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str
+    phone: str  # normalized, leading 0, digits only
+    address: Address
+    email: str | None = None
+
+
+class HandoffKind:
+    """Types of items the one-stop system announces (wire values)."""
+
+    RESULT_READY = "result_ready"
+    PICKUP_REQUESTED = "pickup_requested"
+    HANDOFF_CANCELLED = "handoff_cancelled"
+
+
+@dataclass(frozen=True)
+class HandoffItem:
+    """One item of the one-stop hand-off feed (or webhook), already validated."""
+
+    item_id: str
+    kind: str  # HandoffKind value
+    dossier_code: str
+    agency_code: str
+    agency_name: str
+    procedure_code: str
+    procedure_name: str
+    citizen: Contact | None  # None only for handoff_cancelled
+    cod_amount: int
+    created_at: datetime
+    note: str = ""
+
+    @property
+    def direction(self) -> Direction:
+        return Direction.PICKUP if self.kind == HandoffKind.PICKUP_REQUESTED else (
+            Direction.RESULT_DELIVERY
+        )
+
+
+@dataclass(frozen=True)
+class CarrierOrder:
+    """What the carrier needs to send a courier. Sender/receiver depend on the direction."""
+
+    order_number: str
+    direction: Direction
+    sender: Contact
+    receiver: Contact
+    cod_amount: int = 0
+    description: str = ""
+    sender_desc: str = ""
+
+
+@dataclass(frozen=True)
+class PostOutcome:
+    """Result of posting an order: accepted now, or already there (a retried post)."""
+
+    already_existed: bool
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class TrackingEvent:
+    """One event of the carrier's tracking feed, translated to the domain."""
+
+    event_id: str  # the feed's own id ($oid)
+    order_number: str
+    item_code: str | None
+    occurred_at: datetime  # timezone-aware UTC
+    raw_code: int
+    raw_text: str
+    status: Status | None  # None: informational or unknown code, moves nothing
+    known_code: bool  # False when the code is not in the carrier's table
+    post_office: str = ""
+    notes: str = ""
+
+    @property
+    def dedup_key(self) -> str:
+        """Same order, code and time = the same event, even if re-sent with a new id."""
+        return f"{self.order_number}|{self.raw_code}|{int(self.occurred_at.timestamp() * 1000)}"
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    events: list[TrackingEvent]
+    last_id: str  # cursor to pass next time (unchanged when the page is empty)
+
+
+@dataclass(frozen=True)
+class StatusPush:
+    """A status change told back to the one-stop system."""
+
+    event_id: str  # stable: a retry sends the same id
+    dossier_code: str
+    direction: Direction
+    status: Status
+    item_code: str | None
+    carrier_code: int | None
+    carrier_text: str
+    occurred_at: datetime
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class OnestopPage:
+    items: list[dict]  # raw items; mapping.parse_item validates each one on its own
+    next_cursor: str | None
+    extra: dict = field(default_factory=dict)

@@ -1,0 +1,98 @@
+"""The one settings object, read from HANDOFF_* environment variables at start-up."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_HOME = Path("var")
+
+
+class AgencyConfig(BaseModel):
+    """One agency's sender block at the post office and its dispatch mode."""
+
+    name: str = "Bộ phận Một cửa"
+    tel: str = "02773000000"
+    email: str = "motcua@example.gov.vn"
+    address: str = "Trung tâm Phục vụ hành chính công"
+    province_code: str = "82"  # GSO, Đồng Tháp
+    ward_code: str = "30226"  # GSO, Xã Lai Vung
+    dispatch: str = "auto"  # "auto": post at once; "desk": wait for staff to call the courier
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HANDOFF_", env_file=None, extra="ignore")
+
+    # Where things live. Empty URLs mean: the embedded default under `home`.
+    home: Path = DEFAULT_HOME
+    database_url: str = ""
+    broker_url: str = ""
+
+    # Carrier (VNPost N-GSP)
+    carrier_base_url: str = "http://127.0.0.1:8701/"
+    carrier_customer_key: str = "demo-key"
+    carrier_secret_key: SecretStr = SecretStr("demo-secret")
+    carrier_customer_code: str = "C0001"
+    carrier_timeout_seconds: float = 10.0
+    carrier_page_size: int = Field(default=1000, ge=1, le=1000)
+
+    # One-stop system
+    onestop_base_url: str = "http://127.0.0.1:8702/"
+    onestop_api_key: SecretStr = SecretStr("demo-onestop-key")
+    onestop_timeout_seconds: float = 10.0
+    onestop_page_size: int = Field(default=500, ge=1, le=500)
+
+    # Inbound webhooks (Standard Webhooks secret, "whsec_..." base64)
+    webhook_secret: SecretStr = SecretStr("whsec_ZGVtby13ZWJob29rLXNlY3JldC0zMmJ5dGVzISE=")
+
+    # Agencies: JSON object {agency_code: {...}}; unknown codes use `default_agency`.
+    agencies: dict[str, AgencyConfig] = Field(default_factory=dict)
+    default_agency: AgencyConfig = Field(default_factory=AgencyConfig)
+
+    # Schedules (seconds)
+    poll_onestop_every: float = 30.0
+    poll_carrier_every: float = 60.0
+    sweep_every: float = 15.0
+    redispatch_after: float = 60.0  # a rung row not done after this is rung again
+
+    # Retries of ledger rows
+    max_attempts: int = 12
+    backoff_base_seconds: float = 5.0
+    backoff_max_seconds: float = 3600.0
+
+    # Leases for work that must not run twice at once
+    lease_seconds: float = 120.0
+
+    # Celery
+    visibility_timeout: int = 3600
+    task_time_limit: int = 300
+    worker_concurrency: int = 2
+
+    # Web
+    web_host: str = "127.0.0.1"
+    web_port: int = 8700
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'handoff.db').resolve()}"
+
+    def resolved_broker_url(self) -> str:
+        return self.broker_url or "filesystem://"
+
+    def broker_folder(self) -> Path:
+        return (self.home / "broker").resolve()
+
+    @property
+    def embedded(self) -> bool:
+        return self.resolved_broker_url().startswith("filesystem")
+
+    def agency(self, code: str) -> AgencyConfig:
+        return self.agencies.get(code, self.default_agency)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Built once per process at start-up, then passed down."""
+    return Settings()

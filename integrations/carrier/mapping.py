@@ -1,0 +1,313 @@
+"""VNPost N-GSP wire <-> domain translation: paths, status table, order body, reply parsers."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from vietnam_provinces import Province, Ward
+
+from worker.domain.errors import PermanentError, TransientError
+from worker.domain.model import CarrierOrder, Contact, FeedPage, PostOutcome, TrackingEvent
+from worker.domain.privacy import scrub
+from worker.domain.statuses import Direction, Status
+
+log = logging.getLogger(__name__)
+
+# --- Wire details (a real deployment changes this block, not the client) -------------------
+TOKEN_PATH = "token"
+POST_PATH = "apiVNPostNGSP/p1.0/order/post"
+TRACKING_PATH = "apiVNPostNGSP/p1.0/order/tracking"
+CANCEL_PATH = "apiVNPostNGSP/p1.0/order/cancel"
+FIRST_CURSOR = "0" * 24
+MAX_PAGE_SIZE = 1000
+MAX_ORDER_NUMBER = 50
+ACCEPTED, ALREADY_EXISTS = 100, 101
+
+# code -> (normalized status or None when informational, carrier's Vietnamese text)
+STATUS_TABLE: dict[int, tuple[Status | None, str]] = {
+    0: (None, "Chưa có thông tin"),
+    1: (Status.PICKED_UP, "Chấp nhận gửi"),
+    2: (Status.IN_TRANSIT, "Đang trên tuyến vận chuyển"),
+    3: (Status.AT_DELIVERY_OFFICE, "Đã đến bưu cục phát"),
+    4: (Status.DELIVERY_FAILED, "Chưa phát được"),
+    5: (Status.DELIVERED, "Phát thành công"),
+    6: (None, "[COD] Đã thu tiền"),
+    7: (Status.RETURNING, "Chuyển hoàn"),
+    8: (None, "[COD] Trả tiền cho người gửi"),
+    9: (Status.RETURNED, "Phát hoàn thành công"),
+    10: (Status.IN_TRANSIT, "Đã đến bưu cục (tỉnh)"),
+    11: (Status.DELIVERED, "Giao hàng thành công"),
+    13: (Status.PICKUP_FAILED, "Đến lấy nhưng chưa có hàng lần 1"),
+    14: (Status.PICKUP_FAILED, "Đến lấy nhưng chưa có hàng lần 2"),
+    15: (Status.PICKUP_FAILED, "Đến lấy nhưng chưa có hàng lần 3"),
+    16: (Status.PICKUP_FAILED, "Đến lấy nhưng chưa có hàng lần ≥3"),
+}
+
+
+def lookup_status(code: int) -> tuple[Status | None, bool]:
+    """(normalized status, known_code); unknown codes move nothing."""
+    if code in STATUS_TABLE:
+        return STATUS_TABLE[code][0], True
+    return None, False
+
+
+class TokenRejected(TransientError):
+    """HTTP 401 on an API call: the client drops its token and tries once more."""
+
+
+class BurstError(TransientError):
+    """A short outage (transport error, timeout, 5xx, 408): worth retrying within seconds."""
+
+
+# --- Area codes ---------------------------------------------------------------------------
+_AREA_CSV = Path(__file__).with_name("data") / "area_codes.csv"
+
+
+@cache
+def _area_codes() -> dict[tuple[int, int], tuple[int, int]]:
+    with _AREA_CSV.open(encoding="utf-8", newline="") as fh:
+        return {
+            (int(r["gso_province"]), int(r["gso_ward"])): (
+                int(r["carrier_province"]),
+                int(r["carrier_district"]),
+            )
+            for r in csv.DictReader(fh)
+        }
+
+
+def carrier_area(province_code: str, ward_code: str, field: str) -> tuple[int, int]:
+    """GSO (province, ward) -> carrier (province, district); PermanentError when unmapped."""
+    try:
+        key = (int(province_code), int(ward_code))
+    except (TypeError, ValueError):
+        key = None
+    area = _area_codes().get(key) if key else None
+    if area is None:
+        raise PermanentError(
+            f"xã/phường mã {ward_code} (tỉnh mã {province_code}) chưa có mã vùng của bưu điện; "
+            "đề nghị bổ sung bảng mã",
+            field=field,
+        )
+    return area
+
+
+def _full_address(contact: Contact) -> str:
+    """Street plus ward and province names, so the courier can find the place."""
+    parts = [contact.address.street.strip()]
+    try:
+        parts.append(Ward.from_code(int(contact.address.ward_code)).name)  # type: ignore[arg-type]
+        parts.append(Province.from_code(int(contact.address.province_code)).name)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        pass
+    return ", ".join(p for p in parts if p)
+
+
+def _party(prefix: str, contact: Contact, field: str) -> dict[str, Any]:
+    province, district = carrier_area(contact.address.province_code, contact.address.ward_code,
+                                      field)
+    return {
+        f"{prefix}Name": contact.name,
+        f"{prefix}Address": _full_address(contact),
+        f"{prefix}Tel": contact.phone,
+        f"{prefix}Email": contact.email or "",
+        f"{prefix}Province": province,
+        f"{prefix}District": district,
+    }
+
+
+def build_order_body(order: CarrierOrder, customer_code: str) -> dict[str, Any]:
+    """The PascalCase body of order/post. Who is 'citizen' depends on the direction."""
+    if not order.order_number or len(order.order_number) > MAX_ORDER_NUMBER:
+        raise PermanentError(f"mã đơn phải có từ 1 đến {MAX_ORDER_NUMBER} ký tự",
+                             field="orderNumber")
+    delivery = order.direction == Direction.RESULT_DELIVERY
+    sender_field = "agency.wardCode" if delivery else "citizen.wardCode"
+    receiver_field = "citizen.wardCode" if delivery else "agency.wardCode"
+    return {
+        "CustomerCode": customer_code,
+        "OrderNumber": order.order_number,
+        "CODAmount": int(order.cod_amount),
+        **_party("Sender", order.sender, sender_field),
+        "SenderDesc": order.sender_desc,
+        "Description": order.description,
+        **_party("Receiver", order.receiver, receiver_field),
+    }
+
+
+# --- Replies ------------------------------------------------------------------------------
+def _status_of(body: object) -> tuple[int, str]:
+    """Status (int, or a string on the LGSP route) and Message of a reply body."""
+    if not isinstance(body, Mapping):
+        raise TransientError("bưu điện trả lời không đúng định dạng (không phải JSON object)")
+    raw = body.get("Status")
+    try:
+        status = int(str(raw).strip())
+    except (TypeError, ValueError):
+        raise TransientError(f"bưu điện trả lời thiếu Status hợp lệ: {scrub(str(raw))[:50]}")
+    return status, str(body.get("Message") or "")
+
+
+def parse_post_reply(status_code: int, body: dict) -> PostOutcome:
+    """HTTP status + body of order/post -> PostOutcome, or the classified error."""
+    err = classify_http(status_code, {}, str(body)[:200])
+    if err is not None:
+        raise err
+    status, message = _status_of(body)
+    if status == ACCEPTED:
+        return PostOutcome(already_existed=False, message=message)
+    if status == ALREADY_EXISTS:
+        return PostOutcome(already_existed=True, message=message)
+    raise PermanentError(f"Bưu điện từ chối đơn: {scrub(message) or 'không rõ lý do'}",
+                         code=str(status))
+
+
+def parse_cancel_reply(body: dict) -> str:
+    status, message = _status_of(body)
+    if status == ACCEPTED:
+        return message
+    raise PermanentError(
+        f"Không hủy được đơn bưu chính (thường do bưu tá đã nhận hàng): "
+        f"{scrub(message) or 'không rõ lý do'}",
+        code=str(status),
+    )
+
+
+def tracking_params(last_id: str | None, page_size: int) -> dict[str, str]:
+    size = max(1, min(int(page_size), MAX_PAGE_SIZE))
+    return {"pagesize": str(size), "lastId": last_id or FIRST_CURSOR}
+
+
+def cancel_params(customer_code: str, order_number: str) -> dict[str, str]:
+    return {"CustomerCode": customer_code, "OrderNumber": order_number}
+
+
+def _as_int(value: object) -> int:
+    if isinstance(value, bool):
+        raise ValueError("bool")
+    if isinstance(value, Mapping) and "$date" in value:  # RESTHeart extended JSON
+        value = value["$date"]
+    return int(str(value).strip()) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
+
+
+_EPOCH = datetime.fromtimestamp(0, UTC)
+
+
+def _parse_doc(doc: Mapping[str, Any], oid: str, order_number: str) -> TrackingEvent:
+    item_code = str(doc.get("ItemCode") or "").strip() or None
+    common = dict(event_id=oid, order_number=order_number, item_code=item_code,
+                  post_office=str(doc.get("POSID") or ""), notes=str(doc.get("Notes") or ""))
+    try:
+        code = _as_int(doc.get("StatusCode"))
+        occurred = datetime.fromtimestamp(_as_int(doc.get("EventTime")) / 1000, UTC)
+    except (TypeError, ValueError, OverflowError, OSError) as exc:
+        # Recorded, not dropped: ops see it in the log; it moves no state. The time is the
+        # epoch as a sentinel because the doc gave no usable one.
+        raw = f"sự kiện không hợp lệ ({type(exc).__name__}): StatusCode={doc.get('StatusCode')!r}"
+        return TrackingEvent(occurred_at=_EPOCH, raw_code=-1, raw_text=scrub(raw)[:200],
+                             status=None, known_code=False, **common)  # type: ignore[arg-type]
+    status, known = lookup_status(code)
+    text = str(doc.get("StatusMessage") or "") or (STATUS_TABLE[code][1] if known else "")
+    if not known:
+        log.warning("unknown carrier status code %s (%s) on order %s", code, scrub(text)[:80],
+                    order_number)
+    return TrackingEvent(occurred_at=occurred, raw_code=code, raw_text=text, status=status,
+                         known_code=known, **common)  # type: ignore[arg-type]
+
+
+def parse_tracking_page(body: dict, last_id: str | None) -> FeedPage:
+    """RESTHeart page -> FeedPage.
+
+    A doc without an ``_id.$oid`` or without an OrderNumber cannot be attributed nor
+    deduplicated: it is skipped (logged), but the cursor still moves past every doc that
+    has an oid, so one bad doc never blocks the feed. A doc with both but a bad code or time
+    becomes an event with status None / known_code False, so it lands in the log.
+    """
+    if not isinstance(body, Mapping):
+        raise TransientError("trang theo dõi của bưu điện không đúng định dạng")
+    embedded = body.get("_embedded") or {}
+    docs = embedded.get("rh:doc") if isinstance(embedded, Mapping) else None
+    if docs is None:
+        docs = []
+    if not isinstance(docs, list):
+        raise TransientError("trang theo dõi của bưu điện không đúng định dạng (rh:doc)")
+    events: list[TrackingEvent] = []
+    cursor = last_id or FIRST_CURSOR
+    for doc in docs:
+        oid = _oid_of(doc)
+        if oid is None:
+            log.warning("tracking doc without _id.$oid skipped")
+            continue
+        cursor = oid
+        order_number = str(doc.get("OrderNumber") or "").strip()
+        if not order_number:
+            log.warning("tracking doc %s without OrderNumber skipped", oid)
+            continue
+        events.append(_parse_doc(doc, oid, order_number))
+    return FeedPage(events=events, last_id=cursor)
+
+
+def _oid_of(doc: object) -> str | None:
+    if not isinstance(doc, Mapping):
+        return None
+    ident = doc.get("_id")
+    oid = ident.get("$oid") if isinstance(ident, Mapping) else ident
+    return oid if isinstance(oid, str) and oid else None
+
+
+# --- HTTP status classification -------------------------------------------------------------
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                return None  # an HTTP-date: let the ledger's own backoff decide
+    return None
+
+
+def classify_http(status_code: int, headers: Mapping[str, str], body_text: str) -> Exception | None:
+    """None for success; otherwise the error to raise, with personal data scrubbed."""
+    if status_code < 400:
+        return None
+    snippet = scrub(body_text or "")[:200]
+    if status_code == 401:
+        return TokenRejected("bưu điện từ chối mã truy cập (HTTP 401)")
+    if status_code == 429:
+        return TransientError("bưu điện báo gửi quá nhiều yêu cầu (HTTP 429)",
+                              retry_after=_retry_after(headers))
+    if status_code >= 500 or status_code == 408:
+        return BurstError(f"bưu điện tạm thời lỗi (HTTP {status_code})")
+    reasons = {
+        403: "bưu điện từ chối quyền truy cập; kiểm tra khóa khách hàng và mã khách hàng",
+        404: "không tìm thấy dịch vụ của bưu điện; kiểm tra địa chỉ cấu hình",
+    }
+    reason = reasons.get(status_code, f"bưu điện không chấp nhận yêu cầu: {snippet}")
+    return PermanentError(f"{reason} (HTTP {status_code})", code=f"HTTP {status_code}")
+
+
+# --- S10 item codes (UPU) -------------------------------------------------------------------
+_S10_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
+
+
+def s10_check_digit(serial: str) -> int:
+    """UPU S10 check digit of an 8-digit serial: 'RR12345678?VN' -> 5."""
+    if len(serial) != 8 or not serial.isdigit():
+        raise ValueError("S10 serial must be 8 digits")
+    rest = 11 - sum(int(d) * w for d, w in zip(serial, _S10_WEIGHTS, strict=True)) % 11
+    return {10: 0, 11: 5}.get(rest, rest)
+
+
+def make_s10(prefix: str, serial: int, country: str = "VN") -> str:
+    digits = f"{serial % 100_000_000:08d}"
+    return f"{prefix}{digits}{s10_check_digit(digits)}{country}"
+
+
+def is_valid_s10(code: str) -> bool:
+    return (len(code) == 13 and code[:2].isalpha() and code[2:11].isdigit()
+            and code[11:].isalpha() and s10_check_digit(code[2:10]) == int(code[10]))

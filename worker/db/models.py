@@ -1,0 +1,184 @@
+"""SQLAlchemy models: hand-offs, the delivery-status log, the outbound ledger, cursors, leases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stored as naive UTC (SQLite has no zones), always returned timezone-aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Handoff(Base):
+    """One postal hand-off of one dossier in one direction (and generation)."""
+
+    __tablename__ = "handoffs"
+    __table_args__ = (
+        UniqueConstraint("dossier_code", "direction", "generation", name="uq_handoff_dossier"),
+        Index("ix_handoffs_status", "status"),
+        Index("ix_handoffs_agency_status", "agency_code", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dossier_code: Mapped[str] = mapped_column(String(80))
+    direction: Mapped[str] = mapped_column(String(20))
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    order_number: Mapped[str | None] = mapped_column(String(50), unique=True)
+    source_item_id: Mapped[str] = mapped_column(String(80))
+    agency_code: Mapped[str] = mapped_column(String(40), default="")
+    agency_name: Mapped[str] = mapped_column(String(200), default="")
+    procedure_code: Mapped[str] = mapped_column(String(40), default="")
+    procedure_name: Mapped[str] = mapped_column(String(300), default="")
+    citizen_name: Mapped[str] = mapped_column(String(200), default="")
+    citizen_phone: Mapped[str] = mapped_column(String(20), default="")
+    citizen_email: Mapped[str | None] = mapped_column(String(200))
+    citizen_address: Mapped[str] = mapped_column(String(400), default="")
+    province_code: Mapped[str] = mapped_column(String(8), default="")
+    ward_code: Mapped[str] = mapped_column(String(8), default="")
+    cod_amount: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(24))
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    item_code: Mapped[str | None] = mapped_column(String(20), index=True)
+    last_carrier_code: Mapped[int | None] = mapped_column(Integer)
+    last_carrier_text: Mapped[str] = mapped_column(String(200), default="")
+    ready_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the one-stop announced it
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    final_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StatusLogEntry(Base):
+    """The delivery-status log: every event received or produced, applied or not."""
+
+    __tablename__ = "status_log"
+    __table_args__ = (Index("ix_status_log_handoff", "handoff_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    handoff_id: Mapped[int | None] = mapped_column(ForeignKey("handoffs.id"))
+    dossier_code: Mapped[str] = mapped_column(String(80), default="", index=True)
+    order_number: Mapped[str] = mapped_column(String(50), default="")
+    source: Mapped[str] = mapped_column(String(16))  # feed, webhook, desk, worker, onestop
+    status: Mapped[str | None] = mapped_column(String(24))
+    raw_code: Mapped[str] = mapped_column(String(16), default="")
+    raw_text: Mapped[str] = mapped_column(String(400), default="")
+    post_office: Mapped[str] = mapped_column(String(40), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    applied: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    dedup_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class Job(Base):
+    """The outbound ledger: one row per effect on the outside world, with its attempts."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))  # post_order, cancel_order, push_status
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(12), default="pending")  # pending, done, dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    rung_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Attempt(Base):
+    """Each try of a ledger row, with its outcome: what ops read next to the timeline."""
+
+    __tablename__ = "attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(12))  # ok, transient, permanent
+    error: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Receipt(Base):
+    """Inbound ids already taken (feed items, webhooks): dedup by unique index."""
+
+    __tablename__ = "receipts"
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_receipt"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(120))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Cursor(Base):
+    """Position in an outside feed, advanced in the same transaction as what was read."""
+
+    __tablename__ = "cursors"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(120), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Lease(Base):
+    """A named lease so that one process at a time polls a feed or sweeps the ledger."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(120), default="")
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Heartbeat(Base):
+    """When a worker last finished a task: for `handoff check`."""
+
+    __tablename__ = "heartbeats"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,40 @@
+"""The state machine: decides whether an event moves a hand-off, and why not when it doesn't."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from worker.domain.statuses import FINAL, RANK, REPEATABLE, Status
+
+
+@dataclass(frozen=True)
+class Decision:
+    applied: bool
+    reason: str  # why it was applied or ignored, for the delivery-status log
+
+
+def decide(current: Status, new: Status | None, *, known_code: bool = True) -> Decision:
+    """Forward only. Final states never move. Unknown codes move nothing."""
+    if new is None:
+        return Decision(False, "unknown carrier code" if not known_code else "informational code")
+    if current in FINAL:
+        return Decision(False, f"already final ({current})")
+    if new == current:
+        if new in REPEATABLE:
+            return Decision(True, "another attempt")
+        return Decision(False, "same status again")
+    if RANK[new] > RANK[current]:
+        return Decision(True, "forward")
+    if RANK[new] == RANK[current] and new not in FINAL:
+        # out_for_delivery <-> delivery_failed: another round of delivery
+        return Decision(True, "new delivery round")
+    return Decision(False, f"late event ({new} after {current})")
+
+
+def can_cancel(current: Status) -> Decision:
+    """A hand-off can be cancelled until the courier has taken the item."""
+    if current in FINAL:
+        return Decision(False, f"already final ({current})")
+    if RANK[current] >= RANK[Status.PICKED_UP]:
+        return Decision(False, "courier already took the item")
+    return Decision(True, "not yet picked up")

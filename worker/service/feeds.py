@@ -1,0 +1,117 @@
+"""Polling both feeds under a lease: read a page, apply it, advance the cursor, one commit."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from worker.db.models import Cursor, utcnow
+from worker.domain.errors import HandoffError
+from worker.domain.privacy import scrub
+from worker.service import leases
+from worker.service.ingest import ingest_item
+from worker.service.tracking import apply_event
+
+if TYPE_CHECKING:
+    from worker.bootstrap import Runtime
+
+log = logging.getLogger(__name__)
+
+CARRIER_CURSOR = "carrier-tracking"
+ONESTOP_CURSOR = "onestop-handoffs"
+MAX_SECONDS = 60.0  # one poll never holds the lease longer than this
+
+
+def get_cursor(session: Session, name: str) -> str | None:
+    row = session.get(Cursor, name)
+    return row.value if row and row.value else None
+
+
+def set_cursor(session: Session, name: str, value: str) -> None:
+    row = session.get(Cursor, name)
+    if row is None:
+        session.add(Cursor(name=name, value=value, updated_at=utcnow()))
+    else:
+        row.value, row.updated_at = value, utcnow()
+
+
+def poll_carrier(rt: Runtime) -> tuple[int, list[int]]:
+    """Read the tracking feed to its end. Returns (events read, new job ids)."""
+    return _poll(rt, CARRIER_CURSOR, _carrier_page)
+
+
+def poll_onestop(rt: Runtime) -> tuple[int, list[int]]:
+    return _poll(rt, ONESTOP_CURSOR, _onestop_page)
+
+
+def _carrier_page(rt: Runtime, session: Session, cursor: str | None):  # type: ignore[no-untyped-def]
+    page = rt.carrier.fetch_events(cursor, rt.settings.carrier_page_size)
+
+    def apply(s: Session) -> list[int]:
+        jobs = [apply_event(s, ev) for ev in page.events]
+        s.flush()
+        return [j.id for j in jobs if j is not None]
+
+    return len(page.events), page.last_id, apply, rt.settings.carrier_page_size
+
+
+def _onestop_page(rt: Runtime, session: Session, cursor: str | None):  # type: ignore[no-untyped-def]
+    page = rt.onestop.fetch_handoffs(cursor, rt.settings.onestop_page_size)
+
+    def apply(s: Session) -> list[int]:
+        ids: list[int] = []
+        for raw in page.items:
+            try:
+                with s.begin_nested():
+                    result = ingest_item(s, raw, "onestop-feed", rt.settings)
+                    s.flush()
+            except Exception as err:  # a bug must not block the cursor; the item is logged
+                log.exception("item could not be taken")
+                _log_unprocessable(s, raw, err)
+                continue
+            ids += [j.id for j in result.jobs if j is not None]
+        return ids
+
+    return len(page.items), page.next_cursor or cursor or "", apply, rt.settings.onestop_page_size
+
+
+def _log_unprocessable(s: Session, raw: object, err: Exception) -> None:
+    from integrations.onestop.mapping import dossier_code_of
+    from worker.service.handoffs import Change, log as log_event
+
+    note = f"lỗi xử lý mục {getattr(raw, 'get', lambda _k: None)('id')}: {type(err).__name__}"
+    log_event(s, None, Change(None, "onestop-feed", utcnow(), notes=note), False, note,
+              dossier_code=dossier_code_of(raw) or "")
+
+
+def _poll(rt: Runtime, name: str, read_page) -> tuple[int, list[int]]:  # type: ignore[no-untyped-def]
+    lease = f"poll:{name}"
+    with rt.db.unit_of_work() as s:
+        if not leases.acquire(s, lease, rt.settings.lease_seconds):
+            return 0, []
+    total, new_jobs, started = 0, [], time.monotonic()
+    try:
+        while time.monotonic() - started < MAX_SECONDS:
+            with rt.db.unit_of_work() as s:
+                cursor = get_cursor(s, name)
+            try:
+                count, next_cursor, apply, page_size = read_page(rt, None, cursor)
+            except HandoffError as err:
+                log.warning("poll %s: %s", name, scrub(str(err)))
+                break
+            with rt.db.unit_of_work() as s:
+                if not leases.acquire(s, lease, rt.settings.lease_seconds):
+                    break  # lost the lease (we were too slow); the new holder re-reads
+                new_jobs += apply(s)
+                if next_cursor:
+                    set_cursor(s, name, next_cursor)
+            total += count
+            if count < page_size:
+                break
+    finally:
+        with rt.db.unit_of_work() as s:
+            leases.release(s, lease)
+    return total, new_jobs

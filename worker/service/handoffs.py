@@ -1,0 +1,113 @@
+"""Moving a hand-off through the state machine, logging each event, queueing push-backs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from worker.db.models import Handoff, Job, StatusLogEntry, utcnow
+from worker.domain.rules import push_event_id
+from worker.domain.statuses import FINAL, Status
+from worker.domain.transitions import Decision, decide
+from worker.service import ledger
+
+
+@dataclass(frozen=True)
+class Change:
+    """What happened to a hand-off, for the log."""
+
+    status: Status | None
+    source: str  # feed, webhook, desk, worker, onestop
+    occurred_at: datetime
+    raw_code: str = ""
+    raw_text: str = ""
+    post_office: str = ""
+    notes: str = ""
+    dedup_key: str | None = None  # stable key of the event; the push-back eventId derives from it
+    known_code: bool = True
+    unique: bool = False  # carrier events: the log's unique index rejects a second copy
+
+
+def log(session: Session, handoff: Handoff | None, change: Change, applied: bool, reason: str,
+        *, order_number: str = "", dossier_code: str = "") -> StatusLogEntry:
+    entry = StatusLogEntry(
+        handoff_id=handoff.id if handoff else None,
+        dossier_code=handoff.dossier_code if handoff else dossier_code,
+        order_number=(handoff.order_number or "") if handoff else order_number,
+        source=change.source, status=change.status.value if change.status else None,
+        raw_code=change.raw_code, raw_text=change.raw_text[:400],
+        post_office=change.post_office, notes=change.notes, applied=applied, reason=reason,
+        dedup_key=change.dedup_key if change.unique else None, occurred_at=change.occurred_at,
+    )
+    session.add(entry)
+    return entry
+
+
+def apply(session: Session, handoff: Handoff, change: Change, *, push: bool = True
+          ) -> tuple[Decision, Job | None]:
+    """Apply a change through the state machine; log it either way; queue the push-back."""
+    decision = decide(Status(handoff.status), change.status, known_code=change.known_code)
+    log(session, handoff, change, decision.applied, decision.reason)
+    if handoff.last_event_at is None or change.occurred_at > handoff.last_event_at:
+        handoff.last_event_at = change.occurred_at
+    if not decision.applied or change.status is None:
+        return decision, None
+    set_status(handoff, change.status, change.occurred_at)
+    if change.raw_code.isdigit():
+        handoff.last_carrier_code = int(change.raw_code)
+        handoff.last_carrier_text = change.raw_text[:200]
+    job = queue_push(session, handoff, change) if push else None
+    return decision, job
+
+
+def set_status(handoff: Handoff, status: Status, at: datetime, reason: str = "") -> None:
+    handoff.status = status.value
+    handoff.status_reason = reason
+    if status == Status.ACCEPTED and handoff.accepted_at is None:
+        handoff.accepted_at = at
+    if status in FINAL:
+        handoff.final_at = at
+
+
+def needs_attention(session: Session, handoff: Handoff, reason: str, source: str = "worker"
+                    ) -> Job | None:
+    """A permanent error: the hand-off waits for a person, with the reason in plain words."""
+    if Status(handoff.status) in FINAL:
+        return None
+    now = utcnow()
+    change = Change(Status.NEEDS_ATTENTION, source, now, notes=reason)
+    log(session, handoff, change, True, "permanent error")
+    set_status(handoff, Status.NEEDS_ATTENTION, now, reason)
+    return queue_push(session, handoff, change)
+
+
+def queue_push(session: Session, handoff: Handoff, change: Change) -> Job | None:
+    assert change.status is not None
+    key = change.dedup_key or f"{change.source}|{change.status}|{change.occurred_at.isoformat()}"
+    event_id = push_event_id(handoff.order_number or f"h{handoff.id}", key)
+    payload = {
+        "event_id": event_id, "dossier_code": handoff.dossier_code,
+        "direction": handoff.direction, "status": change.status.value,
+        "item_code": handoff.item_code,
+        "carrier_code": int(change.raw_code) if change.raw_code.isdigit() else None,
+        "carrier_text": change.raw_text, "occurred_at": change.occurred_at.isoformat(),
+        "note": change.notes,
+    }
+    return ledger.enqueue(session, ledger.Kind.PUSH_STATUS, handoff.id, f"push:{event_id}",
+                          payload)
+
+
+def by_order_number(session: Session, order_number: str) -> Handoff | None:
+    return session.scalar(select(Handoff).where(Handoff.order_number == order_number))
+
+
+def current(session: Session, dossier_code: str, direction: str) -> Handoff | None:
+    """The newest generation of a dossier's hand-off in one direction."""
+    return session.scalar(
+        select(Handoff).where(Handoff.dossier_code == dossier_code,
+                              Handoff.direction == direction)
+        .order_by(Handoff.generation.desc()).limit(1)
+    )

@@ -1,0 +1,147 @@
+"""Taking hand-offs from the one-stop system (feed or webhook): once, validated, recorded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from integrations.onestop import mapping
+from worker.db.models import Handoff, Job, Receipt, utcnow
+from worker.domain.errors import InvalidInput
+from worker.domain.model import HandoffItem, HandoffKind
+from worker.domain.privacy import scrub
+from worker.domain.rules import order_number
+from worker.domain.statuses import Direction, Status
+from worker.service import handoffs, ledger
+from worker.settings import Settings
+
+ITEM_SOURCE = "onestop-item"
+
+
+@dataclass
+class Ingested:
+    outcome: str  # created, duplicate, invalid, ignored, cancelled
+    handoff_id: int | None = None
+    reason: str = ""
+    jobs: list[Job] = field(default_factory=list)
+
+
+def take_receipt(session: Session, source: str, external_id: str) -> bool:
+    """True the first time an id is seen. The unique index decides, not a lookup."""
+    try:
+        with session.begin_nested():
+            session.add(Receipt(source=source, external_id=external_id[:120]))
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def ingest_item(session: Session, raw: Any, source: str, settings: Settings) -> Ingested:
+    """Record one raw item. Invalid items become needs_attention; nothing raises for bad data."""
+    item_id = mapping.item_id_of(raw)
+    if item_id is None:
+        reason = "mục không có id; không thể ghi nhận"
+        handoffs.log(session, None, _note_change(source, reason), False, reason,
+                     dossier_code=mapping.dossier_code_of(raw) or "")
+        return Ingested("invalid", reason=reason)
+    if not take_receipt(session, ITEM_SOURCE, item_id):
+        return Ingested("duplicate")
+    try:
+        item = mapping.parse_item(raw)
+    except InvalidInput as err:
+        return _record_invalid(session, raw, item_id, source, err)
+    if item.kind == HandoffKind.HANDOFF_CANCELLED:
+        from worker.service.cancel import cancel_from_onestop
+
+        return cancel_from_onestop(session, item, source)
+    return _create(session, item, source, settings)
+
+
+def _create(session: Session, item: HandoffItem, source: str, settings: Settings) -> Ingested:
+    direction = item.direction
+    existing = handoffs.current(session, item.dossier_code, direction)
+    # A cancelled or returned hand-off may be requested again (a new generation, so a new
+    # OrderNumber); an active or delivered one may not.
+    renewable = existing is not None and existing.status in (Status.CANCELLED, Status.RETURNED)
+    if existing is not None and not _replaceable(existing) and not renewable:
+        reason = f"hồ sơ đã có yêu cầu bưu chính (trạng thái {existing.status})"
+        handoffs.log(session, existing, _note_change(source, reason), False, reason)
+        return Ingested("ignored", existing.id, reason)
+    if existing is not None and _replaceable(existing):
+        handoff = existing  # a corrected item for a hand-off that never reached the carrier
+    else:
+        generation = (existing.generation + 1) if existing is not None else 1
+        handoff = Handoff(dossier_code=item.dossier_code, direction=direction,
+                          generation=generation, status=Status.REQUESTED.value)
+        session.add(handoff)
+    _fill(handoff, item)
+    handoff.order_number = order_number(item.dossier_code, direction, handoff.generation)
+    session.flush()
+    change = handoffs.Change(Status.REQUESTED, source, utcnow(), notes=item.procedure_name)
+    handoffs.log(session, handoff, change, True, "hand-off received")
+    handoffs.set_status(handoff, Status.REQUESTED, change.occurred_at)
+    jobs: list[Job] = []
+    if settings.agency(item.agency_code).dispatch == "auto":
+        job = ledger.enqueue(session, ledger.Kind.POST_ORDER, handoff.id,
+                             f"post:{handoff.order_number}")
+        jobs = [job] if job else []
+    return Ingested("created", handoff.id, jobs=jobs)
+
+
+def _replaceable(h: Handoff) -> bool:
+    return h.status == Status.NEEDS_ATTENTION and (h.last_carrier_code is None) and (
+        h.accepted_at is None
+    )
+
+
+def _fill(h: Handoff, item: HandoffItem) -> None:
+    assert item.citizen is not None
+    c = item.citizen
+    h.source_item_id = item.item_id
+    h.agency_code, h.agency_name = item.agency_code, item.agency_name
+    h.procedure_code, h.procedure_name = item.procedure_code, item.procedure_name
+    h.citizen_name, h.citizen_phone, h.citizen_email = c.name, c.phone, c.email
+    h.citizen_address = c.address.street
+    h.province_code, h.ward_code = c.address.province_code, c.address.ward_code
+    h.cod_amount, h.ready_at, h.status_reason = item.cod_amount, item.created_at, ""
+
+
+def _record_invalid(session: Session, raw: Any, item_id: str, source: str,
+                    err: InvalidInput) -> Ingested:
+    """Keep the item visible as needs_attention with the reason; never post it."""
+    reason = scrub(str(err))
+    dossier = (mapping.dossier_code_of(raw) or f"?{item_id}")[:80]
+    direction = (Direction.PICKUP if isinstance(raw, dict)
+                 and raw.get("type") == HandoffKind.PICKUP_REQUESTED
+                 else Direction.RESULT_DELIVERY)
+    existing = handoffs.current(session, dossier, direction)
+    if existing is not None and not _replaceable(existing):
+        handoffs.log(session, existing, _note_change(source, reason), False,
+                     f"invalid item {item_id} ignored: {reason}")
+        return Ingested("invalid", existing.id, reason)
+    handoff = existing
+    if handoff is None:
+        generation = (session.scalar(select(func.max(Handoff.generation)).where(
+            Handoff.dossier_code == dossier, Handoff.direction == direction)) or 0) + 1
+        handoff = Handoff(dossier_code=dossier, direction=direction, generation=generation,
+                          source_item_id=item_id, status=Status.NEEDS_ATTENTION.value,
+                          ready_at=utcnow())
+        session.add(handoff)
+        session.flush()
+    agency = raw.get("agency") if isinstance(raw, dict) else None
+    if isinstance(agency, dict):
+        handoff.agency_code = str(agency.get("code") or "")[:40]
+        handoff.agency_name = str(agency.get("name") or "")[:200]
+    change = handoffs.Change(Status.NEEDS_ATTENTION, source, utcnow(), notes=reason)
+    handoffs.log(session, handoff, change, True, f"invalid item {item_id}")
+    handoffs.set_status(handoff, Status.NEEDS_ATTENTION, change.occurred_at, reason)
+    return Ingested("invalid", handoff.id, reason)
+
+
+def _note_change(source: str, note: str) -> handoffs.Change:
+    return handoffs.Change(None, source, utcnow(), notes=note)

@@ -1,0 +1,40 @@
+"""Database leases: one holder at a time for feed polling and the ledger sweep."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from worker.db.models import Lease, utcnow
+
+HOLDER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def acquire(session: Session, name: str, seconds: float, holder: str = HOLDER) -> bool:
+    """Take or renew the lease; False if someone else holds a live one."""
+    now = utcnow()
+    if session.scalar(select(Lease.name).where(Lease.name == name)) is None:
+        try:
+            with session.begin_nested():
+                session.add(Lease(name=name, holder="", expires_at=now))
+        except IntegrityError:
+            pass
+    result = session.execute(
+        update(Lease)
+        .where(Lease.name == name, or_(Lease.expires_at < now, Lease.holder == holder))
+        .values(holder=holder, expires_at=now + timedelta(seconds=seconds))
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def release(session: Session, name: str, holder: str = HOLDER) -> None:
+    session.execute(
+        update(Lease).where(Lease.name == name, Lease.holder == holder)
+        .values(holder="", expires_at=utcnow())
+    )

@@ -1,0 +1,119 @@
+"""The outbound ledger: enqueue, claim, and settle rows of work on the outside world."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from worker.db.models import Attempt, Job, utcnow
+
+
+class Kind:
+    POST_ORDER = "post_order"
+    CANCEL_ORDER = "cancel_order"
+    PUSH_STATUS = "push_status"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A job taken for one attempt; plain values, safe to use outside the transaction."""
+
+    id: int
+    kind: str
+    handoff_id: int
+    payload: dict[str, Any]
+    attempts: int
+
+
+def enqueue(session: Session, kind: str, handoff_id: int, key: str,
+            payload: dict[str, Any] | None = None, *, at: datetime | None = None) -> Job | None:
+    """Add a job unless one with the same idempotency key exists. Returns the new job."""
+    if session.scalar(select(Job.id).where(Job.idempotency_key == key)) is not None:
+        return None
+    job = Job(kind=kind, handoff_id=handoff_id, idempotency_key=key, payload=payload or {},
+              next_attempt_at=at or utcnow())
+    session.add(job)
+    session.flush()
+    return job
+
+
+def claim(session: Session, job_id: int, lease: float, now: datetime | None = None
+          ) -> Claimed | None:
+    """Take a due, unlocked, pending job for one attempt; None if it is not ours to run.
+
+    The conditional UPDATE is the guard: two workers ringing the same row cannot both win.
+    Push-backs of one hand-off go out in order: a later one waits for the earlier ones.
+    """
+    now = now or utcnow()
+    job = session.get(Job, job_id)
+    if job is None or job.state != "pending" or job.next_attempt_at > now:
+        return None
+    if job.kind == Kind.PUSH_STATUS and _has_earlier_push(session, job):
+        job.next_attempt_at = now + timedelta(seconds=1)
+        job.rung_at = None
+        return None
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state == "pending",
+               or_(Job.locked_until.is_(None), Job.locked_until < now))
+        .values(locked_until=now + timedelta(seconds=lease), attempts=Job.attempts + 1)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    session.refresh(job)
+    return Claimed(job.id, job.kind, job.handoff_id, dict(job.payload), job.attempts)
+
+
+def _has_earlier_push(session: Session, job: Job) -> bool:
+    return session.scalar(
+        select(Job.id).where(
+            and_(Job.handoff_id == job.handoff_id, Job.kind == Kind.PUSH_STATUS,
+                 Job.state == "pending", Job.id < job.id)
+        ).limit(1)
+    ) is not None
+
+
+def settle_done(session: Session, claimed: Claimed, note: str = "") -> None:
+    job = session.get_one(Job, claimed.id)
+    job.state, job.done_at, job.locked_until, job.last_error = "done", utcnow(), None, ""
+    session.add(Attempt(job_id=job.id, number=claimed.attempts, outcome="ok", error=note))
+
+
+def settle_retry(session: Session, claimed: Claimed, error: str, wait: float) -> None:
+    job = session.get_one(Job, claimed.id)
+    job.next_attempt_at = utcnow() + timedelta(seconds=wait)
+    job.locked_until, job.rung_at, job.last_error = None, None, error
+    session.add(Attempt(job_id=job.id, number=claimed.attempts, outcome="transient", error=error))
+
+
+def settle_dead(session: Session, claimed: Claimed, error: str, outcome: str = "permanent"
+                ) -> None:
+    job = session.get_one(Job, claimed.id)
+    job.state, job.locked_until, job.last_error = "dead", None, error
+    session.add(Attempt(job_id=job.id, number=claimed.attempts, outcome=outcome, error=error))
+
+
+def due_job_ids(session: Session, redispatch_after: float, limit: int = 500,
+                now: datetime | None = None) -> list[int]:
+    """Rows due and not rung recently (or whose ring was lost); marks them rung."""
+    now = now or utcnow()
+    stale = now - timedelta(seconds=redispatch_after)
+    ids = list(session.scalars(
+        select(Job.id).where(
+            Job.state == "pending", Job.next_attempt_at <= now,
+            or_(Job.rung_at.is_(None), Job.rung_at < stale),
+            or_(Job.locked_until.is_(None), Job.locked_until < now),
+        ).order_by(Job.next_attempt_at, Job.id).limit(limit)
+    ))
+    if ids:
+        session.execute(update(Job).where(Job.id.in_(ids)).values(rung_at=now))
+    return ids
+
+
+def mark_rung(session: Session, job_ids: list[int]) -> None:
+    if job_ids:
+        session.execute(update(Job).where(Job.id.in_(job_ids)).values(rung_at=utcnow()))

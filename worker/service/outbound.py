@@ -1,0 +1,137 @@
+"""Running one ledger row against the outside world, and settling what came of it."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from worker.db.models import Handoff, utcnow
+from worker.domain.errors import PermanentError, TransientError
+from worker.domain.model import Address, CarrierOrder, Contact, StatusPush
+from worker.domain.privacy import scrub
+from worker.domain.rules import backoff_seconds
+from worker.domain.statuses import Direction, Status
+from worker.service import handoffs, ledger
+
+if TYPE_CHECKING:
+    from worker.bootstrap import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def run_job(rt: Runtime, job_id: int) -> list[int]:
+    """One attempt of one job. Returns ids of jobs it created (to ring at once)."""
+    s = rt.settings
+    with rt.db.unit_of_work() as session:
+        claimed = ledger.claim(session, job_id, s.lease_seconds)
+        if claimed is None:
+            return []
+        handoff = session.get_one(Handoff, claimed.handoff_id)
+        request = _prepare(rt, claimed, handoff)
+    try:
+        result = _perform(rt, claimed.kind, request)
+    except PermanentError as err:
+        return _settle(rt, claimed, failure=err)
+    except TransientError as err:
+        return _settle(rt, claimed, failure=err)
+    except Exception as err:  # a bug or an unexpected reply: retried, never crashes the worker
+        log.exception("job %s (%s) failed unexpectedly", claimed.id, claimed.kind)
+        return _settle(rt, claimed, failure=TransientError(f"unexpected: {type(err).__name__}"))
+    return _settle(rt, claimed, result=result)
+
+
+def _prepare(rt: Runtime, claimed: ledger.Claimed, h: Handoff) -> Any:
+    if claimed.kind == ledger.Kind.POST_ORDER:
+        return build_order(rt, h)
+    if claimed.kind == ledger.Kind.CANCEL_ORDER:
+        return h.order_number
+    p = claimed.payload
+    return StatusPush(
+        event_id=p["event_id"], dossier_code=p["dossier_code"],
+        direction=Direction(p["direction"]), status=Status(p["status"]),
+        item_code=h.item_code or p.get("item_code"), carrier_code=p.get("carrier_code"),
+        carrier_text=p.get("carrier_text") or "",
+        occurred_at=datetime.fromisoformat(p["occurred_at"]), note=p.get("note") or "",
+    )
+
+
+def build_order(rt: Runtime, h: Handoff) -> CarrierOrder:
+    agency = rt.settings.agency(h.agency_code)
+    desk = Contact(name=h.agency_name or agency.name, phone=agency.tel, email=agency.email,
+                   address=Address(agency.address, agency.province_code, agency.ward_code))
+    citizen = Contact(name=h.citizen_name, phone=h.citizen_phone, email=h.citizen_email,
+                      address=Address(h.citizen_address, h.province_code, h.ward_code))
+    pickup = h.direction == Direction.PICKUP
+    assert h.order_number is not None
+    return CarrierOrder(
+        order_number=h.order_number, direction=Direction(h.direction),
+        sender=citizen if pickup else desk, receiver=desk if pickup else citizen,
+        cod_amount=h.cod_amount, description=f"{h.procedure_name} - hồ sơ {h.dossier_code}"[:200],
+        sender_desc=("Hồ sơ gửi tới " if pickup else "Kết quả TTHC từ ") + (h.agency_name or ""),
+    )
+
+
+def _perform(rt: Runtime, kind: str, request: Any) -> Any:
+    if kind == ledger.Kind.POST_ORDER:
+        return rt.carrier.post_order(request)
+    if kind == ledger.Kind.CANCEL_ORDER:
+        return rt.carrier.cancel_order(request)
+    return rt.onestop.push_status(request)
+
+
+def _settle(rt: Runtime, claimed: ledger.Claimed, *, result: Any = None,
+            failure: Exception | None = None) -> list[int]:
+    s = rt.settings
+    new_jobs = []
+    with rt.db.unit_of_work() as session:
+        h = session.get_one(Handoff, claimed.handoff_id)
+        if failure is None:
+            ledger.settle_done(session, claimed)
+            new_jobs = _on_success(session, claimed, h, result)
+        elif isinstance(failure, TransientError) and claimed.attempts < s.max_attempts:
+            wait = backoff_seconds(claimed.attempts, s.backoff_base_seconds,
+                                   s.backoff_max_seconds, failure.retry_after)
+            ledger.settle_retry(session, claimed, scrub(str(failure)), wait)
+            log.info("job %s %s: transient (%s), retry in %.0fs", claimed.id, claimed.kind,
+                     scrub(str(failure)), wait)
+        else:
+            new_jobs = _on_failure(session, claimed, h, failure)
+        session.flush()
+        ids = [j.id for j in new_jobs if j is not None]
+    return ids
+
+
+def _on_success(session: Any, claimed: ledger.Claimed, h: Handoff, result: Any) -> list[Any]:
+    now = utcnow()
+    if claimed.kind == ledger.Kind.POST_ORDER:
+        code = "101" if result.already_existed else "100"
+        text = "đơn đã tồn tại (gửi lại)" if result.already_existed else "bưu điện nhận đơn"
+        change = handoffs.Change(Status.ACCEPTED, "worker", now, raw_code=code,
+                                 raw_text=result.message or text,
+                                 dedup_key=f"accepted:{h.order_number}")
+        return [handoffs.apply(session, h, change)[1]]
+    if claimed.kind == ledger.Kind.CANCEL_ORDER:
+        change = handoffs.Change(Status.CANCELLED, "worker", now, raw_text=str(result),
+                                 notes=claimed.payload.get("why", ""))
+        return [handoffs.apply(session, h, change)[1]]
+    return []
+
+
+def _on_failure(session: Any, claimed: ledger.Claimed, h: Handoff, failure: Exception
+                ) -> list[Any]:
+    permanent = isinstance(failure, PermanentError)
+    reason = failure.reason if isinstance(failure, PermanentError) else (
+        f"không gửi được sau {claimed.attempts} lần thử: {failure}")
+    reason = scrub(reason)
+    if claimed.kind == ledger.Kind.CANCEL_ORDER and permanent:
+        # the carrier refused the cancel (courier already has it): an answer, not a fault
+        ledger.settle_done(session, claimed, note=f"refused: {reason}")
+        handoffs.log(session, h, handoffs.Change(None, "worker", utcnow(), notes=reason),
+                     False, "cancel refused by the carrier")
+        return []
+    ledger.settle_dead(session, claimed, reason, "permanent" if permanent else "exhausted")
+    log.warning("job %s %s dead: %s", claimed.id, claimed.kind, reason)
+    if claimed.kind == ledger.Kind.POST_ORDER:
+        return [handoffs.needs_attention(session, h, reason)]
+    return []

@@ -1,0 +1,182 @@
+"""The `handoff` command: run the processes, simulators and demo; read the log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime, timedelta
+
+import click
+
+from worker.settings import get_settings
+
+
+def _setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@click.group()
+def main() -> None:
+    """postal-handoff: one-stop desk <-> Vietnam Post worker."""
+
+
+@main.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (Alembic)."""
+    from worker.db.migrate import upgrade
+
+    _setup_logging()
+    upgrade(get_settings().resolved_database_url())
+    click.echo("database is at the latest schema")
+
+
+def _prepare_embedded() -> None:
+    s = get_settings()
+    if s.embedded:
+        for sub in ("queue", "control"):
+            (s.broker_folder() / sub).mkdir(parents=True, exist_ok=True)
+    if s.resolved_database_url().startswith("sqlite"):
+        from worker.db.migrate import upgrade
+
+        upgrade(s.resolved_database_url())  # the embedded default migrates itself
+
+
+@main.command()
+@click.option("--concurrency", "-c", type=int, default=None)
+@click.option("--loglevel", "-l", default="INFO")
+def worker(concurrency: int | None, loglevel: str) -> None:
+    """Run a Celery worker (scale by running more)."""
+    _prepare_embedded()
+    from worker.tasks import app
+
+    s = get_settings()
+    argv = ["worker", "-Q", "handoff", "-l", loglevel,
+            "-c", str(concurrency or s.worker_concurrency)]
+    if s.embedded:
+        argv += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
+    app.worker_main(argv=argv)
+
+
+@main.command()
+@click.option("--loglevel", "-l", default="INFO")
+def beat(loglevel: str) -> None:
+    """Run Celery beat (it only rings; leases make a second beat harmless)."""
+    _prepare_embedded()
+    from worker.tasks import app
+
+    app.start(["beat", "-l", loglevel, "-s", str(get_settings().home / "celerybeat-schedule")])
+
+
+@main.command()
+@click.option("--host", default=None)
+@click.option("--port", type=int, default=None)
+def web(host: str | None, port: int | None) -> None:
+    """Serve webhooks, health, desk and ops pages."""
+    import uvicorn
+
+    from worker.web.app import create_app
+
+    _prepare_embedded()
+    s = get_settings()
+    uvicorn.run(create_app(), host=host or s.web_host, port=port or s.web_port,
+                log_level="info")
+
+
+@main.command()
+@click.argument("system", type=click.Choice(["carrier", "onestop"]))
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", type=int, default=None)
+@click.option("--speed", type=float, default=600.0, help="carrier clock speed-up factor")
+def simulate(system: str, host: str, port: int | None, speed: float) -> None:
+    """Serve a simulator of the carrier (VNPost N-GSP) or the one-stop system."""
+    if system == "carrier":
+        from integrations.carrier import simulator as carrier_sim
+
+        carrier_sim.run(host=host, port=port or 8701, speed=speed)
+    else:
+        from integrations.onestop import simulator as onestop_sim
+
+        onestop_sim.run(host=host, port=port or 8702)
+
+
+@main.command()
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True)
+def status(code: str, as_json: bool) -> None:
+    """Timeline of one hand-off (dossier code, order number or item code)."""
+    from worker.bootstrap import runtime
+    from worker.reports import find_handoffs, timeline
+
+    with runtime().db.unit_of_work() as s:
+        found = [timeline(s, h) for h in find_handoffs(s, code)]
+    if not found:
+        click.echo(f"không tìm thấy hồ sơ {code}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    for t in found:
+        click.echo(f"{t['dossier_code']}  {t['direction']}  lần {t['generation']}  "
+                   f"đơn {t['order_number'] or '-'}  bưu gửi {t['item_code'] or '-'}")
+        click.echo(f"  trạng thái: {t['status']} ({t['status_label']}) {t['reason']}")
+        for e in t["events"]:
+            mark = "✓" if e["applied"] else "·"
+            click.echo(f"  {mark} {e['at']}  {e['status'] or '-':<18} {e['raw_code']:>4} "
+                       f"{e['raw_text'][:40]:<40} {e['source']:<8} {e['reason']}")
+        for j in t["jobs"]:
+            click.echo(f"  job {j['id']} {j['kind']} {j['state']} attempts={j['attempts']} "
+                       f"{('next ' + j['next_attempt_at']) if j['next_attempt_at'] else ''} "
+                       f"{j['last_error']}")
+
+
+@main.command(name="log")
+@click.option("--status", "status_filter", default=None, help="normalized status")
+@click.option("--since", default=None, help="e.g. 30m, 2h, 1d or an ISO time")
+@click.option("--limit", type=int, default=50)
+@click.option("--json", "as_json", is_flag=True)
+def log_cmd(status_filter: str | None, since: str | None, limit: int, as_json: bool) -> None:
+    """Recent entries of the delivery-status log."""
+    from worker.bootstrap import runtime
+    from worker.reports import recent_log
+
+    with runtime().db.unit_of_work() as s:
+        rows = recent_log(s, status=status_filter, since=_parse_since(since), limit=limit)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    for r in rows:
+        click.echo(format_log_row(r))
+
+
+def format_log_row(r: dict) -> str:
+    mark = "✓" if r["applied"] else "·"
+    return (f"{mark} {r['at']} {r['dossier_code']:<28} {r['status'] or '-':<18} "
+            f"{r['raw_code']:>4} {r['raw_text'][:34]:<34} {r['source']:<8} {r['reason']}")
+
+
+def _parse_since(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    if value[-1] in units and value[:-1].isdigit():
+        return datetime.now(UTC) - timedelta(**{units[value[-1]]: int(value[:-1])})
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("use 30m, 2h, 1d or an ISO time", param_hint="--since")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@main.command()
+@click.option("--count", type=int, default=24)
+@click.option("--timeout", type=float, default=115.0)
+def demo(count: int, timeout: float) -> None:
+    """Run everything on the embedded default and drive result-ready dossiers to the end."""
+    from worker.demo import run_demo
+
+    sys.exit(run_demo(count=count, timeout=timeout))
+
+
+if __name__ == "__main__":
+    main()

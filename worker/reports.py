@@ -1,0 +1,86 @@
+"""Read-only queries for people: one hand-off's timeline, the recent log, counts per status."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from worker.db.models import Attempt, Handoff, Job, StatusLogEntry
+from worker.domain.privacy import mask_name, mask_phone
+from worker.domain.statuses import LABEL_VI, Status
+
+VN = timezone(timedelta(hours=7), "+07:00")
+
+
+def local(dt: datetime | None) -> str:
+    return dt.astimezone(VN).strftime("%Y-%m-%d %H:%M:%S+07:00") if dt else ""
+
+
+def label(status: str | None) -> str:
+    try:
+        return LABEL_VI[Status(status)] if status else ""
+    except ValueError:
+        return status or ""
+
+
+def counts_by_status(session: Session) -> dict[str, int]:
+    rows = session.execute(select(Handoff.status, func.count()).group_by(Handoff.status))
+    return {status: n for status, n in rows}
+
+
+def find_handoffs(session: Session, code: str) -> list[Handoff]:
+    """By dossier code, order number or item code; newest generation first."""
+    return list(session.scalars(
+        select(Handoff).where(
+            (Handoff.dossier_code == code) | (Handoff.order_number == code)
+            | (Handoff.item_code == code)
+        ).order_by(Handoff.direction, Handoff.generation.desc())
+    ))
+
+
+def timeline(session: Session, handoff: Handoff) -> dict[str, Any]:
+    events = session.scalars(select(StatusLogEntry).where(
+        StatusLogEntry.handoff_id == handoff.id).order_by(StatusLogEntry.occurred_at,
+                                                          StatusLogEntry.id))
+    jobs = session.scalars(select(Job).where(Job.handoff_id == handoff.id).order_by(Job.id))
+    return {
+        "dossier_code": handoff.dossier_code, "direction": handoff.direction,
+        "generation": handoff.generation, "order_number": handoff.order_number,
+        "item_code": handoff.item_code, "status": handoff.status,
+        "status_label": label(handoff.status), "reason": handoff.status_reason,
+        "citizen": mask_name(handoff.citizen_name), "phone": mask_phone(handoff.citizen_phone),
+        "agency": handoff.agency_name, "ready_at": local(handoff.ready_at),
+        "events": [event_row(e) for e in events],
+        "jobs": [{
+            "id": j.id, "kind": j.kind, "state": j.state, "attempts": j.attempts,
+            "next_attempt_at": local(j.next_attempt_at) if j.state == "pending" else "",
+            "last_error": j.last_error,
+            "tries": [{"n": a.number, "outcome": a.outcome, "error": a.error, "at": local(a.at)}
+                      for a in session.scalars(select(Attempt).where(Attempt.job_id == j.id)
+                                               .order_by(Attempt.id))],
+        } for j in jobs],
+    }
+
+
+def event_row(e: StatusLogEntry) -> dict[str, Any]:
+    return {
+        "id": e.id, "at": local(e.occurred_at), "recorded_at": local(e.recorded_at),
+        "dossier_code": e.dossier_code, "order_number": e.order_number, "source": e.source,
+        "status": e.status or "", "status_label": label(e.status), "raw_code": e.raw_code,
+        "raw_text": e.raw_text, "post_office": e.post_office, "notes": e.notes,
+        "applied": e.applied, "reason": e.reason,
+    }
+
+
+def recent_log(session: Session, *, status: str | None = None, since: datetime | None = None,
+               limit: int = 50) -> list[dict[str, Any]]:
+    q = select(StatusLogEntry)
+    if status:
+        q = q.where(StatusLogEntry.status == status)
+    if since:
+        q = q.where(StatusLogEntry.recorded_at >= since)
+    rows = session.scalars(q.order_by(StatusLogEntry.id.desc()).limit(limit))
+    return [event_row(e) for e in reversed(list(rows))]

@@ -1,0 +1,76 @@
+"""OrderNumber derivation, stable push event ids, backoff; phone and unit validation; masking."""
+
+import random
+
+import pytest
+
+from worker.domain.errors import InvalidInput
+from worker.domain.privacy import mask_name, mask_phone, scrub
+from worker.domain.rules import backoff_seconds, order_number, push_event_id
+from worker.domain.statuses import Direction
+from worker.domain.validation import check_dossier_code, check_unit_codes, normalize_phone
+
+
+def test_order_number_is_stable_and_distinguishes_direction_and_generation():
+    code = "000.00.17.H19-201126-0001"
+    assert order_number(code, Direction.RESULT_DELIVERY) == "000.00.17.H19-201126-0001/R1"
+    assert order_number(code, Direction.RESULT_DELIVERY) == order_number(code, "result_delivery")
+    assert order_number(code, Direction.PICKUP) == "000.00.17.H19-201126-0001/P1"
+    assert order_number(code, Direction.RESULT_DELIVERY, 2).endswith("/R2")
+
+
+def test_long_dossier_code_still_fits_50_chars_and_stays_unique():
+    a = order_number("X" * 60 + "-201126-0001", Direction.PICKUP)
+    b = order_number("X" * 60 + "-201126-0002", Direction.PICKUP)
+    assert len(a) <= 50 and len(b) <= 50 and a != b
+
+
+def test_push_event_id_is_stable():
+    assert push_event_id("o/R1", "k") == push_event_id("o/R1", "k")
+    assert push_event_id("o/R1", "k") != push_event_id("o/R1", "k2")
+
+
+def test_backoff_grows_with_jitter_and_respects_retry_after():
+    rng = random.Random(1)
+    waits = [backoff_seconds(n, 5, 3600, rng=rng) for n in range(1, 8)]
+    assert waits[0] <= 5 and waits[-1] > waits[0]
+    assert all(w <= 3600 for w in waits)
+    assert backoff_seconds(1, 5, 3600, retry_after=120, rng=rng) >= 120
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("0912345678", "0912345678"), ("+84 912 345 678", "0912345678"),
+    ("84912345678", "0912345678"), ("091.234.5678", "0912345678"),
+    ("02773 851 234", "02773851234"),
+])
+def test_phone_numbers_are_normalized(raw, expected):
+    assert normalize_phone(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["", None, "12345", "0112345678", 912345678, "09123456789"])
+def test_bad_phone_numbers_name_the_field(raw):
+    with pytest.raises(InvalidInput) as e:
+        normalize_phone(raw)
+    assert e.value.field == "citizen.phone"
+
+
+def test_units_in_force_since_july_2025():
+    assert check_unit_codes("82", 30226) == ("82", "30226")  # Xã Lai Vung, Đồng Tháp
+    with pytest.raises(InvalidInput) as e:
+        check_unit_codes("82", "99999")
+    assert e.value.field == "citizen.wardCode"
+    with pytest.raises(InvalidInput) as e:
+        check_unit_codes("87", "30226")  # Đồng Tháp's old code (merged in 2025)
+    assert e.value.field == "citizen.provinceCode"
+
+
+def test_dossier_code_format():
+    assert check_dossier_code("000.00.17.H19-201126-0001")
+    with pytest.raises(InvalidInput):
+        check_dossier_code("not a code")
+
+
+def test_masking():
+    assert mask_phone("0912345678") == "09****678"
+    assert mask_name("Nguyễn Thị Hồng") == "N. T. H***"
+    assert "0912345678" not in scrub("call 0912345678 now")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Self
 
 import httpx
 from pydantic import SecretStr
@@ -46,7 +46,7 @@ class OnestopClient:
         self._http = http if http is not None else httpx.Client(timeout=timeout)
         self._max_attempts = max(1, max_attempts)
         self._wait = wait if wait is not None else wait_exponential_jitter(
-            initial=0.5, max=4.0, jitter=0.5
+            multiplier=0.5, max=4.0, jitter=0.5
         )
 
     @classmethod
@@ -101,7 +101,7 @@ class OnestopClient:
         if self._owns_http:
             self._http.close()
 
-    def __enter__(self) -> OnestopClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -7,10 +7,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
-# Webhook signing lives in webhooks.py; re-exported so callers find it beside the mapping.
-from integrations.onestop.webhooks import BadSignature as BadSignature
-from integrations.onestop.webhooks import sign_webhook as sign_webhook
-from integrations.onestop.webhooks import verify_webhook as verify_webhook
 from worker.domain.errors import (
     InvalidInput,
     NotFound,

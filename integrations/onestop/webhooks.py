@@ -38,7 +38,7 @@ def _webhook(secret: str | bytes | SecretStr) -> Webhook:
         raise ValueError("webhook secret is empty or not valid base64 ('whsec_...')") from exc
 
 
-def _utc(timestamp: datetime | float | int | None) -> datetime:
+def _utc(timestamp: datetime | float | None) -> datetime:
     if timestamp is None:
         return datetime.now(UTC)
     if isinstance(timestamp, datetime):
@@ -53,7 +53,7 @@ def sign_webhook(
     secret: str | bytes | SecretStr,
     msg_id: str,
     body_bytes: bytes,
-    timestamp: datetime | float | int | None = None,
+    timestamp: datetime | float | None = None,
 ) -> dict[str, str]:
     """The three Standard Webhooks headers for ``body_bytes`` (timestamp: now when None)."""
     moment = _utc(timestamp)
@@ -97,7 +97,7 @@ def signed_webhook_request(
     item: Mapping,
     *,
     msg_id: str | None = None,
-    timestamp: datetime | float | int | None = None,
+    timestamp: datetime | float | None = None,
 ) -> tuple[dict[str, str], bytes]:
     """Headers and body to POST an item to the worker's /hooks/onestop, as the system would.
 

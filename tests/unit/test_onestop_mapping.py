@@ -1,0 +1,187 @@
+"""One-stop mapping: item validation, push bodies, reply classes, webhook signatures."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from integrations.onestop import mapping
+from integrations.onestop.webhooks import (
+    BadSignature,
+    sign_webhook,
+    signed_webhook_request,
+    verify_webhook,
+)
+from worker.domain.errors import InvalidInput, NotFound, PermanentError, TransientError
+from worker.domain.model import HandoffKind, StatusPush
+from worker.domain.statuses import Direction, Status
+
+SECRET = "whsec_ZGVtby13ZWJob29rLXNlY3JldC0zMmJ5dGVzISE="
+
+ITEM = {
+    "id": "hof_01JD3Q6T1V", "type": "result_ready",
+    "dossierCode": "000.00.17.H19-201126-0001",
+    "procedure": {"code": "1.004227", "name": "Cấp giấy phép xây dựng"},
+    "agency": {"code": "000.00.17.H19", "name": "UBND xã Lai Vung"},
+    "citizen": {"name": "Nguyễn Thị Hồng", "phone": "0912 345 678", "email": None,
+                "address": "Số 12, ấp Tân Thạnh", "provinceCode": "82", "wardCode": "30226"},
+    "codAmount": 0, "createdAt": "2026-11-26T09:15:00+07:00", "note": "",
+}
+
+
+def item(**changes: object) -> dict:
+    raw = copy.deepcopy(ITEM)
+    for path, value in changes.items():
+        target = raw
+        *parents, last = path.split("__")
+        for key in parents:
+            target = target[key]
+        if value is ...:
+            target.pop(last, None)
+        else:
+            target[last] = value
+    return raw
+
+
+def test_valid_result_ready_item_keeps_diacritics_and_normalizes_phone():
+    parsed = mapping.parse_item(ITEM)
+    assert parsed.item_id == "hof_01JD3Q6T1V"
+    assert parsed.kind == HandoffKind.RESULT_READY
+    assert parsed.direction == Direction.RESULT_DELIVERY
+    assert parsed.agency_name == "UBND xã Lai Vung"
+    assert parsed.citizen is not None
+    assert parsed.citizen.name == "Nguyễn Thị Hồng"
+    assert parsed.citizen.phone == "0912345678"
+    assert parsed.citizen.address.street == "Số 12, ấp Tân Thạnh"
+    assert (parsed.citizen.address.province_code, parsed.citizen.address.ward_code) == (
+        "82", "30226")
+    assert parsed.created_at.utcoffset() == timedelta(hours=7)
+
+
+def test_pickup_item_accepts_int_codes_and_ignores_legacy_district():
+    parsed = mapping.parse_item(item(type="pickup_requested", citizen__provinceCode=92,
+                                     citizen__wardCode=31135, citizen__districtCode="916",
+                                     citizen__name="Trần Văn Bình", codAmount=25000))
+    assert parsed.direction == Direction.PICKUP
+    assert parsed.citizen and parsed.citizen.address.ward_code == "31135"
+    assert parsed.cod_amount == 25000
+
+
+def test_cancellation_needs_no_citizen():
+    parsed = mapping.parse_item(item(type="handoff_cancelled", citizen=..., procedure=...))
+    assert parsed.citizen is None and parsed.kind == HandoffKind.HANDOFF_CANCELLED
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"citizen__phone": ...}, "citizen.phone"),
+        ({"citizen__phone": "12345"}, "citizen.phone"),
+        ({"citizen__wardCode": "99999"}, "citizen.wardCode"),
+        ({"citizen__wardCode": "31135"}, "citizen.wardCode"),  # Cần Thơ ward, Đồng Tháp code
+        ({"citizen__provinceCode": "99"}, "citizen.provinceCode"),
+        ({"dossierCode": "000.00.17.H19/201126/0001"}, "dossierCode"),
+        ({"dossierCode": ...}, "dossierCode"),
+        ({"codAmount": "abc"}, "codAmount"),
+        ({"codAmount": True}, "codAmount"),
+        ({"codAmount": -1}, "codAmount"),
+        ({"createdAt": "2026-11-26T09:15:00"}, "createdAt"),
+        ({"createdAt": "hôm qua"}, "createdAt"),
+        ({"type": "result_delivered"}, "type"),
+        ({"id": ""}, "id"),
+        ({"citizen": ...}, "citizen"),
+        ({"citizen__name": " "}, "citizen.name"),
+        ({"citizen__address": ""}, "citizen.address"),
+        ({"agency": ...}, "agency"),
+    ],
+)
+def test_each_defect_names_its_wire_field(changes, field):
+    with pytest.raises(InvalidInput) as caught:
+        mapping.parse_item(item(**changes))
+    assert caught.value.field == field
+    assert caught.value.reason  # plain words for a desk clerk
+
+
+def test_errors_do_not_echo_personal_data():
+    with pytest.raises(InvalidInput) as caught:
+        mapping.parse_item(item(citizen__phone="0912 34"))
+    assert "0912" not in str(caught.value)
+
+
+def test_ids_are_read_best_effort_from_invalid_items():
+    bad = item(citizen__phone=..., dossierCode="  000.00.17.H19/x ")
+    assert mapping.item_id_of(bad) == "hof_01JD3Q6T1V"
+    assert mapping.dossier_code_of(bad) == "000.00.17.H19/x"
+    assert mapping.item_id_of("not an item") is None
+    assert mapping.dossier_code_of({"dossierCode": 5}) is None
+
+
+def test_parse_page_keeps_items_raw():
+    page = mapping.parse_page({"items": [ITEM, "junk"], "next": "c_000002"})
+    assert page.items == [ITEM, "junk"] and page.next_cursor == "c_000002"
+    with pytest.raises(PermanentError):
+        mapping.parse_page({"data": []})
+
+
+def test_push_body_matches_contract_in_vietnam_time():
+    push = StatusPush(event_id="pev_1", dossier_code="000.00.17.H19-201126-0001",
+                      direction=Direction.RESULT_DELIVERY, status=Status.DELIVERED,
+                      item_code="EB123456785VN", carrier_code=5, carrier_text="Phát thành công",
+                      occurred_at=datetime(2026, 11, 27, 3, 2, tzinfo=UTC))
+    assert mapping.push_body(push) == {
+        "eventId": "pev_1", "direction": "result_delivery", "status": "delivered",
+        "itemCode": "EB123456785VN", "carrierCode": 5, "carrierText": "Phát thành công",
+        "occurredAt": "2026-11-27T10:02:00+07:00", "note": ""}
+    assert json.dumps(mapping.push_body(push))  # plain JSON types only
+    assert mapping.push_path(push.dossier_code) == (
+        "/api/v1/dossiers/000.00.17.H19-201126-0001/postal-events")
+
+
+def test_push_replies_are_classified_once():
+    assert mapping.classify_push_reply(200, {}, {"recorded": True}) is False
+    assert mapping.classify_push_reply(200, {}, {"duplicate": True}) is True
+    assert isinstance(mapping.classify_push_reply(404, {}, {}), NotFound)
+    rejected = mapping.classify_push_reply(422, {}, {"message": "sai", "field": "status"})
+    assert type(rejected) is PermanentError and rejected.field == "status"
+    limited = mapping.classify_push_reply(429, {"Retry-After": "7"}, None)
+    assert isinstance(limited, TransientError) and limited.retry_after == 7
+    assert isinstance(mapping.classify_push_reply(503, {}, ""), TransientError)
+    assert type(mapping.classify_push_reply(400, {}, "")) is PermanentError
+    assert type(mapping.classify_push_reply(401, {}, "")) is PermanentError
+
+
+def test_webhook_roundtrip():
+    headers, body = signed_webhook_request(SECRET, ITEM)
+    assert verify_webhook(SECRET, headers, body) == ITEM
+    assert headers["webhook-id"] == "msg_hof_01JD3Q6T1V"
+    assert headers["webhook-signature"].startswith("v1,")
+
+
+def test_webhook_with_tampered_body_is_rejected():
+    headers, body = signed_webhook_request(SECRET, ITEM)
+    with pytest.raises(BadSignature):
+        verify_webhook(SECRET, headers, body.replace(b"0912", b"0987"))
+
+
+@pytest.mark.parametrize("skew", [-6 * 60, 6 * 60])
+def test_webhook_outside_five_minutes_is_rejected(skew):
+    body = json.dumps(ITEM).encode()
+    headers = sign_webhook(SECRET, "msg_1", body, time.time() + skew)
+    with pytest.raises(BadSignature):
+        verify_webhook(SECRET, headers, body)
+
+
+def test_webhook_within_tolerance_and_with_wrong_secret_or_missing_headers():
+    body = json.dumps(ITEM).encode()
+    headers = sign_webhook(SECRET, "msg_1", body, time.time() - 4 * 60)
+    assert verify_webhook(SECRET, headers, body)["id"] == ITEM["id"]
+    with pytest.raises(BadSignature):
+        verify_webhook("whsec_b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldCEhIQ==", headers, body)
+    with pytest.raises(BadSignature):
+        verify_webhook(SECRET, {"webhook-id": "msg_1"}, body)
+    with pytest.raises(BadSignature):
+        verify_webhook(SECRET, {**headers, "webhook-signature": "garbage"}, body)

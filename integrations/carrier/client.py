@@ -6,21 +6,30 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import SecretStr
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
 from tenacity.wait import wait_base
 
 from integrations.carrier import mapping
 from worker.domain.errors import PermanentError, TransientError
 from worker.domain.model import CarrierOrder, FeedPage, PostOutcome
 
+if TYPE_CHECKING:
+    from worker.settings import Settings
+
 log = logging.getLogger(__name__)
 
 # Short bursts only: 3 attempts, about 0.5 s then 1 s (+ jitter), well under 5 s in total.
-DEFAULT_WAIT = wait_exponential_jitter(initial=0.5, max=2.0, jitter=0.5)
+DEFAULT_WAIT = wait_exponential(multiplier=0.5, max=2.0) + wait_random(0, 0.5)
 DEFAULT_ATTEMPTS = 3
 TOKEN_MARGIN_S = 60.0
 
@@ -57,7 +66,7 @@ class VnpostClient:
         self.token_requests = 0
 
     @classmethod
-    def from_settings(cls, settings: Any, *, http: httpx.Client | None = None) -> VnpostClient:
+    def from_settings(cls, settings: Settings, *, http: httpx.Client | None = None) -> VnpostClient:
         return cls(
             settings.carrier_base_url,
             settings.carrier_customer_key,
@@ -75,8 +84,11 @@ class VnpostClient:
         body = mapping.build_order_body(order, self.customer_code)
         status, reply = self._call("POST", mapping.POST_PATH, json=body)
         outcome = mapping.parse_post_reply(status, reply)
-        log.info("carrier order %s posted (already existed: %s)", order.order_number,
-                 outcome.already_existed)
+        log.info(
+            "carrier order %s posted (already existed: %s)",
+            order.order_number,
+            outcome.already_existed,
+        )
         return outcome
 
     def cancel_order(self, order_number: str) -> str:
@@ -147,8 +159,12 @@ class VnpostClient:
             retry=retry_if_exception_type(mapping.BurstError),
             reraise=True,
             before_sleep=lambda rs: log.warning(
-                "carrier %s %s failed (%s), attempt %d; retrying", method, path,
-                rs.outcome.exception() if rs.outcome else "?", rs.attempt_number),
+                "carrier %s %s failed (%s), attempt %d; retrying",
+                method,
+                path,
+                rs.outcome.exception() if rs.outcome else "?",
+                rs.attempt_number,
+            ),
         )
         try:
             for attempt in retrying:
@@ -161,14 +177,18 @@ class VnpostClient:
     def _call_authorized(self, method: str, path: str, **kwargs: Any) -> tuple[int, dict]:
         for refreshed in (False, True):
             token = self._get_token()
-            response = self._send(method, path, headers={"Authorization": f"Bearer {token}"},
-                                  **kwargs)
+            response = self._send(
+                method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs
+            )
             if response.status_code != 401:
                 self._raise_for(response)
                 return response.status_code, self._json(response)
             self._drop_token(token)
-            log.info("carrier answered 401 on %s (%s)", path,
-                     "after refresh" if refreshed else "refreshing token")
+            log.info(
+                "carrier answered 401 on %s (%s)",
+                path,
+                "after refresh" if refreshed else "refreshing token",
+            )
         raise TransientError("bưu điện vẫn từ chối mã truy cập mới (HTTP 401)")
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -198,4 +218,3 @@ class VnpostClient:
         if not isinstance(body, dict):
             raise TransientError("bưu điện trả lời không đúng định dạng")
         return body
-

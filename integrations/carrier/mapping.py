@@ -109,8 +109,9 @@ def _full_address(contact: Contact) -> str:
 
 
 def _party(prefix: str, contact: Contact, field: str) -> dict[str, Any]:
-    province, district = carrier_area(contact.address.province_code, contact.address.ward_code,
-                                      field)
+    province, district = carrier_area(
+        contact.address.province_code, contact.address.ward_code, field
+    )
     return {
         f"{prefix}Name": contact.name,
         f"{prefix}Address": _full_address(contact),
@@ -124,8 +125,9 @@ def _party(prefix: str, contact: Contact, field: str) -> dict[str, Any]:
 def build_order_body(order: CarrierOrder, customer_code: str) -> dict[str, Any]:
     """The PascalCase body of order/post. Who is 'citizen' depends on the direction."""
     if not order.order_number or len(order.order_number) > MAX_ORDER_NUMBER:
-        raise PermanentError(f"mã đơn phải có từ 1 đến {MAX_ORDER_NUMBER} ký tự",
-                             field="orderNumber")
+        raise PermanentError(
+            f"mã đơn phải có từ 1 đến {MAX_ORDER_NUMBER} ký tự", field="orderNumber"
+        )
     delivery = order.direction == Direction.RESULT_DELIVERY
     sender_field = "agency.wardCode" if delivery else "citizen.wardCode"
     receiver_field = "citizen.wardCode" if delivery else "agency.wardCode"
@@ -163,8 +165,9 @@ def parse_post_reply(status_code: int, body: dict) -> PostOutcome:
         return PostOutcome(already_existed=False, message=message)
     if status == ALREADY_EXISTS:
         return PostOutcome(already_existed=True, message=message)
-    raise PermanentError(f"Bưu điện từ chối đơn: {scrub(message) or 'không rõ lý do'}",
-                         code=str(status))
+    raise PermanentError(
+        f"Bưu điện từ chối đơn: {scrub(message) or 'không rõ lý do'}", code=str(status)
+    )
 
 
 def parse_cancel_reply(body: dict) -> str:
@@ -189,7 +192,7 @@ def cancel_params(customer_code: str, order_number: str) -> dict[str, str]:
 
 def _as_int(value: object) -> int:
     if isinstance(value, bool):
-        raise ValueError("bool")
+        raise TypeError("bool is not a number")
     if isinstance(value, Mapping) and "$date" in value:  # RESTHeart extended JSON
         value = value["$date"]
     return int(str(value).strip()) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
@@ -199,25 +202,30 @@ _EPOCH = datetime.fromtimestamp(0, UTC)
 
 
 def _parse_doc(doc: Mapping[str, Any], oid: str, order_number: str) -> TrackingEvent:
-    item_code = str(doc.get("ItemCode") or "").strip() or None
-    common = dict(event_id=oid, order_number=order_number, item_code=item_code,
-                  post_office=str(doc.get("POSID") or ""), notes=str(doc.get("Notes") or ""))
     try:
         code = _as_int(doc.get("StatusCode"))
         occurred = datetime.fromtimestamp(_as_int(doc.get("EventTime")) / 1000, UTC)
+        status, known = lookup_status(code)
+        text = str(doc.get("StatusMessage") or "") or (STATUS_TABLE[code][1] if known else "")
+        if not known:
+            log.warning("unknown carrier status code %s on order %s", code, order_number)
     except (TypeError, ValueError, OverflowError, OSError) as exc:
-        # Recorded, not dropped: ops see it in the log; it moves no state. The time is the
-        # epoch as a sentinel because the doc gave no usable one.
-        raw = f"sự kiện không hợp lệ ({type(exc).__name__}): StatusCode={doc.get('StatusCode')!r}"
-        return TrackingEvent(occurred_at=_EPOCH, raw_code=-1, raw_text=scrub(raw)[:200],
-                             status=None, known_code=False, **common)  # type: ignore[arg-type]
-    status, known = lookup_status(code)
-    text = str(doc.get("StatusMessage") or "") or (STATUS_TABLE[code][1] if known else "")
-    if not known:
-        log.warning("unknown carrier status code %s (%s) on order %s", code, scrub(text)[:80],
-                    order_number)
-    return TrackingEvent(occurred_at=occurred, raw_code=code, raw_text=text, status=status,
-                         known_code=known, **common)  # type: ignore[arg-type]
+        # Recorded, not dropped: ops see it in the log and it moves no state. The epoch
+        # stands in for the time because the doc gave no usable one.
+        code, occurred, status, known = -1, _EPOCH, None, False
+        text = f"sự kiện không hợp lệ ({type(exc).__name__}): StatusCode={doc.get('StatusCode')!r}"
+    return TrackingEvent(
+        event_id=oid,
+        order_number=order_number,
+        item_code=str(doc.get("ItemCode") or "").strip() or None,
+        occurred_at=occurred,
+        raw_code=code,
+        raw_text=scrub(text)[:500],
+        status=status,
+        known_code=known,
+        post_office=str(doc.get("POSID") or ""),
+        notes=scrub(str(doc.get("Notes") or "")),
+    )
 
 
 def parse_tracking_page(body: dict, last_id: str | None) -> FeedPage:
@@ -279,8 +287,9 @@ def classify_http(status_code: int, headers: Mapping[str, str], body_text: str) 
     if status_code == 401:
         return TokenRejected("bưu điện từ chối mã truy cập (HTTP 401)")
     if status_code == 429:
-        return TransientError("bưu điện báo gửi quá nhiều yêu cầu (HTTP 429)",
-                              retry_after=_retry_after(headers))
+        return TransientError(
+            "bưu điện báo gửi quá nhiều yêu cầu (HTTP 429)", retry_after=_retry_after(headers)
+        )
     if status_code >= 500 or status_code == 408:
         return BurstError(f"bưu điện tạm thời lỗi (HTTP {status_code})")
     reasons = {
@@ -309,5 +318,10 @@ def make_s10(prefix: str, serial: int, country: str = "VN") -> str:
 
 
 def is_valid_s10(code: str) -> bool:
-    return (len(code) == 13 and code[:2].isalpha() and code[2:11].isdigit()
-            and code[11:].isalpha() and s10_check_digit(code[2:10]) == int(code[10]))
+    return (
+        len(code) == 13
+        and code[:2].isalpha()
+        and code[2:11].isdigit()
+        and code[11:].isalpha()
+        and s10_check_digit(code[2:10]) == int(code[10])
+    )

@@ -1,0 +1,262 @@
+"""The carrier simulator's in-memory world: tokens, orders, and the tracking feed they make."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from integrations.carrier import mapping
+from integrations.carrier.sim_rules import (
+    PICKUP_FAIL_CODES,
+    UNKNOWN_CODE,
+    SimClock,
+    SimConfig,
+    Step,
+    plan_path,
+    uniform,
+    validate_order,
+)
+
+__all__ = ["SimConfig", "SimOrder", "SimStore", "validate_order"]
+
+
+@dataclass
+class SimOrder:
+    number: str
+    body: dict
+    created_at: float
+    plan: list[Step]
+    posts: int = 1
+    next_step: int = 0
+    cancelled: bool = False
+    item_code: str | None = None
+    events: list[dict] = field(default_factory=list)
+
+
+class SimStore:
+    """All simulator state, guarded by one lock; every public method takes it."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self.initial = dataclasses.replace(config)
+        self.lock = threading.RLock()
+        # Kept across resets so that feed ids keep growing: an old cursor never hides new events.
+        self._seq = 0
+        self._last_prefix = 0
+        self.reset()
+
+    def reset(self, *, restore_config: bool = False) -> None:
+        with self.lock:
+            if restore_config:
+                self.config = dataclasses.replace(self.initial)
+            self.clock = SimClock(self.config.speed, self.config.start_epoch)
+            self.orders: dict[str, SimOrder] = {}
+            self.feed: list[dict] = []
+            self.tokens: dict[str, float] = {}
+            self.counts = {
+                "posts": 0,
+                "repeat_posts": 0,
+                "rejected": 0,
+                "token_requests": 0,
+                "cancelled": 0,
+                "throttled": 0,
+                "errors_injected": 0,
+                "timeouts_injected": 0,
+            }
+            self._item_seq = 10_000_000 + self.config.seed % 1_000_000
+
+    def set_faults(self, changes: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self.config.merge(changes)
+            if "speed" in changes:
+                self.clock.set_speed(self.config.speed)
+            return dataclasses.asdict(self.config)
+
+    # --- tokens ---------------------------------------------------------------------------
+    def issue_token(self) -> tuple[str, float]:
+        with self.lock:
+            token = secrets.token_urlsafe(24)
+            self.tokens[token] = time.monotonic() + self.config.token_ttl
+            return token, self.config.token_ttl
+
+    def token_valid(self, token: str) -> bool:
+        with self.lock:
+            expiry = self.tokens.get(token)
+            return expiry is not None and time.monotonic() < expiry
+
+    def revoke_tokens(self) -> int:
+        with self.lock:
+            n, self.tokens = len(self.tokens), {}
+            return n
+
+    # --- orders ---------------------------------------------------------------------------
+    def post(self, body: Any) -> tuple[int, str, bool]:
+        """(Status, Message, created by this call)."""
+        with self.lock:
+            self.counts["posts"] += 1
+            rejection = validate_order(body, self.config.customer_code)
+            if rejection is not None:
+                self.counts["rejected"] += 1
+                return rejection[0], rejection[1], False
+            number = body["OrderNumber"]
+            if number in self.orders:
+                self.orders[number].posts += 1
+                self.counts["repeat_posts"] += 1
+                return mapping.ALREADY_EXISTS, "Đơn hàng đã tồn tại", False
+            self.orders[number] = SimOrder(
+                number,
+                dict(body),
+                self.clock.now(),
+                plan_path(self.config, number, body.get("CODAmount", 0)),
+            )
+            return mapping.ACCEPTED, "Tạo đơn hàng thành công", True
+
+    def cancel(self, customer_code: str, number: str) -> tuple[int, str]:
+        with self.lock:
+            self._materialize()
+            order = self.orders.get(number)
+            if order is None or order.body["CustomerCode"] != customer_code:
+                return 105, "Không tìm thấy đơn hàng"
+            if order.cancelled:
+                return mapping.ACCEPTED, "Đơn hàng đã được hủy trước đó"
+            if any(
+                e["StatusCode"] in mapping.STATUS_TABLE
+                and e["StatusCode"] >= 1
+                and e["StatusCode"] not in PICKUP_FAIL_CODES
+                for e in order.events
+            ):
+                return 104, "Bưu tá đã nhận hàng, không thể hủy đơn"
+            order.cancelled = True
+            self.counts["cancelled"] += 1
+            return mapping.ACCEPTED, "Hủy đơn hàng thành công"
+
+    def tracking(self, last_id: str, pagesize: int) -> dict[str, Any]:
+        with self.lock:
+            self._materialize()
+            # oids are same-length lowercase hex that only grow: string order is feed order.
+            after = [e for e in self.feed if e["_id"]["$oid"] > last_id.lower()]
+            docs = [dict(e) for e in after[:pagesize]]
+            total = len(self.feed)
+            return {
+                "_embedded": {"rh:doc": docs},
+                "_returned": len(docs),
+                "_size": total,
+                "_total_pages": max(1, -(-total // pagesize)),
+            }
+
+    def advance(self, seconds: float) -> float:
+        with self.lock:
+            self.clock.advance(seconds)
+            return self.clock.now()
+
+    # --- views ----------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            self._materialize()
+            return {
+                "orders": len(self.orders),
+                "posts": self.counts["posts"],
+                "duplicates": 0,  # one SimOrder per OrderNumber, by construction of the dict
+                "repeat_posts": self.counts["repeat_posts"],
+                "rejected": self.counts["rejected"],
+                "token_requests": self.counts["token_requests"],
+                "events": len(self.feed),
+                "cancelled": self.counts["cancelled"],
+                "sim_time": self.clock.now(),
+                **{
+                    k: self.counts[k] for k in ("throttled", "errors_injected", "timeouts_injected")
+                },
+                "orders_by_number": {
+                    n: {
+                        "posts": o.posts,
+                        "created": 1,
+                        "cancelled": o.cancelled,
+                        "final_code": o.events[-1]["StatusCode"] if o.events else None,
+                    }
+                    for n, o in self.orders.items()
+                },
+            }
+
+    def order_view(self, number: str) -> dict[str, Any] | None:
+        with self.lock:
+            self._materialize()
+            o = self.orders.get(number)
+            if o is None:
+                return None
+            return {
+                "order_number": o.number,
+                "body": o.body,
+                "created_at": o.created_at,
+                "posts": o.posts,
+                "cancelled": o.cancelled,
+                "item_code": o.item_code,
+                "plan": [dataclasses.asdict(s) for s in o.plan],
+                "events": o.events,
+            }
+
+    # --- paths and feed -------------------------------------------------------------------
+    def _materialize(self) -> None:
+        """Emit every planned event whose visible time has passed, oldest first."""
+        now = self.clock.now()
+        due: list[tuple[float, int, SimOrder, Step]] = []
+        for order in self.orders.values():
+            while (
+                not order.cancelled
+                and order.next_step < len(order.plan)
+                and order.created_at + order.plan[order.next_step].visible_at <= now
+            ):
+                due.append(
+                    (
+                        order.created_at + order.plan[order.next_step].visible_at,
+                        len(due),
+                        order,
+                        order.plan[order.next_step],
+                    )
+                )
+                order.next_step += 1
+        for _, _, order, step in sorted(due, key=lambda d: (d[0], d[1])):
+            self._emit(order, step, now)
+
+    def _emit(self, order: SimOrder, step: Step, now: float) -> None:
+        if order.item_code is None:
+            self._item_seq += 1
+            order.item_code = mapping.make_s10("EB", self._item_seq)
+        side = order.body["SenderDistrict" if step.at_sender else "ReceiverDistrict"]
+        event_ms = int((order.created_at + step.event_at) * 1000)
+        doc = {
+            "CustomerCode": order.body["CustomerCode"],
+            "OrderNumber": order.number,
+            "ItemCode": order.item_code,
+            "EventTime": event_ms,
+            "POSID": f"{side % 100_000:05d}0",
+            "StatusCode": step.code,
+            "StatusMessage": mapping.STATUS_TABLE[step.code][1],
+            "Notes": step.notes,
+        }
+        key = (order.number, len(order.events))
+        self._append(order, doc, now)
+        if uniform(self.config.seed, *key, "dup") < self.config.duplicate_event_rate:
+            self._append(order, {**doc, "Notes": doc["Notes"] or "Cập nhật thông tin"}, now)
+        if uniform(self.config.seed, *key, "unknown") < self.config.unknown_code_rate:
+            self._append(
+                order,
+                {
+                    **doc,
+                    "StatusCode": UNKNOWN_CODE,
+                    "EventTime": event_ms + 1000,
+                    "StatusMessage": "Trạng thái khác",
+                    "Notes": "",
+                },
+                now,
+            )
+
+    def _append(self, order: SimOrder, doc: dict, now: float) -> None:
+        self._seq += 1
+        self._last_prefix = max(self._last_prefix, int(now) & 0xFFFFFFFF)
+        doc = {"_id": {"$oid": f"{self._last_prefix:08x}{self._seq:016x}"}, **doc}
+        order.events.append(doc)
+        self.feed.append(doc)

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
+from worker import embedded_broker
 from worker.settings import get_settings
 
 _s = get_settings()
 
 broker_url = _s.resolved_broker_url()
 if _s.embedded:
-    # The embedded default: kombu's filesystem transport, no server. Producers and
-    # consumers share one folder; the ledger sweep covers what this transport cannot
-    # (a message taken by a worker that then dies is gone; the row is rung again).
-    _folder = _s.broker_folder()
-    broker_transport_options = {
-        "data_folder_in": str(_folder / "queue"),
-        "data_folder_out": str(_folder / "queue"),
-        "control_folder": str(_folder / "control"),
-        "store_processed": False,
-    }
+    # The embedded default: an SQLite-backed kombu transport (worker/embedded_broker.py),
+    # no server. It has no broadcast, so remote control is off; it does not redeliver a
+    # message whose worker died, which the ledger sweep covers by ringing the row again.
+    embedded_broker.register()
+    broker_transport_options: dict[str, object] = {}
     worker_enable_remote_control = False
 else:
     # Longer than any task (task_time_limit) so Redis never re-delivers a running task.
@@ -41,11 +37,14 @@ enable_utc = True
 beat_schedule_filename = str((_s.home / "celerybeat-schedule").resolve())
 
 # Beat only rings: each task takes a database lease, so two beats or many workers are safe.
+# A periodic ring that sat in the queue longer than twice its period is useless: it expires.
 beat_schedule = {
-    "sweep-ledger": {"task": "handoff.sweep", "schedule": _s.sweep_every},
-    "poll-onestop": {"task": "handoff.poll_onestop", "schedule": _s.poll_onestop_every},
-    "poll-carrier": {"task": "handoff.poll_carrier", "schedule": _s.poll_carrier_every},
+    name: {"task": task, "schedule": every, "options": {"expires": max(2.0, 2 * every)}}
+    for name, task, every in (
+        ("sweep-ledger", "handoff.sweep", _s.sweep_every),
+        ("poll-onestop", "handoff.poll_onestop", _s.poll_onestop_every),
+        ("poll-carrier", "handoff.poll_carrier", _s.poll_carrier_every),
+    )
 }
-# A periodic ring that sat in the queue longer than its period is useless: drop it.
 task_routes = {"handoff.*": {"queue": "handoff"}}
 task_default_queue = "handoff"

@@ -33,9 +33,7 @@ def migrate() -> None:
 
 def _prepare_embedded() -> None:
     s = get_settings()
-    if s.embedded:
-        for sub in ("queue", "control"):
-            (s.broker_folder() / sub).mkdir(parents=True, exist_ok=True)
+    s.home.mkdir(parents=True, exist_ok=True)
     if s.resolved_database_url().startswith("sqlite"):
         from worker.db.migrate import upgrade
 

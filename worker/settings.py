@@ -79,14 +79,16 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{(self.home / 'handoff.db').resolve()}"
 
     def resolved_broker_url(self) -> str:
-        return self.broker_url or "filesystem://"
+        if self.broker_url:
+            return self.broker_url
+        from worker.embedded_broker import url_for
 
-    def broker_folder(self) -> Path:
-        return (self.home / "broker").resolve()
+        return url_for(str((self.home / "broker.db").resolve()))
 
     @property
     def embedded(self) -> bool:
-        return self.resolved_broker_url().startswith("filesystem")
+        """True on the server-less broker (no broadcast: remote control is off)."""
+        return not self.broker_url or "sqlite" in self.broker_url
 
     def agency(self, code: str) -> AgencyConfig:
         return self.agencies.get(code, self.default_agency)

@@ -75,11 +75,16 @@ def verify_webhook(
     """
     hook = _webhook(secret)
     try:
-        payload = hook.verify(body_bytes, dict(headers.items()))
+        hook.verify(body_bytes, dict(headers.items()), json_parse=False)
     except WebhookVerificationError as exc:
         raise BadSignature(str(exc)) from None
-    except (ValueError, TypeError) as exc:  # bad base64, bad header shape, not UTF-8, not JSON
+    except (ValueError, TypeError) as exc:  # bad base64, bad header shape, not UTF-8
         raise BadSignature(f"malformed webhook: {type(exc).__name__}") from None
+    # Signed by the sender but not JSON: a malformed body (422), not a bad signature (401).
+    try:
+        payload = json.loads(body_bytes)
+    except ValueError:
+        raise InvalidInput("nội dung webhook không phải JSON hợp lệ", field="body") from None
     if not isinstance(payload, dict):
         raise InvalidInput("nội dung webhook phải là một đối tượng JSON", field="body")
     return payload

@@ -1,0 +1,80 @@
+"""Helpers for tests that run the real processes: wait for the ledger, check the outside."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+from sqlalchemy import func, select
+
+from worker.db.engine import Database
+from worker.db.models import Handoff, StatusLogEntry
+from worker.domain.statuses import FINAL, REPEATABLE
+from worker.stack import Stack
+
+
+def counts(db: Database) -> dict[str, int]:
+    with db.unit_of_work() as s:
+        return dict(s.execute(select(Handoff.status, func.count()).group_by(Handoff.status)).all())
+
+
+def wait_until(db: Database, predicate, timeout: float, what: str, stack: Stack) -> dict:
+    deadline = time.monotonic() + timeout
+    seen: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        try:
+            seen = counts(db)
+        except Exception:
+            seen = {}
+        if predicate(seen):
+            return seen
+        time.sleep(0.5)
+    logs = {n: (stack.home / f"{n}.log").read_text(errors="replace")[-3000:]
+            for n in ("worker", "beat", "web") if (stack.home / f"{n}.log").exists()}
+    raise AssertionError(f"timed out waiting for {what}; statuses now {seen}; logs: {logs}")
+
+
+def ledger_drained(db: Database, timeout: float, stack: Stack) -> None:
+    """Wait until no outbound work is pending (push-backs trail the last status)."""
+    from worker.db.models import Job
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with db.unit_of_work() as s:
+            pending = s.scalar(select(func.count()).select_from(Job).where(
+                Job.state == "pending"))
+        if pending == 0:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{pending} ledger rows still pending after {timeout}s")
+
+
+def all_final(n: int):
+    return lambda c: sum(c.values()) >= n and sum(v for k, v in c.items() if k in FINAL) >= n
+
+
+def assert_each_status_reached_onestop_once(db: Database, stack: Stack) -> None:
+    """Every applied change (beyond 'requested') was recorded by the one-stop, exactly once."""
+    events = stack.onestop_admin("events")
+    events = events["events"] if isinstance(events, dict) else events
+    ids = Counter(e["eventId"] for e in events)
+    assert not [i for i, n in ids.items() if n > 1], "an eventId was recorded twice"
+    per_dossier: dict[str, Counter] = {}
+    for e in events:
+        per_dossier.setdefault(e["dossierCode"], Counter())[e["status"]] += 1
+    with db.unit_of_work() as s:
+        applied = s.execute(
+            select(Handoff.dossier_code, StatusLogEntry.status, func.count())
+            .join(Handoff, Handoff.id == StatusLogEntry.handoff_id)
+            .where(StatusLogEntry.applied.is_(True), StatusLogEntry.status != "requested")
+            .group_by(Handoff.dossier_code, StatusLogEntry.status)
+        ).all()
+    expected: dict[str, Counter] = {}
+    for dossier, status, n in applied:
+        expected.setdefault(dossier, Counter())[status] = n
+    diff = {d: (dict(per_dossier.get(d, {})), dict(expected.get(d, {})))
+            for d in set(per_dossier) | set(expected) if per_dossier.get(d) != expected.get(d)}
+    assert not diff, f"one-stop recorded vs applied here: {diff}"
+    for dossier, c in per_dossier.items():
+        for status, n in c.items():
+            assert n == 1 or status in REPEATABLE, (dossier, status, n)

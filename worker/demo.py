@@ -16,7 +16,7 @@ from worker.stack import Stack
 def run_demo(count: int = 24, timeout: float = 115.0, home: Path = Path("var/demo")) -> int:
     started = time.monotonic()
     shutil.rmtree(home, ignore_errors=True)
-    stack = Stack(home=home.resolve(), speed=3600.0)
+    stack = Stack(home=home.resolve())
     click.echo(f"Khởi động (embedded: SQLite + filesystem broker) trong {home}/ ...")
     with stack:
         stack.start_all()

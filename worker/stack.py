@@ -42,7 +42,7 @@ class Stack:
     home: Path
     database_url: str = ""
     broker_url: str = ""
-    speed: float = 3600.0
+    speed: float = 14400.0  # 4 simulated hours a second: a return (3 days) takes ~20 s
     extra_env: dict[str, str] = field(default_factory=dict)
     carrier_port: int = field(default_factory=free_port)
     onestop_port: int = field(default_factory=free_port)

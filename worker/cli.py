@@ -167,6 +167,19 @@ def _parse_since(value: str | None) -> datetime | None:
 
 
 @main.command()
+def check() -> None:
+    """Exit non-zero when no worker consumed work recently or a feed cursor went stale."""
+    from worker.health import liveness
+
+    problems = liveness(get_settings())
+    for p in problems:
+        click.echo(f"UNHEALTHY: {p}", err=True)
+    if problems:
+        sys.exit(1)
+    click.echo("ok")
+
+
+@main.command()
 @click.option("--count", type=int, default=24)
 @click.option("--timeout", type=float, default=115.0)
 def demo(count: int, timeout: float) -> None:

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     # Leases for work that must not run twice at once
     lease_seconds: float = 120.0
 
+    # Health (`handoff check`): fail when no worker consumed, or a feed was not read, lately
+    check_max_idle_seconds: float = 300.0
+    check_feed_stale_seconds: float = 900.0
+
     # Celery
     visibility_timeout: int = 3600
     task_time_limit: int = 300

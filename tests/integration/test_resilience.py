@@ -1,0 +1,98 @@
+"""Crashes, lost replies, expiring tokens and bad input, on real worker processes."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from sqlalchemy import select
+
+from tests.integration.flow import (
+    all_final,
+    assert_each_status_reached_onestop_once,
+    ledger_drained,
+    wait_until,
+)
+from worker.db.engine import Database
+from worker.db.models import Cursor, Handoff
+from worker.stack import Stack
+
+
+def _db(stack: Stack) -> Database:
+    return Database(f"sqlite:///{stack.home / 'handoff.db'}")
+
+
+def _progressed(n: int):
+    return lambda c: sum(v for k, v in c.items() if k not in ("requested",)) >= n
+
+
+def test_worker_killed_mid_run_loses_and_duplicates_nothing(tmp_path):
+    """SIGKILL the worker (and its pool) in the middle of 200 hand-offs, then restart it."""
+    with Stack(home=tmp_path / "home") as stack:
+        db = _db(stack)
+        stack.start_all()
+        stack.carrier_admin("faults", {"return_rate": 0.1})
+        stack.onestop_admin("handoffs", {"count": 200, "type": "result_ready"})
+        wait_until(db, _progressed(60), 120, "60 hand-offs under way", stack)
+        stack.kill("worker")
+        time.sleep(2)
+        stack.start_worker("worker-restarted")
+        wait_until(db, all_final(200), 300, "200 hand-offs final", stack)
+        ledger_drained(db, 120, stack)
+        carrier = stack.carrier_admin("stats")
+        assert carrier["orders"] == 200 and carrier["duplicates"] == 0
+        assert all(o["created"] == 1 for o in carrier["orders_by_number"].values())
+        assert_each_status_reached_onestop_once(db, stack)
+
+
+def test_token_is_cached_per_expiry_window_and_a_401_recovers(tmp_path):
+    with Stack(home=tmp_path / "home") as stack:
+        db = _db(stack)
+        stack.start_simulators()
+        stack.carrier_admin("faults", {"token_ttl": 4.0})
+        stack.migrate()
+        stack.start_web()
+        stack.start_worker()
+        stack.start_beat()
+        started = time.monotonic()
+        stack.onestop_admin("handoffs", {"count": 10, "type": "result_ready"})
+        wait_until(db, _progressed(10), 60, "10 hand-offs accepted", stack)
+        stack.carrier_admin("revoke-tokens", {})  # every token in use becomes a 401
+        wait_until(db, all_final(10), 120, "10 hand-offs final", stack)
+        elapsed = time.monotonic() - started
+        stats = stack.carrier_admin("stats")
+        # one fetch per window per worker process (2 pool processes), plus the revocation
+        processes = 2
+        windows = math.ceil(elapsed / (4.0 * 0.9)) + 1
+        assert stats["token_requests"] <= processes * (windows + 1)
+        assert stats["orders"] == 10 and stats["duplicates"] == 0
+        feed_reads = elapsed  # at least one tracking read a second, each with a bearer token
+        assert stats["token_requests"] < feed_reads + stats["posts"]
+
+
+def test_bad_items_are_recorded_for_a_person_and_never_posted(tmp_path):
+    with Stack(home=tmp_path / "home") as stack:
+        db = _db(stack)
+        stack.start_all()
+        stack.carrier_admin("faults", {"return_rate": 0.0, "pickup_fail_rate": 0.0})
+        seeded = stack.onestop_admin("handoffs", {"count": 8, "type": "result_ready",
+                                                  "invalid": 4})
+        wait_until(db, lambda c: c.get("needs_attention", 0) == 4 and c.get("delivered") == 4,
+                   120, "4 delivered and 4 needing attention", stack)
+        assert stack.carrier_admin("stats")["orders"] == 4
+        with db.unit_of_work() as s:
+            reasons = [h.status_reason for h in s.scalars(
+                select(Handoff).where(Handoff.status == "needs_attention"))]
+            cursor = s.get(Cursor, "onestop-handoffs")
+        fields = ("citizen.phone", "citizen.wardCode", "dossierCode", "codAmount")
+        assert sorted(f for f in fields for r in reasons if r.startswith(f)) == sorted(fields)
+        assert cursor is not None and cursor.value  # the cursor went past the bad items
+        assert stack.procs["worker"].poll() is None  # the worker is still up
+        # personal data never reaches our logs (the simulators are the other systems)
+        logs = "".join((stack.home / f"{n}.log").read_text(errors="replace")
+                       for n in ("worker", "beat", "web"))
+        for item in seeded["items"]:
+            citizen = item.get("citizen") or {}
+            for value in (citizen.get("name"), citizen.get("phone"), citizen.get("address")):
+                if isinstance(value, str) and len(value) > 4:
+                    assert value not in logs

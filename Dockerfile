@@ -1,0 +1,26 @@
+# postal-handoff: one image for every process (migrate, worker, beat, web, simulators).
+# The command picks the process: `handoff worker` (default), `handoff beat`, `handoff web`...
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HANDOFF_HOME=/app/var
+
+WORKDIR /app
+
+# Only what the package needs (see .dockerignore); installed, then the sources are dropped.
+COPY pyproject.toml celeryconfig.py /tmp/src/
+COPY worker /tmp/src/worker
+COPY integrations /tmp/src/integrations
+RUN pip install /tmp/src \
+ && rm -rf /tmp/src \
+ && useradd --system --uid 10001 --user-group --home-dir /app --no-create-home handoff \
+ && mkdir -p /app/var \
+ && chown handoff:handoff /app/var
+
+USER handoff
+
+EXPOSE 8700
+CMD ["handoff", "worker"]

@@ -17,10 +17,11 @@ demo: $(STAMP)
 	$(BIN)/handoff demo
 
 test: $(STAMP)
-	$(BIN)/pytest -q -rs
+	$(BIN)/ruff check worker integrations tests celeryconfig.py
+	$(BIN)/pytest -q -rs --durations=10
 
 lint: $(STAMP)
-	$(BIN)/ruff check worker integrations tests
+	$(BIN)/ruff check worker integrations tests celeryconfig.py
 
 clean:
 	rm -rf var test-artifacts

@@ -162,7 +162,7 @@ def _parse_since(value: str | None) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter("use 30m, 2h, 1d or an ISO time", param_hint="--since")
+        raise click.BadParameter("use 30m, 2h, 1d or an ISO time", param_hint="--since") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 

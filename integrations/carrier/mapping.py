@@ -151,7 +151,9 @@ def _status_of(body: object) -> tuple[int, str]:
     try:
         status = int(str(raw).strip())
     except (TypeError, ValueError):
-        raise TransientError(f"bưu điện trả lời thiếu Status hợp lệ: {scrub(str(raw))[:50]}")
+        raise TransientError(
+            f"bưu điện trả lời thiếu Status hợp lệ: {scrub(str(raw))[:50]}"
+        ) from None
     return status, str(body.get("Message") or "")
 
 

@@ -1,4 +1,4 @@
-"""One-stop wire <-> domain translation: paths, item parsing, push bodies, reply classes (no I/O)."""
+"""One-stop wire <-> domain translation: paths, items, push bodies, reply classes (no I/O)."""
 
 from __future__ import annotations
 
@@ -86,7 +86,8 @@ def _cod_amount(value: object) -> int:
 
 
 def _citizen(raw: Mapping) -> Contact:
-    c = _obj(raw, "citizen", "citizen", reason="thiếu thông tin công dân (họ tên, điện thoại, địa chỉ)")
+    c = _obj(raw, "citizen", "citizen",
+             reason="thiếu thông tin công dân (họ tên, điện thoại, địa chỉ)")
     name = _text(c, "name", "citizen.name", reason="thiếu họ tên công dân")
     phone = normalize_phone(c.get("phone"), field="citizen.phone")
     street = _text(c, "address", "citizen.address", reason="thiếu địa chỉ của công dân")

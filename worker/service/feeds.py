@@ -80,7 +80,8 @@ def _onestop_page(rt: Runtime, session: Session, cursor: str | None):  # type: i
 
 def _log_unprocessable(s: Session, raw: object, err: Exception) -> None:
     from integrations.onestop.mapping import dossier_code_of
-    from worker.service.handoffs import Change, log as log_event
+    from worker.service.handoffs import Change
+    from worker.service.handoffs import log as log_event
 
     note = f"lỗi xử lý mục {getattr(raw, 'get', lambda _k: None)('id')}: {type(err).__name__}"
     log_event(s, None, Change(None, "onestop-feed", utcnow(), notes=note), False, note,

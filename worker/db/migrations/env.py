@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 from worker.db.engine import make_engine
 from worker.db.models import Base
 

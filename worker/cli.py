@@ -58,12 +58,14 @@ def worker(concurrency: int | None, loglevel: str) -> None:
 
 @main.command()
 @click.option("--loglevel", "-l", default="INFO")
-def beat(loglevel: str) -> None:
+@click.option("--schedule", "-s", default=None, help="beat's schedule file (one per beat)")
+def beat(loglevel: str, schedule: str | None) -> None:
     """Run Celery beat (it only rings; leases make a second beat harmless)."""
     _prepare_embedded()
     from worker.tasks import app
 
-    app.start(["beat", "-l", loglevel, "-s", str(get_settings().home / "celerybeat-schedule")])
+    path = schedule or str(get_settings().home / "celerybeat-schedule")
+    app.start(["beat", "-l", loglevel, "-s", path])
 
 
 @main.command()

@@ -110,8 +110,8 @@ class Stack:
     def start_worker(self, name: str = "worker") -> None:
         self._spawn(name, "worker", "-l", "INFO")
 
-    def start_beat(self) -> None:
-        self._spawn("beat", "beat", "-l", "INFO")
+    def start_beat(self, name: str = "beat") -> None:
+        self._spawn(name, "beat", "-l", "INFO", "-s", str(self.home / f"{name}-schedule"))
 
     def start_web(self) -> None:
         self._spawn("web", "web", "--port", str(self.web_port))

@@ -17,8 +17,11 @@ from worker.settings import Settings
 from worker.stack import Stack
 
 
-def _run_flow(stack: Stack, db: Database, n: int) -> None:
+def _run_flow(stack: Stack, db: Database, n: int, *, twice: bool = False) -> None:
     stack.start_all()
+    if twice:  # two workers and two beats: leases and row claims keep it exactly-once
+        stack.start_worker("worker-2")
+        stack.start_beat("beat-2")
     stack.carrier_admin("faults", {"return_rate": 0.3, "duplicate_event_rate": 0.2,
                                    "out_of_order_rate": 0.2, "unknown_code_rate": 0.1})
     stack.onestop_admin("handoffs", {"count": n, "type": "result_ready"})
@@ -44,11 +47,13 @@ def test_result_delivery_on_the_embedded_default(tmp_path):
 
 
 @pytest.mark.services
-def test_result_delivery_on_redis_and_postgresql(tmp_path, pg_url, redis_url):
+def test_result_delivery_on_redis_and_postgresql_with_two_workers_and_two_beats(
+    tmp_path, pg_url, redis_url
+):
     with Stack(home=tmp_path / "home", database_url=pg_url, broker_url=redis_url) as stack:
         db = Database(pg_url)
         try:
-            _run_flow(stack, db, 12)
+            _run_flow(stack, db, 12, twice=True)
         finally:
             db.dispose()
 

@@ -168,6 +168,32 @@ def _parse_since(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+@main.group()
+def user() -> None:
+    """People who log in to the desk and ops pages."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["ops", "desk"]), required=True)
+@click.option("--agency", default=None, help="desk staff: their agency code")
+@click.option("--name", "full_name", default="", help="full name shown on the pages")
+@click.password_option("--password", help="at least 8 characters (prompted if omitted)")
+def user_add(username: str, role: str, agency: str | None, full_name: str,
+             password: str) -> None:
+    """Create a user or reset their password and role."""
+    from worker.bootstrap import runtime
+    from worker.service.users import add_user
+
+    _prepare_embedded()
+    try:
+        with runtime().db.unit_of_work() as s:
+            add_user(s, username, password, role, agency, full_name)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+    click.echo(f"user {username} ({role}) saved")
+
+
 @main.command()
 def check() -> None:
     """Exit non-zero when no worker consumed work recently or a feed cursor went stale."""

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     # Web
     web_host: str = "127.0.0.1"
     web_port: int = 8700
+    session_secret: SecretStr = SecretStr("demo-session-secret-change-me")
+    session_max_age_seconds: int = 8 * 3600  # a desk shift; then log in again
+    desk_api_token: SecretStr = SecretStr("demo-desk-api-token")  # bearer for /api/v1/pickups
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.home / 'handoff.db').resolve()}"

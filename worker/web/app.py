@@ -1,14 +1,20 @@
-"""The web process: inbound webhooks, health and readiness (desk and ops pages mount here)."""
+"""The web process: desk and ops pages, the desk API, webhooks, health, readiness, metrics."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from worker.bootstrap import Runtime, runtime
+from worker.web import api, auth, desk, ops
 from worker.web.hooks import onestop_hook
 
 
@@ -31,7 +37,7 @@ def _readiness(rt: Runtime) -> dict[str, str]:
         with rt.db.engine.connect() as conn:
             conn.execute(text("select 1"))
         out["database"] = "ok"
-    except Exception as err:
+    except Exception as err:  # readiness reports, it does not raise
         out["database"] = f"down: {type(err).__name__}"
     try:
         from worker.tasks import app as celery_app
@@ -39,16 +45,36 @@ def _readiness(rt: Runtime) -> dict[str, str]:
         with celery_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=3)
         out["broker"] = "ok"
-    except Exception as err:
+    except Exception as err:  # readiness reports, it does not raise
         out["broker"] = f"down: {type(err).__name__}"
     return out
 
 
+async def home(request: Request) -> RedirectResponse:
+    user = auth.current_user(request)
+    if user is None:
+        return RedirectResponse("/login", 303)
+    return RedirectResponse("/ops" if user.role == "ops" else "/desk", 303)
+
+
 def create_app(rt: Runtime | None = None) -> Starlette:
-    app = Starlette(routes=[
-        Route("/healthz", healthz),
-        Route("/readyz", readyz),
-        Route("/hooks/onestop", onestop_hook, methods=["POST"]),
-    ])
-    app.state.runtime = rt or runtime()
+    rt = rt or runtime()
+    s = rt.settings
+    app = Starlette(
+        routes=[
+            Route("/", home),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/hooks/onestop", onestop_hook, methods=["POST"]),
+            Mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")),
+                  name="static"),
+            *auth.routes, *desk.routes, *api.routes, *ops.routes,
+        ],
+        middleware=[Middleware(
+            SessionMiddleware, secret_key=s.session_secret.get_secret_value(),
+            session_cookie="handoff_session", max_age=s.session_max_age_seconds,
+            same_site="strict", https_only=False,
+        )],
+    )
+    app.state.runtime = rt
     return app

@@ -1,0 +1,23 @@
+"""Jinja2 templates for the pages, with the helpers every page uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.templating import Jinja2Templates
+
+from worker.reports import label, local
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.globals.update(status_label=label, local_time=local)
+
+
+def render(request: Request, name: str, context: dict[str, Any] | None = None,
+           status_code: int = 200) -> HTMLResponse:
+    from worker.web.auth import csrf_token, current_user
+
+    ctx = {"user": current_user(request), "csrf": csrf_token(request), **(context or {})}
+    return templates.TemplateResponse(request, name, ctx, status_code=status_code)

@@ -12,7 +12,7 @@ from typing import Any
 
 from vietnam_provinces import Province, Ward
 
-from worker.domain.errors import PermanentError, TransientError
+from worker.domain.errors import NotFound, PermanentError, TransientError
 from worker.domain.model import CarrierOrder, Contact, FeedPage, PostOutcome, TrackingEvent
 from worker.domain.privacy import scrub
 from worker.domain.statuses import Direction, Status
@@ -28,6 +28,7 @@ FIRST_CURSOR = "0" * 24
 MAX_PAGE_SIZE = 1000
 MAX_ORDER_NUMBER = 50
 ACCEPTED, ALREADY_EXISTS = 100, 101
+UNKNOWN_ORDER = 105  # cancel of an order the carrier never created (simulator's code)
 
 # code -> (normalized status or None when informational, carrier's Vietnamese text)
 STATUS_TABLE: dict[int, tuple[Status | None, str]] = {
@@ -176,6 +177,10 @@ def parse_cancel_reply(body: dict) -> str:
     status, message = _status_of(body)
     if status == ACCEPTED:
         return message
+    if status == UNKNOWN_ORDER:
+        # Not in the published contract: the simulator's code for "no such order". Kept
+        # here so a real deployment changes only this module.
+        raise NotFound("bưu điện không có đơn này (chưa từng được tạo)", code=str(status))
     raise PermanentError(
         f"Không hủy được đơn bưu chính (thường do bưu tá đã nhận hàng): "
         f"{scrub(message) or 'không rõ lý do'}",

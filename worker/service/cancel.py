@@ -27,16 +27,15 @@ def request_cancel(session: Session, handoff: Handoff, source: str, why: str
         handoffs.log(session, handoff, handoffs.Change(None, source, utcnow(), notes=why),
                      False, f"cancel refused: {decision.reason}")
         return False, reason, []
-    post_pending = session.scalar(select(Job).where(
+    post = session.scalar(select(Job).where(
         Job.handoff_id == handoff.id, Job.kind == ledger.Kind.POST_ORDER))
-    never_posted = post_pending is None or (post_pending.state != "done"
-                                            and post_pending.attempts == 0)
-    if never_posted:
-        if post_pending is not None:
-            post_pending.state, post_pending.last_error = "done", "cancelled before posting"
+    if post is not None and post.state == "pending":
+        # stop the post first, so a retry cannot create the order after we cancel it
+        post.state, post.last_error = "done", f"stopped: cancelled ({source})"
+    if post is None or post.attempts == 0:  # the carrier never heard of it
         _, push = handoffs.apply(session, handoff,
                                  handoffs.Change(Status.CANCELLED, source, utcnow(), notes=why))
-        return True, "đã hủy", [push] if push else []
+        return True, "đã hủy (chưa gửi yêu cầu tới bưu điện)", [push] if push else []
     job = ledger.enqueue(session, ledger.Kind.CANCEL_ORDER, handoff.id,
                          f"cancel:{handoff.order_number}", {"why": why, "source": source})
     handoffs.log(session, handoff, handoffs.Change(None, source, utcnow(), notes=why), True,

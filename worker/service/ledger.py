@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from worker.db.models import Attempt, Job, utcnow
@@ -31,13 +32,21 @@ class Claimed:
 
 def enqueue(session: Session, kind: str, handoff_id: int, key: str,
             payload: dict[str, Any] | None = None, *, at: datetime | None = None) -> Job | None:
-    """Add a job unless one with the same idempotency key exists. Returns the new job."""
+    """Add a job unless one with the same idempotency key exists. Returns the new job.
+
+    The unique index decides: two clerks (or two processes) adding the same key at once
+    get one row; the loser's savepoint rolls back and it is told None.
+    """
     if session.scalar(select(Job.id).where(Job.idempotency_key == key)) is not None:
         return None
     job = Job(kind=kind, handoff_id=handoff_id, idempotency_key=key, payload=payload or {},
               next_attempt_at=at or utcnow())
-    session.add(job)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(job)
+            session.flush()
+    except IntegrityError:
+        return None
     return job
 
 
@@ -52,7 +61,9 @@ def claim(session: Session, job_id: int, lease: float, now: datetime | None = No
     job = session.get(Job, job_id)
     if job is None or job.state != "pending" or job.next_attempt_at > now:
         return None
-    if job.kind == Kind.PUSH_STATUS and _has_earlier_push(session, job):
+    if (job.kind == Kind.PUSH_STATUS and _has_earlier_push(session, job)) or (
+        job.kind == Kind.CANCEL_ORDER and _post_in_flight(session, job, now)
+    ):
         job.next_attempt_at = now + timedelta(seconds=1)
         job.rung_at = None
         return None
@@ -74,6 +85,14 @@ def _has_earlier_push(session: Session, job: Job) -> bool:
             and_(Job.handoff_id == job.handoff_id, Job.kind == Kind.PUSH_STATUS,
                  Job.state == "pending", Job.id < job.id)
         ).limit(1)
+    ) is not None
+
+
+def _post_in_flight(session: Session, job: Job, now: datetime) -> bool:
+    """A cancel waits while a post of the same hand-off may still be on the wire."""
+    return session.scalar(
+        select(Job.id).where(Job.handoff_id == job.handoff_id, Job.kind == Kind.POST_ORDER,
+                             Job.locked_until.is_not(None), Job.locked_until > now).limit(1)
     ) is not None
 
 

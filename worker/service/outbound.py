@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from worker.db.models import Handoff, utcnow
-from worker.domain.errors import PermanentError, TransientError
+from worker.domain.errors import NotFound, PermanentError, TransientError
 from worker.domain.model import Address, CarrierOrder, Contact, StatusPush
 from worker.domain.privacy import scrub
 from worker.domain.rules import backoff_seconds
@@ -124,6 +124,11 @@ def _on_failure(session: Any, claimed: ledger.Claimed, h: Handoff, failure: Exce
     reason = failure.reason if isinstance(failure, PermanentError) else (
         f"không gửi được sau {claimed.attempts} lần thử: {failure}")
     reason = scrub(reason)
+    if claimed.kind == ledger.Kind.CANCEL_ORDER and isinstance(failure, NotFound):
+        # the post never reached the carrier: nothing to cancel there, so it is cancelled
+        ledger.settle_done(session, claimed, note="no order at the carrier")
+        change = handoffs.Change(Status.CANCELLED, "worker", utcnow(), notes=reason)
+        return [handoffs.apply(session, h, change)[1]]
     if claimed.kind == ledger.Kind.CANCEL_ORDER and permanent:
         # the carrier refused the cancel (courier already has it): an answer, not a fault
         ledger.settle_done(session, claimed, note=f"refused: {reason}")

@@ -1,0 +1,164 @@
+"""Desk actions: call the courier for one or many dossiers, cancel, list who is waiting.
+
+The web page, the HTTP API and the CLI all call these functions. Each dossier of a batch
+is its own unit of work, so one bad dossier never fails the others; the ledger's unique
+idempotency key makes a double click, a retried request or two clerks at once create one
+order per hand-off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from worker.db.models import Handoff, Job, utcnow
+from worker.domain.errors import InvalidInput
+from worker.domain.privacy import mask_phone
+from worker.domain.statuses import FINAL, LABEL_VI, Status
+from worker.domain.validation import check_dossier_code, province_name, ward_name
+from worker.service import handoffs, ledger
+from worker.service.cancel import request_cancel
+
+if TYPE_CHECKING:
+    from worker.bootstrap import Runtime
+
+OUTCOME_LABEL = {
+    "ordered": "Đã gọi bưu tá",
+    "already_ordered": "Đã gọi bưu tá trước đó",
+    "refused": "Không thực hiện được",
+    "cancelled": "Đã hủy",
+    "cancel_requested": "Đã gửi yêu cầu hủy tới bưu điện",
+}
+
+
+@dataclass(frozen=True)
+class DeskOutcome:
+    dossier_code: str
+    outcome: str  # a key of OUTCOME_LABEL
+    reason: str = ""  # for the clerk, in Vietnamese
+    handoff_id: int | None = None
+
+    @property
+    def label(self) -> str:
+        return OUTCOME_LABEL[self.outcome]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"dossierCode": self.dossier_code, "outcome": self.outcome,
+                "label": self.label, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A hand-off waiting for the desk to call the courier."""
+
+    handoff_id: int
+    dossier_code: str
+    direction: str
+    procedure_name: str
+    citizen_name: str
+    phone_masked: str
+    place: str
+    ready_at: datetime
+    waited_seconds: int
+
+
+def pending(session: Session, agency_code: str | None = None) -> list[Waiting]:
+    """Hand-offs in `requested` with no order posted yet, oldest first."""
+    has_post = select(Job.id).where(Job.handoff_id == Handoff.id,
+                                    Job.kind == ledger.Kind.POST_ORDER).exists()
+    q = select(Handoff).where(Handoff.status == Status.REQUESTED, ~has_post)
+    if agency_code:
+        q = q.where(Handoff.agency_code == agency_code)
+    now = utcnow()
+    rows = []
+    for h in session.scalars(q.order_by(Handoff.ready_at, Handoff.id)):
+        rows.append(Waiting(
+            h.id, h.dossier_code, h.direction, h.procedure_name, h.citizen_name,
+            mask_phone(h.citizen_phone), _place(h), h.ready_at,
+            int((now - h.ready_at).total_seconds()),
+        ))
+    return rows
+
+
+def _place(h: Handoff) -> str:
+    try:
+        return f"{ward_name(h.ward_code)}, {province_name(h.province_code)}"
+    except (ValueError, KeyError):
+        return ""
+
+
+def request_pickups(rt: Runtime, codes: list[str], *, actor: str,
+                    agency_code: str | None = None) -> list[DeskOutcome]:
+    """Call the courier for each dossier; one outcome per distinct code, in order."""
+    from worker import dispatcher
+
+    outcomes, jobs = [], []
+    for code in dict.fromkeys(c.strip() for c in codes if c and c.strip()):
+        with rt.db.unit_of_work() as s:
+            outcome, job = _request_one(s, code, actor, agency_code)
+            s.flush()
+            if job is not None:
+                jobs.append(job.id)
+        outcomes.append(outcome)
+    dispatcher.ring(rt, jobs)
+    return outcomes
+
+
+def _request_one(s: Session, code: str, actor: str, agency_code: str | None
+                 ) -> tuple[DeskOutcome, Job | None]:
+    try:
+        check_dossier_code(code)
+    except InvalidInput as err:
+        return DeskOutcome(code, "refused", err.reason), None
+    h = _find(s, code, agency_code)
+    if isinstance(h, DeskOutcome):
+        return h, None
+    if h.status == Status.NEEDS_ATTENTION:
+        return DeskOutcome(code, "refused", f"hồ sơ cần sửa trước: {h.status_reason}",
+                           h.id), None
+    if Status(h.status) in FINAL:
+        return DeskOutcome(code, "refused",
+                           f"yêu cầu đã kết thúc ({LABEL_VI[Status(h.status)]})", h.id), None
+    job = ledger.enqueue(s, ledger.Kind.POST_ORDER, h.id, f"post:{h.order_number}")
+    if job is None:
+        return DeskOutcome(code, "already_ordered", "", h.id), None
+    handoffs.log(s, h, handoffs.Change(None, "desk", utcnow(), notes=f"gọi bưu tá: {actor}"),
+                 True, "courier called at the desk")
+    return DeskOutcome(code, "ordered", "", h.id), job
+
+
+def _find(s: Session, code: str, agency_code: str | None) -> Handoff | DeskOutcome:
+    """The dossier's newest hand-off, preferring one still waiting for a courier."""
+    found = list(s.scalars(select(Handoff).where(Handoff.dossier_code == code)
+                           .order_by(Handoff.generation.desc(), Handoff.id.desc())))
+    if not found:
+        return DeskOutcome(code, "refused", "không có hồ sơ này trong danh sách gửi bưu chính")
+    if agency_code and all(h.agency_code != agency_code for h in found):
+        return DeskOutcome(code, "refused", "hồ sơ thuộc đơn vị khác")
+    mine = [h for h in found if not agency_code or h.agency_code == agency_code]
+    waiting = [h for h in mine if h.status == Status.REQUESTED]
+    return (waiting or mine)[0]
+
+
+def cancel(rt: Runtime, code: str, *, actor: str, agency_code: str | None = None
+           ) -> DeskOutcome:
+    from worker import dispatcher
+
+    with rt.db.unit_of_work() as s:
+        h = _find(s, code.strip(), agency_code)
+        if isinstance(h, DeskOutcome):
+            return h
+        ok, reason, jobs = request_cancel(s, h, "desk", f"hủy tại bàn một cửa: {actor}")
+        s.flush()
+        ids = [j.id for j in jobs if j is not None]
+        kinds = {j.kind for j in jobs if j is not None}
+        hid = h.id
+    dispatcher.ring(rt, ids)
+    if not ok:
+        return DeskOutcome(code, "refused", reason, hid)
+    outcome = "cancel_requested" if ledger.Kind.CANCEL_ORDER in kinds else "cancelled"
+    return DeskOutcome(code, outcome, reason, hid)

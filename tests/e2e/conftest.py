@@ -1,0 +1,83 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright, against a running stack."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from worker.stack import Stack
+
+USERS = {
+    "ops": ("ops", "ops-password-1", "ops", None, "Trần Vận Hành"),
+    "desk": ("desk", "desk-password-1", "desk", "000.00.17.H19", "Lê Một Cửa"),
+}
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path:
+        return path
+    msg = "Debian's chromium is not installed (make test installs it when run as root)"
+    if os.environ.get("CI"):
+        pytest.fail(f"CI: {msg}")
+    pytest.skip(msg)
+
+
+@pytest.fixture(scope="module")
+def web_stack(tmp_path_factory) -> Iterator[Stack]:
+    """Simulators, migrated database, web, worker and beat, with an ops and a desk user.
+
+    The agency 000.00.17.H19 is in desk dispatch: its hand-offs wait for the desk.
+    """
+    home = tmp_path_factory.mktemp("web") / "home"
+    agencies = '{"000.00.17.H19": {"name": "UBND xã Lai Vung", "dispatch": "desk"}}'
+    with Stack(home=home, extra_env={"HANDOFF_AGENCIES": agencies}) as stack:
+        stack.start_simulators()
+        stack.migrate()
+        for username, password, role, agency, name in USERS.values():
+            args = ["user", "add", username, "--role", role, "--password", password,
+                    "--name", name]
+            if agency:
+                args += ["--agency", agency]
+            out = stack.run(*args)
+            assert out.returncode == 0, out.stderr
+        stack.start_web()
+        stack.start_worker()
+        stack.start_beat()
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    executable = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, artifacts: Path):  # type: ignore[no-untyped-def]
+    context = browser.new_context(locale="vi-VN", viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def login(page, stack: Stack, who: str) -> None:  # type: ignore[no-untyped-def]
+    username, password = USERS[who][0], USERS[who][1]
+    page.goto(stack.web_url + "login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")

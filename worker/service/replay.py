@@ -1,0 +1,88 @@
+"""Dead letters (work that failed for good) and their replay once the cause is fixed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from worker.db.models import Handoff, Job, utcnow
+from worker.domain.statuses import Status
+from worker.service import handoffs, ledger
+
+if TYPE_CHECKING:
+    from worker.bootstrap import Runtime
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    job_id: int
+    kind: str
+    handoff_id: int
+    dossier_code: str
+    order_number: str
+    handoff_status: str
+    attempts: int
+    reason: str
+    failed_at: datetime
+
+
+@dataclass(frozen=True)
+class ReplayOutcome:
+    job_id: int
+    replayed: bool
+    reason: str  # Vietnamese, for ops
+
+
+def dead_letters(session: Session, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
+    rows = session.execute(
+        select(Job, Handoff).join(Handoff, Handoff.id == Job.handoff_id)
+        .where(Job.state == "dead").order_by(Job.updated_at.desc(), Job.id.desc())
+        .limit(limit).offset(offset)
+    )
+    return [DeadLetter(j.id, j.kind, h.id, h.dossier_code, h.order_number or "", h.status,
+                       j.attempts, j.last_error, j.updated_at) for j, h in rows]
+
+
+def count_dead(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Job)
+                              .where(Job.state == "dead")) or 0)
+
+
+def replay(rt: Runtime, job_ids: list[int], *, actor: str) -> list[ReplayOutcome]:
+    """Put dead rows back in the ledger. A replayed post reuses its OrderNumber, so an order
+    that already exists at the carrier is answered 101 and never created twice."""
+    from worker import dispatcher
+
+    outcomes, ring = [], []
+    for job_id in dict.fromkeys(job_ids):
+        with rt.db.unit_of_work() as s:
+            outcome = _replay_one(s, job_id, actor)
+        outcomes.append(outcome)
+        if outcome.replayed:
+            ring.append(job_id)
+    dispatcher.ring(rt, ring)
+    return outcomes
+
+
+def _replay_one(s: Session, job_id: int, actor: str) -> ReplayOutcome:
+    job = s.get(Job, job_id)
+    if job is None:
+        return ReplayOutcome(job_id, False, "không có việc này")
+    if job.state != "dead":
+        return ReplayOutcome(job_id, False, "việc này không ở trạng thái lỗi")
+    job.state, job.attempts, job.next_attempt_at = "pending", 0, utcnow()
+    job.rung_at, job.locked_until = None, None
+    h = s.get_one(Handoff, job.handoff_id)
+    note = f"chạy lại bởi {actor}"
+    if job.kind == ledger.Kind.POST_ORDER and h.status == Status.NEEDS_ATTENTION:
+        handoffs.log(s, h, handoffs.Change(Status.REQUESTED, "ops", utcnow(), notes=note),
+                     True, "replayed")
+        handoffs.set_status(h, Status.REQUESTED, utcnow())
+    else:
+        handoffs.log(s, h, handoffs.Change(None, "ops", utcnow(), notes=note), True,
+                     f"replayed {job.kind}")
+    return ReplayOutcome(job_id, True, "đã đưa vào hàng đợi chạy lại")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
+from worker.domain.addresses import resolve_units
 from worker.domain.errors import (
     InvalidInput,
     NotFound,
@@ -15,7 +16,7 @@ from worker.domain.errors import (
 )
 from worker.domain.model import Address, Contact, HandoffItem, HandoffKind, OnestopPage, StatusPush
 from worker.domain.privacy import scrub
-from worker.domain.validation import check_dossier_code, check_unit_codes, normalize_phone
+from worker.domain.validation import check_dossier_code, normalize_phone
 
 # --- wire paths and limits (contract sections 1 to 3) ---------------------------------------
 FEED_PATH = "/api/v1/postal-handoffs"
@@ -93,15 +94,17 @@ def _citizen(raw: Mapping) -> Contact:
     street = _text(c, "address", "citizen.address", reason="thiếu địa chỉ của công dân")
     province = _unit_code(c.get("provinceCode"), "citizen.provinceCode", "tỉnh/thành")
     ward = _unit_code(c.get("wardCode"), "citizen.wardCode", "xã/phường")
-    province_code, ward_code = check_unit_codes(province, ward, field="citizen")
-    # Legacy `districtCode` (pre-2025 units) is accepted and ignored here on purpose.
+    # A legacy address (with districtCode or an old province code) is converted to the
+    # current units, or rejected with the reason (worker/domain/addresses.py).
+    units = resolve_units(province, ward, c.get("districtCode"), field="citizen")
     email = c.get("email")
     if email is not None and not isinstance(email, str):
         raise InvalidInput("thư điện tử phải là chuỗi ký tự", field="citizen.email")
     return Contact(
         name=name,
         phone=phone,
-        address=Address(street=street, province_code=province_code, ward_code=ward_code),
+        address=Address(street=street, province_code=units.province_code,
+                        ward_code=units.ward_code, converted_from=units.converted_from),
         email=(email.strip() or None) if email else None,
     )
 

@@ -15,6 +15,7 @@ class Address:
     street: str
     province_code: str  # GSO province code, e.g. "82"
     ward_code: str  # GSO ward code, e.g. "30226"
+    converted_from: str = ""  # the legacy (pre-July-2025) units it was converted from
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,11 @@ def _create(session: Session, item: HandoffItem, source: str, settings: Settings
     _fill(handoff, item)
     handoff.order_number = order_number(item.dossier_code, direction, handoff.generation)
     session.flush()
-    change = handoffs.Change(Status.REQUESTED, source, utcnow(), notes=item.procedure_name)
+    note = item.procedure_name
+    if item.citizen and item.citizen.address.converted_from:
+        note += (f" | địa chỉ theo đơn vị hành chính cũ ({item.citizen.address.converted_from})"
+                 " đã chuyển sang đơn vị mới")
+    change = handoffs.Change(Status.REQUESTED, source, utcnow(), notes=note)
     handoffs.log(session, handoff, change, True, "hand-off received")
     handoffs.set_status(handoff, Status.REQUESTED, change.occurred_at)
     jobs: list[Job] = []

@@ -1,0 +1,127 @@
+"""SLA rules: which promises a hand-off has broken at a given moment. Pure functions, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from enum import StrEnum
+
+from worker.domain.statuses import FINAL, LABEL_VI, RANK, Status
+
+VN = timezone(timedelta(hours=7), "+07:00")
+
+
+class Rule(StrEnum):
+    NOT_ACCEPTED = "not_accepted"
+    NOT_PICKED_UP = "not_picked_up"
+    NOT_DELIVERED = "not_delivered"
+    SILENT = "silent"
+    DELIVERY_FAILED = "delivery_failed"
+    NEEDS_ATTENTION = "needs_attention"
+
+
+# What ops read next to the rule name.
+RULE_LABEL_VI: dict[Rule, str] = {
+    Rule.NOT_ACCEPTED: "Bưu chính chưa nhận yêu cầu",
+    Rule.NOT_PICKED_UP: "Bưu tá chưa đến lấy",
+    Rule.NOT_DELIVERED: "Chưa phát xong",
+    Rule.SILENT: "Không có cập nhật",
+    Rule.DELIVERY_FAILED: "Phát không thành công",
+    Rule.NEEDS_ATTENTION: "Cần xử lý",
+}
+
+# "Worst first": a higher number is worse (an error someone must act on beats a delay).
+SEVERITY: dict[str, int] = {
+    Rule.NEEDS_ATTENTION: 60,
+    Rule.DELIVERY_FAILED: 50,
+    Rule.NOT_DELIVERED: 40,
+    Rule.SILENT: 30,
+    Rule.NOT_PICKED_UP: 20,
+    Rule.NOT_ACCEPTED: 10,
+}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The fields of a hand-off the rules read (all datetimes timezone-aware)."""
+
+    status: str
+    ready_at: datetime
+    accepted_at: datetime | None = None
+    last_event_at: datetime | None = None
+    final_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The SLA settings, in the units the settings use."""
+
+    accept_within_minutes: float = 60
+    pickup_within_hours: float = 24
+    deliver_within_days: float = 5
+    silent_hours: float = 72
+
+    @classmethod
+    def from_settings(cls, s: object) -> Limits:
+        return cls(
+            accept_within_minutes=s.sla_accept_within_minutes,  # type: ignore[attr-defined]
+            pickup_within_hours=s.sla_pickup_within_hours,  # type: ignore[attr-defined]
+            deliver_within_days=s.sla_deliver_within_days,  # type: ignore[attr-defined]
+            silent_hours=s.sla_silent_hours,  # type: ignore[attr-defined]
+        )
+
+
+def _vn(dt: datetime) -> str:
+    return dt.astimezone(VN).strftime("%H:%M %d/%m/%Y")
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+def broken(h: Snapshot, now: datetime, limits: Limits) -> list[tuple[Rule, str]]:
+    """The rules `h` breaks at `now`, each with a detail in Vietnamese for ops.
+
+    Every deadline counts from `ready_at` (when the one-stop announced the hand-off: the
+    moment the citizen's wait starts). A final hand-off breaks nothing. The detail names the
+    limit and the reference time, not the elapsed time, so it does not change run to run.
+    """
+    try:
+        status = Status(h.status)
+    except ValueError:
+        return []  # an unknown status is a data problem, not an SLA breach
+    if status in FINAL:
+        return []
+    out: list[tuple[Rule, str]] = []
+    waited = now - h.ready_at
+    since = f"kể từ khi có yêu cầu lúc {_vn(h.ready_at)}"
+    rank = RANK[status]
+    if rank < RANK[Status.ACCEPTED] and waited > timedelta(minutes=limits.accept_within_minutes):
+        out.append((Rule.NOT_ACCEPTED, f"Bưu chính chưa nhận yêu cầu sau "
+                    f"{_num(limits.accept_within_minutes)} phút {since}"))
+    if rank < RANK[Status.PICKED_UP] and waited > timedelta(hours=limits.pickup_within_hours):
+        out.append((Rule.NOT_PICKED_UP, f"Bưu tá chưa lấy hồ sơ sau "
+                    f"{_num(limits.pickup_within_hours)} giờ {since}"))
+    if waited > timedelta(days=limits.deliver_within_days):
+        out.append((Rule.NOT_DELIVERED, f"Chưa phát xong sau "
+                    f"{_num(limits.deliver_within_days)} ngày {since}"))
+    last = max(t for t in (h.last_event_at, h.accepted_at, h.ready_at) if t is not None)
+    if now - last > timedelta(hours=limits.silent_hours):
+        out.append((Rule.SILENT, f"Không có cập nhật nào trong "
+                    f"{_num(limits.silent_hours)} giờ, lần cuối lúc {_vn(last)}"))
+    if status == Status.DELIVERY_FAILED:
+        out.append((Rule.DELIVERY_FAILED, f"Trạng thái: {LABEL_VI[status]}"))
+    if status == Status.NEEDS_ATTENTION:
+        out.append((Rule.NEEDS_ATTENTION, f"Trạng thái: {LABEL_VI[status]}"))
+    return out
+
+
+def severity(rule: str) -> int:
+    return SEVERITY.get(rule, 0)
+
+
+def rule_label(rule: str) -> str:
+    try:
+        return RULE_LABEL_VI[Rule(rule)]
+    except ValueError:
+        return rule

@@ -1,0 +1,80 @@
+"""Dossier collection end to end, and concurrent desk requests on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+from sqlalchemy import select
+
+from tests.integration.flow import (
+    all_final,
+    assert_each_status_reached_onestop_once,
+    ledger_drained,
+    wait_until,
+)
+from worker.db.engine import Database
+from worker.db.models import Handoff, StatusLogEntry
+from worker.stack import Stack
+
+
+def test_collection_flow_with_pickup_failures(tmp_path):
+    """pickup_requested: the citizen sends, the agency receives; the courier first finds
+    nothing ready (codes 13/14 → pickup_failed), then collects and hands it to the agency."""
+    with Stack(home=tmp_path / "home") as stack:
+        db = Database(f"sqlite:///{stack.home / 'handoff.db'}")
+        stack.start_all()
+        stack.carrier_admin("faults", {"pickup_fail_rate": 1.0, "return_rate": 0.0})
+        seeded = stack.onestop_admin("handoffs", {"count": 6, "type": "pickup_requested"})
+        wait_until(db, all_final(6), 120, "6 collections final", stack)
+        ledger_drained(db, 60, stack)
+        with db.unit_of_work() as s:
+            handoffs = list(s.scalars(select(Handoff)))
+            failed = Counter(e.handoff_id for e in s.scalars(select(StatusLogEntry).where(
+                StatusLogEntry.status == "pickup_failed", StatusLogEntry.applied.is_(True))))
+        assert {h.direction for h in handoffs} == {"pickup"}
+        assert {h.status for h in handoffs} == {"delivered"}
+        assert all(failed[h.id] >= 1 for h in handoffs), "every courier came once for nothing"
+        for item in seeded["items"]:  # sender = citizen, receiver = agency
+            order = stack.carrier_admin(f"orders/{item['dossierCode']}/P1")
+            body = order.get("body") or order.get("order") or order
+            assert body["SenderTel"] == item["citizen"]["phone"].replace("+84", "0")
+            assert body["ReceiverName"] == item["agency"]["name"]
+        events = stack.onestop_admin("events")["events"]
+        assert {e["direction"] for e in events} == {"pickup"}
+        assert Counter(e["status"] for e in events)["delivered"] == 6
+        assert_each_status_reached_onestop_once(db, stack)
+
+
+@pytest.mark.services
+def test_two_clerks_at_once_on_postgresql_make_one_order_each(tmp_path, pg_url, redis_url):
+    desk_everywhere = {"HANDOFF_DEFAULT_AGENCY": json.dumps({"dispatch": "desk"})}
+    with Stack(home=tmp_path / "home", database_url=pg_url, broker_url=redis_url,
+               extra_env=desk_everywhere) as stack:
+        db = Database(pg_url)
+        try:
+            stack.start_all()
+            stack.carrier_admin("faults", {"return_rate": 0.0, "pickup_fail_rate": 0.0})
+            items = stack.onestop_admin("handoffs", {"count": 20, "type": "result_ready"})
+            codes = [i["dossierCode"] for i in items["items"]]
+            wait_until(db, lambda c: c.get("requested") == 20, 60, "20 waiting", stack)
+            assert stack.carrier_admin("stats")["orders"] == 0  # desk dispatch: nobody posted
+            cmd = [sys.executable, "-m", "worker.cli", "pickup", "request", "--json", *codes]
+            clerks = [subprocess.Popen(cmd, env=stack.env(), stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True) for _ in range(2)]
+            results = [json.loads(c.communicate(timeout=120)[0]) for c in clerks]
+            ordered = Counter(r["dossierCode"] for res in results for r in res
+                              if r["outcome"] == "ordered")
+            assert sorted(ordered) == sorted(codes) and set(ordered.values()) == {1}
+            others = {r["outcome"] for res in results for r in res if r["outcome"] != "ordered"}
+            assert others <= {"already_ordered"}
+            wait_until(db, lambda c: sum(c.values()) == 20 and c.get("requested", 0) == 0,
+                       90, "20 accepted", stack)
+            stats = stack.carrier_admin("stats")
+            assert stats["orders"] == 20 and stats["duplicates"] == 0
+            assert all(o["created"] == 1 for o in stats["orders_by_number"].values())
+        finally:
+            db.dispose()

@@ -44,6 +44,7 @@ beat_schedule = {
         ("sweep-ledger", "handoff.sweep", _s.sweep_every),
         ("poll-onestop", "handoff.poll_onestop", _s.poll_onestop_every),
         ("poll-carrier", "handoff.poll_carrier", _s.poll_carrier_every),
+        ("mark-sla", "handoff.mark_sla", _s.sla_check_every),
     )
 }
 task_routes = {"handoff.*": {"queue": "handoff"}}

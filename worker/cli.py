@@ -282,5 +282,10 @@ def demo(count: int, timeout: float) -> None:
     sys.exit(run_demo(count=count, timeout=timeout))
 
 
+from worker.cli_ops import register as _register_ops  # noqa: E402
+
+_register_ops(main)
+
+
 if __name__ == "__main__":
     main()

@@ -82,6 +82,16 @@ class Settings(BaseSettings):
     session_max_age_seconds: int = 8 * 3600  # a desk shift; then log in again
     desk_api_token: SecretStr = SecretStr("demo-desk-api-token")  # bearer for /api/v1/pickups
 
+    # SLA: when a hand-off counts as late or stuck (deadlines count from ready_at), how
+    # often to check, and where to send one signed notification per hand-off and rule.
+    sla_accept_within_minutes: float = Field(default=60.0, gt=0)
+    sla_pickup_within_hours: float = Field(default=24.0, gt=0)
+    sla_deliver_within_days: float = Field(default=5.0, gt=0)
+    sla_silent_hours: float = Field(default=72.0, gt=0)
+    sla_check_every: float = 60.0
+    notify_url: str = ""  # empty: notifications are off
+    notify_secret: SecretStr = SecretStr("whsec_ZGVtby1zbGEtbm90aWZ5LXNlY3JldC0zMmJ5dGVzISE=")
+
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.home / 'handoff.db').resolve()}"
 

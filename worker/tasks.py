@@ -6,7 +6,7 @@ from celery import Celery
 
 from worker import dispatcher
 from worker.bootstrap import runtime
-from worker.service import feeds, outbound
+from worker.service import feeds, outbound, sla
 
 app = Celery("handoff")
 app.config_from_object("celeryconfig")
@@ -40,3 +40,10 @@ def poll_carrier() -> None:
     _, jobs = feeds.poll_carrier(rt)
     dispatcher.ring(rt, jobs)
     dispatcher.beat_heartbeat(rt, "poll:carrier")
+
+
+@app.task(name="handoff.mark_sla", ignore_result=True)
+def mark_sla() -> None:
+    rt = runtime()
+    sla.mark(rt)
+    dispatcher.beat_heartbeat(rt, "worker")

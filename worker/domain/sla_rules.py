@@ -61,15 +61,6 @@ class Limits:
     deliver_within_days: float = 5
     silent_hours: float = 72
 
-    @classmethod
-    def from_settings(cls, s: object) -> Limits:
-        return cls(
-            accept_within_minutes=s.sla_accept_within_minutes,  # type: ignore[attr-defined]
-            pickup_within_hours=s.sla_pickup_within_hours,  # type: ignore[attr-defined]
-            deliver_within_days=s.sla_deliver_within_days,  # type: ignore[attr-defined]
-            silent_hours=s.sla_silent_hours,  # type: ignore[attr-defined]
-        )
-
 
 def _vn(dt: datetime) -> str:
     return dt.astimezone(VN).strftime("%H:%M %d/%m/%Y")

@@ -14,7 +14,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from worker.bootstrap import Runtime, runtime
-from worker.web import api, auth, desk, ops
+from worker.web import api, auth, desk, metrics_route, ops
 from worker.web.hooks import onestop_hook
 
 
@@ -68,7 +68,7 @@ def create_app(rt: Runtime | None = None) -> Starlette:
             Route("/hooks/onestop", onestop_hook, methods=["POST"]),
             Mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")),
                   name="static"),
-            *auth.routes, *desk.routes, *api.routes, *ops.routes,
+            *auth.routes, *desk.routes, *api.routes, *ops.routes, *metrics_route.routes,
         ],
         middleware=[Middleware(
             SessionMiddleware, secret_key=s.session_secret.get_secret_value(),

@@ -1,0 +1,245 @@
+"""SLA marking on a real SQLite database: breaches recorded once, cleared when healed,
+notified once per hand-off and rule to a real HTTP receiver that checks the signature."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from integrations.onestop.webhooks import verify_webhook
+from worker.bootstrap import Runtime
+from worker.db.engine import Database
+from worker.db.migrate import upgrade
+from worker.db.models import Handoff, Job, Lease, SlaBreach
+from worker.service import leases
+from worker.service.sla import mark, stuck
+from worker.settings import Settings
+
+T0 = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
+SECRET = Settings().notify_secret
+
+
+@dataclass
+class Receiver:
+    """A local webhook receiver: verifies each signature, can answer 500 a few times."""
+
+    url: str = ""
+    fail_next: int = 0
+    received: list[dict] = field(default_factory=list)  # verified and answered 2xx
+    attempts: int = 0
+    bad_signatures: int = 0
+    raw_bodies: list[bytes] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    rec = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            with rec.lock:
+                rec.attempts += 1
+                rec.raw_bodies.append(body)
+                try:
+                    payload = verify_webhook(SECRET, dict(self.headers.items()), body)
+                except Exception:
+                    rec.bad_signatures += 1
+                    code = 401
+                else:
+                    if rec.fail_next > 0:
+                        rec.fail_next -= 1
+                        code = 500
+                    else:
+                        rec.received.append({"id": self.headers["webhook-id"], **payload})
+                        code = 204
+            self.send_response(code)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    rec.url = f"http://127.0.0.1:{server.server_address[1]}/sla"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield rec
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'home' / 'handoff.db'}"
+    upgrade(url)
+    return url
+
+
+def make_rt(url: str, home: Path, notify_url: str = "") -> Runtime:
+    settings = Settings(database_url=url, home=home, notify_url=notify_url)
+    return Runtime(settings=settings, db=Database(url))
+
+
+def add_handoff(rt: Runtime, code: str, status: str, **kw: object) -> int:
+    with rt.db.unit_of_work() as s:
+        h = Handoff(dossier_code=code, direction="result_delivery", source_item_id=code,
+                    status=status, ready_at=T0, citizen_name="Nguyễn Thị Hoa",
+                    citizen_phone="0912345678", citizen_address="12 Lý Thường Kiệt",
+                    order_number=f"{code}/R1", **kw)
+        s.add(h)
+        s.flush()
+        return h.id
+
+
+def open_rules(rt: Runtime) -> set[tuple[str, str]]:
+    with rt.db.unit_of_work() as s:
+        return {(r.dossier_code, r.rule) for r in stuck(s)}
+
+
+def cli(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
+    env.update(HANDOFF_DATABASE_URL=url, HANDOFF_HOME=str(tmp_path / "home"))
+    return subprocess.run([sys.executable, "-m", "worker.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_breaches_are_recorded_notified_once_retried_after_500_and_cleared(
+    tmp_path: Path, db_url: str, receiver: Receiver
+) -> None:
+    rt = make_rt(db_url, tmp_path / "home", receiver.url)
+    waiting = add_handoff(rt, "H19-0001", "requested")
+    add_handoff(rt, "H19-0002", "accepted", accepted_at=T0 + timedelta(minutes=10))
+    failed = add_handoff(rt, "H19-0003", "delivery_failed", accepted_at=T0,
+                         last_event_at=T0 + timedelta(hours=1))
+
+    # Run 1, two hours in: two breaches; the receiver answers 500 to the first POST.
+    receiver.fail_next = 1
+    r1 = mark(rt, T0 + timedelta(hours=2))
+    assert (r1.opened, r1.notified, r1.notify_failed) == (2, 1, 1)
+    assert open_rules(rt) == {("H19-0001", "not_accepted"), ("H19-0003", "delivery_failed")}
+    assert receiver.attempts == 2 and len(receiver.received) == 1
+
+    # Run 2: nothing new; the refused one goes out now, the delivered one not again.
+    r2 = mark(rt, T0 + timedelta(hours=3))
+    assert (r2.opened, r2.notified, r2.notify_failed) == (0, 1, 0)
+    assert receiver.attempts == 3 and len(receiver.received) == 2
+
+    # The failed delivery is delivered after all: final, its breach is cleared.
+    with rt.db.unit_of_work() as s:
+        h = s.get_one(Handoff, failed)
+        h.status, h.final_at = "delivered", T0 + timedelta(hours=4)
+
+    # Run 3, a day later: both waiting hand-offs missed the pickup limit.
+    r3 = mark(rt, T0 + timedelta(hours=25))
+    assert (r3.opened, r3.cleared, r3.notified) == (2, 1, 2)
+    assert open_rules(rt) == {("H19-0001", "not_accepted"), ("H19-0001", "not_picked_up"),
+                              ("H19-0002", "not_picked_up")}
+    again = mark(rt, T0 + timedelta(hours=26))
+    assert (again.opened, again.notified, again.cleared) == (0, 0, 0)
+
+    got = [(n["handoff"]["dossierCode"], n["rule"]) for n in receiver.received]
+    assert sorted(got) == sorted({*got}), "a hand-off and rule was notified twice"
+    assert set(got) == {("H19-0001", "not_accepted"), ("H19-0003", "delivery_failed"),
+                        ("H19-0001", "not_picked_up"), ("H19-0002", "not_picked_up")}
+    assert receiver.bad_signatures == 0
+    first = next(n for n in receiver.received if n["rule"] == "not_accepted")
+    assert first["id"] == f"sla_{waiting}_not_accepted"
+    assert first["handoff"]["orderNumber"] == "H19-0001/R1"
+    assert first["handoff"]["status"] == "requested" and first["detail"]
+    assert first["detectedAt"] == "2026-11-26T03:00:00Z"
+    for body in receiver.raw_bodies:  # no personal data beyond the dossier code
+        text = body.decode()
+        assert "0912345678" not in text and "Hoa" not in text and "Lý Thường" not in text
+
+    with rt.db.unit_of_work() as s:
+        rows = s.scalars(select(SlaBreach)).all()
+        assert all(b.notified_at is not None for b in rows)
+        cleared = [b for b in rows if b.cleared_at is not None]
+        assert [(b.handoff_id, b.rule) for b in cleared] == [(failed, "delivery_failed")]
+
+    out = cli(tmp_path, db_url, "stuck")
+    assert out.returncode == 0, out.stderr
+    assert "H19-0001" in out.stdout and "H19-0002" in out.stdout
+    assert "H19-0003" not in out.stdout and "+07:00" in out.stdout
+    js = cli(tmp_path, db_url, "stuck", "--json")
+    assert js.returncode == 0, js.stderr
+    rows_json = json.loads(js.stdout)
+    assert {(r["dossier_code"], r["rule"]) for r in rows_json} == open_rules(rt)
+    assert rows_json[0]["rule"] == "not_picked_up"  # worse than not_accepted: listed first
+    rt.close()
+
+
+def test_a_breach_healed_and_broken_again_is_reopened_not_renotified(
+    tmp_path: Path, db_url: str, receiver: Receiver
+) -> None:
+    rt = make_rt(db_url, tmp_path / "home", receiver.url)
+    hid = add_handoff(rt, "H19-0010", "delivery_failed", accepted_at=T0, last_event_at=T0)
+    assert mark(rt, T0 + timedelta(minutes=5)).notified == 1
+    for status, expect in (("out_for_delivery", "cleared"), ("delivery_failed", "reopened")):
+        with rt.db.unit_of_work() as s:
+            s.get_one(Handoff, hid).status = status
+        result = mark(rt, T0 + timedelta(minutes=10))
+        assert getattr(result, expect) == 1 and result.notified == 0
+    assert len(receiver.received) == 1
+    assert open_rules(rt) == {("H19-0010", "delivery_failed")}
+    rt.close()
+
+
+def test_no_url_no_notifications_and_a_held_lease_skips_the_run(
+    tmp_path: Path, db_url: str
+) -> None:
+    rt = make_rt(db_url, tmp_path / "home")
+    add_handoff(rt, "H19-0020", "needs_attention")
+    with rt.db.unit_of_work() as s:  # another process holds a live SLA lease
+        s.add(Lease(name="sla", holder="someone-else",
+                    expires_at=datetime.now(UTC) + timedelta(minutes=1)))
+    assert mark(rt, T0 + timedelta(minutes=1)).ran is False
+    with rt.db.unit_of_work() as s:
+        leases.release(s, "sla", holder="someone-else")
+    result = mark(rt, T0 + timedelta(minutes=1))
+    assert result.ran and result.opened == 1 and result.notified == 0
+    with rt.db.unit_of_work() as s:
+        assert s.scalars(select(SlaBreach.notified_at)).all() == [None]
+    rt.close()
+
+
+def test_mark_sla_cli_takes_a_clock_and_replay_cli_reports_each_outcome(
+    tmp_path: Path, db_url: str
+) -> None:
+    rt = make_rt(db_url, tmp_path / "home")
+    hid = add_handoff(rt, "H19-0030", "accepted", accepted_at=T0)
+    with rt.db.unit_of_work() as s:
+        job = Job(kind="push_status", handoff_id=hid, idempotency_key="k-30", state="dead",
+                  attempts=12, last_error="HTTP 422")
+        s.add(job)
+        s.flush()
+        job_id = job.id
+
+    out = cli(tmp_path, db_url, "mark-sla", "--now", (T0 + timedelta(days=6)).isoformat())
+    assert out.returncode == 0, out.stderr
+    assert open_rules(rt) == {("H19-0030", "not_picked_up"), ("H19-0030", "not_delivered"),
+                              ("H19-0030", "silent")}
+    assert cli(tmp_path, db_url, "mark-sla", "--now", "yesterday").returncode == 2
+
+    out = cli(tmp_path, db_url, "replay", str(job_id), "999999")
+    assert out.returncode == 2, out.stderr
+    assert f"việc {job_id}: đã đưa vào hàng đợi chạy lại" in out.stdout
+    assert "việc 999999: không có việc này" in out.stdout
+    with rt.db.unit_of_work() as s:
+        assert s.get_one(Job, job_id).state == "pending"
+    again = cli(tmp_path, db_url, "replay", "--all-dead")
+    assert again.returncode == 0 and "không có việc nào" in again.stdout
+    assert cli(tmp_path, db_url, "replay").returncode == 2  # usage error: nothing given
+    rt.close()

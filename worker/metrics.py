@@ -1,0 +1,103 @@
+"""Prometheus metrics read from the database at scrape time (the ledger is the truth).
+
+The HTTP clients run in worker processes, not in the web process that serves /metrics, so
+call counts come from the `attempts` table. It has no duration column, so there is no
+latency histogram here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from worker.db.engine import Database
+from worker.db.models import Attempt, Cursor, Handoff, Job, SlaBreach, utcnow
+from worker.domain.sla_rules import Rule
+from worker.domain.statuses import Status
+from worker.service.ledger import Kind
+
+LEDGER_STATES = ("pending", "dead")
+OUTCOMES = ("ok", "transient", "permanent")
+KINDS = (Kind.POST_ORDER, Kind.CANCEL_ORDER, Kind.PUSH_STATUS)
+
+
+class DatabaseCollector(Collector):
+    """One read of the database per scrape; a database that does not answer reports up=0."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())  # nothing is read at registration time
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("handoff_metrics_database_up",
+                               "1 if the database answered this scrape, else 0")
+        try:
+            families = self._read()
+        except Exception:  # a scrape reports, it does not fail
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from families
+
+    def _read(self) -> list[Metric]:
+        now = utcnow()
+        with self.db.unit_of_work() as s:
+            ledger = dict(s.execute(select(Job.state, func.count()).group_by(Job.state)).all())
+            oldest = s.scalar(select(func.min(Job.created_at)).where(Job.state == "pending"))
+            by_status = dict(s.execute(
+                select(Handoff.status, func.count()).group_by(Handoff.status)).all())
+            cursors = s.execute(select(Cursor.name, Cursor.updated_at)).all()
+            breaches = dict(s.execute(
+                select(SlaBreach.rule, func.count()).where(SlaBreach.cleared_at.is_(None))
+                .group_by(SlaBreach.rule)).all())
+            attempts = s.execute(
+                select(Job.kind, Attempt.outcome, func.count())
+                .join(Job, Job.id == Attempt.job_id).group_by(Job.kind, Attempt.outcome)).all()
+
+        rows = GaugeMetricFamily("handoff_ledger_rows", "Outbound ledger rows by state",
+                                 labels=["state"])
+        for state in LEDGER_STATES:
+            rows.add_metric([state], ledger.get(state, 0))
+        age = GaugeMetricFamily("handoff_ledger_oldest_pending_age_seconds",
+                                "Age of the oldest pending ledger row (0 when none)")
+        age.add_metric([], max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
+
+        handoffs = GaugeMetricFamily("handoff_handoffs", "Hand-offs by normalized status",
+                                     labels=["status"])
+        for status in [*Status, *sorted(set(by_status) - {s.value for s in Status})]:
+            handoffs.add_metric([str(status)], by_status.get(str(status), 0))
+
+        lag = GaugeMetricFamily("handoff_feed_lag_seconds",
+                                "Seconds since a feed cursor last advanced", labels=["feed"])
+        for name, at in cursors:
+            lag.add_metric([name], max(0.0, (now - at).total_seconds()))
+
+        open_ = GaugeMetricFamily("handoff_sla_breaches_open", "Open SLA breaches by rule",
+                                  labels=["rule"])
+        for rule in [*Rule, *sorted(set(breaches) - {r.value for r in Rule})]:
+            open_.add_metric([str(rule)], breaches.get(str(rule), 0))
+
+        calls = CounterMetricFamily(
+            "handoff_outbound_attempts",
+            "Tries of outbound ledger rows (carrier: post_order, cancel_order; one-stop: "
+            "push_status) by outcome, from the attempts table",
+            labels=["kind", "outcome"])
+        counted = {(k, o): n for k, o, n in attempts}
+        for key in sorted({(k, o) for k in KINDS for o in OUTCOMES} | set(counted)):
+            calls.add_metric(list(key), counted.get(key, 0))
+        return [rows, age, handoffs, lag, open_, calls]
+
+
+def render(db: Database) -> bytes:
+    """The Prometheus text exposition, from a fresh registry holding only our collector."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DatabaseCollector(db))
+    return generate_latest(registry)

@@ -1,0 +1,243 @@
+"""Marking late and stuck hand-offs (SLA breaches) and notifying each one once, signed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from integrations.onestop.webhooks import sign_webhook
+from worker.db.models import Handoff, Lease, SlaBreach, utcnow
+from worker.domain.sla_rules import Limits, Snapshot, broken, rule_label, severity
+from worker.domain.statuses import FINAL
+from worker.service import leases
+
+if TYPE_CHECKING:
+    from worker.bootstrap import Runtime
+    from worker.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LEASE = "sla"
+NOTIFY_TIMEOUT_SECONDS = 5.0  # short: a slow receiver only delays its own notifications
+NOTIFY_BATCH = 200  # at most this many POSTs per run; the rest go out on the next run
+NOTIFY_BUDGET_SECONDS = 60.0  # and no longer than this: well inside the lease and task limit
+_FINAL = [s.value for s in FINAL]
+
+
+@dataclass
+class MarkResult:
+    ran: bool = True  # False: another process holds the lease
+    opened: int = 0
+    reopened: int = 0
+    cleared: int = 0
+    notified: int = 0
+    notify_failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StuckRow:
+    breach_id: int
+    handoff_id: int
+    dossier_code: str
+    direction: str
+    status: str
+    order_number: str
+    rule: str
+    rule_label: str
+    detail: str
+    detected_at: datetime
+    notified_at: datetime | None
+
+
+def limits_of(s: Settings) -> Limits:
+    return Limits(accept_within_minutes=s.sla_accept_within_minutes,
+                  pickup_within_hours=s.sla_pickup_within_hours,
+                  deliver_within_days=s.sla_deliver_within_days,
+                  silent_hours=s.sla_silent_hours)
+
+
+def mark(rt: Runtime, now: datetime | None = None) -> MarkResult:
+    """One pass: record new breaches, clear the healed ones, then notify the unnotified.
+
+    Under a lease, so two beats or workers never mark at once (the unique index on
+    (handoff_id, rule) would keep rows single anyway; the lease keeps notifications single).
+    """
+    now = now or utcnow()
+    with rt.db.unit_of_work() as s:
+        _seed_lease(s)
+        if not leases.acquire(s, LEASE, rt.settings.lease_seconds):
+            return MarkResult(ran=False)
+    try:
+        result = MarkResult()
+        with rt.db.unit_of_work() as s:
+            scan(s, now, limits_of(rt.settings), result)
+        if rt.settings.notify_url:
+            notify(rt, now, result)
+        return result
+    finally:
+        with rt.db.unit_of_work() as s:
+            leases.release(s, LEASE)
+
+
+def _seed_lease(session: Session) -> None:
+    """Create the lease row already expired. leases.acquire() seeds a new row with
+    expires_at == now and then requires expires_at < now, so the first acquire of a new
+    name is refused; a row in the past avoids losing the very first SLA run."""
+    if session.get(Lease, LEASE) is not None:
+        return
+    try:
+        with session.begin_nested():
+            session.add(Lease(name=LEASE, holder="", expires_at=datetime(2000, 1, 1, tzinfo=UTC)))
+    except IntegrityError:
+        pass
+
+
+def scan(session: Session, now: datetime, limits: Limits, result: MarkResult) -> None:
+    """Compare every non-final hand-off with the rules and bring sla_breaches in line."""
+    known: dict[int, dict[str, SlaBreach]] = defaultdict(dict)
+    rows = session.scalars(
+        select(SlaBreach).join(Handoff, Handoff.id == SlaBreach.handoff_id)
+        .where(Handoff.status.not_in(_FINAL) | SlaBreach.cleared_at.is_(None))
+    )
+    for b in rows:
+        known[b.handoff_id][b.rule] = b
+    handoffs = session.execute(
+        select(Handoff.id, Handoff.status, Handoff.ready_at, Handoff.accepted_at,
+               Handoff.last_event_at, Handoff.final_at)
+        .where(Handoff.status.not_in(_FINAL)).order_by(Handoff.id)
+    ).all()
+    seen: set[int] = set()
+    for hid, status, ready_at, accepted_at, last_event_at, final_at in handoffs:
+        seen.add(hid)
+        snap = Snapshot(status, ready_at, accepted_at, last_event_at, final_at)
+        now_broken = dict(broken(snap, now, limits))
+        mine = known.get(hid, {})
+        for rule, detail in now_broken.items():
+            b = mine.get(rule)
+            if b is None:
+                if _insert(session, hid, rule, detail, now):
+                    result.opened += 1
+            elif b.cleared_at is not None:
+                # Broken again (e.g. a second failed delivery): reopened, but notified_at
+                # stays, so the notification remains once per hand-off and rule.
+                b.cleared_at, b.detail = None, detail
+                result.reopened += 1
+        for rule, b in mine.items():
+            if rule not in now_broken and b.cleared_at is None:
+                b.cleared_at = now
+                result.cleared += 1
+    # Hand-offs that became final: every open breach is over.
+    for hid, mine in known.items():
+        if hid in seen:
+            continue
+        for b in mine.values():
+            if b.cleared_at is None:
+                b.cleared_at = now
+                result.cleared += 1
+
+
+def _insert(session: Session, handoff_id: int, rule: str, detail: str, now: datetime) -> bool:
+    """Insert one breach; the unique index decides if someone else got there first."""
+    session.flush()  # earlier changes must not ride in (and roll back with) the savepoint
+    try:
+        with session.begin_nested():
+            session.add(SlaBreach(handoff_id=handoff_id, rule=str(rule), detail=detail,
+                                  detected_at=now))
+            session.flush()
+        return True
+    except IntegrityError:
+        return False
+
+
+def notification_body(h: Handoff, b: SlaBreach) -> dict[str, Any]:
+    """What the receiver gets. No personal data: the dossier code is the only identifier."""
+    return {
+        "type": "handoff.sla_breached",
+        "handoff": {
+            "dossierCode": h.dossier_code, "direction": h.direction,
+            "generation": h.generation, "status": h.status,
+            "orderNumber": h.order_number, "itemCode": h.item_code,
+            "agencyCode": h.agency_code,
+        },
+        "rule": b.rule,
+        "ruleLabel": rule_label(b.rule),
+        "detail": b.detail,
+        "detectedAt": b.detected_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+    }
+
+
+def notify(rt: Runtime, now: datetime, result: MarkResult,
+           client: httpx.Client | None = None) -> None:
+    """POST each open, unnotified breach; notified_at is set on a 2xx answer only.
+
+    The HTTP calls run outside any transaction (no database lock held while waiting).
+    A transport error or the time budget stops the run; the rest waits for the next run.
+    """
+    s = rt.settings
+    with rt.db.unit_of_work() as session:
+        pending = [
+            (b.id, f"sla_{b.handoff_id}_{b.rule}", notification_body(h, b))
+            for b, h in session.execute(
+                select(SlaBreach, Handoff).join(Handoff, Handoff.id == SlaBreach.handoff_id)
+                .where(SlaBreach.notified_at.is_(None), SlaBreach.cleared_at.is_(None))
+                .order_by(SlaBreach.id).limit(NOTIFY_BATCH)
+            )
+        ]
+    if not pending:
+        return
+    own = client is None
+    http = client or httpx.Client(timeout=NOTIFY_TIMEOUT_SECONDS)
+    try:
+        started = time.monotonic()
+        for breach_id, msg_id, body in pending:
+            if time.monotonic() - started > NOTIFY_BUDGET_SECONDS:
+                break
+            raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            # The signature carries the real time: the receiver checks it against its clock.
+            headers = sign_webhook(s.notify_secret, msg_id, raw)
+            headers["content-type"] = "application/json; charset=utf-8"
+            try:
+                r = http.post(s.notify_url, content=raw, headers=headers)
+            except httpx.HTTPError as err:
+                result.notify_failed += 1
+                result.errors.append(f"{msg_id}: {type(err).__name__}")
+                log.warning("SLA notification %s not sent: %s", msg_id, type(err).__name__)
+                break
+            if not 200 <= r.status_code < 300:
+                result.notify_failed += 1
+                result.errors.append(f"{msg_id}: HTTP {r.status_code}")
+                log.warning("SLA notification %s refused: HTTP %s", msg_id, r.status_code)
+                continue
+            with rt.db.unit_of_work() as session:
+                session.execute(update(SlaBreach).where(
+                    SlaBreach.id == breach_id, SlaBreach.notified_at.is_(None)
+                ).values(notified_at=now))
+            result.notified += 1
+    finally:
+        if own:
+            http.close()
+
+
+def stuck(session: Session) -> list[StuckRow]:
+    """Open breaches with their hand-offs, worst rule first, then the longest-standing."""
+    rows = [
+        StuckRow(b.id, h.id, h.dossier_code, h.direction, h.status, h.order_number or "",
+                 b.rule, rule_label(b.rule), b.detail, b.detected_at, b.notified_at)
+        for b, h in session.execute(
+            select(SlaBreach, Handoff).join(Handoff, Handoff.id == SlaBreach.handoff_id)
+            .where(SlaBreach.cleared_at.is_(None))
+        )
+    ]
+    rows.sort(key=lambda r: (-severity(r.rule), r.detected_at, r.breach_id))
+    return rows

@@ -1,0 +1,23 @@
+"""GET /metrics: Prometheus text format, read from the database at scrape time.
+
+Open like /healthz (for a scraper inside the network): it carries counts only, no
+personal data and no dossier codes.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from worker.metrics import render
+
+
+async def metrics(request: Request) -> Response:
+    body = await run_in_threadpool(render, request.app.state.runtime.db)
+    return Response(body, headers={"content-type": CONTENT_TYPE_LATEST})
+
+
+routes = [Route("/metrics", metrics, methods=["GET"])]

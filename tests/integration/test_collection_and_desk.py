@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections import Counter
 
 import pytest
@@ -78,3 +79,40 @@ def test_two_clerks_at_once_on_postgresql_make_one_order_each(tmp_path, pg_url, 
             assert all(o["created"] == 1 for o in stats["orders_by_number"].values())
         finally:
             db.dispose()
+
+
+def _withdrawal(item: dict, n: int) -> dict:
+    return {"id": f"hof_cancel_{n}", "type": "handoff_cancelled",
+            "dossierCode": item["dossierCode"], "procedure": item["procedure"],
+            "agency": item["agency"], "codAmount": 0,
+            "createdAt": "2026-11-26T10:00:00+07:00", "note": "Công dân rút yêu cầu"}
+
+
+def test_withdrawals_from_the_onestop_cancel_before_pickup_and_are_refused_after(tmp_path):
+    """handoff_cancelled items go through the same cancel as the desk's button."""
+    with Stack(home=tmp_path / "home", speed=60.0) as stack:  # 1 simulated hour a minute
+        db = Database(f"sqlite:///{stack.home / 'handoff.db'}")
+        stack.start_all()
+        stack.carrier_admin("faults", {"return_rate": 0.0, "pickup_fail_rate": 0.0})
+        early, late = stack.onestop_admin("handoffs", {"count": 2, "type": "result_ready"})[
+            "items"]
+        wait_until(db, lambda c: c.get("accepted") == 2, 60, "2 accepted", stack)
+        stack.onestop_admin("handoffs", {"items": [_withdrawal(early, 1)]})
+        wait_until(db, lambda c: c.get("cancelled") == 1, 60, "1 cancelled", stack)
+        stack.carrier_admin("advance", {"seconds": 2 * 3600})  # the courier takes the other
+        wait_until(db, lambda c: c.get("picked_up", 0) + c.get("in_transit", 0) >= 1, 60,
+                   "the other picked up", stack)
+        stack.onestop_admin("handoffs", {"items": [_withdrawal(late, 2)]})
+
+        def refused() -> bool:
+            out = stack.run("status", late["dossierCode"], "--json")
+            return any("cancel refused" in e["reason"] for e in json.loads(out.stdout)[0]["events"])
+
+        deadline = time.monotonic() + 60
+        while not refused():
+            assert time.monotonic() < deadline, "the withdrawal after pickup was not refused"
+            time.sleep(1)
+        stack.carrier_admin("advance", {"seconds": 24 * 3600})
+        wait_until(db, lambda c: c.get("delivered") == 1, 90, "the other delivered", stack)
+        stats = stack.carrier_admin("stats")
+        assert stats["cancelled"] == 1 and stats["orders"] == 2

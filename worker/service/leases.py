@@ -22,7 +22,8 @@ def acquire(session: Session, name: str, seconds: float, holder: str = HOLDER) -
     if session.scalar(select(Lease.name).where(Lease.name == name)) is None:
         try:
             with session.begin_nested():
-                session.add(Lease(name=name, holder="", expires_at=now))
+                # born expired, so the very first caller takes it
+                session.add(Lease(name=name, holder="", expires_at=now - timedelta(seconds=1)))
         except IntegrityError:
             pass
     result = session.execute(

@@ -11,8 +11,6 @@ import math
 import random
 import re
 import secrets
-import socket
-import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
@@ -26,6 +24,7 @@ from starlette.routing import Route
 
 from integrations.carrier import mapping
 from integrations.carrier.sim_store import SimConfig, SimStore
+from integrations.serve import serve_in_thread as _serve
 
 __all__ = ["SimConfig", "SimStore", "create_app", "run", "running", "serve_in_thread"]
 
@@ -219,37 +218,7 @@ def serve_in_thread(
     config: SimConfig | None = None, host: str = "127.0.0.1", port: int = 0
 ) -> tuple[str, Callable[[], None]]:
     """Start the simulator on a free loopback port in a daemon thread: (base_url, stop)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    bound = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(config),
-            host=host,
-            port=bound,
-            log_level="warning",
-            lifespan="off",
-            access_log=False,
-        )
-    )
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"carrier-sim-{bound}"
-    )
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            sock.close()
-            raise RuntimeError("carrier simulator did not start")
-        time.sleep(0.01)
-
-    def stop() -> None:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
-    return f"http://{host}:{bound}/", stop
+    return _serve(create_app(config), "carrier-sim", host, port)
 
 
 @contextlib.contextmanager

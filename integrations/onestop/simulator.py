@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import fields
 
@@ -17,6 +14,7 @@ from starlette.routing import Route
 
 from integrations.onestop.mapping import FEED_PATH, MAX_PAGE_SIZE
 from integrations.onestop.simstate import FAULT_FIELDS, STATUS_NAMES, SimConfig, SimState, err
+from integrations.serve import serve_in_thread as _serve
 from worker.domain.model import HandoffKind
 
 __all__ = ["SimConfig", "SimState", "create_app", "run", "serve_in_thread"]
@@ -144,26 +142,5 @@ def run(host: str = "127.0.0.1", port: int = 8702, seed_count: int = 0, **config
 
 def serve_in_thread(config: SimConfig | dict | None = None) -> tuple[str, Callable[[], None]]:
     """Start on a free 127.0.0.1 port in a daemon thread; returns (base_url, stop)."""
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="warning",
-                                           access_log=False, lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
-                              name=f"onestop-sim-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("one-stop simulator did not start")
-        time.sleep(0.01)
-
-    def stop() -> None:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
-    return f"http://127.0.0.1:{port}", stop
+    base_url, stop = _serve(create_app(config), "onestop-sim")
+    return base_url.rstrip("/"), stop

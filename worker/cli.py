@@ -275,11 +275,13 @@ def check() -> None:
 @main.command()
 @click.option("--count", type=int, default=24)
 @click.option("--timeout", type=float, default=115.0)
-def demo(count: int, timeout: float) -> None:
+@click.option("--serve", is_flag=True,
+              help="afterwards keep everything running, with demo logins, until Ctrl-C")
+def demo(count: int, timeout: float, serve: bool) -> None:
     """Run everything on the embedded default and drive result-ready dossiers to the end."""
     from worker.demo import run_demo
 
-    sys.exit(run_demo(count=count, timeout=timeout))
+    sys.exit(run_demo(count=count, timeout=timeout, serve=serve))
 
 
 from worker.cli_ops import register as _register_ops  # noqa: E402

@@ -12,11 +12,15 @@ from worker.db.engine import Database
 from worker.domain.statuses import FINAL
 from worker.stack import Stack
 
+DEMO_USERS = (("ops", "ops-demo-2026", "ops", None, "Cán bộ vận hành"),
+              ("motcua", "desk-demo-2026", "desk", "000.00.17.H19", "Cán bộ một cửa Lai Vung"))
 
-def run_demo(count: int = 24, timeout: float = 115.0, home: Path = Path("var/demo")) -> int:
+
+def run_demo(count: int = 24, timeout: float = 115.0, home: Path = Path("var/demo"),
+             serve: bool = False) -> int:
     started = time.monotonic()
     shutil.rmtree(home, ignore_errors=True)
-    stack = Stack(home=home.resolve())
+    stack = Stack(home=home.resolve(), **({"web_port": 8700} if serve else {}))
     click.echo(f"Khởi động (embedded: SQLite + filesystem broker) trong {home}/ ...")
     with stack:
         stack.start_all()
@@ -31,7 +35,23 @@ def run_demo(count: int = 24, timeout: float = 115.0, home: Path = Path("var/dem
         _print_log(stack)
         ok = _summary(db, stack, count, done, time.monotonic() - started)
         db.dispose()
+        if serve:
+            _serve(stack)
     return 0 if ok else 1
+
+
+def _serve(stack: Stack) -> None:
+    """Keep the demo running for a person to look around the desk and ops pages."""
+    for username, password, role, agency, name in DEMO_USERS:
+        stack.run("user", "add", username, "--role", role, "--password", password,
+                  "--name", name, *(["--agency", agency] if agency else []))
+    click.echo(f"\nTrang web: {stack.web_url}  (vận hành: ops / ops-demo-2026; "
+               "một cửa: motcua / desk-demo-2026). Ctrl-C để dừng.")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        click.echo("dừng")
 
 
 def _counts(db: Database) -> dict[str, int]:

@@ -2,4 +2,188 @@
 
 from __future__ import annotations
 
-routes: list = []
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from worker.db.models import Handoff, Job, utcnow
+from worker.domain.statuses import FINAL, Status
+from worker.service import desk as service
+from worker.service import ledger
+from worker.web.auth import CurrentUser, check_csrf, login_required
+from worker.web.render import render
+
+MAX_CODES = 500  # per request, as in the API
+MAX_ORDERED_SHOWN = 300
+
+
+@dataclass(frozen=True)
+class Ordered:
+    """A hand-off whose courier was called but has not taken the item yet."""
+
+    dossier_code: str
+    status: str
+    procedure_name: str
+    citizen_name: str
+    order_number: str
+    since: str
+    cancelling: bool  # a cancel is on its way to the carrier
+
+
+def waited_words(seconds: int) -> str:
+    """Seconds as plain Vietnamese: '2 giờ 15 phút', '1 ngày 3 giờ', 'dưới 1 phút'."""
+    minutes = max(0, seconds) // 60
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days} ngày {hours} giờ" if hours else f"{days} ngày"
+    if hours:
+        return f"{hours} giờ {mins} phút" if mins else f"{hours} giờ"
+    return f"{mins} phút" if mins else "dưới 1 phút"
+
+
+def _scope(user: CurrentUser, request: Request) -> str | None:
+    """The agency the page shows: the clerk's own; ops may pick one with ?agency=."""
+    if user.role == "desk":
+        return user.agency_code or ""
+    return request.query_params.get("agency", "").strip() or None
+
+
+def _ordered(s: Session, agency: str | None) -> list[Ordered]:
+    has_post = select(Job.id).where(Job.handoff_id == Handoff.id,
+                                    Job.kind == ledger.Kind.POST_ORDER).exists()
+    cancelling = select(Job.id).where(Job.handoff_id == Handoff.id,
+                                      Job.kind == ledger.Kind.CANCEL_ORDER).exists()
+    q = select(Handoff, cancelling).where(or_(
+        Handoff.status.in_([Status.ACCEPTED.value, Status.PICKUP_FAILED.value]),
+        (Handoff.status == Status.REQUESTED.value) & has_post,
+    ))
+    if agency:
+        q = q.where(Handoff.agency_code == agency)
+    now = utcnow()
+    rows = s.execute(q.order_by(Handoff.updated_at.desc(), Handoff.id.desc())
+                     .limit(MAX_ORDERED_SHOWN))
+    return [Ordered(h.dossier_code, h.status, h.procedure_name, h.citizen_name,
+                    h.order_number or "",
+                    waited_words(int((now - (h.accepted_at or h.updated_at)).total_seconds())),
+                    bool(busy))
+            for h, busy in rows]
+
+
+def _agencies(s: Session) -> list[tuple[str, str]]:
+    q = (select(Handoff.agency_code, Handoff.agency_name)
+         .where(Handoff.status.not_in([st.value for st in FINAL]), Handoff.agency_code != "")
+         .distinct().order_by(Handoff.agency_code))
+    seen: dict[str, str] = {}
+    for code, name in s.execute(q):
+        seen.setdefault(code, name or "")
+    return sorted(seen.items())
+
+
+async def _context(request: Request, user: CurrentUser) -> dict[str, Any]:
+    """What the desk page shows below any result: waiting and ordered hand-offs."""
+    rt = request.app.state.runtime
+    agency = _scope(user, request)
+
+    def load() -> dict[str, Any]:
+        with rt.db.unit_of_work() as s:
+            waiting = service.pending(s, agency)
+            return {
+                "waiting": [(w, waited_words(w.waited_seconds)) for w in waiting],
+                "ordered": _ordered(s, agency),
+                "agencies": _agencies(s) if user.role == "ops" else [],
+            }
+
+    return {"agency": agency or "", **await run_in_threadpool(load)}
+
+
+@login_required("desk", "ops")
+async def desk_page(request: Request) -> Response:
+    user: CurrentUser = request.state.user
+    return render(request, "desk.html", await _context(request, user))
+
+
+@login_required("desk", "ops")
+async def pending_json(request: Request) -> Response:
+    """The waiting list for the page's periodic refresh of waiting times."""
+    user: CurrentUser = request.state.user
+    rt = request.app.state.runtime
+    agency = _scope(user, request)
+
+    def load() -> list[dict[str, Any]]:
+        with rt.db.unit_of_work() as s:
+            return [{"dossierCode": w.dossier_code, "waited": waited_words(w.waited_seconds)}
+                    for w in service.pending(s, agency)]
+
+    return JSONResponse({"items": await run_in_threadpool(load)})
+
+
+def _codes(form: dict[str, list[str]]) -> list[str]:
+    codes = [c.strip() for c in form.get("code", []) if c.strip()]
+    for text in form.get("codes_text", []):
+        codes += [line.strip() for line in text.replace(",", "\n").splitlines()
+                  if line.strip()]
+    return list(dict.fromkeys(codes))
+
+
+def _actor_scope(user: CurrentUser) -> str | None:
+    # a desk clerk acts only for their agency; ops may act for any
+    return (user.agency_code or "") if user.role == "desk" else None
+
+
+@login_required("desk", "ops")
+async def pickups(request: Request) -> Response:
+    user: CurrentUser = request.state.user
+    form = await check_csrf(request)
+    codes = _codes(form)
+    rt = request.app.state.runtime
+    error = ""
+    outcomes: list[service.DeskOutcome] = []
+    if not codes:
+        error = "Chưa chọn hồ sơ nào. Hãy đánh dấu hồ sơ hoặc nhập mã hồ sơ."
+    elif len(codes) > MAX_CODES:
+        error = f"Mỗi lần gọi tối đa {MAX_CODES} hồ sơ; bạn đã chọn {len(codes)}."
+    else:
+        outcomes = await run_in_threadpool(
+            service.request_pickups, rt, codes, actor=user.username,
+            agency_code=_actor_scope(user))
+    ctx = await _context(request, user)
+    counts = {k: sum(1 for o in outcomes if o.outcome == k)
+              for k in ("ordered", "already_ordered", "refused")}
+    return render(request, "desk_result.html", {
+        **ctx, "title": "Kết quả gọi bưu tá", "action": "pickup", "outcomes": outcomes,
+        "counts": counts, "error": error}, status_code=400 if error else 200)
+
+
+@login_required("desk", "ops")
+async def cancel(request: Request) -> Response:
+    user: CurrentUser = request.state.user
+    form = await check_csrf(request)
+    code = (form.get("code") or [""])[0].strip()
+    rt = request.app.state.runtime
+    outcomes: list[service.DeskOutcome] = []
+    error = ""
+    if not code:
+        error = "Thiếu mã hồ sơ cần hủy."
+    else:
+        outcomes = [await run_in_threadpool(
+            service.cancel, rt, code, actor=user.username, agency_code=_actor_scope(user))]
+    ctx = await _context(request, user)
+    return render(request, "desk_result.html", {
+        **ctx, "title": "Kết quả hủy", "action": "cancel", "outcomes": outcomes,
+        "counts": {}, "error": error},
+        status_code=400 if error else 200)
+
+
+routes = [
+    Route("/desk", desk_page),
+    Route("/desk/pending.json", pending_json),
+    Route("/desk/pickups", pickups, methods=["POST"]),
+    Route("/desk/cancel", cancel, methods=["POST"]),
+]

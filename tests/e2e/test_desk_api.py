@@ -1,0 +1,161 @@
+"""The desk API against the running stack: batch pickups order each dossier once, cancel."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from integrations.onestop.simdata import ItemFactory, wards_by_province
+from worker.stack import Stack
+
+AGENCY = ("000.00.17.H19", "UBND xã Lai Vung", 82)
+TOKEN = "demo-desk-api-token"  # the settings default; the stack sets no other
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def desk_items(factory: ItemFactory, n: int, defect: str | None = None) -> list[dict]:
+    """Feed items of the desk-dispatch agency (the simulator picks agencies at random)."""
+    code, name, province = AGENCY
+    items = []
+    for _ in range(n):
+        item = factory.make(defect=defect)
+        when = datetime.fromisoformat(item["createdAt"])
+        item["id"] = f"desk_{uuid.uuid4().hex[:16]}"
+        item["agency"] = {"code": code, "name": name}
+        item["dossierCode"] = factory.dossier_code(code, when)
+        item["citizen"]["provinceCode"] = str(province)
+        item["citizen"]["wardCode"] = str(factory.rng.choice(wards_by_province()[province]))
+        items.append(item)
+    return items
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 60, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def status_of(stack: Stack, code: str) -> str:
+    out = stack.run("status", code, "--json")
+    assert out.returncode == 0, out.stderr
+    return str(json.loads(out.stdout)[0]["status"])
+
+
+def pending_codes(stack: Stack) -> set[str]:
+    r = httpx.get(stack.web_url + "api/v1/pickups/pending", params={"agency": AGENCY[0]},
+                  headers=AUTH, timeout=30)
+    assert r.status_code == 200, r.text
+    return {i["dossierCode"] for i in r.json()["items"]}
+
+
+def post_pickups(stack: Stack, codes: list[str], **kw: Any) -> httpx.Response:
+    return httpx.post(stack.web_url + "api/v1/pickups", json={"dossierCodes": codes},
+                      headers=kw.pop("headers", AUTH), timeout=120, **kw)
+
+
+@pytest.fixture(scope="module")
+def seeded(web_stack: Stack) -> dict[str, Any]:
+    """50 valid hand-offs waiting at the desk, one invalid one, on a slow carrier clock."""
+    # no return or pickup-fail paths; the courier comes only when the test advances time
+    web_stack.carrier_admin("faults", {"return_rate": 0, "pickup_fail_rate": 0, "speed": 1})
+    factory = ItemFactory(random.Random(17))
+    good = desk_items(factory, 50)
+    bad = desk_items(factory, 1, defect="missing_phone")
+    web_stack.onestop_admin("handoffs", {"items": good + bad})
+    codes = [i["dossierCode"] for i in good]
+    wait_for(lambda: set(codes) <= pending_codes(web_stack), 90, "50 waiting hand-offs")
+    return {"codes": codes, "invalid": bad[0]["dossierCode"]}
+
+
+def test_batch_orders_each_dossier_once_and_refuses_bad_codes(web_stack, seeded):
+    codes = seeded["codes"]
+    bad = ["000.00.17.H19/bad", "000.00.17.H19-010199-9999", seeded["invalid"]]
+    started = time.monotonic()
+    r = post_pickups(web_stack, codes + bad)
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [x["dossierCode"] for x in results] == codes + bad
+    assert [x["outcome"] for x in results[:50]] == ["ordered"] * 50
+    for x in results[50:]:
+        assert x["outcome"] == "refused" and x["reason"], x
+    assert "cần sửa" in results[52]["reason"]
+    print(f"53 codes answered in {time.monotonic() - started:.2f}s")
+
+    again = post_pickups(web_stack, codes + bad).json()["results"]
+    assert not [x for x in again if x["outcome"] == "ordered"]
+    assert {x["outcome"] for x in again[:50]} == {"already_ordered"}
+    assert {x["outcome"] for x in again[50:]} == {"refused"}
+
+    wait_for(lambda: web_stack.carrier_admin("stats")["orders"] >= 50, 90, "50 orders")
+    time.sleep(3)  # a second courier trip would show up here
+    stats = web_stack.carrier_admin("stats")
+    assert stats["orders"] == 50
+    assert set(stats["orders_by_number"]) == {f"{c}/R1" for c in codes}
+    assert not pending_codes(web_stack) & set(codes)
+
+
+def test_requests_without_the_token_are_refused(web_stack):
+    url = web_stack.web_url + "api/v1/pickups"
+    assert httpx.post(url, json={"dossierCodes": []}).status_code == 401
+    assert httpx.post(url, json={"dossierCodes": ["x"]},
+                      headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert httpx.get(url + "/pending", headers={"Authorization": "Basic abc"}).status_code == 401
+    assert httpx.post(url + "/x/cancel").status_code == 401
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    (b"not json", "body"),
+    (b"[1, 2]", "body"),
+    (b"{}", "dossierCodes"),
+    (b'{"dossierCodes": "000.00.17.H19-010125-0001"}', "dossierCodes"),
+    (b'{"dossierCodes": [1, 2]}', "dossierCodes"),
+    (json.dumps({"dossierCodes": [f"c{i}" for i in range(501)]}).encode(), "dossierCodes"),
+    (b'{"dossierCodes": ["a"], "agencyCode": 5}', "agencyCode"),
+])
+def test_malformed_bodies_get_422_naming_the_field(web_stack, body, field):
+    r = httpx.post(web_stack.web_url + "api/v1/pickups", content=body,
+                   headers={**AUTH, "Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == field and r.json()["reason"]
+
+
+def test_cancel_before_the_courier_came_ends_cancelled(web_stack, seeded):
+    code = seeded["codes"][-1]
+    post_pickups(web_stack, [code])  # ordered now or by the first test
+    r = httpx.post(web_stack.web_url + f"api/v1/pickups/{code}/cancel", headers=AUTH,
+                   timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.json()["outcome"] in ("cancelled", "cancel_requested")
+    wait_for(lambda: status_of(web_stack, code) == "cancelled", 60, f"{code} cancelled")
+
+
+def test_cancel_after_pickup_is_refused_in_plain_words(web_stack, seeded):
+    code = seeded["codes"][0]
+    post_pickups(web_stack, [code])
+    wait_for(lambda: status_of(web_stack, code) == "accepted", 60, f"{code} accepted")
+    web_stack.carrier_admin("advance", {"seconds": 7200})  # the courier comes (code 1)
+    wait_for(lambda: status_of(web_stack, code) not in ("accepted", "requested"), 60,
+             f"{code} picked up")
+    assert status_of(web_stack, code) in ("picked_up", "in_transit")
+    r = httpx.post(web_stack.web_url + f"api/v1/pickups/{code}/cancel", headers=AUTH,
+                   timeout=60)
+    assert r.status_code == 409, r.text
+    body = r.json()
+    assert body["outcome"] == "refused"
+    assert "bưu tá đã nhận hồ sơ" in body["reason"]
+    unknown = httpx.post(web_stack.web_url + "api/v1/pickups/000.00.17.H19-010199-9998/cancel",
+                         headers=AUTH, timeout=60)
+    assert unknown.status_code == 409 and unknown.json()["reason"]

@@ -20,7 +20,9 @@ def run_demo(count: int = 24, timeout: float = 115.0, home: Path = Path("var/dem
              serve: bool = False) -> int:
     started = time.monotonic()
     shutil.rmtree(home, ignore_errors=True)
-    stack = Stack(home=home.resolve(), **({"web_port": 8700} if serve else {}))
+    stack = Stack(home=home.resolve())
+    if serve:
+        stack.web_port = 8700  # a fixed address for a person to open
     click.echo(f"Khởi động (embedded: SQLite + filesystem broker) trong {home}/ ...")
     with stack:
         stack.start_all()

@@ -2,4 +2,182 @@
 
 from __future__ import annotations
 
-routes: list = []
+import re
+from typing import Any
+
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from worker.db.models import Handoff
+from worker.reports import timeline
+from worker.service import ops_queries as oq
+from worker.service.replay import count_dead, dead_letters, replay
+from worker.web.auth import check_csrf, current_user, login_required
+from worker.web.ops_csv import csv_response
+from worker.web.render import render, templates
+
+DEAD_PAGE = 100
+DIRECTIONS = list(oq.DIRECTION_VI.items())
+SOURCE_VI = {"feed": "bưu chính (luồng theo dõi)", "webhook": "bưu chính (báo tin)",
+             "desk": "bàn một cửa", "worker": "hệ thống", "onestop": "một cửa",
+             "onestop-feed": "một cửa", "ops": "vận hành"}
+# The delivery-status log keeps the state machine's reasons in English; staff read these.
+REASON_VI = [
+    (re.compile(r"^forward$"), "trạng thái tiến lên"),
+    (re.compile(r"^same status again$"), "trùng trạng thái hiện tại"),
+    (re.compile(r"^another attempt$"), "một lần thử mới"),
+    (re.compile(r"^new delivery round$"), "một lượt phát mới"),
+    (re.compile(r"^already final"), "hồ sơ đã ở trạng thái cuối"),
+    (re.compile(r"^late event"), "tin đến muộn, không lùi trạng thái"),
+    (re.compile(r"^unknown carrier code$"), "mã bưu chính chưa biết"),
+    (re.compile(r"^informational code$"), "mã chỉ để thông tin"),
+    (re.compile(r"^duplicate event"), "tin trùng, đã nhận trước đó"),
+    (re.compile(r"^hand-off received$"), "đã nhận hồ sơ từ một cửa"),
+    (re.compile(r"^permanent error$"), "lỗi không tự khắc phục được"),
+    (re.compile(r"^invalid item"), "dữ liệu hồ sơ không hợp lệ"),
+    (re.compile(r"^replayed"), "chạy lại theo yêu cầu vận hành"),
+    (re.compile(r"^courier called at the desk$"), "gọi bưu tá tại bàn một cửa"),
+    (re.compile(r"^cancel requested"), "đã yêu cầu bưu chính hủy"),
+    (re.compile(r"^cancel refused"), "bưu chính từ chối hủy"),
+    (re.compile(r"^order not known"), "đơn hàng không thuộc hệ thống này"),
+]
+
+
+def reason_vi(reason: str) -> str:
+    for pattern, text in REASON_VI:
+        if pattern.search(reason):
+            return text
+    return reason
+
+
+async def _read(request: Request, work: Any, *args: Any) -> Any:
+    """Run a read-only function `work(session, *args)` in a unit of work, off the loop."""
+    rt = request.app.state.runtime
+
+    def run() -> Any:
+        with rt.db.unit_of_work() as s:
+            return work(s, *args)
+
+    return await run_in_threadpool(run)
+
+
+def _int(raw: str | None, default: int = 1) -> int:
+    try:
+        return int(raw or default)
+    except ValueError:
+        return default
+
+
+def _live_html(request: Request, ov: dict[str, Any]) -> str:
+    """The part of the overview that refreshes itself (also sent inside overview.json)."""
+    return templates.get_template("ops_overview_live.html").render(
+        {"ov": ov, "user": current_user(request)})
+
+
+@login_required("ops", "desk")
+async def overview(request: Request) -> Response:
+    ov = await _read(request, oq.overview)
+    return render(request, "ops_overview.html", {"ov": ov, "live": _live_html(request, ov)})
+
+
+@login_required("ops", "desk")
+async def overview_json(request: Request) -> Response:
+    ov = await _read(request, oq.overview)
+    numbers = {"total": ov["total"], "breaches": len(ov["breaches"]),
+               "attention": len(ov["attention"]), "dead": ov["dead"], "times": ov["times"],
+               "per_day": ov["per_day"], "at": ov["at"]}
+    return JSONResponse({**numbers, "html": _live_html(request, ov)},
+                        headers={"Cache-Control": "no-store"})
+
+
+def _list_ctx(s: Session, f: oq.Filters, page: int) -> dict[str, Any]:
+    return {"result": oq.list_handoffs(s, f, page), "agencies": oq.agencies(s)}
+
+
+@login_required("ops", "desk")
+async def handoff_list(request: Request) -> Response:
+    f = oq.Filters.parse(request.query_params)
+    ctx = await _read(request, _list_ctx, f, _int(request.query_params.get("page")))
+    return render(request, "ops_list.html", {
+        **ctx, "f": f, "query": f.query(), "statuses": oq.LABEL_VI.items(),
+        "directions": DIRECTIONS})
+
+
+@login_required("ops", "desk")
+async def handoff_csv(request: Request) -> Response:
+    f = oq.Filters.parse(request.query_params)
+    user = request.state.user
+    # Only ops may take personal data out in clear; anyone else gets the masked file.
+    unmasked = user.role == "ops" and request.query_params.get("unmasked") == "1"
+    rows = await _read(request, lambda s: list(oq.csv_rows(s, f, unmasked=unmasked)))
+    return csv_response(rows, unmasked=unmasked)
+
+
+@login_required("ops", "desk")
+async def search(request: Request) -> Response:
+    q = request.query_params.get("q", "").strip()[:80]
+    rows = await _read(request, oq.search, q) if q else []
+    return render(request, "ops_search.html", {"q": q, "rows": rows})
+
+
+def _timeline_ctx(s: Session, handoff_id: int) -> dict[str, Any] | None:
+    h = s.get(Handoff, handoff_id)
+    if h is None:
+        return None
+    tl = timeline(s, h)
+    for e in tl["events"]:
+        e["reason_vi"], e["source_vi"] = reason_vi(e["reason"]), SOURCE_VI.get(e["source"],
+                                                                                e["source"])
+    return {"h": tl, "handoff_id": h.id, "agency_code": h.agency_code,
+            "direction_label": oq.DIRECTION_VI.get(h.direction, h.direction),
+            "breaches": oq.breaches_of(s, h.id)}
+
+
+@login_required("ops", "desk")
+async def handoff_timeline(request: Request) -> Response:
+    ctx = await _read(request, _timeline_ctx, request.path_params["id"])
+    if ctx is None:
+        return render(request, "error.html", {"message": "Không tìm thấy hồ sơ chuyển phát này."},
+                      status_code=404)
+    return render(request, "ops_timeline.html", ctx)
+
+
+def _dead_ctx(s: Session, page: int) -> dict[str, Any]:
+    total = count_dead(s)
+    pages = max(1, -(-total // DEAD_PAGE))
+    page = min(max(1, page), pages)
+    return {"letters": dead_letters(s, DEAD_PAGE, (page - 1) * DEAD_PAGE), "total": total,
+            "page": page, "pages": pages}
+
+
+@login_required("ops", "desk")
+async def dead(request: Request) -> Response:
+    ctx = await _read(request, _dead_ctx, _int(request.query_params.get("page")))
+    return render(request, "ops_dead.html", {**ctx, "outcomes": []})
+
+
+@login_required("ops")
+async def dead_replay(request: Request) -> Response:
+    form = await check_csrf(request)
+    ids = [int(v) for v in form.get("job", []) if str(v).isdigit()]
+    rt = request.app.state.runtime
+    outcomes = await run_in_threadpool(
+        lambda: replay(rt, ids, actor=request.state.user.username)) if ids else []
+    ctx = await _read(request, _dead_ctx, 1)
+    return render(request, "ops_dead.html", {**ctx, "outcomes": outcomes,
+                                             "nothing_chosen": not ids})
+
+
+routes = [
+    Route("/ops", overview),
+    Route("/ops/overview.json", overview_json),
+    Route("/ops/handoffs", handoff_list),
+    Route("/ops/handoffs.csv", handoff_csv),
+    Route("/ops/handoffs/{id:int}", handoff_timeline),
+    Route("/ops/search", search),
+    Route("/ops/dead", dead),
+    Route("/ops/dead/replay", dead_replay, methods=["POST"]),
+]

@@ -1,0 +1,147 @@
+"""Ops queries on a migrated SQLite database: filters, paging, search, percentiles, masking."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from worker.db.engine import Database
+from worker.db.migrate import upgrade
+from worker.db.models import Handoff, SlaBreach
+from worker.service import ops_queries as oq
+from worker.service.ops_queries import Filters
+
+NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)  # 10:00 in +07:00
+PHONE = "0912345678"
+
+
+def _h(i: int, **kw: object) -> Handoff:
+    values: dict = {
+        "dossier_code": f"000.00.17.H19-201126-{i:04d}", "direction": "result_delivery",
+        "source_item_id": f"item-{i}", "agency_code": "000.00.17.H19",
+        "agency_name": "UBND xã Lai Vung", "citizen_name": "Nguyễn Thị Hồng",
+        "citizen_phone": f"09{i:08d}", "citizen_address": "Số 12, ấp Tân Lộc",
+        "status": "accepted", "ready_at": NOW - timedelta(minutes=i),
+    }
+    values.update(kw)
+    return Handoff(**values)
+
+
+@pytest.fixture
+def db(tmp_path) -> Database:
+    url = f"sqlite:///{tmp_path / 'ops.db'}"
+    upgrade(url)
+    return Database(url)
+
+
+def test_filters_by_status_direction_agency(db: Database) -> None:
+    with db.unit_of_work() as s:
+        s.add_all([_h(1), _h(2, status="delivered"), _h(3, direction="pickup"),
+                   _h(4, agency_code="000.00.21.H19", agency_name="UBND phường Cao Lãnh")])
+    with db.unit_of_work() as s:
+        assert oq.list_handoffs(s, Filters()).total == 4
+        assert [r["status"] for r in oq.list_handoffs(s, Filters(status="delivered")).rows] \
+            == ["delivered"]
+        assert oq.list_handoffs(s, Filters(direction="pickup")).rows[0]["dossier_code"] \
+            .endswith("0003")
+        assert oq.list_handoffs(s, Filters(agency="000.00.21.H19")).total == 1
+        assert oq.agencies(s) == [("000.00.17.H19", "UBND xã Lai Vung"),
+                                  ("000.00.21.H19", "UBND phường Cao Lãnh")]
+
+
+def test_date_range_uses_vietnam_days(db: Database) -> None:
+    # 16:30 UTC on the 19th is 23:30 on the 19th in +07:00; 17:30 UTC is already the 20th.
+    with db.unit_of_work() as s:
+        s.add_all([_h(1, ready_at=datetime(2026, 11, 19, 16, 30, tzinfo=UTC)),
+                   _h(2, ready_at=datetime(2026, 11, 19, 17, 30, tzinfo=UTC))])
+    with db.unit_of_work() as s:
+        on_20th = oq.list_handoffs(s, Filters(date_from=date(2026, 11, 20),
+                                              date_to=date(2026, 11, 20)))
+        on_19th = oq.list_handoffs(s, Filters(date_to=date(2026, 11, 19)))
+    assert [r["dossier_code"][-4:] for r in on_20th.rows] == ["0002"]
+    assert [r["dossier_code"][-4:] for r in on_19th.rows] == ["0001"]
+
+
+def test_filters_parse_ignores_bad_values() -> None:
+    f = Filters.parse({"status": "bogus", "direction": "pickup", "from": "2026-11-01",
+                       "to": "not a date", "agency": " 000.00.17.H19 "})
+    assert f == Filters(direction="pickup", agency="000.00.17.H19", date_from=date(2026, 11, 1))
+    assert f.query() == {"direction": "pickup", "agency": "000.00.17.H19", "from": "2026-11-01"}
+
+
+def test_paging_is_fifty_newest_first(db: Database) -> None:
+    with db.unit_of_work() as s:
+        s.add_all([_h(i) for i in range(1, 121)])
+    with db.unit_of_work() as s:
+        first, last = oq.list_handoffs(s, Filters(), 1), oq.list_handoffs(s, Filters(), 3)
+        beyond = oq.list_handoffs(s, Filters(), 99)
+    assert (first.total, first.pages, len(first.rows)) == (120, 3, 50)
+    assert first.rows[0]["dossier_code"].endswith("0001")  # ready most recently
+    assert len(last.rows) == 20 and last.rows[-1]["dossier_code"].endswith("0120")
+    assert beyond.page == 3
+
+
+def test_search_by_phone_in_plus84_form_shows_it_masked(db: Database) -> None:
+    with db.unit_of_work() as s:
+        s.add_all([_h(1, citizen_phone=PHONE), _h(2), _h(3, item_code="EB123456789VN")])
+    with db.unit_of_work() as s:
+        by_phone = oq.search(s, "+84 912 345 678")
+        by_item = oq.search(s, "eb123456789vn")
+        by_code = oq.search(s, "000.00.17.H19-201126-0002")
+        nothing = oq.search(s, "   ")
+    assert [r["dossier_code"][-4:] for r in by_phone] == ["0001"]
+    assert by_phone[0]["phone"] == "09****678" and PHONE not in str(by_phone)
+    assert by_phone[0]["citizen"] == "N. T. H***"
+    assert [r["dossier_code"][-4:] for r in by_item] == ["0003"]
+    assert [r["dossier_code"][-4:] for r in by_code] == ["0002"]
+    assert nothing == []
+
+
+def test_percentile_interpolates() -> None:
+    assert oq.percentile([], 50) is None
+    assert oq.percentile([5.0], 90) == 5.0
+    assert oq.percentile([1, 2, 3, 4], 50) == 2.5
+    assert oq.percentile(list(range(1, 11)), 90) == pytest.approx(9.1)
+
+
+def test_overview_numbers(db: Database) -> None:
+    with db.unit_of_work() as s:
+        for i, hours in enumerate([10, 20, 30, 40, 100], start=1):
+            ready = NOW - timedelta(days=2, minutes=i)
+            s.add(_h(i, status="delivered", ready_at=ready,
+                     final_at=ready + timedelta(hours=hours)))
+        s.add(_h(6, status="needs_attention", status_reason="Mã vùng không tồn tại"))
+        late = _h(7, ready_at=NOW - timedelta(days=20))
+        s.add(late)
+        s.flush()
+        s.add_all([SlaBreach(handoff_id=late.id, rule="pickup_overdue", detail="quá 24 giờ"),
+                   SlaBreach(handoff_id=late.id, rule="old", cleared_at=NOW)])
+    with db.unit_of_work() as s:
+        ov = oq.overview(s, now=NOW)
+    assert ov["times"] == {"n": 5, "median_h": 30.0, "p90_h": pytest.approx(76.0)}
+    assert [b["rule"] for b in ov["breaches"]] == ["pickup_overdue"]
+    assert ov["breaches"][0]["dossier_code"].endswith("0007")
+    assert [r["dossier_code"][-4:] for r in ov["attention"]] == ["0006"]
+    assert ov["total"] == 7
+    assert ov["by_agency"]["rows"][0]["counts"] == {"delivered": 5, "needs_attention": 1,
+                                                   "accepted": 1}
+    assert ov["by_agency"]["statuses"] == ["accepted", "delivered", "needs_attention"]
+    days = {d["day"]: d["n"] for d in ov["per_day"]}
+    assert len(days) == 14 and days["2026-11-18"] == 5 and days["2026-11-20"] == 1
+    assert sum(days.values()) == 6  # the one 20 days old is outside the window
+
+
+def test_csv_masks_unless_asked(db: Database) -> None:
+    with db.unit_of_work() as s:
+        s.add_all([_h(1, citizen_phone=PHONE), _h(2, status="delivered")])
+    with db.unit_of_work() as s:
+        masked = list(oq.csv_rows(s, Filters(status="accepted")))
+        plain = list(oq.csv_rows(s, Filters(), unmasked=True))
+    assert masked[0] == oq.CSV_HEADER and len(masked) == 2
+    text = "\n".join(",".join(r) for r in masked)
+    assert PHONE not in text and "Nguyễn Thị Hồng" not in text and "ấp Tân Lộc" not in text
+    assert "09****678" in text and "N. T. H***" in text
+    assert len(plain) == 3
+    assert any(PHONE in r and "Nguyễn Thị Hồng" in r and "Số 12, ấp Tân Lộc" in r
+               for r in plain)

@@ -1,0 +1,247 @@
+"""Read-only queries behind the ops pages: search, filtered lists, overview numbers, CSV rows."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from worker.db.models import Handoff, SlaBreach, utcnow
+from worker.domain.errors import InvalidInput
+from worker.domain.privacy import mask_address, mask_name, mask_phone
+from worker.domain.statuses import LABEL_VI, Direction, Status
+from worker.domain.validation import normalize_phone
+from worker.reports import VN, label, local
+
+PAGE_SIZE = 50
+DAYS = 14
+CSV_LIMIT = 100_000  # a safety net: one export never loads more rows than this
+DIRECTION_VI = {Direction.RESULT_DELIVERY.value: "Trả kết quả",
+                Direction.PICKUP.value: "Thu gom hồ sơ"}
+CSV_HEADER = ["Mã hồ sơ", "Chiều", "Mã cơ quan", "Cơ quan", "Trạng thái", "Mã trạng thái",
+              "Công dân", "Điện thoại", "Địa chỉ", "Số hiệu bưu gửi", "Số đơn hàng",
+              "Sẵn sàng lúc", "Kết thúc lúc", "Lý do"]
+
+
+@dataclass(frozen=True)
+class Filters:
+    status: str = ""
+    direction: str = ""
+    agency: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+    @classmethod
+    def parse(cls, params: Mapping[str, str]) -> Filters:
+        """From query parameters; unknown values are dropped rather than failing the page."""
+        status = params.get("status", "").strip()
+        direction = params.get("direction", "").strip()
+        return cls(
+            status=status if status in {s.value for s in Status} else "",
+            direction=direction if direction in {d.value for d in Direction} else "",
+            agency=params.get("agency", "").strip()[:40],
+            date_from=_parse_date(params.get("from", "")),
+            date_to=_parse_date(params.get("to", "")),
+        )
+
+    def query(self) -> dict[str, str]:
+        """The same filters as query parameters (for paging and CSV links)."""
+        out = {"status": self.status, "direction": self.direction, "agency": self.agency,
+               "from": self.date_from.isoformat() if self.date_from else "",
+               "to": self.date_to.isoformat() if self.date_to else ""}
+        return {k: v for k, v in out.items() if v}
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[dict[str, Any]]
+    total: int
+    page: int
+    pages: int
+
+
+def _parse_date(raw: str) -> date | None:
+    try:
+        return date.fromisoformat(raw.strip()) if raw and raw.strip() else None
+    except ValueError:
+        return None
+
+
+def day_start(d: date) -> datetime:
+    """Midnight of a +07:00 calendar day, as an aware datetime."""
+    return datetime.combine(d, time(0), tzinfo=VN)
+
+
+def row(h: Handoff, *, unmasked: bool = False) -> dict[str, Any]:
+    """One hand-off for a list or a CSV line; personal data masked unless asked."""
+    return {
+        "id": h.id, "dossier_code": h.dossier_code, "direction": h.direction,
+        "direction_label": DIRECTION_VI.get(h.direction, h.direction),
+        "agency_code": h.agency_code, "agency_name": h.agency_name,
+        "status": h.status, "status_label": label(h.status),
+        "citizen": h.citizen_name if unmasked else mask_name(h.citizen_name),
+        "phone": h.citizen_phone if unmasked else mask_phone(h.citizen_phone),
+        "address": h.citizen_address if unmasked else mask_address(h.citizen_address),
+        "item_code": h.item_code or "", "order_number": h.order_number or "",
+        "ready_at": local(h.ready_at), "final_at": local(h.final_at),
+        "reason": h.status_reason,
+    }
+
+
+def search(session: Session, q: str, limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
+    """By dossier code (or its beginning), item code, order number or citizen phone."""
+    q = q.strip()
+    if not q:
+        return []
+    cond = ((Handoff.dossier_code == q) | Handoff.dossier_code.startswith(q, autoescape=True)
+            | (Handoff.item_code == q.upper()) | (Handoff.order_number == q))
+    try:
+        cond = cond | (Handoff.citizen_phone == normalize_phone(q))
+    except InvalidInput:
+        pass  # not a phone number: search the codes only
+    found = session.scalars(select(Handoff).where(cond)
+                            .order_by(Handoff.ready_at.desc(), Handoff.id.desc()).limit(limit))
+    return [row(h) for h in found]
+
+
+def _filtered(f: Filters) -> Select[tuple[Handoff]]:
+    q = select(Handoff)
+    if f.status:
+        q = q.where(Handoff.status == f.status)
+    if f.direction:
+        q = q.where(Handoff.direction == f.direction)
+    if f.agency:
+        q = q.where(Handoff.agency_code == f.agency)
+    if f.date_from:
+        q = q.where(Handoff.ready_at >= day_start(f.date_from))
+    if f.date_to:  # inclusive: up to the end of that +07:00 day
+        q = q.where(Handoff.ready_at < day_start(f.date_to + timedelta(days=1)))
+    return q
+
+
+def list_handoffs(session: Session, f: Filters, page: int = 1) -> Page:
+    """One page of the filtered list, newest first."""
+    total = int(session.scalar(select(func.count()).select_from(_filtered(f).subquery())) or 0)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(max(1, page), pages)
+    found = session.scalars(_filtered(f).order_by(Handoff.ready_at.desc(), Handoff.id.desc())
+                            .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))
+    return Page([row(h) for h in found], total, page, pages)
+
+
+def csv_rows(session: Session, f: Filters, *, unmasked: bool = False) -> Iterator[list[str]]:
+    """The header, then every filtered hand-off, newest first. Only ops may ask unmasked."""
+    yield CSV_HEADER
+    found = session.scalars(_filtered(f).order_by(Handoff.ready_at.desc(), Handoff.id.desc())
+                            .limit(CSV_LIMIT))
+    for h in found:
+        r = row(h, unmasked=unmasked)
+        yield [r["dossier_code"], r["direction_label"], r["agency_code"], r["agency_name"],
+               r["status_label"], r["status"], r["citizen"], r["phone"], r["address"],
+               r["item_code"], r["order_number"], r["ready_at"], r["final_at"], r["reason"]]
+
+
+def agencies(session: Session) -> list[tuple[str, str]]:
+    """(code, name) of every agency seen, for the filter box."""
+    rows = session.execute(select(Handoff.agency_code, func.max(Handoff.agency_name))
+                           .group_by(Handoff.agency_code).order_by(Handoff.agency_code))
+    return [(code, name or code) for code, name in rows if code]
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """Linear interpolation between closest ranks (as numpy's default); None when empty."""
+    if not values:
+        return None
+    xs = sorted(values)
+    k = (len(xs) - 1) * p / 100
+    lo, hi = math.floor(k), math.ceil(k)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def delivery_times(session: Session) -> dict[str, Any]:
+    """Median and P90 hours from ready to delivered, computed in Python (any database)."""
+    rows = session.execute(select(Handoff.ready_at, Handoff.final_at).where(
+        Handoff.status == Status.DELIVERED, Handoff.final_at.is_not(None)))
+    hours = [(final - ready).total_seconds() / 3600 for ready, final in rows]
+    return {"n": len(hours), "median_h": percentile(hours, 50), "p90_h": percentile(hours, 90)}
+
+
+def per_day(session: Session, now: datetime | None = None, days: int = DAYS) -> list[dict]:
+    """Hand-offs by the +07:00 day they became ready, the last `days` days, oldest first."""
+    today = (now or utcnow()).astimezone(VN).date()
+    first = today - timedelta(days=days - 1)
+    counts = {first + timedelta(days=i): 0 for i in range(days)}
+    for (ready,) in session.execute(select(Handoff.ready_at).where(
+            Handoff.ready_at >= day_start(first))):
+        d = ready.astimezone(VN).date()
+        if d in counts:
+            counts[d] += 1
+    return [{"day": d.isoformat(), "label": d.strftime("%d/%m"), "n": n}
+            for d, n in counts.items()]
+
+
+def counts_by_agency(session: Session) -> dict[str, Any]:
+    """Counts per status per agency: the statuses present (in rank order) and one row each."""
+    table: dict[str, dict[str, Any]] = {}
+    rows = session.execute(select(Handoff.agency_code, func.max(Handoff.agency_name),
+                                  Handoff.status, func.count())
+                           .group_by(Handoff.agency_code, Handoff.status))
+    seen: set[str] = set()
+    for code, name, status, n in rows:
+        entry = table.setdefault(code or "", {"agency": code or "", "name": name or code or "",
+                                              "counts": {}, "total": 0})
+        entry["counts"][status] = int(n)
+        entry["total"] += int(n)
+        seen.add(status)
+    order = [s.value for s in LABEL_VI if s.value in seen]
+    order += sorted(seen - set(order))
+    return {"statuses": order, "rows": [table[k] for k in sorted(table)]}
+
+
+def open_breaches(session: Session, limit: int = 100) -> list[dict[str, Any]]:
+    """SLA breaches not cleared yet, oldest detection first (the longest waiting on top)."""
+    rows = session.execute(select(SlaBreach, Handoff).join(Handoff, Handoff.id ==
+                                                           SlaBreach.handoff_id)
+                           .where(SlaBreach.cleared_at.is_(None))
+                           .order_by(SlaBreach.detected_at, SlaBreach.id).limit(limit))
+    return [{"handoff_id": h.id, "dossier_code": h.dossier_code, "agency_name": h.agency_name,
+             "status": h.status, "status_label": label(h.status), "rule": b.rule,
+             "detail": b.detail, "detected_at": local(b.detected_at)} for b, h in rows]
+
+
+def breaches_of(session: Session, handoff_id: int) -> list[dict[str, Any]]:
+    found = session.scalars(select(SlaBreach).where(SlaBreach.handoff_id == handoff_id)
+                            .order_by(SlaBreach.detected_at))
+    return [{"rule": b.rule, "detail": b.detail, "detected_at": local(b.detected_at),
+             "cleared_at": local(b.cleared_at), "notified_at": local(b.notified_at)}
+            for b in found]
+
+
+def needing_attention(session: Session, limit: int = 50) -> list[dict[str, Any]]:
+    found = session.scalars(select(Handoff).where(Handoff.status == Status.NEEDS_ATTENTION)
+                            .order_by(Handoff.updated_at.desc()).limit(limit))
+    return [row(h) for h in found]
+
+
+def overview(session: Session, now: datetime | None = None) -> dict[str, Any]:
+    """Everything on the overview page, as plain data (also served as JSON)."""
+    from worker.service.replay import count_dead
+
+    agencies_table = counts_by_agency(session)
+    days = per_day(session, now)
+    return {
+        "breaches": open_breaches(session),
+        "attention": needing_attention(session),
+        "dead": count_dead(session),
+        "by_agency": agencies_table,
+        "total": sum(r["total"] for r in agencies_table["rows"]),
+        "per_day": days,
+        "per_day_max": max([d["n"] for d in days] + [1]),
+        "times": delivery_times(session),
+        "at": local(now or utcnow()),
+    }

@@ -25,10 +25,12 @@ browser:
 
 test: $(STAMP) browser
 	$(BIN)/ruff check worker integrations tests celeryconfig.py
+	$(BIN)/mypy
 	$(BIN)/pytest -q -rs --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check worker integrations tests celeryconfig.py
+	$(BIN)/mypy
 
 clean:
 	rm -rf var test-artifacts

@@ -154,6 +154,7 @@ def plan_path(cfg: SimConfig, number: str, cod: int) -> list[Step]:
         if u("pickup_fail_2") < 0.5:
             pre.append((25 * HOUR, 14, "Hồ sơ chưa sẵn sàng", True))
     t0 = pre[-1][0] if pre else 0.0
+    path: list[tuple[float, int, str, bool]]
     if u("return") < cfg.return_rate:
         path = [
             (1, 1, "", True),

@@ -57,7 +57,7 @@ def seeded(web_stack: Stack, db: Database) -> list[dict]:
     with db.unit_of_work() as s:
         late = s.scalar(select(Handoff).where(Handoff.dossier_code == items[1]["dossierCode"]))
         assert late is not None
-        s.add(SlaBreach(handoff_id=late.id, rule="pickup_overdue",
+        s.add(SlaBreach(handoff_id=late.id, rule="not_picked_up",
                         detail="bưu tá chưa đến lấy sau 24 giờ"))
     return items
 

@@ -109,7 +109,7 @@ def search(session: Session, q: str, limit: int = PAGE_SIZE) -> list[dict[str, A
     return [row(h) for h in found]
 
 
-def _filtered(f: Filters) -> Select[tuple[Handoff]]:
+def _filtered(f: Filters) -> Select[Handoff]:
     q = select(Handoff)
     if f.status:
         q = q.where(Handoff.status == f.status)
@@ -167,7 +167,7 @@ def delivery_times(session: Session) -> dict[str, Any]:
     """Median and P90 hours from ready to delivered, computed in Python (any database)."""
     rows = session.execute(select(Handoff.ready_at, Handoff.final_at).where(
         Handoff.status == Status.DELIVERED, Handoff.final_at.is_not(None)))
-    hours = [(final - ready).total_seconds() / 3600 for ready, final in rows]
+    hours = [(final - ready).total_seconds() / 3600 for ready, final in rows if final]
     return {"n": len(hours), "median_h": percentile(hours, 50), "p90_h": percentile(hours, 90)}
 
 
@@ -198,7 +198,7 @@ def counts_by_agency(session: Session) -> dict[str, Any]:
         entry["counts"][status] = int(n)
         entry["total"] += int(n)
         seen.add(status)
-    order = [s.value for s in LABEL_VI if s.value in seen]
+    order: list[str] = [s.value for s in LABEL_VI if s.value in seen]
     order += sorted(seen - set(order))
     return {"statuses": order, "rows": [table[k] for k in sorted(table)]}
 

@@ -124,18 +124,18 @@ def scan(session: Session, now: datetime, limits: Limits, result: MarkResult) ->
         now_broken = dict(broken(snap, now, limits))
         mine = known.get(hid, {})
         for rule, detail in now_broken.items():
-            b = mine.get(rule)
-            if b is None:
+            found = mine.get(rule)
+            if found is None:
                 if _insert(session, hid, rule, detail, now):
                     result.opened += 1
-            elif b.cleared_at is not None:
+            elif found.cleared_at is not None:
                 # Broken again (e.g. a second failed delivery): reopened, but notified_at
                 # stays, so the notification remains once per hand-off and rule.
-                b.cleared_at, b.detail = None, detail
+                found.cleared_at, found.detail = None, detail
                 result.reopened += 1
-        for rule, b in mine.items():
-            if rule not in now_broken and b.cleared_at is None:
-                b.cleared_at = now
+        for name, breach in mine.items():
+            if name not in now_broken and breach.cleared_at is None:
+                breach.cleared_at = now
                 result.cleared += 1
     # Hand-offs that became final: every open breach is over.
     for hid, mine in known.items():

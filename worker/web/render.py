@@ -9,10 +9,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from worker.domain.sla_rules import rule_label
 from worker.reports import label, local
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-templates.env.globals.update(status_label=label, local_time=local)
+templates.env.globals.update(status_label=label, local_time=local, rule_label=rule_label)
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None,

@@ -212,3 +212,14 @@ class SlaBreach(Base):
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AgencySetting(Base):
+    """An agency's dispatch mode changed on the settings page; it wins over the environment."""
+
+    __tablename__ = "agency_settings"
+
+    agency_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    dispatch: Mapped[str] = mapped_column(String(8))  # auto, desk
+    updated_by: Mapped[str] = mapped_column(String(80), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -17,6 +17,7 @@ from worker.domain.privacy import scrub
 from worker.domain.rules import order_number
 from worker.domain.statuses import Direction, Status
 from worker.service import handoffs, ledger
+from worker.service.agency_settings import dispatch_mode
 from worker.settings import Settings
 
 ITEM_SOURCE = "onestop-item"
@@ -90,7 +91,7 @@ def _create(session: Session, item: HandoffItem, source: str, settings: Settings
     handoffs.log(session, handoff, change, True, "hand-off received")
     handoffs.set_status(handoff, Status.REQUESTED, change.occurred_at)
     jobs: list[Job] = []
-    if settings.agency(item.agency_code).dispatch == "auto":
+    if dispatch_mode(session, settings, item.agency_code) == "auto":
         job = ledger.enqueue(session, ledger.Kind.POST_ORDER, handoff.id,
                              f"post:{handoff.order_number}")
         jobs = [job] if job else []

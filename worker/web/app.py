@@ -14,7 +14,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from worker.bootstrap import Runtime, runtime
-from worker.web import api, auth, desk, metrics_route, ops
+from worker.web import api, auth, desk, metrics_route, ops, settings_page
 from worker.web.hooks import onestop_hook
 
 
@@ -69,6 +69,7 @@ def create_app(rt: Runtime | None = None) -> Starlette:
             Mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")),
                   name="static"),
             *auth.routes, *desk.routes, *api.routes, *ops.routes, *metrics_route.routes,
+            *settings_page.routes,
         ],
         middleware=[Middleware(
             SessionMiddleware, secret_key=s.session_secret.get_secret_value(),

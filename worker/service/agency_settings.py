@@ -1,0 +1,111 @@
+"""Per-agency settings changed at run time (the dispatch mode), stored over the environment.
+
+The environment (`HANDOFF_AGENCIES`) gives each agency's starting values; a row in
+`agency_settings`, written from the settings page, wins over it. Changing the mode only
+affects hand-offs that arrive afterwards: switching from "desk" to "auto" does not post the
+hand-offs already waiting (staff call the courier for them from the desk page).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from worker.db.models import AgencySetting, Handoff, Job, utcnow
+from worker.domain.statuses import Status
+from worker.reports import local
+from worker.service import ledger
+from worker.settings import Settings
+
+MODES = {
+    "auto": "Tự động (gửi ngay khi có hồ sơ)",
+    "desk": "Tại bàn một cửa (chờ cán bộ bấm Gọi bưu tá)",
+}
+SOURCE_ENV = "cấu hình môi trường"
+SOURCE_DEFAULT = "mặc định"
+CODE_MAX = 40
+
+
+@dataclass(frozen=True)
+class AgencyRow:
+    """One agency as the settings page shows it."""
+
+    code: str
+    name: str
+    mode: str  # the effective dispatch mode: auto or desk
+    source: str  # where the mode comes from, in Vietnamese
+    env_mode: str  # what the environment (or the default) says, for comparison
+    overridden: bool  # True when a row changed on the page decides
+    waiting: int  # hand-offs waiting at the desk for this agency
+
+    @property
+    def mode_label(self) -> str:
+        return MODES.get(self.mode, self.mode)
+
+    @property
+    def env_mode_label(self) -> str:
+        return MODES.get(self.env_mode, self.env_mode)
+
+
+def dispatch_mode(session: Session, settings: Settings, agency_code: str) -> str:
+    """The agency's dispatch mode: the row changed on the page, else the environment."""
+    row = session.get(AgencySetting, agency_code) if agency_code else None
+    return row.dispatch if row is not None else settings.agency(agency_code).dispatch
+
+
+def set_dispatch(session: Session, agency_code: str, mode: str, actor: str) -> AgencySetting:
+    """Store the agency's dispatch mode (it applies to hand-offs that arrive from now on)."""
+    code = (agency_code or "").strip()
+    if not code:
+        raise ValueError("Chưa chọn đơn vị.")
+    if len(code) > CODE_MAX:
+        raise ValueError(f"Mã đơn vị dài quá {CODE_MAX} ký tự.")
+    if mode not in MODES:
+        raise ValueError("Cách gọi bưu tá không hợp lệ; chỉ chọn “Tự động” hoặc “Tại bàn một cửa”.")
+    row = session.get(AgencySetting, code)
+    if row is None:
+        row = AgencySetting(agency_code=code)
+        session.add(row)
+    row.dispatch, row.updated_by, row.updated_at = mode, (actor or "")[:80], utcnow()
+    session.flush()
+    return row
+
+
+def _waiting_by_agency(session: Session) -> dict[str, int]:
+    """Hand-offs in `requested` with no order posted yet (the desk's waiting list), per agency."""
+    has_post = select(Job.id).where(Job.handoff_id == Handoff.id,
+                                    Job.kind == ledger.Kind.POST_ORDER).exists()
+    q = (select(Handoff.agency_code, func.count())
+         .where(Handoff.status == Status.REQUESTED, ~has_post)
+         .group_by(Handoff.agency_code))
+    return {code: n for code, n in session.execute(q)}
+
+
+def list_agencies(session: Session, settings: Settings) -> list[AgencyRow]:
+    """Every agency known: from the environment, from rows changed on the page and from the
+    hand-offs received, with the effective mode and where it comes from; sorted by code."""
+    names: dict[str, str] = {code: cfg.name for code, cfg in settings.agencies.items()}
+    seen = select(Handoff.agency_code, func.max(Handoff.agency_name)).where(
+        Handoff.agency_code != "").group_by(Handoff.agency_code)
+    for code, name in session.execute(seen):
+        if not names.get(code):
+            names[code] = name or ""
+    overrides = {r.agency_code: r for r in session.scalars(select(AgencySetting))}
+    for code in overrides:
+        names.setdefault(code, "")
+    waiting = _waiting_by_agency(session)
+    rows = []
+    for code in sorted(names):
+        env_mode = settings.agency(code).dispatch
+        env_source = SOURCE_ENV if code in settings.agencies else SOURCE_DEFAULT
+        row = overrides.get(code)
+        if row is not None:
+            source = f"đổi trên trang bởi {row.updated_by or '?'} lúc {local(row.updated_at)[:16]}"
+            rows.append(AgencyRow(code, names[code], row.dispatch, source, env_mode, True,
+                                  waiting.get(code, 0)))
+        else:
+            rows.append(AgencyRow(code, names[code], env_mode, env_source, env_mode, False,
+                                  waiting.get(code, 0)))
+    return rows

@@ -1,0 +1,63 @@
+"""Settings page: each agency's dispatch mode. Ops change it; desk staff read it."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from worker.service.agency_settings import MODES, AgencyRow, list_agencies, set_dispatch
+from worker.web.auth import check_csrf, login_required
+from worker.web.render import render
+
+
+async def _rows(request: Request) -> list[AgencyRow]:
+    rt = request.app.state.runtime
+
+    def run() -> list[AgencyRow]:
+        with rt.db.unit_of_work() as s:
+            return list_agencies(s, rt.settings)
+
+    return await run_in_threadpool(run)
+
+
+def _page(request: Request, rows: list[AgencyRow], *, saved: str = "", error: str = "",
+          status_code: int = 200) -> Response:
+    saved_row = next((r for r in rows if r.code == saved), None)
+    return render(request, "settings.html", {
+        "rows": rows, "modes": MODES, "saved": saved_row, "error": error,
+        "can_edit": request.state.user.role == "ops"}, status_code=status_code)
+
+
+@login_required("ops", "desk")
+async def settings_page(request: Request) -> Response:
+    rows = await _rows(request)
+    return _page(request, rows, saved=request.query_params.get("saved", ""))
+
+
+@login_required("ops")
+async def save_dispatch(request: Request) -> Response:
+    form = await check_csrf(request)
+    code = str((form.get("agency_code") or [""])[0]).strip()
+    mode = str((form.get("mode") or [""])[0]).strip()
+    rt = request.app.state.runtime
+    actor = request.state.user.username
+
+    def run() -> None:
+        with rt.db.unit_of_work() as s:
+            set_dispatch(s, code, mode, actor)
+
+    try:
+        await run_in_threadpool(run)
+    except ValueError as err:
+        return _page(request, await _rows(request), error=str(err), status_code=400)
+    return RedirectResponse("/settings?" + urlencode({"saved": code}), 303)
+
+
+routes = [
+    Route("/settings", settings_page),
+    Route("/settings/dispatch", save_dispatch, methods=["POST"]),
+]

@@ -87,6 +87,11 @@ def test_bad_items_are_recorded_for_a_person_and_never_posted(tmp_path):
         fields = ("citizen.phone", "citizen.wardCode", "dossierCode", "codAmount")
         assert sorted(f for f in fields for r in reasons if r.startswith(f)) == sorted(fields)
         assert cursor is not None and cursor.value  # the cursor went past the bad items
+        # the one-stop is told what to fix (not for the broken dossier code: it can't be named)
+        ledger_drained(db, 60, stack)
+        told = [e for e in stack.onestop_admin("events")["events"]
+                if e["status"] == "needs_attention"]
+        assert len(told) == 3 and all(e["note"] for e in told)
         assert stack.procs["worker"].poll() is None  # the worker is still up
         # personal data never reaches our logs (the simulators are the other systems)
         logs = "".join((stack.home / f"{n}.log").read_text(errors="replace")

@@ -16,6 +16,7 @@ from worker.domain.model import HandoffItem, HandoffKind
 from worker.domain.privacy import scrub
 from worker.domain.rules import order_number
 from worker.domain.statuses import Direction, Status
+from worker.domain.validation import check_dossier_code
 from worker.service import handoffs, ledger
 from worker.service.agency_settings import dispatch_mode
 from worker.settings import Settings
@@ -142,10 +143,23 @@ def _record_invalid(session: Session, raw: Any, item_id: str, source: str,
     if isinstance(agency, dict):
         handoff.agency_code = str(agency.get("code") or "")[:40]
         handoff.agency_name = str(agency.get("name") or "")[:200]
-    change = handoffs.Change(Status.NEEDS_ATTENTION, source, utcnow(), notes=reason)
+    change = handoffs.Change(Status.NEEDS_ATTENTION, source, utcnow(), notes=reason,
+                             dedup_key=f"invalid:{item_id}")
     handoffs.log(session, handoff, change, True, f"invalid item {item_id}")
     handoffs.set_status(handoff, Status.NEEDS_ATTENTION, change.occurred_at, reason)
-    return Ingested("invalid", handoff.id, reason)
+    jobs: list[Job] = []
+    if _valid_code(dossier):  # tell the one-stop what to fix; it cannot know a broken code
+        push = handoffs.queue_push(session, handoff, change)
+        jobs = [push] if push else []
+    return Ingested("invalid", handoff.id, reason, jobs)
+
+
+def _valid_code(code: str) -> bool:
+    try:
+        check_dossier_code(code)
+    except InvalidInput:
+        return False
+    return True
 
 
 def _note_change(source: str, note: str) -> handoffs.Change:

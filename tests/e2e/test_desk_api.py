@@ -5,47 +5,14 @@ from __future__ import annotations
 import json
 import random
 import time
-import uuid
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from integrations.onestop.simdata import ItemFactory, wards_by_province
+from integrations.onestop.simdata import ItemFactory
+from tests.e2e.helpers import AUTH, agency_items, pending_codes, wait_for
 from worker.stack import Stack
-
-AGENCY = ("000.00.17.H19", "UBND xã Lai Vung", 82)
-TOKEN = "demo-desk-api-token"  # the settings default; the stack sets no other
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def desk_items(factory: ItemFactory, n: int, defect: str | None = None) -> list[dict]:
-    """Feed items of the desk-dispatch agency (the simulator picks agencies at random)."""
-    code, name, province = AGENCY
-    items = []
-    for _ in range(n):
-        item = factory.make(defect=defect)
-        when = datetime.fromisoformat(item["createdAt"])
-        item["id"] = f"desk_{uuid.uuid4().hex[:16]}"
-        item["agency"] = {"code": code, "name": name}
-        item["dossierCode"] = factory.dossier_code(code, when)
-        item["citizen"]["provinceCode"] = str(province)
-        item["citizen"]["wardCode"] = str(factory.rng.choice(wards_by_province()[province]))
-        items.append(item)
-    return items
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 60, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 def status_of(stack: Stack, code: str) -> str:
@@ -54,11 +21,6 @@ def status_of(stack: Stack, code: str) -> str:
     return str(json.loads(out.stdout)[0]["status"])
 
 
-def pending_codes(stack: Stack) -> set[str]:
-    r = httpx.get(stack.web_url + "api/v1/pickups/pending", params={"agency": AGENCY[0]},
-                  headers=AUTH, timeout=30)
-    assert r.status_code == 200, r.text
-    return {i["dossierCode"] for i in r.json()["items"]}
 
 
 def post_pickups(stack: Stack, codes: list[str], **kw: Any) -> httpx.Response:
@@ -72,11 +34,11 @@ def seeded(web_stack: Stack) -> dict[str, Any]:
     # no return or pickup-fail paths; the courier comes only when the test advances time
     web_stack.carrier_admin("faults", {"return_rate": 0, "pickup_fail_rate": 0, "speed": 1})
     factory = ItemFactory(random.Random(17))
-    good = desk_items(factory, 47)
-    bad = desk_items(factory, 1, defect="missing_phone")
+    good = agency_items(factory, 47)
+    bad = agency_items(factory, 1, defect="missing_phone")
     web_stack.onestop_admin("handoffs", {"items": good + bad})
     codes = [i["dossierCode"] for i in good]
-    wait_for(lambda: set(codes) <= pending_codes(web_stack), 90, "47 waiting hand-offs")
+    wait_for(lambda: set(codes) <= pending_codes(web_stack), "47 waiting hand-offs", 90)
     return {"codes": codes, "invalid": bad[0]["dossierCode"]}
 
 
@@ -100,7 +62,7 @@ def test_batch_of_50_with_3_bad_orders_47_once_and_refuses_3(web_stack, seeded):
     assert {x["outcome"] for x in again[:47]} == {"already_ordered"}
     assert {x["outcome"] for x in again[47:]} == {"refused"}
 
-    wait_for(lambda: web_stack.carrier_admin("stats")["orders"] >= 47, 90, "47 orders")
+    wait_for(lambda: web_stack.carrier_admin("stats")["orders"] >= 47, "47 orders", 90)
     time.sleep(3)  # a second courier trip would show up here
     stats = web_stack.carrier_admin("stats")
     assert stats["orders"] == 47
@@ -140,16 +102,16 @@ def test_cancel_before_the_courier_came_ends_cancelled(web_stack, seeded):
                    timeout=60)
     assert r.status_code == 200, r.text
     assert r.json()["outcome"] in ("cancelled", "cancel_requested")
-    wait_for(lambda: status_of(web_stack, code) == "cancelled", 60, f"{code} cancelled")
+    wait_for(lambda: status_of(web_stack, code) == "cancelled", f"{code} cancelled", 60)
 
 
 def test_cancel_after_pickup_is_refused_in_plain_words(web_stack, seeded):
     code = seeded["codes"][0]
     post_pickups(web_stack, [code])
-    wait_for(lambda: status_of(web_stack, code) == "accepted", 60, f"{code} accepted")
+    wait_for(lambda: status_of(web_stack, code) == "accepted", f"{code} accepted", 60)
     web_stack.carrier_admin("advance", {"seconds": 7200})  # the courier comes (code 1)
-    wait_for(lambda: status_of(web_stack, code) not in ("accepted", "requested"), 60,
-             f"{code} picked up")
+    wait_for(lambda: status_of(web_stack, code) not in ("accepted", "requested"),
+             f"{code} picked up", 60)
     assert status_of(web_stack, code) in ("picked_up", "in_transit")
     r = httpx.post(web_stack.web_url + f"api/v1/pickups/{code}/cancel", headers=AUTH,
                    timeout=60)

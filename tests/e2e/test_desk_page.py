@@ -10,7 +10,7 @@ import httpx
 
 from integrations.onestop.simdata import ItemFactory
 from tests.e2e.conftest import login
-from tests.e2e.test_desk_api import desk_items, pending_codes, wait_for
+from tests.e2e.helpers import agency_items, pending_codes, wait_for
 
 
 def test_desk_page_needs_a_login(web_stack):
@@ -21,10 +21,10 @@ def test_desk_page_needs_a_login(web_stack):
 
 def test_clerk_calls_the_courier_for_the_selected_dossiers(web_stack, page, artifacts):
     web_stack.carrier_admin("faults", {"return_rate": 0, "pickup_fail_rate": 0, "speed": 1})
-    items = desk_items(ItemFactory(random.Random(5)), 6)
+    items = agency_items(ItemFactory(random.Random(5)), 6)
     web_stack.onestop_admin("handoffs", {"items": items})
     codes = [i["dossierCode"] for i in items]
-    wait_for(lambda: set(codes) <= pending_codes(web_stack), 90, "6 waiting hand-offs")
+    wait_for(lambda: set(codes) <= pending_codes(web_stack), "6 waiting hand-offs", 90)
 
     started = time.monotonic()
     login(page, web_stack, "desk")
@@ -66,8 +66,8 @@ def test_clerk_calls_the_courier_for_the_selected_dossiers(web_stack, page, arti
     print(f"browser flow took {time.monotonic() - started:.2f}s")
 
     numbers = {f"{c}/R1" for c in chosen}
-    wait_for(lambda: set(web_stack.carrier_admin("stats")["orders_by_number"]) == numbers, 60,
-             "the carrier to get exactly the chosen orders")
+    wait_for(lambda: set(web_stack.carrier_admin("stats")["orders_by_number"]) == numbers,
+             "the carrier to get exactly the chosen orders", 60)
     time.sleep(2)
     assert set(web_stack.carrier_admin("stats")["orders_by_number"]) == numbers
 

@@ -7,8 +7,6 @@ import csv
 import io
 import random
 import re
-import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from sqlalchemy import func, select
 
 from integrations.onestop.simdata import ItemFactory
 from tests.e2e.conftest import login
+from tests.e2e.helpers import wait_for
 from worker.db.engine import Database
 from worker.db.models import Handoff, Job, SlaBreach, utcnow
 from worker.reports import VN
@@ -27,14 +26,6 @@ PAGES = ["ops", "ops/handoffs", "ops/handoffs.csv", "ops/handoffs.csv?unmasked=1
          "ops/search?q=0912345678", "ops/handoffs/1", "ops/dead", "ops/overview.json"]
 
 
-def wait_for(check: Callable[[], object], what: str, timeout: float = 60) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")

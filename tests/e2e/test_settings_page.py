@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import random
 import time
-import uuid
-from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from integrations.onestop.simdata import ItemFactory, wards_by_province
+from integrations.onestop.simdata import ItemFactory
 from tests.e2e.conftest import login
+from tests.e2e.helpers import agency_items, wait_for
 from worker.db.engine import Database
 from worker.db.models import AgencySetting, Handoff, Job
 from worker.stack import Stack
@@ -26,14 +23,6 @@ AGENCY_NAME, PROVINCE = "UBND xã Lai Vung", 82
 ROW = f'tr[data-agency="{AGENCY}"]'
 
 
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +37,7 @@ def factory() -> ItemFactory:
 
 def seed_one(stack: Stack, db: Database, factory: ItemFactory) -> str:
     """One hand-off for the agency, sent through the one-stop simulator and ingested."""
-    item = factory.make()  # the simulator picks an agency at random: make it ours
-    item["id"] = f"settings_{uuid.uuid4().hex[:16]}"
-    item["agency"] = {"code": AGENCY, "name": AGENCY_NAME}
-    item["dossierCode"] = factory.dossier_code(AGENCY, datetime.fromisoformat(item["createdAt"]))
-    item["citizen"]["provinceCode"] = str(PROVINCE)
-    item["citizen"]["wardCode"] = str(factory.rng.choice(wards_by_province()[PROVINCE]))
+    item = agency_items(factory, 1, agency=(AGENCY, AGENCY_NAME, PROVINCE))[0]
     stack.onestop_admin("handoffs", {"items": [item]})
     code = str(item["dossierCode"])
 

@@ -1,0 +1,54 @@
+"""Shared helpers of the page and API tests: waiting, and feed items for one agency."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from integrations.onestop.simdata import ItemFactory, wards_by_province
+from worker.stack import Stack
+
+DESK_AGENCY = ("000.00.17.H19", "UBND xã Lai Vung", 82)  # in desk dispatch in web_stack
+DESK_TOKEN = "demo-desk-api-token"  # the settings default; the stack sets no other
+AUTH = {"Authorization": f"Bearer {DESK_TOKEN}"}
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
+    """Poll until check() is truthy; returns its value."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def agency_items(factory: ItemFactory, n: int, defect: str | None = None,
+                 agency: tuple[str, str, int] = DESK_AGENCY) -> list[dict]:
+    """Feed items of one agency (the simulator picks agencies at random)."""
+    code, name, province = agency
+    items = []
+    for _ in range(n):
+        item = factory.make(defect=defect)
+        when = datetime.fromisoformat(item["createdAt"])
+        item["id"] = f"t_{uuid.uuid4().hex[:16]}"
+        item["agency"] = {"code": code, "name": name}
+        item["dossierCode"] = factory.dossier_code(code, when)
+        item["citizen"]["provinceCode"] = str(province)
+        item["citizen"]["wardCode"] = str(factory.rng.choice(wards_by_province()[province]))
+        items.append(item)
+    return items
+
+
+def pending_codes(stack: Stack) -> set[str]:
+    r = httpx.get(stack.web_url + "api/v1/pickups/pending", params={"agency": DESK_AGENCY[0]},
+                  headers=AUTH, timeout=30)
+    assert r.status_code == 200, r.text
+    return {i["dossierCode"] for i in r.json()["items"]}

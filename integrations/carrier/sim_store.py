@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from integrations.carrier import mapping
+from integrations.carrier.s10 import make_s10
 from integrations.carrier.sim_rules import (
     PICKUP_FAIL_CODES,
     UNKNOWN_CODE,
@@ -224,7 +225,7 @@ class SimStore:
     def _emit(self, order: SimOrder, step: Step, now: float) -> None:
         if order.item_code is None:
             self._item_seq += 1
-            order.item_code = mapping.make_s10("EB", self._item_seq)
+            order.item_code = make_s10("EB", self._item_seq)
         side = order.body["SenderDistrict" if step.at_sender else "ReceiverDistrict"]
         event_ms = int((order.created_at + step.event_at) * 1000)
         doc = {

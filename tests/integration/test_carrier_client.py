@@ -11,7 +11,7 @@ import httpx
 import pytest
 from tenacity import wait_none
 
-from integrations.carrier import mapping
+from integrations.carrier import s10
 from integrations.carrier.client import VnpostClient
 from integrations.carrier.simulator import SimConfig, serve_in_thread
 from worker.domain.errors import PermanentError, TransientError
@@ -212,7 +212,7 @@ def test_feed_pages_through_events_after_the_clock_moves(client, admin):
     for number in numbers:
         codes = [e.raw_code for e in events if e.order_number == number]
         assert codes == [1, 2, 10, 3, 5]
-    assert all(mapping.is_valid_s10(e.item_code or "") for e in events)
+    assert all(s10.is_valid_s10(e.item_code or "") for e in events)
     assert events[-1].status == Status.DELIVERED
     assert all(e.occurred_at.tzinfo is not None for e in events)
 

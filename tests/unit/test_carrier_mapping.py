@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from integrations.carrier import mapping
+from integrations.carrier import mapping, s10
 from integrations.carrier.sim_store import validate_order
 from worker.domain.errors import PermanentError, TransientError
 from worker.domain.model import Address, CarrierOrder, Contact
@@ -201,11 +201,11 @@ def test_http_classification():
 
 
 def test_s10_check_digit():
-    assert mapping.s10_check_digit("12345678") == 5  # UPU example RR123456785VN
-    assert mapping.make_s10("EB", 12345678) == "EB123456785VN"
-    assert mapping.is_valid_s10("RR123456785VN")
-    assert not mapping.is_valid_s10("RR123456784VN")
-    assert mapping.s10_check_digit("00000000") == 5  # remainder 0 -> 5
+    assert s10.s10_check_digit("12345678") == 5  # UPU example RR123456785VN
+    assert s10.make_s10("EB", 12345678) == "EB123456785VN"
+    assert s10.is_valid_s10("RR123456785VN")
+    assert not s10.is_valid_s10("RR123456784VN")
+    assert s10.s10_check_digit("00000000") == 5  # remainder 0 -> 5
 
 
 def test_simulator_validation_names_the_field_and_rejects_unknown_areas():

@@ -23,7 +23,8 @@ def run_demo(count: int = 24, timeout: float = 115.0, home: Path = Path("var/dem
     stack = Stack(home=home.resolve())
     if serve:
         stack.web_port = 8700  # a fixed address for a person to open
-    click.echo(f"Khởi động (embedded: SQLite + filesystem broker) trong {home}/ ...")
+    click.echo("Khởi động (mặc định nhúng: SQLite + broker SQLite, không cần máy chủ) "
+               f"trong {home}/ ...")
     with stack:
         stack.start_all()
         # Realistic trouble: some citizens are not home twice and the result goes back;

@@ -75,12 +75,16 @@ def web(host: str | None, port: int | None) -> None:
     """Serve webhooks, health, desk and ops pages."""
     import uvicorn
 
+    from worker.web import logfilter
     from worker.web.app import create_app
 
     _prepare_embedded()
     s = get_settings()
-    uvicorn.run(create_app(), host=host or s.web_host, port=port or s.web_port,
-                log_level="info")
+    config = uvicorn.Config(create_app(), host=host or s.web_host, port=port or s.web_port,
+                            log_level="info")
+    server = uvicorn.Server(config)  # its logging is configured now; then add our filter
+    logfilter.install()
+    server.run()
 
 
 @main.command()

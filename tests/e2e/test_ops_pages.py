@@ -7,6 +7,7 @@ import csv
 import io
 import random
 import re
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -76,6 +77,14 @@ def test_search_by_phone_shows_it_masked_and_opens_the_timeline(
     assert f"{phone[:2]}****{phone[-3:]}" in results.inner_text()
     assert phone not in page.content()
     page.screenshot(path=str(artifacts / "ops-search.png"), full_page=True)
+    # the search went in the query string: the web process's access log must not keep it
+    page.goto(web_stack.web_url + "ops/search?q=" + phone)
+    time.sleep(0.5)
+    web_log = (web_stack.home / "web.log").read_text(errors="replace")
+    assert "/ops/search?q=" in web_log
+    spaced = f"{phone[1:4]}+{phone[4:7]}+{phone[7:]}"  # "+84 912 345 678" as a browser sends it
+    for typed in (phone, phone[1:], spaced):
+        assert typed not in web_log
 
     page.click(f"text={item['dossierCode']}")
     page.wait_for_url(re.compile(r"/ops/handoffs/\d+$"))

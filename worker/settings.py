@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     web_port: int = 8700
     session_secret: SecretStr = SecretStr("demo-session-secret-change-me")
     session_max_age_seconds: int = 8 * 3600  # a desk shift; then log in again
+    session_https_only: bool = False  # set true behind TLS: the cookie is never sent in clear
     desk_api_token: SecretStr = SecretStr("demo-desk-api-token")  # bearer for /api/v1/pickups
 
     # SLA: when a hand-off counts as late or stuck (deadlines count from ready_at), how

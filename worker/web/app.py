@@ -74,7 +74,7 @@ def create_app(rt: Runtime | None = None) -> Starlette:
         middleware=[Middleware(
             SessionMiddleware, secret_key=s.session_secret.get_secret_value(),
             session_cookie="handoff_session", max_age=s.session_max_age_seconds,
-            same_site="strict", https_only=False,
+            same_site="strict", https_only=s.session_https_only,
         )],
     )
     app.state.runtime = rt

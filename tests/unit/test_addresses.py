@@ -76,3 +76,11 @@ def test_feed_item_with_a_non_vietnamese_phone_is_rejected(phone):
     with pytest.raises(InvalidInput) as e:
         mapping.parse_item(_item(phone=phone))
     assert e.value.field == "citizen.phone"
+
+
+def test_where_the_packages_disagree_on_a_new_ward_code_the_unit_list_wins_by_name():
+    # vietnamadminunits converts Phường Tràng Tiền (Hoàn Kiếm) to Phường Cửa Nam with code
+    # 00082; vietnam-provinces, which we validate against, has Phường Cửa Nam as 73
+    u = resolve_units("01", "00079", district="002")
+    assert (u.province_code, u.ward_code) == ("1", "73")
+    assert "Phường Tràng Tiền" in u.converted_from

@@ -40,9 +40,32 @@ def resolve_units(province: object, ward: object, district: object = None,
         p, w = check_unit_codes(province, ward, field=field)
         return Units(p, w)
     old = _legacy_names(province, district, ward, field)
-    new = _convert(old, field)
-    p, w = check_unit_codes(new[0], new[1], field=field)
+    new_province, new_ward, new_name = _convert(old, field)
+    by_name = _ward_by_name(new_province, new_name)
+    # The two maintained packages disagree on some new ward codes (for Phường Cửa Nam, Hà
+    # Nội, the converter says 00082, vietnam-provinces 73); the unit list we validate
+    # against wins, matched by the new ward's name within its province.
+    p, w = check_unit_codes(new_province, by_name or new_ward, field=field)
     return Units(p, w, converted_from=old)
+
+
+@cache
+def _wards_by_name() -> dict[tuple[int, str], int | None]:
+    from vietnam_provinces import Ward
+
+    index: dict[tuple[int, str], int | None] = {}
+    for ward in Ward.iter_all():
+        key = (int(ward.province_code), ward.name.casefold())
+        index[key] = None if key in index else int(ward.code)  # None: ambiguous name
+    return index
+
+
+def _ward_by_name(province: str, name: str) -> str | None:
+    try:
+        code = _wards_by_name().get((int(province), name.casefold()))
+    except ValueError:
+        return None
+    return str(code) if code is not None else None
 
 
 def _is_current_province(province: object) -> bool:
@@ -93,7 +116,7 @@ def _legacy_names(province: object, district: object, ward: object, field: str) 
     return f"{r['ward']}, {r['district']}, {r['province']}"
 
 
-def _convert(old: str, field: str) -> tuple[str, str]:
+def _convert(old: str, field: str) -> tuple[str, str, str]:
     from vietnamadminunits import convert_address
 
     try:
@@ -106,4 +129,4 @@ def _convert(old: str, field: str) -> tuple[str, str]:
             "công dân hoặc cán bộ cập nhật địa chỉ mới",
             field=f"{field}.wardCode",
         )
-    return str(unit.province_code), str(unit.ward_code)
+    return str(unit.province_code), str(unit.ward_code), str(unit.ward or "")

@@ -141,6 +141,7 @@ class Attempt(Base):
     outcome: Mapped[str] = mapped_column(String(12))  # ok, transient, permanent
     error: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)  # the call to the other side
 
 
 class Receipt(Base):

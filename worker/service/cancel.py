@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.db.models import Handoff, Job, utcnow
@@ -19,7 +18,9 @@ if TYPE_CHECKING:
 
 def request_cancel(session: Session, handoff: Handoff, source: str, why: str
                    ) -> tuple[bool, str, list[Job]]:
-    """Cancel if the courier has not taken the item yet. Returns (accepted, reason, jobs)."""
+    """Cancel if the courier has not taken the item yet. Returns (accepted, reason, jobs).
+
+    The caller holds the hand-off's row lock (handoffs.locked)."""
     decision = can_cancel(Status(handoff.status))
     if not decision.applied:
         reason = ("bưu tá đã nhận hồ sơ, không thể hủy" if "courier" in decision.reason
@@ -27,12 +28,9 @@ def request_cancel(session: Session, handoff: Handoff, source: str, why: str
         handoffs.log(session, handoff, handoffs.Change(None, source, utcnow(), notes=why),
                      False, f"cancel refused: {decision.reason}")
         return False, reason, []
-    post = session.scalar(select(Job).where(
-        Job.handoff_id == handoff.id, Job.kind == ledger.Kind.POST_ORDER))
-    if post is not None and post.state == "pending":
-        # stop the post first, so a retry cannot create the order after we cancel it
-        post.state, post.last_error = "done", f"stopped: cancelled ({source})"
-    if post is None or post.attempts == 0:  # the carrier never heard of it
+    # stop the post first, so a retry cannot create the order after we cancel it
+    _, reached_carrier = ledger.stop_pending_post(session, handoff.id, f"cancelled ({source})")
+    if not reached_carrier:  # the carrier never heard of it: cancelled here and now
         _, push = handoffs.apply(session, handoff,
                                  handoffs.Change(Status.CANCELLED, source, utcnow(), notes=why))
         return True, "đã hủy (chưa gửi yêu cầu tới bưu điện)", [push] if push else []
@@ -46,12 +44,13 @@ def request_cancel(session: Session, handoff: Handoff, source: str, why: str
 def cancel_from_onestop(session: Session, item: HandoffItem, source: str) -> Ingested:
     from worker.service.ingest import Ingested
 
-    handoff = handoffs.current(session, item.dossier_code, item.direction)
-    if handoff is None:
+    found = handoffs.current(session, item.dossier_code, item.direction)
+    if found is None:
         # the withdrawal may name either direction; try the other one too
         for direction in ("pickup", "result_delivery"):
-            handoff = handoff or handoffs.current(session, item.dossier_code, direction)
-    if handoff is None:
+            found = found or handoffs.current(session, item.dossier_code, direction)
+    if found is None:
         return Ingested("ignored", reason="no hand-off for this dossier")
+    handoff = handoffs.locked(session, found.id)
     ok, reason, jobs = request_cancel(session, handoff, source, "rút yêu cầu từ hệ thống một cửa")
     return Ingested("cancelled" if ok else "ignored", handoff.id, reason, jobs)

@@ -68,7 +68,7 @@ class Waiting:
 
 def pending(session: Session, agency_code: str | None = None) -> list[Waiting]:
     """Hand-offs in `requested` with no order posted yet, oldest first."""
-    has_post = select(Job.id).where(Job.handoff_id == Handoff.id,
+    has_post = select(Job.id).where(Job.handoff_id == Handoff.id, Job.state != "dead",
                                     Job.kind == ledger.Kind.POST_ORDER).exists()
     q = select(Handoff).where(Handoff.status == Status.REQUESTED, ~has_post)
     if agency_code:
@@ -114,16 +114,19 @@ def _request_one(s: Session, code: str, actor: str, agency_code: str | None
         check_dossier_code(code)
     except InvalidInput as err:
         return DeskOutcome(code, "refused", err.reason), None
-    h = _find(s, code, agency_code)
-    if isinstance(h, DeskOutcome):
-        return h, None
+    found = _find(s, code, agency_code)
+    if isinstance(found, DeskOutcome):
+        return found, None
+    h = handoffs.locked(s, found.id)  # a cancel or another clerk waits for us
     if h.status == Status.NEEDS_ATTENTION:
         return DeskOutcome(code, "refused", f"hồ sơ cần sửa trước: {h.status_reason}",
                            h.id), None
     if Status(h.status) in FINAL:
         return DeskOutcome(code, "refused",
                            f"yêu cầu đã kết thúc ({LABEL_VI[Status(h.status)]})", h.id), None
-    job = ledger.enqueue(s, ledger.Kind.POST_ORDER, h.id, f"post:{h.order_number}")
+    key = f"post:{h.order_number}"
+    # a post that failed for good before (its cause since corrected) is sent again
+    job = ledger.enqueue(s, ledger.Kind.POST_ORDER, h.id, key) or ledger.revive(s, key)
     if job is None:
         return DeskOutcome(code, "already_ordered", "", h.id), None
     handoffs.log(s, h, handoffs.Change(None, "desk", utcnow(), notes=f"gọi bưu tá: {actor}"),
@@ -149,9 +152,10 @@ def cancel(rt: Runtime, code: str, *, actor: str, agency_code: str | None = None
     from worker import dispatcher
 
     with rt.db.unit_of_work() as s:
-        h = _find(s, code.strip(), agency_code)
-        if isinstance(h, DeskOutcome):
-            return h
+        found = _find(s, code.strip(), agency_code)
+        if isinstance(found, DeskOutcome):
+            return found
+        h = handoffs.locked(s, found.id)
         ok, reason, jobs = request_cancel(s, h, "desk", f"hủy tại bàn một cửa: {actor}")
         s.flush()
         ids = [j.id for j in jobs if j is not None]

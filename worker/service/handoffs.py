@@ -100,8 +100,15 @@ def queue_push(session: Session, handoff: Handoff, change: Change) -> Job | None
                           payload)
 
 
+def locked(session: Session, handoff_id: int) -> Handoff:
+    """The hand-off, row-locked until commit (PostgreSQL), so that two changes decided at
+    once cannot overwrite each other; SQLite's BEGIN IMMEDIATE serializes writers already."""
+    return session.get_one(Handoff, handoff_id, with_for_update=True)
+
+
 def by_order_number(session: Session, order_number: str) -> Handoff | None:
-    return session.scalar(select(Handoff).where(Handoff.order_number == order_number))
+    return session.scalar(select(Handoff).where(Handoff.order_number == order_number)
+                          .with_for_update())
 
 
 def current(session: Session, dossier_code: str, direction: str) -> Handoff | None:

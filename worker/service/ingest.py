@@ -75,7 +75,8 @@ def _create(session: Session, item: HandoffItem, source: str, settings: Settings
         handoffs.log(session, existing, _note_change(source, reason), False, reason)
         return Ingested("ignored", existing.id, reason)
     if existing is not None and _replaceable(existing):
-        handoff = existing  # a corrected item for a hand-off that never reached the carrier
+        # a corrected item for a hand-off that never reached the carrier
+        handoff = handoffs.locked(session, existing.id)
     else:
         generation = (existing.generation + 1) if existing is not None else 1
         handoff = Handoff(dossier_code=item.dossier_code, direction=direction,
@@ -93,8 +94,10 @@ def _create(session: Session, item: HandoffItem, source: str, settings: Settings
     handoffs.set_status(handoff, Status.REQUESTED, change.occurred_at)
     jobs: list[Job] = []
     if dispatch_mode(session, settings, item.agency_code) == "auto":
-        job = ledger.enqueue(session, ledger.Kind.POST_ORDER, handoff.id,
-                             f"post:{handoff.order_number}")
+        key = f"post:{handoff.order_number}"
+        # a corrected item after a rejected post: the same order number, its post revived
+        job = ledger.enqueue(session, ledger.Kind.POST_ORDER, handoff.id, key) or (
+            ledger.revive(session, key))
         jobs = [job] if job else []
     return Ingested("created", handoff.id, jobs=jobs)
 

@@ -50,6 +50,36 @@ def enqueue(session: Session, kind: str, handoff_id: int, key: str,
     return job
 
 
+def handoff_of(session: Session, job_id: int) -> int | None:
+    return session.scalar(select(Job.handoff_id).where(Job.id == job_id))
+
+
+def revive(session: Session, key: str) -> Job | None:
+    """A dead job back to pending from scratch (its cause was fixed); None if not dead."""
+    job = session.scalar(select(Job).where(Job.idempotency_key == key).with_for_update())
+    if job is None or job.state != "dead":
+        return None
+    job.state, job.attempts, job.next_attempt_at = "pending", 0, utcnow()
+    job.rung_at, job.locked_until = None, None
+    return job
+
+
+def stop_pending_post(session: Session, handoff_id: int, why: str) -> tuple[bool, bool]:
+    """Stop a hand-off's post that is waiting (not on the wire). Returns (stopped,
+    reached_carrier): reached_carrier is True when a post may have reached the carrier
+    (it was tried before, or it is on the wire right now)."""
+    now = utcnow()
+    post = session.scalar(select(Job).where(Job.handoff_id == handoff_id,
+                                            Job.kind == Kind.POST_ORDER).with_for_update())
+    if post is None:
+        return False, False
+    in_flight = post.locked_until is not None and post.locked_until > now
+    if post.state == "pending" and not in_flight:
+        post.state, post.last_error = "done", f"stopped: {why}"
+        return True, post.attempts > 0
+    return False, post.attempts > 0 or post.state == "done"
+
+
 def claim(session: Session, job_id: int, lease: float, now: datetime | None = None
           ) -> Claimed | None:
     """Take a due, unlocked, pending job for one attempt; None if it is not ours to run.
@@ -69,7 +99,7 @@ def claim(session: Session, job_id: int, lease: float, now: datetime | None = No
         return None
     result = session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.state == "pending",
+        .where(Job.id == job_id, Job.state == "pending", Job.next_attempt_at <= now,
                or_(Job.locked_until.is_(None), Job.locked_until < now))
         .values(locked_until=now + timedelta(seconds=lease), attempts=Job.attempts + 1)
     )
@@ -96,24 +126,43 @@ def _post_in_flight(session: Session, job: Job, now: datetime) -> bool:
     ) is not None
 
 
-def settle_done(session: Session, claimed: Claimed, note: str = "") -> None:
-    job = session.get_one(Job, claimed.id)
-    job.state, job.done_at, job.locked_until, job.last_error = "done", utcnow(), None, ""
-    session.add(Attempt(job_id=job.id, number=claimed.attempts, outcome="ok", error=note))
+def _mine(session: Session, claimed: Claimed) -> Job | None:
+    """The job, if this attempt is still the latest. After a lease ran out another worker
+    may have claimed it again: the stale attempt then records only its try, never the state.
+    """
+    job = session.get_one(Job, claimed.id, with_for_update=True)
+    return job if job.attempts == claimed.attempts else None
 
 
-def settle_retry(session: Session, claimed: Claimed, error: str, wait: float) -> None:
-    job = session.get_one(Job, claimed.id)
-    job.next_attempt_at = utcnow() + timedelta(seconds=wait)
-    job.locked_until, job.rung_at, job.last_error = None, None, error
-    session.add(Attempt(job_id=job.id, number=claimed.attempts, outcome="transient", error=error))
+def _record(session: Session, claimed: Claimed, outcome: str, error: str,
+            duration_ms: int | None) -> None:
+    session.add(Attempt(job_id=claimed.id, number=claimed.attempts, outcome=outcome,
+                        error=error, duration_ms=duration_ms))
 
 
-def settle_dead(session: Session, claimed: Claimed, error: str, outcome: str = "permanent"
-                ) -> None:
-    job = session.get_one(Job, claimed.id)
-    job.state, job.locked_until, job.last_error = "dead", None, error
-    session.add(Attempt(job_id=job.id, number=claimed.attempts, outcome=outcome, error=error))
+def settle_done(session: Session, claimed: Claimed, note: str = "",
+                duration_ms: int | None = None) -> None:
+    job = _mine(session, claimed)
+    if job is not None:
+        job.state, job.done_at, job.locked_until, job.last_error = "done", utcnow(), None, ""
+    _record(session, claimed, "ok", note, duration_ms)
+
+
+def settle_retry(session: Session, claimed: Claimed, error: str, wait: float,
+                 duration_ms: int | None = None) -> None:
+    job = _mine(session, claimed)
+    if job is not None:
+        job.next_attempt_at = utcnow() + timedelta(seconds=wait)
+        job.locked_until, job.rung_at, job.last_error = None, None, error
+    _record(session, claimed, "transient", error, duration_ms)
+
+
+def settle_dead(session: Session, claimed: Claimed, error: str, outcome: str = "permanent",
+                duration_ms: int | None = None) -> None:
+    job = _mine(session, claimed)
+    if job is not None:
+        job.state, job.locked_until, job.last_error = "dead", None, error
+    _record(session, claimed, outcome, error, duration_ms)
 
 
 def due_job_ids(session: Session, redispatch_after: float, limit: int = 500,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,7 @@ from worker.domain.errors import NotFound, PermanentError, TransientError
 from worker.domain.model import Address, CarrierOrder, Contact, StatusPush
 from worker.domain.privacy import scrub
 from worker.domain.rules import backoff_seconds
-from worker.domain.statuses import Direction, Status
+from worker.domain.statuses import FINAL, Direction, Status
 from worker.service import handoffs, ledger
 
 if TYPE_CHECKING:
@@ -24,21 +25,31 @@ def run_job(rt: Runtime, job_id: int) -> list[int]:
     """One attempt of one job. Returns ids of jobs it created (to ring at once)."""
     s = rt.settings
     with rt.db.unit_of_work() as session:
+        # lock order everywhere: the hand-off first, then its jobs (no deadlock on PostgreSQL)
+        handoff_id = ledger.handoff_of(session, job_id)
+        if handoff_id is None:
+            return []
+        handoff = handoffs.locked(session, handoff_id)
         claimed = ledger.claim(session, job_id, s.lease_seconds)
         if claimed is None:
             return []
-        handoff = session.get_one(Handoff, claimed.handoff_id)
+        if claimed.kind == ledger.Kind.POST_ORDER and Status(handoff.status) in FINAL:
+            # cancelled (or finished) while the post waited: never send a courier for it
+            ledger.settle_done(session, claimed, note=f"skipped: hand-off {handoff.status}")
+            return []
         request = _prepare(rt, claimed, handoff)
+    started = time.monotonic()
     try:
         result = _perform(rt, claimed.kind, request)
-    except PermanentError as err:
-        return _settle(rt, claimed, failure=err)
-    except TransientError as err:
-        return _settle(rt, claimed, failure=err)
+        failure: Exception | None = None
+    except (PermanentError, TransientError) as err:
+        result, failure = None, err
     except Exception as err:  # a bug or an unexpected reply: retried, never crashes the worker
-        log.exception("job %s (%s) failed unexpectedly", claimed.id, claimed.kind)
-        return _settle(rt, claimed, failure=TransientError(f"unexpected: {type(err).__name__}"))
-    return _settle(rt, claimed, result=result)
+        log.error("job %s (%s) failed unexpectedly: %s", claimed.id, claimed.kind,
+                  type(err).__name__)
+        result, failure = None, TransientError(f"unexpected: {type(err).__name__}")
+    took = int((time.monotonic() - started) * 1000)
+    return _settle(rt, claimed, result=result, failure=failure, duration_ms=took)
 
 
 def _prepare(rt: Runtime, claimed: ledger.Claimed, h: Handoff) -> Any:
@@ -81,22 +92,22 @@ def _perform(rt: Runtime, kind: str, request: Any) -> Any:
 
 
 def _settle(rt: Runtime, claimed: ledger.Claimed, *, result: Any = None,
-            failure: Exception | None = None) -> list[int]:
+            failure: Exception | None = None, duration_ms: int | None = None) -> list[int]:
     s = rt.settings
     new_jobs = []
     with rt.db.unit_of_work() as session:
-        h = session.get_one(Handoff, claimed.handoff_id)
+        h = handoffs.locked(session, claimed.handoff_id)
         if failure is None:
-            ledger.settle_done(session, claimed)
+            ledger.settle_done(session, claimed, duration_ms=duration_ms)
             new_jobs = _on_success(session, claimed, h, result)
         elif isinstance(failure, TransientError) and claimed.attempts < s.max_attempts:
             wait = backoff_seconds(claimed.attempts, s.backoff_base_seconds,
                                    s.backoff_max_seconds, failure.retry_after)
-            ledger.settle_retry(session, claimed, scrub(str(failure)), wait)
+            ledger.settle_retry(session, claimed, scrub(str(failure)), wait, duration_ms)
             log.info("job %s %s: transient (%s), retry in %.0fs", claimed.id, claimed.kind,
                      scrub(str(failure)), wait)
         else:
-            new_jobs = _on_failure(session, claimed, h, failure)
+            new_jobs = _on_failure(session, claimed, h, failure, duration_ms)
         session.flush()
         ids = [j.id for j in new_jobs if j is not None]
     return ids
@@ -118,7 +129,8 @@ def _on_success(session: Any, claimed: ledger.Claimed, h: Handoff, result: Any) 
     return []
 
 
-def _on_failure(session: Any, claimed: ledger.Claimed, h: Handoff, failure: Exception
+def _on_failure(session: Any, claimed: ledger.Claimed, h: Handoff, failure: Exception,
+                duration_ms: int | None = None
                 ) -> list[Any]:
     permanent = isinstance(failure, PermanentError)
     reason = failure.reason if isinstance(failure, PermanentError) else (
@@ -126,16 +138,18 @@ def _on_failure(session: Any, claimed: ledger.Claimed, h: Handoff, failure: Exce
     reason = scrub(reason)
     if claimed.kind == ledger.Kind.CANCEL_ORDER and isinstance(failure, NotFound):
         # the post never reached the carrier: nothing to cancel there, so it is cancelled
-        ledger.settle_done(session, claimed, note="no order at the carrier")
+        ledger.settle_done(session, claimed, note="no order at the carrier",
+                           duration_ms=duration_ms)
         change = handoffs.Change(Status.CANCELLED, "worker", utcnow(), notes=reason)
         return [handoffs.apply(session, h, change)[1]]
     if claimed.kind == ledger.Kind.CANCEL_ORDER and permanent:
         # the carrier refused the cancel (courier already has it): an answer, not a fault
-        ledger.settle_done(session, claimed, note=f"refused: {reason}")
+        ledger.settle_done(session, claimed, note=f"refused: {reason}", duration_ms=duration_ms)
         handoffs.log(session, h, handoffs.Change(None, "worker", utcnow(), notes=reason),
                      False, "cancel refused by the carrier")
         return []
-    ledger.settle_dead(session, claimed, reason, "permanent" if permanent else "exhausted")
+    ledger.settle_dead(session, claimed, reason, "permanent" if permanent else "exhausted",
+                       duration_ms)
     log.warning("job %s %s dead: %s", claimed.id, claimed.kind, reason)
     if claimed.kind == ledger.Kind.POST_ORDER:
         return [handoffs.needs_attention(session, h, reason)]

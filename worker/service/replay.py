@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from worker.db.models import Handoff, Job, utcnow
-from worker.domain.statuses import Status
+from worker.domain.statuses import FINAL, LABEL_VI, Status
 from worker.service import handoffs, ledger
 
 if TYPE_CHECKING:
@@ -74,9 +74,11 @@ def _replay_one(s: Session, job_id: int, actor: str) -> ReplayOutcome:
         return ReplayOutcome(job_id, False, "không có việc này")
     if job.state != "dead":
         return ReplayOutcome(job_id, False, "việc này không ở trạng thái lỗi")
-    job.state, job.attempts, job.next_attempt_at = "pending", 0, utcnow()
-    job.rung_at, job.locked_until = None, None
-    h = s.get_one(Handoff, job.handoff_id)
+    h = handoffs.locked(s, job.handoff_id)
+    if job.kind != ledger.Kind.PUSH_STATUS and Status(h.status) in FINAL:
+        return ReplayOutcome(job_id, False, f"hồ sơ đã kết thúc ({LABEL_VI[Status(h.status)]}); "
+                                            "không gửi lại yêu cầu tới bưu điện")
+    ledger.revive(s, job.idempotency_key)
     note = f"chạy lại bởi {actor}"
     if job.kind == ledger.Kind.POST_ORDER and h.status == Status.NEEDS_ATTENTION:
         handoffs.log(s, h, handoffs.Change(Status.REQUESTED, "ops", utcnow(), notes=note),

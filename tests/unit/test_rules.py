@@ -74,3 +74,22 @@ def test_masking():
     assert mask_phone("0912345678") == "09****678"
     assert mask_name("Nguyễn Thị Hồng") == "N. T. H***"
     assert "0912345678" not in scrub("call 0912345678 now")
+
+
+@pytest.mark.parametrize("text", [
+    "gọi 0912345678", "0912 345 678", "091.234.5678", "+84 912 345 678", "84912345678",
+    "ĐT 02773 851 234",
+])
+def test_scrub_masks_phones_however_they_are_written(text):
+    out = scrub(text)
+    digits = "".join(ch for ch in text if ch.isdigit())
+    assert digits[-7:-3] not in "".join(ch for ch in out if ch.isdigit())
+    assert "****" in out
+
+
+@pytest.mark.parametrize("text", [
+    "hồ sơ 000.00.17.H19-261126-0001", "EB123456785VN", "2026-11-26 09:15:00", "HTTP 503",
+    "lastId=6b07ebdd0000000000000003",
+])
+def test_scrub_leaves_codes_and_times_alone(text):
+    assert scrub(text) == text

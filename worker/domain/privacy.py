@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-_PHONE_RE = re.compile(r"(?<!\d)(\+?84|0)(\d{2})(\d{3,6})(\d{3})(?!\d)")
+# a Vietnamese phone as people write it: 0 or (+)84, then 8 to 10 digits, possibly spaced,
+# dotted or dashed ("0912 345 678", "091.234.5678", "+84 912 345 678")
+_PHONE_RE = re.compile(r"(?<![\d\w])(?:\+?84|0)(?:[ .\-]?\d){8,10}(?!\d)")
 
 
 def mask_phone(phone: str | None) -> str:

@@ -13,11 +13,19 @@ from sqlalchemy.orm import Session
 
 from worker.db.models import Lease, utcnow
 
-HOLDER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+_TOKEN = uuid.uuid4().hex[:6]
 
 
-def acquire(session: Session, name: str, seconds: float, holder: str = HOLDER) -> bool:
+def current_holder() -> str:
+    """Who holds a lease: host and process. Computed per call, never at import: a prefork
+    worker imports this module once and forks its pool, and every child must be its own
+    holder (a shared one would let two children hold the same lease)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_TOKEN}"
+
+
+def acquire(session: Session, name: str, seconds: float, holder: str | None = None) -> bool:
     """Take or renew the lease; False if someone else holds a live one."""
+    holder = holder or current_holder()
     now = utcnow()
     if session.scalar(select(Lease.name).where(Lease.name == name)) is None:
         try:
@@ -34,7 +42,8 @@ def acquire(session: Session, name: str, seconds: float, holder: str = HOLDER) -
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def release(session: Session, name: str, holder: str = HOLDER) -> None:
+def release(session: Session, name: str, holder: str | None = None) -> None:
+    holder = holder or current_holder()
     session.execute(
         update(Lease).where(Lease.name == name, Lease.holder == holder)
         .values(holder="", expires_at=utcnow())

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 
 from worker.bootstrap import Runtime
 from worker.db.models import Heartbeat, utcnow
@@ -47,10 +48,17 @@ def sweep(rt: Runtime) -> int:
             leases.release(s, SWEEP_LEASE)
 
 
-def beat_heartbeat(rt: Runtime, name: str) -> None:
+def beat_heartbeat(rt: Runtime, *names: str) -> None:
+    """Mark each named heartbeat as beating now (see worker/health.py for the names).
+    Two processes of one host may insert the same row at once: the loser just updates."""
+    now = utcnow()
     with rt.db.unit_of_work() as s:
-        row = s.scalar(select(Heartbeat).where(Heartbeat.name == name))
-        if row is None:
-            s.add(Heartbeat(name=name, at=utcnow()))
-        else:
-            row.at = utcnow()
+        for name in names:
+            if s.execute(update(Heartbeat).where(Heartbeat.name == name)
+                         .values(at=now)).rowcount == 1:  # type: ignore[attr-defined]
+                continue
+            try:
+                with s.begin_nested():
+                    s.add(Heartbeat(name=name, at=now))
+            except IntegrityError:
+                s.execute(update(Heartbeat).where(Heartbeat.name == name).values(at=now))

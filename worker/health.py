@@ -1,7 +1,15 @@
-"""Liveness for `handoff check` (compose healthchecks): recent consumption, fresh feed cursors."""
+"""Liveness for `handoff check` (compose healthchecks): recent consumption, fresh feed cursors.
+
+Every task a worker finishes writes `worker:<hostname>` (this container consumed), and the
+ledger, sweep and SLA tasks also write the global `worker` row (some worker consumed: the
+fleet view). `handoff check` runs inside the container it judges, so a worker container is
+judged by its own row: a dead worker goes unhealthy even while its siblings keep the global
+row fresh. A container with no row of its own (the beat, which consumes nothing; a worker
+that has not finished a task yet) is judged by the global row."""
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -11,20 +19,34 @@ from worker.db.models import Cursor, Heartbeat, utcnow
 from worker.service.feeds import CARRIER_CURSOR, ONESTOP_CURSOR
 from worker.settings import Settings
 
+FLEET_HEARTBEAT = "worker"
 
-def liveness(settings: Settings) -> list[str]:
+
+def host_heartbeat(hostname: str | None = None) -> str:
+    """The heartbeat row of one host (this one by default); computed per call, never cached."""
+    return f"{FLEET_HEARTBEAT}:{hostname or socket.gethostname()}"
+
+
+def liveness(settings: Settings, hostname: str | None = None) -> list[str]:
     """Plain reasons the system is not healthy; empty when it is."""
     db = Database(settings.resolved_database_url())
     now = utcnow()
     problems: list[str] = []
     try:
         with db.unit_of_work() as s:
-            beat = s.scalar(select(Heartbeat.at).where(Heartbeat.name == "worker"))
+            own = host_heartbeat(hostname)
+            beat = s.scalar(select(Heartbeat.at).where(Heartbeat.name == own))
+            subject = f"worker {own.split(':', 1)[1]} (this container)"
+            if beat is None:  # not a worker, or one that has not finished a task yet
+                beat = s.scalar(select(Heartbeat.at).where(Heartbeat.name == FLEET_HEARTBEAT))
+                subject = "no worker"
             idle = timedelta(seconds=settings.check_max_idle_seconds)
             if beat is None:
                 problems.append("no worker has consumed any work yet")
             elif now - beat > idle:
-                problems.append(f"no worker consumed work for {(now - beat).seconds}s")
+                verb = "consumed" if subject == "no worker" else "has not consumed"
+                problems.append(
+                    f"{subject} {verb} work for {int((now - beat).total_seconds())}s")
             stale = timedelta(seconds=settings.check_feed_stale_seconds)
             for name in (ONESTOP_CURSOR, CARRIER_CURSOR):
                 at = s.scalar(select(Cursor.updated_at).where(Cursor.name == name))

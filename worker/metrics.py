@@ -1,8 +1,9 @@
 """Prometheus metrics read from the database at scrape time (the ledger is the truth).
 
 The HTTP clients run in worker processes, not in the web process that serves /metrics, so
-call counts come from the `attempts` table. It has no duration column, so there is no
-latency histogram here.
+call counts and call latencies come from the `attempts` table: every try records its
+outcome and, when a call was made, `duration_ms`. The latency histogram is counted in SQL
+(one `SUM(CASE ...)` per bucket, grouped by kind and outcome), never by loading the rows.
 """
 
 from __future__ import annotations
@@ -10,9 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from worker.db.engine import Database
 from worker.db.models import Attempt, Cursor, Handoff, Job, SlaBreach, utcnow
@@ -21,8 +27,17 @@ from worker.domain.statuses import Status
 from worker.service.ledger import Kind
 
 LEDGER_STATES = ("pending", "dead")
-OUTCOMES = ("ok", "transient", "permanent")
+OUTCOMES = ("ok", "transient", "permanent", "exhausted")
 KINDS = (Kind.POST_ORDER, Kind.CANCEL_ORDER, Kind.PUSH_STATUS)
+SYSTEMS = {Kind.POST_ORDER: "carrier", Kind.CANCEL_ORDER: "carrier", Kind.PUSH_STATUS: "onestop"}
+# Upper bounds of the call-latency buckets, in seconds (+Inf is added); whole milliseconds,
+# since durations are stored as integer milliseconds.
+CALL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def system_of(kind: str) -> str:
+    """Which side a ledger kind calls: the carrier or the one-stop system."""
+    return SYSTEMS.get(kind, "other")
 
 
 class DatabaseCollector(Collector):
@@ -61,6 +76,12 @@ class DatabaseCollector(Collector):
             attempts = s.execute(
                 select(Job.kind, Attempt.outcome, func.count())
                 .join(Job, Job.id == Attempt.job_id).group_by(Job.kind, Attempt.outcome)).all()
+            timed = s.execute(
+                select(Job.kind, Attempt.outcome, func.count(), func.sum(Attempt.duration_ms),
+                       *[func.sum(case((Attempt.duration_ms <= round(le * 1000), 1), else_=0))
+                         for le in CALL_BUCKETS])
+                .join(Job, Job.id == Attempt.job_id).where(Attempt.duration_ms.is_not(None))
+                .group_by(Job.kind, Attempt.outcome)).all()
 
         rows = GaugeMetricFamily("handoff_ledger_rows", "Outbound ledger rows by state",
                                  labels=["state"])
@@ -89,11 +110,26 @@ class DatabaseCollector(Collector):
             "handoff_outbound_attempts",
             "Tries of outbound ledger rows (carrier: post_order, cancel_order; one-stop: "
             "push_status) by outcome, from the attempts table",
-            labels=["kind", "outcome"])
+            labels=["system", "kind", "outcome"])
         counted = {(k, o): n for k, o, n in attempts}
-        for key in sorted({(k, o) for k in KINDS for o in OUTCOMES} | set(counted)):
-            calls.add_metric(list(key), counted.get(key, 0))
-        return [rows, age, handoffs, lag, open_, calls]
+        for kind, outcome in sorted({(k, o) for k in KINDS for o in OUTCOMES} | set(counted)):
+            calls.add_metric([system_of(kind), kind, outcome], counted.get((kind, outcome), 0))
+
+        latency = HistogramMetricFamily(
+            "handoff_outbound_call_seconds",
+            "Duration of calls to the carrier (post_order, cancel_order) and the one-stop "
+            "system (push_status) by outcome, from the attempts table (tries with a call)",
+            labels=["system", "kind", "outcome"])
+        for kind, outcome, count, total_ms, *under in sorted(timed, key=lambda r: (r[0], r[1])):
+            buckets = [(_le(le), float(n or 0)) for le, n in zip(CALL_BUCKETS, under, strict=True)]
+            latency.add_metric([system_of(kind), kind, outcome],
+                               [*buckets, ("+Inf", float(count))], float(total_ms or 0) / 1000)
+        return [rows, age, handoffs, lag, open_, calls, latency]
+
+
+def _le(bound: float) -> str:
+    """A bucket bound as Prometheus client libraries write it (0.05, 1.0, 10.0)."""
+    return repr(float(bound))
 
 
 def render(db: Database) -> bytes:

@@ -6,6 +6,7 @@ from celery import Celery
 
 from worker import dispatcher
 from worker.bootstrap import runtime
+from worker.health import FLEET_HEARTBEAT, host_heartbeat
 from worker.service import feeds, outbound, sla
 
 app = Celery("handoff")
@@ -16,14 +17,14 @@ app.config_from_object("celeryconfig")
 def run_job(job_id: int) -> None:
     rt = runtime()
     dispatcher.ring(rt, outbound.run_job(rt, job_id))
-    dispatcher.beat_heartbeat(rt, "worker")
+    dispatcher.beat_heartbeat(rt, FLEET_HEARTBEAT, host_heartbeat())
 
 
 @app.task(name="handoff.sweep", ignore_result=True)
 def sweep() -> None:
     rt = runtime()
     dispatcher.sweep(rt)
-    dispatcher.beat_heartbeat(rt, "worker")
+    dispatcher.beat_heartbeat(rt, FLEET_HEARTBEAT, host_heartbeat())
 
 
 @app.task(name="handoff.poll_onestop", ignore_result=True)
@@ -31,7 +32,7 @@ def poll_onestop() -> None:
     rt = runtime()
     _, jobs = feeds.poll_onestop(rt)
     dispatcher.ring(rt, jobs)
-    dispatcher.beat_heartbeat(rt, "poll:onestop")
+    dispatcher.beat_heartbeat(rt, "poll:onestop", host_heartbeat())
 
 
 @app.task(name="handoff.poll_carrier", ignore_result=True)
@@ -39,11 +40,11 @@ def poll_carrier() -> None:
     rt = runtime()
     _, jobs = feeds.poll_carrier(rt)
     dispatcher.ring(rt, jobs)
-    dispatcher.beat_heartbeat(rt, "poll:carrier")
+    dispatcher.beat_heartbeat(rt, "poll:carrier", host_heartbeat())
 
 
 @app.task(name="handoff.mark_sla", ignore_result=True)
 def mark_sla() -> None:
     rt = runtime()
     sla.mark(rt)
-    dispatcher.beat_heartbeat(rt, "worker")
+    dispatcher.beat_heartbeat(rt, FLEET_HEARTBEAT, host_heartbeat())

@@ -1,13 +1,24 @@
-"""/metrics after a short real run: values read from the database add up."""
+"""/metrics after a short real run: values read from the database add up. Plus the call
+latency histogram's bucket arithmetic on rows written directly (no processes)."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import func, select
 
 from tests.integration.flow import all_final, ledger_drained, wait_until
 from worker.db.engine import Database
+from worker.db.migrate import upgrade
+from worker.db.models import Attempt, Handoff, Job, utcnow
+from worker.metrics import render
 from worker.stack import Stack
+
+CALLS = "handoff_outbound_call_seconds"
 
 
 def _samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -18,6 +29,27 @@ def _samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
     return out
 
 
+def _histograms(m: dict[str, list[tuple[dict[str, str], float]]]) -> dict[tuple[str, ...], dict]:
+    """Per (system, kind, outcome): {"buckets": {le: v}, "count": v, "sum": v}."""
+    out: dict[tuple[str, ...], dict] = {}
+    for suffix in ("_bucket", "_count", "_sum"):
+        for lb, v in m.get(CALLS + suffix, []):
+            h = out.setdefault((lb["system"], lb["kind"], lb["outcome"]), {"buckets": {}})
+            if suffix == "_bucket":
+                h["buckets"][lb["le"]] = v
+            else:
+                h[suffix[1:]] = v
+    return out
+
+
+def _timed_attempts(db: Database) -> dict[tuple[str, str], int]:
+    with db.unit_of_work() as s:
+        return {(k, o): n for k, o, n in s.execute(
+            select(Job.kind, Attempt.outcome, func.count())
+            .join(Job, Job.id == Attempt.job_id).where(Attempt.duration_ms.is_not(None))
+            .group_by(Job.kind, Attempt.outcome)).all()}
+
+
 def test_metrics_after_five_result_deliveries(tmp_path):
     with Stack(home=tmp_path / "home") as stack:
         db = Database(f"sqlite:///{tmp_path / 'home' / 'handoff.db'}")
@@ -26,7 +58,11 @@ def test_metrics_after_five_result_deliveries(tmp_path):
         wait_until(db, all_final(5), 120, "5 hand-offs final", stack)
         ledger_drained(db, 60, stack)
 
-        r = httpx.get(stack.web_url + "metrics", timeout=10)
+        for _ in range(10):  # a late push-back may land between the reads: read again
+            before = _timed_attempts(db)
+            r = httpx.get(stack.web_url + "metrics", timeout=10)
+            if _timed_attempts(db) == before:
+                break
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/plain")
         m = _samples(r.text)
@@ -43,6 +79,24 @@ def test_metrics_after_five_result_deliveries(tmp_path):
                     for lb, v in m["handoff_outbound_attempts_total"]}
         assert attempts[("post_order", "ok")] == 5  # one accepted post per hand-off
         assert attempts[("push_status", "ok")] > 5  # several statuses pushed back each
+        systems = {(lb["kind"], lb["system"]) for lb, _ in m["handoff_outbound_attempts_total"]}
+        assert ("post_order", "carrier") in systems and ("push_status", "onestop") in systems
+
+        # Call latencies: one series per (kind, outcome) with timed attempts, from the ledger.
+        hist = _histograms(m)
+        assert {(k, o) for _, k, o in hist} == set(before), (hist, before)
+        for (system, kind, outcome), h in hist.items():
+            assert system == {"post_order": "carrier", "cancel_order": "carrier",
+                              "push_status": "onestop"}[kind]
+            assert h["count"] == before[(kind, outcome)]
+            assert h["buckets"]["+Inf"] == h["count"]
+            les = sorted(h["buckets"], key=float)
+            assert les == ["0.05", "0.1", "0.25", "0.5", "1.0", "2.5", "5.0", "10.0", "+Inf"]
+            counts = [h["buckets"][le] for le in les]
+            assert counts == sorted(counts)  # cumulative
+            assert 0 < h["sum"] < 30 * h["count"]  # real HTTP calls to the local simulators
+        assert hist[("carrier", "post_order", "ok")]["count"] == 5
+        assert hist[("onestop", "push_status", "ok")]["count"] > 5
 
         lag = {labels["feed"]: v for labels, v in m["handoff_feed_lag_seconds"]}
         assert set(lag) == {"onestop-handoffs", "carrier-tracking"}
@@ -55,3 +109,71 @@ def test_metrics_after_five_result_deliveries(tmp_path):
                                  "delivery_failed", "needs_attention"}
         assert all(v >= 0 for v in breaches.values())
         db.dispose()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path) -> Iterator[Database]:
+    url = f"sqlite:///{tmp_path / 'metrics.db'}"
+    upgrade(url)
+    db = Database(url)
+    yield db
+    db.dispose()
+
+
+def test_call_histogram_bucket_arithmetic(sqlite_db: Database) -> None:
+    """Bounds are inclusive (le), buckets cumulative, untimed tries left out, sum in seconds."""
+    with sqlite_db.unit_of_work() as s:
+        h = Handoff(dossier_code="000.00.17.H19-201126-0001", direction="result_delivery",
+                    source_item_id="item-1", status="accepted", ready_at=utcnow())
+        s.add(h)
+        s.flush()
+        jobs = {kind: Job(kind=kind, handoff_id=h.id, idempotency_key=f"{kind}:1")
+                for kind in ("post_order", "cancel_order", "push_status")}
+        s.add_all(jobs.values())
+        s.flush()
+        rows = [("post_order", "ok", ms) for ms in (10, 50, 51, 100, 400, 2500, 12000)]
+        rows += [("post_order", "transient", 10000), ("post_order", "transient", None),
+                 ("post_order", "ok", None),  # a skipped post: no call, no duration
+                 ("cancel_order", "permanent", 0),
+                 ("push_status", "exhausted", 700), ("push_status", "ok", 1000)]
+        s.add_all(Attempt(job_id=jobs[kind].id, number=i + 1, outcome=outcome, duration_ms=ms)
+                  for i, (kind, outcome, ms) in enumerate(rows))
+
+    m = _samples(render(sqlite_db).decode())
+    hist = _histograms(m)
+    assert set(hist) == {("carrier", "post_order", "ok"), ("carrier", "post_order", "transient"),
+                         ("carrier", "cancel_order", "permanent"),
+                         ("onestop", "push_status", "exhausted"),
+                         ("onestop", "push_status", "ok")}
+
+    ok = hist[("carrier", "post_order", "ok")]
+    # 10 50 | 51 100 | 400 | 2500 | 12000 against 0.05 0.1 0.25 0.5 1 2.5 5 10 +Inf
+    assert ok["buckets"] == {"0.05": 2, "0.1": 4, "0.25": 4, "0.5": 5, "1.0": 5, "2.5": 6,
+                             "5.0": 6, "10.0": 6, "+Inf": 7}
+    assert ok["count"] == 7
+    assert math.isclose(ok["sum"], (10 + 50 + 51 + 100 + 400 + 2500 + 12000) / 1000)
+
+    transient = hist[("carrier", "post_order", "transient")]
+    assert transient["buckets"]["5.0"] == 0 and transient["buckets"]["10.0"] == 1
+    assert transient["count"] == 1 and math.isclose(transient["sum"], 10.0)
+
+    cancel = hist[("carrier", "cancel_order", "permanent")]
+    assert set(cancel["buckets"].values()) == {1} and cancel["sum"] == 0
+
+    exhausted = hist[("onestop", "push_status", "exhausted")]
+    assert exhausted["buckets"]["0.5"] == 0 and exhausted["buckets"]["1.0"] == 1
+    assert hist[("onestop", "push_status", "ok")]["buckets"]["1.0"] == 1  # 1000 ms <= 1 s
+
+    # the attempts counter counts every try, timed or not, and names the system
+    attempts = {(lb["system"], lb["kind"], lb["outcome"]): v
+                for lb, v in m["handoff_outbound_attempts_total"]}
+    assert attempts[("carrier", "post_order", "ok")] == 8
+    assert attempts[("carrier", "post_order", "transient")] == 2
+    assert attempts[("onestop", "push_status", "exhausted")] == 1
+    assert attempts[("carrier", "cancel_order", "exhausted")] == 0  # every pair is listed
+
+
+def test_no_timed_attempts_no_histogram_series(sqlite_db: Database) -> None:
+    m = _samples(render(sqlite_db).decode())
+    assert m["handoff_metrics_database_up"] == [({}, 1.0)]
+    assert _histograms(m) == {}

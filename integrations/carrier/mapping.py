@@ -12,9 +12,11 @@ from typing import Any
 
 from vietnam_provinces import Province, Ward
 
+from integrations.http_errors import retry_after
 from worker.domain.errors import NotFound, PermanentError, TransientError
 from worker.domain.model import CarrierOrder, Contact, FeedPage, PostOutcome, TrackingEvent
 from worker.domain.privacy import scrub
+from worker.domain.rules import MAX_ORDER_NUMBER
 from worker.domain.statuses import Direction, Status
 
 log = logging.getLogger(__name__)
@@ -26,9 +28,11 @@ TRACKING_PATH = "apiVNPostNGSP/p1.0/order/tracking"
 CANCEL_PATH = "apiVNPostNGSP/p1.0/order/cancel"
 FIRST_CURSOR = "0" * 24
 MAX_PAGE_SIZE = 1000
-MAX_ORDER_NUMBER = 50
 ACCEPTED, ALREADY_EXISTS = 100, 101
 UNKNOWN_ORDER = 105  # cancel of an order the carrier never created (simulator's code)
+# Longest text kept from a tracking doc (the columns of worker/db/models.py), largest code.
+MAX_ITEM_CODE, MAX_POST_OFFICE, MAX_STATUS_TEXT, MAX_NOTES = 20, 40, 400, 2000
+MAX_STATUS_CODE = 10**9
 
 # code -> (normalized status or None when informational, carrier's Vietnamese text)
 STATUS_TABLE: dict[int, tuple[Status | None, str]] = {
@@ -211,6 +215,8 @@ _EPOCH = datetime.fromtimestamp(0, UTC)
 def _parse_doc(doc: Mapping[str, Any], oid: str, order_number: str) -> TrackingEvent:
     try:
         code = _as_int(doc.get("StatusCode"))
+        if abs(code) >= MAX_STATUS_CODE:
+            raise ValueError("StatusCode out of range")
         occurred = datetime.fromtimestamp(_as_int(doc.get("EventTime")) / 1000, UTC)
         status, known = lookup_status(code)
         text = str(doc.get("StatusMessage") or "") or (STATUS_TABLE[code][1] if known else "")
@@ -224,14 +230,14 @@ def _parse_doc(doc: Mapping[str, Any], oid: str, order_number: str) -> TrackingE
     return TrackingEvent(
         event_id=oid,
         order_number=order_number,
-        item_code=str(doc.get("ItemCode") or "").strip() or None,
+        item_code=str(doc.get("ItemCode") or "").strip()[:MAX_ITEM_CODE] or None,
         occurred_at=occurred,
         raw_code=code,
-        raw_text=scrub(text)[:500],
+        raw_text=scrub(text)[:MAX_STATUS_TEXT],
         status=status,
         known_code=known,
-        post_office=str(doc.get("POSID") or ""),
-        notes=scrub(str(doc.get("Notes") or "")),
+        post_office=str(doc.get("POSID") or "").strip()[:MAX_POST_OFFICE],
+        notes=scrub(str(doc.get("Notes") or ""))[:MAX_NOTES],
     )
 
 
@@ -241,7 +247,8 @@ def parse_tracking_page(body: dict, last_id: str | None) -> FeedPage:
     A doc without an ``_id.$oid`` or without an OrderNumber cannot be attributed nor
     deduplicated: it is skipped (logged), but the cursor still moves past every doc that
     has an oid, so one bad doc never blocks the feed. A doc with both but a bad code or time
-    becomes an event with status None / known_code False, so it lands in the log.
+    becomes an event with status None / known_code False, so it lands in the log. Over-long
+    text is cut to its column (an over-long OrderNumber too: see _order_number_of).
     """
     if not isinstance(body, Mapping):
         raise TransientError("trang theo dõi của bưu điện không đúng định dạng")
@@ -259,12 +266,22 @@ def parse_tracking_page(body: dict, last_id: str | None) -> FeedPage:
             log.warning("tracking doc without _id.$oid skipped")
             continue
         cursor = oid
-        order_number = str(doc.get("OrderNumber") or "").strip()
+        order_number = _order_number_of(doc, oid)
         if not order_number:
             log.warning("tracking doc %s without OrderNumber skipped", oid)
             continue
         events.append(_parse_doc(doc, oid, order_number))
     return FeedPage(events=events, last_id=cursor)
+
+
+def _order_number_of(doc: Mapping[str, Any], oid: str) -> str:
+    """OrderNumber; a longer one than ours can be is cut, ending with "…" (never in ours), so
+    it matches no hand-off and the event is logged as "order not known"."""
+    number = str(doc.get("OrderNumber") or "").strip()
+    if len(number) <= MAX_ORDER_NUMBER:
+        return number
+    log.warning("tracking doc %s has an OrderNumber of %d characters; not ours", oid, len(number))
+    return number[: MAX_ORDER_NUMBER - 1] + "…"
 
 
 def _oid_of(doc: object) -> str | None:
@@ -276,16 +293,6 @@ def _oid_of(doc: object) -> str | None:
 
 
 # --- HTTP status classification -------------------------------------------------------------
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    for key, value in headers.items():
-        if key.lower() == "retry-after":
-            try:
-                return max(0.0, float(value))
-            except ValueError:
-                return None  # an HTTP-date: let the ledger's own backoff decide
-    return None
-
-
 def classify_http(status_code: int, headers: Mapping[str, str], body_text: str) -> Exception | None:
     """None for success; otherwise the error to raise, with personal data scrubbed."""
     if status_code < 400:
@@ -295,7 +302,7 @@ def classify_http(status_code: int, headers: Mapping[str, str], body_text: str) 
         return TokenRejected("bưu điện từ chối mã truy cập (HTTP 401)")
     if status_code == 429:
         return TransientError(
-            "bưu điện báo gửi quá nhiều yêu cầu (HTTP 429)", retry_after=_retry_after(headers)
+            "bưu điện báo gửi quá nhiều yêu cầu (HTTP 429)", retry_after=retry_after(headers)
         )
     if status_code >= 500 or status_code == 408:
         return BurstError(f"bưu điện tạm thời lỗi (HTTP {status_code})")

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 from tenacity.wait import wait_base
 
-from integrations.onestop import mapping
+from integrations.onestop import mapping, replies
 from worker.domain.errors import NotFound, PermanentError, TransientError
 from worker.domain.model import OnestopPage, StatusPush
 
@@ -25,7 +25,7 @@ class OnestopClient:
 
     Short transient bursts (transport errors, timeouts, 5xx) are retried here, at most
     ``max_attempts`` times with exponential backoff and jitter; 429 is raised at once
-    (``mapping.RateLimited``, a TransientError carrying ``retry_after``).
+    (``replies.RateLimited``, a TransientError carrying ``retry_after``).
     """
 
     def __init__(
@@ -66,7 +66,7 @@ class OnestopClient:
         what = "đọc danh sách hồ sơ chuyển bưu chính"
         response = self._request("GET", mapping.FEED_PATH, what,
                                  params=mapping.feed_params(after, limit))
-        error = mapping.error_for_status(response.status_code, response.headers,
+        error = replies.error_for_status(response.status_code, response.headers,
                                          _body(response), what=what)
         if error is not None:
             raise error
@@ -76,7 +76,7 @@ class OnestopClient:
         what = "cập nhật trạng thái bưu chính"
         response = self._request("POST", mapping.push_path(push.dossier_code), what,
                                  json=mapping.push_body(push))
-        outcome = mapping.classify_push_reply(response.status_code, response.headers,
+        outcome = replies.classify_push_reply(response.status_code, response.headers,
                                               _body(response), dossier_code=push.dossier_code)
         if isinstance(outcome, Exception):
             raise outcome
@@ -88,7 +88,7 @@ class OnestopClient:
         if response.status_code == 404:
             raise NotFound(f"hệ thống một cửa không có hồ sơ {dossier_code}",
                                    field="dossierCode", code="404")
-        error = mapping.error_for_status(response.status_code, response.headers,
+        error = replies.error_for_status(response.status_code, response.headers,
                                          _body(response), what=what)
         if error is not None:
             raise error
@@ -109,7 +109,7 @@ class OnestopClient:
 
     # --- transport --------------------------------------------------------------------------
     def _retryable(self, exc: BaseException) -> bool:
-        if not isinstance(exc, TransientError) or isinstance(exc, mapping.RateLimited):
+        if not isinstance(exc, TransientError) or isinstance(exc, replies.RateLimited):
             return False
         return exc.retry_after is None or exc.retry_after <= MAX_INLINE_WAIT_SECONDS
 
@@ -147,7 +147,7 @@ class OnestopClient:
             ) from None
         log.debug("onestop %s %s -> %s", method, path, response.status_code)
         if response.status_code >= 500 or response.status_code == 408:
-            error = mapping.error_for_status(response.status_code, response.headers, None,
+            error = replies.error_for_status(response.status_code, response.headers, None,
                                              what=what)
             assert error is not None
             log.warning("onestop %s %s -> %s", method, path, response.status_code)

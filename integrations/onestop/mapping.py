@@ -1,21 +1,17 @@
-"""One-stop wire <-> domain translation: paths, items, push bodies, reply classes (no I/O)."""
+"""One-stop wire <-> domain translation: paths, items, push bodies (no I/O).
+
+HTTP reply classification lives in integrations/onestop/replies.py.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
 from worker.domain.addresses import resolve_units
-from worker.domain.errors import (
-    InvalidInput,
-    NotFound,
-    PermanentError,
-    TransientError,
-)
+from worker.domain.errors import InvalidInput, PermanentError
 from worker.domain.model import Address, Contact, HandoffItem, HandoffKind, OnestopPage, StatusPush
-from worker.domain.privacy import scrub
 from worker.domain.validation import check_dossier_code, normalize_phone
 
 # --- wire paths and limits (contract sections 1 to 3) ---------------------------------------
@@ -23,15 +19,24 @@ FEED_PATH = "/api/v1/postal-handoffs"
 DOSSIER_PATH = "/api/v1/dossiers/{code}"
 PUSH_PATH = "/api/v1/dossiers/{code}/postal-events"
 MAX_PAGE_SIZE = 500
+# Longest accepted value per wire field: the database columns (worker/db/models.py). A longer
+# value is refused here, naming the field, instead of failing the whole transaction later.
+MAX_LEN = {
+    "id": 80,
+    "dossierCode": 80,
+    "agency.code": 40,
+    "agency.name": 200,
+    "procedure.code": 40,
+    "procedure.name": 300,
+    "citizen.name": 200,
+    "citizen.email": 200,
+    "citizen.address": 400,
+}
 VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
 
 KINDS = frozenset(
     {HandoffKind.RESULT_READY, HandoffKind.PICKUP_REQUESTED, HandoffKind.HANDOFF_CANCELLED}
 )
-
-
-class RateLimited(TransientError):
-    """429 from the one-stop system: wait ``retry_after`` seconds; never retried inline."""
 
 
 # --- small helpers ----------------------------------------------------------------------------
@@ -46,13 +51,23 @@ def _obj(raw: Mapping, key: str, field: str, *, reason: str) -> Mapping:
     return value
 
 
+def _fits(value: str, field: str) -> str:
+    """The value when it fits its column (MAX_LEN), else InvalidInput saying how long it may be."""
+    limit = MAX_LEN.get(field)
+    if limit is not None and len(value) > limit:
+        raise InvalidInput(
+            f"dài {len(value)} ký tự, chỉ được tối đa {limit} ký tự", field=field
+        )
+    return value
+
+
 def _text(raw: Mapping, key: str, field: str, *, reason: str, required: bool = True) -> str:
     value = raw.get(key)
     if value is None and not required:
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
         raise InvalidInput(reason, field=field)
-    return value.strip()
+    return _fits(value.strip(), field)
 
 
 def _unit_code(value: object, field: str, what: str) -> str | int:
@@ -105,7 +120,7 @@ def _citizen(raw: Mapping) -> Contact:
         phone=phone,
         address=Address(street=street, province_code=units.province_code,
                         ward_code=units.ward_code, converted_from=units.converted_from),
-        email=(email.strip() or None) if email else None,
+        email=(_fits(email.strip(), "citizen.email") or None) if email else None,
     )
 
 
@@ -122,7 +137,10 @@ def parse_item(raw: object) -> HandoffItem:
             "(chỉ nhận result_ready, pickup_requested, handoff_cancelled)",
             field="type",
         )
-    dossier_code = check_dossier_code(raw.get("dossierCode"), field="dossierCode")
+    dossier_raw = raw.get("dossierCode")
+    if isinstance(dossier_raw, str):
+        _fits(dossier_raw.strip(), "dossierCode")
+    dossier_code = check_dossier_code(dossier_raw, field="dossierCode")
     agency = _obj(raw, "agency", "agency", reason="thiếu thông tin cơ quan giải quyết")
     agency_code = _text(agency, "code", "agency.code", reason="thiếu mã cơ quan giải quyết")
     agency_name = _text(agency, "name", "agency.name", reason="tên cơ quan phải là chuỗi ký tự",
@@ -159,14 +177,18 @@ def parse_item(raw: object) -> HandoffItem:
 
 
 def item_id_of(raw: object) -> str | None:
-    """Best effort: the item's id even when the item is invalid (to record a receipt)."""
+    """Best effort: the item's id even when the item is invalid (to record a receipt).
+
+    None when there is no usable id: absent, blank, or longer than MAX_LEN["id"] (such an
+    id cannot be stored, so it cannot be deduplicated either).
+    """
     if not isinstance(raw, Mapping):
         return None
     value = raw.get("id")
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    if isinstance(value, str) and value.strip():
-        return value.strip()[:128]
+    if isinstance(value, str) and 0 < len(value.strip()) <= MAX_LEN["id"]:
+        return value.strip()
     return None
 
 
@@ -229,91 +251,3 @@ def push_body(push: StatusPush) -> dict:
         "occurredAt": to_vn_iso(push.occurred_at),
         "note": push.note,
     }
-
-
-def _header(headers: Mapping | None, name: str) -> str | None:
-    if not headers:
-        return None
-    for key, value in headers.items():
-        if str(key).lower() == name:
-            return str(value)
-    return None
-
-
-def retry_after_of(headers: Mapping | None, now: datetime | None = None) -> float | None:
-    """Retry-After in seconds (delta-seconds or HTTP date), None when absent or unreadable."""
-    value = _header(headers, "retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def _detail(body: object) -> str:
-    """The other side's message, masked and cut short (it may echo personal data)."""
-    text = ""
-    if isinstance(body, Mapping):
-        for key in ("message", "detail", "error"):
-            if isinstance(body.get(key), str):
-                text = body[key]
-                break
-    elif isinstance(body, (str, bytes)):
-        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    return scrub(" ".join(text.split()))[:200]
-
-
-def error_for_status(
-    status_code: int, headers: Mapping | None, body: object, *, what: str = "yêu cầu"
-) -> Exception | None:
-    """Classify a reply once: None for 2xx, else a TransientError or PermanentError to raise."""
-    if 200 <= status_code < 300:
-        return None
-    detail = _detail(body)
-    suffix = f": {detail}" if detail else ""
-    code = str(status_code)
-    if status_code == 429:
-        return RateLimited(f"hệ thống một cửa yêu cầu chờ (429) khi {what}",
-                           retry_after=retry_after_of(headers))
-    if status_code >= 500 or status_code == 408:
-        return TransientError(f"hệ thống một cửa tạm thời lỗi ({status_code}) khi {what}",
-                              retry_after=retry_after_of(headers))
-    if status_code in (401, 403):
-        return PermanentError(
-            "hệ thống một cửa từ chối khóa API (sai hoặc hết hạn); đề nghị kiểm tra cấu hình "
-            "HANDOFF_ONESTOP_API_KEY",
-            code=code,
-        )
-    if status_code == 404:
-        return NotFound(f"hệ thống một cửa không tìm thấy địa chỉ khi {what}", code=code)
-    if status_code == 422:
-        field = body.get("field") if isinstance(body, Mapping) else None
-        return PermanentError(f"hệ thống một cửa từ chối dữ liệu khi {what}{suffix}",
-                              field=field if isinstance(field, str) else None, code=code)
-    return PermanentError(f"hệ thống một cửa trả lỗi {status_code} khi {what}{suffix}", code=code)
-
-
-def classify_push_reply(
-    status_code: int, headers: Mapping | None, body: object, *, dossier_code: str | None = None
-) -> bool | Exception:
-    """200 -> the duplicate flag; otherwise the exception to raise (not raised here)."""
-    if 200 <= status_code < 300:
-        return bool(isinstance(body, Mapping) and body.get("duplicate") is True)
-    if status_code == 404:
-        label = f" {dossier_code}" if dossier_code else " này"
-        return NotFound(
-            f"hệ thống một cửa không có hồ sơ{label}; đề nghị kiểm tra mã hồ sơ",
-            field="dossierCode",
-            code="404",
-        )
-    error = error_for_status(status_code, headers, body, what="cập nhật trạng thái bưu chính")
-    assert error is not None
-    return error

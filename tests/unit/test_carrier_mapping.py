@@ -10,6 +10,7 @@ from integrations.carrier import mapping, s10
 from integrations.carrier.sim_store import validate_order
 from worker.domain.errors import PermanentError, TransientError
 from worker.domain.model import Address, CarrierOrder, Contact
+from worker.domain.rules import MAX_ORDER_NUMBER
 from worker.domain.statuses import Direction, Status
 
 AGENCY = Contact(
@@ -189,11 +190,42 @@ def test_malformed_doc_is_logged_as_an_unknown_event_and_docs_without_oid_are_sk
     assert page.last_id == "c" * 24
 
 
+def test_over_long_tracking_text_is_cut_to_its_column_and_the_event_kept():
+    long_order = "000.00.17.H19-201126-0001/R1" + "X" * 40
+    docs = [doc("a" * 24, OrderNumber=long_order, ItemCode="EB" + "9" * 30, POSID="8" * 60,
+                StatusMessage="m" * 600, Notes="n" * 3000)]
+    (event,) = mapping.parse_tracking_page({"_embedded": {"rh:doc": docs}}, None).events
+    assert len(event.order_number) == MAX_ORDER_NUMBER == 50
+    assert event.order_number.startswith(long_order[:49])
+    assert event.order_number != long_order[:50]  # can never equal one of our numbers
+    assert event.item_code == ("EB" + "9" * 30)[:20]
+    assert event.post_office == "8" * 40
+    assert event.raw_text == "m" * 400
+    assert event.notes == "n" * 2000
+    assert event.status == Status.IN_TRANSIT  # the event itself is intact
+
+
+def test_order_numbers_up_to_the_limit_are_kept_as_sent():
+    number = "N" * MAX_ORDER_NUMBER
+    (event,) = mapping.parse_tracking_page(
+        {"_embedded": {"rh:doc": [doc("a" * 24, OrderNumber=f" {number} ")]}}, None).events
+    assert event.order_number == number
+    assert mapping.MAX_ORDER_NUMBER is MAX_ORDER_NUMBER  # one definition, in the rules
+
+
+def test_absurd_status_code_is_a_malformed_event():
+    (event,) = mapping.parse_tracking_page(
+        {"_embedded": {"rh:doc": [doc("a" * 24, code=10**20)]}}, None).events
+    assert event.raw_code == -1 and event.status is None and not event.known_code
+
+
 def test_http_classification():
     assert mapping.classify_http(200, {}, "") is None
     assert isinstance(mapping.classify_http(503, {}, ""), mapping.BurstError)
     limited = mapping.classify_http(429, {"Retry-After": "7"}, "")
     assert isinstance(limited, TransientError) and limited.retry_after == 7.0
+    dated = mapping.classify_http(429, {"retry-after": "Thu, 01 Jan 2099 00:00:00 GMT"}, "")
+    assert isinstance(dated, TransientError) and dated.retry_after and dated.retry_after > 0
     assert not isinstance(limited, mapping.BurstError)  # rescheduled by the ledger instead
     assert isinstance(mapping.classify_http(401, {}, ""), mapping.TokenRejected)
     bad = mapping.classify_http(400, {}, "ReceiverTel 0912345678 sai")

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from integrations.onestop import mapping
+from integrations.onestop import mapping, replies
 from integrations.onestop.webhooks import (
     BadSignature,
     sign_webhook,
@@ -106,6 +106,40 @@ def test_each_defect_names_its_wire_field(changes, field):
     assert caught.value.reason  # plain words for a desk clerk
 
 
+@pytest.mark.parametrize(
+    ("path", "limit"),
+    [
+        ("id", 80), ("agency__code", 40), ("agency__name", 200), ("procedure__code", 40),
+        ("procedure__name", 300), ("citizen__name", 200), ("citizen__email", 200),
+        ("citizen__address", 400), ("dossierCode", 80),
+    ],
+)
+def test_over_long_fields_are_refused_naming_the_field_and_the_limit(path, limit):
+    field = path.replace("__", ".")
+    fits = "x" * limit if path != "citizen__email" else "a" * (limit - 12) + "@example.com"
+    if path == "dossierCode":
+        fits = "000.00.17.H19-201126-0001"  # real codes are short: the format bounds them
+    else:
+        parsed = mapping.parse_item(item(**{path: fits}))  # exactly at the limit: accepted
+        assert parsed is not None
+    with pytest.raises(InvalidInput) as caught:
+        mapping.parse_item(item(**{path: "y" * (limit + 1)}))
+    assert caught.value.field == field
+    assert f"tối đa {limit} ký tự" in caught.value.reason
+    assert str(limit + 1) in caught.value.reason  # how long it was
+
+
+def test_surrounding_blanks_do_not_count_towards_a_limit():
+    parsed = mapping.parse_item(item(agency__code="  " + "A" * 40 + "  "))
+    assert parsed.agency_code == "A" * 40
+
+
+def test_an_id_too_long_to_store_is_no_usable_id():
+    assert mapping.item_id_of(item(id="i" * 80)) == "i" * 80
+    assert mapping.item_id_of(item(id="i" * 81)) is None
+    assert mapping.item_id_of(item(id=" " + "i" * 80 + " ")) == "i" * 80
+
+
 def test_errors_do_not_echo_personal_data():
     with pytest.raises(InvalidInput) as caught:
         mapping.parse_item(item(citizen__phone="0912 34"))
@@ -142,16 +176,16 @@ def test_push_body_matches_contract_in_vietnam_time():
 
 
 def test_push_replies_are_classified_once():
-    assert mapping.classify_push_reply(200, {}, {"recorded": True}) is False
-    assert mapping.classify_push_reply(200, {}, {"duplicate": True}) is True
-    assert isinstance(mapping.classify_push_reply(404, {}, {}), NotFound)
-    rejected = mapping.classify_push_reply(422, {}, {"message": "sai", "field": "status"})
+    assert replies.classify_push_reply(200, {}, {"recorded": True}) is False
+    assert replies.classify_push_reply(200, {}, {"duplicate": True}) is True
+    assert isinstance(replies.classify_push_reply(404, {}, {}), NotFound)
+    rejected = replies.classify_push_reply(422, {}, {"message": "sai", "field": "status"})
     assert type(rejected) is PermanentError and rejected.field == "status"
-    limited = mapping.classify_push_reply(429, {"Retry-After": "7"}, None)
+    limited = replies.classify_push_reply(429, {"Retry-After": "7"}, None)
     assert isinstance(limited, TransientError) and limited.retry_after == 7
-    assert isinstance(mapping.classify_push_reply(503, {}, ""), TransientError)
-    assert type(mapping.classify_push_reply(400, {}, "")) is PermanentError
-    assert type(mapping.classify_push_reply(401, {}, "")) is PermanentError
+    assert isinstance(replies.classify_push_reply(503, {}, ""), TransientError)
+    assert type(replies.classify_push_reply(400, {}, "")) is PermanentError
+    assert type(replies.classify_push_reply(401, {}, "")) is PermanentError
 
 
 def test_webhook_roundtrip():

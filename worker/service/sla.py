@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integrations.onestop.webhooks import sign_webhook
-from worker.db.models import Handoff, Lease, SlaBreach, utcnow
+from worker.db.models import Handoff, SlaBreach, utcnow
 from worker.domain.sla_rules import Limits, Snapshot, broken, rule_label, severity
 from worker.domain.statuses import FINAL
 from worker.service import leases
@@ -75,7 +75,6 @@ def mark(rt: Runtime, now: datetime | None = None) -> MarkResult:
     """
     now = now or utcnow()
     with rt.db.unit_of_work() as s:
-        _seed_lease(s)
         if not leases.acquire(s, LEASE, rt.settings.lease_seconds):
             return MarkResult(ran=False)
     try:
@@ -88,19 +87,6 @@ def mark(rt: Runtime, now: datetime | None = None) -> MarkResult:
     finally:
         with rt.db.unit_of_work() as s:
             leases.release(s, LEASE)
-
-
-def _seed_lease(session: Session) -> None:
-    """Create the lease row already expired. leases.acquire() seeds a new row with
-    expires_at == now and then requires expires_at < now, so the first acquire of a new
-    name is refused; a row in the past avoids losing the very first SLA run."""
-    if session.get(Lease, LEASE) is not None:
-        return
-    try:
-        with session.begin_nested():
-            session.add(Lease(name=LEASE, holder="", expires_at=datetime(2000, 1, 1, tzinfo=UTC)))
-    except IntegrityError:
-        pass
 
 
 def scan(session: Session, now: datetime, limits: Limits, result: MarkResult) -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import threading
 import time
 from collections import Counter
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -63,10 +63,26 @@ def test_two_clerks_at_once_on_postgresql_make_one_order_each(tmp_path, pg_url, 
             codes = [i["dossierCode"] for i in items["items"]]
             wait_until(db, lambda c: c.get("requested") == 20, 60, "20 waiting", stack)
             assert stack.carrier_admin("stats")["orders"] == 0  # desk dispatch: nobody posted
-            cmd = [sys.executable, "-m", "worker.cli", "pickup", "request", "--json", *codes]
-            clerks = [subprocess.Popen(cmd, env=stack.env(), stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, text=True) for _ in range(2)]
-            results = [json.loads(c.communicate(timeout=120)[0]) for c in clerks]
+            # two clerks press "Gọi bưu tá" for the same 20 dossiers at the same moment (one
+            # in the opposite order), through the desk API of the running web process
+            barrier, spans, results = threading.Barrier(2), [], []
+
+            def clerk(order: list[str]) -> None:
+                barrier.wait()
+                started = time.monotonic()
+                r = httpx.post(stack.web_url + "api/v1/pickups", json={"dossierCodes": order},
+                               headers={"Authorization": "Bearer demo-desk-api-token"},
+                               timeout=120)
+                spans.append((started, time.monotonic()))
+                results.append(r.json()["results"])
+
+            clerks = [threading.Thread(target=clerk, args=(o,)) for o in (codes, codes[::-1])]
+            for t in clerks:
+                t.start()
+            for t in clerks:
+                t.join(timeout=150)
+            assert len(results) == 2
+            assert max(a for a, _ in spans) < min(b for _, b in spans), "they did not overlap"
             ordered = Counter(r["dossierCode"] for res in results for r in res
                               if r["outcome"] == "ordered")
             assert sorted(ordered) == sorted(codes) and set(ordered.values()) == {1}

@@ -78,7 +78,9 @@ def test_masking():
 
 @pytest.mark.parametrize("text", [
     "gọi 0912345678", "0912 345 678", "091.234.5678", "+84 912 345 678", "84912345678",
-    "ĐT 02773 851 234",
+    "ĐT 02773 851 234", "84 912 345 678", "+84.912.345.678", "0912-345-678", "028 3823 4567",
+    "SĐT: 0912 345 678.", "(0912.345.678)", "gọi 091 234 5678 nhé", "tel0912345678",
+    "SĐT0912 345 678",
 ])
 def test_scrub_masks_phones_however_they_are_written(text):
     out = scrub(text)
@@ -89,7 +91,8 @@ def test_scrub_masks_phones_however_they_are_written(text):
 
 @pytest.mark.parametrize("text", [
     "hồ sơ 000.00.17.H19-261126-0001", "EB123456785VN", "2026-11-26 09:15:00", "HTTP 503",
-    "lastId=6b07ebdd0000000000000003",
+    "lastId=6b07ebdd0000000000000003", "000.00.17.019-201126-0001/R1", "01.12.2026 10:30",
+    "84.000.000 đồng", "1.250.000 đồng",
 ])
 def test_scrub_leaves_codes_and_times_alone(text):
     assert scrub(text) == text

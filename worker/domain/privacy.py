@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import re
 
-# a Vietnamese phone as people write it: 0 or (+)84, then 8 to 10 digits, possibly spaced,
-# dotted or dashed ("0912 345 678", "091.234.5678", "+84 912 345 678")
-_PHONE_RE = re.compile(r"(?<![\d\w])(?:\+?84|0)(?:[ .\-]?\d){8,10}(?!\d)")
+# A Vietnamese phone as people write it. Unseparated: 0 or (+)84 then 8-11 digits. Separated
+# ("0912 345 678", "091.234.5678", "+84 912 345 678", "028 3823 4567"): three groups, and the
+# digit after 0/84 must be a mobile or landline digit, so dossier codes ("000.00.17..."),
+# dotted dates and amounts ("84.000.000") are left alone.
+_PHONE_RE = re.compile(
+    r"(?<!\d)(?:\+?84|0)\d{8,11}(?!\d)"
+    r"|(?<![\d.\-+])(?:\+?84[ .\-]?|0)(?=[235789])"
+    r"\d{2,4}[ .\-]\d{3,4}[ .\-]\d{3,4}(?!\d|[.\-]\d)"
+)
 
 
 def mask_phone(phone: str | None) -> str:

@@ -230,7 +230,7 @@ def test_mark_sla_cli_takes_a_clock_and_replay_cli_reports_each_outcome(
     out = cli(tmp_path, db_url, "mark-sla", "--now", (T0 + timedelta(days=6)).isoformat())
     assert out.returncode == 0, out.stderr
     assert open_rules(rt) == {("H19-0030", "not_picked_up"), ("H19-0030", "not_delivered"),
-                              ("H19-0030", "silent")}
+                              ("H19-0030", "silent"), ("H19-0030", "push_failed")}
     assert cli(tmp_path, db_url, "mark-sla", "--now", "yesterday").returncode == 2
 
     out = cli(tmp_path, db_url, "replay", str(job_id), "999999")
@@ -243,3 +243,26 @@ def test_mark_sla_cli_takes_a_clock_and_replay_cli_reports_each_outcome(
     assert again.returncode == 0 and "không có việc nào" in again.stdout
     assert cli(tmp_path, db_url, "replay").returncode == 2  # usage error: nothing given
     rt.close()
+
+
+def test_a_status_the_onestop_refused_for_good_flags_the_handoff_until_replayed(db_url, tmp_path):
+    """One-stop 422 (or attempts exhausted): the push is dead; the hand-off keeps its real
+    delivery status and gets a 'push_failed' breach, cleared once the push goes through."""
+    rt = make_rt(db_url, tmp_path / "home")
+    hid = add_handoff(rt, "000.00.17.H19-261126-0009", "delivered", final_at=T0)
+    with rt.db.unit_of_work() as s:
+        job = Job(kind="push_status", handoff_id=hid, idempotency_key="push:pev_x",
+                  state="dead", last_error="status: giá trị không hợp lệ (HTTP 422)")
+        s.add(job)
+        s.flush()
+        job_id = job.id
+    mark(rt, now=T0 + timedelta(minutes=5))
+    assert open_rules(rt) == {("000.00.17.H19-261126-0009", "push_failed")}
+    with rt.db.unit_of_work() as s:
+        h = s.get_one(Handoff, hid)
+        assert h.status == "delivered"  # where the parcel is stays true
+        breach = s.scalar(select(SlaBreach).where(SlaBreach.handoff_id == hid))
+        assert breach is not None and "HTTP 422" in breach.detail
+        s.get_one(Job, job_id).state = "done"  # replayed and accepted since
+    mark(rt, now=T0 + timedelta(minutes=10))
+    assert open_rules(rt) == set()

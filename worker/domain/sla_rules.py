@@ -18,6 +18,7 @@ class Rule(StrEnum):
     SILENT = "silent"
     DELIVERY_FAILED = "delivery_failed"
     NEEDS_ATTENTION = "needs_attention"
+    PUSH_FAILED = "push_failed"  # a status the one-stop refused for good (e.g. 422)
 
 
 # What ops read next to the rule name.
@@ -28,11 +29,13 @@ RULE_LABEL_VI: dict[Rule, str] = {
     Rule.SILENT: "Không có cập nhật",
     Rule.DELIVERY_FAILED: "Phát không thành công",
     Rule.NEEDS_ATTENTION: "Cần xử lý",
+    Rule.PUSH_FAILED: "Không báo được trạng thái về hệ thống một cửa",
 }
 
 # "Worst first": a higher number is worse (an error someone must act on beats a delay).
 SEVERITY: dict[str, int] = {
     Rule.NEEDS_ATTENTION: 60,
+    Rule.PUSH_FAILED: 55,
     Rule.DELIVERY_FAILED: 50,
     Rule.NOT_DELIVERED: 40,
     Rule.SILENT: 30,

@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integrations.onestop.webhooks import sign_webhook
-from worker.db.models import Handoff, SlaBreach, utcnow
-from worker.domain.sla_rules import Limits, Snapshot, broken, rule_label, severity
+from worker.db.models import Handoff, Job, SlaBreach, utcnow
+from worker.domain.sla_rules import Limits, Rule, Snapshot, broken, rule_label, severity
 from worker.domain.statuses import FINAL
 from worker.service import leases
 
@@ -120,6 +120,8 @@ def scan(session: Session, now: datetime, limits: Limits, result: MarkResult) ->
                 found.cleared_at, found.detail = None, detail
                 result.reopened += 1
         for name, breach in mine.items():
+            if name == Rule.PUSH_FAILED:
+                continue  # judged from the ledger below, final or not
             if name not in now_broken and breach.cleared_at is None:
                 breach.cleared_at = now
                 result.cleared += 1
@@ -128,9 +130,35 @@ def scan(session: Session, now: datetime, limits: Limits, result: MarkResult) ->
         if hid in seen:
             continue
         for b in mine.values():
-            if b.cleared_at is None:
+            if b.cleared_at is None and b.rule != Rule.PUSH_FAILED:
                 b.cleared_at = now
                 result.cleared += 1
+    _scan_push_failures(session, now, result)
+
+
+def _scan_push_failures(session: Session, now: datetime, result: MarkResult) -> None:
+    """A status the one-stop refused for good (its 422, attempts exhausted) needs a person,
+    final hand-off or not ("delivered" never reaching it means the dossier is never marked
+    'Đã trả kết quả'). The hand-off keeps its real delivery status; the breach says why."""
+    dead = dict(session.execute(
+        select(Job.handoff_id, func.max(Job.last_error))
+        .where(Job.kind == "push_status", Job.state == "dead").group_by(Job.handoff_id)
+    ).all())
+    flagged = {b.handoff_id: b for b in session.scalars(
+        select(SlaBreach).where(SlaBreach.rule == Rule.PUSH_FAILED))}
+    for hid, error in dead.items():
+        detail = f"Hệ thống một cửa không nhận trạng thái: {error or 'không rõ lý do'}"[:500]
+        b = flagged.get(hid)
+        if b is None:
+            if _insert(session, hid, Rule.PUSH_FAILED, detail, now):
+                result.opened += 1
+        elif b.cleared_at is not None:
+            b.cleared_at, b.detail = None, detail
+            result.reopened += 1
+    for hid, b in flagged.items():
+        if hid not in dead and b.cleared_at is None:  # replayed and delivered since
+            b.cleared_at = now
+            result.cleared += 1
 
 
 def _insert(session: Session, handoff_id: int, rule: str, detail: str, now: datetime) -> bool:

@@ -9,7 +9,31 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from worker.settings import get_settings
+from worker.settings import Settings, get_settings
+
+
+def demo_secrets_in_use(settings: Settings) -> list[str]:
+    """The variables that stop a production process from starting; empty when it may start.
+
+    The embedded default (SQLite database and broker: demo, dev) runs on the demo values;
+    anything else must set real secrets, or say HANDOFF_ALLOW_DEMO_SECRETS=true (a staging
+    run against the simulators).
+    """
+    if settings.on_embedded_default or settings.allow_demo_secrets:
+        return []
+    return settings.insecure_defaults()
+
+
+def _refuse_demo_secrets() -> None:
+    names = demo_secrets_in_use(get_settings())
+    if names:
+        click.echo(
+            "refusing to start: this is not the embedded default (SQLite), yet these settings "
+            "still have their public demo values:\n  " + "\n  ".join(names) + "\n"
+            "Set them (see .env.example; HANDOFF_AGENCIES replaces the demo sender block), or, "
+            "only for a staging run against the simulators, set HANDOFF_ALLOW_DEMO_SECRETS=true.",
+            err=True)
+        sys.exit(2)
 
 
 def _setup_logging(level: str = "INFO") -> None:
@@ -45,6 +69,7 @@ def _prepare_embedded() -> None:
 @click.option("--loglevel", "-l", default="INFO")
 def worker(concurrency: int | None, loglevel: str) -> None:
     """Run a Celery worker (scale by running more)."""
+    _refuse_demo_secrets()
     _prepare_embedded()
     from worker.tasks import app
 
@@ -61,6 +86,7 @@ def worker(concurrency: int | None, loglevel: str) -> None:
 @click.option("--schedule", "-s", default=None, help="beat's schedule file (one per beat)")
 def beat(loglevel: str, schedule: str | None) -> None:
     """Run Celery beat (it only rings; leases make a second beat harmless)."""
+    _refuse_demo_secrets()
     _prepare_embedded()
     from worker.tasks import app
 
@@ -73,6 +99,7 @@ def beat(loglevel: str, schedule: str | None) -> None:
 @click.option("--port", type=int, default=None)
 def web(host: str | None, port: int | None) -> None:
     """Serve webhooks, health, desk and ops pages."""
+    _refuse_demo_secrets()
     import uvicorn
 
     from worker.web import logfilter
@@ -127,7 +154,7 @@ def status(code: str, as_json: bool) -> None:
         for e in t["events"]:
             mark = "✓" if e["applied"] else "·"
             click.echo(f"  {mark} {e['at']}  {e['status'] or '-':<18} {e['raw_code']:>4} "
-                       f"{e['raw_text'][:40]:<40} {e['source']:<8} {e['reason']}")
+                       f"{e['raw_text'][:40]:<40} {e['source']:<8} {e['reason_vi']}")
         for j in t["jobs"]:
             click.echo(f"  job {j['id']} {j['kind']} {j['state']} attempts={j['attempts']} "
                        f"{('next ' + j['next_attempt_at']) if j['next_attempt_at'] else ''} "
@@ -156,7 +183,7 @@ def log_cmd(status_filter: str | None, since: str | None, limit: int, as_json: b
 def format_log_row(r: dict) -> str:
     mark = "✓" if r["applied"] else "·"
     return (f"{mark} {r['at']} {r['dossier_code']:<28} {r['status'] or '-':<18} "
-            f"{r['raw_code']:>4} {r['raw_text'][:34]:<34} {r['source']:<8} {r['reason']}")
+            f"{r['raw_code']:>4} {r['raw_text'][:34]:<34} {r['source']:<8} {r['reason_vi']}")
 
 
 def _parse_since(value: str | None) -> datetime | None:

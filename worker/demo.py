@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from worker.db.engine import Database
-from worker.domain.statuses import FINAL
+from worker.domain.statuses import FINAL, Status
 from worker.stack import Stack
 
 DEMO_USERS = (("ops", "ops-demo-2026", "ops", None, "Cán bộ vận hành"),
@@ -103,7 +103,24 @@ def _summary(db: Database, stack: Stack, count: int, done: bool, elapsed: float)
     click.echo(f"  một cửa: {onestop.get('events')} trạng thái đã nhận, "
                f"gửi lặp bị loại: {onestop.get('duplicate_deliveries')}")
     click.echo(f"  thời gian: {elapsed:.1f}s")
-    ok = done and carrier.get("duplicates") == 0 and carrier.get("orders") == count
-    click.echo("KẾT QUẢ: " + ("ĐẠT" if ok else "KHÔNG ĐẠT") +
-               ("" if done else " (chưa hoàn tất hết trong thời gian cho phép)"))
+    ok, why = verdict(counts, carrier, count, done)
+    click.echo("KẾT QUẢ: " + ("ĐẠT" if ok else "KHÔNG ĐẠT")
+               + (f" ({'; '.join(why)})" if why else ""))
     return ok
+
+
+def verdict(counts: dict[str, int], carrier: dict, count: int, done: bool
+            ) -> tuple[bool, list[str]]:
+    """Pass only if every hand-off is final, the carrier holds each order once, and the run
+    shows both outcomes: some delivered, some returned after failed delivery attempts."""
+    why = []
+    if not done:
+        why.append("chưa hoàn tất hết trong thời gian cho phép")
+    if carrier.get("duplicates") != 0 or carrier.get("orders") != count:
+        why.append(f"bưu điện ghi {carrier.get('orders')} đơn cho {count} hồ sơ, "
+                   f"{carrier.get('duplicates')} đơn trùng")
+    if counts.get(Status.DELIVERED.value, 0) == 0:
+        why.append("không có hồ sơ nào phát thành công")
+    if counts.get(Status.RETURNED.value, 0) == 0:
+        why.append("không có hồ sơ nào chuyển hoàn sau khi phát không thành công")
+    return not why, why

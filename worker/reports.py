@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from worker.db.models import Attempt, Handoff, Job, StatusLogEntry
 from worker.domain.privacy import mask_name, mask_phone
+from worker.domain.reasons import reason_vi
 from worker.domain.statuses import LABEL_VI, Status
 
 VN = timezone(timedelta(hours=7), "+07:00")
@@ -71,7 +72,7 @@ def event_row(e: StatusLogEntry) -> dict[str, Any]:
         "dossier_code": e.dossier_code, "order_number": e.order_number, "source": e.source,
         "status": e.status or "", "status_label": label(e.status), "raw_code": e.raw_code,
         "raw_text": e.raw_text, "post_office": e.post_office, "notes": e.notes,
-        "applied": e.applied, "reason": e.reason,
+        "applied": e.applied, "reason": e.reason, "reason_vi": reason_vi(e.reason or ""),
     }
 
 

@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     notify_url: str = ""  # empty: notifications are off
     notify_secret: SecretStr = SecretStr("whsec_ZGVtby1zbGEtbm90aWZ5LXNlY3JldC0zMmJ5dGVzISE=")
 
+    # Production refuses to start on the demo secrets above unless this is true (only for
+    # a staging run against the simulators, which accept nothing else).
+    allow_demo_secrets: bool = False
+
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.home / 'handoff.db').resolve()}"
 
@@ -108,8 +112,32 @@ class Settings(BaseSettings):
         """True on the server-less broker (no broadcast: remote control is off)."""
         return not self.broker_url or "sqlite" in self.broker_url
 
+    @property
+    def on_embedded_default(self) -> bool:
+        """True on the server-less default (SQLite database and broker): demo and dev."""
+        return self.embedded and self.resolved_database_url().startswith("sqlite")
+
+    def insecure_defaults(self) -> list[str]:
+        """The HANDOFF_ variables still at their demo value (secrets and the sender block)."""
+        found = [f"HANDOFF_{name.upper()}" for name in DEMO_SECRETS
+                 if getattr(self, name).get_secret_value() == _demo_value(name)]
+        if not self.agencies and self.default_agency == AgencyConfig():
+            found.append("HANDOFF_DEFAULT_AGENCY")
+        return found
+
     def agency(self, code: str) -> AgencyConfig:
         return self.agencies.get(code, self.default_agency)
+
+
+# Secrets whose built-in default is a public demo value.
+DEMO_SECRETS = ("carrier_secret_key", "onestop_api_key", "webhook_secret", "session_secret",
+                "desk_api_token", "notify_secret")
+
+
+def _demo_value(name: str) -> str:
+    default = Settings.model_fields[name].default
+    assert isinstance(default, SecretStr)
+    return default.get_secret_value()
 
 
 @lru_cache(maxsize=1)

@@ -71,6 +71,9 @@ class Stack:
             "HANDOFF_ONESTOP_BASE_URL": self.onestop_url,
             "HANDOFF_WEB_PORT": str(self.web_port),
             "PYTHONUNBUFFERED": "1",
+            # The simulators accept only the demo credentials, also when a test runs the
+            # stack on PostgreSQL and Redis (where production would refuse them).
+            "HANDOFF_ALLOW_DEMO_SECRETS": "true",
         })
         if self.database_url:
             env["HANDOFF_DATABASE_URL"] = self.database_url

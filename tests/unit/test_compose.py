@@ -218,8 +218,9 @@ def test_simulators_only_in_sim_profile(services: dict) -> None:
 
 def test_handoff_services_share_env_and_optional_env_file(compose: dict, services: dict) -> None:
     shared = compose["x-handoff-env"]
-    assert shared["HANDOFF_BROKER_URL"] == "redis://redis:6379/0"
-    assert shared["HANDOFF_DATABASE_URL"].startswith("postgresql+psycopg://")
+    assert shared["HANDOFF_BROKER_URL"] == "${HANDOFF_BROKER_URL:-redis://redis:6379/0}"
+    assert shared["HANDOFF_DATABASE_URL"].startswith(
+        "${HANDOFF_DATABASE_URL:-postgresql+psycopg://")
     assert "${POSTGRES_PASSWORD:-" in shared["HANDOFF_DATABASE_URL"]
     assert "@postgres:5432/" in shared["HANDOFF_DATABASE_URL"]
     assert "carrier-sim:8701" in shared["HANDOFF_CARRIER_BASE_URL"]
@@ -231,12 +232,29 @@ def test_handoff_services_share_env_and_optional_env_file(compose: dict, service
         assert "build" in svc or "image" in svc, name
 
 
+def test_env_file_can_point_at_managed_database_and_broker(compose: dict) -> None:
+    """`environment:` wins over `env_file:`, so the URLs must come from substitution (which
+    reads ./.env) with the compose services as the default, never hard-coded."""
+    shared = compose["x-handoff-env"]
+    for key in ("HANDOFF_DATABASE_URL", "HANDOFF_BROKER_URL"):
+        assert shared[key].startswith(f"${{{key}:-") and shared[key].endswith("}"), key
+    assert shared["HANDOFF_SESSION_HTTPS_ONLY"] == "${HANDOFF_SESSION_HTTPS_ONLY:-false}"
+
+
+def test_production_services_do_not_allow_demo_secrets(compose: dict, services: dict) -> None:
+    assert "HANDOFF_ALLOW_DEMO_SECRETS" not in compose["x-handoff-env"]
+    for name in ("migrate", "worker", "beat", "web"):
+        env = services[name].get("environment") or {}
+        assert "HANDOFF_ALLOW_DEMO_SECRETS" not in env, name
+
+
 def test_secrets_are_not_required_and_not_blanked(compose: dict) -> None:
     """`${X:?}` would break the sim profile; `${X:-}` would override the default with ""."""
     text = COMPOSE_FILE.read_text(encoding="utf-8")
     assert ":?" not in text
     shared = compose["x-handoff-env"]
-    for key in ("HANDOFF_CARRIER_SECRET_KEY", "HANDOFF_ONESTOP_API_KEY", "HANDOFF_WEBHOOK_SECRET"):
+    for key in ("HANDOFF_CARRIER_SECRET_KEY", "HANDOFF_ONESTOP_API_KEY", "HANDOFF_WEBHOOK_SECRET",
+                "HANDOFF_SESSION_SECRET", "HANDOFF_DESK_API_TOKEN", "HANDOFF_NOTIFY_SECRET"):
         assert key in shared and shared[key] in (None, f"${{{key}}}"), key
 
 

@@ -40,6 +40,9 @@ def add_user(session: Session, username: str, password: str, role: str,
         raise ValueError(f"role must be one of {ROLES}")
     if len(password) < 8:
         raise ValueError("password must have at least 8 characters")
+    agency_code = (agency_code or "").strip() or None
+    if role == "desk" and agency_code is None:
+        raise ValueError("a desk user needs --agency")  # desk staff see only their agency
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         user = User(username=username)

@@ -6,7 +6,8 @@ Every call needs `Authorization: Bearer <HANDOFF_DESK_API_TOKEN>`; otherwise 401
   (at most 500 codes) → 200 `{"results": [{"dossierCode", "outcome", "label", "reason"}]}`,
   one result per distinct code, in order; `outcome` is `ordered`, `already_ordered` or
   `refused` (with a reason). A repeated call orders nothing twice. A malformed body → 422
-  `{"error": "invalid_body", "field": ..., "reason": ...}`.
+  `{"error": "invalid_body", "field": ..., "reason": ...}`. `error` and `field` are wire names
+  (English); `reason` is Vietnamese, for the person at the desk.
 - `POST /api/v1/pickups/{code}/cancel` (optional body `{"agencyCode": "..."}`) → 200 with one
   result whose outcome is `cancelled` or `cancel_requested` (the carrier is being asked);
   409 with outcome `refused` and the reason when it cannot be cancelled (the courier already
@@ -53,9 +54,10 @@ def token_required(handler: Handler) -> Handler:
         scheme, _, sent = request.headers.get("authorization", "").partition(" ")
         if not (expected and scheme.lower() == "bearer"
                 and secrets.compare_digest(sent.strip().encode(), expected.encode())):
-            return JSONResponse({"error": "unauthorized",
-                                 "reason": "missing or wrong bearer token"}, 401,
-                                headers={"WWW-Authenticate": "Bearer"})
+            return JSONResponse(
+                {"error": "unauthorized",
+                 "reason": "thiếu mã truy cập (bearer token) hoặc mã không đúng"},
+                401, headers={"WWW-Authenticate": "Bearer"})
         return await handler(request)
 
     return wrapper
@@ -64,37 +66,37 @@ def token_required(handler: Handler) -> Handler:
 async def _json_object(request: Request, *, required: bool) -> dict[str, Any]:
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
-        raise BodyError("body", f"body larger than {MAX_BODY_BYTES} bytes")
+        raise BodyError("body", f"nội dung gửi lên lớn hơn {MAX_BODY_BYTES} byte")
     if not body.strip():
         if required:
-            raise BodyError("body", "a JSON object is required")
+            raise BodyError("body", "cần gửi một đối tượng JSON")
         return {}
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        raise BodyError("body", "body is not valid JSON") from None
+        raise BodyError("body", "nội dung gửi lên không phải JSON hợp lệ") from None
     if not isinstance(data, dict):
-        raise BodyError("body", "body must be a JSON object")
+        raise BodyError("body", "nội dung gửi lên phải là một đối tượng JSON")
     return data
 
 
 def _agency(data: dict[str, Any]) -> str | None:
     agency = data.get("agencyCode")
     if agency is not None and not isinstance(agency, str):
-        raise BodyError("agencyCode", "agencyCode must be a string or null")
+        raise BodyError("agencyCode", "agencyCode phải là chuỗi ký tự hoặc null")
     return (agency or "").strip() or None
 
 
 def _codes(data: dict[str, Any]) -> list[str]:
     codes = data.get("dossierCodes")
     if codes is None:
-        raise BodyError("dossierCodes", "dossierCodes is required")
+        raise BodyError("dossierCodes", "thiếu dossierCodes (danh sách mã hồ sơ)")
     if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
-        raise BodyError("dossierCodes", "dossierCodes must be a list of strings")
+        raise BodyError("dossierCodes", "dossierCodes phải là danh sách các mã hồ sơ (chuỗi ký tự)")
     if not codes:
-        raise BodyError("dossierCodes", "dossierCodes must not be empty")
+        raise BodyError("dossierCodes", "dossierCodes không được để trống")
     if len(codes) > MAX_CODES:
-        raise BodyError("dossierCodes", f"at most {MAX_CODES} codes per request")
+        raise BodyError("dossierCodes", f"mỗi lần gửi tối đa {MAX_CODES} mã hồ sơ")
     return codes
 
 

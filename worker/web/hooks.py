@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from integrations.onestop.mapping import item_id_of
 from integrations.onestop.webhooks import BadSignature, verify_webhook, webhook_id_of
 from worker import dispatcher
 from worker.bootstrap import Runtime
@@ -29,7 +30,7 @@ async def onestop_hook(request: Request) -> JSONResponse:
     except InvalidInput as err:
         return JSONResponse({"error": "malformed body", "field": err.field,
                              "detail": err.reason}, 422)
-    if not isinstance(payload.get("id"), str) or not payload.get("id"):
+    if item_id_of(payload) is None:  # the same rule as the feed: a string or an integer
         return JSONResponse({"error": "malformed body", "field": "id",
                              "detail": "thiếu id của mục"}, 422)
     msg_id = webhook_id_of(request.headers) or ""

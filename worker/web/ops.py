@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -12,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from worker.db.models import Handoff
+from worker.domain.reasons import reason_vi
 from worker.reports import timeline
 from worker.service import ops_queries as oq
 from worker.service.replay import count_dead, dead_letters, replay
@@ -21,36 +21,9 @@ from worker.web.render import render, templates
 
 DEAD_PAGE = 100
 DIRECTIONS = list(oq.DIRECTION_VI.items())
-SOURCE_VI = {"feed": "bưu chính (luồng theo dõi)", "webhook": "bưu chính (báo tin)",
+SOURCE_VI = {"feed": "bưu chính (luồng theo dõi)", "webhook": "một cửa (báo tin)",
              "desk": "bàn một cửa", "worker": "hệ thống", "onestop": "một cửa",
              "onestop-feed": "một cửa", "ops": "vận hành"}
-# The delivery-status log keeps the state machine's reasons in English; staff read these.
-REASON_VI = [
-    (re.compile(r"^forward$"), "trạng thái tiến lên"),
-    (re.compile(r"^same status again$"), "trùng trạng thái hiện tại"),
-    (re.compile(r"^another attempt$"), "một lần thử mới"),
-    (re.compile(r"^new delivery round$"), "một lượt phát mới"),
-    (re.compile(r"^already final"), "hồ sơ đã ở trạng thái cuối"),
-    (re.compile(r"^late event"), "tin đến muộn, không lùi trạng thái"),
-    (re.compile(r"^unknown carrier code$"), "mã bưu chính chưa biết"),
-    (re.compile(r"^informational code$"), "mã chỉ để thông tin"),
-    (re.compile(r"^duplicate event"), "tin trùng, đã nhận trước đó"),
-    (re.compile(r"^hand-off received$"), "đã nhận hồ sơ từ một cửa"),
-    (re.compile(r"^permanent error$"), "lỗi không tự khắc phục được"),
-    (re.compile(r"^invalid item"), "dữ liệu hồ sơ không hợp lệ"),
-    (re.compile(r"^replayed"), "chạy lại theo yêu cầu vận hành"),
-    (re.compile(r"^courier called at the desk$"), "gọi bưu tá tại bàn một cửa"),
-    (re.compile(r"^cancel requested"), "đã yêu cầu bưu chính hủy"),
-    (re.compile(r"^cancel refused"), "bưu chính từ chối hủy"),
-    (re.compile(r"^order not known"), "đơn hàng không thuộc hệ thống này"),
-]
-
-
-def reason_vi(reason: str) -> str:
-    for pattern, text in REASON_VI:
-        if pattern.search(reason):
-            return text
-    return reason
 
 
 async def _read(request: Request, work: Any, *args: Any) -> Any:

@@ -84,3 +84,11 @@ def test_where_the_packages_disagree_on_a_new_ward_code_the_unit_list_wins_by_na
     u = resolve_units("01", "00079", district="002")
     assert (u.province_code, u.ward_code) == ("1", "73")
     assert "Phường Tràng Tiền" in u.converted_from
+
+
+@pytest.mark.parametrize("province,district,ward,new_ward", [
+    ("46", "482", "20110", "20152"),  # Thị trấn Lăng Cô → Xã Chân Mây – Lăng Cô (en dash)
+    ("79", "764", "26876", "26887"),  # Phường 6, Gò Vấp → "Phường  An Nhơn" (two spaces)
+])
+def test_names_are_matched_despite_typography(province, district, ward, new_ward):
+    assert resolve_units(province, ward, district=district).ward_code == new_ward

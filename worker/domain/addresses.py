@@ -55,14 +55,20 @@ def _wards_by_name() -> dict[tuple[int, str], int | None]:
 
     index: dict[tuple[int, str], int | None] = {}
     for ward in Ward.iter_all():
-        key = (int(ward.province_code), ward.name.casefold())
+        key = (int(ward.province_code), _name_key(ward.name))
         index[key] = None if key in index else int(ward.code)  # None: ambiguous name
     return index
 
 
+def _name_key(name: str) -> str:
+    """Names differ in typography between the packages ("Chân Mây – Lăng Cô" with an en dash
+    against a hyphen, "Phường  An Nhơn" with two spaces): compare them folded."""
+    return " ".join(name.replace("\u2013", "-").replace("\u2014", "-").split()).casefold()
+
+
 def _ward_by_name(province: str, name: str) -> str | None:
     try:
-        code = _wards_by_name().get((int(province), name.casefold()))
+        code = _wards_by_name().get((int(province), _name_key(name)))
     except ValueError:
         return None
     return str(code) if code is not None else None

@@ -141,7 +141,7 @@ class Stack:
             proc = self.procs.pop(name)
             try:
                 os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=15)
+                proc.wait(timeout=6)
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 try:
                     os.killpg(proc.pid, signal.SIGKILL)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from worker.db.models import Handoff, Job, utcnow
 from worker.domain.model import HandoffItem
-from worker.domain.statuses import Status
+from worker.domain.statuses import LABEL_VI, Status
 from worker.domain.transitions import can_cancel
 from worker.service import handoffs, ledger
 
@@ -24,7 +24,8 @@ def request_cancel(session: Session, handoff: Handoff, source: str, why: str
     decision = can_cancel(Status(handoff.status))
     if not decision.applied:
         reason = ("bưu tá đã nhận hồ sơ, không thể hủy" if "courier" in decision.reason
-                  else f"yêu cầu đã kết thúc ({handoff.status}), không thể hủy")
+                  else f"yêu cầu đã kết thúc ({LABEL_VI[Status(handoff.status)]}), "
+                       "không thể hủy")
         handoffs.log(session, handoff, handoffs.Change(None, source, utcnow(), notes=why),
                      False, f"cancel refused: {decision.reason}")
         return False, reason, []

@@ -119,8 +119,7 @@ def _request_one(s: Session, code: str, actor: str, agency_code: str | None
         return found, None
     h = handoffs.locked(s, found.id)  # a cancel or another clerk waits for us
     if h.status == Status.NEEDS_ATTENTION:
-        return DeskOutcome(code, "refused", f"hồ sơ cần sửa trước: {h.status_reason}",
-                           h.id), None
+        return DeskOutcome(code, "refused", _attention_reason(s, h), h.id), None
     if Status(h.status) in FINAL:
         return DeskOutcome(code, "refused",
                            f"yêu cầu đã kết thúc ({LABEL_VI[Status(h.status)]})", h.id), None
@@ -132,6 +131,19 @@ def _request_one(s: Session, code: str, actor: str, agency_code: str | None
     handoffs.log(s, h, handoffs.Change(None, "desk", utcnow(), notes=f"gọi bưu tá: {actor}"),
                  True, "courier called at the desk")
     return DeskOutcome(code, "ordered", "", h.id), job
+
+
+def _attention_reason(s: Session, h: Handoff) -> str:
+    """Why a clerk cannot call the courier for a hand-off that needs attention, and who acts."""
+    post = s.scalar(select(Job).where(Job.handoff_id == h.id,
+                                      Job.kind == ledger.Kind.POST_ORDER, Job.state == "dead"))
+    if post is None:  # the item itself was invalid: the dossier must be corrected
+        return f"hồ sơ cần sửa trước: {h.status_reason}"
+    if post.last_error.startswith(ledger.EXHAUSTED_PREFIX):
+        return ("bưu điện chưa nhận được yêu cầu sau nhiều lần gửi; bộ phận vận hành sẽ "
+                "kiểm tra và gửi lại")
+    return (f"bưu điện từ chối yêu cầu: {h.status_reason}; sửa thông tin trên hệ thống một "
+            "cửa rồi gửi lại")
 
 
 def _find(s: Session, code: str, agency_code: str | None) -> Handoff | DeskOutcome:

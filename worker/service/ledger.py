@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session
 
 from worker.db.models import Attempt, Job, utcnow
 
+# how an exhausted row's reason starts (outbound writes it; the desk tells it apart)
+EXHAUSTED_PREFIX = "không gửi được sau"
+
 
 class Kind:
     POST_ORDER = "post_order"

@@ -47,7 +47,7 @@ def run_job(rt: Runtime, job_id: int) -> list[int]:
     except Exception as err:  # a bug or an unexpected reply: retried, never crashes the worker
         log.error("job %s (%s) failed unexpectedly: %s", claimed.id, claimed.kind,
                   type(err).__name__)
-        result, failure = None, TransientError(f"unexpected: {type(err).__name__}")
+        result, failure = None, TransientError(f"lỗi không mong đợi ({type(err).__name__})")
     took = int((time.monotonic() - started) * 1000)
     return _settle(rt, claimed, result=result, failure=failure, duration_ms=took)
 
@@ -134,7 +134,7 @@ def _on_failure(session: Any, claimed: ledger.Claimed, h: Handoff, failure: Exce
                 ) -> list[Any]:
     permanent = isinstance(failure, PermanentError)
     reason = failure.reason if isinstance(failure, PermanentError) else (
-        f"không gửi được sau {claimed.attempts} lần thử: {failure}")
+        f"{ledger.EXHAUSTED_PREFIX} {claimed.attempts} lần thử: {failure}")
     reason = scrub(reason)
     if claimed.kind == ledger.Kind.CANCEL_ORDER and isinstance(failure, NotFound):
         # the post never reached the carrier: nothing to cancel there, so it is cancelled

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import signal
+import sys
 import time
 from pathlib import Path
 
@@ -19,6 +21,8 @@ DEMO_USERS = (("ops", "ops-demo-2026", "ops", None, "Cán bộ vận hành"),
 def run_demo(count: int = 24, timeout: float = 115.0, home: Path = Path("var/demo"),
              serve: bool = False) -> int:
     started = time.monotonic()
+    # a SIGTERM (docker stop, timeout) must still stop the processes the demo started
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     shutil.rmtree(home, ignore_errors=True)
     stack = Stack(home=home.resolve())
     if serve:

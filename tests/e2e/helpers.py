@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -52,3 +53,19 @@ def pending_codes(stack: Stack) -> set[str]:
                   headers=AUTH, timeout=30)
     assert r.status_code == 200, r.text
     return {i["dossierCode"] for i in r.json()["items"]}
+
+
+def web_login(stack: Stack, username: str, password: str) -> tuple[httpx.Client, str]:
+    """A logged-in HTTP client for the pages, and the session's CSRF token."""
+    client = httpx.Client(base_url=stack.web_url, follow_redirects=False, timeout=60)
+    page = client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token, page.text
+    r = client.post("/login", data={"csrf": token.group(1), "username": username,
+                                     "password": password})
+    assert r.status_code == 303, r.text
+    # logging in starts a new session with a new token: read it from the next page
+    page = client.get(r.headers["location"], follow_redirects=True)
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token, page.text
+    return client, token.group(1)

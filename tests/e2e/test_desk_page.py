@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import time
@@ -92,3 +93,38 @@ def test_clerk_calls_the_courier_for_the_selected_dossiers(web_stack, page, arti
         "already_ordered", "refused", "ordered"]
     assert "Không thực hiện được:" in lines.nth(1).inner_text()
     page.screenshot(path=str(artifacts / "desk-by-code.png"), full_page=True)
+
+
+def test_clerk_cancels_a_waiting_dossier(web_stack, page, artifacts):
+    items = agency_items(ItemFactory(random.Random(11)), 2)
+    for n, item in enumerate(items):  # a fresh factory numbers from 0001 again: renumber
+        item["dossierCode"] = f"{item['dossierCode'][:-4]}{9001 + n:04d}"
+    web_stack.onestop_admin("handoffs", {"items": items})
+    codes = [i["dossierCode"] for i in items]
+    wait_for(lambda: set(codes) <= pending_codes(web_stack), "2 waiting hand-offs", 90)
+
+    login(page, web_stack, "desk")
+    page.goto(web_stack.web_url + "desk")
+    gone, kept = codes
+    row = page.locator(f'#waiting tr[data-code="{gone}"]')
+    assert row.locator('button:has-text("Hủy")').count() == 1
+    # choosing another row first: cancelling one must not call the courier for it
+    page.check(f'#waiting input[name="code"][value="{kept}"]')
+    row.locator('button:has-text("Hủy")').click()
+    page.wait_for_selector("#result")
+    li = page.locator("#result ul.outcomes li")
+    assert li.count() == 1
+    assert li.get_attribute("data-code") == gone
+    assert li.get_attribute("data-outcome") == "cancelled"
+    assert "Đã hủy" in li.inner_text()
+    assert page.locator(f'#waiting tr[data-code="{gone}"]').count() == 0
+    assert page.locator(f'#waiting tr[data-code="{kept}"]').count() == 1
+    assert page.locator(f'#ordered tr[data-code="{gone}"]').count() == 0
+    page.screenshot(path=str(artifacts / "desk-cancel-waiting.png"), full_page=True)
+
+    out = web_stack.run("status", gone, "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)[0]["status"] == "cancelled"
+    assert gone not in pending_codes(web_stack) and kept in pending_codes(web_stack)
+    assert not any(n.startswith(kept) for n in
+                   web_stack.carrier_admin("stats")["orders_by_number"])

@@ -119,7 +119,8 @@ def test_overview_numbers(db: Database) -> None:
                    SlaBreach(handoff_id=late.id, rule="old", cleared_at=NOW)])
     with db.unit_of_work() as s:
         ov = oq.overview(s, now=NOW)
-    assert ov["times"] == {"n": 5, "median_h": 30.0, "p90_h": pytest.approx(76.0)}
+    assert ov["times"] == {"n": 5, "median_h": 30.0, "p90_h": pytest.approx(76.0), "days": 90}
+    assert (ov["breaches_n"], ov["attention_n"]) == (1, 1)
     assert [b["rule"] for b in ov["breaches"]] == ["pickup_overdue"]
     assert ov["breaches"][0]["dossier_code"].endswith("0007")
     assert [r["dossier_code"][-4:] for r in ov["attention"]] == ["0006"]
@@ -145,3 +146,60 @@ def test_csv_masks_unless_asked(db: Database) -> None:
     assert len(plain) == 3
     assert any(PHONE in r and "Nguyễn Thị Hồng" in r and "Số 12, ấp Tân Lộc" in r
                for r in plain)
+
+
+def test_delivery_times_are_result_deliveries_of_the_last_90_days(db: Database) -> None:
+    with db.unit_of_work() as s:
+        ready = NOW - timedelta(days=3)
+        s.add_all([
+            _h(1, status="delivered", ready_at=ready, final_at=ready + timedelta(hours=10)),
+            # a collection from the citizen is not a delivery of results
+            _h(2, status="delivered", direction="pickup", ready_at=ready,
+               final_at=ready + timedelta(hours=500)),
+            # ready 91 days ago: outside the window
+            _h(3, status="delivered", ready_at=NOW - timedelta(days=91),
+               final_at=NOW - timedelta(days=80)),
+        ])
+    with db.unit_of_work() as s:
+        times = oq.delivery_times(s, NOW)
+    assert times == {"n": 1, "median_h": 10.0, "p90_h": 10.0, "days": 90}
+
+
+def test_overview_tiles_count_beyond_the_lists(db: Database) -> None:
+    with db.unit_of_work() as s:
+        late = [_h(i, ready_at=NOW - timedelta(days=10)) for i in range(1, 131)]
+        attention = [_h(i, status="needs_attention") for i in range(200, 270)]
+        s.add_all(late + attention)
+        s.flush()
+        s.add_all([SlaBreach(handoff_id=h.id, rule="not_picked_up", detail="quá hạn")
+                   for h in late])
+        # the SLA scan also marks every needs_attention hand-off: listed once, below
+        s.add_all([SlaBreach(handoff_id=h.id, rule="needs_attention", detail="cần xử lý")
+                   for h in attention])
+    with db.unit_of_work() as s:
+        ov = oq.overview(s, now=NOW)
+    assert (ov["breaches_n"], ov["attention_n"]) == (130, 70)
+    assert len(ov["breaches"]) == oq.BREACHES_SHOWN and len(ov["attention"]) == 50
+    assert all(b["rule"] != "needs_attention" for b in ov["breaches"])
+
+
+def test_late_list_is_worst_first(db: Database) -> None:
+    with db.unit_of_work() as s:
+        hs = [_h(i) for i in range(1, 5)]
+        s.add_all(hs)
+        s.flush()
+        s.add_all([
+            SlaBreach(handoff_id=hs[0].id, rule="not_accepted", detail="",
+                      detected_at=NOW - timedelta(days=5)),
+            SlaBreach(handoff_id=hs[1].id, rule="delivery_failed", detail="",
+                      detected_at=NOW - timedelta(hours=1)),
+            SlaBreach(handoff_id=hs[2].id, rule="push_failed", detail="",
+                      detected_at=NOW - timedelta(hours=2)),
+            SlaBreach(handoff_id=hs[3].id, rule="delivery_failed", detail="",
+                      detected_at=NOW - timedelta(hours=3)),
+        ])
+    with db.unit_of_work() as s:
+        rows = oq.open_breaches(s)
+    assert [(r["rule"], r["dossier_code"][-1]) for r in rows] == [
+        ("push_failed", "3"), ("delivery_failed", "4"), ("delivery_failed", "2"),
+        ("not_accepted", "1")]

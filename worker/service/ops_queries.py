@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, case, func, select
 from sqlalchemy.orm import Session
 
 from worker.db.models import Handoff, SlaBreach, utcnow
 from worker.domain.errors import InvalidInput
 from worker.domain.privacy import mask_address, mask_name, mask_phone
+from worker.domain.sla_rules import Rule, severity
 from worker.domain.statuses import LABEL_VI, Direction, Status
 from worker.domain.validation import normalize_phone
 from worker.reports import VN, label, local
@@ -21,6 +22,9 @@ from worker.reports import VN, label, local
 PAGE_SIZE = 50
 DAYS = 14
 CSV_LIMIT = 100_000  # a safety net: one export never loads more rows than this
+TIMES_DAYS = 90  # median and P90 delivery times over hand-offs ready in this many days
+BREACHES_SHOWN = 100  # the overview lists this many late hand-offs; the tile counts all
+ATTENTION_SHOWN = 50
 DIRECTION_VI = {Direction.RESULT_DELIVERY.value: "Trả kết quả",
                 Direction.PICKUP.value: "Thu gom hồ sơ"}
 CSV_HEADER = ["Mã hồ sơ", "Chiều", "Mã cơ quan", "Cơ quan", "Trạng thái", "Mã trạng thái",
@@ -163,12 +167,19 @@ def percentile(values: list[float], p: float) -> float | None:
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
-def delivery_times(session: Session) -> dict[str, Any]:
-    """Median and P90 hours from ready to delivered, computed in Python (any database)."""
+def delivery_times(session: Session, now: datetime | None = None,
+                   days: int = TIMES_DAYS) -> dict[str, Any]:
+    """Median and P90 hours from ready to delivered, computed in Python (any database).
+
+    Result deliveries only (a collection from the citizen is another service), and only
+    those ready in the last `days` days: recent enough to mean something, and bounded."""
+    since = (now or utcnow()) - timedelta(days=days)
     rows = session.execute(select(Handoff.ready_at, Handoff.final_at).where(
-        Handoff.status == Status.DELIVERED, Handoff.final_at.is_not(None)))
+        Handoff.status == Status.DELIVERED, Handoff.final_at.is_not(None),
+        Handoff.direction == Direction.RESULT_DELIVERY, Handoff.ready_at >= since))
     hours = [(final - ready).total_seconds() / 3600 for ready, final in rows if final]
-    return {"n": len(hours), "median_h": percentile(hours, 50), "p90_h": percentile(hours, 90)}
+    return {"n": len(hours), "median_h": percentile(hours, 50), "p90_h": percentile(hours, 90),
+            "days": days}
 
 
 def per_day(session: Session, now: datetime | None = None, days: int = DAYS) -> list[dict]:
@@ -203,12 +214,30 @@ def counts_by_agency(session: Session) -> dict[str, Any]:
     return {"statuses": order, "rows": [table[k] for k in sorted(table)]}
 
 
-def open_breaches(session: Session, limit: int = 100) -> list[dict[str, Any]]:
-    """SLA breaches not cleared yet, oldest detection first (the longest waiting on top)."""
-    rows = session.execute(select(SlaBreach, Handoff).join(Handoff, Handoff.id ==
-                                                           SlaBreach.handoff_id)
-                           .where(SlaBreach.cleared_at.is_(None))
-                           .order_by(SlaBreach.detected_at, SlaBreach.id).limit(limit))
+def _late() -> ColumnElement[bool]:
+    """Open breaches, except those of hand-offs in needs_attention: those are listed once,
+    in the attention table (their breach would only repeat it)."""
+    return SlaBreach.cleared_at.is_(None) & (Handoff.status != Status.NEEDS_ATTENTION.value)
+
+
+def _severity_sql() -> ColumnElement[int]:
+    """sla_rules.severity as SQL, so the worst come first before the list is cut."""
+    return case({r.value: severity(r) for r in Rule}, value=SlaBreach.rule, else_=0)
+
+
+def count_open_breaches(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(SlaBreach)
+                              .join(Handoff, Handoff.id == SlaBreach.handoff_id)
+                              .where(_late())) or 0)
+
+
+def open_breaches(session: Session, limit: int = BREACHES_SHOWN) -> list[dict[str, Any]]:
+    """SLA breaches not cleared yet, worst rule first (as `handoff stuck`), then the
+    longest waiting."""
+    rows = session.execute(select(SlaBreach, Handoff)
+                           .join(Handoff, Handoff.id == SlaBreach.handoff_id).where(_late())
+                           .order_by(_severity_sql().desc(), SlaBreach.detected_at,
+                                     SlaBreach.id).limit(limit))
     return [{"handoff_id": h.id, "dossier_code": h.dossier_code, "agency_name": h.agency_name,
              "status": h.status, "status_label": label(h.status), "rule": b.rule,
              "detail": b.detail, "detected_at": local(b.detected_at)} for b, h in rows]
@@ -222,7 +251,12 @@ def breaches_of(session: Session, handoff_id: int) -> list[dict[str, Any]]:
             for b in found]
 
 
-def needing_attention(session: Session, limit: int = 50) -> list[dict[str, Any]]:
+def count_attention(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Handoff).where(
+        Handoff.status == Status.NEEDS_ATTENTION)) or 0)
+
+
+def needing_attention(session: Session, limit: int = ATTENTION_SHOWN) -> list[dict[str, Any]]:
     found = session.scalars(select(Handoff).where(Handoff.status == Status.NEEDS_ATTENTION)
                             .order_by(Handoff.updated_at.desc()).limit(limit))
     return [row(h) for h in found]
@@ -236,12 +270,14 @@ def overview(session: Session, now: datetime | None = None) -> dict[str, Any]:
     days = per_day(session, now)
     return {
         "breaches": open_breaches(session),
+        "breaches_n": count_open_breaches(session),  # the tiles: every one, not the list
         "attention": needing_attention(session),
+        "attention_n": count_attention(session),
         "dead": count_dead(session),
         "by_agency": agencies_table,
         "total": sum(r["total"] for r in agencies_table["rows"]),
         "per_day": days,
         "per_day_max": max([d["n"] for d in days] + [1]),
-        "times": delivery_times(session),
+        "times": delivery_times(session, now),
         "at": local(now or utcnow()),
     }

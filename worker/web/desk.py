@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import wraps
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -16,7 +18,7 @@ from worker.db.models import Handoff, Job, utcnow
 from worker.domain.statuses import FINAL, Status
 from worker.service import desk as service
 from worker.service import ledger
-from worker.web.auth import CurrentUser, check_csrf, login_required
+from worker.web.auth import NO_AGENCY_VI, CurrentUser, check_csrf, forbidden, login_required
 from worker.web.render import render
 
 MAX_CODES = 500  # per request, as in the API
@@ -48,17 +50,38 @@ def waited_words(seconds: int) -> str:
     return f"{mins} phút" if mins else "dưới 1 phút"
 
 
+def desk_login(handler: Callable[[Request], Awaitable[Response]]
+               ) -> Callable[[Request], Awaitable[Response]]:
+    """Desk and ops only; a desk clerk without an agency gets a 403, never every agency."""
+
+    @wraps(handler)
+    async def wrapper(request: Request) -> Response:
+        user: CurrentUser = request.state.user
+        if user.role == "desk" and not user.agency_code:
+            return forbidden(request, NO_AGENCY_VI)
+        return await handler(request)
+
+    return login_required("desk", "ops")(wrapper)
+
+
 def _scope(user: CurrentUser, request: Request) -> str | None:
     """The agency the page shows: the clerk's own; ops may pick one with ?agency=."""
     if user.role == "desk":
-        return user.agency_code or ""
+        return _own_agency(user)
     return request.query_params.get("agency", "").strip() or None
+
+
+def _own_agency(user: CurrentUser) -> str:
+    if not user.agency_code:  # desk_login refuses these; never widen to "all agencies"
+        raise RuntimeError("desk user without an agency")
+    return user.agency_code
 
 
 def _ordered(s: Session, agency: str | None) -> list[Ordered]:
     has_post = select(Job.id).where(Job.handoff_id == Handoff.id,
                                     Job.kind == ledger.Kind.POST_ORDER).exists()
-    cancelling = select(Job.id).where(Job.handoff_id == Handoff.id,
+    # a cancel still on its way; a done one ends the hand-off, a dead one shows in ops
+    cancelling = select(Job.id).where(Job.handoff_id == Handoff.id, Job.state == "pending",
                                       Job.kind == ledger.Kind.CANCEL_ORDER).exists()
     q = select(Handoff, cancelling).where(or_(
         Handoff.status.in_([Status.ACCEPTED.value, Status.PICKUP_FAILED.value]),
@@ -103,13 +126,13 @@ async def _context(request: Request, user: CurrentUser) -> dict[str, Any]:
     return {"agency": agency or "", **await run_in_threadpool(load)}
 
 
-@login_required("desk", "ops")
+@desk_login
 async def desk_page(request: Request) -> Response:
     user: CurrentUser = request.state.user
     return render(request, "desk.html", await _context(request, user))
 
 
-@login_required("desk", "ops")
+@desk_login
 async def pending_json(request: Request) -> Response:
     """The waiting list for the page's periodic refresh of waiting times."""
     user: CurrentUser = request.state.user
@@ -134,10 +157,10 @@ def _codes(form: dict[str, list[str]]) -> list[str]:
 
 def _actor_scope(user: CurrentUser) -> str | None:
     # a desk clerk acts only for their agency; ops may act for any
-    return (user.agency_code or "") if user.role == "desk" else None
+    return _own_agency(user) if user.role == "desk" else None
 
 
-@login_required("desk", "ops")
+@desk_login
 async def pickups(request: Request) -> Response:
     user: CurrentUser = request.state.user
     form = await check_csrf(request)
@@ -161,7 +184,7 @@ async def pickups(request: Request) -> Response:
         "counts": counts, "error": error}, status_code=400 if error else 200)
 
 
-@login_required("desk", "ops")
+@desk_login
 async def cancel(request: Request) -> Response:
     user: CurrentUser = request.state.user
     form = await check_csrf(request)

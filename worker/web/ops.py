@@ -59,8 +59,8 @@ async def overview(request: Request) -> Response:
 @login_required("ops", "desk")
 async def overview_json(request: Request) -> Response:
     ov = await _read(request, oq.overview)
-    numbers = {"total": ov["total"], "breaches": len(ov["breaches"]),
-               "attention": len(ov["attention"]), "dead": ov["dead"], "times": ov["times"],
+    numbers = {"total": ov["total"], "breaches": ov["breaches_n"],
+               "attention": ov["attention_n"], "dead": ov["dead"], "times": ov["times"],
                "per_day": ov["per_day"], "at": ov["at"]}
     return JSONResponse({**numbers, "html": _live_html(request, ov)},
                         headers={"Cache-Control": "no-store"})

@@ -150,3 +150,19 @@ def test_login_never_leaves_the_site(app, target) -> None:
     r = client.post("/login", params={"next": target},
                     data={"csrf": _csrf(page.text), "username": "ops", "password": PASSWORD})
     assert r.status_code == 303 and r.headers["location"] == "/"
+
+
+def test_password_guessing_is_slowed_down(tmp_path) -> None:
+    for client, db in _client(tmp_path):
+        with db.unit_of_work() as s:
+            add_user(s, "guessed", PASSWORD, "ops")  # its own name: the throttle is global
+
+        def attempt(password: str, c: TestClient = client) -> httpx.Response:
+            page = c.get("/login")
+            return c.post("/login", data={"csrf": _csrf(page.text),
+                                          "username": "guessed", "password": password})
+
+        assert [attempt(f"wrong-{i}").status_code for i in range(5)] == [401] * 5
+        locked = attempt(PASSWORD)  # even the right password waits now
+        assert locked.status_code == 429 and "thử lại sau" in locked.text
+        assert client.get("/ops").status_code == 303  # not logged in

@@ -18,8 +18,10 @@ from starlette.routing import Route
 from worker.db.models import User
 from worker.service.users import authenticate
 from worker.web.render import render
+from worker.web.throttle import LoginThrottle
 
 Handler = Callable[[Request], Awaitable[Response]]
+THROTTLE = LoginThrottle()  # failed logins per username, in this web process
 
 NO_AGENCY_VI = "Tài khoản một cửa chưa được gán đơn vị; liên hệ bộ phận vận hành."
 
@@ -131,6 +133,11 @@ async def login_page(request: Request) -> Response:
     username = (form.get("username") or [""])[0].strip()
     password = (form.get("password") or [""])[0]
     rt = request.app.state.runtime
+    wait = THROTTLE.wait_seconds(username)
+    if wait > 0:
+        return render(request, "login.html", {
+            "next": nxt, "error": f"Đăng nhập sai nhiều lần; vui lòng thử lại sau "
+                                  f"{int(wait) + 1} giây."}, status_code=429)
 
     def _auth() -> CurrentUser | None:
         with rt.db.unit_of_work() as s:
@@ -139,12 +146,14 @@ async def login_page(request: Request) -> Response:
 
     user = await run_in_threadpool(_auth)
     if user is None:
+        THROTTLE.failed(username)
         return render(request, "login.html", {
             "next": nxt, "error": "Sai tên đăng nhập hoặc mật khẩu."}, status_code=401)
     if user.role == "desk" and not user.agency_code:
         # a desk clerk sees and acts for one agency only; without one, nothing is safe
         return render(request, "login.html", {"next": nxt, "error": NO_AGENCY_VI},
                       status_code=403)
+    THROTTLE.succeeded(username)
     request.session.clear()
     request.session["user"] = user.__dict__
     csrf_token(request)

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from worker.db.engine import Database
+from worker.db.migrate import upgrade
+
 PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -61,6 +64,16 @@ def redis_url() -> Iterator[str]:
     yield url
     client.flushdb()
     client.close()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[Database]:
+    """A migrated SQLite database of its own, for tests of one service without processes."""
+    url = f"sqlite:///{tmp_path / 'handoff.db'}"
+    upgrade(url)
+    db = Database(url)
+    yield db
+    db.dispose()
 
 
 @pytest.fixture

@@ -4,16 +4,13 @@ latency histogram's bucket arithmetic on rows written directly (no processes).""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from tests.integration.flow import all_final, ledger_drained, wait_until
 from worker.db.engine import Database
-from worker.db.migrate import upgrade
 from worker.db.models import Attempt, Handoff, Job, utcnow
 from worker.metrics import render
 from worker.stack import Stack
@@ -109,15 +106,6 @@ def test_metrics_after_five_result_deliveries(tmp_path):
                                  "delivery_failed", "needs_attention"}
         assert all(v >= 0 for v in breaches.values())
         db.dispose()
-
-
-@pytest.fixture
-def sqlite_db(tmp_path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'metrics.db'}"
-    upgrade(url)
-    db = Database(url)
-    yield db
-    db.dispose()
 
 
 def test_call_histogram_bucket_arithmetic(sqlite_db: Database) -> None:

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 import pytest
 
 from worker.db.engine import Database
-from worker.db.migrate import upgrade
 from worker.db.models import AgencySetting, Handoff, Job
 from worker.service.agency_settings import (
     SOURCE_DEFAULT,
@@ -24,10 +23,8 @@ NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def db(tmp_path) -> Database:
-    url = f"sqlite:///{tmp_path / 'settings.db'}"
-    upgrade(url)
-    return Database(url)
+def db(sqlite_db: Database) -> Database:
+    return sqlite_db
 
 
 @pytest.fixture

@@ -7,16 +7,13 @@ from datetime import UTC, datetime
 import pytest
 
 from worker.db.engine import Database
-from worker.db.migrate import upgrade
 from worker.db.models import Handoff, Job
 from worker.service.desk import _request_one
 
 
 @pytest.fixture
-def db(tmp_path) -> Database:
-    url = f"sqlite:///{tmp_path / 'd.db'}"
-    upgrade(url)
-    return Database(url)
+def db(sqlite_db: Database) -> Database:
+    return sqlite_db
 
 
 def _handoff(db: Database, n: int, reason: str, dead_post_error: str | None) -> str:

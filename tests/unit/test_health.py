@@ -4,7 +4,6 @@ container is judged by its own heartbeat, anything else by the fleet's."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -13,7 +12,6 @@ from sqlalchemy import select
 
 from worker import dispatcher
 from worker.db.engine import Database
-from worker.db.migrate import upgrade
 from worker.db.models import Cursor, Heartbeat, utcnow
 from worker.health import FLEET_HEARTBEAT, host_heartbeat, liveness
 from worker.service.feeds import ONESTOP_CURSOR
@@ -24,12 +22,8 @@ IDLE = 300.0
 
 
 @pytest.fixture
-def db(tmp_path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'health.db'}"
-    upgrade(url)
-    db = Database(url)
-    yield db
-    db.dispose()
+def db(sqlite_db: Database) -> Database:
+    return sqlite_db
 
 
 @pytest.fixture

@@ -5,18 +5,11 @@ from __future__ import annotations
 import multiprocessing
 
 from worker.db.engine import Database
-from worker.db.migrate import upgrade
 from worker.service import leases
 
 
-def _db(tmp_path) -> Database:
-    url = f"sqlite:///{tmp_path / 'l.db'}"
-    upgrade(url)
-    return Database(url)
-
-
-def test_the_first_caller_takes_a_new_lease_and_others_wait(tmp_path):
-    db = _db(tmp_path)
+def test_the_first_caller_takes_a_new_lease_and_others_wait(sqlite_db: Database):
+    db = sqlite_db
     with db.unit_of_work() as s:
         assert leases.acquire(s, "poll:x", 60, holder="a")
     with db.unit_of_work() as s:

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from worker.db.engine import Database
-from worker.db.migrate import upgrade
 from worker.db.models import Handoff, SlaBreach
 from worker.service import ops_queries as oq
 from worker.service.ops_queries import Filters
@@ -29,10 +28,8 @@ def _h(i: int, **kw: object) -> Handoff:
 
 
 @pytest.fixture
-def db(tmp_path) -> Database:
-    url = f"sqlite:///{tmp_path / 'ops.db'}"
-    upgrade(url)
-    return Database(url)
+def db(sqlite_db: Database) -> Database:
+    return sqlite_db
 
 
 def test_filters_by_status_direction_agency(db: Database) -> None:

@@ -9,15 +9,12 @@ import sys
 import pytest
 
 from worker.db.engine import Database
-from worker.db.migrate import upgrade
 from worker.service.users import add_user, authenticate
 
 
 @pytest.fixture
-def db(tmp_path) -> Database:
-    url = f"sqlite:///{tmp_path / 'users.db'}"
-    upgrade(url)
-    return Database(url)
+def db(sqlite_db: Database) -> Database:
+    return sqlite_db
 
 
 @pytest.mark.parametrize("agency", [None, "", "   "])

@@ -1,0 +1,102 @@
+"""Request bodies read safely: bounded before anything is parsed or verified.
+
+A body is refused by its Content-Length, and again while it streams in, as soon as it
+passes the limit, so a 300 MB upload costs at most the limit in memory. JSON is refused
+when nested deeper than MAX_JSON_DEPTH (before the parser recurses) or when it holds
+NaN/Infinity, which are not JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from starlette.requests import Request
+
+MAX_BODY_BYTES = 1_000_000
+MAX_JSON_DEPTH = 32
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+class BodyRefused(ValueError):
+    """The body cannot be taken. `status` is the HTTP answer (413 or 422), `field` and `code`
+    are for machines, `reason` is Vietnamese for people."""
+
+    def __init__(self, status: int, code: str, reason: str, field: str = "body") -> None:
+        super().__init__(reason)
+        self.status, self.code, self.reason, self.field = status, code, reason, field
+
+    def as_dict(self) -> dict[str, str]:
+        return {"error": self.code, "field": self.field, "reason": self.reason}
+
+
+def _too_large(limit: int) -> BodyRefused:
+    return BodyRefused(413, "body_too_large",
+                       f"nội dung gửi lên lớn hơn {limit:,} byte".replace(",", "."))
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The raw body, at most `limit` bytes; BodyRefused(413) before reading more."""
+    declared = request.headers.getlist("content-length")
+    if len(declared) > 1:
+        raise BodyRefused(400, "bad_content_length", "khai báo độ dài nội dung bị lặp")
+    if declared:
+        try:
+            size = int(declared[0])
+        except ValueError:
+            raise BodyRefused(400, "bad_content_length",
+                              "độ dài nội dung (Content-Length) không hợp lệ") from None
+        if size > limit:
+            raise _too_large(limit)
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply arrays and objects nest in `body` (brackets inside strings do not count)."""
+    depth = deepest = 0
+    for match in _BRACKET.finditer(_STRING.sub(b'""', body)):
+        if match.group(0) in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """The JSON value of `body`, or BodyRefused(422) saying why it is not acceptable."""
+    if json_depth(body) > max_depth:
+        raise BodyRefused(422, "json_too_deep",
+                          f"JSON lồng nhau quá {max_depth} cấp")
+    try:
+        return json.loads(body, parse_constant=_no_constants)
+    except (ValueError, RecursionError):  # includes UnicodeDecodeError and huge integers
+        raise BodyRefused(422, "invalid_json", "nội dung gửi lên không phải JSON hợp lệ") from None
+
+
+async def read_json_object(request: Request, *, required: bool = True,
+                           limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    """A JSON object body (bounded, depth-checked); {} for an empty optional body."""
+    body = await read_body(request, limit)
+    if not body.strip():
+        if required:
+            raise BodyRefused(422, "invalid_body", "cần gửi một đối tượng JSON")
+        return {}
+    data = parse_json(body)
+    if not isinstance(data, dict):
+        raise BodyRefused(422, "invalid_body", "nội dung gửi lên phải là một đối tượng JSON")
+    return data

@@ -13,7 +13,7 @@ from typing import Any
 from vietnam_provinces import Province, Ward
 
 from integrations.http_errors import retry_after
-from worker.domain.errors import NotFound, PermanentError, TransientError
+from worker.domain.errors import PermanentError, TransientError
 from worker.domain.model import CarrierOrder, Contact, FeedPage, PostOutcome, TrackingEvent
 from worker.domain.privacy import scrub
 from worker.domain.rules import MAX_ORDER_NUMBER
@@ -29,7 +29,6 @@ CANCEL_PATH = "apiVNPostNGSP/p1.0/order/cancel"
 FIRST_CURSOR = "0" * 24
 MAX_PAGE_SIZE = 1000
 ACCEPTED, ALREADY_EXISTS = 100, 101
-UNKNOWN_ORDER = 105  # cancel of an order the carrier never created (simulator's code)
 # Longest text kept from a tracking doc (the columns of worker/db/models.py), largest code.
 MAX_ITEM_CODE, MAX_POST_OFFICE, MAX_STATUS_TEXT, MAX_NOTES = 20, 40, 400, 2000
 MAX_STATUS_CODE = 10**9
@@ -178,17 +177,20 @@ def parse_post_reply(status_code: int, body: dict) -> PostOutcome:
 
 
 def parse_cancel_reply(body: dict) -> str:
-    status, message = _status_of(body)
-    if status == ACCEPTED:
+    """The Message of a cancel the carrier accepted (Status 100); any other Status raises.
+
+    Contract section 4 defines only 100 as "cancelled"; every other Status is a refusal
+    (typically: the courier already took the item). An answer the contract does not define
+    as success is never read as success, nor as "no such order".
+    """
+    if not isinstance(body, Mapping):
+        raise TransientError("bưu điện trả lời không đúng định dạng (không phải JSON object)")
+    raw = scrub(str(body.get("Status")).strip())[:20]
+    message = scrub(str(body.get("Message") or ""))[:300]
+    if raw == str(ACCEPTED):  # "100" or 100 (the LGSP route sends a string)
         return message
-    if status == UNKNOWN_ORDER:
-        # Not in the published contract: the simulator's code for "no such order". Kept
-        # here so a real deployment changes only this module.
-        raise NotFound("bưu điện không có đơn này (chưa từng được tạo)", code=str(status))
     raise PermanentError(
-        f"Không hủy được đơn bưu chính (thường do bưu tá đã nhận hàng): "
-        f"{scrub(message) or 'không rõ lý do'}",
-        code=str(status),
+        f"bưu điện từ chối hủy đơn (Status {raw}): {message or 'không rõ lý do'}", code=raw
     )
 
 

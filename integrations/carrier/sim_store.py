@@ -24,6 +24,11 @@ from integrations.carrier.sim_rules import (
 
 __all__ = ["SimConfig", "SimOrder", "SimStore", "validate_order"]
 
+# The simulator's own refusal Statuses for a cancel. The contract defines only 100
+# ("cancelled"); the worker reads every other Status as a refusal and never relies on these.
+SIM_ALREADY_TAKEN = 104
+SIM_NO_SUCH_ORDER = 105
+
 
 @dataclass
 class SimOrder:
@@ -121,7 +126,7 @@ class SimStore:
             self._materialize()
             order = self.orders.get(number)
             if order is None or order.body["CustomerCode"] != customer_code:
-                return 105, "Không tìm thấy đơn hàng"
+                return SIM_NO_SUCH_ORDER, "Không tìm thấy đơn hàng"
             if order.cancelled:
                 return mapping.ACCEPTED, "Đơn hàng đã được hủy trước đó"
             if any(
@@ -130,7 +135,7 @@ class SimStore:
                 and e["StatusCode"] not in PICKUP_FAIL_CODES
                 for e in order.events
             ):
-                return 104, "Bưu tá đã nhận hàng, không thể hủy đơn"
+                return SIM_ALREADY_TAKEN, "Bưu tá đã nhận hàng, không thể hủy đơn"
             order.cancelled = True
             self.counts["cancelled"] += 1
             return mapping.ACCEPTED, "Hủy đơn hàng thành công"

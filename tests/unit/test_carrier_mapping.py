@@ -130,13 +130,21 @@ def test_post_reply_without_status_is_transient():
         mapping.parse_post_reply(200, {"Message": "?"})
 
 
-def test_cancel_reply():
+def test_only_status_100_cancels():
     assert mapping.parse_cancel_reply({"Status": 100, "Message": "Hủy thành công"}) == (
         "Hủy thành công"
     )
+    assert mapping.parse_cancel_reply({"Status": "100", "Message": "ok"}) == "ok"  # LGSP
+
+
+@pytest.mark.parametrize("status", [101, 104, 105, 999, "abc", None, 100.5, True, "1 00"])
+def test_every_other_cancel_status_is_a_refusal_never_not_found(status):
     with pytest.raises(PermanentError) as info:
-        mapping.parse_cancel_reply({"Status": 104, "Message": "Bưu tá đã nhận hàng"})
-    assert "Không hủy được" in info.value.reason and info.value.code == "104"
+        mapping.parse_cancel_reply({"Status": status, "Message": "Bưu tá đã nhận hàng 0912345678"})
+    err = info.value
+    assert type(err) is PermanentError  # a refusal: never NotFound, never success
+    assert err.reason.startswith("bưu điện từ chối hủy đơn") and "0912345678" not in err.reason
+    assert err.code == str(status)
 
 
 def doc(oid: str, code: object = 2, **extra) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from worker.domain.statuses import FINAL, RANK, REPEATABLE, Status
 
@@ -31,10 +32,22 @@ def decide(current: Status, new: Status | None, *, known_code: bool = True) -> D
     return Decision(False, f"late event ({new} after {current})")
 
 
-def can_cancel(current: Status) -> Decision:
+class CancelBlock(StrEnum):
+    """Why a cancel is refused before asking anyone."""
+
+    PICKED_UP = "picked_up"  # the courier has the item: only the carrier could stop it now
+    FINAL = "final"  # delivered, returned or cancelled already
+
+
+@dataclass(frozen=True)
+class CancelDecision(Decision):
+    blocked: CancelBlock | None = None
+
+
+def can_cancel(current: Status) -> CancelDecision:
     """A hand-off can be cancelled until the courier has taken the item."""
     if current in FINAL:
-        return Decision(False, f"already final ({current})")
+        return CancelDecision(False, f"already final ({current})", CancelBlock.FINAL)
     if RANK[current] >= RANK[Status.PICKED_UP]:
-        return Decision(False, "courier already took the item")
-    return Decision(True, "not yet picked up")
+        return CancelDecision(False, "courier already took the item", CancelBlock.PICKED_UP)
+    return CancelDecision(True, "not yet picked up")

@@ -1,45 +1,143 @@
-"""Cancelling a hand-off: before the carrier has it (locally), or through the carrier."""
+"""Cancelling a hand-off: locally before the carrier has it, else through the carrier; and
+what a refused cancel leaves behind (the hand-off unchanged, the one-stop told)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from worker.db.models import Handoff, Job, utcnow
+from worker.db.models import Attempt, Handoff, Job, utcnow
 from worker.domain.model import HandoffItem
+from worker.domain.privacy import scrub
 from worker.domain.statuses import LABEL_VI, Status
-from worker.domain.transitions import can_cancel
+from worker.domain.transitions import CancelBlock, can_cancel
 from worker.service import handoffs, ledger
 
 if TYPE_CHECKING:
     from worker.service.ingest import Ingested
 
+WITHDRAWAL_REFUSED = "yêu cầu rút hồ sơ khỏi bưu chính bị từ chối"
+CARRIER_REFUSED = "cancel refused by the carrier"  # the status log's reason (domain/reasons.py)
+PICKED_UP_VI = "bưu tá đã nhận hồ sơ, không thể hủy"
+UNSURE_VI = ("bưu điện từ chối hủy nhưng chưa từng xác nhận đã nhận đơn; cần kiểm tra với "
+             "bưu điện xem đơn có tồn tại không")
 
-def request_cancel(session: Session, handoff: Handoff, source: str, why: str
-                   ) -> tuple[bool, str, list[Job]]:
-    """Cancel if the courier has not taken the item yet. Returns (accepted, reason, jobs).
 
-    The caller holds the hand-off's row lock (handoffs.locked)."""
+@dataclass(frozen=True)
+class CancelResult:
+    accepted: bool  # cancelled here, or asked of the carrier
+    reason: str  # for the clerk, in Vietnamese
+    jobs: list[Job] = field(default_factory=list)
+    at_carrier: bool = False  # the carrier was asked (its answer comes later)
+
+
+def request_cancel(session: Session, handoff: Handoff, source: str, why: str,
+                   withdrawal: str | None = None) -> CancelResult:
+    """Cancel if the courier has not taken the item yet.
+
+    ``withdrawal`` is the one-stop item id when the one-stop system asked: it is then told
+    when the withdrawal is refused (here, or later by the carrier). The caller holds the
+    hand-off's row lock (handoffs.locked)."""
     decision = can_cancel(Status(handoff.status))
     if not decision.applied:
-        reason = ("bưu tá đã nhận hồ sơ, không thể hủy" if "courier" in decision.reason
-                  else f"yêu cầu đã kết thúc ({LABEL_VI[Status(handoff.status)]}), "
-                       "không thể hủy")
+        reason = PICKED_UP_VI if decision.blocked is CancelBlock.PICKED_UP else (
+            f"yêu cầu đã kết thúc ({LABEL_VI[Status(handoff.status)]}), không thể hủy")
         handoffs.log(session, handoff, handoffs.Change(None, source, utcnow(), notes=why),
                      False, f"cancel refused: {decision.reason}")
-        return False, reason, []
+        # a withdrawal of what is already cancelled got what it asked for: nothing to refuse
+        tell = withdrawal is not None and handoff.status != Status.CANCELLED
+        return CancelResult(False, reason, _told(session, handoff, reason,
+                                                 f"withdrawal:{withdrawal}") if tell else [])
+    key = f"cancel:{handoff.order_number}"
+    earlier = session.scalar(select(Job).where(Job.idempotency_key == key).with_for_update())
+    if earlier is not None:
+        return _again(session, handoff, earlier, source, why, withdrawal)
     # stop the post first, so a retry cannot create the order after we cancel it
     _, reached_carrier = ledger.stop_pending_post(session, handoff.id, f"cancelled ({source})")
-    if not reached_carrier:  # the carrier never heard of it: cancelled here and now
+    if not reached_carrier or _post_refused(session, handoff):
+        # the carrier never created the order (never asked, or it refused the post)
         _, push = handoffs.apply(session, handoff,
                                  handoffs.Change(Status.CANCELLED, source, utcnow(), notes=why))
-        return True, "đã hủy (chưa gửi yêu cầu tới bưu điện)", [push] if push else []
-    job = ledger.enqueue(session, ledger.Kind.CANCEL_ORDER, handoff.id,
-                         f"cancel:{handoff.order_number}", {"why": why, "source": source})
+        return CancelResult(True, "đã hủy (bưu điện chưa nhận đơn)", [push] if push else [])
+    job = ledger.enqueue(session, ledger.Kind.CANCEL_ORDER, handoff.id, key,
+                         {"why": why, "source": source, "withdrawal": withdrawal})
     handoffs.log(session, handoff, handoffs.Change(None, source, utcnow(), notes=why), True,
                  "cancel requested at the carrier")
-    return True, "đã gửi yêu cầu hủy tới bưu điện", [job] if job else []
+    return CancelResult(True, "đã gửi yêu cầu hủy tới bưu điện", [job] if job else [],
+                        at_carrier=True)
+
+
+def _again(session: Session, handoff: Handoff, earlier: Job, source: str, why: str,
+           withdrawal: str | None) -> CancelResult:
+    """A second cancel of the same order: join the one on its way, or repeat its refusal."""
+    if earlier.state == "dead":  # the carrier could not be reached: ask again
+        ledger.revive(session, earlier.idempotency_key)
+    if earlier.state == "pending":
+        if withdrawal is not None:  # the carrier's answer must reach the one-stop too
+            earlier.payload = {**earlier.payload, "withdrawal": withdrawal}
+        handoffs.log(session, handoff, handoffs.Change(None, source, utcnow(), notes=why),
+                     True, "cancel requested at the carrier")
+        return CancelResult(True, "đã gửi yêu cầu hủy tới bưu điện", [earlier], at_carrier=True)
+    # done: an accepted cancel ends the hand-off (refused above), so this one was refused
+    reason = "bưu điện đã từ chối hủy đơn này trước đó"
+    handoffs.log(session, handoff, handoffs.Change(None, source, utcnow(), notes=why), False,
+                 CARRIER_REFUSED)
+    return CancelResult(False, reason, _told(session, handoff, reason, f"withdrawal:{withdrawal}")
+                        if withdrawal is not None else [])
+
+
+def _post_refused(session: Session, handoff: Handoff) -> bool:
+    """True when the carrier answered the post with a refusal and never accepted it: the
+    carrier said so itself, so there is no order there to cancel."""
+    if handoff.accepted_at is not None:
+        return False
+    outcome = session.scalar(
+        select(Attempt.outcome).join(Job, Job.id == Attempt.job_id)
+        .where(Job.handoff_id == handoff.id, Job.kind == ledger.Kind.POST_ORDER,
+               Job.state == "dead")
+        .order_by(Attempt.number.desc()).limit(1))
+    return outcome == "permanent"
+
+
+def carrier_refused(session: Session, claimed: ledger.Claimed, handoff: Handoff, reason: str,
+                    code: str, duration_ms: int | None = None) -> list[Job | None]:
+    """The carrier answered the cancel with anything but success: an answer, not a fault.
+
+    The hand-off stays where it is (the feed keeps moving it), the log says why, and the
+    one-stop system hears that its withdrawal was refused when it asked for it."""
+    reason = scrub(reason)
+    ledger.settle_done(session, claimed, note=f"refused: {reason}", duration_ms=duration_ms)
+    handoffs.log(session, handoff, handoffs.Change(
+        None, "worker", utcnow(), raw_code=code[:20], raw_text=reason,
+        notes=claimed.payload.get("why", "")), False, CARRIER_REFUSED)
+    jobs: list[Job | None] = []
+    if handoff.accepted_at is None and handoff.status in (Status.REQUESTED,
+                                                          Status.NEEDS_ATTENTION):
+        # the post was tried, never confirmed, and now stopped: whether the carrier has an
+        # order is unknown, so a person must check; a feed event still moves it on
+        jobs.append(handoffs.needs_attention(session, handoff, f"{UNSURE_VI} ({reason})"))
+    if claimed.payload.get("withdrawal"):
+        jobs += _told(session, handoff, reason, f"cancel-refused:{claimed.id}")
+    return jobs
+
+
+def carrier_cancelled(session: Session, claimed: ledger.Claimed, handoff: Handoff,
+                      message: str) -> list[Job | None]:
+    change = handoffs.Change(Status.CANCELLED, "worker", utcnow(), raw_text=scrub(message),
+                             notes=claimed.payload.get("why", ""))
+    return [handoffs.apply(session, handoff, change)[1]]
+
+
+def _told(session: Session, handoff: Handoff, detail: str, key: str) -> list[Job]:
+    """Push the hand-off's current status with a note that the withdrawal was refused; the
+    key makes the eventId stable, so a retry never records it twice at the one-stop."""
+    change = handoffs.Change(Status(handoff.status), "worker", utcnow(),
+                             notes=f"{WITHDRAWAL_REFUSED}: {detail}", dedup_key=key)
+    job = handoffs.queue_push(session, handoff, change)
+    return [job] if job else []
 
 
 def cancel_from_onestop(session: Session, item: HandoffItem, source: str) -> Ingested:
@@ -53,5 +151,7 @@ def cancel_from_onestop(session: Session, item: HandoffItem, source: str) -> Ing
     if found is None:
         return Ingested("ignored", reason="no hand-off for this dossier")
     handoff = handoffs.locked(session, found.id)
-    ok, reason, jobs = request_cancel(session, handoff, source, "rút yêu cầu từ hệ thống một cửa")
-    return Ingested("cancelled" if ok else "ignored", handoff.id, reason, jobs)
+    result = request_cancel(session, handoff, source, "rút yêu cầu từ hệ thống một cửa",
+                            withdrawal=item.item_id)
+    return Ingested("cancelled" if result.accepted else "ignored", handoff.id, result.reason,
+                    list(result.jobs))

@@ -168,13 +168,12 @@ def cancel(rt: Runtime, code: str, *, actor: str, agency_code: str | None = None
         if isinstance(found, DeskOutcome):
             return found
         h = handoffs.locked(s, found.id)
-        ok, reason, jobs = request_cancel(s, h, "desk", f"hủy tại bàn một cửa: {actor}")
+        result = request_cancel(s, h, "desk", f"hủy tại bàn một cửa: {actor}")
         s.flush()
-        ids = [j.id for j in jobs if j is not None]
-        kinds = {j.kind for j in jobs if j is not None}
+        ids = [j.id for j in result.jobs]
         hid = h.id
     dispatcher.ring(rt, ids)
-    if not ok:
-        return DeskOutcome(code, "refused", reason, hid)
-    outcome = "cancel_requested" if ledger.Kind.CANCEL_ORDER in kinds else "cancelled"
-    return DeskOutcome(code, outcome, reason, hid)
+    if not result.accepted:
+        return DeskOutcome(code, "refused", result.reason, hid)
+    outcome = "cancel_requested" if result.at_carrier else "cancelled"
+    return DeskOutcome(code, outcome, result.reason, hid)

@@ -8,12 +8,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from worker.db.models import Handoff, utcnow
-from worker.domain.errors import NotFound, PermanentError, TransientError
+from worker.domain.errors import PermanentError, TransientError
 from worker.domain.model import Address, CarrierOrder, Contact, StatusPush
 from worker.domain.privacy import scrub
 from worker.domain.rules import backoff_seconds
 from worker.domain.statuses import FINAL, Direction, Status
-from worker.service import handoffs, ledger
+from worker.service import cancel, handoffs, ledger
 
 if TYPE_CHECKING:
     from worker.bootstrap import Runtime
@@ -123,9 +123,7 @@ def _on_success(session: Any, claimed: ledger.Claimed, h: Handoff, result: Any) 
                                  dedup_key=f"accepted:{h.order_number}")
         return [handoffs.apply(session, h, change)[1]]
     if claimed.kind == ledger.Kind.CANCEL_ORDER:
-        change = handoffs.Change(Status.CANCELLED, "worker", now, raw_text=str(result),
-                                 notes=claimed.payload.get("why", ""))
-        return [handoffs.apply(session, h, change)[1]]
+        return cancel.carrier_cancelled(session, claimed, h, str(result))
     return []
 
 
@@ -136,18 +134,10 @@ def _on_failure(session: Any, claimed: ledger.Claimed, h: Handoff, failure: Exce
     reason = failure.reason if isinstance(failure, PermanentError) else (
         f"{ledger.EXHAUSTED_PREFIX} {claimed.attempts} lần thử: {failure}")
     reason = scrub(reason)
-    if claimed.kind == ledger.Kind.CANCEL_ORDER and isinstance(failure, NotFound):
-        # the post never reached the carrier: nothing to cancel there, so it is cancelled
-        ledger.settle_done(session, claimed, note="no order at the carrier",
-                           duration_ms=duration_ms)
-        change = handoffs.Change(Status.CANCELLED, "worker", utcnow(), notes=reason)
-        return [handoffs.apply(session, h, change)[1]]
-    if claimed.kind == ledger.Kind.CANCEL_ORDER and permanent:
-        # the carrier refused the cancel (courier already has it): an answer, not a fault
-        ledger.settle_done(session, claimed, note=f"refused: {reason}", duration_ms=duration_ms)
-        handoffs.log(session, h, handoffs.Change(None, "worker", utcnow(), notes=reason),
-                     False, "cancel refused by the carrier")
-        return []
+    if claimed.kind == ledger.Kind.CANCEL_ORDER and isinstance(failure, PermanentError):
+        # any answer but success: the cancel did not happen (there is no "no such order")
+        return cancel.carrier_refused(session, claimed, h, reason, failure.code or "",
+                                      duration_ms)
     ledger.settle_dead(session, claimed, reason, "permanent" if permanent else "exhausted",
                        duration_ms)
     log.warning("job %s %s dead: %s", claimed.id, claimed.kind, reason)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pydantic import SecretStr
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from worker.domain import json_input
 from worker.domain.errors import InvalidInput, PermanentError
 
 # The package fixes the tolerance at 5 minutes either way (not configurable); stated here
@@ -81,13 +82,27 @@ def verify_webhook(
     except (ValueError, TypeError) as exc:  # bad base64, bad header shape, not UTF-8
         raise BadSignature(f"malformed webhook: {type(exc).__name__}") from None
     # Signed by the sender but not JSON: a malformed body (422), not a bad signature (401).
-    try:
-        payload = json.loads(body_bytes)
-    except ValueError:
-        raise InvalidInput("nội dung webhook không phải JSON hợp lệ", field="body") from None
+    payload = json_input.loads(body_bytes)
     if not isinstance(payload, dict):
-        raise InvalidInput("nội dung webhook phải là một đối tượng JSON", field="body")
+        raise InvalidInput("nội dung webhook phải là một đối tượng JSON", field="body",
+                           code="json.not_object")
     return payload
+
+
+def single_headers(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """The Standard Webhooks headers of a request, each exactly once.
+
+    A header sent twice is refused (BadSignature): otherwise the signature could be checked
+    with one `webhook-id` and the message deduplicated with the other.
+    """
+    found: dict[str, str] = {}
+    for key, value in pairs:
+        name = key.lower()
+        if name in (HEADER_ID, HEADER_TIMESTAMP, HEADER_SIGNATURE):
+            if name in found:
+                raise BadSignature(f"header {name} sent more than once")
+            found[name] = value
+    return found
 
 
 def webhook_id_of(headers: Mapping[str, str]) -> str | None:

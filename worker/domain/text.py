@@ -68,6 +68,16 @@ def safe_display(value: object, max_len: int = 200) -> str:
         return f"<{type(value).__name__}>"
 
 
+def sanitize_text(value: object, max_len: int) -> str:
+    """Text we must keep even when odd (a carrier's free text): forbidden characters become
+    U+FFFD, NFC, stripped, cut to `max_len`. Non-strings give ""; never raises."""
+    if not isinstance(value, str):
+        return "" if value is None or isinstance(value, (dict, list)) else safe_display(
+            value, max_len)
+    text = _CONTROL_ONE_LINE.sub("\ufffd", value[: max_len * 4])
+    return unicodedata.normalize("NFC", text).strip()[:max_len]
+
+
 def check_moment(moment: datetime, field: str, *, now: datetime | None = None) -> datetime:
     """An aware datetime within [2000-01-01, now + 1 year], converted to UTC."""
     if moment.tzinfo is None or moment.utcoffset() is None:

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from integrations.onestop.mapping import dossier_code_of, item_id_of
 from worker.db.models import Cursor, utcnow
 from worker.domain.errors import HandoffError
 from worker.domain.privacy import scrub
 from worker.service import leases
-from worker.service.handoffs import Change
-from worker.service.handoffs import log as log_event
-from worker.service.ingest import ingest_item
+from worker.service.ingest import describe_item, ingest_item
+from worker.service.isolation import Described, take_each
 from worker.service.tracking import apply_event
 
 if TYPE_CHECKING:
@@ -55,8 +52,9 @@ def _carrier_page(rt: Runtime, session: Session, cursor: str | None):  # type: i
     page = rt.carrier.fetch_events(cursor, rt.settings.carrier_page_size)
 
     def apply(s: Session) -> list[int]:
-        return _each(s, page.events, lambda ev: [apply_event(s, ev)],
-                     lambda ev: (f"event {ev.event_id}", ev.order_number[:50], "feed"))
+        return take_each(s, page.events, lambda ev: [apply_event(s, ev)],
+                         lambda ev: Described(f"event {ev.event_id}", "feed",
+                                              order_number=ev.order_number))
 
     return len(page.events), page.last_id, apply, rt.settings.carrier_page_size
 
@@ -65,34 +63,11 @@ def _onestop_page(rt: Runtime, session: Session, cursor: str | None):  # type: i
     page = rt.onestop.fetch_handoffs(cursor, rt.settings.onestop_page_size)
 
     def apply(s: Session) -> list[int]:
-        return _each(s, page.items,
-                     lambda raw: ingest_item(s, raw, "onestop-feed", rt.settings).jobs,
-                     lambda raw: (f"item {item_id_of(raw)}", "", "onestop-feed"))
+        return take_each(s, page.items,
+                         lambda raw: ingest_item(s, raw, "onestop-feed", rt.settings).jobs,
+                         lambda raw: describe_item(raw, "onestop-feed"))
 
     return len(page.items), page.next_cursor or cursor or "", apply, rt.settings.onestop_page_size
-
-
-def _each(s: Session, things: list[Any], take: Callable[[Any], list[Any]],
-          describe: Callable[[Any], tuple[str, str, str]]) -> list[int]:
-    """Take each feed entry in its own savepoint: one that fails (a bug, a value our
-    columns cannot hold) is logged and skipped, and never blocks the cursor."""
-    ids: list[int] = []
-    for thing in things:
-        try:
-            with s.begin_nested():
-                jobs = take(thing)
-                s.flush()
-        except Exception as err:
-            what, order_number, source = describe(thing)
-            # the type only: a database error's text would carry the row's personal data
-            log.error("%s could not be taken: %s", what, type(err).__name__)
-            note = f"không xử lý được {what}: {type(err).__name__}"
-            log_event(s, None, Change(None, source, utcnow(), notes=note), False, note,
-                      order_number=order_number, dossier_code=(dossier_code_of(thing) or "")
-                      if isinstance(thing, dict) else "")
-            continue
-        ids += [j.id for j in jobs if j is not None]
-    return ids
 
 
 def _poll(rt: Runtime, name: str, read_page) -> tuple[int, list[int]]:  # type: ignore[no-untyped-def]

@@ -16,9 +16,11 @@ from worker.domain.model import HandoffItem, HandoffKind
 from worker.domain.privacy import scrub
 from worker.domain.rules import order_number
 from worker.domain.statuses import Direction, Status
+from worker.domain.text import sanitize_text
 from worker.domain.validation import check_dossier_code
 from worker.service import handoffs, ledger
 from worker.service.agency_settings import dispatch_mode
+from worker.service.isolation import Described
 from worker.settings import Settings
 
 ITEM_SOURCE = "onestop-item"
@@ -30,6 +32,21 @@ class Ingested:
     handoff_id: int | None = None
     reason: str = ""
     jobs: list[Job] = field(default_factory=list)
+    bad_field: str | None = None  # for invalid items: the wire field at fault, and why
+    code: str | None = None
+
+    def as_answer(self) -> dict[str, Any]:
+        """What a sender is told (the webhook's 200 body)."""
+        answer: dict[str, Any] = {"outcome": self.outcome, "reason": self.reason}
+        if self.bad_field:
+            answer["field"], answer["code"] = self.bad_field, self.code
+        return answer
+
+
+def describe_item(raw: Any, source: str) -> Described:
+    """How the status log names a one-stop item that could not be taken at all."""
+    return Described(f"item {mapping.item_id_of(raw) or '(không có id)'}", source,
+                     dossier_code=mapping.dossier_code_of(raw) or "")
 
 
 def take_receipt(session: Session, source: str, external_id: str) -> bool:
@@ -50,7 +67,7 @@ def ingest_item(session: Session, raw: Any, source: str, settings: Settings) -> 
         reason = "mục không có id; không thể ghi nhận"
         handoffs.log(session, None, _note_change(source, reason), False, reason,
                      dossier_code=mapping.dossier_code_of(raw) or "")
-        return Ingested("invalid", reason=reason)
+        return Ingested("invalid", reason=reason, bad_field="id", code="id.missing")
     if not take_receipt(session, ITEM_SOURCE, item_id):
         return Ingested("duplicate")
     try:
@@ -132,7 +149,7 @@ def _record_invalid(session: Session, raw: Any, item_id: str, source: str,
     if existing is not None and not _replaceable(existing):
         handoffs.log(session, existing, _note_change(source, reason), False,
                      f"invalid item {item_id} ignored: {reason}")
-        return Ingested("invalid", existing.id, reason)
+        return Ingested("invalid", existing.id, reason, bad_field=err.field, code=err.code)
     handoff = existing
     if handoff is None:
         generation = (session.scalar(select(func.max(Handoff.generation)).where(
@@ -143,9 +160,9 @@ def _record_invalid(session: Session, raw: Any, item_id: str, source: str,
         session.add(handoff)
         session.flush()
     agency = raw.get("agency") if isinstance(raw, dict) else None
-    if isinstance(agency, dict):
-        handoff.agency_code = str(agency.get("code") or "")[:40]
-        handoff.agency_name = str(agency.get("name") or "")[:200]
+    if isinstance(agency, dict):  # kept as sent, made storable, so ops see whose it is
+        handoff.agency_code = sanitize_text(agency.get("code"), 40)
+        handoff.agency_name = sanitize_text(agency.get("name"), 200)
     change = handoffs.Change(Status.NEEDS_ATTENTION, source, utcnow(), notes=reason,
                              dedup_key=f"invalid:{item_id}")
     handoffs.log(session, handoff, change, True, f"invalid item {item_id}")
@@ -154,7 +171,7 @@ def _record_invalid(session: Session, raw: Any, item_id: str, source: str,
     if _valid_code(dossier):  # tell the one-stop what to fix; it cannot know a broken code
         push = handoffs.queue_push(session, handoff, change)
         jobs = [push] if push else []
-    return Ingested("invalid", handoff.id, reason, jobs)
+    return Ingested("invalid", handoff.id, reason, jobs, bad_field=err.field, code=err.code)
 
 
 def _valid_code(code: str) -> bool:

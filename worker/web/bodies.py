@@ -8,17 +8,16 @@ NaN/Infinity, which are not JSON.
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
 from starlette.requests import Request
 
-MAX_BODY_BYTES = 1_000_000
-MAX_JSON_DEPTH = 32
+from worker.domain import json_input
+from worker.domain.errors import InvalidInput
+from worker.domain.json_input import MAX_JSON_DEPTH
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKET = re.compile(rb"[\[\]{}]")
+MAX_BODY_BYTES = 1_000_000
+__all__ = ["MAX_JSON_DEPTH", "BodyRefused", "read_body", "parse_json", "read_json_object"]
 
 
 class BodyRefused(ValueError):
@@ -61,31 +60,13 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     return b"".join(chunks)
 
 
-def json_depth(body: bytes) -> int:
-    """How deeply arrays and objects nest in `body` (brackets inside strings do not count)."""
-    depth = deepest = 0
-    for match in _BRACKET.finditer(_STRING.sub(b'""', body)):
-        if match.group(0) in (b"[", b"{"):
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth -= 1
-    return deepest
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def parse_json(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """The JSON value of `body`, or BodyRefused(422) saying why it is not acceptable."""
-    if json_depth(body) > max_depth:
-        raise BodyRefused(422, "json_too_deep",
-                          f"JSON lồng nhau quá {max_depth} cấp")
     try:
-        return json.loads(body, parse_constant=_no_constants)
-    except (ValueError, RecursionError):  # includes UnicodeDecodeError and huge integers
-        raise BodyRefused(422, "invalid_json", "nội dung gửi lên không phải JSON hợp lệ") from None
+        return json_input.loads(body, max_depth)
+    except InvalidInput as err:
+        code = "json_too_deep" if err.code == "json.too_deep" else "invalid_json"
+        raise BodyRefused(422, code, err.reason) from None
 
 
 async def read_json_object(request: Request, *, required: bool = True,

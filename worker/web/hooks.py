@@ -1,4 +1,11 @@
-"""Inbound webhooks: one-stop hand-off items pushed to /hooks/onestop (Standard Webhooks)."""
+"""Inbound webhooks: one-stop hand-off items pushed to /hooks/onestop (Standard Webhooks).
+
+Answers: 200 {"outcome", "reason"[, "field", "code"]} once the item is recorded (created,
+duplicate, invalid → needs_attention with the field and reason, quarantined, ...); 401 for a
+missing, wrong, stale or repeated signature header; 413 for a body over 1 MB (refused by its
+Content-Length or while streaming, before the signature is computed); 422 for a signed body
+that is not a JSON object with an id, or is nested too deep. Nothing is stored on 401/413/422.
+"""
 
 from __future__ import annotations
 
@@ -10,40 +17,61 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from integrations.onestop.mapping import item_id_of
-from integrations.onestop.webhooks import BadSignature, verify_webhook, webhook_id_of
+from integrations.onestop.webhooks import (
+    HEADER_ID,
+    BadSignature,
+    single_headers,
+    verify_webhook,
+)
 from worker import dispatcher
 from worker.bootstrap import Runtime
 from worker.domain.errors import InvalidInput
-from worker.service.ingest import ingest_item, take_receipt
+from worker.domain.text import sanitize_text
+from worker.service.ingest import Ingested, describe_item, ingest_item, take_receipt
+from worker.service.isolation import take_one
+from worker.web.bodies import BodyRefused, read_body
 
 log = logging.getLogger(__name__)
 
 
 async def onestop_hook(request: Request) -> JSONResponse:
     rt: Runtime = request.app.state.runtime
-    body = await request.body()
     try:
-        payload = verify_webhook(rt.settings.webhook_secret, request.headers, body)
+        headers = single_headers(request.headers.items())
+        body = await read_body(request)
+        payload = verify_webhook(rt.settings.webhook_secret, headers, body)
+    except BodyRefused as err:
+        return JSONResponse(err.as_dict(), err.status)
     except BadSignature as err:
         log.info("webhook rejected: %s", err.detail)
         return JSONResponse({"error": "invalid signature", "detail": err.reason}, 401)
     except InvalidInput as err:
-        return JSONResponse({"error": "malformed body", "field": err.field,
+        return JSONResponse({"error": "malformed body", "field": err.field, "code": err.code,
                              "detail": err.reason}, 422)
     if item_id_of(payload) is None:  # the same rule as the feed: a string or an integer
-        return JSONResponse({"error": "malformed body", "field": "id",
-                             "detail": "thiếu id của mục"}, 422)
-    msg_id = webhook_id_of(request.headers) or ""
+        return JSONResponse({"error": "malformed body", "field": "id", "code": "id.missing",
+                             "detail": "thiếu id của mục (chuỗi hoặc số nguyên, tối đa 80 "
+                                       "ký tự)"}, 422)
+    msg_id = sanitize_text(headers.get(HEADER_ID), 120)
     outcome = await run_in_threadpool(_take, rt, msg_id, payload)
     return JSONResponse(outcome, 200)
 
 
 def _take(rt: Runtime, msg_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    taken: list[Ingested] = []
+
+    def take(raw: dict[str, Any]) -> list[Any]:
+        taken.append(ingest_item(s, raw, "webhook", rt.settings))
+        return taken[-1].jobs
+
     with rt.db.unit_of_work() as s:
         if not take_receipt(s, "webhook", msg_id):
             return {"outcome": "duplicate"}
-        result = ingest_item(s, payload, "webhook", rt.settings)
-        s.flush()
-        jobs = [j.id for j in result.jobs if j is not None]
+        # in its own savepoint, like a feed item: whatever goes wrong, the item is
+        # quarantined in the status log and the sender gets an answer, not a 500
+        jobs = take_one(s, payload, take, lambda raw: describe_item(raw, "webhook"))
+    if jobs is None:
+        return {"outcome": "quarantined",
+                "reason": "không xử lý được mục này; bộ phận vận hành sẽ kiểm tra"}
     dispatcher.ring(rt, jobs)
-    return {"outcome": result.outcome, "reason": result.reason}
+    return taken[-1].as_answer()

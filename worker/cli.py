@@ -226,9 +226,11 @@ def demo(count: int, timeout: float, serve: bool) -> None:
 
 from worker.cli_desk import register as _register_desk  # noqa: E402
 from worker.cli_ops import register as _register_ops  # noqa: E402
+from worker.cli_tokens import register as _register_tokens  # noqa: E402
 
 _register_desk(main)
 _register_ops(main)
+_register_tokens(main)
 
 
 if __name__ == "__main__":

@@ -13,11 +13,12 @@ from typing import Any
 from vietnam_provinces import Province, Ward
 
 from integrations.http_errors import retry_after
-from worker.domain.errors import PermanentError, TransientError
+from worker.domain.errors import InvalidInput, PermanentError, TransientError
 from worker.domain.model import CarrierOrder, Contact, FeedPage, PostOutcome, TrackingEvent
 from worker.domain.privacy import scrub
 from worker.domain.rules import MAX_ORDER_NUMBER
 from worker.domain.statuses import Direction, Status
+from worker.domain.text import check_moment, safe_display, sanitize_text
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ ACCEPTED, ALREADY_EXISTS = 100, 101
 # Longest text kept from a tracking doc (the columns of worker/db/models.py), largest code.
 MAX_ITEM_CODE, MAX_POST_OFFICE, MAX_STATUS_TEXT, MAX_NOTES = 20, 40, 400, 2000
 MAX_STATUS_CODE = 10**9
+MAX_OID = 64  # a RESTHeart ObjectId is 24 hex digits; anything far longer is not one
 
 # code -> (normalized status or None when informational, carrier's Vietnamese text)
 STATUS_TABLE: dict[int, tuple[Status | None, str]] = {
@@ -211,35 +213,42 @@ def _as_int(value: object) -> int:
     return int(str(value).strip()) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
 
 
-_EPOCH = datetime.fromtimestamp(0, UTC)
 
 
 def _parse_doc(doc: Mapping[str, Any], oid: str, order_number: str) -> TrackingEvent:
+    """One tracking doc -> TrackingEvent; never raises. Free text is kept but made storable
+    (forbidden characters replaced, cut to its column); a code or time we cannot use (not a
+    number, out of range, outside the sane date window) makes an event that is logged and
+    moves no state."""
     try:
         code = _as_int(doc.get("StatusCode"))
         if abs(code) >= MAX_STATUS_CODE:
             raise ValueError("StatusCode out of range")
         occurred = datetime.fromtimestamp(_as_int(doc.get("EventTime")) / 1000, UTC)
+        check_moment(occurred, "EventTime")
         status, known = lookup_status(code)
-        text = str(doc.get("StatusMessage") or "") or (STATUS_TABLE[code][1] if known else "")
+        text = sanitize_text(doc.get("StatusMessage"), MAX_STATUS_TEXT) or (
+            STATUS_TABLE[code][1] if known else "")
         if not known:
             log.warning("unknown carrier status code %s on order %s", code, order_number)
-    except (TypeError, ValueError, OverflowError, OSError) as exc:
-        # Recorded, not dropped: ops see it in the log and it moves no state. The epoch
-        # stands in for the time because the doc gave no usable one.
-        code, occurred, status, known = -1, _EPOCH, None, False
-        text = f"sự kiện không hợp lệ ({type(exc).__name__}): StatusCode={doc.get('StatusCode')!r}"
+    except (TypeError, ValueError, OverflowError, OSError, InvalidInput) as exc:
+        # Recorded, not dropped: ops see it in the log and it moves no state. The time we
+        # read it stands in for the time because the doc gave no usable one.
+        code, occurred, status, known = -1, datetime.now(UTC), None, False
+        text = (f"sự kiện không hợp lệ ({type(exc).__name__}): StatusCode="
+                f"{safe_display(doc.get('StatusCode'), 40)}, EventTime="
+                f"{safe_display(doc.get('EventTime'), 40)}")
     return TrackingEvent(
         event_id=oid,
         order_number=order_number,
-        item_code=str(doc.get("ItemCode") or "").strip()[:MAX_ITEM_CODE] or None,
+        item_code=sanitize_text(doc.get("ItemCode"), MAX_ITEM_CODE) or None,
         occurred_at=occurred,
         raw_code=code,
         raw_text=scrub(text)[:MAX_STATUS_TEXT],
         status=status,
         known_code=known,
-        post_office=str(doc.get("POSID") or "").strip()[:MAX_POST_OFFICE],
-        notes=scrub(str(doc.get("Notes") or ""))[:MAX_NOTES],
+        post_office=sanitize_text(doc.get("POSID"), MAX_POST_OFFICE),
+        notes=scrub(sanitize_text(doc.get("Notes"), MAX_NOTES)),
     )
 
 
@@ -279,7 +288,7 @@ def parse_tracking_page(body: dict, last_id: str | None) -> FeedPage:
 def _order_number_of(doc: Mapping[str, Any], oid: str) -> str:
     """OrderNumber; a longer one than ours can be is cut, ending with "…" (never in ours), so
     it matches no hand-off and the event is logged as "order not known"."""
-    number = str(doc.get("OrderNumber") or "").strip()
+    number = sanitize_text(doc.get("OrderNumber"), 4 * MAX_ORDER_NUMBER)
     if len(number) <= MAX_ORDER_NUMBER:
         return number
     log.warning("tracking doc %s has an OrderNumber of %d characters; not ours", oid, len(number))
@@ -287,11 +296,15 @@ def _order_number_of(doc: Mapping[str, Any], oid: str) -> str:
 
 
 def _oid_of(doc: object) -> str | None:
+    """The doc's `_id.$oid` when it can serve as our cursor (storable text of at most
+    MAX_OID characters); None otherwise, and the doc is skipped."""
     if not isinstance(doc, Mapping):
         return None
     ident = doc.get("_id")
     oid = ident.get("$oid") if isinstance(ident, Mapping) else ident
-    return oid if isinstance(oid, str) and oid else None
+    if not isinstance(oid, str) or not oid or len(oid) > MAX_OID:
+        return None
+    return oid if sanitize_text(oid, MAX_OID) == oid else None
 
 
 # --- HTTP status classification -------------------------------------------------------------

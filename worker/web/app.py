@@ -66,6 +66,7 @@ def create_app(rt: Runtime | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/hooks/onestop", onestop_hook, methods=["POST"]),
+            Route("/openapi.json", openapi.serve),
             Mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")),
                   name="static"),
             *auth.routes, *desk.routes, *api.routes, *ops.routes, *metrics_route.routes,

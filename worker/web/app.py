@@ -14,7 +14,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from worker.bootstrap import Runtime, runtime
-from worker.web import api, auth, desk, metrics_route, ops, settings_page
+from worker.web import api, auth, desk, metrics_route, openapi, ops, settings_page
 from worker.web.hooks import onestop_hook
 
 

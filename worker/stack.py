@@ -5,6 +5,7 @@ Used by `handoff demo` and by the integration tests, so both exercise the same t
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -167,8 +168,11 @@ class Stack:
 
 def _admin(base: str, path: str, payload: dict | None) -> dict:
     url = base + "_admin/" + path
-    r = httpx.post(url, json=payload, timeout=30) if payload is not None else httpx.get(
-        url, timeout=30)
+    # json.dumps escapes non-ASCII, so tests can hand the simulators hostile text (a lone
+    # surrogate) that httpx's own UTF-8 encoding of json= would refuse
+    r = httpx.post(url, content=json.dumps(payload), timeout=30,
+                   headers={"content-type": "application/json"}) if payload is not None else (
+        httpx.get(url, timeout=30))
     r.raise_for_status()
     return r.json()  # type: ignore[no-any-return]
 

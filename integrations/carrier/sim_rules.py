@@ -37,6 +37,8 @@ class SimConfig:
     unknown_code_rate: float = 0.0
     return_rate: float = 0.05
     pickup_fail_rate: float = 0.05
+    # Status answering a cancel after pickup: the contract names none, so tests vary it
+    cancel_refused_status: int = 104
     start_epoch: float | None = None  # simulated start (epoch s); None: now
 
     def merge(self, changes: dict[str, Any]) -> None:

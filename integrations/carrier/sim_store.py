@@ -24,9 +24,9 @@ from integrations.carrier.sim_rules import (
 
 __all__ = ["SimConfig", "SimOrder", "SimStore", "validate_order"]
 
-# The simulator's own refusal Statuses for a cancel. The contract defines only 100
-# ("cancelled"); the worker reads every other Status as a refusal and never relies on these.
-SIM_ALREADY_TAKEN = 104
+# The simulator's own Status for a cancel of an unknown order (a taken order gets the
+# configured `cancel_refused_status`). The contract defines only 100 ("cancelled"); the
+# worker reads every other Status as a refusal and never relies on these.
 SIM_NO_SUCH_ORDER = 105
 
 
@@ -135,7 +135,7 @@ class SimStore:
                 and e["StatusCode"] not in PICKUP_FAIL_CODES
                 for e in order.events
             ):
-                return SIM_ALREADY_TAKEN, "Bưu tá đã nhận hàng, không thể hủy đơn"
+                return self.config.cancel_refused_status, "Bưu tá đã nhận hàng, không thể hủy đơn"
             order.cancelled = True
             self.counts["cancelled"] += 1
             return mapping.ACCEPTED, "Hủy đơn hàng thành công"

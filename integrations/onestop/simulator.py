@@ -20,6 +20,14 @@ from worker.domain.model import HandoffKind
 __all__ = ["SimConfig", "SimState", "create_app", "run", "serve_in_thread"]
 
 
+class WireJSON(JSONResponse):
+    """JSON with every non-ASCII character escaped: a real system may serve an item holding
+    a lone surrogate ("\\ud800" is valid JSON text), which plain UTF-8 cannot encode."""
+
+    def render(self, content: object) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
 async def _admin_body(request: Request) -> dict:
     """Admin bodies are optional: empty means {}."""
     raw = await request.body()
@@ -55,7 +63,7 @@ def create_app(config: SimConfig | dict | None = None) -> Starlette:
                 items, nxt = sim.page(request.query_params.get("after") or None, limit)
             except ValueError:
                 return err(400, "cursor không hợp lệ")
-            return JSONResponse({"items": items, "next": nxt})
+            return WireJSON({"items": items, "next": nxt})
         return await api(request, handler)
 
     async def dossier(request: Request) -> JSONResponse:
@@ -79,7 +87,7 @@ def create_app(config: SimConfig | dict | None = None) -> Starlette:
     async def admin_handoffs(request: Request) -> JSONResponse:
         body = await _admin_body(request)
         if isinstance(body.get("items"), list):
-            return JSONResponse({"items": sim.add_items(body["items"]), "defects": {}})
+            return WireJSON({"items": sim.add_items(body["items"]), "defects": {}})
         kind = body.get("type", HandoffKind.RESULT_READY)
         if kind not in (HandoffKind.RESULT_READY, HandoffKind.PICKUP_REQUESTED):
             return err(400, "type phải là result_ready hoặc pickup_requested")

@@ -16,7 +16,7 @@ from integrations.onestop.simulator import serve_in_thread as serve_onestop
 from worker.bootstrap import Runtime
 from worker.db.engine import Database
 from worker.db.models import Handoff, Job, StatusLogEntry, utcnow
-from worker.service import desk, feeds
+from worker.service import desk, desk_queue, feeds
 from worker.service.cancel import WITHDRAWAL_REFUSED
 from worker.service.outbound import run_job
 from worker.settings import AgencyConfig, Settings
@@ -186,7 +186,5 @@ def test_a_desk_cancel_refused_by_the_carrier_is_shown_on_the_desk_not_pushed(
     assert (again.outcome, again.reason) == ("refused",
                                              "bưu điện đã từ chối hủy đơn này trước đó")
     with world.rt.db.unit_of_work() as s:
-        from worker.web.desk import _ordered
-
-        (row,) = [o for o in _ordered(s, None) if o.dossier_code == code]
+        (row,) = [o for o in desk_queue.ordered(s) if o.dossier_code == code]
     assert row.cancel_refused and not row.cancelling

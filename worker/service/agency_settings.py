@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from worker.db.models import AgencySetting, Handoff, Job, utcnow
-from worker.domain.statuses import Status
+from worker.db.models import AgencySetting, Handoff, utcnow
 from worker.reports import local
-from worker.service import ledger
+from worker.service.desk_queue import waiting_by_agency
 from worker.settings import Settings
 
 MODES = {
@@ -73,16 +72,6 @@ def set_dispatch(session: Session, agency_code: str, mode: str, actor: str) -> A
     return row
 
 
-def _waiting_by_agency(session: Session) -> dict[str, int]:
-    """Hand-offs in `requested` with no order posted yet (the desk's waiting list), per agency."""
-    has_post = select(Job.id).where(Job.handoff_id == Handoff.id,
-                                    Job.kind == ledger.Kind.POST_ORDER).exists()
-    q = (select(Handoff.agency_code, func.count())
-         .where(Handoff.status == Status.REQUESTED, ~has_post)
-         .group_by(Handoff.agency_code))
-    return {code: n for code, n in session.execute(q)}
-
-
 def list_agencies(session: Session, settings: Settings) -> list[AgencyRow]:
     """Every agency known: from the environment, from rows changed on the page and from the
     hand-offs received, with the effective mode and where it comes from; sorted by code."""
@@ -95,7 +84,7 @@ def list_agencies(session: Session, settings: Settings) -> list[AgencyRow]:
     overrides = {r.agency_code: r for r in session.scalars(select(AgencySetting))}
     for code in overrides:
         names.setdefault(code, "")
-    waiting = _waiting_by_agency(session)
+    waiting = waiting_by_agency(session)
     rows = []
     for code in sorted(names):
         env_mode = settings.agency(code).dispatch

@@ -9,7 +9,6 @@ order per hand-off.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -17,11 +16,12 @@ from sqlalchemy.orm import Session
 
 from worker.db.models import Handoff, Job, utcnow
 from worker.domain.errors import InvalidInput
-from worker.domain.privacy import mask_phone
 from worker.domain.statuses import FINAL, LABEL_VI, Status
-from worker.domain.validation import check_dossier_code, province_name, ward_name
+from worker.domain.validation import check_dossier_code
 from worker.service import handoffs, ledger
 from worker.service.cancel import request_cancel
+from worker.service.desk_queue import Waiting as Waiting  # the doors list the queue here
+from worker.service.desk_queue import pending as pending
 
 if TYPE_CHECKING:
     from worker.bootstrap import Runtime
@@ -49,46 +49,6 @@ class DeskOutcome:
     def as_dict(self) -> dict[str, object]:
         return {"dossierCode": self.dossier_code, "outcome": self.outcome,
                 "label": self.label, "reason": self.reason}
-
-
-@dataclass(frozen=True)
-class Waiting:
-    """A hand-off waiting for the desk to call the courier."""
-
-    handoff_id: int
-    dossier_code: str
-    direction: str
-    procedure_name: str
-    citizen_name: str
-    phone_masked: str
-    place: str
-    ready_at: datetime
-    waited_seconds: int
-
-
-def pending(session: Session, agency_code: str | None = None) -> list[Waiting]:
-    """Hand-offs in `requested` with no order posted yet, oldest first."""
-    has_post = select(Job.id).where(Job.handoff_id == Handoff.id, Job.state != "dead",
-                                    Job.kind == ledger.Kind.POST_ORDER).exists()
-    q = select(Handoff).where(Handoff.status == Status.REQUESTED, ~has_post)
-    if agency_code:
-        q = q.where(Handoff.agency_code == agency_code)
-    now = utcnow()
-    rows = []
-    for h in session.scalars(q.order_by(Handoff.ready_at, Handoff.id)):
-        rows.append(Waiting(
-            h.id, h.dossier_code, h.direction, h.procedure_name, h.citizen_name,
-            mask_phone(h.citizen_phone), _place(h), h.ready_at,
-            int((now - h.ready_at).total_seconds()),
-        ))
-    return rows
-
-
-def _place(h: Handoff) -> str:
-    try:
-        return f"{ward_name(h.ward_code)}, {province_name(h.province_code)}"
-    except (ValueError, KeyError):
-        return ""
 
 
 def request_pickups(rt: Runtime, codes: list[str], *, actor: str,

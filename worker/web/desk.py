@@ -3,39 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from worker.db.models import Handoff, Job, utcnow
-from worker.domain.statuses import FINAL, Status
+from worker.db.models import Handoff, utcnow
+from worker.domain.statuses import FINAL
 from worker.service import desk as service
-from worker.service import ledger
+from worker.service import desk_queue as queue
 from worker.web.auth import NO_AGENCY_VI, CurrentUser, check_csrf, forbidden, login_required
 from worker.web.render import render
 
 MAX_CODES = 500  # per request, as in the API
-MAX_ORDERED_SHOWN = 300
-
-
-@dataclass(frozen=True)
-class Ordered:
-    """A hand-off whose courier was called but has not taken the item yet."""
-
-    dossier_code: str
-    status: str
-    procedure_name: str
-    citizen_name: str
-    order_number: str
-    since: str
-    cancelling: bool  # a cancel is on its way to the carrier
 
 
 def waited_words(seconds: int) -> str:
@@ -77,28 +62,6 @@ def _own_agency(user: CurrentUser) -> str:
     return user.agency_code
 
 
-def _ordered(s: Session, agency: str | None) -> list[Ordered]:
-    has_post = select(Job.id).where(Job.handoff_id == Handoff.id,
-                                    Job.kind == ledger.Kind.POST_ORDER).exists()
-    # a cancel still on its way; a done one ends the hand-off, a dead one shows in ops
-    cancelling = select(Job.id).where(Job.handoff_id == Handoff.id, Job.state == "pending",
-                                      Job.kind == ledger.Kind.CANCEL_ORDER).exists()
-    q = select(Handoff, cancelling).where(or_(
-        Handoff.status.in_([Status.ACCEPTED.value, Status.PICKUP_FAILED.value]),
-        (Handoff.status == Status.REQUESTED.value) & has_post,
-    ))
-    if agency:
-        q = q.where(Handoff.agency_code == agency)
-    now = utcnow()
-    rows = s.execute(q.order_by(Handoff.updated_at.desc(), Handoff.id.desc())
-                     .limit(MAX_ORDERED_SHOWN))
-    return [Ordered(h.dossier_code, h.status, h.procedure_name, h.citizen_name,
-                    h.order_number or "",
-                    waited_words(int((now - (h.accepted_at or h.updated_at)).total_seconds())),
-                    bool(busy))
-            for h, busy in rows]
-
-
 def _agencies(s: Session) -> list[tuple[str, str]]:
     q = (select(Handoff.agency_code, Handoff.agency_name)
          .where(Handoff.status.not_in([st.value for st in FINAL]), Handoff.agency_code != "")
@@ -116,10 +79,11 @@ async def _context(request: Request, user: CurrentUser) -> dict[str, Any]:
 
     def load() -> dict[str, Any]:
         with rt.db.unit_of_work() as s:
-            waiting = service.pending(s, agency)
+            now = utcnow()
             return {
-                "waiting": [(w, waited_words(w.waited_seconds)) for w in waiting],
-                "ordered": _ordered(s, agency),
+                "waiting": [(w, waited_words(w.waited_seconds)) for w in queue.pending(s, agency)],
+                "ordered": [(o, waited_words(int((now - o.since).total_seconds())))
+                            for o in queue.ordered(s, agency)],
                 "agencies": _agencies(s) if user.role == "ops" else [],
             }
 
@@ -142,7 +106,7 @@ async def pending_json(request: Request) -> Response:
     def load() -> list[dict[str, Any]]:
         with rt.db.unit_of_work() as s:
             return [{"dossierCode": w.dossier_code, "waited": waited_words(w.waited_seconds)}
-                    for w in service.pending(s, agency)]
+                    for w in queue.pending(s, agency)]
 
     return JSONResponse({"items": await run_in_threadpool(load)})
 

@@ -9,31 +9,29 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from worker.settings import Settings, get_settings
-
-
-def demo_secrets_in_use(settings: Settings) -> list[str]:
-    """The variables that stop a production process from starting; empty when it may start.
-
-    The embedded default (SQLite database and broker: demo, dev) runs on the demo values;
-    anything else must set real secrets, or say HANDOFF_ALLOW_DEMO_SECRETS=true (a staging
-    run against the simulators).
-    """
-    if settings.on_embedded_default or settings.allow_demo_secrets:
-        return []
-    return settings.insecure_defaults()
+from worker.settings import get_settings
 
 
 def _refuse_demo_secrets() -> None:
-    names = demo_secrets_in_use(get_settings())
-    if names:
+    """Stop worker, beat or web off the embedded default while a secret is not real."""
+    from worker.secrets_check import ALLOW_SWITCH, demo_values_admitted, secret_problems
+
+    settings = get_settings()
+    problems = secret_problems(settings)
+    if problems:
         click.echo(
-            "refusing to start: this is not the embedded default (SQLite), yet these settings "
-            "still have their public demo values:\n  " + "\n  ".join(names) + "\n"
-            "Set them (see .env.example; HANDOFF_AGENCIES replaces the demo sender block), or, "
-            "only for a staging run against the simulators, set HANDOFF_ALLOW_DEMO_SECRETS=true.",
+            "refusing to start: this is not the embedded default (SQLite), and these settings "
+            "are not fit for production (values are never printed):\n  "
+            + "\n  ".join(str(p) for p in problems) + "\n"
+            "Run `handoff secrets` for fresh values to paste into .env; HANDOFF_AGENCIES "
+            f"replaces the demo sender block. {ALLOW_SWITCH}=true admits only the built-in "
+            "demo values, for a staging run against the simulators.",
             err=True)
         sys.exit(2)
+    admitted = demo_values_admitted(settings)
+    if admitted:
+        click.echo(f"warning: {ALLOW_SWITCH}=true: running on public demo values of "
+                   + ", ".join(admitted) + " (staging against the simulators only)", err=True)
 
 
 def _setup_logging(level: str = "INFO") -> None:
@@ -210,6 +208,14 @@ def check() -> None:
     if problems:
         sys.exit(1)
     click.echo("ok")
+
+
+@main.command(name="secrets")
+def secrets_cmd() -> None:
+    """Print fresh secrets as HANDOFF_X=... lines to paste into .env."""
+    from worker.secrets_check import fresh_env_lines
+
+    click.echo("\n".join(fresh_env_lines()))
 
 
 @main.command()

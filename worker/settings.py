@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_HOME = Path("var")
@@ -80,8 +80,9 @@ class Settings(BaseSettings):
     web_port: int = 8700
     session_secret: SecretStr = SecretStr("demo-session-secret-change-me")
     session_max_age_seconds: int = 8 * 3600  # a desk shift; then log in again
-    session_https_only: bool = False  # set true behind TLS: the cookie is never sent in clear
-    desk_api_token: SecretStr = SecretStr("demo-desk-api-token")  # bearer for /api/v1/pickups
+    # None: Secure cookie everywhere but the embedded default (see `cookie_secure`); true or
+    # false forces it (false only for a plain-HTTP staging run on localhost).
+    session_https_only: bool | None = None
 
     # SLA: when a hand-off counts as late or stuck (deadlines count from ready_at), how
     # often to check, and where to send one signed notification per hand-off and rule.
@@ -93,9 +94,15 @@ class Settings(BaseSettings):
     notify_url: str = ""  # empty: notifications are off
     notify_secret: SecretStr = SecretStr("whsec_ZGVtby1zbGEtbm90aWZ5LXNlY3JldC0zMmJ5dGVzISE=")
 
-    # Production refuses to start on the demo secrets above unless this is true (only for
-    # a staging run against the simulators, which accept nothing else).
+    # Production refuses to start on the demo secrets above; this admits exactly those
+    # built-in values (a staging run against the simulators, which accept nothing else).
+    # Rules: worker/secrets_check.py.
     allow_demo_secrets: bool = False
+
+    @field_validator("session_https_only", mode="before")
+    @classmethod
+    def _empty_means_automatic(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.home / 'handoff.db').resolve()}"
@@ -117,27 +124,19 @@ class Settings(BaseSettings):
         """True on the server-less default (SQLite database and broker): demo and dev."""
         return self.embedded and self.resolved_database_url().startswith("sqlite")
 
-    def insecure_defaults(self) -> list[str]:
-        """The HANDOFF_ variables still at their demo value (secrets and the sender block)."""
-        found = [f"HANDOFF_{name.upper()}" for name in DEMO_SECRETS
-                 if getattr(self, name).get_secret_value() == _demo_value(name)]
-        if not self.agencies and self.default_agency == AgencyConfig():
-            found.append("HANDOFF_DEFAULT_AGENCY")
-        return found
+    @property
+    def cookie_secure(self) -> bool:
+        """Send the session cookie over HTTPS only: off the embedded default unless told."""
+        if self.session_https_only is not None:
+            return self.session_https_only
+        return not self.on_embedded_default
+
+    def uses_demo_sender(self) -> bool:
+        """True while every agency would post with the built-in demo sender block."""
+        return not self.agencies and self.default_agency == AgencyConfig()
 
     def agency(self, code: str) -> AgencyConfig:
         return self.agencies.get(code, self.default_agency)
-
-
-# Secrets whose built-in default is a public demo value.
-DEMO_SECRETS = ("carrier_secret_key", "onestop_api_key", "webhook_secret", "session_secret",
-                "desk_api_token", "notify_secret")
-
-
-def _demo_value(name: str) -> str:
-    default = Settings.model_fields[name].default
-    assert isinstance(default, SecretStr)
-    return default.get_secret_value()
 
 
 @lru_cache(maxsize=1)

@@ -238,7 +238,8 @@ def test_env_file_can_point_at_managed_database_and_broker(compose: dict) -> Non
     shared = compose["x-handoff-env"]
     for key in ("HANDOFF_DATABASE_URL", "HANDOFF_BROKER_URL"):
         assert shared[key].startswith(f"${{{key}:-") and shared[key].endswith("}"), key
-    assert shared["HANDOFF_SESSION_HTTPS_ONLY"] == "${HANDOFF_SESSION_HTTPS_ONLY:-false}"
+    # Unset means automatic (Secure off the embedded default); never defaulted to false.
+    assert "HANDOFF_SESSION_HTTPS_ONLY" in shared and shared["HANDOFF_SESSION_HTTPS_ONLY"] is None
 
 
 def test_production_services_do_not_allow_demo_secrets(compose: dict, services: dict) -> None:
@@ -254,7 +255,7 @@ def test_secrets_are_not_required_and_not_blanked(compose: dict) -> None:
     assert ":?" not in text
     shared = compose["x-handoff-env"]
     for key in ("HANDOFF_CARRIER_SECRET_KEY", "HANDOFF_ONESTOP_API_KEY", "HANDOFF_WEBHOOK_SECRET",
-                "HANDOFF_SESSION_SECRET", "HANDOFF_DESK_API_TOKEN", "HANDOFF_NOTIFY_SECRET"):
+                "HANDOFF_SESSION_SECRET", "HANDOFF_NOTIFY_SECRET"):
         assert key in shared and shared[key] in (None, f"${{{key}}}"), key
 
 

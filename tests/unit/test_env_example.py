@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from worker.secrets_check import EXAMPLE_VALUES, SECRETS, secret_problems
 from worker.settings import Settings
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
@@ -77,3 +78,22 @@ def test_values_are_valid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.agencies and all(a.dispatch in ("auto", "desk") for a in s.agencies.values())
     assert s.agencies["000.00.17.H19"].dispatch == "desk"
     assert s.default_agency.dispatch == "auto"
+
+
+def test_the_guard_knows_every_placeholder_secret_of_this_file() -> None:
+    """The image does not ship .env.example, so the guard keeps its values; they must agree."""
+    values = {name: value for _, name, value in _entries()}
+    assert {f"HANDOFF_{f.upper()}": EXAMPLE_VALUES[f] for f in SECRETS} == {
+        f"HANDOFF_{f.upper()}": values[f"HANDOFF_{f.upper()}"] for f in SECRETS}
+
+
+def test_the_example_as_is_cannot_start_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith("HANDOFF_"):
+            monkeypatch.delenv(key)
+    for _, name, value in _entries():
+        if name.startswith("HANDOFF_"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HANDOFF_DATABASE_URL", "postgresql+psycopg://handoff@postgres/handoff")
+    named = {p.variable for p in secret_problems(Settings())}
+    assert named >= {f"HANDOFF_{f.upper()}" for f in SECRETS}

@@ -1,67 +1,150 @@
-"""Settings.insecure_defaults and the start-up check of worker, beat and web."""
+"""The secrets rules (worker/secrets_check.py): what keeps worker, beat and web from starting."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from worker.cli import demo_secrets_in_use
+from worker.secrets_check import (
+    EXAMPLE_VALUES,
+    SECRETS,
+    demo_values_admitted,
+    fresh_env_lines,
+    secret_problems,
+    value_problem,
+)
 from worker.settings import AgencyConfig, Settings
 
-ALL_DEMO = ["HANDOFF_CARRIER_SECRET_KEY", "HANDOFF_ONESTOP_API_KEY", "HANDOFF_WEBHOOK_SECRET",
-            "HANDOFF_SESSION_SECRET", "HANDOFF_DESK_API_TOKEN", "HANDOFF_NOTIFY_SECRET",
-            "HANDOFF_DEFAULT_AGENCY"]
-REAL = {"carrier_secret_key": "vnpost-real", "onestop_api_key": "onestop-real",
-        "webhook_secret": "whsec_cmVhbC13ZWJob29rLXNlY3JldA==", "session_secret": "s" * 40,
-        "desk_api_token": "t" * 40, "notify_secret": "whsec_cmVhbC1ub3RpZnk="}
 PG = "postgresql+psycopg://u@db.example/h"
+REDIS = "redis://redis:6379/0"
+AGENCIES = {"000.00.17.H19": AgencyConfig(name="UBND xã Lai Vung")}
+ALL_SECRET_VARS = ["HANDOFF_CARRIER_SECRET_KEY", "HANDOFF_ONESTOP_API_KEY",
+                   "HANDOFF_WEBHOOK_SECRET", "HANDOFF_SESSION_SECRET", "HANDOFF_NOTIFY_SECRET"]
+
+
+def real() -> dict[str, str]:
+    """A production-like set: issued credentials as long random strings, ours from the CLI."""
+    values = {"carrier_secret_key": "Vn9xQ2LrT7pKcW4mZ8sB1dF6gH3jN5yA",
+              "onestop_api_key": "os-key-7Gf2Lp9Qx4Rt8Vb3Nm6Kc1Wz5Hj0Yd"}
+    for line in fresh_env_lines():
+        if not line.startswith("#"):
+            name, value = line.split("=", 1)
+            values[name.removeprefix("HANDOFF_").lower()] = value
+    return values
 
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
     for key in list(os.environ):
         if key.startswith("HANDOFF_"):
             monkeypatch.delenv(key)
 
 
-def test_defaults_are_all_named() -> None:
-    assert Settings().insecure_defaults() == ALL_DEMO
-
-
-def test_real_secrets_and_agencies_leave_nothing() -> None:
-    s = Settings(**REAL, agencies={"000.00.17.H19": AgencyConfig(name="UBND xã Lai Vung")})
-    assert s.insecure_defaults() == []
-
-
-def test_default_agency_counts_only_without_agencies() -> None:
-    assert Settings(**REAL).insecure_defaults() == ["HANDOFF_DEFAULT_AGENCY"]
-    own = AgencyConfig(name="Bộ phận Một cửa tỉnh", ward_code="30001")
-    assert Settings(**REAL, default_agency=own).insecure_defaults() == []
-
-
-def test_one_demo_secret_left() -> None:
-    s = Settings(**{**REAL, "session_secret": "demo-session-secret-change-me"},
-                 agencies={"A": AgencyConfig()})
-    assert s.insecure_defaults() == ["HANDOFF_SESSION_SECRET"]
+def variables(settings: Settings) -> list[str]:
+    return [p.variable for p in secret_problems(settings)]
 
 
 def test_embedded_default_starts_on_demo_values() -> None:
-    assert demo_secrets_in_use(Settings()) == []
+    assert secret_problems(Settings()) == []
 
 
-@pytest.mark.parametrize("where", [
-    {"database_url": PG},
-    {"broker_url": "redis://redis:6379/0"},
-    {"database_url": PG, "broker_url": "redis://redis:6379/0"},
+@pytest.mark.parametrize("where", [{"database_url": PG}, {"broker_url": REDIS},
+                                   {"database_url": PG, "broker_url": REDIS}])
+def test_off_the_embedded_default_every_demo_value_is_named(where: dict) -> None:
+    assert variables(Settings(**where)) == ALL_SECRET_VARS + ["HANDOFF_DEFAULT_AGENCY"]
+
+
+def test_a_generated_set_with_agencies_starts() -> None:
+    assert secret_problems(Settings(database_url=PG, **real(), agencies=AGENCIES)) == []
+
+
+def test_default_agency_counts_only_without_agencies() -> None:
+    assert variables(Settings(database_url=PG, **real())) == ["HANDOFF_DEFAULT_AGENCY"]
+    own = AgencyConfig(name="Bộ phận Một cửa tỉnh", ward_code="30001")
+    assert secret_problems(Settings(database_url=PG, **real(), default_agency=own)) == []
+
+
+@pytest.mark.parametrize("field", SECRETS)
+def test_the_env_example_placeholder_is_refused(field: str) -> None:
+    s = Settings(database_url=PG, **{**real(), field: EXAMPLE_VALUES[field]}, agencies=AGENCIES)
+    problems = secret_problems(s)
+    assert [p.variable for p in problems] == [f"HANDOFF_{field.upper()}"]
+    assert EXAMPLE_VALUES[field] not in str(problems[0])  # the value is never repeated
+
+
+@pytest.mark.parametrize("value, reason", [
+    ("", "empty"),
+    ("x", "shorter than 32 bytes"),
+    ("x" * 31, "shorter than 32 bytes"),
+    ("a-long-random-looking-value-with-DEMO-inside-it", "'demo'"),
+    ("Change-Me-please-this-is-at-least-32-bytes-long", "'change-me'"),
 ])
-def test_production_refuses_demo_values(where: dict) -> None:
-    assert demo_secrets_in_use(Settings(**where)) == ALL_DEMO
-    assert demo_secrets_in_use(Settings(**where, allow_demo_secrets=True)) == []
-    assert demo_secrets_in_use(Settings(**where, **REAL, agencies={"A": AgencyConfig()})) == []
+@pytest.mark.parametrize("field", ["carrier_secret_key", "onestop_api_key", "session_secret"])
+def test_weak_plain_secrets_are_refused_with_the_reason(field: str, value: str,
+                                                        reason: str) -> None:
+    s = Settings(database_url=PG, **{**real(), field: value}, agencies=AGENCIES)
+    problems = secret_problems(s)
+    assert [p.variable for p in problems] == [f"HANDOFF_{field.upper()}"]
+    assert reason in problems[0].reason
+
+
+def test_thirty_two_bytes_is_enough_and_counts_bytes_not_letters() -> None:
+    assert value_problem("session_secret", "k" * 32) is None
+    assert value_problem("session_secret", "ư" * 16) is None  # 2 bytes each in UTF-8
+    assert value_problem("session_secret", "ư" * 15) is not None
+
+
+@pytest.mark.parametrize("value, reason", [
+    ("whsec_change-me", "placeholder from .env.example"),
+    ("whsec_Y2hhbmdl", "decodes to 6 bytes"),  # base64 of "change": the old quiet key
+    ("whsec_c2hvcnQta2V5", "decodes to 9 bytes"),
+    ("c2VjcmV0LXdpdGhvdXQtdGhlLXByZWZpeC0zMmJ5dGVzISE=", "not 'whsec_'"),
+    ("whsec_not base64 at all!!", "not 'whsec_'"),
+    ("whsec_ZGVtby1kZW1vLWRlbW8tZGVtby1kZW1vLWRlbW8=", "decodes to text containing"),
+    ("", "empty"),
+])
+@pytest.mark.parametrize("field", ["webhook_secret", "notify_secret"])
+def test_webhook_secrets_must_be_whsec_base64_of_24_bytes(field: str, value: str,
+                                                          reason: str) -> None:
+    s = Settings(database_url=PG, **{**real(), field: value}, agencies=AGENCIES)
+    problems = secret_problems(s)
+    assert [p.variable for p in problems] == [f"HANDOFF_{field.upper()}"]
+    assert reason in problems[0].reason
+
+
+def test_allow_demo_secrets_admits_only_the_built_in_demo_values() -> None:
+    staging = Settings(database_url=PG, allow_demo_secrets=True)
+    assert secret_problems(staging) == []
+    assert demo_values_admitted(staging) == ALL_SECRET_VARS + ["HANDOFF_DEFAULT_AGENCY"]
+    copied = Settings(database_url=PG, allow_demo_secrets=True,
+                      **{f: EXAMPLE_VALUES[f] for f in SECRETS})
+    assert variables(copied) == ALL_SECRET_VARS  # a copied .env.example is a mistake
+    short = Settings(database_url=PG, allow_demo_secrets=True, session_secret="x")
+    assert variables(short) == ["HANDOFF_SESSION_SECRET"]
 
 
 def test_allow_demo_secrets_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HANDOFF_DATABASE_URL", PG)
     monkeypatch.setenv("HANDOFF_ALLOW_DEMO_SECRETS", "true")
-    assert demo_secrets_in_use(Settings()) == []
+    assert secret_problems(Settings()) == []
+
+
+def test_a_placeholder_database_password_is_refused() -> None:
+    url = "postgresql+psycopg://handoff:change-me-postgres-password@postgres:5432/handoff"
+    s = Settings(database_url=url, **real(), agencies=AGENCIES)
+    assert variables(s) == ["HANDOFF_DATABASE_URL"]
+    assert "change-me-postgres-password" not in str(secret_problems(s)[0])
+
+
+def test_handoff_secrets_prints_our_secrets_and_names_the_issued_ones() -> None:
+    lines = fresh_env_lines()
+    assignments = dict(line.split("=", 1) for line in lines if not line.startswith("#"))
+    assert set(assignments) == {"HANDOFF_WEBHOOK_SECRET", "HANDOFF_SESSION_SECRET",
+                                "HANDOFF_NOTIFY_SECRET"}
+    assert all(assignments[k].startswith("whsec_")
+               for k in ("HANDOFF_WEBHOOK_SECRET", "HANDOFF_NOTIFY_SECRET"))
+    comments = " ".join(line for line in lines if line.startswith("#"))
+    assert "HANDOFF_CARRIER_SECRET_KEY" in comments and "HANDOFF_ONESTOP_API_KEY" in comments
+    again = dict(line.split("=", 1) for line in fresh_env_lines() if not line.startswith("#"))
+    assert not set(again.values()) & set(assignments.values())  # fresh every time

@@ -12,14 +12,47 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(url: str) -> Engine:
+    # hide_parameters: a failed statement's text never carries its bound values, which hold
+    # names, phones and addresses; errors reach logs, ledger rows and pages.
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False},
+                               hide_parameters=True)
         _sqlite_tuning(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
+                           hide_parameters=True)
+    event.listen(engine, "handle_error", _redact_server_detail)
+    return engine
+
+
+def _redact_server_detail(context: Any) -> None:
+    """PostgreSQL puts values in its error text (DETAIL "Key (phone)=(0912...)", "Failing
+    row contains (...)", CONTEXT with parameters, the bad value in a data error), which
+    hide_parameters does not touch. Keep only names and the SQLSTATE; values stay in the
+    driver's `diag` for whoever must debug with the database at hand."""
+    orig = context.original_exception
+    diag = getattr(orig, "diag", None)
+    wrapped = context.sqlalchemy_exception
+    if diag is None or wrapped is None:
+        return
+    parts = [f"sqlstate {diag.sqlstate}"]
+    if _is_integrity(orig) and diag.message_primary:
+        parts.insert(0, diag.message_primary)  # constraint violations name, never show, values
+    for label, name in (("constraint", diag.constraint_name), ("table", diag.table_name),
+                        ("column", diag.column_name)):
+        if name:
+            parts.append(f"{label} {name}")
+    text = "; ".join(parts)
+    orig.args = (text,)
+    wrapped.args = (f"({type(orig).__module__}.{type(orig).__name__}) {text}",)
+
+
+def _is_integrity(error: BaseException) -> bool:
+    sqlstate = getattr(getattr(error, "diag", None), "sqlstate", None) or ""
+    return sqlstate.startswith("23")  # class 23: integrity constraint violation
 
 
 def _sqlite_tuning(engine: Engine) -> None:

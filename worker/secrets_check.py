@@ -1,0 +1,179 @@
+"""The start-up rules for secrets: one check for worker, beat and web, and fresh values."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets as token_source
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pydantic import SecretStr
+from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    from worker.settings import Settings
+
+# Every secret the processes hold. Webhook-style ones are Standard Webhooks keys.
+SECRETS = ("carrier_secret_key", "onestop_api_key", "webhook_secret", "session_secret",
+           "notify_secret")
+WEBHOOK_STYLE = frozenset({"webhook_secret", "notify_secret"})
+# Issued by the other side: `handoff secrets` cannot make them, only say where they come from.
+ISSUED = {"carrier_secret_key": "issued by Vietnam Post with the customer key",
+          "onestop_api_key": "issued by the one-stop system's operator"}
+
+MIN_BYTES = 32  # a secret's length in UTF-8 bytes
+MIN_KEY_BYTES = 24  # a whsec_ key's decoded length
+PLACEHOLDER_WORDS = ("change-me", "demo")
+# `.env.example`'s values, so a copied example file never starts (the image does not ship
+# that file; tests/unit/test_env_example.py keeps the two in step).
+EXAMPLE_VALUES = {
+    "carrier_secret_key": "change-me-carrier-secret",
+    "onestop_api_key": "change-me-onestop-api-key",
+    "webhook_secret": "whsec_change-me",
+    "session_secret": "change-me-long-random-session-secret",
+    "notify_secret": "whsec_change-me",
+}
+ALLOW_SWITCH = "HANDOFF_ALLOW_DEMO_SECRETS"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One setting that stops a production process, and why (never its value)."""
+
+    variable: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.variable}: {self.reason}"
+
+
+def env_name(field: str) -> str:
+    return f"HANDOFF_{field.upper()}"
+
+
+def demo_value(field: str) -> str:
+    """The built-in default of a secret: public, in the source, accepted by the simulators."""
+    from worker.settings import Settings
+
+    default = Settings.model_fields[field].default
+    assert isinstance(default, SecretStr)
+    return default.get_secret_value()
+
+
+def _has_placeholder_word(text: str | bytes) -> bool:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    low = text.lower()
+    return any(word in low for word in PLACEHOLDER_WORDS)
+
+
+def whsec_key(value: str) -> bytes | None:
+    """The key bytes of a `whsec_<base64>` secret, or None when it is not one."""
+    if not value.startswith("whsec_"):
+        return None
+    try:
+        return base64.b64decode(value.removeprefix("whsec_"), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def value_problem(field: str, value: str) -> str | None:
+    """Why this value cannot be a production secret for `field`; None when it can."""
+    if not value:
+        return "is empty"
+    if value == demo_value(field):
+        return "is the built-in demo value, public in the source code"
+    if value == EXAMPLE_VALUES.get(field):
+        return "is the placeholder from .env.example"
+    if _has_placeholder_word(value):
+        return "contains 'change-me' or 'demo': a placeholder, not a secret"
+    if field in WEBHOOK_STYLE:
+        key = whsec_key(value)
+        if key is None:
+            return "is not 'whsec_' followed by base64 (Standard Webhooks secret)"
+        if len(key) < MIN_KEY_BYTES:
+            return f"decodes to {len(key)} bytes; at least {MIN_KEY_BYTES} are needed"
+        if _has_placeholder_word(key):
+            return "decodes to text containing 'change-me' or 'demo': a placeholder"
+        return None
+    if len(value.encode("utf-8")) < MIN_BYTES:
+        return f"is shorter than {MIN_BYTES} bytes"
+    return None
+
+
+def _url_password_problem(variable: str, url: str) -> Problem | None:
+    """A database or broker URL still carrying `.env.example`'s placeholder password."""
+    try:
+        password = make_url(url).password if url else None
+    except Exception:  # not a URL SQLAlchemy can read: the connection will say so itself
+        return None
+    if password and _has_placeholder_word(str(password)):
+        return Problem(variable, "its password contains 'change-me' or 'demo': a placeholder")
+    return None
+
+
+def secret_problems(settings: Settings) -> list[Problem]:
+    """Every reason a production process must not start; empty on the embedded default.
+
+    The embedded default (SQLite database and broker: demo and development on one machine)
+    runs on the demo values. Elsewhere each secret must be real. HANDOFF_ALLOW_DEMO_SECRETS
+    (staging against the simulators, which accept nothing else) admits exactly the built-in
+    demo values and the demo sender block, never a placeholder, an empty, short or
+    malformed value: those are mistakes, not staging.
+    """
+    if settings.on_embedded_default:
+        return []
+    allow = settings.allow_demo_secrets
+    found: list[Problem] = []
+    for field in SECRETS:
+        value = getattr(settings, field).get_secret_value()
+        if allow and value == demo_value(field):
+            continue
+        reason = value_problem(field, value)
+        if reason:
+            found.append(Problem(env_name(field), reason))
+    for variable, url in (("HANDOFF_DATABASE_URL", settings.database_url),
+                          ("HANDOFF_BROKER_URL", settings.broker_url)):
+        problem = _url_password_problem(variable, url)
+        if problem:
+            found.append(problem)
+    if not allow and settings.uses_demo_sender():
+        found.append(Problem("HANDOFF_DEFAULT_AGENCY",
+                             "is the demo sender block and HANDOFF_AGENCIES is empty"))
+    return found
+
+
+def demo_values_admitted(settings: Settings) -> list[str]:
+    """The variables a staging run (HANDOFF_ALLOW_DEMO_SECRETS) runs on demo values."""
+    if settings.on_embedded_default or not settings.allow_demo_secrets:
+        return []
+    names = [env_name(f) for f in SECRETS
+             if getattr(settings, f).get_secret_value() == demo_value(f)]
+    if settings.uses_demo_sender():
+        names.append("HANDOFF_DEFAULT_AGENCY")
+    return names
+
+
+def fresh_value(field: str) -> str:
+    """A new random value in the right format for `field` that passes `value_problem`."""
+    while True:  # a random text may spell "demo" (about 1 in 25,000): draw again
+        if field in WEBHOOK_STYLE:
+            value = "whsec_" + base64.b64encode(os.urandom(32)).decode("ascii")
+        else:
+            value = token_source.token_urlsafe(48)
+        if value_problem(field, value) is None:
+            return value
+
+
+def fresh_env_lines() -> list[str]:
+    """`.env` lines: new values for the secrets we own, comments for the issued ones."""
+    lines = []
+    for field in SECRETS:
+        if field in ISSUED:
+            lines.append(f"# {env_name(field)}: {ISSUED[field]}; set it to that value "
+                         f"(at least {MIN_BYTES} bytes)")
+        else:
+            lines.append(f"{env_name(field)}={fresh_value(field)}")
+    return lines

@@ -1,0 +1,163 @@
+"""One desk queue: the desk page, the desk API, `handoff pickup pending` and the settings
+page's counts agree, and each hand-off shows in at most one of the desk's lists."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from worker.bootstrap import Runtime
+from worker.db.engine import Database
+from worker.db.models import Handoff, Job
+from worker.service import api_tokens
+from worker.service.desk import _request_one
+from worker.service.users import add_user
+from worker.settings import AgencyConfig, Settings
+from worker.web.app import create_app
+
+DESK, AUTO = "000.00.17.H19", "000.00.21.H19"
+PASSWORD = "password-for-tests"
+T0 = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
+
+# (name, status, post job state or None, cancel job state or None) -> where the desk lists it
+CASES = [
+    ("never-called", "requested", None, None, "waiting"),
+    ("post-on-its-way", "requested", "pending", None, "ordered"),
+    ("post-dead-corrected", "requested", "dead", None, "waiting"),
+    ("accepted", "accepted", "done", None, "ordered"),
+    ("courier-came-nothing-ready", "pickup_failed", "done", None, "ordered"),
+    ("cancel-on-its-way", "requested", "done", "pending", "ordered"),
+    ("post-refused", "needs_attention", "dead", None, None),
+    ("invalid-item", "needs_attention", None, None, None),
+    ("cancelled", "cancelled", "done", None, None),
+    ("picked-up", "picked_up", "done", None, None),
+]
+
+
+def _seed(db: Database) -> dict[str, str | None]:
+    """Every case in both agencies; returns dossier code -> the list it belongs in."""
+    expected: dict[str, str | None] = {}
+    with db.unit_of_work() as s:
+        for a, agency in enumerate((DESK, AUTO)):
+            for i, (name, status, post, cancel, where) in enumerate(CASES):
+                code = f"{agency}-201126-{a}{i:03d}"
+                h = Handoff(dossier_code=code, direction="result_delivery", source_item_id=code,
+                            agency_code=agency, agency_name=f"Đơn vị {agency}",
+                            procedure_name=name, citizen_name="Nguyễn Thị Hoa",
+                            citizen_phone="0912345678", province_code="82", ward_code="30226",
+                            status=status, order_number=f"{code}/R1",
+                            ready_at=T0 + timedelta(hours=a, minutes=i),
+                            accepted_at=T0 if status in ("accepted", "pickup_failed",
+                                                         "picked_up") else None)
+                s.add(h)
+                s.flush()
+                for kind, state in (("post_order", post), ("cancel_order", cancel)):
+                    if state:
+                        s.add(Job(kind=kind, handoff_id=h.id, state=state,
+                                  idempotency_key=f"{kind}:{code}"))
+                expected[code] = where
+    return expected
+
+
+@pytest.fixture
+def app(sqlite_db: Database, tmp_path: Path) -> Iterator[tuple[TestClient, Runtime]]:
+    with sqlite_db.unit_of_work() as s:
+        add_user(s, "ops", PASSWORD, "ops", full_name="Trần Vận Hành")
+        add_user(s, "lan", PASSWORD, "desk", DESK, "Lê Một Cửa")
+    settings = Settings(home=tmp_path, database_url=str(sqlite_db.engine.url),
+                        agencies={DESK: AgencyConfig(name="UBND xã Lai Vung", dispatch="desk")})
+    rt = Runtime(settings=settings, db=sqlite_db)
+    with TestClient(create_app(rt), follow_redirects=False) as client:
+        yield client, rt
+
+
+def _login(client: TestClient, username: str) -> None:
+    client.cookies.clear()
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf, page.text
+    r = client.post("/login", data={"csrf": csrf.group(1), "username": username,
+                                    "password": PASSWORD})
+    assert r.status_code == 303, r.text
+
+
+def _page_lists(html: str) -> dict[str, list[str]]:
+    waiting, _, rest = html.partition('id="ordered"')
+    ordered = rest.partition('id="by-code"')[0]
+    rows = re.compile(r'<tr data-code="([^"]+)"')
+    return {"waiting": rows.findall(waiting), "ordered": rows.findall(ordered)}
+
+
+def _cli_pending(rt: Runtime, agency: str | None) -> list[str]:
+    env = {**os.environ, "HANDOFF_DATABASE_URL": rt.settings.resolved_database_url(),
+           "HANDOFF_HOME": str(rt.settings.home)}
+    args = ["pickup", "pending", "--json"] + (["--agency", agency] if agency else [])
+    out = subprocess.run([sys.executable, "-m", "worker.cli", *args], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return [r["dossier_code"] for r in json.loads(out.stdout)]
+
+
+def test_every_door_lists_the_same_waiting_hand_offs(app) -> None:
+    client, rt = app
+    expected = _seed(rt.db)
+    waiting = [c for c, where in expected.items() if where == "waiting"]
+    ordered = {c for c, where in expected.items() if where == "ordered"}
+    in_agency = {DESK: [c for c in waiting if c.startswith(DESK)],
+                 AUTO: [c for c in waiting if c.startswith(AUTO)]}
+
+    _login(client, "ops")
+    lists = _page_lists(client.get("/desk").text)
+    assert lists["waiting"] == waiting  # oldest first, desk agency's then the auto one's
+    assert set(lists["ordered"]) == ordered
+    assert not set(lists["waiting"]) & set(lists["ordered"])  # never in both
+    shown = set(lists["waiting"]) | set(lists["ordered"])
+    assert shown == {c for c, where in expected.items() if where}  # the rest in neither
+    assert [i["dossierCode"] for i in client.get("/desk/pending.json").json()["items"]] == waiting
+
+    settings_page = client.get("/settings").text
+    counts = dict(re.findall(r'<tr data-agency="([^"]+)".*?<td class="n[^"]*">(\d+)</td>',
+                             settings_page, re.DOTALL))
+    assert counts == {DESK: str(len(in_agency[DESK])), AUTO: str(len(in_agency[AUTO]))}
+
+    _login(client, "lan")  # a desk clerk sees their own agency's share of the same lists
+    mine = _page_lists(client.get("/desk").text)
+    assert mine["waiting"] == in_agency[DESK]
+    assert set(mine["ordered"]) == {c for c in ordered if c.startswith(DESK)}
+
+    with rt.db.unit_of_work() as s:
+        _, token = api_tokens.create(s, "queue-test", agency_code=None, all_agencies=True)
+    auth = {"Authorization": f"Bearer {token}"}
+    api = client.get("/api/v1/pickups/pending", headers=auth).json()["items"]
+    assert [i["dossierCode"] for i in api] == waiting
+    api = client.get("/api/v1/pickups/pending", params={"agency": AUTO}, headers=auth).json()
+    assert [i["dossierCode"] for i in api["items"]] == in_agency[AUTO]
+
+    assert _cli_pending(rt, None) == waiting
+    assert _cli_pending(rt, DESK) == in_agency[DESK]
+
+
+def test_calling_the_courier_for_a_corrected_hand_off_moves_it_to_ordered(app) -> None:
+    """A requested hand-off whose post is dead waits for the desk, marked as called before;
+    calling again revives that post, and it moves to the ordered list (never both)."""
+    client, rt = app
+    expected = _seed(rt.db)
+    (code,) = [c for c, w in expected.items() if c.startswith(DESK) and c.endswith("002")]
+    _login(client, "lan")
+    page = client.get("/desk").text
+    row = page[page.index(f'<tr data-code="{code}"'):]
+    assert "Lần gọi trước không thành công" in row[:row.index("</tr>")]
+    with rt.db.unit_of_work() as s:  # what "Gọi bưu tá" does, short of ringing the broker
+        outcome, job = _request_one(s, code, "lan", DESK)
+    assert outcome.outcome == "ordered" and job is not None and job.state == "pending"
+    lists = _page_lists(client.get("/desk").text)
+    assert code in lists["ordered"] and code not in lists["waiting"]

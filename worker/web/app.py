@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 from worker.bootstrap import Runtime, runtime
 from worker.web import api, auth, desk, metrics_route, openapi, ops, settings_page
 from worker.web.hooks import onestop_hook
+from worker.web.security_headers import SecurityHeaders
 
 
 async def healthz(request: Request) -> PlainTextResponse:
@@ -75,8 +76,10 @@ def create_app(rt: Runtime | None = None) -> Starlette:
         middleware=[Middleware(
             SessionMiddleware, secret_key=s.session_secret.get_secret_value(),
             session_cookie="handoff_session", max_age=s.session_max_age_seconds,
-            same_site="strict", https_only=s.session_https_only,
+            same_site="strict", https_only=s.cookie_secure,
         )],
     )
     app.state.runtime = rt
+    # outermost of our middleware: every answer, including the others' refusals, gets them
+    app.add_middleware(SecurityHeaders, hsts=s.cookie_secure)
     return app

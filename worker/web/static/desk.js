@@ -23,6 +23,11 @@
     }
   }
 
+  // The agency filter submits on change (an inline onchange would break the CSP).
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
+
   if (form) {
     form.addEventListener("change", function (e) {
       if (e.target === all) {

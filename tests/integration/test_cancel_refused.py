@@ -188,3 +188,22 @@ def test_a_desk_cancel_refused_by_the_carrier_is_shown_on_the_desk_not_pushed(
     with world.rt.db.unit_of_work() as s:
         (row,) = [o for o in desk_queue.ordered(s) if o.dossier_code == code]
     assert row.cancel_refused and not row.cancelling
+
+
+def test_a_refused_cancel_of_an_order_never_confirmed_asks_a_person(world: World) -> None:
+    """The post's replies were lost (it may or may not exist at the carrier), the citizen
+    withdraws, the carrier refuses the cancel: nobody knows, so it needs attention."""
+    items = world.admin(world.onestop, "_admin/handoffs", {"count": 1, "type": "result_ready"})
+    code = items["items"][0]["dossierCode"]
+    world.admin(world.carrier, "_admin/faults", {"fail_next": 3})  # the client's 3 tries
+    feeds.poll_onestop(world.rt)
+    world.drain()  # the post failed for now and waits for its retry
+    assert world.handoff(code).status == "requested"
+    world.withdraw(items["items"][0], 4)
+    world.drain()
+    h = world.handoff(code)
+    assert h.status == "needs_attention" and "cần kiểm tra với bưu điện" in h.status_reason
+    pushes = world.pushes(code)
+    assert [p["status"] for p in pushes] == ["needs_attention", "needs_attention"]
+    assert pushes[1]["note"].startswith(WITHDRAWAL_REFUSED)
+    assert world.admin(world.carrier, "_admin/stats")["orders"] == 0  # and no post later

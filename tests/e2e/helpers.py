@@ -15,8 +15,20 @@ from integrations.onestop.simdata import ItemFactory, wards_by_province
 from worker.stack import Stack
 
 DESK_AGENCY = ("000.00.17.H19", "UBND xã Lai Vung", 82)  # in desk dispatch in web_stack
-DESK_TOKEN = "demo-desk-api-token"  # the settings default; the stack sets no other
-AUTH = {"Authorization": f"Bearer {DESK_TOKEN}"}
+_TOKENS: dict[tuple[str, str], str] = {}
+
+
+def api_auth(stack: Stack, name: str = "e2e-lai-vung", agency: str | None = DESK_AGENCY[0]
+             ) -> dict[str, str]:
+    """The Authorization header of a desk API token made by `handoff token add` (once per
+    stack and name); agency None makes an all-agency token."""
+    key = (str(stack.home), name)
+    if key not in _TOKENS:
+        scope = ["--agency", agency] if agency else ["--all-agencies"]
+        out = stack.run("token", "add", name, *scope)
+        assert out.returncode == 0, out.stderr
+        _TOKENS[key] = out.stdout.strip()
+    return {"Authorization": f"Bearer {_TOKENS[key]}"}
 
 
 def wait_for(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
@@ -50,7 +62,7 @@ def agency_items(factory: ItemFactory, n: int, defect: str | None = None,
 
 def pending_codes(stack: Stack) -> set[str]:
     r = httpx.get(stack.web_url + "api/v1/pickups/pending", params={"agency": DESK_AGENCY[0]},
-                  headers=AUTH, timeout=30)
+                  headers=api_auth(stack), timeout=30)
     assert r.status_code == 200, r.text
     return {i["dossierCode"] for i in r.json()["items"]}
 

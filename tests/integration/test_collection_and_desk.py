@@ -58,6 +58,9 @@ def test_two_clerks_at_once_on_postgresql_make_one_order_each(tmp_path, pg_url, 
         db = Database(pg_url)
         try:
             stack.start_all()
+            made = stack.run("token", "add", "clerks", "--all-agencies")  # agencies vary
+            assert made.returncode == 0, made.stderr
+            auth = {"Authorization": f"Bearer {made.stdout.strip()}"}
             stack.carrier_admin("faults", {"return_rate": 0.0, "pickup_fail_rate": 0.0})
             items = stack.onestop_admin("handoffs", {"count": 20, "type": "result_ready"})
             codes = [i["dossierCode"] for i in items["items"]]
@@ -71,8 +74,7 @@ def test_two_clerks_at_once_on_postgresql_make_one_order_each(tmp_path, pg_url, 
                 barrier.wait()
                 started = time.monotonic()
                 r = httpx.post(stack.web_url + "api/v1/pickups", json={"dossierCodes": order},
-                               headers={"Authorization": "Bearer demo-desk-api-token"},
-                               timeout=120)
+                               headers=auth, timeout=120)
                 spans.append((started, time.monotonic()))
                 results.append(r.json()["results"])
 

@@ -103,8 +103,8 @@ def _legacy_names(province: object, district: object, ward: object, field: str) 
         p, w = int(str(province)), int(str(ward))
         d = int(str(district)) if district not in (None, "") else None
     except (TypeError, ValueError):
-        raise InvalidInput("mã đơn vị hành chính cũ phải là số", field=f"{field}.wardCode"
-                           ) from None
+        raise InvalidInput("mã đơn vị hành chính cũ phải là số", field=f"{field}.wardCode",
+                           code="unit.legacy_format") from None
     sql = ("SELECT province, district, ward FROM admin_units_legacy "
            f"WHERE CAST(provinceCode AS INTEGER) = {p} AND CAST(wardCode AS INTEGER) = {w}")
     if d is not None:
@@ -116,7 +116,7 @@ def _legacy_names(province: object, district: object, ward: object, field: str) 
             + (f", huyện {d}" if d is not None else "")
             + ") trong danh mục đơn vị hành chính cũ; đề nghị cập nhật địa chỉ theo đơn vị "
               "hành chính mới (sau 01/7/2025)",
-            field=f"{field}.wardCode",
+            field=f"{field}.wardCode", code="unit.legacy_unknown",
         )
     r = rows[0]
     return f"{r['ward']}, {r['district']}, {r['province']}"
@@ -133,6 +133,6 @@ def _convert(old: str, field: str) -> tuple[str, str, str]:
         raise InvalidInput(
             f"địa chỉ cũ '{old}' chưa chuyển đổi được sang đơn vị hành chính mới; đề nghị "
             "công dân hoặc cán bộ cập nhật địa chỉ mới",
-            field=f"{field}.wardCode",
+            field=f"{field}.wardCode", code="unit.legacy_unconvertible",
         )
     return str(unit.province_code), str(unit.ward_code), str(unit.ward or "")

@@ -20,9 +20,9 @@ def normalize_phone(raw: object, field: str = "citizen.phone") -> str:
     """Return the phone as '0XXXXXXXXX'. Accepts +84/84 prefixes, spaces, dots and dashes."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         raise InvalidInput("thiếu số điện thoại; đề nghị bổ sung số điện thoại của công dân",
-                           field=field)
+                           field=field, code="phone.missing")
     if not isinstance(raw, str):
-        raise InvalidInput("số điện thoại phải là chuỗi ký tự", field=field)
+        raise InvalidInput("số điện thoại phải là chuỗi ký tự", field=field, code="phone.type")
     digits = re.sub(r"[\s.\-()]", "", raw)
     if digits.startswith("+84"):
         digits = "0" + digits[3:]
@@ -33,16 +33,17 @@ def normalize_phone(raw: object, field: str = "citizen.phone") -> str:
     raise InvalidInput(
         "số điện thoại không đúng định dạng Việt Nam (di động 10 số bắt đầu bằng 03, 05, 07, "
         "08, 09 hoặc số cố định 11 số bắt đầu bằng 02)",
-        field=field,
+        field=field, code="phone.format",
     )
 
 
 def check_dossier_code(raw: object, field: str = "dossierCode") -> str:
     if not isinstance(raw, str) or not raw.strip():
-        raise InvalidInput("thiếu mã hồ sơ", field=field)
+        raise InvalidInput("thiếu mã hồ sơ", field=field, code="dossier_code.missing")
     code = raw.strip()
     if not DOSSIER_CODE_RE.match(code):
-        raise InvalidInput(f"mã hồ sơ '{code[:40]}' không đúng định dạng", field=field)
+        raise InvalidInput(f"mã hồ sơ '{code[:40]}' không đúng định dạng", field=field,
+                           code="dossier_code.format")
     return code
 
 
@@ -54,19 +55,19 @@ def check_unit_codes(province: object, ward: object, field: str = "citizen") -> 
     except (TypeError, ValueError):
         raise InvalidInput(
             f"mã tỉnh/thành '{province}' không thuộc danh mục 34 tỉnh, thành phố hiện hành",
-            field=f"{field}.provinceCode",
+            field=f"{field}.provinceCode", code="unit.unknown_province",
         ) from None
     try:
         w = Ward.from_code(int(str(ward)))  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise InvalidInput(
             f"mã xã/phường '{ward}' không có trong danh mục đơn vị hành chính hiện hành",
-            field=f"{field}.wardCode",
+            field=f"{field}.wardCode", code="unit.unknown_ward",
         ) from None
     if int(w.province_code) != p:
         raise InvalidInput(
             f"xã/phường '{w.name}' không thuộc tỉnh/thành có mã {p}",
-            field=f"{field}.wardCode",
+            field=f"{field}.wardCode", code="unit.ward_not_in_province",
         )
     return str(p), str(int(w.code))
 

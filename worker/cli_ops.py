@@ -45,17 +45,17 @@ def stuck(as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("job_ids", nargs=-1, type=int)
+@click.argument("job_ids", nargs=-1)  # as typed: replay() refuses each impossible id
 @click.option("--all-dead", is_flag=True, help="replay every dead ledger row")
 @click.option("--json", "as_json", is_flag=True)
-def replay(job_ids: tuple[int, ...], all_dead: bool, as_json: bool) -> None:
+def replay(job_ids: tuple[str, ...], all_dead: bool, as_json: bool) -> None:
     """Put dead ledger rows (work that failed for good) back in the queue."""
     from worker.bootstrap import runtime
     from worker.service.replay import dead_letters
     from worker.service.replay import replay as replay_jobs
 
     rt = runtime()
-    ids = list(job_ids)
+    ids: list[int | str] = list(job_ids)
     if all_dead:
         with rt.db.unit_of_work() as s:
             offset = 0
@@ -99,3 +99,6 @@ def mark_sla(now_text: str | None) -> None:
         return
     click.echo(f"mới {result.opened}, mở lại {result.reopened}, đã hết {result.cleared}, "
                f"đã báo {result.notified}, báo lỗi {result.notify_failed}")
+    if result.skipped:  # their ids are in the log; the others were judged as usual
+        click.echo(f"bỏ qua {result.skipped} hồ sơ có dữ liệu ngày giờ không đọc được "
+                   "(xem nhật ký)", err=True)

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from worker.db.models import Attempt, Handoff, Job, StatusLogEntry
+from worker.domain.moments import VN as VN  # re-exported: pages and tests use reports.VN
+from worker.domain.moments import local
 from worker.domain.privacy import mask_name, mask_phone
 from worker.domain.reasons import reason_vi
 from worker.domain.statuses import LABEL_VI, Status
-
-VN = timezone(timedelta(hours=7), "+07:00")
-
-
-def local(dt: datetime | None) -> str:
-    return dt.astimezone(VN).strftime("%Y-%m-%d %H:%M:%S+07:00") if dt else ""
+from worker.service.readable import read_rows
 
 
 def label(status: str | None) -> str:
@@ -34,19 +31,19 @@ def counts_by_status(session: Session) -> dict[str, int]:
 
 def find_handoffs(session: Session, code: str) -> list[Handoff]:
     """By dossier code, order number or item code; newest generation first."""
-    return list(session.scalars(
-        select(Handoff).where(
-            (Handoff.dossier_code == code) | (Handoff.order_number == code)
-            | (Handoff.item_code == code)
-        ).order_by(Handoff.direction, Handoff.generation.desc())
-    ))
+    return read_rows(session, select(Handoff).where(
+        (Handoff.dossier_code == code) | (Handoff.order_number == code)
+        | (Handoff.item_code == code)
+    ).order_by(Handoff.direction, Handoff.generation.desc()), Handoff.id, entities=True)
 
 
 def timeline(session: Session, handoff: Handoff) -> dict[str, Any]:
-    events = session.scalars(select(StatusLogEntry).where(
+    events = read_rows(session, select(StatusLogEntry).where(
         StatusLogEntry.handoff_id == handoff.id).order_by(StatusLogEntry.occurred_at,
-                                                          StatusLogEntry.id))
-    jobs = session.scalars(select(Job).where(Job.handoff_id == handoff.id).order_by(Job.id))
+                                                          StatusLogEntry.id),
+        StatusLogEntry.id, entities=True)
+    jobs = read_rows(session, select(Job).where(Job.handoff_id == handoff.id).order_by(Job.id),
+                     Job.id, entities=True)
     return {
         "dossier_code": handoff.dossier_code, "direction": handoff.direction,
         "generation": handoff.generation, "order_number": handoff.order_number,
@@ -60,8 +57,8 @@ def timeline(session: Session, handoff: Handoff) -> dict[str, Any]:
             "next_attempt_at": local(j.next_attempt_at) if j.state == "pending" else "",
             "last_error": j.last_error,
             "tries": [{"n": a.number, "outcome": a.outcome, "error": a.error, "at": local(a.at)}
-                      for a in session.scalars(select(Attempt).where(Attempt.job_id == j.id)
-                                               .order_by(Attempt.id))],
+                      for a in read_rows(session, select(Attempt).where(Attempt.job_id == j.id)
+                                         .order_by(Attempt.id), Attempt.id, entities=True)],
         } for j in jobs],
     }
 
@@ -83,5 +80,6 @@ def recent_log(session: Session, *, status: str | None = None, since: datetime |
         q = q.where(StatusLogEntry.status == status)
     if since:
         q = q.where(StatusLogEntry.recorded_at >= since)
-    rows = session.scalars(q.order_by(StatusLogEntry.id.desc()).limit(limit))
-    return [event_row(e) for e in reversed(list(rows))]
+    rows = read_rows(session, q.order_by(StatusLogEntry.id.desc()).limit(limit),
+                     StatusLogEntry.id, entities=True)
+    return [event_row(e) for e in reversed(rows)]

@@ -105,7 +105,7 @@ def test_percentile_interpolates() -> None:
 def test_overview_numbers(db: Database) -> None:
     with db.unit_of_work() as s:
         for i, hours in enumerate([10, 20, 30, 40, 100], start=1):
-            ready = NOW - timedelta(days=2, minutes=i)
+            ready = NOW - timedelta(days=5, minutes=i)  # every delivery already happened
             s.add(_h(i, status="delivered", ready_at=ready,
                      final_at=ready + timedelta(hours=hours)))
         s.add(_h(6, status="needs_attention", status_reason="Mã vùng không tồn tại"))
@@ -126,7 +126,7 @@ def test_overview_numbers(db: Database) -> None:
                                                    "accepted": 1}
     assert ov["by_agency"]["statuses"] == ["accepted", "delivered", "needs_attention"]
     days = {d["day"]: d["n"] for d in ov["per_day"]}
-    assert len(days) == 14 and days["2026-11-18"] == 5 and days["2026-11-20"] == 1
+    assert len(days) == 14 and days["2026-11-15"] == 5 and days["2026-11-20"] == 1
     assert sum(days.values()) == 6  # the one 20 days old is outside the window
 
 

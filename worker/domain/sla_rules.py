@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from enum import StrEnum
 
+from worker.domain.moments import elapsed, short
 from worker.domain.statuses import FINAL, LABEL_VI, RANK, Status
-
-VN = timezone(timedelta(hours=7), "+07:00")
 
 
 class Rule(StrEnum):
@@ -65,12 +64,17 @@ class Limits:
     silent_hours: float = 72
 
 
-def _vn(dt: datetime) -> str:
-    return dt.astimezone(VN).strftime("%H:%M %d/%m/%Y")
-
-
 def _num(x: float) -> str:
     return f"{x:g}"
+
+
+def _over(since: datetime, now: datetime, **limit: float) -> bool:
+    """More than `limit` passed from `since` to `now`. Compared as a difference, never as
+    `since + limit` (a stored year-9999 moment plus a day does not exist)."""
+    try:
+        return elapsed(since, now) > timedelta(**limit)
+    except OverflowError:  # a limit too large for a timedelta is never reached
+        return False
 
 
 def broken(h: Snapshot, now: datetime, limits: Limits) -> list[tuple[Rule, str]]:
@@ -87,22 +91,26 @@ def broken(h: Snapshot, now: datetime, limits: Limits) -> list[tuple[Rule, str]]
     if status in FINAL:
         return []
     out: list[tuple[Rule, str]] = []
-    waited = now - h.ready_at
-    since = f"kể từ khi có yêu cầu lúc {_vn(h.ready_at)}"
+    since = f"kể từ khi có yêu cầu lúc {short(h.ready_at)}"
     rank = RANK[status]
-    if rank < RANK[Status.ACCEPTED] and waited > timedelta(minutes=limits.accept_within_minutes):
+    if rank < RANK[Status.ACCEPTED] and _over(h.ready_at, now,
+                                              minutes=limits.accept_within_minutes):
         out.append((Rule.NOT_ACCEPTED, f"Bưu chính chưa nhận yêu cầu sau "
                     f"{_num(limits.accept_within_minutes)} phút {since}"))
-    if rank < RANK[Status.PICKED_UP] and waited > timedelta(hours=limits.pickup_within_hours):
+    if rank < RANK[Status.PICKED_UP] and _over(h.ready_at, now,
+                                               hours=limits.pickup_within_hours):
         out.append((Rule.NOT_PICKED_UP, f"Bưu tá chưa lấy hồ sơ sau "
                     f"{_num(limits.pickup_within_hours)} giờ {since}"))
-    if waited > timedelta(days=limits.deliver_within_days):
+    if _over(h.ready_at, now, days=limits.deliver_within_days):
         out.append((Rule.NOT_DELIVERED, f"Chưa phát xong sau "
                     f"{_num(limits.deliver_within_days)} ngày {since}"))
-    last = max(t for t in (h.last_event_at, h.accepted_at, h.ready_at) if t is not None)
-    if now - last > timedelta(hours=limits.silent_hours):
+    last = h.ready_at  # the latest sign of life (compared as differences: any zone mixes)
+    for t in (h.accepted_at, h.last_event_at):
+        if t is not None and elapsed(last, t) > timedelta(0):
+            last = t
+    if _over(last, now, hours=limits.silent_hours):
         out.append((Rule.SILENT, f"Không có cập nhật nào trong "
-                    f"{_num(limits.silent_hours)} giờ, lần cuối lúc {_vn(last)}"))
+                    f"{_num(limits.silent_hours)} giờ, lần cuối lúc {short(last)}"))
     if status == Status.DELIVERY_FAILED:
         out.append((Rule.DELIVERY_FAILED, f"Trạng thái: {LABEL_VI[status]}"))
     if status == Status.NEEDS_ATTENTION:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, case, func, select
@@ -13,11 +13,15 @@ from sqlalchemy.orm import Session
 
 from worker.db.models import Handoff, SlaBreach, utcnow
 from worker.domain.errors import InvalidInput
+from worker.domain.moments import day_start, elapsed, hours_between, local, local_date, safe_add
 from worker.domain.privacy import mask_address, mask_name, mask_phone
 from worker.domain.sla_rules import Rule, severity
 from worker.domain.statuses import LABEL_VI, Direction, Status
 from worker.domain.validation import normalize_phone
-from worker.reports import VN, label, local
+from worker.reports import label
+from worker.service.ops_filters import FILTER_LAST, Filters
+from worker.service.ops_filters import clean_query as clean_query
+from worker.service.readable import read_rows
 
 PAGE_SIZE = 50
 DAYS = 14
@@ -33,52 +37,11 @@ CSV_HEADER = ["Mã hồ sơ", "Chiều", "Mã cơ quan", "Cơ quan", "Trạng th
 
 
 @dataclass(frozen=True)
-class Filters:
-    status: str = ""
-    direction: str = ""
-    agency: str = ""
-    date_from: date | None = None
-    date_to: date | None = None
-
-    @classmethod
-    def parse(cls, params: Mapping[str, str]) -> Filters:
-        """From query parameters; unknown values are dropped rather than failing the page."""
-        status = params.get("status", "").strip()
-        direction = params.get("direction", "").strip()
-        return cls(
-            status=status if status in {s.value for s in Status} else "",
-            direction=direction if direction in {d.value for d in Direction} else "",
-            agency=params.get("agency", "").strip()[:40],
-            date_from=_parse_date(params.get("from", "")),
-            date_to=_parse_date(params.get("to", "")),
-        )
-
-    def query(self) -> dict[str, str]:
-        """The same filters as query parameters (for paging and CSV links)."""
-        out = {"status": self.status, "direction": self.direction, "agency": self.agency,
-               "from": self.date_from.isoformat() if self.date_from else "",
-               "to": self.date_to.isoformat() if self.date_to else ""}
-        return {k: v for k, v in out.items() if v}
-
-
-@dataclass(frozen=True)
 class Page:
     rows: list[dict[str, Any]]
     total: int
     page: int
     pages: int
-
-
-def _parse_date(raw: str) -> date | None:
-    try:
-        return date.fromisoformat(raw.strip()) if raw and raw.strip() else None
-    except ValueError:
-        return None
-
-
-def day_start(d: date) -> datetime:
-    """Midnight of a +07:00 calendar day, as an aware datetime."""
-    return datetime.combine(d, time(0), tzinfo=VN)
 
 
 def row(h: Handoff, *, unmasked: bool = False) -> dict[str, Any]:
@@ -108,8 +71,8 @@ def search(session: Session, q: str, limit: int = PAGE_SIZE) -> list[dict[str, A
         cond = cond | (Handoff.citizen_phone == normalize_phone(q))
     except InvalidInput:
         pass  # not a phone number: search the codes only
-    found = session.scalars(select(Handoff).where(cond)
-                            .order_by(Handoff.ready_at.desc(), Handoff.id.desc()).limit(limit))
+    found = read_rows(session, select(Handoff).where(cond).order_by(
+        Handoff.ready_at.desc(), Handoff.id.desc()).limit(limit), Handoff.id, entities=True)
     return [row(h) for h in found]
 
 
@@ -133,16 +96,17 @@ def list_handoffs(session: Session, f: Filters, page: int = 1) -> Page:
     total = int(session.scalar(select(func.count()).select_from(_filtered(f).subquery())) or 0)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(1, page), pages)
-    found = session.scalars(_filtered(f).order_by(Handoff.ready_at.desc(), Handoff.id.desc())
-                            .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))
+    found = read_rows(session, _filtered(f).order_by(Handoff.ready_at.desc(), Handoff.id.desc())
+                      .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE), Handoff.id,
+                      entities=True)
     return Page([row(h) for h in found], total, page, pages)
 
 
 def csv_rows(session: Session, f: Filters, *, unmasked: bool = False) -> Iterator[list[str]]:
     """The header, then every filtered hand-off, newest first. Only ops may ask unmasked."""
     yield CSV_HEADER
-    found = session.scalars(_filtered(f).order_by(Handoff.ready_at.desc(), Handoff.id.desc())
-                            .limit(CSV_LIMIT))
+    found = read_rows(session, _filtered(f).order_by(Handoff.ready_at.desc(), Handoff.id.desc())
+                      .limit(CSV_LIMIT), Handoff.id, entities=True)
     for h in found:
         r = row(h, unmasked=unmasked)
         yield [r["dossier_code"], r["direction_label"], r["agency_code"], r["agency_name"],
@@ -172,24 +136,28 @@ def delivery_times(session: Session, now: datetime | None = None,
     """Median and P90 hours from ready to delivered, computed in Python (any database).
 
     Result deliveries only (a collection from the citizen is another service), and only
-    those ready in the last `days` days: recent enough to mean something, and bounded."""
-    since = (now or utcnow()) - timedelta(days=days)
-    rows = session.execute(select(Handoff.ready_at, Handoff.final_at).where(
+    those ready in the last `days` days: recent enough to mean something, and bounded.
+    A delivery stored as ending before it began or in the future is no real time: left out."""
+    now = now or utcnow()
+    rows = read_rows(session, select(Handoff.ready_at, Handoff.final_at, Handoff.id).where(
         Handoff.status == Status.DELIVERED, Handoff.final_at.is_not(None),
-        Handoff.direction == Direction.RESULT_DELIVERY, Handoff.ready_at >= since))
-    hours = [(final - ready).total_seconds() / 3600 for ready, final in rows if final]
+        Handoff.direction == Direction.RESULT_DELIVERY,
+        Handoff.ready_at >= safe_add(now, timedelta(days=-days))), Handoff.id)
+    hours = [hours_between(ready, final) for ready, final, _ in rows
+             if final and elapsed(ready, final) >= timedelta(0)
+             and elapsed(final, now) >= -timedelta(days=1)]  # a day of clock skew allowed
     return {"n": len(hours), "median_h": percentile(hours, 50), "p90_h": percentile(hours, 90),
             "days": days}
 
 
 def per_day(session: Session, now: datetime | None = None, days: int = DAYS) -> list[dict]:
     """Hand-offs by the +07:00 day they became ready, the last `days` days, oldest first."""
-    today = (now or utcnow()).astimezone(VN).date()
+    today = local_date(now or utcnow()) or FILTER_LAST
     first = today - timedelta(days=days - 1)
     counts = {first + timedelta(days=i): 0 for i in range(days)}
-    for (ready,) in session.execute(select(Handoff.ready_at).where(
-            Handoff.ready_at >= day_start(first))):
-        d = ready.astimezone(VN).date()
+    for ready, _ in read_rows(session, select(Handoff.ready_at, Handoff.id).where(
+            Handoff.ready_at >= day_start(first)), Handoff.id):
+        d = local_date(ready)  # None past year 9999 at +07:00: not one of these days anyway
         if d in counts:
             counts[d] += 1
     return [{"day": d.isoformat(), "label": d.strftime("%d/%m"), "n": n}
@@ -234,18 +202,18 @@ def count_open_breaches(session: Session) -> int:
 def open_breaches(session: Session, limit: int = BREACHES_SHOWN) -> list[dict[str, Any]]:
     """SLA breaches not cleared yet, worst rule first (as `handoff stuck`), then the
     longest waiting."""
-    rows = session.execute(select(SlaBreach, Handoff)
-                           .join(Handoff, Handoff.id == SlaBreach.handoff_id).where(_late())
-                           .order_by(_severity_sql().desc(), SlaBreach.detected_at,
-                                     SlaBreach.id).limit(limit))
+    rows = read_rows(session, select(SlaBreach, Handoff)
+                     .join(Handoff, Handoff.id == SlaBreach.handoff_id).where(_late())
+                     .order_by(_severity_sql().desc(), SlaBreach.detected_at, SlaBreach.id)
+                     .limit(limit), SlaBreach.id)
     return [{"handoff_id": h.id, "dossier_code": h.dossier_code, "agency_name": h.agency_name,
              "status": h.status, "status_label": label(h.status), "rule": b.rule,
              "detail": b.detail, "detected_at": local(b.detected_at)} for b, h in rows]
 
 
 def breaches_of(session: Session, handoff_id: int) -> list[dict[str, Any]]:
-    found = session.scalars(select(SlaBreach).where(SlaBreach.handoff_id == handoff_id)
-                            .order_by(SlaBreach.detected_at))
+    found = read_rows(session, select(SlaBreach).where(SlaBreach.handoff_id == handoff_id)
+                      .order_by(SlaBreach.detected_at), SlaBreach.id, entities=True)
     return [{"rule": b.rule, "detail": b.detail, "detected_at": local(b.detected_at),
              "cleared_at": local(b.cleared_at), "notified_at": local(b.notified_at)}
             for b in found]
@@ -257,8 +225,9 @@ def count_attention(session: Session) -> int:
 
 
 def needing_attention(session: Session, limit: int = ATTENTION_SHOWN) -> list[dict[str, Any]]:
-    found = session.scalars(select(Handoff).where(Handoff.status == Status.NEEDS_ATTENTION)
-                            .order_by(Handoff.updated_at.desc()).limit(limit))
+    found = read_rows(session, select(Handoff).where(Handoff.status == Status.NEEDS_ATTENTION)
+                      .order_by(Handoff.updated_at.desc()).limit(limit), Handoff.id,
+                      entities=True)
     return [row(h) for h in found]
 
 

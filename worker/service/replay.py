@@ -10,8 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from worker.db.models import Handoff, Job, utcnow
+from worker.domain.ids import parse_id
 from worker.domain.statuses import FINAL, LABEL_VI, Status
+from worker.domain.text import safe_display
 from worker.service import handoffs, ledger
+from worker.service.readable import read_rows
 
 if TYPE_CHECKING:
     from worker.bootstrap import Runtime
@@ -32,17 +35,18 @@ class DeadLetter:
 
 @dataclass(frozen=True)
 class ReplayOutcome:
-    job_id: int
+    job_id: int | str  # the text as given when it names no job at all
     replayed: bool
     reason: str  # Vietnamese, for ops
 
 
+NOT_AN_ID = "mã việc không hợp lệ (phải là số nguyên dương)"
+
+
 def dead_letters(session: Session, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
-    rows = session.execute(
-        select(Job, Handoff).join(Handoff, Handoff.id == Job.handoff_id)
-        .where(Job.state == "dead").order_by(Job.updated_at.desc(), Job.id.desc())
-        .limit(limit).offset(offset)
-    )
+    rows = read_rows(session, select(Job, Handoff).join(Handoff, Handoff.id == Job.handoff_id)
+                     .where(Job.state == "dead").order_by(Job.updated_at.desc(), Job.id.desc())
+                     .limit(limit).offset(offset), Job.id)
     return [DeadLetter(j.id, j.kind, h.id, h.dossier_code, h.order_number or "", h.status,
                        j.attempts, j.last_error, j.updated_at) for j, h in rows]
 
@@ -52,13 +56,20 @@ def count_dead(session: Session) -> int:
                               .where(Job.state == "dead")) or 0)
 
 
-def replay(rt: Runtime, job_ids: list[int], *, actor: str) -> list[ReplayOutcome]:
+def replay(rt: Runtime, job_ids: list[int | str], *, actor: str) -> list[ReplayOutcome]:
     """Put dead rows back in the ledger. A replayed post reuses its OrderNumber, so an order
-    that already exists at the carrier is answered 101 and never created twice."""
+    that already exists at the carrier is answered 101 and never created twice.
+
+    Ids come as typed (form values, CLI arguments): one that names no possible row (10^23,
+    -1, "abc") is refused by its own outcome and never reaches the database driver."""
     from worker import dispatcher
 
     outcomes, ring = [], []
-    for job_id in dict.fromkeys(job_ids):
+    for raw in dict.fromkeys(job_ids):
+        job_id = parse_id(raw)
+        if job_id is None:
+            outcomes.append(ReplayOutcome(safe_display(raw, 30), False, NOT_AN_ID))
+            continue
         with rt.db.unit_of_work() as s:
             outcome = _replay_one(s, job_id, actor)
         outcomes.append(outcome)

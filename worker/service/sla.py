@@ -7,7 +7,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session
 
 from integrations.onestop.webhooks import sign_webhook
 from worker.db.models import Handoff, Job, SlaBreach, utcnow
+from worker.domain.moments import as_utc
 from worker.domain.sla_rules import Limits, Rule, Snapshot, broken, rule_label, severity
 from worker.domain.statuses import FINAL
 from worker.service import leases
+from worker.service.readable import read_rows
 
 if TYPE_CHECKING:
     from worker.bootstrap import Runtime
@@ -42,6 +44,7 @@ class MarkResult:
     cleared: int = 0
     notified: int = 0
     notify_failed: int = 0
+    skipped: int = 0  # hand-offs whose stored values could not be judged (logged, by id)
     errors: list[str] = field(default_factory=list)
 
 
@@ -73,7 +76,7 @@ def mark(rt: Runtime, now: datetime | None = None) -> MarkResult:
     Under a lease, so two beats or workers never mark at once (the unique index on
     (handoff_id, rule) would keep rows single anyway; the lease keeps notifications single).
     """
-    now = now or utcnow()
+    now = as_utc(now or utcnow())  # any zone or year the CLI was given, as a storable moment
     with rt.db.unit_of_work() as s:
         if not leases.acquire(s, LEASE, rt.settings.lease_seconds):
             return MarkResult(ran=False)
@@ -92,48 +95,59 @@ def mark(rt: Runtime, now: datetime | None = None) -> MarkResult:
 def scan(session: Session, now: datetime, limits: Limits, result: MarkResult) -> None:
     """Compare every non-final hand-off with the rules and bring sla_breaches in line."""
     known: dict[int, dict[str, SlaBreach]] = defaultdict(dict)
-    rows = session.scalars(
-        select(SlaBreach).join(Handoff, Handoff.id == SlaBreach.handoff_id)
-        .where(Handoff.status.not_in(_FINAL) | SlaBreach.cleared_at.is_(None))
-    )
+    rows = read_rows(session, select(SlaBreach).join(Handoff, Handoff.id == SlaBreach.handoff_id)
+                     .where(Handoff.status.not_in(_FINAL) | SlaBreach.cleared_at.is_(None)),
+                     SlaBreach.id, entities=True)
     for b in rows:
         known[b.handoff_id][b.rule] = b
-    handoffs = session.execute(
-        select(Handoff.id, Handoff.status, Handoff.ready_at, Handoff.accepted_at,
-               Handoff.last_event_at, Handoff.final_at)
-        .where(Handoff.status.not_in(_FINAL)).order_by(Handoff.id)
-    ).all()
-    seen: set[int] = set()
-    for hid, status, ready_at, accepted_at, last_event_at, final_at in handoffs:
-        seen.add(hid)
-        snap = Snapshot(status, ready_at, accepted_at, last_event_at, final_at)
-        now_broken = dict(broken(snap, now, limits))
-        mine = known.get(hid, {})
-        for rule, detail in now_broken.items():
-            found = mine.get(rule)
-            if found is None:
-                if _insert(session, hid, rule, detail, now):
-                    result.opened += 1
-            elif found.cleared_at is not None:
-                # Broken again (e.g. a second failed delivery): reopened, but notified_at
-                # stays, so the notification remains once per hand-off and rule.
-                found.cleared_at, found.detail = None, detail
-                result.reopened += 1
-        for name, breach in mine.items():
-            if name == Rule.PUSH_FAILED:
-                continue  # judged from the ledger below, final or not
-            if name not in now_broken and breach.cleared_at is None:
-                breach.cleared_at = now
-                result.cleared += 1
+    # A hand-off whose stored dates cannot even be read is left out here (logged by id);
+    # its open breaches stay as they are rather than being cleared as healed.
+    handoffs = read_rows(session, select(
+        Handoff.id, Handoff.status, Handoff.ready_at, Handoff.accepted_at,
+        Handoff.last_event_at, Handoff.final_at).where(Handoff.status.not_in(_FINAL))
+        .order_by(Handoff.id), Handoff.id)
+    still_open = set(session.scalars(select(Handoff.id).where(Handoff.status.not_in(_FINAL))))
+    result.skipped += len(still_open - {row[0] for row in handoffs})
+    for hid, *fields in handoffs:
+        try:
+            now_broken = dict(broken(Snapshot(*fields), now, limits))
+        except Exception as err:
+            # One bad row (a value no rule can read) is skipped and named by id and type
+            # only (no personal data); every other hand-off is still judged and alerted.
+            result.skipped += 1
+            log.error("SLA check skipped hand-off %s: %s", hid, type(err).__name__)
+            continue
+        _apply(session, hid, now_broken, known.get(hid, {}), now, result)
     # Hand-offs that became final: every open breach is over.
     for hid, mine in known.items():
-        if hid in seen:
+        if hid in still_open:
             continue
         for b in mine.values():
             if b.cleared_at is None and b.rule != Rule.PUSH_FAILED:
                 b.cleared_at = now
                 result.cleared += 1
     _scan_push_failures(session, now, result)
+
+
+def _apply(session: Session, hid: int, now_broken: dict[Rule, str],
+           mine: dict[str, SlaBreach], now: datetime, result: MarkResult) -> None:
+    """Bring one hand-off's breaches in line with the rules it breaks now."""
+    for rule, detail in now_broken.items():
+        found = mine.get(rule)
+        if found is None:
+            if _insert(session, hid, rule, detail, now):
+                result.opened += 1
+        elif found.cleared_at is not None:
+            # Broken again (e.g. a second failed delivery): reopened, but notified_at
+            # stays, so the notification remains once per hand-off and rule.
+            found.cleared_at, found.detail = None, detail
+            result.reopened += 1
+    for name, breach in mine.items():
+        if name == Rule.PUSH_FAILED:
+            continue  # judged from the ledger below, final or not
+        if name not in now_broken and breach.cleared_at is None:
+            breach.cleared_at = now
+            result.cleared += 1
 
 
 def _scan_push_failures(session: Session, now: datetime, result: MarkResult) -> None:
@@ -187,7 +201,7 @@ def notification_body(h: Handoff, b: SlaBreach) -> dict[str, Any]:
         "rule": b.rule,
         "ruleLabel": rule_label(b.rule),
         "detail": b.detail,
-        "detectedAt": b.detected_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "detectedAt": as_utc(b.detected_at).isoformat().replace("+00:00", "Z"),
     }
 
 
@@ -202,11 +216,10 @@ def notify(rt: Runtime, now: datetime, result: MarkResult,
     with rt.db.unit_of_work() as session:
         pending = [
             (b.id, f"sla_{b.handoff_id}_{b.rule}", notification_body(h, b))
-            for b, h in session.execute(
-                select(SlaBreach, Handoff).join(Handoff, Handoff.id == SlaBreach.handoff_id)
-                .where(SlaBreach.notified_at.is_(None), SlaBreach.cleared_at.is_(None))
-                .order_by(SlaBreach.id).limit(NOTIFY_BATCH)
-            )
+            for b, h in read_rows(session, select(SlaBreach, Handoff).join(
+                Handoff, Handoff.id == SlaBreach.handoff_id).where(
+                SlaBreach.notified_at.is_(None), SlaBreach.cleared_at.is_(None))
+                .order_by(SlaBreach.id).limit(NOTIFY_BATCH), SlaBreach.id)
         ]
     if not pending:
         return
@@ -248,10 +261,9 @@ def stuck(session: Session) -> list[StuckRow]:
     rows = [
         StuckRow(b.id, h.id, h.dossier_code, h.direction, h.status, h.order_number or "",
                  b.rule, rule_label(b.rule), b.detail, b.detected_at, b.notified_at)
-        for b, h in session.execute(
-            select(SlaBreach, Handoff).join(Handoff, Handoff.id == SlaBreach.handoff_id)
-            .where(SlaBreach.cleared_at.is_(None))
-        )
+        for b, h in read_rows(session, select(SlaBreach, Handoff).join(
+            Handoff, Handoff.id == SlaBreach.handoff_id).where(SlaBreach.cleared_at.is_(None)),
+            SlaBreach.id)
     ]
     rows.sort(key=lambda r: (-severity(r.rule), r.detected_at, r.breach_id))
     return rows

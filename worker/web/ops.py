@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -11,9 +12,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from worker.db.models import Handoff
+from worker.domain.ids import parse_id, parse_page
 from worker.domain.reasons import reason_vi
 from worker.reports import timeline
 from worker.service import ops_queries as oq
+from worker.service.readable import read_rows
 from worker.service.replay import count_dead, dead_letters, replay
 from worker.web.auth import check_csrf, current_user, login_required
 from worker.web.ops_csv import csv_response
@@ -35,13 +38,6 @@ async def _read(request: Request, work: Any, *args: Any) -> Any:
             return work(s, *args)
 
     return await run_in_threadpool(run)
-
-
-def _int(raw: str | None, default: int = 1) -> int:
-    try:
-        return int(raw or default)
-    except ValueError:
-        return default
 
 
 def _live_html(request: Request, ov: dict[str, Any]) -> str:
@@ -73,7 +69,7 @@ def _list_ctx(s: Session, f: oq.Filters, page: int) -> dict[str, Any]:
 @login_required("ops", "desk")
 async def handoff_list(request: Request) -> Response:
     f = oq.Filters.parse(request.query_params)
-    ctx = await _read(request, _list_ctx, f, _int(request.query_params.get("page")))
+    ctx = await _read(request, _list_ctx, f, parse_page(request.query_params.get("page")))
     return render(request, "ops_list.html", {
         **ctx, "f": f, "query": f.query(), "statuses": oq.LABEL_VI.items(),
         "directions": DIRECTIONS})
@@ -91,15 +87,17 @@ async def handoff_csv(request: Request) -> Response:
 
 @login_required("ops", "desk")
 async def search(request: Request) -> Response:
-    q = request.query_params.get("q", "").strip()[:80]
+    q, refused = oq.clean_query(request.query_params.get("q"))
     rows = await _read(request, oq.search, q) if q else []
-    return render(request, "ops_search.html", {"q": q, "rows": rows})
+    return render(request, "ops_search.html", {"q": q, "rows": rows, "refused": refused})
 
 
 def _timeline_ctx(s: Session, handoff_id: int) -> dict[str, Any] | None:
-    h = s.get(Handoff, handoff_id)
-    if h is None:
+    found = read_rows(s, select(Handoff).where(Handoff.id == handoff_id), Handoff.id,
+                      entities=True)
+    if not found:
         return None
+    h = found[0]
     tl = timeline(s, h)
     for e in tl["events"]:
         e["reason_vi"], e["source_vi"] = reason_vi(e["reason"]), SOURCE_VI.get(e["source"],
@@ -111,7 +109,8 @@ def _timeline_ctx(s: Session, handoff_id: int) -> dict[str, Any] | None:
 
 @login_required("ops", "desk")
 async def handoff_timeline(request: Request) -> Response:
-    ctx = await _read(request, _timeline_ctx, request.path_params["id"])
+    handoff_id = parse_id(request.path_params["id"])  # 10^23, -1, "1x": no such hand-off
+    ctx = await _read(request, _timeline_ctx, handoff_id) if handoff_id else None
     if ctx is None:
         return render(request, "error.html", {"message": "Không tìm thấy hồ sơ chuyển phát này."},
                       status_code=404)
@@ -128,14 +127,15 @@ def _dead_ctx(s: Session, page: int) -> dict[str, Any]:
 
 @login_required("ops", "desk")
 async def dead(request: Request) -> Response:
-    ctx = await _read(request, _dead_ctx, _int(request.query_params.get("page")))
+    ctx = await _read(request, _dead_ctx, parse_page(request.query_params.get("page")))
     return render(request, "ops_dead.html", {**ctx, "outcomes": []})
 
 
 @login_required("ops")
 async def dead_replay(request: Request) -> Response:
     form = await check_csrf(request)
-    ids = [int(v) for v in form.get("job", []) if str(v).isdigit()]
+    # As typed: replay() refuses, one by one, any value that names no possible job.
+    ids: list[int | str] = [v if isinstance(v, str) else "" for v in form.get("job", [])]
     rt = request.app.state.runtime
     outcomes = await run_in_threadpool(
         lambda: replay(rt, ids, actor=request.state.user.username)) if ids else []
@@ -149,7 +149,7 @@ routes = [
     Route("/ops/overview.json", overview_json),
     Route("/ops/handoffs", handoff_list),
     Route("/ops/handoffs.csv", handoff_csv),
-    Route("/ops/handoffs/{id:int}", handoff_timeline),
+    Route("/ops/handoffs/{id}", handoff_timeline),  # any text: parse_id answers 404
     Route("/ops/search", search),
     Route("/ops/dead", dead),
     Route("/ops/dead/replay", dead_replay, methods=["POST"]),

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from starlette.responses import Response
 
-from worker.reports import VN
+from worker.domain.moments import VN
 
 # A cell starting with one of these is read as a formula by Excel and LibreOffice
 # (=HYPERLINK(...), +cmd|..., -1+1, @SUM(...)); tab and CR can hide such a start.

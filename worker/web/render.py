@@ -9,11 +9,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from worker.domain.moments import duration, local
 from worker.domain.sla_rules import rule_label
-from worker.reports import label, local
+from worker.reports import label
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-templates.env.globals.update(status_label=label, local_time=local, rule_label=rule_label)
+# Stored dates and durations are shown only through domain/moments: they never raise.
+templates.env.globals.update(status_label=label, local_time=local, rule_label=rule_label,
+                             duration=duration)
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from worker.db.models import Handoff, Job, utcnow
 from worker.domain.errors import InvalidInput
 from worker.domain.statuses import FINAL, LABEL_VI, Status
+from worker.domain.text import clean_text, sanitize_text
 from worker.domain.validation import check_dossier_code
 from worker.service import handoffs, ledger
 from worker.service.cancel import request_cancel
@@ -68,12 +69,25 @@ def request_pickups(rt: Runtime, codes: list[str], *, actor: str,
     return outcomes
 
 
+def _checked(code: object) -> str | DeskOutcome:
+    """A dossier code as typed at any door (page, API, CLI), or the refusal to show.
+
+    Checked here, once for every door: text that cannot be stored or shown (a lone
+    surrogate from a mis-decoded argument, a NUL) never reaches a query or a page.
+    """
+    try:
+        return check_dossier_code(clean_text(code, "dossierCode", max_len=80, required=True,
+                                             what="mã hồ sơ"))
+    except InvalidInput as err:
+        return DeskOutcome(sanitize_text(code, 80), "refused", err.reason)
+
+
 def _request_one(s: Session, code: str, actor: str, agency_code: str | None
                  ) -> tuple[DeskOutcome, Job | None]:
-    try:
-        check_dossier_code(code)
-    except InvalidInput as err:
-        return DeskOutcome(code, "refused", err.reason), None
+    checked = _checked(code)
+    if isinstance(checked, DeskOutcome):
+        return checked, None
+    code = checked
     found = _find(s, code, agency_code)
     if isinstance(found, DeskOutcome):
         return found, None
@@ -123,8 +137,12 @@ def cancel(rt: Runtime, code: str, *, actor: str, agency_code: str | None = None
            ) -> DeskOutcome:
     from worker import dispatcher
 
+    checked = _checked(code)
+    if isinstance(checked, DeskOutcome):
+        return checked
+    code = checked
     with rt.db.unit_of_work() as s:
-        found = _find(s, code.strip(), agency_code)
+        found = _find(s, code, agency_code)
         if isinstance(found, DeskOutcome):
             return found
         h = handoffs.locked(s, found.id)

@@ -10,11 +10,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Only what the package needs (see .dockerignore); installed, then the sources are dropped.
-COPY pyproject.toml celeryconfig.py /tmp/src/
+# Only what the package needs (see .dockerignore). Dependencies come from the lock, pinned
+# with hashes (`make lock`); the project goes in without resolving anything else; then the
+# sources are dropped.
+COPY requirements.lock pyproject.toml celeryconfig.py /tmp/src/
 COPY worker /tmp/src/worker
 COPY integrations /tmp/src/integrations
-RUN pip install /tmp/src \
+RUN pip install --require-hashes -r /tmp/src/requirements.lock \
+ && pip install --no-deps /tmp/src \
+ && pip check \
  && rm -rf /tmp/src \
  && useradd --system --uid 10001 --user-group --home-dir /app --no-create-home handoff \
  && mkdir -p /app/var \

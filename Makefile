@@ -2,13 +2,20 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Pinned with hashes (uv pip compile): requirements.lock is what the image runs,
+# requirements-test.lock adds the test tools. `make lock` refreshes both from pyproject.toml.
+LOCK := requirements-test.lock
 
-.PHONY: demo test install lint clean browser
+.PHONY: demo test install lint clean browser lock
 
-$(STAMP): pyproject.toml
+# Re-installs whenever pyproject.toml or the lock changes; the project itself goes in
+# without dependencies, so nothing outside the lock is ever resolved.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip check  # a dependency pyproject.toml asks for but the lock lacks fails here
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -31,6 +38,15 @@ test: $(STAMP) browser
 lint: $(STAMP)
 	$(BIN)/ruff check worker integrations tests celeryconfig.py
 	$(BIN)/mypy
+
+# Newest versions allowed by pyproject.toml, for every Python from 3.11 (--universal).
+lock:
+	[ -x $(BIN)/python ] || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile --quiet --upgrade --universal --python-version 3.11 --generate-hashes \
+	  pyproject.toml -o requirements.lock
+	$(BIN)/uv pip compile --quiet --upgrade --universal --python-version 3.11 --generate-hashes \
+	  pyproject.toml --extra test -o requirements-test.lock
 
 clean:
 	rm -rf var test-artifacts

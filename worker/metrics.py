@@ -8,7 +8,9 @@ outcome and, when a call was made, `duration_ms`. The latency histogram is count
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -19,12 +21,17 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
 
 from worker.db.engine import Database
 from worker.db.models import Attempt, Cursor, Handoff, Job, SlaBreach, utcnow
+from worker.domain.moments import elapsed
 from worker.domain.sla_rules import Rule
 from worker.domain.statuses import Status
 from worker.service.ledger import Kind
+from worker.service.readable import UNREADABLE, read_rows
+
+log = logging.getLogger(__name__)
 
 LEDGER_STATES = ("pending", "dead")
 OUTCOMES = ("ok", "transient", "permanent", "exhausted")
@@ -63,68 +70,106 @@ class DatabaseCollector(Collector):
         yield from families
 
     def _read(self) -> list[Metric]:
+        """Every family from one unit of work. A family whose stored values cannot be read
+        back (a date past year 9999) is left out and counted; the others are still served.
+        A database that does not answer raises: that is `up` = 0, not a skipped family."""
         now = utcnow()
+        out: list[Metric] = []
+        skipped = GaugeMetricFamily("handoff_metrics_families_skipped",
+                                    "Families left out of this scrape: a stored value could "
+                                    "not be read (see the web process log)")
         with self.db.unit_of_work() as s:
-            ledger = dict(s.execute(select(Job.state, func.count()).group_by(Job.state)).all())
-            oldest = s.scalar(select(func.min(Job.created_at)).where(Job.state == "pending"))
-            by_status = dict(s.execute(
-                select(Handoff.status, func.count()).group_by(Handoff.status)).all())
-            cursors = s.execute(select(Cursor.name, Cursor.updated_at)).all()
-            breaches = dict(s.execute(
-                select(SlaBreach.rule, func.count()).where(SlaBreach.cleared_at.is_(None))
-                .group_by(SlaBreach.rule)).all())
-            attempts = s.execute(
-                select(Job.kind, Attempt.outcome, func.count())
-                .join(Job, Job.id == Attempt.job_id).group_by(Job.kind, Attempt.outcome)).all()
-            timed = s.execute(
-                select(Job.kind, Attempt.outcome, func.count(), func.sum(Attempt.duration_ms),
-                       *[func.sum(case((Attempt.duration_ms <= round(le * 1000), 1), else_=0))
-                         for le in CALL_BUCKETS])
-                .join(Job, Job.id == Attempt.job_id).where(Attempt.duration_ms.is_not(None))
-                .group_by(Job.kind, Attempt.outcome)).all()
+            for build in FAMILIES:
+                try:
+                    out.append(build(s, now))
+                except UNREADABLE as err:
+                    log.error("metric family %s left out: %s", build.__name__,
+                              type(err).__name__)
+        skipped.add_metric([], len(FAMILIES) - len(out))
+        return [*out, skipped]
 
-        rows = GaugeMetricFamily("handoff_ledger_rows", "Outbound ledger rows by state",
-                                 labels=["state"])
-        for state in LEDGER_STATES:
-            rows.add_metric([state], ledger.get(state, 0))
-        age = GaugeMetricFamily("handoff_ledger_oldest_pending_age_seconds",
-                                "Age of the oldest pending ledger row (0 when none)")
-        age.add_metric([], max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
 
-        handoffs = GaugeMetricFamily("handoff_handoffs", "Hand-offs by normalized status",
-                                     labels=["status"])
-        for status in [*Status, *sorted(set(by_status) - {s.value for s in Status})]:
-            handoffs.add_metric([str(status)], by_status.get(str(status), 0))
+def _ledger(s: Session, now: datetime) -> Metric:
+    ledger = dict(s.execute(select(Job.state, func.count()).group_by(Job.state)).all())
+    rows = GaugeMetricFamily("handoff_ledger_rows", "Outbound ledger rows by state",
+                             labels=["state"])
+    for state in LEDGER_STATES:
+        rows.add_metric([state], ledger.get(state, 0))
+    return rows
 
-        lag = GaugeMetricFamily("handoff_feed_lag_seconds",
-                                "Seconds since a feed cursor last advanced", labels=["feed"])
-        for name, at in cursors:
-            lag.add_metric([name], max(0.0, (now - at).total_seconds()))
 
-        open_ = GaugeMetricFamily("handoff_sla_breaches_open", "Open SLA breaches by rule",
-                                  labels=["rule"])
-        for rule in [*Rule, *sorted(set(breaches) - {r.value for r in Rule})]:
-            open_.add_metric([str(rule)], breaches.get(str(rule), 0))
+def _oldest_pending(s: Session, now: datetime) -> Metric:
+    oldest = s.scalar(select(func.min(Job.created_at)).where(Job.state == "pending"))
+    age = GaugeMetricFamily("handoff_ledger_oldest_pending_age_seconds",
+                            "Age of the oldest pending ledger row (0 when none)")
+    age.add_metric([], max(0.0, elapsed(oldest, now).total_seconds()) if oldest else 0.0)
+    return age
 
-        calls = CounterMetricFamily(
-            "handoff_outbound_attempts",
-            "Tries of outbound ledger rows (carrier: post_order, cancel_order; one-stop: "
-            "push_status) by outcome, from the attempts table",
-            labels=["system", "kind", "outcome"])
-        counted = {(k, o): n for k, o, n in attempts}
-        for kind, outcome in sorted({(k, o) for k in KINDS for o in OUTCOMES} | set(counted)):
-            calls.add_metric([system_of(kind), kind, outcome], counted.get((kind, outcome), 0))
 
-        latency = HistogramMetricFamily(
-            "handoff_outbound_call_seconds",
-            "Duration of calls to the carrier (post_order, cancel_order) and the one-stop "
-            "system (push_status) by outcome, from the attempts table (tries with a call)",
-            labels=["system", "kind", "outcome"])
-        for kind, outcome, count, total_ms, *under in sorted(timed, key=lambda r: (r[0], r[1])):
-            buckets = [(_le(le), float(n or 0)) for le, n in zip(CALL_BUCKETS, under, strict=True)]
-            latency.add_metric([system_of(kind), kind, outcome],
-                               [*buckets, ("+Inf", float(count))], float(total_ms or 0) / 1000)
-        return [rows, age, handoffs, lag, open_, calls, latency]
+def _handoffs(s: Session, now: datetime) -> Metric:
+    by_status = dict(s.execute(select(Handoff.status, func.count()).group_by(Handoff.status)).all())
+    handoffs = GaugeMetricFamily("handoff_handoffs", "Hand-offs by normalized status",
+                                 labels=["status"])
+    for status in [*Status, *sorted(set(by_status) - {s.value for s in Status})]:
+        handoffs.add_metric([str(status)], by_status.get(str(status), 0))
+    return handoffs
+
+
+def _feed_lag(s: Session, now: datetime) -> Metric:
+    lag = GaugeMetricFamily("handoff_feed_lag_seconds",
+                            "Seconds since a feed cursor last advanced", labels=["feed"])
+    for name, at in read_rows(s, select(Cursor.name, Cursor.updated_at), Cursor.name):
+        lag.add_metric([name], max(0.0, elapsed(at, now).total_seconds()))
+    return lag
+
+
+def _breaches(s: Session, now: datetime) -> Metric:
+    breaches = dict(s.execute(
+        select(SlaBreach.rule, func.count()).where(SlaBreach.cleared_at.is_(None))
+        .group_by(SlaBreach.rule)).all())
+    open_ = GaugeMetricFamily("handoff_sla_breaches_open", "Open SLA breaches by rule",
+                              labels=["rule"])
+    for rule in [*Rule, *sorted(set(breaches) - {r.value for r in Rule})]:
+        open_.add_metric([str(rule)], breaches.get(str(rule), 0))
+    return open_
+
+
+def _attempts(s: Session, now: datetime) -> Metric:
+    attempts = s.execute(
+        select(Job.kind, Attempt.outcome, func.count())
+        .join(Job, Job.id == Attempt.job_id).group_by(Job.kind, Attempt.outcome)).all()
+    calls = CounterMetricFamily(
+        "handoff_outbound_attempts",
+        "Tries of outbound ledger rows (carrier: post_order, cancel_order; one-stop: "
+        "push_status) by outcome, from the attempts table",
+        labels=["system", "kind", "outcome"])
+    counted = {(k, o): n for k, o, n in attempts}
+    for kind, outcome in sorted({(k, o) for k in KINDS for o in OUTCOMES} | set(counted)):
+        calls.add_metric([system_of(kind), kind, outcome], counted.get((kind, outcome), 0))
+    return calls
+
+
+def _latency(s: Session, now: datetime) -> Metric:
+    timed = s.execute(
+        select(Job.kind, Attempt.outcome, func.count(), func.sum(Attempt.duration_ms),
+               *[func.sum(case((Attempt.duration_ms <= round(le * 1000), 1), else_=0))
+                 for le in CALL_BUCKETS])
+        .join(Job, Job.id == Attempt.job_id).where(Attempt.duration_ms.is_not(None))
+        .group_by(Job.kind, Attempt.outcome)).all()
+    latency = HistogramMetricFamily(
+        "handoff_outbound_call_seconds",
+        "Duration of calls to the carrier (post_order, cancel_order) and the one-stop "
+        "system (push_status) by outcome, from the attempts table (tries with a call)",
+        labels=["system", "kind", "outcome"])
+    for kind, outcome, count, total_ms, *under in sorted(timed, key=lambda r: (r[0], r[1])):
+        buckets = [(_le(le), float(n or 0)) for le, n in zip(CALL_BUCKETS, under, strict=True)]
+        latency.add_metric([system_of(kind), kind, outcome],
+                           [*buckets, ("+Inf", float(count))], float(total_ms or 0) / 1000)
+    return latency
+
+
+FAMILIES: tuple[Callable[[Session, datetime], Metric], ...] = (
+    _ledger, _oldest_pending, _handoffs, _feed_lag, _breaches, _attempts, _latency)
 
 
 def _le(bound: float) -> str:

@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select, text
 from starlette.testclient import TestClient
 
 from worker.bootstrap import Runtime
@@ -258,3 +259,56 @@ def test_cli_replay_refuses_impossible_job_ids_one_by_one(seeded: Seeded) -> Non
     assert "Traceback" not in r.stderr
     assert r.stdout.count("mã việc không hợp lệ") == 3
     assert f"✓ việc {seeded.far_job}: đã đưa vào hàng đợi chạy lại" in r.stdout
+
+
+def _corrupt(seeded: Seeded, code: str) -> None:
+    """A stored date no driver can read back (SQLite keeps whatever text it is given)."""
+    with seeded.rt.db.unit_of_work() as s:
+        s.execute(text("UPDATE handoffs SET ready_at = '10000-01-01 00:00:00', "
+                       "updated_at = 'garbage' WHERE dossier_code = :c"), {"c": code})
+
+
+def test_a_row_whose_date_cannot_be_read_is_left_out_and_the_rest_is_shown(
+        client: TestClient, seeded: Seeded) -> None:
+    _corrupt(seeded, "MIXED")
+    _corrupt(seeded, "ATTENTION")
+    for path in OPS_PAGES:
+        r = client.get(path)
+        assert r.status_code == 200, (path, r.status_code, r.text[:300])
+    listing = client.get("/ops/handoffs").text
+    assert "NORMAL-LATE" in listing and "FAR-READY" in listing and "MIXED" not in listing
+    assert "NORMAL-LATE" in client.get("/ops/handoffs.csv").content.decode("utf-8-sig")
+    assert client.get(f"/ops/handoffs/{seeded.ids['MIXED']}").status_code == 404
+
+
+def test_sla_pass_skips_an_unreadable_row_and_records_the_others(seeded: Seeded) -> None:
+    _corrupt(seeded, "MIXED")
+    result = mark(seeded.rt)
+    assert result.skipped == 1
+    with seeded.rt.db.unit_of_work() as s:
+        rules = {(code, rule) for code, rule, cleared in s.execute(
+            select(Handoff.dossier_code, SlaBreach.rule, SlaBreach.cleared_at)
+            .join(Handoff, Handoff.id == SlaBreach.handoff_id)) if cleared is None}
+    assert ("NORMAL-LATE", "not_picked_up") in rules
+    assert ("EARLY-READY", "not_delivered") in rules
+    # the unreadable hand-off's open breach stays open: it was not judged, so not healed
+    assert ("MIXED", "silent") in rules
+
+
+def test_metrics_leave_out_only_what_cannot_be_read(client: TestClient,
+                                                    seeded: Seeded) -> None:
+    with seeded.rt.db.unit_of_work() as s:
+        s.execute(text("INSERT INTO cursors (name, value, updated_at) VALUES "
+                       "('onestop', '', 'garbage'), ('carrier', '', '2026-01-01 00:00:00')"))
+        # a negative year: the oldest pending row's age cannot be computed at all
+        s.execute(text("UPDATE jobs SET created_at = '-0001-01-01 00:00:00' "
+                       "WHERE idempotency_key = 'push:EARLY'"))
+    samples = {(m.name, tuple(sorted(m.labels.items()))): m.value
+               for family in text_string_to_metric_families(client.get("/metrics").text)
+               for m in family.samples}
+    assert samples[("handoff_metrics_database_up", ())] == 1
+    assert samples[("handoff_metrics_families_skipped", ())] == 1
+    assert ("handoff_ledger_oldest_pending_age_seconds", ()) not in samples
+    feeds = {dict(k[1])["feed"] for k in samples if k[0] == "handoff_feed_lag_seconds"}
+    assert feeds == {"carrier"}  # the unreadable cursor alone is left out
+    assert samples[("handoff_handoffs", (("status", "accepted"),))] == 1

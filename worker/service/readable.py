@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 UNREADABLE = (ValueError, OverflowError, TypeError, DataError)
 CHUNK = 500  # ids per query in the fallback: well inside every driver's bind limit
 Ts = TypeVarTuple("Ts")
-Key = InstrumentedAttribute[int]
+Key = InstrumentedAttribute[Any]  # the column that names a row: an id or a name
 
 
 def read_rows(session: Session, stmt: Select[*Ts], key: Key, *,
@@ -42,7 +42,7 @@ def read_rows(session: Session, stmt: Select[*Ts], key: Key, *,
     return out
 
 
-def _halves(session: Session, stmt: Select[*Ts], key: Key, ids: Sequence[int],
+def _halves(session: Session, stmt: Select[*Ts], key: Key, ids: Sequence[Any],
             entities: bool) -> list[Any]:
     try:
         return _run(session, stmt.where(key.in_(ids)), entities)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import UTC, datetime, timedelta
 
 import click
 
+from worker.cli_ops import clean_arg, echo_line, parse_since
 from worker.settings import get_settings
 
 
@@ -130,7 +130,7 @@ def simulate(system: str, host: str, port: int | None, speed: float) -> None:
 
 
 @main.command()
-@click.argument("code")
+@click.argument("code", callback=clean_arg)
 @click.option("--json", "as_json", is_flag=True)
 def status(code: str, as_json: bool) -> None:
     """Timeline of one hand-off (dossier code, order number or item code)."""
@@ -145,22 +145,24 @@ def status(code: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(found, ensure_ascii=False, indent=2))
         return
-    for t in found:
-        click.echo(f"{t['dossier_code']}  {t['direction']}  lần {t['generation']}  "
-                   f"đơn {t['order_number'] or '-'}  bưu gửi {t['item_code'] or '-'}")
-        click.echo(f"  trạng thái: {t['status']} ({t['status_label']}) {t['reason']}")
+    for t in found:  # stored text goes through echo_line: no control character reaches a tty
+        echo_line(f"{t['dossier_code']}  {t['direction']}  lần {t['generation']}  "
+                  f"đơn {t['order_number'] or '-'}  bưu gửi {t['item_code'] or '-'}  "
+                  f"sẵn sàng {t['ready_at']}")
+        echo_line(f"  trạng thái: {t['status']} ({t['status_label']}) {t['reason']}")
         for e in t["events"]:
             mark = "✓" if e["applied"] else "·"
-            click.echo(f"  {mark} {e['at']}  {e['status'] or '-':<18} {e['raw_code']:>4} "
-                       f"{e['raw_text'][:40]:<40} {e['source']:<8} {e['reason_vi']}")
+            echo_line(f"  {mark} {e['at']}  {e['status'] or '-':<18} {e['raw_code']:>4} "
+                      f"{e['raw_text'][:40]:<40} {e['source']:<8} {e['reason_vi']}")
         for j in t["jobs"]:
-            click.echo(f"  job {j['id']} {j['kind']} {j['state']} attempts={j['attempts']} "
-                       f"{('next ' + j['next_attempt_at']) if j['next_attempt_at'] else ''} "
-                       f"{j['last_error']}")
+            echo_line(f"  job {j['id']} {j['kind']} {j['state']} attempts={j['attempts']} "
+                      f"{('next ' + j['next_attempt_at']) if j['next_attempt_at'] else ''} "
+                      f"{j['last_error']}")
 
 
 @main.command(name="log")
-@click.option("--status", "status_filter", default=None, help="normalized status")
+@click.option("--status", "status_filter", default=None, callback=clean_arg,
+              help="normalized status")
 @click.option("--since", default=None, help="e.g. 30m, 2h, 1d or an ISO time")
 @click.option("--limit", type=int, default=50)
 @click.option("--json", "as_json", is_flag=True)
@@ -170,31 +172,18 @@ def log_cmd(status_filter: str | None, since: str | None, limit: int, as_json: b
     from worker.reports import recent_log
 
     with runtime().db.unit_of_work() as s:
-        rows = recent_log(s, status=status_filter, since=_parse_since(since), limit=limit)
+        rows = recent_log(s, status=status_filter, since=parse_since(since), limit=limit)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
         return
     for r in rows:
-        click.echo(format_log_row(r))
+        echo_line(format_log_row(r))
 
 
 def format_log_row(r: dict) -> str:
     mark = "✓" if r["applied"] else "·"
     return (f"{mark} {r['at']} {r['dossier_code']:<28} {r['status'] or '-':<18} "
             f"{r['raw_code']:>4} {r['raw_text'][:34]:<34} {r['source']:<8} {r['reason_vi']}")
-
-
-def _parse_since(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    units = {"m": "minutes", "h": "hours", "d": "days"}
-    if value[-1] in units and value[:-1].isdigit():
-        return datetime.now(UTC) - timedelta(**{units[value[-1]]: int(value[:-1])})
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter("use 30m, 2h, 1d or an ISO time", param_hint="--since") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @main.command()

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import click
 
+from worker.domain.errors import InvalidInput
+from worker.domain.moments import EARLIEST, as_utc
+from worker.domain.text import clean_text, safe_display
+
 REPLAY_PAGE = 500
+ARG_MAX = 200  # longer than any code, status or time a person types
+SINCE_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
 
 def register(main: click.Group) -> None:
@@ -16,6 +22,46 @@ def register(main: click.Group) -> None:
     main.add_command(stuck)
     main.add_command(replay)
     main.add_command(mark_sla)
+
+
+def clean_arg(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A click callback: text from the command line made safe (no NUL, control characters
+    or undecodable bytes reach the database), or a usage error naming the reason."""
+    if value is None:
+        return None
+    try:
+        return clean_text(value, param.name or "", max_len=ARG_MAX) or None
+    except InvalidInput as err:
+        raise click.BadParameter(err.reason) from None
+
+
+def parse_moment(text: str, hint: str) -> datetime:
+    """An ISO time (no zone = UTC) as a storable UTC moment, clamped to what a datetime can
+    hold (0001-01-01T00:00+07:00 has no UTC value)."""
+    try:
+        return as_utc(datetime.fromisoformat(text))
+    except ValueError:
+        raise click.BadParameter("use an ISO time", param_hint=hint) from None
+
+
+def parse_since(value: str | None) -> datetime | None:
+    """'30m', '2h', '1d' before now, or an ISO time; never overflows however large."""
+    if not value:
+        return None
+    amount, unit = value[:-1], value[-1]
+    if unit in SINCE_UNITS and amount.isascii() and amount.isdigit():
+        try:
+            # (20 digits overflow any unit already: a longer number is cut, not parsed)
+            return datetime.now(UTC) - timedelta(**{SINCE_UNITS[unit]: int(amount[:20])})
+        except OverflowError:  # further back than a datetime reaches: since the beginning
+            return EARLIEST
+    return parse_moment(value, "--since")
+
+
+def echo_line(text: str) -> None:
+    """One line for a terminal: stored text's control characters (an ANSI escape from a
+    feed) are shown as U+FFFD, never sent to the terminal."""
+    click.echo(safe_display(text, max_len=2000))
 
 
 @click.command()
@@ -40,8 +86,8 @@ def stuck(as_json: bool) -> None:
         click.echo("không có hồ sơ nào trễ hạn hoặc bị kẹt")
         return
     for r in rows:
-        click.echo(f"{r.dossier_code:<28} {r.rule:<16} từ {local(r.detected_at)}  "
-                   f"{r.rule_label}: {r.detail}")
+        echo_line(f"{r.dossier_code:<28} {r.rule:<16} từ {local(r.detected_at)}  "
+                  f"{r.rule_label}: {r.detail}")
 
 
 @click.command()
@@ -86,13 +132,7 @@ def mark_sla(now_text: str | None) -> None:
     from worker.bootstrap import runtime
     from worker.service.sla import mark
 
-    now = None
-    if now_text:
-        try:
-            now = datetime.fromisoformat(now_text)
-        except ValueError:
-            raise click.BadParameter("use an ISO time", param_hint="--now") from None
-        now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    now = parse_moment(now_text, "--now") if now_text else None
     result = mark(runtime(), now)
     if not result.ran:
         click.echo("một tiến trình khác đang kiểm tra hạn, bỏ qua lần này")

@@ -16,6 +16,8 @@ from worker.domain.reasons import reason_vi
 from worker.domain.statuses import LABEL_VI, Status
 from worker.service.readable import read_rows
 
+LOG_LIMIT_MAX = 10_000
+
 
 def label(status: str | None) -> str:
     try:
@@ -75,6 +77,7 @@ def event_row(e: StatusLogEntry) -> dict[str, Any]:
 
 def recent_log(session: Session, *, status: str | None = None, since: datetime | None = None,
                limit: int = 50) -> list[dict[str, Any]]:
+    limit = min(max(1, limit), LOG_LIMIT_MAX)  # a typed 10^23 never reaches the driver
     q = select(StatusLogEntry)
     if status:
         q = q.where(StatusLogEntry.status == status)

@@ -312,3 +312,12 @@ def test_metrics_leave_out_only_what_cannot_be_read(client: TestClient,
     feeds = {dict(k[1])["feed"] for k in samples if k[0] == "handoff_feed_lag_seconds"}
     assert feeds == {"carrier"}  # the unreadable cursor alone is left out
     assert samples[("handoff_handoffs", (("status", "accepted"),))] == 1
+
+
+def test_cli_log_and_status_take_extreme_arguments_without_a_traceback(seeded: Seeded) -> None:
+    r = _cli(seeded, "log", "--since", "99999999999d", "--limit", str(10**23))
+    assert r.returncode == 0 and "EARLY-READY" in r.stdout, r.stderr
+    r = _cli(seeded, "log", "--since", "0001-01-01T00:00:00+07:00", "--limit", "-3")
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    r = _cli(seeded, "status", os.fsdecode(b"FAR\xff"))  # bytes no text encoding can hold
+    assert r.returncode == 2 and "U+DCFF" in r.stderr and "Traceback" not in r.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import NoReturn
 
 import click
 
@@ -84,23 +85,118 @@ def user() -> None:
     """People who log in to the desk and ops pages."""
 
 
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def _refuse_argv_password(ctx: click.Context, param: click.Parameter, value: object) -> None:
+    if value is not None:
+        _fail("passwords are never taken from the command line (shell history, process "
+              "list); type it at the prompt or pipe it with --password-stdin")
+
+
+# --password is kept only to refuse it clearly instead of "no such option"
+_no_argv_password = click.option("--password", hidden=True, expose_value=False,
+                                 callback=_refuse_argv_password, is_eager=True)
+_password_stdin = click.option("--password-stdin", is_flag=True,
+                               help="read the password from the first line of stdin")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        return line[:-1].removesuffix("\r") if line.endswith("\n") else line
+    if not sys.stdin.isatty():
+        _fail("no terminal to prompt for the password: use --password-stdin")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+def _users_db():  # type: ignore[no-untyped-def]
+    from worker.bootstrap import runtime
+    from worker.cli import _prepare_embedded
+
+    _prepare_embedded()
+    return runtime().db
+
+
 @user.command("add")
 @click.argument("username")
 @click.option("--role", type=click.Choice(["ops", "desk"]), required=True)
 @click.option("--agency", default=None, help="desk staff: their agency code")
 @click.option("--name", "full_name", default="", help="full name shown on the pages")
-@click.password_option("--password", help="at least 8 characters (prompted if omitted)")
+@_password_stdin
+@_no_argv_password
 def user_add(username: str, role: str, agency: str | None, full_name: str,
-             password: str) -> None:
-    """Create a user or reset their password and role."""
-    from worker.bootstrap import runtime
-    from worker.cli import _prepare_embedded
-    from worker.service.users import add_user
+             password_stdin: bool) -> None:
+    """Create a user, or reset their password, role and agency (ending their sessions)."""
+    from worker.service.users import UserError, add_user
 
-    _prepare_embedded()
+    password = _read_password(password_stdin)
     try:
-        with runtime().db.unit_of_work() as s:
+        with _users_db().unit_of_work() as s:
             add_user(s, username, password, role, agency, full_name)
-    except ValueError as err:
-        raise click.BadParameter(str(err)) from None
+    except UserError as err:
+        _fail(str(err))
     click.echo(f"user {username} ({role}) saved")
+
+
+@user.command("passwd")
+@click.argument("username")
+@_password_stdin
+@_no_argv_password
+def user_passwd(username: str, password_stdin: bool) -> None:
+    """Set a new password; every open session of the user ends."""
+    from worker.service.users import UserError, set_password
+
+    password = _read_password(password_stdin)
+    try:
+        with _users_db().unit_of_work() as s:
+            ended = set_password(s, username, password)
+    except UserError as err:
+        _fail(str(err))
+    click.echo(f"password of {username} changed; {ended} session(s) ended")
+
+
+@user.command("deactivate")
+@click.argument("username")
+def user_deactivate(username: str) -> None:
+    """Refuse this user's logins from now on and end their open sessions."""
+    from worker.service.users import UserError, set_active
+
+    try:
+        with _users_db().unit_of_work() as s:
+            ended = set_active(s, username, False)
+    except UserError as err:
+        _fail(str(err))
+    click.echo(f"user {username} deactivated; {ended} session(s) ended")
+
+
+@user.command("activate")
+@click.argument("username")
+def user_activate(username: str) -> None:
+    """Let a deactivated user log in again (with their existing password)."""
+    from worker.service.users import UserError, set_active
+
+    try:
+        with _users_db().unit_of_work() as s:
+            set_active(s, username, True)
+    except UserError as err:
+        _fail(str(err))
+    click.echo(f"user {username} activated")
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def user_list(as_json: bool) -> None:
+    """Users, their role, agency and whether they may log in (never a password hash)."""
+    from worker.service.users import list_users
+
+    with _users_db().unit_of_work() as s:
+        users = list_users(s)
+    if as_json:
+        click.echo(json.dumps([u.__dict__ for u in users], ensure_ascii=False, indent=1))
+        return
+    for u in users:
+        click.echo(f"{u.username:<20} {u.role:<5} {u.agency_code or '-':<16} "
+                   f"{'active' if u.active else 'INACTIVE':<8} {u.full_name}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -50,8 +51,7 @@ def run_demo(count: int = 24, timeout: float = 115.0, home: Path = Path("var/dem
 def _serve(stack: Stack) -> None:
     """Keep the demo running for a person to look around the desk and ops pages."""
     for username, password, role, agency, name in DEMO_USERS:
-        stack.run("user", "add", username, "--role", role, "--password", password,
-                  "--name", name, *(["--agency", agency] if agency else []))
+        add_login(stack, username, password, role, agency, name)
     click.echo(f"\nTrang web: {stack.web_url}  (vận hành: ops / ops-demo-2026; "
                "một cửa: motcua / desk-demo-2026). Ctrl-C để dừng.")
     try:
@@ -59,6 +59,17 @@ def _serve(stack: Stack) -> None:
             time.sleep(3600)
     except KeyboardInterrupt:
         click.echo("dừng")
+
+
+def add_login(stack: Stack, username: str, password: str, role: str, agency: str | None,
+              name: str) -> None:
+    """`handoff user add` as an operator runs it: the password on stdin, never in argv."""
+    args = [sys.executable, "-m", "worker.cli", "user", "add", username, "--role", role,
+            "--name", name, "--password-stdin", *(["--agency", agency] if agency else [])]
+    out = subprocess.run(args, env=stack.env(), input=password + "\n", capture_output=True,
+                         text=True, timeout=120)
+    if out.returncode != 0:
+        raise RuntimeError(f"user add {username} failed: {out.stderr[-2000:]}")
 
 
 def _counts(db: Database) -> dict[str, int]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from worker.demo import add_login
 from worker.stack import Stack
 
 USERS = {
@@ -43,12 +44,7 @@ def web_stack(tmp_path_factory) -> Iterator[Stack]:
         stack.start_simulators()
         stack.migrate()
         for username, password, role, agency, name in USERS.values():
-            args = ["user", "add", username, "--role", role, "--password", password,
-                    "--name", name]
-            if agency:
-                args += ["--agency", agency]
-            out = stack.run(*args)
-            assert out.returncode == 0, out.stderr
+            add_login(stack, username, password, role, agency, name)
         stack.start_web()
         stack.start_worker()
         stack.start_beat()

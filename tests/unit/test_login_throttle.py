@@ -1,34 +1,175 @@
-"""Password guessing is slowed: five failures lock a username for a minute."""
+"""Password guessing is slowed in the database, before any password is checked: per
+username and address, per address, per username from everywhere; the table stays small."""
 
 from __future__ import annotations
 
-from worker.web.throttle import LoginThrottle
+import asyncio
+import re
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from worker.bootstrap import Runtime
+from worker.db.engine import Database
+from worker.db.migrate import upgrade
+from worker.db.models import LoginAttempt
+from worker.service import login_throttle as throttle
+from worker.service.users import add_user
+from worker.settings import Settings
+from worker.web.app import create_app
+
+T0 = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
+PASSWORD = "the-right-password"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+def _admit(db: Database, user: str, addr: str, seconds: float = 0, **kw: object
+           ) -> throttle.Admission:
+    return throttle.admit(db, user, addr, now=T0 + timedelta(seconds=seconds),
+                          **kw)  # type: ignore[arg-type]
 
 
-def test_five_failures_lock_the_username_then_it_may_try_again():
-    clock = Clock()
-    t = LoginThrottle(max_failures=5, lock_seconds=60, clock=clock)
-    for _ in range(4):
-        t.failed("desk")
-        assert t.wait_seconds("desk") == 0
-    t.failed("DESK")  # the same username, whatever its case
-    assert 59 < t.wait_seconds("desk") <= 60
-    assert t.wait_seconds("ops") == 0  # others are not affected
-    clock.now += 61
-    assert t.wait_seconds("desk") == 0
+def _rows(db: Database) -> int:
+    with db.unit_of_work() as s:
+        return int(s.scalar(select(func.count()).select_from(LoginAttempt)) or 0)
 
 
-def test_a_success_clears_the_count():
-    t = LoginThrottle(max_failures=2, lock_seconds=60, clock=Clock())
-    t.failed("desk")
-    t.succeeded("desk")
-    t.failed("desk")
-    assert t.wait_seconds("desk") == 0
+def test_five_tries_lock_one_username_from_one_address_for_a_minute(sqlite_db) -> None:
+    assert all(_admit(sqlite_db, "ops", "10.0.0.1", i).allowed for i in range(5))
+    refused = _admit(sqlite_db, "OPS", "10.0.0.1", 10)  # the same name, whatever its case
+    assert not refused.allowed and 49 <= refused.wait_seconds <= 50
+    assert _admit(sqlite_db, "ops", "10.0.0.2", 10).allowed  # staff elsewhere still log in
+    assert _admit(sqlite_db, "desk", "10.0.0.1", 10).allowed
+    assert not _admit(sqlite_db, "ops", "10.0.0.1", 59).allowed
+    assert _admit(sqlite_db, "ops", "10.0.0.1", 61).allowed  # the first try aged out
+
+
+def test_refused_tries_check_nothing_and_do_not_prolong_the_lock(sqlite_db) -> None:
+    for i in range(5):
+        _admit(sqlite_db, "ops", "10.0.0.1", i)
+    assert not any(_admit(sqlite_db, "ops", "10.0.0.1", 30 + i / 10).allowed
+                   for i in range(100))
+    assert _admit(sqlite_db, "ops", "10.0.0.1", 65).allowed
+
+
+def test_a_success_forgives_the_pair_but_not_the_address(sqlite_db) -> None:
+    tries = [_admit(sqlite_db, "ops", "10.0.0.1", i) for i in range(4)]
+    throttle.succeeded(sqlite_db, tries[-1], "ops", "10.0.0.1")
+    assert all(_admit(sqlite_db, "ops", "10.0.0.1", 5 + i).allowed for i in range(5))
+    assert not _admit(sqlite_db, "ops", "10.0.0.1", 11).allowed
+    # the address still carries its 3 earlier failures plus these 5 (one success: none)
+    assert all(_admit(sqlite_db, f"name{i}", "10.0.0.1", 12).allowed for i in range(12))
+    assert not _admit(sqlite_db, "another", "10.0.0.1", 13).allowed
+
+
+def test_one_address_spraying_usernames_is_stopped(sqlite_db) -> None:
+    assert all(_admit(sqlite_db, f"user{i}", "203.0.113.9", i).allowed for i in range(20))
+    refused = _admit(sqlite_db, "user-21", "203.0.113.9", 30)
+    assert not refused.allowed and 269 <= refused.wait_seconds <= 270
+    assert _admit(sqlite_db, "user-21", "203.0.113.10", 30).allowed
+
+
+def test_one_username_guessed_from_many_addresses_is_locked_everywhere(sqlite_db) -> None:
+    for i in range(100):
+        assert _admit(sqlite_db, "ops", f"198.51.100.{i // 4}", i).allowed
+    assert not _admit(sqlite_db, "ops", "192.0.2.77", 120).allowed
+    assert _admit(sqlite_db, "desk", "192.0.2.77", 120).allowed
+
+
+def test_one_stranger_alone_never_locks_a_username_for_staff_elsewhere(sqlite_db) -> None:
+    # as fast as he likes for 15 minutes: his pair and address limits stop him long before
+    # his failures could reach the username's limit
+    checked = sum(_admit(sqlite_db, "ops", "203.0.113.9", t).allowed for t in range(0, 900, 3))
+    assert checked <= 60
+    assert _admit(sqlite_db, "ops", "10.1.1.1", 900).allowed
+
+
+def test_the_table_stays_bounded(sqlite_db) -> None:
+    for i in range(40):
+        _admit(sqlite_db, f"u{i}", f"192.0.2.{i}", i, max_rows=30)
+    assert _rows(sqlite_db) <= 30
+    _admit(sqlite_db, "later", "192.0.2.200", 16 * 60 + 40)  # all earlier rows aged out
+    assert _rows(sqlite_db) == 3
+
+
+def test_addresses_are_counted_as_a_network_would_hand_them_out() -> None:
+    assert throttle.client_key("2001:db8:1:2:aaaa::1") == throttle.client_key("2001:db8:1:2::9")
+    assert throttle.client_key("2001:db8:1:2::1") != throttle.client_key("2001:db8:1:3::1")
+    assert throttle.client_key("::ffff:192.0.2.1") == "192.0.2.1"
+    assert throttle.client_key(None) == "unknown"
+    assert throttle.keys("op\x00s\ud800", "1.2.3.4")["user"] == "user:op\ufffds\ufffd"
+
+
+# Through the real app: two app instances on one database stand for two web processes.
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:
+    url = (f"sqlite:///{tmp_path / 'web.db'}" if request.param == "sqlite"
+           else request.getfixturevalue("pg_url"))
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def apps(db_url: str, tmp_path) -> Iterator[list[object]]:
+    dbs = [Database(db_url), Database(db_url)]
+    with dbs[0].unit_of_work() as s:
+        add_user(s, "ops", PASSWORD, "ops")
+    yield [create_app(Runtime(settings=Settings(database_url=db_url, home=tmp_path / "h"),
+                              db=db)) for db in dbs]
+    for db in dbs:
+        db.dispose()
+
+
+def _browser(app: object, address: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))  # type: ignore[arg-type]
+    return httpx.AsyncClient(transport=transport, base_url="https://testserver")
+
+
+async def _try(client: httpx.AsyncClient, password: str, token: str = "") -> httpx.Response:
+    if not token:
+        found = re.search(r'name="csrf" value="([^"]+)"', (await client.get("/login")).text)
+        assert found
+        token = found.group(1)
+    return await client.post("/login", data={"csrf": token, "username": "ops",
+                                              "password": password})
+
+
+def test_100_parallel_wrong_passwords_check_at_most_five(apps) -> None:
+    async def run() -> tuple[Counter[int], httpx.Response]:
+        browsers = [_browser(app, "203.0.113.9") for app in apps]
+        pages = [await b.get("/login") for b in browsers]
+        tokens = [re.search(r'name="csrf" value="([^"]+)"', p.text).group(1)  # type: ignore
+                  for p in pages]
+        answers = await asyncio.gather(*(
+            _try(browsers[i % 2], f"wrong-{i}", tokens[i % 2]) for i in range(100)))
+        codes = Counter(r.status_code for r in answers)
+        # tries refused in the burst may have kept a few others out too: use up the rest
+        for i in range(5 - codes[401]):
+            assert (await _try(browsers[1], f"later-{i}", tokens[1])).status_code == 401
+        right = await _try(browsers[0], PASSWORD, tokens[0])
+        for b in browsers:
+            await b.aclose()
+        return codes, right
+
+    codes, right = asyncio.run(run())
+    assert set(codes) <= {401, 429} and 1 <= codes[401] <= 5, codes  # 401: a checked password
+    assert right.status_code == 429  # five checked failures: even the right password waits
+    assert re.search(r"thử lại sau \d+ giây", right.text), right.text
+
+
+def test_a_lock_from_one_address_leaves_staff_elsewhere_alone(apps) -> None:
+    async def run() -> list[int]:
+        stranger, staff = _browser(apps[0], "203.0.113.9"), _browser(apps[1], "10.20.0.7")
+        codes = [(await _try(stranger, f"guess-{i}")).status_code for i in range(6)]
+        codes.append((await _try(stranger, PASSWORD)).status_code)
+        codes.append((await _try(staff, PASSWORD)).status_code)
+        codes.append((await staff.get("/ops")).status_code)
+        await stranger.aclose()
+        await staff.aclose()
+        return codes
+
+    assert asyncio.run(run()) == [401] * 5 + [429, 429, 303, 200]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -34,11 +35,65 @@ def test_desk_user_with_agency_and_ops_without(db: Database) -> None:
         assert ops is not None and ops.agency_code is None
 
 
-def test_cli_reports_a_desk_user_without_agency(tmp_path) -> None:
+def _cli(home, *args: str, stdin: str | None = "") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
-    env["HANDOFF_HOME"] = str(tmp_path)
-    out = subprocess.run(
-        [sys.executable, "-m", "worker.cli", "user", "add", "motcua", "--role", "desk",
-         "--password", "desk-pass-2026"], env=env, capture_output=True, text=True, timeout=60)
+    env["HANDOFF_HOME"] = str(home)
+    return subprocess.run([sys.executable, "-m", "worker.cli", *args], env=env, input=stdin,
+                          capture_output=True, text=True, timeout=60)
+
+
+def _embedded(home) -> Database:
+    return Database(f"sqlite:///{home / 'handoff.db'}")
+
+
+def test_cli_reports_a_desk_user_without_agency(tmp_path) -> None:
+    out = _cli(tmp_path, "user", "add", "motcua", "--role", "desk", "--password-stdin",
+               stdin="desk-pass-2026\n")
     assert out.returncode == 2, out
     assert "a desk user needs --agency" in out.stderr
+
+
+def test_cli_takes_passwords_from_stdin_never_from_argv(tmp_path) -> None:
+    refused = _cli(tmp_path, "user", "add", "ops", "--role", "ops", "--password", "ops-pass-2026")
+    assert refused.returncode == 2
+    assert "never taken from the command line" in refused.stderr
+    no_tty = _cli(tmp_path, "user", "add", "ops", "--role", "ops")  # stdin is not a terminal
+    assert no_tty.returncode == 2 and "--password-stdin" in no_tty.stderr
+    short = _cli(tmp_path, "user", "add", "ops", "--role", "ops", "--password-stdin",
+                 stdin="short\n")
+    assert short.returncode == 2 and "at least 8 characters" in short.stderr
+    added = _cli(tmp_path, "user", "add", "ops", "--role", "ops", "--name", "Trần Vận Hành",
+                 "--password-stdin", stdin="ops pass with spaces 2026\r\n")
+    assert added.returncode == 0, added.stderr
+    db = _embedded(tmp_path)
+    with db.unit_of_work() as s:
+        assert authenticate(s, "ops", "ops pass with spaces 2026") is not None
+        assert authenticate(s, "ops", "ops-pass-2026") is None  # the refused argv one
+    db.dispose()
+
+
+def test_cli_passwd_deactivate_activate_and_list(tmp_path) -> None:
+    assert _cli(tmp_path, "user", "add", "ops", "--role", "ops", "--password-stdin",
+                stdin="first-password\n").returncode == 0
+    for args in (("passwd", "nobody", "--password-stdin"), ("deactivate", "nobody"),
+                 ("activate", "nobody")):
+        out = _cli(tmp_path, "user", *args, stdin="some-password\n")
+        assert out.returncode == 2 and "no user named 'nobody'" in out.stderr, out
+    out = _cli(tmp_path, "user", "passwd", "ops", "--password-stdin", stdin="short\n")
+    assert out.returncode == 2 and "at least 8" in out.stderr
+    assert _cli(tmp_path, "user", "passwd", "ops", "--password-stdin",
+                stdin="second-password\n").returncode == 0
+    assert _cli(tmp_path, "user", "deactivate", "ops").returncode == 0
+    db = _embedded(tmp_path)
+    with db.unit_of_work() as s:
+        assert authenticate(s, "ops", "second-password") is None  # deactivated
+    listed = _cli(tmp_path, "user", "list", "--json")
+    assert json.loads(listed.stdout) == [{"username": "ops", "role": "ops", "agency_code": None,
+                                          "full_name": "", "active": False}]
+    assert "scrypt" not in listed.stdout
+    assert _cli(tmp_path, "user", "activate", "ops").returncode == 0
+    with db.unit_of_work() as s:
+        assert authenticate(s, "ops", "second-password") is not None
+        assert authenticate(s, "ops", "first-password") is None
+    db.dispose()
+    assert "INACTIVE" not in _cli(tmp_path, "user", "list").stdout

@@ -74,10 +74,12 @@ def create_app(rt: Runtime | None = None) -> Starlette:
             *settings_page.routes,
         ],
         middleware=[Middleware(
+            # the signed cookie holds only a session id (or the login form's CSRF token);
+            # SessionUsers, inside it, finds the server-side session and its user
             SessionMiddleware, secret_key=s.session_secret.get_secret_value(),
             session_cookie="handoff_session", max_age=s.session_max_age_seconds,
             same_site="strict", https_only=s.cookie_secure,
-        )],
+        ), Middleware(auth.SessionUsers)],
     )
     app.state.runtime = rt
     # outermost of our middleware: every answer, including the others' refusals, gets them

@@ -1,7 +1,13 @@
-"""Login, sessions that expire, roles and CSRF tokens for the desk and ops pages."""
+"""Login, server-side sessions, roles and CSRF tokens for the desk and ops pages.
+
+The signed cookie holds only a random session id ("sid"), or before login a CSRF token for
+the login form; the session itself (user, CSRF token, expiry) is a `web_sessions` row that
+SessionUsers looks up on every request. Deleting the row ends the session everywhere.
+"""
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -9,21 +15,21 @@ from functools import wraps
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from worker.db.models import User
+from worker.service import login_throttle, web_sessions
 from worker.service.users import authenticate
 from worker.web.render import render
-from worker.web.throttle import LoginThrottle
 
 Handler = Callable[[Request], Awaitable[Response]]
-THROTTLE = LoginThrottle()  # failed logins per username, in this web process
 
 NO_AGENCY_VI = "Tài khoản một cửa chưa được gán đơn vị; liên hệ bộ phận vận hành."
+STALE_FORM_VI = ("Phiên làm việc đã hết hạn hoặc biểu mẫu không hợp lệ; "
+                 "vui lòng tải lại trang và thử lại.")
 
 
 @dataclass(frozen=True)
@@ -38,12 +44,49 @@ class CurrentUser:
         return self.role == "ops"
 
 
+class SessionUsers:
+    """ASGI middleware (inside SessionMiddleware): the cookie's session id → its user.
+
+    One query per request that carries a session id; static files are skipped. An unknown,
+    expired or ended session clears the cookie, so the browser stops sending it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith("/static/"):
+            state = scope.setdefault("state", {})
+            state["user"], state["session_csrf"] = None, None
+            cookie = scope.get("session")
+            sid = cookie.get("sid") if cookie is not None else None
+            if isinstance(sid, str) and cookie is not None:
+                db = scope["app"].state.runtime.db
+
+                def load() -> web_sessions.SessionUser | None:
+                    with db.unit_of_work() as s:
+                        return web_sessions.resolve(s, sid)
+
+                found = await run_in_threadpool(load)
+                if found is None:
+                    cookie.clear()
+                else:
+                    state["user"] = CurrentUser(found.username, found.role, found.agency_code,
+                                                found.full_name)
+                    state["session_csrf"] = found.csrf
+        await self.app(scope, receive, send)
+
+
 def current_user(request: Request) -> CurrentUser | None:
-    data = request.session.get("user")
-    return CurrentUser(**data) if isinstance(data, dict) else None
+    user = getattr(request.state, "user", None)
+    return user if isinstance(user, CurrentUser) else None
 
 
 def csrf_token(request: Request) -> str:
+    """The session's token; before login, one kept in the signed cookie for the login form."""
+    token = getattr(request.state, "session_csrf", None)
+    if token:
+        return str(token)
     token = request.session.get("csrf")
     if not token:
         token = secrets.token_urlsafe(32)
@@ -68,58 +111,62 @@ def _login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(here, safe='')}", 303)
 
 
-def _fresh_user(request: Request, user: CurrentUser) -> Awaitable[CurrentUser | None]:
-    """The session's user as the database has it now; None when gone or deactivated.
-
-    One small query per page: a deactivated account or a changed role or agency takes
-    effect at the next request, not when the cookie expires.
-    """
-    rt = request.app.state.runtime
-
-    def load() -> CurrentUser | None:
-        with rt.db.unit_of_work() as s:
-            found = s.execute(select(User.role, User.agency_code, User.full_name)
-                              .where(User.username == user.username, User.active.is_(True))
-                              ).first()
-        if found is None:
-            return None
-        role, agency, name = found
-        return CurrentUser(user.username, role, agency, name or "")
-
-    return run_in_threadpool(load)
-
-
 def forbidden(request: Request, message: str) -> Response:
     return render(request, "error.html", {"message": message}, status_code=403)
 
 
 def login_required(*roles: str) -> Callable[[Handler], Handler]:
-    """Pages: no session (or the account is gone or deactivated) → login page;
-    wrong role → 403 in plain Vietnamese. The role comes from the database, not the cookie."""
+    """Pages: no valid session (logged out, expired, ended, account deactivated) → login
+    page; wrong role → 403 in plain Vietnamese. The role comes from the database."""
 
     def decorate(handler: Handler) -> Handler:
         @wraps(handler)
         async def wrapper(request: Request) -> Response:
-            stored = current_user(request)
-            user = await _fresh_user(request, stored) if stored is not None else None
+            user = current_user(request)
             if user is None:
-                request.session.clear()
                 return _login_redirect(request)
-            if user != stored:
-                request.session["user"] = user.__dict__  # pages show the current role
             if roles and user.role not in roles:
                 return forbidden(request,
                                  "Tài khoản của bạn không có quyền thực hiện thao tác này.")
-            request.state.user = user
             try:
                 return await handler(request)
             except PermissionError:
-                return forbidden(request, "Phiên làm việc đã hết hạn hoặc biểu mẫu không hợp "
-                                          "lệ; vui lòng tải lại trang và thử lại.")
+                return forbidden(request, STALE_FORM_VI)
 
         return wrapper
 
     return decorate
+
+
+def _wait_vi(seconds: float) -> str:
+    whole = max(math.ceil(seconds), 1)
+    return f"{whole} giây" if whole < 120 else f"{math.ceil(whole / 60)} phút"
+
+
+def _try_login(request: Request, username: str, password: str) -> tuple[str, object]:
+    """("wait", seconds) | ("wrong", None) | ("no_agency", None) | ("ok", session id).
+
+    The try is recorded and counted before the password is checked (login_throttle).
+    """
+    rt = request.app.state.runtime
+    client = login_throttle.client_key(request.client.host if request.client else None)
+    admission = login_throttle.admit(rt.db, username, client)
+    if not admission.allowed:
+        return "wait", admission.wait_seconds
+    with rt.db.unit_of_work() as s:
+        user = authenticate(s, username, password)
+        if user is None:
+            return "wrong", None
+        user_id, role, agency = user.id, user.role, user.agency_code
+    login_throttle.succeeded(rt.db, admission, username, client)
+    if role == "desk" and not agency:
+        # a desk clerk sees and acts for one agency only; without one, nothing is safe
+        return "no_agency", None
+    with rt.db.unit_of_work() as s:
+        old = request.session.get("sid")
+        if isinstance(old, str):  # another login in this browser: the old session ends
+            web_sessions.end(s, old)
+        return "ok", web_sessions.start(s, user_id, rt.settings.session_max_age_seconds)
 
 
 async def login_page(request: Request) -> Response:
@@ -130,49 +177,45 @@ async def login_page(request: Request) -> Response:
         form = await check_csrf(request)
     except PermissionError:
         return render(request, "login.html", {"next": nxt, "error": "Vui lòng thử lại."}, 403)
-    username = (form.get("username") or [""])[0].strip()
-    password = (form.get("password") or [""])[0]
-    rt = request.app.state.runtime
-    wait = THROTTLE.wait_seconds(username)
-    if wait > 0:
+    username = str((form.get("username") or [""])[0]).strip()
+    password = str((form.get("password") or [""])[0])
+    outcome, value = await run_in_threadpool(_try_login, request, username, password)
+    if outcome == "wait":
         return render(request, "login.html", {
-            "next": nxt, "error": f"Đăng nhập sai nhiều lần; vui lòng thử lại sau "
-                                  f"{int(wait) + 1} giây."}, status_code=429)
-
-    def _auth() -> CurrentUser | None:
-        with rt.db.unit_of_work() as s:
-            u = authenticate(s, username, password)
-            return CurrentUser(u.username, u.role, u.agency_code, u.full_name) if u else None
-
-    user = await run_in_threadpool(_auth)
-    if user is None:
-        THROTTLE.failed(username)
+            "next": nxt, "error": "Đăng nhập sai nhiều lần; vui lòng thử lại sau "
+                                  f"{_wait_vi(float(value))}."},  # type: ignore[arg-type]
+                      status_code=429)
+    if outcome == "wrong":
         return render(request, "login.html", {
             "next": nxt, "error": "Sai tên đăng nhập hoặc mật khẩu."}, status_code=401)
-    if user.role == "desk" and not user.agency_code:
-        # a desk clerk sees and acts for one agency only; without one, nothing is safe
+    if outcome == "no_agency":
         return render(request, "login.html", {"next": nxt, "error": NO_AGENCY_VI},
                       status_code=403)
-    THROTTLE.succeeded(username)
     request.session.clear()
-    request.session["user"] = user.__dict__
-    csrf_token(request)
+    request.session["sid"] = value  # the only thing the cookie holds about this login
     # only a path on this site: "//host" and "/\\host" would leave it
     target = nxt if nxt.startswith("/") and not nxt.startswith(("//", "/\\")) else "/"
     return RedirectResponse(target, 303)
 
 
 async def logout(request: Request) -> Response:
-    """POST only, with the page's CSRF token: another site cannot log staff out."""
+    """POST only, with the page's CSRF token: another site cannot log staff out. The
+    session row is deleted, so a copy of the cookie opens nothing afterwards."""
     if current_user(request) is None:  # already logged out (or the session expired)
         request.session.clear()
         return RedirectResponse("/login", 303)
     try:
         await check_csrf(request)
     except PermissionError:
-        return render(request, "error.html", {
-            "message": "Phiên làm việc đã hết hạn hoặc biểu mẫu không hợp lệ; "
-                       "vui lòng tải lại trang và thử lại."}, status_code=403)
+        return render(request, "error.html", {"message": STALE_FORM_VI}, status_code=403)
+    sid = request.session.get("sid")
+    db = request.app.state.runtime.db
+
+    def end() -> None:
+        with db.unit_of_work() as s:
+            web_sessions.end(s, str(sid))
+
+    await run_in_threadpool(end)
     request.session.clear()
     return RedirectResponse("/login", 303)
 

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from starlette.testclient import TestClient
 
 from worker.bootstrap import Runtime
 from worker.db.engine import Database
+from worker.db.migrate import upgrade
 from worker.db.models import Handoff, Job, SlaBreach, StatusLogEntry, utcnow
 from worker.service import ops_queries as oq
 from worker.service.sla import mark
@@ -50,8 +52,9 @@ def _handoff(code: str, status: str, ready_at: datetime, **kw: object) -> Handof
                    order_number=f"{code}/R1", **kw)
 
 
-@pytest.fixture
-def seeded(tmp_path: Path, sqlite_db: Database) -> Iterator[Seeded]:
+def _seed(db: Database, home: Path) -> Seeded:
+    """Normal hand-offs beside ones stored with year-1 and year-9999 dates, written through
+    the ORM as a build without the input checks would have written them."""
     now = utcnow()
     rows = {
         "NORMAL-LATE": _handoff("NORMAL-LATE", "accepted", now - timedelta(days=3),
@@ -67,7 +70,7 @@ def seeded(tmp_path: Path, sqlite_db: Database) -> Iterator[Seeded]:
         "FAR-DONE": _handoff("FAR-DONE", "delivered", now - timedelta(days=1), final_at=FAR),
         "ATTENTION": _handoff("ATTENTION", "needs_attention", FAR, updated_at=EARLY),
     }
-    with sqlite_db.unit_of_work() as s:
+    with db.unit_of_work() as s:
         s.add_all(rows.values())
         s.flush()
         far = rows["FAR-READY"]
@@ -91,21 +94,31 @@ def seeded(tmp_path: Path, sqlite_db: Database) -> Iterator[Seeded]:
         add_user(s, "ops1", PASSWORD, "ops")
         ids = {code: h.id for code, h in rows.items()}
         far_job = job.id
-    home = tmp_path / "home"
-    rt = Runtime(settings=Settings(database_url=sqlite_db.url, home=home), db=sqlite_db)
-    yield Seeded(rt, home, "NORMAL-LATE", far_job, ids)
+    rt = Runtime(settings=Settings(database_url=db.url, home=home), db=db)
+    return Seeded(rt, home, "NORMAL-LATE", far_job, ids)
 
 
 @pytest.fixture
-def client(seeded: Seeded) -> Iterator[TestClient]:
+def seeded(tmp_path: Path, sqlite_db: Database) -> Seeded:
+    return _seed(sqlite_db, tmp_path / "home")
+
+
+@contextmanager
+def _logged_in(rt: Runtime) -> Iterator[TestClient]:
     """Logged in as ops through the public login form (whatever the session store is)."""
-    with TestClient(create_app(seeded.rt), base_url="https://testserver",
+    with TestClient(create_app(rt), base_url="https://testserver",
                     follow_redirects=False) as c:
         token = CSRF.search(c.get("/login").text)
         assert token
         r = c.post("/login", data={"csrf": token.group(1), "username": "ops1",
                                    "password": PASSWORD})
         assert r.status_code == 303, r.text
+        yield c
+
+
+@pytest.fixture
+def client(seeded: Seeded) -> Iterator[TestClient]:
+    with _logged_in(seeded.rt) as c:
         yield c
 
 
@@ -321,3 +334,30 @@ def test_cli_log_and_status_take_extreme_arguments_without_a_traceback(seeded: S
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     r = _cli(seeded, "status", os.fsdecode(b"FAR\xff"))  # bytes no text encoding can hold
     assert r.returncode == 2 and "U+DCFF" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_postgresql_pages_and_sla_pass_with_extreme_and_unreadable_rows(
+        tmp_path: Path, pg_url: str) -> None:
+    upgrade(pg_url)
+    db = Database(pg_url)
+    try:
+        seeded = _seed(db, tmp_path / "home")
+        with db.unit_of_work() as s:  # a value psycopg cannot turn into a datetime
+            s.execute(text("UPDATE handoffs SET last_event_at = 'infinity' "
+                           "WHERE dossier_code = 'MIXED'"))
+        with _logged_in(seeded.rt) as client:
+            for path in [*OPS_PAGES, "/ops/handoffs.csv?from=0001-01-01&to=9999-12-31",
+                         f"/ops/handoffs/{10**23}", "/ops/search?q=a%00b"]:
+                r = client.get(path)
+                assert r.status_code in (200, 404), (path, r.status_code, r.text[:300])
+            assert "NORMAL-LATE" in client.get("/ops/handoffs").text
+            assert "Không tìm được" in client.get("/ops/search?q=a%00b").text
+        result = mark(seeded.rt)
+        assert result.skipped == 1  # MIXED: its last event cannot be read
+        with db.unit_of_work() as s:
+            opened = set(s.execute(select(Handoff.dossier_code, SlaBreach.rule).join(
+                Handoff, Handoff.id == SlaBreach.handoff_id)).all())
+        assert ("NORMAL-LATE", "not_picked_up") in opened
+        assert ("EARLY-READY", "not_delivered") in opened
+    finally:
+        db.dispose()

@@ -105,3 +105,16 @@ def test_logout_needs_post_and_the_token(web_stack, desk_client) -> None:
     assert client.get("/desk").status_code == 200
     assert client.post("/logout", data={"csrf": token}).status_code == 303
     assert client.get("/desk").status_code == 303
+
+
+def test_a_cookie_copied_before_logout_cancels_nothing(web_stack, seeded, desk_client) -> None:
+    client, token = desk_client
+    copied = client.cookies["handoff_session"]
+    assert client.post("/logout", data={"csrf": token}).status_code == 303
+    with httpx.Client(base_url=web_stack.web_url, follow_redirects=False, timeout=60,
+                      headers={"cookie": f"handoff_session={copied}"}) as thief:
+        assert thief.get("/desk").status_code == 303
+        r = thief.post("/desk/cancel", data={"csrf": token, "code": seeded["mine"]})
+        assert r.status_code == 303 and r.headers["location"] == "/login"
+    assert seeded["mine"] in pending_codes(web_stack)
+    assert status_of(web_stack, seeded["mine"]) == "requested"

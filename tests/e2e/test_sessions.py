@@ -300,4 +300,5 @@ def test_logging_in_again_in_the_same_browser_ends_the_previous_session(web: Web
     assert _login(web.client, "desk").status_code == 303
     assert _logged_out(_replay(web, first, "GET", "/ops"))
     assert web.client.get("/desk").status_code == 200
+    assert web.client.get("/").headers["location"] == "/desk"  # the home page knows who
     assert _sessions(web.db) == 1

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -97,3 +100,39 @@ def test_cli_passwd_deactivate_activate_and_list(tmp_path) -> None:
         assert authenticate(s, "ops", "first-password") is None
     db.dispose()
     assert "INACTIVE" not in _cli(tmp_path, "user", "list").stdout
+
+
+def _read_until(fd: int, wanted: bytes, seen: bytearray, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while wanted not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no {wanted!r} in {bytes(seen)!r}"
+        if select.select([fd], [], [], left)[0]:
+            try:
+                chunk = os.read(fd, 1024)
+            except OSError:  # the child closed the terminal
+                chunk = b""
+            assert chunk, f"ended before {wanted!r}: {bytes(seen)!r}"
+            seen += chunk
+
+
+def test_cli_prompts_on_a_terminal_without_echo(tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
+    env["HANDOFF_HOME"] = str(tmp_path)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: `handoff user add` on a real terminal
+        os.execve(sys.executable, [sys.executable, "-m", "worker.cli", "user", "add", "ops",
+                                   "--role", "ops"], env)
+    seen = bytearray()
+    _read_until(fd, b"Password:", seen)
+    os.write(fd, b"typed-at-the-prompt\n")
+    _read_until(fd, b"confirmation:", seen)
+    os.write(fd, b"typed-at-the-prompt\n")
+    _read_until(fd, b"saved", seen)
+    assert os.waitpid(pid, 0)[1] == 0
+    os.close(fd)
+    assert b"typed-at-the-prompt" not in seen  # never echoed
+    db = _embedded(tmp_path)
+    with db.unit_of_work() as s:
+        assert authenticate(s, "ops", "typed-at-the-prompt") is not None
+    db.dispose()

@@ -200,3 +200,20 @@ def test_late_list_is_worst_first(db: Database) -> None:
     assert [(r["rule"], r["dossier_code"][-1]) for r in rows] == [
         ("push_failed", "3"), ("delivery_failed", "4"), ("delivery_failed", "2"),
         ("not_accepted", "1")]
+
+
+def test_date_filters_outside_the_window_are_widened_or_clamped_with_a_note() -> None:
+    wide = Filters.parse({"from": "0001-01-01", "to": "9999-12-31"})
+    assert (wide.date_from, wide.date_to) == (None, None)  # "from the start", "to the end"
+    assert len(wide.notes) == 2 and all("ngoài khoảng" in n for n in wide.notes)
+    late = Filters.parse({"from": "9999-12-31", "to": "1999-01-01"})
+    assert (late.date_from, late.date_to) == (date(2100, 1, 1), date(2000, 1, 1))
+    assert "đã dùng 01/01/2100" in late.notes[0]
+
+
+def test_filters_with_nul_or_unknown_values_say_why_they_were_dropped() -> None:
+    f = Filters.parse({"agency": "A\x00B", "status": "x\x00", "from": "2026-02-30"})
+    assert f == Filters()
+    text = " ".join(f.notes)
+    assert "NUL" in text and "Trạng thái" in text and "không phải ngày" in text
+    assert "\x00" not in text

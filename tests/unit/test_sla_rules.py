@@ -103,3 +103,37 @@ def test_worse_rules_rank_higher_and_have_labels() -> None:
     assert severity(Rule.NEEDS_ATTENTION) > severity(Rule.NOT_DELIVERED) > severity(
         Rule.NOT_ACCEPTED)
     assert all(rule_label(r) != r.value for r in Rule)
+
+
+FAR = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+EARLY = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def test_stored_year_one_is_judged_long_late_and_its_date_shown() -> None:
+    found = dict(broken(Snapshot("accepted", EARLY, accepted_at=EARLY), T0, LIMITS))
+    assert set(found) == {Rule.NOT_PICKED_UP, Rule.NOT_DELIVERED, Rule.SILENT}
+    assert "07:00 01/01/0001" in found[Rule.NOT_DELIVERED]
+
+
+def test_stored_year_9999_is_not_late_and_never_overflows() -> None:
+    assert broken(Snapshot("requested", FAR, last_event_at=FAR), T0, LIMITS) == []
+    found = dict(broken(Snapshot("delivery_failed", EARLY, accepted_at=FAR,
+                                 last_event_at=FAR), FAR, LIMITS))
+    assert set(found) == {Rule.NOT_DELIVERED, Rule.DELIVERY_FAILED}  # silent: last is "now"
+    last = datetime(9999, 12, 31, 20, tzinfo=UTC)  # no +07:00 value: shown in UTC
+    silent = dict(broken(Snapshot("in_transit", EARLY, last_event_at=last), FAR,
+                         Limits(silent_hours=1)))[Rule.SILENT]
+    assert "lần cuối lúc 20:00 31/12/9999 (UTC)" in silent
+
+
+@pytest.mark.parametrize("now", [EARLY, FAR, datetime(2026, 11, 30)])  # the last one naive
+def test_any_now_and_naive_values_are_judged(now: datetime) -> None:
+    naive_ready = datetime(2026, 11, 1)
+    broken(Snapshot("in_transit", naive_ready, accepted_at=T0, last_event_at=EARLY), now,
+           LIMITS)
+
+
+def test_a_limit_too_large_for_a_timedelta_is_never_reached() -> None:
+    huge = Limits(accept_within_minutes=1e300, pickup_within_hours=1e300,
+                  deliver_within_days=1e300, silent_hours=1e300)
+    assert broken(Snapshot("requested", EARLY), FAR, huge) == []

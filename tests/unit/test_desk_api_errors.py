@@ -111,3 +111,17 @@ def test_a_refused_pending_agency_is_422(desk_api: DeskApi, agency: str) -> None
     r = desk_api.client.get(PICKUPS + "/pending", params={"agency": agency},
                             headers=desk_api.everyone)
     assert r.status_code == 422 and r.json()["field"] == "agency", r.text
+
+
+def test_a_cancel_code_with_a_newline_is_422_not_404(desk_api: DeskApi) -> None:
+    r = desk_api.client.post("/api/v1/pickups/x%0Ay/cancel", headers=desk_api.ours)
+    assert r.status_code == 422 and r.json()["field"] == "code", r.text
+
+
+@pytest.mark.parametrize("query", ["?agencies=X", "?agency=A&agency=B", "?x%00=1"])
+def test_an_unknown_or_repeated_query_parameter_is_422(desk_api: DeskApi, query: str) -> None:
+    r = desk_api.client.get(PICKUPS + "/pending" + query, headers=desk_api.ours)
+    assert r.status_code == 422 and r.json()["error"] == "invalid_parameter", r.text
+    r = desk_api.client.post(PICKUPS + query, json={"dossierCodes": ["X"]},
+                             headers=desk_api.ours)
+    assert r.status_code == 422, r.text

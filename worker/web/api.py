@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -67,10 +68,11 @@ DossierCode = Annotated[str, BeforeValidator(_text(MAX_CODE_CHARS, "mã hồ sơ
                         Field(min_length=1, max_length=MAX_CODE_CHARS,
                               examples=["000.00.17.H19-201126-0001"])]
 AgencyCode = Annotated[
-    Annotated[str, Field(min_length=1, max_length=MAX_AGENCY_CHARS)] | None,
+    Annotated[str, Field(max_length=MAX_AGENCY_CHARS)] | None,
     BeforeValidator(_text(MAX_AGENCY_CHARS, "mã đơn vị", required=False)),
-    Field(description="Agency code. May be left out: a token bound to an agency acts for "
-                      "it; naming another agency is 403.", examples=["000.00.17.H19"])]
+    Field(description="Agency code. May be left out (or blank, or null): a token bound to "
+                      "an agency acts for it; naming another agency is 403.",
+          examples=["000.00.17.H19"])]
 
 
 class PickupRequest(BaseModel):
@@ -160,6 +162,16 @@ def _param(value: object, field: str, max_len: int, what: str, *, required: bool
         raise BodyRefused(422, "invalid_parameter", err.reason, field) from None
 
 
+def _only_query(request: Request, *allowed: str) -> None:
+    """Refuse a query parameter the API does not have, or one given twice: a typo such as
+    `agencies=` must not silently widen what the call sees."""
+    for key in dict.fromkeys(request.query_params.keys()):
+        if key not in allowed or len(request.query_params.getlist(key)) > 1:
+            field = _param(key, "query", 80, "tên tham số", required=False) or "query"
+            raise BodyRefused(422, "invalid_parameter",
+                              f"không có tham số {field} (hoặc tham số bị lặp)", field)
+
+
 def _scope(caller: api_tokens.Caller, agency: str | None, field: str) -> str | None:
     """The agency this call acts for: the token's own, or any for an all-agency token."""
     if caller.all_agencies:
@@ -210,6 +222,7 @@ def _results(outcomes: list[service.DeskOutcome]) -> dict[str, Any]:
 @token_required
 async def request_pickups(request: Request) -> Response:
     caller: api_tokens.Caller = request.state.caller
+    _only_query(request)
     body: PickupRequest = _validated(PickupRequest, await read_json_object(request))
     agency = _scope(caller, body.agencyCode, "agencyCode")
     outcomes = await run_in_threadpool(
@@ -221,6 +234,7 @@ async def request_pickups(request: Request) -> Response:
 @token_required
 async def cancel_pickup(request: Request) -> Response:
     caller: api_tokens.Caller = request.state.caller
+    _only_query(request)
     code = _param(request.path_params["code"], "code", MAX_CODE_CHARS, "mã hồ sơ",
                   required=True)
     body: CancelRequest = _validated(CancelRequest,
@@ -236,6 +250,7 @@ async def cancel_pickup(request: Request) -> Response:
 async def pending(request: Request) -> Response:
     caller: api_tokens.Caller = request.state.caller
     rt = request.app.state.runtime
+    _only_query(request, "agency")
     asked = _param(request.query_params.get("agency"), "agency", MAX_AGENCY_CHARS,
                    "mã đơn vị", required=False) or None
     agency = _scope(caller, asked, "agency")
@@ -252,9 +267,18 @@ async def pending(request: Request) -> Response:
     return JSONResponse({"items": await run_in_threadpool(load)})
 
 
+class _AnyText(PathConvertor):
+    """Like `path`, and a newline too: Starlette's `.*` stops at one, which made a code
+    holding %0A a 404 instead of the refusal that names the field."""
+
+    regex = r"[\s\S]*"
+
+
+register_url_convertor("anytext", _AnyText())
+
 routes = [
     Route("/api/v1/pickups", request_pickups, methods=["POST"]),
     Route("/api/v1/pickups/pending", pending, methods=["GET"]),
-    # `path`: a dossier code may hold a slash; it is checked like any code, never 404
-    Route("/api/v1/pickups/{code:path}/cancel", cancel_pickup, methods=["POST"]),
+    # a dossier code may hold a slash or anything else: it is checked like any code, never 404
+    Route("/api/v1/pickups/{code:anytext}/cancel", cancel_pickup, methods=["POST"]),
 ]

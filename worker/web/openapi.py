@@ -140,7 +140,7 @@ _AGENCY_QUERY = {"name": "agency", "in": "query", "required": False,
                  "schema": {"type": "string", "maxLength": api.MAX_AGENCY_CHARS}}
 _CODE_PATH = {"name": "code", "in": "path", "required": True, "description": "dossier code",
               "schema": {"type": "string", "minLength": 1, "maxLength": api.MAX_CODE_CHARS}}
-_BEARER = [{"bearerAuth": []}]
+_BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 _WEBHOOK_ERROR = {"content": {JSON: {"schema": _ref("WebhookError")}}}
 
 PATHS: dict[str, Any] = {

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from integrations.onestop.simdata import ItemFactory
@@ -143,8 +144,10 @@ def test_overview_shows_late_first_and_refreshes_itself(
     table = page.locator("table.num").inner_text()
     assert seeded[0]["agency"]["name"] in table
     # the script replaces the live part from /ops/overview.json every 10 s
-    page.wait_for_function("Number(document.getElementById('ops-live').dataset.refreshed"
-                           " || 0) >= 1", timeout=20_000)
+    # (an attribute wait: a wait_for_function string would need 'unsafe-eval', which the
+    # pages' Content-Security-Policy rightly refuses)
+    expect(page.locator("#ops-live")).to_have_attribute("data-refreshed", re.compile(r"^[1-9]"),
+                                                        timeout=20_000)
     assert seeded[1]["dossierCode"] in page.locator("section.late").inner_text()
     page.screenshot(path=str(artifacts / "ops-overview.png"), full_page=True)
 

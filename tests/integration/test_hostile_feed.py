@@ -2,38 +2,15 @@
 
 from __future__ import annotations
 
-import copy
-
 import httpx
 from sqlalchemy import select
 
 from tests.integration.flow import ledger_drained, wait_until
+from tests.onestop_items import numbered
 from worker.db.engine import Database
 from worker.db.models import Cursor, Handoff
 from worker.service.feeds import ONESTOP_CURSOR
 from worker.stack import Stack
-
-GOOD = {
-    "type": "result_ready",
-    "procedure": {"code": "1.004227", "name": "Cấp giấy phép xây dựng"},
-    "agency": {"code": "000.00.17.H19", "name": "UBND xã Lai Vung"},
-    "citizen": {"name": "Nguyễn Thị Hồng", "phone": "0912345678", "email": None,
-                "address": "Số 12, ấp Tân Thạnh", "provinceCode": "82", "wardCode": "30226"},
-    "codAmount": 0, "createdAt": "2026-11-26T09:15:00+07:00", "note": "",
-}
-
-
-def _hostile(n: int, **changes: object) -> dict:
-    item = copy.deepcopy(GOOD)
-    item["id"] = f"hof_hostile_{n:02d}"
-    item["dossierCode"] = f"000.00.17.H19-291126-{9000 + n:04d}"
-    for path, value in changes.items():
-        target = item
-        *parents, last = path.split("__")
-        for p in parents:
-            target = target[p]
-        target[last] = value
-    return item
 
 
 def _nested(depth: int) -> object:
@@ -45,16 +22,16 @@ def _nested(depth: int) -> object:
 
 # each: (the item, the wire field its refusal must name)
 HOSTILE = [
-    (_hostile(1, dossierCode="000.00.17.H19-291126-\ud800"), "dossierCode"),
-    (_hostile(2, citizen__name="Nguyễn\x00Văn A"), "citizen.name"),
-    (_hostile(3, createdAt="9999-12-31T00:00:00+07:00"), "createdAt"),
-    (_hostile(4, createdAt="0001-01-01T00:00:00+07:00"), "createdAt"),
-    (_hostile(5, codAmount=1e30), "codAmount"),
-    (_hostile(6, codAmount=10**30), "codAmount"),
-    (_hostile(7, citizen__address="Ấp " * 40_000), "citizen.address"),
-    (_hostile(8, procedure__name="Cấp phép\x1b[2J"), "procedure.name"),
-    (_hostile(9, citizen__name=_nested(25)), "citizen.name"),
-    (_hostile(10, citizen__wardCode=["30226"]), "citizen.wardCode"),
+    (numbered(1, dossierCode="000.00.17.H19-291126-\ud800"), "dossierCode"),
+    (numbered(2, citizen__name="Nguyễn\x00Văn A"), "citizen.name"),
+    (numbered(3, createdAt="9999-12-31T00:00:00+07:00"), "createdAt"),
+    (numbered(4, createdAt="0001-01-01T00:00:00+07:00"), "createdAt"),
+    (numbered(5, codAmount=1e30), "codAmount"),
+    (numbered(6, codAmount=10**30), "codAmount"),
+    (numbered(7, citizen__address="Ấp " * 40_000), "citizen.address"),
+    (numbered(8, procedure__name="Cấp phép\x1b[2J"), "procedure.name"),
+    (numbered(9, citizen__name=_nested(25)), "citizen.name"),
+    (numbered(10, citizen__wardCode=["30226"]), "citizen.wardCode"),
 ]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import select as io_select
 import socket
@@ -17,6 +16,7 @@ from starlette.routing import Route
 
 from integrations.onestop.webhooks import sign_webhook
 from integrations.serve import serve_in_thread
+from tests.onestop_items import numbered
 from worker import dispatcher
 from worker.bootstrap import Runtime
 from worker.db.engine import Database
@@ -26,14 +26,6 @@ from worker.settings import Settings
 from worker.web.hooks import onestop_hook
 
 SECRET = Settings().webhook_secret
-ITEM = {
-    "id": "hof_h1", "type": "result_ready", "dossierCode": "000.00.17.H19-201126-0001",
-    "procedure": {"code": "1.004227", "name": "Cấp giấy phép xây dựng"},
-    "agency": {"code": "000.00.17.H19", "name": "UBND xã Lai Vung"},
-    "citizen": {"name": "Nguyễn Thị Hồng", "phone": "0912 345 678", "email": None,
-                "address": "Số 12, ấp Tân Thạnh", "provinceCode": "82", "wardCode": "30226"},
-    "codAmount": 0, "createdAt": "2026-11-26T09:15:00+07:00", "note": "",
-}
 
 
 def _db_and_app(url: str) -> tuple[Database, Starlette]:
@@ -60,28 +52,16 @@ def _signed(body: bytes, msg_id: str) -> dict[str, str]:
     return headers
 
 
-def _item(n: int, **changes: object) -> dict:
-    item = copy.deepcopy(ITEM)
-    item["id"], item["dossierCode"] = f"hof_h{n}", f"000.00.17.H19-201126-{n:04d}"
-    for path, value in changes.items():
-        target = item
-        *parents, last = path.split("__")
-        for p in parents:
-            target = target[p]
-        target[last] = value
-    return item
-
-
 HOSTILE_ITEMS = [
-    (_item(1, codAmount=1e30), "codAmount", "amount.type"),
-    (_item(2, codAmount=10**30), "codAmount", "amount.range"),
-    (_item(3, createdAt="0001-01-01T00:00:00+07:00"), "createdAt", "date.out_of_window"),
-    (_item(4, createdAt="9999-12-31T23:59:59+07:00"), "createdAt", "date.out_of_window"),
-    (_item(5, citizen__name="Nguy\ud800n"), "citizen.name", "text.forbidden_char"),
-    (_item(6, dossierCode="000.00.17.H19-201126-\udfff"), "dossierCode",
+    (numbered(1, codAmount=1e30), "codAmount", "amount.type"),
+    (numbered(2, codAmount=10**30), "codAmount", "amount.range"),
+    (numbered(3, createdAt="0001-01-01T00:00:00+07:00"), "createdAt", "date.out_of_window"),
+    (numbered(4, createdAt="9999-12-31T23:59:59+07:00"), "createdAt", "date.out_of_window"),
+    (numbered(5, citizen__name="Nguy\ud800n"), "citizen.name", "text.forbidden_char"),
+    (numbered(6, dossierCode="000.00.17.H19-201126-\udfff"), "dossierCode",
      "text.forbidden_char"),
-    (_item(7, citizen__address="Số 12\x00ấp"), "citizen.address", "text.forbidden_char"),
-    (_item(8, note="x" * 5000), "note", "text.too_long"),
+    (numbered(7, citizen__address="Số 12\x00ấp"), "citizen.address", "text.forbidden_char"),
+    (numbered(8, note="x" * 5000), "note", "text.too_long"),
 ]
 
 
@@ -188,7 +168,7 @@ def test_a_declared_content_length_over_the_limit_is_refused_unread(
 
 def test_two_webhook_id_headers_are_refused(served: tuple[str, Database]) -> None:
     url, db = served
-    body = json.dumps(_item(20)).encode()
+    body = json.dumps(numbered(20)).encode()
     signed = _signed(body, "msg_a")
     headers = [(k, v) for k, v in signed.items()] + [("webhook-id", "msg_b")]
     r = httpx.post(url, content=body, headers=headers)

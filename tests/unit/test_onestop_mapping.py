@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -16,35 +15,15 @@ from integrations.onestop.webhooks import (
     signed_webhook_request,
     verify_webhook,
 )
+from tests.onestop_items import ITEM, changed
 from worker.domain.errors import InvalidInput, NotFound, PermanentError, TransientError
 from worker.domain.model import HandoffKind, StatusPush
 from worker.domain.statuses import Direction, Status
 
 SECRET = "whsec_ZGVtby13ZWJob29rLXNlY3JldC0zMmJ5dGVzISE="
 
-ITEM = {
-    "id": "hof_01JD3Q6T1V", "type": "result_ready",
-    "dossierCode": "000.00.17.H19-201126-0001",
-    "procedure": {"code": "1.004227", "name": "Cấp giấy phép xây dựng"},
-    "agency": {"code": "000.00.17.H19", "name": "UBND xã Lai Vung"},
-    "citizen": {"name": "Nguyễn Thị Hồng", "phone": "0912 345 678", "email": None,
-                "address": "Số 12, ấp Tân Thạnh", "provinceCode": "82", "wardCode": "30226"},
-    "codAmount": 0, "createdAt": "2026-11-26T09:15:00+07:00", "note": "",
-}
-
-
 def item(**changes: object) -> dict:
-    raw = copy.deepcopy(ITEM)
-    for path, value in changes.items():
-        target = raw
-        *parents, last = path.split("__")
-        for key in parents:
-            target = target[key]
-        if value is ...:
-            target.pop(last, None)
-        else:
-            target[last] = value
-    return raw
+    return changed(**changes)
 
 
 def test_valid_result_ready_item_keeps_diacritics_and_normalizes_phone():

@@ -4,7 +4,9 @@ Answers: 200 {"outcome", "reason"[, "field", "code"]} once the item is recorded 
 duplicate, invalid → needs_attention with the field and reason, quarantined, ...); 401 for a
 missing, wrong, stale or repeated signature header; 413 for a body over 1 MB (refused by its
 Content-Length or while streaming, before the signature is computed); 422 for a signed body
-that is not a JSON object with an id, or is nested too deep. Nothing is stored on 401/413/422.
+that is not a JSON object with an id, or is nested too deep. Refusals have the desk API's
+shape, {"error", "field", "reason"[, "code"]}, `reason` in Vietnamese. Nothing is stored on
+401/413/422.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from starlette.responses import JSONResponse
 from integrations.onestop.mapping import item_id_of
 from integrations.onestop.webhooks import (
     HEADER_ID,
+    HEADER_SIGNATURE,
     BadSignature,
     single_headers,
     verify_webhook,
@@ -44,13 +47,14 @@ async def onestop_hook(request: Request) -> JSONResponse:
         return JSONResponse(err.as_dict(), err.status)
     except BadSignature as err:
         log.info("webhook rejected: %s", err.detail)
-        return JSONResponse({"error": "invalid signature", "detail": err.reason}, 401)
+        return JSONResponse({"error": "invalid_signature", "field": HEADER_SIGNATURE,
+                             "reason": err.reason}, 401)
     except InvalidInput as err:
-        return JSONResponse({"error": "malformed body", "field": err.field, "code": err.code,
-                             "detail": err.reason}, 422)
+        return JSONResponse({"error": "malformed_body", "field": err.field, "code": err.code,
+                             "reason": err.reason}, 422)
     if item_id_of(payload) is None:  # the same rule as the feed: a string or an integer
-        return JSONResponse({"error": "malformed body", "field": "id", "code": "id.missing",
-                             "detail": "thiếu id của mục (chuỗi hoặc số nguyên, tối đa 80 "
+        return JSONResponse({"error": "malformed_body", "field": "id", "code": "id.missing",
+                             "reason": "thiếu id của mục (chuỗi hoặc số nguyên, tối đa 80 "
                                        "ký tự)"}, 422)
     msg_id = sanitize_text(headers.get(HEADER_ID), 120)
     outcome = await run_in_threadpool(_take, rt, msg_id, payload)

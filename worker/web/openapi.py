@@ -91,11 +91,13 @@ WEBHOOK_ANSWER: dict[str, Any] = {
                    "field": {"type": ["string", "null"]}, "code": {"type": ["string", "null"]}},
 }
 WEBHOOK_ERROR: dict[str, Any] = {
-    "title": "WebhookError", "type": "object", "required": ["error"],
-    "description": "Nothing was recorded. `reason` or `detail` is Vietnamese.",
+    "title": "WebhookError", "type": "object", "required": ["error", "field", "reason"],
+    "description": "Nothing was recorded. `error` and `code` are for machines (e.g. "
+                   "invalid_signature, malformed_body with code json.too_deep, "
+                   "body_too_large); `reason` is Vietnamese.",
     "properties": {"error": {"type": "string"}, "field": {"type": ["string", "null"]},
-                   "code": {"type": ["string", "null"]}, "reason": {"type": "string"},
-                   "detail": {"type": "string"}},
+                   "code": {"type": ["string", "null"]}, "reason": {"type": "string"}},
+    "additionalProperties": False,
 }
 
 _REQUESTS: list[type[BaseModel]] = [api.PickupRequest, api.CancelRequest]

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # requirements-test.lock adds the test tools. `make lock` refreshes both from pyproject.toml.
 LOCK := requirements-test.lock
 
-.PHONY: demo test install lint clean browser lock
+.PHONY: demo test test-fast install lint clean browser lock
 
 # Re-installs whenever pyproject.toml or the lock changes; the project itself goes in
 # without dependencies, so nothing outside the lock is ever resolved.
@@ -34,6 +34,11 @@ test: $(STAMP) browser
 	$(BIN)/ruff check worker integrations tests celeryconfig.py
 	$(BIN)/mypy
 	$(BIN)/pytest -q -rs --durations=10
+
+# The edit-test loop: lint and the unit tests (no worker processes, no browser; ~40 s).
+test-fast: $(STAMP)
+	$(BIN)/ruff check worker integrations tests celeryconfig.py
+	$(BIN)/pytest -q -x tests/unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check worker integrations tests celeryconfig.py

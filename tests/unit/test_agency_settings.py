@@ -67,6 +67,8 @@ def test_stored_mode_overrides_the_environment(db: Database, settings: Settings)
     ("", "auto", "Chưa chọn đơn vị"),
     ("   ", "desk", "Chưa chọn đơn vị"),
     ("x" * 41, "auto", "dài quá"),
+    ("000.00.17\x00H19", "auto", "không hợp lệ"),  # PostgreSQL would refuse the NUL: a 500
+    ("000.00.17.H19\ud800", "desk", "không hợp lệ"),
 ])
 def test_bad_input_is_refused_in_vietnamese(db: Database, settings: Settings, code: str,
                                             mode: str, words: str) -> None:

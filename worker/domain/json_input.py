@@ -11,18 +11,21 @@ from worker.domain.errors import InvalidInput
 
 MAX_JSON_DEPTH = 32
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKET = re.compile(rb"[\[\]{}]")
+# A string (possessive, so never re-scanned: an unclosed one runs to the end in one step)
+# or a bracket. One pass over the body, linear in its length whatever it holds.
+_TOKEN = re.compile(rb'"(?:[^"\\]++|\\.)*+"?|[\[\]{}]', re.DOTALL)
+_OPEN = frozenset(b"[{")
 
 
 def json_depth(body: bytes) -> int:
     """How deeply arrays and objects nest in `body` (brackets inside strings do not count)."""
     depth = deepest = 0
-    for match in _BRACKET.finditer(_STRING.sub(b'""', body)):
-        if match.group(0) in (b"[", b"{"):
+    for match in _TOKEN.finditer(body):
+        first = match.group(0)[0]
+        if first in _OPEN:
             depth += 1
             deepest = max(deepest, depth)
-        else:
+        elif first != ord('"'):
             depth -= 1
     return deepest
 

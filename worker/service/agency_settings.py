@@ -14,6 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from worker.db.models import AgencySetting, Handoff, utcnow
+from worker.domain.errors import InvalidInput
+from worker.domain.text import clean_text
 from worker.reports import local
 from worker.service.desk_queue import waiting_by_agency
 from worker.settings import Settings
@@ -56,11 +58,13 @@ def dispatch_mode(session: Session, settings: Settings, agency_code: str) -> str
 
 def set_dispatch(session: Session, agency_code: str, mode: str, actor: str) -> AgencySetting:
     """Store the agency's dispatch mode (it applies to hand-offs that arrive from now on)."""
-    code = (agency_code or "").strip()
-    if not code:
-        raise ValueError("Chưa chọn đơn vị.")
-    if len(code) > CODE_MAX:
-        raise ValueError(f"Mã đơn vị dài quá {CODE_MAX} ký tự.")
+    try:  # NUL, lone surrogates and controls never reach the database or the page
+        code = clean_text(agency_code, "agency_code", max_len=CODE_MAX, required=True,
+                          what="mã đơn vị")
+    except InvalidInput as err:
+        raise ValueError({"text.missing": "Chưa chọn đơn vị.",
+                          "text.too_long": f"Mã đơn vị dài quá {CODE_MAX} ký tự."}.get(
+            err.code or "", f"Mã đơn vị không hợp lệ: {err.reason}.")) from None
     if mode not in MODES:
         raise ValueError("Cách gọi bưu tá không hợp lệ; chỉ chọn “Tự động” hoặc “Tại bàn một cửa”.")
     row = session.get(AgencySetting, code)

@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 
 from worker.bootstrap import Runtime, runtime
 from worker.web import api, auth, desk, metrics_route, openapi, ops, settings_page
+from worker.web.bodies import BodyLimit
 from worker.web.hooks import onestop_hook
 from worker.web.security_headers import SecurityHeaders
 
@@ -82,6 +83,7 @@ def create_app(rt: Runtime | None = None) -> Starlette:
         ), Middleware(auth.SessionUsers)],
     )
     app.state.runtime = rt
+    app.add_middleware(BodyLimit)  # no body over 1 MB reaches any route, forms included
     # outermost of our middleware: every answer, including the others' refusals, gets them
     app.add_middleware(SecurityHeaders, hsts=s.cookie_secure)
     return app

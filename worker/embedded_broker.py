@@ -24,7 +24,8 @@ POLLING_INTERVAL = 0.05
 class Channel(_Channel):
     def _engine_from_config(self) -> Any:
         conninfo = self.connection.client
-        return create_engine(conninfo.hostname, connect_args={"timeout": 60})
+        return create_engine(conninfo.hostname, connect_args={"timeout": 60},
+                             hide_parameters=True)  # like every engine of ours
 
 
 class Transport(_Transport):

@@ -11,7 +11,7 @@ from vietnam_provinces import Province, Ward
 
 from integrations.carrier.areas import carrier_area
 from integrations.http_errors import retry_after
-from worker.domain.errors import InvalidInput, PermanentError, TransientError
+from worker.domain.errors import CancelRefused, InvalidInput, PermanentError, TransientError
 from worker.domain.model import CarrierOrder, Contact, FeedPage, PostOutcome, TrackingEvent
 from worker.domain.privacy import scrub
 from worker.domain.rules import MAX_ORDER_NUMBER
@@ -145,19 +145,24 @@ def parse_post_reply(status_code: int, body: dict) -> PostOutcome:
 
 
 def parse_cancel_reply(body: dict) -> str:
-    """The Message of a cancel the carrier accepted (Status 100); any other Status raises.
+    """The Message of a cancel the carrier accepted (Status 100); any other Status raises
+    CancelRefused.
 
     Contract section 4 defines only 100 as "cancelled"; every other Status is a refusal
     (typically: the courier already took the item). An answer the contract does not define
-    as success is never read as success, nor as "no such order".
+    as success is never read as success, nor as "no such order". A reply without a Status
+    is no answer at all: transient, like a post's.
     """
     if not isinstance(body, Mapping):
         raise TransientError("bưu điện trả lời không đúng định dạng (không phải JSON object)")
-    raw = scrub(str(body.get("Status")).strip())[:20]
+    status = body.get("Status")
+    raw = "" if status is None else scrub(str(status).strip())[:20]
+    if not raw:
+        raise TransientError("bưu điện trả lời yêu cầu hủy mà không có Status")
     message = scrub(str(body.get("Message") or ""))[:300]
     if raw == str(ACCEPTED):  # "100" or 100 (the LGSP route sends a string)
         return message
-    raise PermanentError(
+    raise CancelRefused(
         f"bưu điện từ chối hủy đơn (Status {raw}): {message or 'không rõ lý do'}", code=raw
     )
 

@@ -4,99 +4,29 @@ the service functions a worker runs (feed polls and ledger jobs) called in turn.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import select, update
 
-from integrations.carrier.simulator import SimConfig, serve_in_thread
-from integrations.onestop.simulator import serve_in_thread as serve_onestop
-from worker.bootstrap import Runtime
+from tests.integration.cancel_world import HOUR, World, world_on
 from worker.db.engine import Database
-from worker.db.models import Handoff, Job, StatusLogEntry, utcnow
+from worker.db.models import Job, StatusLogEntry, utcnow
 from worker.service import desk, desk_queue, feeds
 from worker.service.cancel import WITHDRAWAL_REFUSED
 from worker.service.outbound import run_job
-from worker.settings import AgencyConfig, Settings
-
-HOUR = 3600
-
-
-@dataclass
-class World:
-    rt: Runtime
-    carrier: httpx.Client  # the carrier simulator's admin door
-    onestop: httpx.Client  # the one-stop simulator's admin door
-
-    def admin(self, http: httpx.Client, path: str, body: dict | None = None) -> dict:
-        r = http.post(path, json=body) if body is not None else http.get(path)
-        r.raise_for_status()
-        return r.json()
-
-    def drain(self) -> None:
-        """Run every due ledger row until none is left to run (what a worker would do)."""
-        for _ in range(50):
-            with self.rt.db.unit_of_work() as s:
-                due = list(s.scalars(select(Job.id).where(
-                    Job.state == "pending", Job.next_attempt_at <= utcnow()).order_by(Job.id)))
-            if not due:
-                return
-            for job_id in due:
-                run_job(self.rt, job_id)
-        raise AssertionError("the ledger never drained")
-
-    def handoff(self, code: str) -> Handoff:
-        with self.rt.db.unit_of_work() as s:
-            h = s.scalars(select(Handoff).where(Handoff.dossier_code == code)).one()
-            s.expunge(h)
-            return h
-
-    def pushes(self, code: str) -> list[dict]:
-        return self.admin(self.onestop, f"_admin/events?dossier={code}")["events"]
-
-    def withdraw(self, item: dict, n: int) -> None:
-        self.admin(self.onestop, "_admin/handoffs", {"items": [{
-            "id": f"hof_withdraw_{n}", "type": "handoff_cancelled",
-            "dossierCode": item["dossierCode"], "procedure": item["procedure"],
-            "agency": item["agency"], "codAmount": 0,
-            "createdAt": "2026-11-26T10:00:00+07:00", "note": "Công dân rút yêu cầu"}]})
-        feeds.poll_onestop(self.rt)
 
 
 @pytest.fixture
 def world(sqlite_db: Database, tmp_path: Path) -> Iterator[World]:
-    carrier_url, stop_carrier = serve_in_thread(
-        SimConfig(seed=3, return_rate=0.0, pickup_fail_rate=0.0))
-    onestop_url, stop_onestop = serve_onestop()
-    settings = Settings(home=tmp_path, database_url=str(sqlite_db.engine.url),
-                        carrier_base_url=carrier_url, onestop_base_url=onestop_url + "/",
-                        agencies={"000.00.21.H19": AgencyConfig(dispatch="desk")})
-    rt = Runtime(settings=settings, db=sqlite_db)
-    with httpx.Client(base_url=carrier_url, timeout=5) as c, \
-            httpx.Client(base_url=onestop_url + "/", timeout=5) as o:
-        yield World(rt, c, o)
-    rt.carrier.close()
-    rt.onestop.close()
-    stop_carrier()
-    stop_onestop()
-
-
-def _posted(world: World, count: int = 1) -> list[dict]:
-    """`count` result deliveries taken from the one-stop feed and accepted by the carrier."""
-    items = world.admin(world.onestop, "_admin/handoffs", {"count": count,
-                                                            "type": "result_ready"})["items"]
-    feeds.poll_onestop(world.rt)
-    world.drain()
-    assert {world.handoff(i["dossierCode"]).status for i in items} == {"accepted"}
-    return items
+    with world_on(sqlite_db, tmp_path) as w:
+        yield w
 
 
 def test_a_withdrawal_refused_by_the_carrier_leaves_tracking_going(world: World) -> None:
     """The courier takes the item (code 1) before our feed read; the one-stop's withdrawal
     arrives in between; the carrier refuses the cancel. Nothing says cancelled anywhere."""
-    (item,) = _posted(world)
+    (item,) = world.posted()
     code = item["dossierCode"]
     # the contract names no refusal Status: this carrier happens to answer 105, the code
     # once read here as "no such order" (and so as cancelled)
@@ -143,7 +73,7 @@ def test_a_withdrawal_refused_by_the_carrier_leaves_tracking_going(world: World)
 
 def test_a_withdrawal_after_the_feed_said_picked_up_is_refused_here_and_told(
         world: World) -> None:
-    (item,) = _posted(world)
+    (item,) = world.posted()
     world.admin(world.carrier, "_admin/advance", {"seconds": 2 * HOUR})
     feeds.poll_carrier(world.rt)
     world.drain()
@@ -160,7 +90,7 @@ def test_a_withdrawal_after_the_feed_said_picked_up_is_refused_here_and_told(
 
 
 def test_a_withdrawal_before_pickup_still_cancels(world: World) -> None:
-    (item,) = _posted(world)
+    (item,) = world.posted()
     world.withdraw(item, 3)
     world.drain()
     assert world.handoff(item["dossierCode"]).status == "cancelled"
@@ -173,7 +103,7 @@ def test_a_withdrawal_before_pickup_still_cancels(world: World) -> None:
 
 def test_a_desk_cancel_refused_by_the_carrier_is_shown_on_the_desk_not_pushed(
         world: World) -> None:
-    (item,) = _posted(world)
+    (item,) = world.posted()
     code = item["dossierCode"]
     world.admin(world.carrier, "_admin/advance", {"seconds": 2 * HOUR})
     outcome = desk.cancel(world.rt, code, actor="lan")

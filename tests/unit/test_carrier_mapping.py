@@ -8,7 +8,7 @@ import pytest
 
 from integrations.carrier import mapping, s10
 from integrations.carrier.sim_store import validate_order
-from worker.domain.errors import PermanentError, TransientError
+from worker.domain.errors import CancelRefused, PermanentError, TransientError
 from worker.domain.model import Address, CarrierOrder, Contact
 from worker.domain.rules import MAX_ORDER_NUMBER
 from worker.domain.statuses import Direction, Status
@@ -137,14 +137,20 @@ def test_only_status_100_cancels():
     assert mapping.parse_cancel_reply({"Status": "100", "Message": "ok"}) == "ok"  # LGSP
 
 
-@pytest.mark.parametrize("status", [101, 104, 105, 999, "abc", None, 100.5, True, "1 00"])
+@pytest.mark.parametrize("status", [101, 104, 105, 999, "abc", 100.5, True, "1 00"])
 def test_every_other_cancel_status_is_a_refusal_never_not_found(status):
-    with pytest.raises(PermanentError) as info:
+    with pytest.raises(CancelRefused) as info:
         mapping.parse_cancel_reply({"Status": status, "Message": "Bưu tá đã nhận hàng 0912345678"})
     err = info.value
-    assert type(err) is PermanentError  # a refusal: never NotFound, never success
+    assert type(err) is CancelRefused  # a refusal: never NotFound, never success
     assert err.reason.startswith("bưu điện từ chối hủy đơn") and "0912345678" not in err.reason
     assert err.code == str(status)
+
+
+@pytest.mark.parametrize("body", [{}, {"Status": None}, {"Status": "  "}, {"Message": "ok"}])
+def test_a_cancel_reply_without_a_status_is_no_answer_not_a_refusal(body):
+    with pytest.raises(TransientError):
+        mapping.parse_cancel_reply(body)
 
 
 def doc(oid: str, code: object = 2, **extra) -> dict:

@@ -38,3 +38,13 @@ class InvalidInput(PermanentError):
 
 class NotFound(PermanentError):
     """The other side does not know the thing we named (unknown dossier, unknown order)."""
+
+
+class CancelRefused(PermanentError):
+    """The carrier answered a cancel with a Status other than 100: it refused, at that moment.
+
+    An answer, not a fault: the hand-off stays where it is and whoever asked is told. Every
+    other PermanentError of a cancel (HTTP 403/404, a rejected customer key) means the
+    carrier never answered the question; those jobs go dead for ops to replay.
+    ``code`` is the carrier's Status as it came.
+    """

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from worker.db.models import Handoff, utcnow
-from worker.domain.errors import PermanentError, TransientError
+from worker.domain.errors import CancelRefused, PermanentError, TransientError
 from worker.domain.model import Address, CarrierOrder, Contact, StatusPush
 from worker.domain.privacy import scrub
 from worker.domain.rules import backoff_seconds
@@ -134,10 +134,13 @@ def _on_failure(session: Any, claimed: ledger.Claimed, h: Handoff, failure: Exce
     reason = failure.reason if isinstance(failure, PermanentError) else (
         f"{ledger.EXHAUSTED_PREFIX} {claimed.attempts} lần thử: {failure}")
     reason = scrub(reason)
-    if claimed.kind == ledger.Kind.CANCEL_ORDER and isinstance(failure, PermanentError):
-        # any answer but success: the cancel did not happen (there is no "no such order")
+    if isinstance(failure, CancelRefused):
+        # the carrier answered the cancel with a Status other than 100: it refused
         return cancel.carrier_refused(session, claimed, h, reason, failure.code or "",
                                       duration_ms)
+    # Any other permanent failure of a cancel (HTTP 403/404, a rejected customer key) is no
+    # answer: dead for ops to replay once the cause is fixed, the hand-off left where it is,
+    # as for a cancel whose retries ran out; nobody is told it was refused.
     ledger.settle_dead(session, claimed, reason, "permanent" if permanent else "exhausted",
                        duration_ms)
     log.warning("job %s %s dead: %s", claimed.id, claimed.kind, reason)

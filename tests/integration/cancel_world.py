@@ -31,24 +31,35 @@ HOUR = 3600
 class Gateway:
     """In front of the carrier simulator, as a broken proxy or a changed key would be: while
     `cancel_status` is set the cancel path answers it; while `token_status` is set, so does
-    the token path. Every other request reaches the simulator untouched."""
+    the token path; while `cancel_reply` is set, a cancel is answered 200 with that body
+    (a carrier refusing for the moment). Every other request reaches the simulator."""
 
     app: Any
     cancel_status: int | None = None
     token_status: int | None = None
+    cancel_reply: dict | None = None
     seen: list[str] = field(default_factory=list)
+
+    def cancels_asked(self) -> int:
+        return sum(1 for p in self.seen if p.endswith(mapping.CANCEL_PATH))
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         path = scope.get("path", "")
-        if scope["type"] == "http":
-            self.seen.append(path)
-        status = (self.cancel_status if path.endswith(mapping.CANCEL_PATH) else
-                  self.token_status if path == f"/{mapping.TOKEN_PATH}" else None)
-        if scope["type"] == "http" and status is not None:
-            await JSONResponse({"message": f"refused by the gateway ({status})"}, status)(
-                scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        self.seen.append(path)
+        cancel = path.endswith(mapping.CANCEL_PATH)
+        status = (self.cancel_status if cancel else
+                  self.token_status if path == f"/{mapping.TOKEN_PATH}" else None)
+        if status is not None:
+            answer = JSONResponse({"message": f"refused by the gateway ({status})"}, status)
+        elif cancel and self.cancel_reply is not None:
+            answer = JSONResponse(self.cancel_reply)
+        else:
+            await self.app(scope, receive, send)
+            return
+        await answer(scope, receive, send)
 
 
 @dataclass

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 WITHDRAWAL_REFUSED = "yêu cầu rút hồ sơ khỏi bưu chính bị từ chối"
 CARRIER_REFUSED = "cancel refused by the carrier"  # the status log's reason (domain/reasons.py)
 PICKED_UP_VI = "bưu tá đã nhận hồ sơ, không thể hủy"
+ASKED_VI = "đã gửi yêu cầu hủy tới bưu điện"
 UNSURE_VI = ("bưu điện từ chối hủy nhưng chưa từng xác nhận đã nhận đơn; cần kiểm tra với "
              "bưu điện xem đơn có tồn tại không")
 
@@ -51,10 +52,14 @@ def request_cancel(session: Session, handoff: Handoff, source: str, why: str,
         tell = withdrawal is not None and handoff.status != Status.CANCELLED
         return CancelResult(False, reason, _told(session, handoff, reason,
                                                  f"withdrawal:{withdrawal}") if tell else [])
-    key = f"cancel:{handoff.order_number}"
-    earlier = session.scalar(select(Job).where(Job.idempotency_key == key).with_for_update())
-    if earlier is not None:
-        return _again(session, handoff, earlier, source, why, withdrawal)
+    earlier = list(session.scalars(
+        select(Job).where(Job.handoff_id == handoff.id, Job.kind == ledger.Kind.CANCEL_ORDER)
+        .order_by(Job.id).with_for_update()))
+    if earlier and earlier[-1].state != "done":  # on its way, or the carrier was not reached
+        return _join(session, handoff, earlier[-1], source, why, withdrawal)
+    answered = [j for j in earlier if withdrawal and j.payload.get("withdrawal") == withdrawal]
+    if answered:  # this very withdrawal again: its refusal stands
+        return _refused_before(session, handoff, answered[-1], source, why)
     # stop the post first, so a retry cannot create the order after we cancel it
     _, reached_carrier = ledger.stop_pending_post(session, handoff.id, f"cancelled ({source})")
     if not reached_carrier or _post_refused(session, handoff):
@@ -62,31 +67,44 @@ def request_cancel(session: Session, handoff: Handoff, source: str, why: str,
         _, push = handoffs.apply(session, handoff,
                                  handoffs.Change(Status.CANCELLED, source, utcnow(), notes=why))
         return CancelResult(True, "đã hủy (bưu điện chưa nhận đơn)", [push] if push else [])
-    job = ledger.enqueue(session, ledger.Kind.CANCEL_ORDER, handoff.id, key,
+    # Every earlier cancel was refused (an accepted one ends the hand-off): a refusal holds
+    # for its moment only, so a new request asks the carrier again under a key of its own.
+    job = ledger.enqueue(session, ledger.Kind.CANCEL_ORDER, handoff.id,
+                         cancel_key(handoff.order_number or "", len(earlier)),
                          {"why": why, "source": source, "withdrawal": withdrawal})
     handoffs.log(session, handoff, handoffs.Change(None, source, utcnow(), notes=why), True,
                  "cancel requested at the carrier")
-    return CancelResult(True, "đã gửi yêu cầu hủy tới bưu điện", [job] if job else [],
-                        at_carrier=True)
+    return CancelResult(True, ASKED_VI, [job] if job else [], at_carrier=True)
 
 
-def _again(session: Session, handoff: Handoff, earlier: Job, source: str, why: str,
-           withdrawal: str | None) -> CancelResult:
-    """A second cancel of the same order: join the one on its way, or repeat its refusal."""
+def cancel_key(order_number: str, refused_before: int) -> str:
+    """The ledger key of a hand-off's cancel after `refused_before` refused ones: the first
+    keeps the key cancels always had."""
+    base = f"cancel:{order_number}"
+    return base if refused_before == 0 else f"{base}:{refused_before}"
+
+
+def _join(session: Session, handoff: Handoff, earlier: Job, source: str, why: str,
+          withdrawal: str | None) -> CancelResult:
+    """A cancel while another waits (or went dead): one question to the carrier, not two."""
     if earlier.state == "dead":  # the carrier could not be reached: ask again
         ledger.revive(session, earlier.idempotency_key)
-    if earlier.state == "pending":
-        if withdrawal is not None:  # the carrier's answer must reach the one-stop too
-            earlier.payload = {**earlier.payload, "withdrawal": withdrawal}
-        handoffs.log(session, handoff, handoffs.Change(None, source, utcnow(), notes=why),
-                     True, "cancel requested at the carrier")
-        return CancelResult(True, "đã gửi yêu cầu hủy tới bưu điện", [earlier], at_carrier=True)
-    # done: an accepted cancel ends the hand-off (refused above), so this one was refused
+    if withdrawal is not None:  # the carrier's answer must reach the one-stop too
+        earlier.payload = {**earlier.payload, "withdrawal": withdrawal}
+    handoffs.log(session, handoff, handoffs.Change(None, source, utcnow(), notes=why),
+                 True, "cancel requested at the carrier")
+    return CancelResult(True, ASKED_VI, [earlier], at_carrier=True)
+
+
+def _refused_before(session: Session, handoff: Handoff, refused: Job, source: str,
+                    why: str) -> CancelResult:
+    """The same withdrawal taken again after the carrier refused it: the same answer, told
+    under the same key as the first time, so the one-stop records it once."""
     reason = "bưu điện đã từ chối hủy đơn này trước đó"
     handoffs.log(session, handoff, handoffs.Change(None, source, utcnow(), notes=why), False,
                  CARRIER_REFUSED)
-    return CancelResult(False, reason, _told(session, handoff, reason, f"withdrawal:{withdrawal}")
-                        if withdrawal is not None else [])
+    return CancelResult(False, reason, _told(session, handoff, reason,
+                                             _refusal_key(refused.id)))
 
 
 def _post_refused(session: Session, handoff: Handoff) -> bool:
@@ -120,8 +138,12 @@ def carrier_refused(session: Session, claimed: ledger.Claimed, handoff: Handoff,
         # order is unknown, so a person must check; a feed event still moves it on
         jobs.append(handoffs.needs_attention(session, handoff, f"{UNSURE_VI} ({reason})"))
     if claimed.payload.get("withdrawal"):
-        jobs += _told(session, handoff, reason, f"cancel-refused:{claimed.id}")
+        jobs += _told(session, handoff, reason, _refusal_key(claimed.id))
     return jobs
+
+
+def _refusal_key(cancel_job_id: int) -> str:
+    return f"cancel-refused:{cancel_job_id}"
 
 
 def carrier_cancelled(session: Session, claimed: ledger.Claimed, handoff: Handoff,

@@ -56,10 +56,14 @@ def pickup_cancel(code: str, agency: str | None, as_json: bool) -> None:
 def pickup_pending(agency: str | None, as_json: bool) -> None:
     """Hand-offs waiting for the desk to call the courier, oldest first."""
     from worker.bootstrap import runtime
-    from worker.service.desk import pending
+    from worker.service.desk import waiting_list
 
     with runtime().db.unit_of_work() as s:
-        rows = pending(s, agency)
+        waiting = waiting_list(s, agency)
+    rows = waiting.items
+    if waiting.truncated:  # on stderr: the --json list on stdout stays a plain list
+        click.echo(f"chỉ hiện {len(rows)} hồ sơ chờ lâu nhất trên tổng số {waiting.total}",
+                   err=True)
     if as_json:
         click.echo(json.dumps([{**r.__dict__, "ready_at": r.ready_at.isoformat()}
                                for r in rows], ensure_ascii=False, indent=1))

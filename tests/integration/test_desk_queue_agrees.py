@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from worker.bootstrap import Runtime
@@ -20,6 +21,7 @@ from worker.db.engine import Database
 from worker.db.models import Handoff, Job
 from worker.service import api_tokens
 from worker.service.desk import _request_one
+from worker.service.desk_queue import MAX_PENDING
 from worker.service.users import add_user
 from worker.settings import AgencyConfig, Settings
 from worker.web.app import create_app
@@ -97,14 +99,24 @@ def _page_lists(html: str) -> dict[str, list[str]]:
     return {"waiting": rows.findall(waiting), "ordered": rows.findall(ordered)}
 
 
-def _cli_pending(rt: Runtime, agency: str | None) -> list[str]:
+def _cli(rt: Runtime, agency: str | None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HANDOFF_DATABASE_URL": rt.settings.resolved_database_url(),
            "HANDOFF_HOME": str(rt.settings.home)}
     args = ["pickup", "pending", "--json"] + (["--agency", agency] if agency else [])
     out = subprocess.run([sys.executable, "-m", "worker.cli", *args], env=env,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
-    return [r["dossier_code"] for r in json.loads(out.stdout)]
+    return out
+
+
+def _cli_pending(rt: Runtime, agency: str | None) -> list[str]:
+    return [r["dossier_code"] for r in json.loads(_cli(rt, agency).stdout)]
+
+
+def _all_agency_token(rt: Runtime) -> dict[str, str]:
+    with rt.db.unit_of_work() as s:
+        _, token = api_tokens.create(s, "queue-test", agency_code=None, all_agencies=True)
+    return {"Authorization": f"Bearer {token}"}
 
 
 def test_every_door_lists_the_same_waiting_hand_offs(app) -> None:
@@ -134,11 +146,11 @@ def test_every_door_lists_the_same_waiting_hand_offs(app) -> None:
     assert mine["waiting"] == in_agency[DESK]
     assert set(mine["ordered"]) == {c for c in ordered if c.startswith(DESK)}
 
-    with rt.db.unit_of_work() as s:
-        _, token = api_tokens.create(s, "queue-test", agency_code=None, all_agencies=True)
-    auth = {"Authorization": f"Bearer {token}"}
-    api = client.get("/api/v1/pickups/pending", headers=auth).json()["items"]
-    assert [i["dossierCode"] for i in api] == waiting
+    auth = _all_agency_token(rt)
+    answer = client.get("/api/v1/pickups/pending", headers=auth).json()
+    assert [i["dossierCode"] for i in answer["items"]] == waiting
+    assert (answer["total"], answer["truncated"]) == (len(waiting), False)
+    assert 'id="waiting-cut"' not in client.get("/desk").text
     api = client.get("/api/v1/pickups/pending", params={"agency": AUTO}, headers=auth).json()
     assert [i["dossierCode"] for i in api["items"]] == in_agency[AUTO]
 
@@ -161,3 +173,68 @@ def test_calling_the_courier_for_a_corrected_hand_off_moves_it_to_ordered(app) -
     assert outcome.outcome == "ordered" and job is not None and job.state == "pending"
     lists = _page_lists(client.get("/desk").text)
     assert code in lists["ordered"] and code not in lists["waiting"]
+
+
+def _unreadable(rt: Runtime, code: str) -> None:
+    """A stored date no driver can read back (SQLite keeps whatever text it is given)."""
+    with rt.db.unit_of_work() as s:
+        s.execute(text("UPDATE handoffs SET ready_at = '10000-01-01 00:00:00' "
+                       "WHERE dossier_code = :c"), {"c": code})
+
+
+def test_a_row_that_cannot_be_read_is_left_out_at_every_door(app) -> None:
+    client, rt = app
+    expected = _seed(rt.db)
+    waiting = [c for c, where in expected.items() if where == "waiting"]
+    ordered = {c for c, where in expected.items() if where == "ordered"}
+    broken = {waiting[0], sorted(ordered)[0]}
+    for code in broken:
+        _unreadable(rt, code)
+    readable = [c for c in waiting if c not in broken]
+
+    _login(client, "ops")
+    r = client.get("/desk")
+    assert r.status_code == 200, r.text[:300]
+    lists = _page_lists(r.text)
+    assert lists["waiting"] == readable and set(lists["ordered"]) == ordered - broken
+    r = client.get("/desk/pending.json")
+    assert r.status_code == 200
+    assert [i["dossierCode"] for i in r.json()["items"]] == readable
+    _login(client, "lan")
+    assert client.get("/desk").status_code == 200
+
+    r = client.get("/api/v1/pickups/pending", headers=_all_agency_token(rt))
+    assert r.status_code == 200, r.text[:300]
+    answer = r.json()
+    assert [i["dossierCode"] for i in answer["items"]] == readable
+    assert answer["total"] == len(waiting) and answer["truncated"]  # one is not shown
+
+    assert _cli_pending(rt, None) == readable
+
+
+def test_the_waiting_list_is_bounded_and_says_when_it_was_cut(app) -> None:
+    client, rt = app
+    extra = MAX_PENDING + 2
+    with rt.db.unit_of_work() as s:
+        s.add_all(Handoff(dossier_code=f"{DESK}-201126-9{i:04d}", direction="result_delivery",
+                          source_item_id=f"bulk-{i}", agency_code=DESK, status="requested",
+                          procedure_name="bulk", citizen_name="Nguyễn Thị Hoa",
+                          citizen_phone="0912345678", province_code="82", ward_code="30226",
+                          order_number=f"bulk-{i}/R1", ready_at=T0 + timedelta(seconds=i))
+                  for i in range(extra))
+    oldest = [f"{DESK}-201126-9{i:04d}" for i in range(MAX_PENDING)]
+
+    answer = client.get("/api/v1/pickups/pending", headers=_all_agency_token(rt)).json()
+    assert [i["dossierCode"] for i in answer["items"]] == oldest
+    assert (answer["total"], answer["truncated"]) == (extra, True)
+
+    _login(client, "lan")
+    page = client.get("/desk").text
+    assert _page_lists(page)["waiting"] == oldest
+    assert f"Đang có {extra} hồ sơ chờ; trang chỉ hiện {MAX_PENDING} hồ sơ" in page
+    refreshed = client.get("/desk/pending.json").json()
+    assert len(refreshed["items"]) == MAX_PENDING and refreshed["truncated"]
+
+    out = _cli(rt, DESK)
+    assert [r["dossier_code"] for r in json.loads(out.stdout)] == oldest
+    assert f"trên tổng số {extra}" in out.stderr

@@ -23,6 +23,7 @@ from worker.service import handoffs, ledger
 from worker.service.cancel import request_cancel
 from worker.service.desk_queue import Waiting as Waiting  # the doors list the queue here
 from worker.service.desk_queue import pending as pending
+from worker.service.desk_queue import waiting_list as waiting_list
 
 if TYPE_CHECKING:
     from worker.bootstrap import Runtime

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVarTuple
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from worker.db.models import Handoff, Job, StatusLogEntry, utcnow
@@ -28,8 +29,11 @@ from worker.domain.statuses import Status
 from worker.domain.validation import province_name, ward_name
 from worker.service import ledger
 from worker.service.cancel import CARRIER_REFUSED
+from worker.service.readable import read_rows
 
 MAX_ORDERED = 300  # rows a page shows; the newest first
+Ts = TypeVarTuple("Ts")
+MAX_PENDING = 500  # waiting rows a door lists; the oldest first (the total is told apart)
 
 
 def _live_post() -> ColumnElement[bool]:
@@ -78,32 +82,56 @@ class Ordered:
     cancel_refused: bool  # the carrier refused a cancel: the courier is coming all the same
 
 
-def pending(session: Session, agency_code: str | None = None) -> list[Waiting]:
-    """Hand-offs waiting for the desk, oldest first."""
+@dataclass(frozen=True)
+class WaitingList:
+    """The waiting list as every door shows it: the oldest MAX_PENDING, and how many wait."""
+
+    items: list[Waiting]
+    total: int  # every hand-off waiting in the scope, listed or not
+
+    @property
+    def truncated(self) -> bool:
+        """Some waiting hand-offs are not in `items` (past the bound, or unreadable)."""
+        return self.total > len(self.items)
+
+
+def _scoped(q: Select[*Ts], agency_code: str | None) -> Select[*Ts]:
+    return q.where(Handoff.agency_code == agency_code) if agency_code else q
+
+
+def pending(session: Session, agency_code: str | None = None,
+            limit: int = MAX_PENDING) -> list[Waiting]:
+    """Hand-offs waiting for the desk, oldest first, at most `limit`; a row whose stored
+    values cannot be read is logged by id and left out (readable.read_rows)."""
     dead_post = select(Job.id).where(Job.handoff_id == Handoff.id, Job.state == "dead",
                                      Job.kind == ledger.Kind.POST_ORDER).exists()
-    q = select(Handoff, dead_post).where(is_waiting())
-    if agency_code:
-        q = q.where(Handoff.agency_code == agency_code)
+    q = _scoped(select(Handoff, dead_post).where(is_waiting()), agency_code)
     now = utcnow()
+    rows = read_rows(session, q.order_by(Handoff.ready_at, Handoff.id).limit(limit), Handoff.id)
     return [Waiting(h.id, h.dossier_code, h.direction, h.procedure_name, h.citizen_name,
                     mask_phone(h.citizen_phone), _place(h), h.ready_at,
                     int((now - h.ready_at).total_seconds()), bool(called))
-            for h, called in session.execute(q.order_by(Handoff.ready_at, Handoff.id))]
+            for h, called in rows]
+
+
+def waiting_list(session: Session, agency_code: str | None = None) -> WaitingList:
+    """pending() with the count of all that wait, so a door can say when it shows fewer."""
+    total = session.scalar(_scoped(select(func.count()).select_from(Handoff)
+                                   .where(is_waiting()), agency_code))
+    return WaitingList(pending(session, agency_code), int(total or 0))
 
 
 def ordered(session: Session, agency_code: str | None = None) -> list[Ordered]:
-    """Hand-offs with a courier called, the most recently changed first."""
+    """Hand-offs with a courier called, the most recently changed first, at most
+    MAX_ORDERED; unreadable rows are left out as in pending()."""
     # a cancel still on its way; a done one ends the hand-off or was refused
     cancelling = select(Job.id).where(Job.handoff_id == Handoff.id, Job.state == "pending",
                                       Job.kind == ledger.Kind.CANCEL_ORDER).exists()
     refused = select(StatusLogEntry.id).where(StatusLogEntry.handoff_id == Handoff.id,
                                               StatusLogEntry.reason == CARRIER_REFUSED).exists()
-    q = select(Handoff, cancelling, refused).where(is_ordered())
-    if agency_code:
-        q = q.where(Handoff.agency_code == agency_code)
-    rows = session.execute(q.order_by(Handoff.updated_at.desc(), Handoff.id.desc())
-                           .limit(MAX_ORDERED))
+    q = _scoped(select(Handoff, cancelling, refused).where(is_ordered()), agency_code)
+    rows = read_rows(session, q.order_by(Handoff.updated_at.desc(), Handoff.id.desc())
+                     .limit(MAX_ORDERED), Handoff.id)
     return [Ordered(h.dossier_code, h.status, h.procedure_name, h.citizen_name,
                     h.order_number or "", h.accepted_at or h.updated_at, bool(busy),
                     bool(no))

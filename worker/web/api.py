@@ -28,6 +28,7 @@ from worker.domain.privacy import mask_name
 from worker.domain.text import clean_text
 from worker.service import api_tokens
 from worker.service import desk as service
+from worker.service.desk_queue import MAX_PENDING
 from worker.web.bodies import BodyRefused, read_json_object
 
 MAX_CODES = 500
@@ -118,7 +119,11 @@ class PendingItem(BaseModel):
 
 
 class PendingList(BaseModel):
-    items: list[PendingItem] = Field(description="oldest first")
+    items: list[PendingItem] = Field(description=f"oldest first, at most {MAX_PENDING}")
+    total: int = Field(description="how many hand-offs wait in all (in the token's scope)")
+    truncated: bool = Field(description="true when `items` holds fewer than `total`: the "
+                                        "oldest are listed; call the courier for them and "
+                                        "ask again for the rest")
 
 
 class ApiError(BaseModel):
@@ -255,16 +260,18 @@ async def pending(request: Request) -> Response:
                    "mã đơn vị", required=False) or None
     agency = _scope(caller, asked, "agency")
 
-    def load() -> list[dict[str, Any]]:
+    def load() -> dict[str, Any]:
         with rt.db.unit_of_work() as s:
-            return [PendingItem(
+            waiting = service.waiting_list(s, agency)
+            return PendingList(items=[PendingItem(
                 dossierCode=w.dossier_code, direction=w.direction,  # type: ignore[arg-type]
                 procedureName=w.procedure_name, citizenName=mask_name(w.citizen_name),
                 phoneMasked=w.phone_masked, place=w.place, readyAt=w.ready_at,
                 waitedSeconds=w.waited_seconds,
-            ).model_dump(mode="json") for w in service.pending(s, agency)]
+            ) for w in waiting.items], total=waiting.total,
+                truncated=waiting.truncated).model_dump(mode="json")
 
-    return JSONResponse({"items": await run_in_threadpool(load)})
+    return JSONResponse(await run_in_threadpool(load))
 
 
 class _AnyText(PathConvertor):

@@ -80,8 +80,10 @@ async def _context(request: Request, user: CurrentUser) -> dict[str, Any]:
     def load() -> dict[str, Any]:
         with rt.db.unit_of_work() as s:
             now = utcnow()
+            waiting = queue.waiting_list(s, agency)
             return {
-                "waiting": [(w, waited_words(w.waited_seconds)) for w in queue.pending(s, agency)],
+                "waiting": [(w, waited_words(w.waited_seconds)) for w in waiting.items],
+                "waiting_total": waiting.total,
                 "ordered": [(o, waited_words(int((now - o.since).total_seconds())))
                             for o in queue.ordered(s, agency)],
                 "agencies": _agencies(s) if user.role == "ops" else [],
@@ -103,12 +105,15 @@ async def pending_json(request: Request) -> Response:
     rt = request.app.state.runtime
     agency = _scope(user, request)
 
-    def load() -> list[dict[str, Any]]:
+    def load() -> dict[str, Any]:
         with rt.db.unit_of_work() as s:
-            return [{"dossierCode": w.dossier_code, "waited": waited_words(w.waited_seconds)}
-                    for w in queue.pending(s, agency)]
+            waiting = queue.waiting_list(s, agency)
+            return {"items": [{"dossierCode": w.dossier_code,
+                               "waited": waited_words(w.waited_seconds)}
+                              for w in waiting.items],
+                    "total": waiting.total, "truncated": waiting.truncated}
 
-    return JSONResponse({"items": await run_in_threadpool(load)})
+    return JSONResponse(await run_in_threadpool(load))
 
 
 def _codes(form: dict[str, list[str]]) -> list[str]:

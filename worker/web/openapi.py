@@ -167,8 +167,8 @@ PATHS: dict[str, Any] = {
         "operationId": "pendingPickups", "tags": ["desk"], "security": _BEARER,
         "summary": "Hand-offs waiting for the desk to call the courier, oldest first",
         "parameters": [_AGENCY_QUERY],
-        "responses": {"200": _answer("Waiting hand-offs, personal data masked",
-                                     "PendingList"),
+        "responses": {"200": _answer("Waiting hand-offs, personal data masked; the oldest "
+                                     "ones only when `truncated`", "PendingList"),
                       **_errors("401", "403", "422")}}},
     "/hooks/onestop": {"post": {
         "operationId": "onestopWebhook", "tags": ["webhook"], "security": [],

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 
+from tests.handoff_cli import handoff as _handoff
 from worker.db.engine import Database
 from worker.db.models import ApiToken, utcnow
 from worker.domain.errors import InvalidInput
@@ -102,13 +100,6 @@ def test_last_used_is_written_at_most_once_a_minute(sqlite_db: Database) -> None
     assert last_used_after(61) == start + timedelta(seconds=61)
 
 
-def _handoff(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
-    env["HANDOFF_HOME"] = str(home)
-    return subprocess.run([sys.executable, "-m", "worker.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=120)
-
-
 def test_token_commands_add_list_and_revoke(tmp_path: Path) -> None:
     home = tmp_path / "home"
     made = _handoff(home, "token", "add", "lai-vung", "--agency", "000.00.17.H19")
@@ -129,3 +120,12 @@ def test_token_commands_add_list_and_revoke(tmp_path: Path) -> None:
     assert rows["lai-vung"]["revoked"] != "-" and rows["everyone"]["revoked"] == "-"
     unknown = _handoff(home, "token", "revoke", "nobody")
     assert unknown.returncode != 0 and "không có mã truy cập" in unknown.stderr
+
+
+def test_revoking_a_name_that_is_not_utf8_is_refused_with_the_reason(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert _handoff(home, "token", "add", "lai-vung", "--agency", "A").returncode == 0
+    out = _handoff(home, "token", "revoke", b"lai-vung\xff")
+    assert out.returncode == 2, out.stderr  # refused, not a crash
+    assert "Traceback" not in out.stderr
+    assert "tên mã truy cập chứa ký tự không hợp lệ" in out.stderr, out.stderr

@@ -72,11 +72,38 @@ def test_one_address_spraying_usernames_is_stopped(sqlite_db) -> None:
     assert _admit(sqlite_db, "user-21", "203.0.113.10", 30).allowed
 
 
-def test_one_username_guessed_from_many_addresses_is_locked_everywhere(sqlite_db) -> None:
-    for i in range(100):
-        assert _admit(sqlite_db, "ops", f"198.51.100.{i // 4}", i).allowed
-    assert not _admit(sqlite_db, "ops", "192.0.2.77", 120).allowed
-    assert _admit(sqlite_db, "desk", "192.0.2.77", 120).allowed
+def _hammer(db: Database, user: str, networks: list[str], until: int) -> int:
+    """Guesses at `user` from 4 addresses in each network, every 10 s for `until` seconds;
+    returns how many were checked (each a failure)."""
+    checked = 0
+    for t in range(0, until, 10):
+        for net in networks:
+            checked += sum(_admit(db, user, f"{net}.{host}", t).allowed for host in range(4))
+    return checked
+
+
+def test_attackers_in_three_networks_never_lock_out_staff_at_a_fourth(sqlite_db) -> None:
+    checked = _hammer(sqlite_db, "ops", ["198.51.100", "203.0.113", "192.0.2"], 900)
+    # their networks had failed long before the username's limit: no guess over it
+    assert checked == 100, checked
+    assert not _admit(sqlite_db, "ops", "198.51.100.200", 895).allowed  # a fresh address there
+    staff = [_admit(sqlite_db, "ops", "10.20.0.7", 895 + i / 10) for i in range(3)]
+    assert all(a.allowed for a in staff)  # two typos, then the right password
+    throttle.succeeded(sqlite_db, staff[2], "ops", "10.20.0.7")  # forgives the network too
+    colleague = [_admit(sqlite_db, "ops", "10.20.0.8", 896 + i / 10).allowed for i in range(4)]
+    assert colleague == [True, True, True, False]  # a clean network: 3 tries, then waits
+    assert _admit(sqlite_db, "desk", "198.51.100.7", 896).allowed  # other names untouched
+
+
+def test_a_network_full_of_addresses_gets_three_guesses_over_the_username_limit(
+        sqlite_db) -> None:
+    for i in range(101):
+        _admit(sqlite_db, "ops", f"198.51.{i % 50}.1", i)  # 101 failures from 50 networks
+    extra = [_admit(sqlite_db, "ops", f"203.0.113.{host}", 200).allowed for host in range(256)]
+    assert sum(extra) == 3
+    v6 = [_admit(sqlite_db, "ops", throttle.client_key(f"2001:db8:7:{n:x}::1"), 200).allowed
+          for n in range(300)]  # 300 different /64s of one /48
+    assert sum(v6) == 3
 
 
 def test_one_stranger_alone_never_locks_a_username_for_staff_elsewhere(sqlite_db) -> None:
@@ -92,7 +119,7 @@ def test_the_table_stays_bounded(sqlite_db) -> None:
         _admit(sqlite_db, f"u{i}", f"192.0.2.{i}", i, max_rows=30)
     assert _rows(sqlite_db) <= 30
     _admit(sqlite_db, "later", "192.0.2.200", 16 * 60 + 40)  # all earlier rows aged out
-    assert _rows(sqlite_db) == 3
+    assert _rows(sqlite_db) == 4
 
 
 def test_addresses_are_counted_as_a_network_would_hand_them_out() -> None:
@@ -101,6 +128,9 @@ def test_addresses_are_counted_as_a_network_would_hand_them_out() -> None:
     assert throttle.client_key("::ffff:192.0.2.1") == "192.0.2.1"
     assert throttle.client_key(None) == "unknown"
     assert throttle.keys("op\x00s\ud800", "1.2.3.4")["user"] == "user:op\ufffds\ufffd"
+    assert throttle.network_of("192.0.2.77") == "192.0.2.0/24"
+    assert throttle.network_of(throttle.client_key("2001:db8:1:2::1")) == "2001:db8:1::/48"
+    assert throttle.network_of("unknown") == "unknown"
 
 
 # Through the real app: two app instances on one database stand for two web processes.

@@ -6,12 +6,12 @@ import json
 import os
 import pty
 import select
-import subprocess
 import sys
 import time
 
 import pytest
 
+from tests.handoff_cli import handoff as _cli
 from worker.db.engine import Database
 from worker.service.users import add_user, authenticate
 
@@ -36,13 +36,6 @@ def test_desk_user_with_agency_and_ops_without(db: Database) -> None:
         ops = authenticate(s, "ops", "ops-pass-2026")
         assert desk is not None and desk.agency_code == "000.00.17.H19"
         assert ops is not None and ops.agency_code is None
-
-
-def _cli(home, *args: str, stdin: str | None = "") -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
-    env["HANDOFF_HOME"] = str(home)
-    return subprocess.run([sys.executable, "-m", "worker.cli", *args], env=env, input=stdin,
-                          capture_output=True, text=True, timeout=60)
 
 
 def _embedded(home) -> Database:
@@ -100,6 +93,18 @@ def test_cli_passwd_deactivate_activate_and_list(tmp_path) -> None:
         assert authenticate(s, "ops", "first-password") is None
     db.dispose()
     assert "INACTIVE" not in _cli(tmp_path, "user", "list").stdout
+
+
+@pytest.mark.parametrize("command", [("passwd", "--password-stdin"), ("deactivate",),
+                                     ("activate",)], ids=lambda c: c[0])
+def test_a_username_that_is_not_utf8_is_refused_with_the_reason(tmp_path, command) -> None:
+    assert _cli(tmp_path, "user", "add", "ops", "--role", "ops", "--password-stdin",
+                stdin="first-password\n").returncode == 0
+    out = _cli(tmp_path, "user", command[0], b"\xffops", *command[1:],
+               stdin="second-password\n")
+    assert out.returncode == 2, out.stderr  # refused, not a crash
+    assert "Traceback" not in out.stderr
+    assert "tên đăng nhập chứa ký tự không hợp lệ" in out.stderr, out.stderr
 
 
 def _read_until(fd: int, wanted: bytes, seen: bytearray, timeout: float = 60) -> None:

@@ -9,17 +9,17 @@ happens in Python, so there is nothing to time.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.db.models import ApiToken, utcnow
 from worker.domain.errors import InvalidInput
 from worker.domain.text import clean_text
+from worker.service.credentials import sha256_hex, touch
 
 PREFIX = "hpk_"
 SECRET_BYTES = 32
@@ -50,10 +50,6 @@ class Refused:
     reason: str
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def create(session: Session, name: str, *, agency_code: str | None,
            all_agencies: bool = False) -> tuple[ApiToken, str]:
     """A new token (the row, and the token itself: shown once, never stored).
@@ -71,7 +67,7 @@ def create(session: Session, name: str, *, agency_code: str | None,
         raise InvalidInput(f"đã có mã truy cập tên {name}", field="name", code="token.exists")
     prefix = secrets.token_hex(4)
     token = f"{PREFIX}{prefix}_{secrets.token_urlsafe(SECRET_BYTES)}"
-    row = ApiToken(name=name, prefix=f"{PREFIX}{prefix}", token_hash=hash_token(token),
+    row = ApiToken(name=name, prefix=f"{PREFIX}{prefix}", token_hash=sha256_hex(token),
                    agency_code=agency, all_agencies=all_agencies)
     session.add(row)
     session.flush()
@@ -84,6 +80,8 @@ def listing(session: Session) -> list[ApiToken]:
 
 def revoke(session: Session, name: str) -> ApiToken:
     """Revoke by name (idempotent: a second revoke keeps the first time)."""
+    # typed at a terminal: undecodable bytes are refused here, never sent to the driver
+    name = clean_text(name, "name", max_len=80, required=True, what="tên mã truy cập")
     row = session.scalar(select(ApiToken).where(ApiToken.name == name))
     if row is None:
         raise InvalidInput(f"không có mã truy cập tên {name}", field="name",
@@ -99,15 +97,11 @@ def authenticate(session: Session, sent: str, *, now: datetime | None = None
     unknown = Refused("thiếu mã truy cập (bearer token) hoặc mã không đúng")
     if not sent or len(sent) > MAX_TOKEN_CHARS or not sent.startswith(PREFIX):
         return unknown
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(sent)))
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == sha256_hex(sent)))
     if row is None:
         return unknown
     if row.revoked_at is not None:
         return Refused("mã truy cập đã bị thu hồi; hãy xin mã mới")
-    now = now or utcnow()
-    # one conditional UPDATE: only the first call of each minute writes
-    session.execute(update(ApiToken).where(
-        ApiToken.id == row.id,
-        or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - TOUCH_EVERY),
-    ).values(last_used_at=now).execution_options(synchronize_session=False))
+    touch(session, ApiToken.last_used_at, ApiToken.id == row.id, row.last_used_at,
+          now or utcnow(), TOUCH_EVERY)
     return Caller(row.name, row.agency_code, row.all_agencies)

@@ -1,15 +1,24 @@
 """Login tries counted in the database before any password is checked, shared by every web
 process, so parallel guesses cannot slip past the limit and the limit cannot be multiplied.
 
-Each try writes three rows (its username and address pair, its address, its username) and
-commits them BEFORE counting: of N tries running at once, the one committed k-th sees at
-least k rows, so no more than the limit ever reach the password check. A refused try is
-then deleted (it checked nothing); a checked failure stays for its window. Three limits:
+Each try writes four rows (its username and address pair, its address, its username, its
+username and network) and commits them BEFORE counting: of N tries running at once, the
+one committed k-th sees at least k rows, so no more than the limit ever reach the password
+check. A refused try is then deleted (it checked nothing); a checked failure stays for its
+window. The limits:
 - pair: one username from one address, 5 per minute: a guesser, or a clerk who forgot;
 - addr: one address across usernames, 20 per 5 minutes: spraying many names;
 - user: one username from everywhere, 100 per 15 minutes: a guess spread over addresses.
-  One address can never reach it alone (its own limit allows 60 per 15 minutes), so a
-  stranger locking `ops` for himself does not lock it for staff elsewhere.
+  A hard username-wide limit would be a lockout tool (a few addresses could keep `ops`
+  locked for all staff), so it is soft: over it, a try is still admitted while the
+  username has fewer than 3 failures from the try's network (/24 for IPv4, /48 for IPv6)
+  in 15 minutes. Staff at a clean network log in while an attacker sprays; each attacking
+  network gets at most 3 more guesses per 15 minutes, however many addresses it holds.
+  One address can never reach the username limit alone (its own limit allows 60 per 15
+  minutes).
+A right password forgives the failures of its pair and of its username from its network
+(not the address's or the username's from elsewhere: someone else may be guessing there).
+Clients sharing one address (a proxy not trusted by FORWARDED_ALLOW_IPS) share its limits.
 The table stays small: rows older than the longest window are deleted at every insert,
 and beyond MAX_ROWS the oldest go.
 """
@@ -30,13 +39,21 @@ from worker.domain.text import sanitize_text
 
 @dataclass(frozen=True)
 class Limit:
-    scope: str  # pair, addr, user
+    scope: str  # pair, addr, user, net
     max_failures: int
     window: timedelta
+    # a try over this limit is still admitted while it is within `unless`
+    unless: Limit | None = None
+
+    @property
+    def chain(self) -> tuple[Limit, ...]:
+        """This limit and those it yields to: each counts a row of every try."""
+        return (self, *(self.unless.chain if self.unless else ()))
 
 
+QUARTER = timedelta(minutes=15)
 LIMITS = (Limit("pair", 5, timedelta(minutes=1)), Limit("addr", 20, timedelta(minutes=5)),
-          Limit("user", 100, timedelta(minutes=15)))
+          Limit("user", 100, QUARTER, unless=Limit("net", 3, QUARTER)))
 MAX_ROWS = 100_000
 
 
@@ -68,11 +85,22 @@ def client_key(host: str | None) -> str:
     return str(addr)
 
 
+def network_of(client: str) -> str:
+    """The network a client key belongs to: IPv4 by its /24, IPv6 by its /48 (what one
+    customer of a provider usually holds); anything else is its own network."""
+    try:
+        net = ipaddress.ip_network(client, strict=False)
+    except ValueError:
+        return client
+    prefix = 24 if net.version == 4 else 48
+    return str(net.supernet(new_prefix=prefix)) if net.prefixlen > prefix else str(net)
+
+
 def keys(username: str, client: str) -> dict[str, str]:
     # any text a form can carry becomes a safe key: no NUL or lone surrogate reaches the DB
     name = sanitize_text(username, 80).casefold()[:80]
     return {"pair": f"pair:{name}|{client}"[:200], "addr": f"addr:{client}"[:200],
-            "user": f"user:{name}"[:200]}
+            "user": f"user:{name}"[:200], "net": f"net:{name}|{network_of(client)}"[:200]}
 
 
 def admit(db: Database, username: str, client: str, *, now: datetime | None = None,
@@ -80,32 +108,44 @@ def admit(db: Database, username: str, client: str, *, now: datetime | None = No
     """Record this try, then count; a try over any limit is refused unchecked."""
     now = now or datetime.now(UTC)
     wanted = keys(username, client)
+    scopes = [each.scope for limit in limits for each in limit.chain]
     with db.unit_of_work() as s:  # committed before counting: parallel tries see each other
-        _prune(s, now, limits, max_rows)
-        rows = [LoginAttempt(key=wanted[limit.scope], at=now, succeeded=False)
-                for limit in limits]
+        _prune(s, now, limits, max_rows, len(scopes))
+        rows = [LoginAttempt(key=wanted[scope], at=now, succeeded=False) for scope in scopes]
         s.add_all(rows)
         s.flush()
         ids = tuple(row.id for row in rows)
     with db.unit_of_work() as s:
-        wait = max((_wait(s, limit, wanted[limit.scope], now, ids) for limit in limits),
-                   default=0.0)
+        wait = max((_wait(s, limit, wanted, now, ids) for limit in limits), default=0.0)
         if wait > 0:  # nothing was checked: this try is no failure of anyone's
             s.execute(delete(LoginAttempt).where(LoginAttempt.id.in_(ids)))
     return Admission(ids, wait)
 
 
 def succeeded(db: Database, admission: Admission, username: str, client: str) -> None:
-    """The password was right: this try is no failure, and the pair's failures are forgiven
-    (the address's and the username's are not: someone else may be guessing there)."""
+    """The password was right: this try is no failure, and the failures of its pair and of
+    its username from its network are forgiven (the address's and the username's from
+    elsewhere are not: someone else may be guessing there)."""
+    wanted = keys(username, client)
     with db.unit_of_work() as s:
         s.execute(update(LoginAttempt).where(LoginAttempt.id.in_(admission.ids))
                   .values(succeeded=True))
-        s.execute(delete(LoginAttempt).where(LoginAttempt.key == keys(username, client)["pair"],
+        s.execute(delete(LoginAttempt).where(LoginAttempt.key.in_([wanted["pair"],
+                                                                   wanted["net"]]),
                                              LoginAttempt.succeeded.is_(False)))
 
 
-def _wait(s: Session, limit: Limit, key: str, now: datetime, own: tuple[int, ...]) -> float:
+def _wait(s: Session, limit: Limit, wanted: dict[str, str], now: datetime,
+          own: tuple[int, ...]) -> float:
+    """Seconds until a try would be within `limit` (or its `unless`); 0 when it already is."""
+    wait = _wait_on(s, limit, wanted[limit.scope], now, own)
+    if wait > 0 and limit.unless is not None:
+        wait = min(wait, _wait(s, limit.unless, wanted, now, own))
+    return wait
+
+
+def _wait_on(s: Session, limit: Limit, key: str, now: datetime, own: tuple[int, ...]
+             ) -> float:
     """Seconds until a try on `key` would be within `limit`; 0 when this one already is."""
     failures = (LoginAttempt.key == key, LoginAttempt.at > now - limit.window,
                 LoginAttempt.succeeded.is_(False))
@@ -122,11 +162,12 @@ def _wait(s: Session, limit: Limit, key: str, now: datetime, own: tuple[int, ...
     return max((oldest_to_go + limit.window - now).total_seconds(), 1.0)
 
 
-def _prune(s: Session, now: datetime, limits: tuple[Limit, ...], max_rows: int) -> None:
-    longest = max(limit.window for limit in limits)
+def _prune(s: Session, now: datetime, limits: tuple[Limit, ...], max_rows: int,
+           rows_per_try: int) -> None:
+    longest = max(each.window for limit in limits for each in limit.chain)
     s.execute(delete(LoginAttempt).where(LoginAttempt.at < now - longest))
     # ids are unique and new ones exceed the current largest: whatever is left at or below
     # `oldest_kept` goes, so with this try's rows the table holds at most max_rows
-    oldest_kept = (s.scalar(select(func.max(LoginAttempt.id))) or 0) - max_rows + len(limits)
+    oldest_kept = (s.scalar(select(func.max(LoginAttempt.id))) or 0) - max_rows + rows_per_try
     if oldest_kept > 0:
         s.execute(delete(LoginAttempt).where(LoginAttempt.id <= oldest_kept))

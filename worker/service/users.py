@@ -22,6 +22,7 @@ from worker.service.web_sessions import end_all_for
 
 ROLES = ("ops", "desk")
 MIN_PASSWORD, MAX_PASSWORD = 8, 1024
+USERNAME_VI = "tên đăng nhập"
 _N, _R, _P = 2**14, 8, 1
 
 
@@ -70,9 +71,10 @@ def check_password(password: str) -> None:
         raise UserError(f"password must have at most {MAX_PASSWORD} characters")
 
 
-def _text(value: str | None, field: str, max_len: int, required: bool = False) -> str:
+def _text(value: str | None, field: str, max_len: int, required: bool = False,
+          what: str = "giá trị") -> str:
     try:
-        return clean_text(value, field, max_len=max_len, required=required)
+        return clean_text(value, field, max_len=max_len, required=required, what=what)
     except InvalidInput as err:
         raise UserError(f"{field}: {err.reason} ({err.code})") from None
 
@@ -83,7 +85,7 @@ def add_user(session: Session, username: str, password: str, role: str,
     ends their open sessions)."""
     if role not in ROLES:
         raise UserError(f"role must be one of {ROLES}")
-    username = _text(username, "username", 80, required=True)
+    username = _text(username, "username", 80, required=True, what=USERNAME_VI)
     check_password(password)
     agency_code = _text(agency_code, "agency", 40) or None
     if role == "desk" and agency_code is None:
@@ -102,6 +104,8 @@ def add_user(session: Session, username: str, password: str, role: str,
 
 
 def _existing(session: Session, username: str) -> User:
+    # typed at a terminal: undecodable bytes are refused here, never sent to the driver
+    username = _text(username, "username", 80, required=True, what=USERNAME_VI)
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         raise UserError(f"no user named {username!r}")

@@ -7,15 +7,15 @@ a password change, a deactivation or a role change deletes all of a user's rows.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from worker.db.models import User, WebSession
+from worker.service.credentials import sha256_hex, touch
 
 # How stale last_seen_at may get before a request refreshes it: one write per session
 # every few minutes, not one per page.
@@ -35,17 +35,13 @@ class SessionUser:
     csrf: str
 
 
-def hash_id(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def start(session: Session, user_id: int, max_age_seconds: int,
           now: datetime | None = None) -> str:
     """A new session for this user; returns the random id for the cookie (never stored)."""
     now = now or datetime.now(UTC)
     prune_expired(session, now)
     session_id = secrets.token_urlsafe(32)
-    session.add(WebSession(id_hash=hash_id(session_id), user_id=user_id,
+    session.add(WebSession(id_hash=sha256_hex(session_id), user_id=user_id,
                            csrf=secrets.token_urlsafe(32), created_at=now, last_seen_at=now,
                            expires_at=now + timedelta(seconds=max_age_seconds)))
     session.flush()
@@ -60,7 +56,7 @@ def resolve(session: Session, session_id: str, now: datetime | None = None
     or its user deactivated) is deleted, so reactivating a user does not revive old cookies.
     """
     now = now or datetime.now(UTC)
-    id_hash = hash_id(session_id)
+    id_hash = sha256_hex(session_id)
     row = session.execute(
         select(WebSession.expires_at, WebSession.last_seen_at, WebSession.csrf, User.id,
                User.username, User.role, User.agency_code, User.full_name, User.active)
@@ -72,15 +68,14 @@ def resolve(session: Session, session_id: str, now: datetime | None = None
     if expires_at <= now or not active:
         session.execute(delete(WebSession).where(WebSession.id_hash == id_hash))
         return None
-    if now - last_seen_at > TOUCH_EVERY:
-        session.execute(update(WebSession).where(WebSession.id_hash == id_hash)
-                        .values(last_seen_at=now))
+    touch(session, WebSession.last_seen_at, WebSession.id_hash == id_hash, last_seen_at, now,
+          TOUCH_EVERY)
     return SessionUser(user_id, username, role, agency, name or "", csrf)
 
 
 def end(session: Session, session_id: str) -> None:
     """Logout: this browser's session is gone; its cookie opens nothing any more."""
-    session.execute(delete(WebSession).where(WebSession.id_hash == hash_id(session_id)))
+    session.execute(delete(WebSession).where(WebSession.id_hash == sha256_hex(session_id)))
 
 
 def end_all_for(session: Session, user_id: int) -> int:

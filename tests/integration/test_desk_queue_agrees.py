@@ -238,3 +238,22 @@ def test_the_waiting_list_is_bounded_and_says_when_it_was_cut(app) -> None:
     out = _cli(rt, DESK)
     assert [r["dossier_code"] for r in json.loads(out.stdout)] == oldest
     assert f"trên tổng số {extra}" in out.stderr
+
+
+def test_a_clerk_is_told_of_another_agencys_dossier_as_of_an_unknown_one(app) -> None:
+    client, rt = app
+    expected = _seed(rt.db)
+    theirs = next(c for c, where in expected.items() if c.startswith(AUTO) and where)
+    unknown = f"{DESK}-201126-9999"
+    _login(client, "lan")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/desk").text)
+    assert csrf
+    for action in ("/desk/pickups", "/desk/cancel"):
+        said = []
+        for code in (theirs, unknown):
+            page = client.post(action, data={"csrf": csrf.group(1), "code": code}).text
+            found = re.search(rf'<li [^>]*data-code="{re.escape(code)}"[^>]*>(.*?)</li>',
+                              page, re.S)
+            assert found, page[-2000:]
+            said.append(" ".join(found.group(1).replace(code, "…").split()))
+        assert said[0] == said[1], said

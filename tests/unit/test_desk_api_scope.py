@@ -15,6 +15,7 @@ from tests.unit.desk_api_app import (  # noqa: F401 (fixture)
     desk_api_fixture,
 )
 from worker.db.models import Job
+from worker.service.desk import UNKNOWN_VI
 
 PICKUPS = "/api/v1/pickups"
 
@@ -31,7 +32,7 @@ def test_a_call_without_agency_code_cannot_order_another_agencys_dossier(
                              headers=desk_api.ours)
     assert r.status_code == 200, r.text
     other, ours = r.json()["results"]
-    assert other["outcome"] == "refused" and "đơn vị khác" in other["reason"]
+    assert other["outcome"] == "refused" and other["reason"] == UNKNOWN_VI
     assert ours["outcome"] == "already_ordered"  # the token's own agency is the default
     assert _jobs(desk_api) == 1  # nothing ordered for the other agency
 
@@ -61,7 +62,25 @@ def test_naming_its_own_agency_is_allowed(desk_api: DeskApi) -> None:
 
 def test_cancelling_another_agencys_dossier_is_refused(desk_api: DeskApi) -> None:
     r = desk_api.client.post(f"{PICKUPS}/{OTHER}/cancel", headers=desk_api.ours)
-    assert r.status_code == 409 and "đơn vị khác" in r.json()["reason"]
+    assert r.status_code == 409 and r.json()["reason"] == UNKNOWN_VI
+
+
+def _pickup(api: DeskApi, code: str) -> tuple[int, dict]:
+    r = api.client.post(PICKUPS, json={"dossierCodes": [code]}, headers=api.ours)
+    return r.status_code, {**r.json()["results"][0], "dossierCode": "…"}
+
+
+def _cancel(api: DeskApi, code: str) -> tuple[int, dict]:
+    r = api.client.post(f"{PICKUPS}/{code}/cancel", headers=api.ours)
+    return r.status_code, {**r.json(), "dossierCode": "…"}
+
+
+def test_another_agencys_dossier_is_answered_as_an_unknown_one(desk_api: DeskApi) -> None:
+    """A token cannot learn that another agency's dossier code exists."""
+    unknown = "000.00.18.H20-201126-9999"  # shaped like OTHER, but nobody has it
+    for ask in (_pickup, _cancel):
+        assert ask(desk_api, OTHER) == ask(desk_api, unknown)
+    assert _jobs(desk_api) == 1
 
 
 def test_pending_shows_only_the_tokens_agency_with_names_masked(desk_api: DeskApi) -> None:

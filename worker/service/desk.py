@@ -121,15 +121,21 @@ def _attention_reason(s: Session, h: Handoff) -> str:
             "cửa rồi gửi lại")
 
 
+UNKNOWN_VI = "không có hồ sơ này trong danh sách gửi bưu chính"
+
+
 def _find(s: Session, code: str, agency_code: str | None) -> Handoff | DeskOutcome:
-    """The dossier's newest hand-off, preferring one still waiting for a courier."""
-    found = list(s.scalars(select(Handoff).where(Handoff.dossier_code == code)
-                           .order_by(Handoff.generation.desc(), Handoff.id.desc())))
-    if not found:
-        return DeskOutcome(code, "refused", "không có hồ sơ này trong danh sách gửi bưu chính")
-    if agency_code and all(h.agency_code != agency_code for h in found):
-        return DeskOutcome(code, "refused", "hồ sơ thuộc đơn vị khác")
-    mine = [h for h in found if not agency_code or h.agency_code == agency_code]
+    """The dossier's newest hand-off, preferring one still waiting for a courier.
+
+    A caller scoped to an agency (a clerk, an agency's token) is answered about another
+    agency's dossier exactly as about one that does not exist: it never learns that
+    another agency's code is real."""
+    q = select(Handoff).where(Handoff.dossier_code == code)
+    if agency_code:
+        q = q.where(Handoff.agency_code == agency_code)
+    mine = list(s.scalars(q.order_by(Handoff.generation.desc(), Handoff.id.desc())))
+    if not mine:
+        return DeskOutcome(code, "refused", UNKNOWN_VI)
     waiting = [h for h in mine if h.status == Status.REQUESTED]
     return (waiting or mine)[0]
 

@@ -7,6 +7,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,6 +75,15 @@ def sqlite_db(tmp_path: Path) -> Iterator[Database]:
     db = Database(url)
     yield db
     db.dispose()
+
+
+@pytest.fixture
+def web_app(sqlite_db: Database, tmp_path: Path) -> Iterator[Any]:
+    """The real app (TestClient) on `sqlite_db` with `ops` and `desk` users: tests/web_app.py."""
+    from tests.web_app import open_web  # imports the whole web app: only for tests that ask
+
+    with open_web(sqlite_db, tmp_path) as found:
+        yield found
 
 
 @pytest.fixture

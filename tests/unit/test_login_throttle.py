@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from tests.web_app import csrf
 from worker.bootstrap import Runtime
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
@@ -160,10 +161,7 @@ def _browser(app: object, address: str) -> httpx.AsyncClient:
 
 
 async def _try(client: httpx.AsyncClient, password: str, token: str = "") -> httpx.Response:
-    if not token:
-        found = re.search(r'name="csrf" value="([^"]+)"', (await client.get("/login")).text)
-        assert found
-        token = found.group(1)
+    token = token or csrf((await client.get("/login")).text)
     return await client.post("/login", data={"csrf": token, "username": "ops",
                                               "password": password})
 
@@ -171,9 +169,7 @@ async def _try(client: httpx.AsyncClient, password: str, token: str = "") -> htt
 def test_100_parallel_wrong_passwords_check_at_most_five(apps) -> None:
     async def run() -> tuple[Counter[int], httpx.Response]:
         browsers = [_browser(app, "203.0.113.9") for app in apps]
-        pages = [await b.get("/login") for b in browsers]
-        tokens = [re.search(r'name="csrf" value="([^"]+)"', p.text).group(1)  # type: ignore
-                  for p in pages]
+        tokens = [csrf((await b.get("/login")).text) for b in browsers]
         answers = await asyncio.gather(*(
             _try(browsers[i % 2], f"wrong-{i}", tokens[i % 2]) for i in range(100)))
         codes = Counter(r.status_code for r in answers)
@@ -203,3 +199,20 @@ def test_a_lock_from_one_address_leaves_staff_elsewhere_alone(apps) -> None:
         return codes
 
     assert asyncio.run(run()) == [401] * 5 + [429, 429, 303, 200]
+
+
+def test_attackers_in_three_networks_leave_staff_at_a_fourth_able_to_log_in(apps) -> None:
+    db = apps[0].state.runtime.db
+    nets = ["198.51.100", "203.0.113", "192.0.2"]
+    for i in range(100):  # what 100 wrong passwords leave: each counted, then a failure
+        assert throttle.admit(db, "ops", f"{nets[i % 3]}.{i // 15}").allowed
+
+    async def run() -> list[int]:
+        attacker, staff = _browser(apps[0], "203.0.113.250"), _browser(apps[1], "10.20.0.7")
+        codes = [(await _try(attacker, PASSWORD)).status_code,  # the name is locked there
+                 (await _try(staff, PASSWORD)).status_code, (await staff.get("/ops")).status_code]
+        await attacker.aclose()
+        await staff.aclose()
+        return codes
+
+    assert asyncio.run(run()) == [429, 303, 200]

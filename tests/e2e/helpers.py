@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from typing import Any
 import httpx
 
 from integrations.onestop.simdata import ItemFactory, wards_by_province
+from tests.web_app import csrf, login
 from worker.stack import Stack
 
 DESK_AGENCY = ("000.00.17.H19", "UBND xã Lai Vung", 82)  # in desk dispatch in web_stack
@@ -70,14 +70,7 @@ def pending_codes(stack: Stack) -> set[str]:
 def web_login(stack: Stack, username: str, password: str) -> tuple[httpx.Client, str]:
     """A logged-in HTTP client for the pages, and the session's CSRF token."""
     client = httpx.Client(base_url=stack.web_url, follow_redirects=False, timeout=60)
-    page = client.get("/login")
-    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert token, page.text
-    r = client.post("/login", data={"csrf": token.group(1), "username": username,
-                                     "password": password})
+    r = login(client, username, password)
     assert r.status_code == 303, r.text
     # logging in starts a new session with a new token: read it from the next page
-    page = client.get(r.headers["location"], follow_redirects=True)
-    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert token, page.text
-    return client, token.group(1)
+    return client, csrf(client.get(r.headers["location"], follow_redirects=True).text)

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
+from tests.web_app import csrf, login, page_client, web_runtime
 from worker.bootstrap import Runtime
 from worker.db.engine import Database
 from worker.db.models import Handoff, Job
@@ -23,8 +24,7 @@ from worker.service import api_tokens
 from worker.service.desk import _request_one
 from worker.service.desk_queue import MAX_PENDING
 from worker.service.users import add_user
-from worker.settings import AgencyConfig, Settings
-from worker.web.app import create_app
+from worker.settings import AgencyConfig
 
 DESK, AUTO = "000.00.17.H19", "000.00.21.H19"
 PASSWORD = "password-for-tests"
@@ -75,20 +75,15 @@ def app(sqlite_db: Database, tmp_path: Path) -> Iterator[tuple[TestClient, Runti
     with sqlite_db.unit_of_work() as s:
         add_user(s, "ops", PASSWORD, "ops", full_name="Trần Vận Hành")
         add_user(s, "lan", PASSWORD, "desk", DESK, "Lê Một Cửa")
-    settings = Settings(home=tmp_path, database_url=str(sqlite_db.engine.url),
-                        agencies={DESK: AgencyConfig(name="UBND xã Lai Vung", dispatch="desk")})
-    rt = Runtime(settings=settings, db=sqlite_db)
-    with TestClient(create_app(rt), follow_redirects=False) as client:
+    rt = web_runtime(sqlite_db, tmp_path, agencies={
+        DESK: AgencyConfig(name="UBND xã Lai Vung", dispatch="desk")})
+    with page_client(rt) as client:
         yield client, rt
 
 
 def _login(client: TestClient, username: str) -> None:
     client.cookies.clear()
-    page = client.get("/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert csrf, page.text
-    r = client.post("/login", data={"csrf": csrf.group(1), "username": username,
-                                    "password": PASSWORD})
+    r = login(client, username, PASSWORD)
     assert r.status_code == 303, r.text
 
 
@@ -246,12 +241,11 @@ def test_a_clerk_is_told_of_another_agencys_dossier_as_of_an_unknown_one(app) ->
     theirs = next(c for c, where in expected.items() if c.startswith(AUTO) and where)
     unknown = f"{DESK}-201126-9999"
     _login(client, "lan")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/desk").text)
-    assert csrf
+    token = csrf(client.get("/desk").text)
     for action in ("/desk/pickups", "/desk/cancel"):
         said = []
         for code in (theirs, unknown):
-            page = client.post(action, data={"csrf": csrf.group(1), "code": code}).text
+            page = client.post(action, data={"csrf": token, "code": code}).text
             found = re.search(rf'<li [^>]*data-code="{re.escape(code)}"[^>]*>(.*?)</li>',
                               page, re.S)
             assert found, page[-2000:]

@@ -5,7 +5,6 @@ the SLA pass still records the normal rows' breaches, and the CLI reads them."""
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, text
 from starlette.testclient import TestClient
 
+from tests.web_app import csrf, login, page_client
 from worker.bootstrap import Runtime
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
@@ -27,12 +27,10 @@ from worker.service import ops_queries as oq
 from worker.service.sla import mark
 from worker.service.users import add_user
 from worker.settings import Settings
-from worker.web.app import create_app
 
 FAR = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 EARLY = datetime(1, 1, 1, tzinfo=UTC)
 PASSWORD = "ops-password-for-tests"
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 @dataclass
@@ -106,12 +104,8 @@ def seeded(tmp_path: Path, sqlite_db: Database) -> Seeded:
 @contextmanager
 def _logged_in(rt: Runtime) -> Iterator[TestClient]:
     """Logged in as ops through the public login form (whatever the session store is)."""
-    with TestClient(create_app(rt), base_url="https://testserver",
-                    follow_redirects=False) as c:
-        token = CSRF.search(c.get("/login").text)
-        assert token
-        r = c.post("/login", data={"csrf": token.group(1), "username": "ops1",
-                                   "password": PASSWORD})
+    with page_client(rt) as c:
+        r = login(c, "ops1", PASSWORD)
         assert r.status_code == 303, r.text
         yield c
 
@@ -202,9 +196,7 @@ def test_search_text_with_lone_surrogate_never_reaches_the_database() -> None:
 
 
 def _dead_csrf(client: TestClient) -> str:
-    token = CSRF.search(client.get("/ops/dead").text)
-    assert token
-    return token.group(1)
+    return csrf(client.get("/ops/dead").text)
 
 
 @pytest.mark.parametrize("job", [str(10**23), "-1", "0", "abc", "9223372036854775808"])

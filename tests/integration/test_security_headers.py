@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -13,11 +14,10 @@ from starlette.responses import StreamingResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from worker.bootstrap import Runtime
+from tests.web_app import login, page_client, web_runtime
 from worker.db.engine import Database
 from worker.service.users import add_user
-from worker.settings import AgencyConfig, Settings
-from worker.web.app import create_app
+from worker.settings import AgencyConfig
 from worker.web.security_headers import SecurityHeaders
 
 WEB = Path(__file__).resolve().parents[2] / "worker" / "web"
@@ -30,10 +30,10 @@ EXPECTED = {
 }
 
 
-def _client(db: Database, tmp_path: Path, **settings: object) -> TestClient:
-    s = Settings(home=tmp_path, agencies={"000.00.17.H19": AgencyConfig()}, **settings)
-    return TestClient(create_app(Runtime(settings=s, db=db)), follow_redirects=False,
-                      base_url="https://testserver", raise_server_exceptions=False)
+def _client(db: Database, tmp_path: Path, **settings: object
+            ) -> AbstractContextManager[TestClient]:
+    rt = web_runtime(db, tmp_path, agencies={"000.00.17.H19": AgencyConfig()}, **settings)
+    return page_client(rt, raise_server_exceptions=False)
 
 
 @pytest.fixture
@@ -89,11 +89,7 @@ def test_a_posted_webhook_refusal_carries_the_headers(embedded: TestClient) -> N
 
 def _session_cookie_headers(client: TestClient) -> list[str]:
     client.cookies.clear()
-    page = client.get("/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert csrf
-    r = client.post("/login", data={"csrf": csrf.group(1), "username": "ops",
-                                    "password": PASSWORD})
+    r = login(client, "ops", PASSWORD)
     assert r.status_code == 303, r.text
     cookies = [v for k, v in r.headers.multi_items() if k == "set-cookie"]
     return [c for c in cookies if c.startswith("handoff_session=")]

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+T = TypeVar("T")
 
 
 def register(main: click.Group) -> None:
@@ -116,12 +122,18 @@ def _read_password(from_stdin: bool) -> str:
     return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
 
 
-def _users_db():  # type: ignore[no-untyped-def]
+def _users_do(work: Callable[[Session], T]) -> T:
+    """`work` on the users in one transaction; a refusal is told plainly (exit 2)."""
     from worker.bootstrap import runtime
     from worker.cli import _prepare_embedded
+    from worker.service.users import UserError
 
     _prepare_embedded()
-    return runtime().db
+    try:
+        with runtime().db.unit_of_work() as s:
+            return work(s)
+    except UserError as err:
+        _fail(str(err))
 
 
 @user.command("add")
@@ -134,14 +146,10 @@ def _users_db():  # type: ignore[no-untyped-def]
 def user_add(username: str, role: str, agency: str | None, full_name: str,
              password_stdin: bool) -> None:
     """Create a user, or reset their password, role and agency (ending their sessions)."""
-    from worker.service.users import UserError, add_user
+    from worker.service.users import add_user
 
     password = _read_password(password_stdin)
-    try:
-        with _users_db().unit_of_work() as s:
-            add_user(s, username, password, role, agency, full_name)
-    except UserError as err:
-        _fail(str(err))
+    _users_do(lambda s: add_user(s, username, password, role, agency, full_name))
     click.echo(f"user {username} ({role}) saved")
 
 
@@ -151,14 +159,10 @@ def user_add(username: str, role: str, agency: str | None, full_name: str,
 @_no_argv_password
 def user_passwd(username: str, password_stdin: bool) -> None:
     """Set a new password; every open session of the user ends."""
-    from worker.service.users import UserError, set_password
+    from worker.service.users import set_password
 
     password = _read_password(password_stdin)
-    try:
-        with _users_db().unit_of_work() as s:
-            ended = set_password(s, username, password)
-    except UserError as err:
-        _fail(str(err))
+    ended = _users_do(lambda s: set_password(s, username, password))
     click.echo(f"password of {username} changed; {ended} session(s) ended")
 
 
@@ -166,13 +170,9 @@ def user_passwd(username: str, password_stdin: bool) -> None:
 @click.argument("username")
 def user_deactivate(username: str) -> None:
     """Refuse this user's logins from now on and end their open sessions."""
-    from worker.service.users import UserError, set_active
+    from worker.service.users import set_active
 
-    try:
-        with _users_db().unit_of_work() as s:
-            ended = set_active(s, username, False)
-    except UserError as err:
-        _fail(str(err))
+    ended = _users_do(lambda s: set_active(s, username, False))
     click.echo(f"user {username} deactivated; {ended} session(s) ended")
 
 
@@ -180,13 +180,9 @@ def user_deactivate(username: str) -> None:
 @click.argument("username")
 def user_activate(username: str) -> None:
     """Let a deactivated user log in again (with their existing password)."""
-    from worker.service.users import UserError, set_active
+    from worker.service.users import set_active
 
-    try:
-        with _users_db().unit_of_work() as s:
-            set_active(s, username, True)
-    except UserError as err:
-        _fail(str(err))
+    _users_do(lambda s: set_active(s, username, True))
     click.echo(f"user {username} activated")
 
 
@@ -196,8 +192,7 @@ def user_list(as_json: bool) -> None:
     """Users, their role, agency and whether they may log in (never a password hash)."""
     from worker.service.users import list_users
 
-    with _users_db().unit_of_work() as s:
-        users = list_users(s)
+    users = _users_do(list_users)
     if as_json:
         click.echo(json.dumps([u.__dict__ for u in users], ensure_ascii=False, indent=1))
         return

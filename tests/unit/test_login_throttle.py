@@ -4,6 +4,7 @@ username and address, per address, per username from everywhere; the table stays
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -216,3 +217,14 @@ def test_attackers_in_three_networks_leave_staff_at_a_fourth_able_to_log_in(apps
         return codes
 
     assert asyncio.run(run()) == [429, 303, 200]
+
+
+def test_an_untrusted_proxy_in_front_is_told_once_in_the_log(web_app, caplog) -> None:
+    forwarded = {"x-forwarded-for": "198.51.100.7"}  # uvicorn did not trust the sender
+    with caplog.at_level(logging.WARNING, logger="worker.web.auth"):
+        for _ in range(2):
+            page = web_app.client.get("/login")
+            web_app.client.post("/login", headers=forwarded, data={
+                "csrf": csrf(page.text), "username": "ops", "password": "wrong-password"})
+    told = [r.getMessage() for r in caplog.records if "FORWARDED_ALLOW_IPS" in r.getMessage()]
+    assert len(told) == 1 and "testclient" in told[0], told

@@ -18,7 +18,8 @@ window. The limits:
   minutes).
 A right password forgives the failures of its pair and of its username from its network
 (not the address's or the username's from elsewhere: someone else may be guessing there).
-Clients sharing one address (a proxy not trusted by FORWARDED_ALLOW_IPS) share its limits.
+Clients sharing one address (behind a proxy not trusted by FORWARDED_ALLOW_IPS) share its
+limits: nothing here can tell them apart, so the web process says so once in its log.
 The table stays small: rows older than the longest window are deleted at every insert,
 and beyond MAX_ROWS the oldest go.
 """

@@ -7,6 +7,7 @@ SessionUsers looks up on every request. Deleting the row ends the session everyw
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 from collections.abc import Awaitable, Callable
@@ -21,9 +22,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from worker.domain.text import safe_display
 from worker.service import login_throttle, web_sessions
 from worker.service.users import authenticate
 from worker.web.render import render
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -143,13 +147,29 @@ def _wait_vi(seconds: float) -> str:
     return f"{whole} giây" if whole < 120 else f"{math.ceil(whole / 60)} phút"
 
 
+def _counted_address(request: Request) -> str:
+    """The client address the throttle counts. Once per process, says so in the log when a
+    proxy that uvicorn does not trust forwarded the request: then every client would count
+    as that proxy, and a few wrong passwords would lock everyone out."""
+    host = request.client.host if request.client else None
+    forwarded = request.headers.get("x-forwarded-for")
+    state = request.app.state
+    if (forwarded and host and not getattr(state, "untrusted_proxy_told", False)
+            and host not in {part.strip() for part in forwarded.split(",")}):
+        state.untrusted_proxy_told = True
+        log.warning("login throttle: %s forwarded a request (X-Forwarded-For) but is not "
+                    "trusted, so it is counted as the client; if it is your proxy, set "
+                    "FORWARDED_ALLOW_IPS to its address", safe_display(host, 64))
+    return login_throttle.client_key(host)
+
+
 def _try_login(request: Request, username: str, password: str) -> tuple[str, object]:
     """("wait", seconds) | ("wrong", None) | ("no_agency", None) | ("ok", session id).
 
     The try is recorded and counted before the password is checked (login_throttle).
     """
     rt = request.app.state.runtime
-    client = login_throttle.client_key(request.client.host if request.client else None)
+    client = _counted_address(request)
     admission = login_throttle.admit(rt.db, username, client)
     if not admission.allowed:
         return "wait", admission.wait_seconds

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import click
 
+from worker.cli_ops import clean_arg
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
@@ -28,7 +30,7 @@ def pickup() -> None:
 
 @pickup.command("request")
 @click.argument("codes", nargs=-1, required=True)
-@click.option("--agency", default=None, help="only dossiers of this agency")
+@click.option("--agency", default=None, callback=clean_arg, help="only dossiers of this agency")
 @click.option("--json", "as_json", is_flag=True)
 def pickup_request(codes: tuple[str, ...], agency: str | None, as_json: bool) -> None:
     """Call the courier ("Gọi bưu tá") for one or more dossier codes."""
@@ -43,7 +45,7 @@ def pickup_request(codes: tuple[str, ...], agency: str | None, as_json: bool) ->
 
 @pickup.command("cancel")
 @click.argument("code")
-@click.option("--agency", default=None)
+@click.option("--agency", default=None, callback=clean_arg)
 @click.option("--json", "as_json", is_flag=True)
 def pickup_cancel(code: str, agency: str | None, as_json: bool) -> None:
     """Cancel a hand-off whose courier has not yet taken it."""
@@ -57,7 +59,7 @@ def pickup_cancel(code: str, agency: str | None, as_json: bool) -> None:
 
 
 @pickup.command("pending")
-@click.option("--agency", default=None)
+@click.option("--agency", default=None, callback=clean_arg)
 @click.option("--json", "as_json", is_flag=True)
 def pickup_pending(agency: str | None, as_json: bool) -> None:
     """Hand-offs waiting for the desk to call the courier, oldest first."""
@@ -139,7 +141,7 @@ def _users_do(work: Callable[[Session], T]) -> T:
 @user.command("add")
 @click.argument("username")
 @click.option("--role", type=click.Choice(["ops", "desk"]), required=True)
-@click.option("--agency", default=None, help="desk staff: their agency code")
+@click.option("--agency", default=None, callback=clean_arg, help="desk staff: their agency code")
 @click.option("--name", "full_name", default="", help="full name shown on the pages")
 @_password_stdin
 @_no_argv_password

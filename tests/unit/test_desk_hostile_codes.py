@@ -34,3 +34,13 @@ def test_the_cli_refuses_an_argument_that_is_not_utf8(tmp_path) -> None:
                          capture_output=True, timeout=60)
     assert out.returncode == 2, out.stderr.decode(errors="replace")  # refused, not a crash
     assert b"Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("args", [["pickup", "pending", "--agency"],
+                                  ["pickup", "cancel", "000.00.17.H19-201126-0001",
+                                   "--agency"]])
+def test_an_agency_option_that_is_not_utf8_is_a_usage_error(tmp_path, args) -> None:
+    env = {"HANDOFF_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-m", "worker.cli", *args, b"\xff"], env=env,
+                         capture_output=True, timeout=60)
+    assert out.returncode == 2 and b"Traceback" not in out.stderr, out.stderr

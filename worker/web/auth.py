@@ -99,12 +99,14 @@ def csrf_token(request: Request) -> str:
 
 
 async def check_csrf(request: Request) -> dict[str, Any]:
-    """Read the form and check its CSRF token; returns the form as a dict of lists."""
+    """Read the form and check its CSRF token; returns the form's text fields as a dict of
+    lists. A file sent in place of a field (multipart) is dropped: no page takes files."""
     form = await request.form()
     sent = form.get("csrf") or request.headers.get("x-csrf-token", "")
-    if not sent or not secrets.compare_digest(str(sent), csrf_token(request)):
+    if not isinstance(sent, str) or not sent or not secrets.compare_digest(
+            sent.encode(errors="replace"), csrf_token(request).encode()):
         raise PermissionError("csrf")
-    return {k: form.getlist(k) for k in form}
+    return {k: [v for v in form.getlist(k) if isinstance(v, str)] for k in form}
 
 
 def _login_redirect(request: Request) -> RedirectResponse:

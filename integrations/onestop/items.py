@@ -177,7 +177,7 @@ class HandoffItemIn(_Wire):
 
     id: Annotated[str, BeforeValidator(checked_item_id), Field(max_length=80)] = ""
     type: Annotated[Literal["result_ready", "pickup_requested", "handoff_cancelled"],
-                    BeforeValidator(_kind)] = "result_ready"
+                    BeforeValidator(_kind)] = None  # type: ignore[assignment]  # required
     dossierCode: Annotated[str, BeforeValidator(_dossier_code),  # noqa: N815 (wire name)
                            Field(max_length=80, examples=["000.00.17.H19-201126-0001"])] = ""
     agency: Annotated[AgencyIn, BeforeValidator(

@@ -198,3 +198,9 @@ def test_webhook_within_tolerance_and_with_wrong_secret_or_missing_headers():
         verify_webhook(SECRET, {"webhook-id": "msg_1"}, body)
     with pytest.raises(BadSignature):
         verify_webhook(SECRET, {**headers, "webhook-signature": "garbage"}, body)
+
+
+def test_an_item_without_a_type_is_refused_naming_the_field():
+    with pytest.raises(InvalidInput) as err:
+        mapping.parse_item(item(type=...))
+    assert err.value.field == "type" and err.value.code == "type.unsupported"

@@ -1,0 +1,94 @@
+"""The project's closed sets (besides Status and Direction in statuses.py), and their labels.
+
+A string literal of one of these sets outside its enum is a smell: compare and store the
+enum members (they are `str`, so the database and JSON see the same values as before).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+from enum import StrEnum
+
+# The one-stop world's local time (contract: ISO 8601 with +07:00).
+VN_TZ = timezone(timedelta(hours=7), "+07:00")
+# Most dossier codes a desk request may carry (page and API alike).
+MAX_DESK_CODES = 500
+
+
+class JobState(StrEnum):
+    """A ledger row's state."""
+
+    PENDING = "pending"
+    DONE = "done"
+    DEAD = "dead"
+
+
+class JobKind(StrEnum):
+    """A kind of effect on the outside world; each has one handler."""
+
+    POST_ORDER = "post_order"
+    CANCEL_ORDER = "cancel_order"
+    PUSH_STATUS = "push_status"
+    NOTIFY = "notify"
+
+
+JOB_KIND_VI = {
+    JobKind.POST_ORDER: "gửi yêu cầu bưu chính",
+    JobKind.CANCEL_ORDER: "hủy đơn",
+    JobKind.PUSH_STATUS: "báo trạng thái về một cửa",
+    JobKind.NOTIFY: "báo trễ hạn",
+}
+
+
+class AttemptOutcome(StrEnum):
+    """How one try of a ledger row ended."""
+
+    OK = "ok"
+    TRANSIENT = "transient"
+    PERMANENT = "permanent"
+    EXHAUSTED = "exhausted"
+
+
+class Role(StrEnum):
+    """What a person may do: ops replay and change settings; desk staff act for one agency."""
+
+    OPS = "ops"
+    DESK = "desk"
+
+
+class DispatchMode(StrEnum):
+    """When an agency's orders are posted: at once, or when the desk calls the courier."""
+
+    AUTO = "auto"
+    DESK = "desk"
+
+
+DISPATCH_MODE_VI = {
+    DispatchMode.AUTO: "Tự động (gửi ngay khi có hồ sơ)",
+    DispatchMode.DESK: "Tại bàn một cửa (chờ cán bộ bấm Gọi bưu tá)",
+}
+
+
+class EventSource(StrEnum):
+    """Where a status-log entry came from (the log's `source` column, at most 16 chars)."""
+
+    CARRIER_FEED = "feed"
+    CARRIER_PUSH = "carrier-push"
+    WEBHOOK = "webhook"
+    ONESTOP_FEED = "onestop-feed"
+    ONESTOP = "onestop"
+    DESK = "desk"
+    WORKER = "worker"
+    OPS = "ops"
+
+
+SOURCE_VI = {
+    EventSource.CARRIER_FEED: "bưu chính (luồng theo dõi)",
+    EventSource.CARRIER_PUSH: "bưu chính (báo tin)",
+    EventSource.WEBHOOK: "một cửa (báo tin)",
+    EventSource.ONESTOP_FEED: "một cửa",
+    EventSource.ONESTOP: "một cửa",
+    EventSource.DESK: "bàn một cửa",
+    EventSource.WORKER: "hệ thống",
+    EventSource.OPS: "vận hành",
+}

@@ -16,6 +16,9 @@ WORKDIR /app
 COPY requirements.lock pyproject.toml celeryconfig.py /tmp/src/
 COPY worker /tmp/src/worker
 COPY integrations /tmp/src/integrations
+# The simulators ride along for the `sim` compose profile (`handoff simulate`); production
+# code never imports them.
+COPY simulators /tmp/src/simulators
 RUN pip install --require-hashes -r /tmp/src/requirements.lock \
  && pip install --no-deps /tmp/src \
  && pip check \

@@ -31,17 +31,17 @@ browser:
 	  || echo "chromium not installed: browser tests will skip (CI fails them)"; }
 
 test: $(STAMP) browser
-	$(BIN)/ruff check worker integrations tests celeryconfig.py
+	$(BIN)/ruff check worker integrations simulators tests celeryconfig.py
 	$(BIN)/mypy
 	$(BIN)/pytest -q -rs --durations=10
 
 # The edit-test loop: lint and the unit tests (no worker processes, no browser; ~40 s).
 test-fast: $(STAMP)
-	$(BIN)/ruff check worker integrations tests celeryconfig.py
+	$(BIN)/ruff check worker integrations simulators tests celeryconfig.py
 	$(BIN)/pytest -q -x tests/unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check worker integrations tests celeryconfig.py
+	$(BIN)/ruff check worker integrations simulators tests celeryconfig.py
 	$(BIN)/mypy
 
 # Newest versions allowed by pyproject.toml, for every Python from 3.11 (--universal).

@@ -120,11 +120,11 @@ def web(host: str | None, port: int | None) -> None:
 def simulate(system: str, host: str, port: int | None, speed: float) -> None:
     """Serve a simulator of the carrier (VNPost N-GSP) or the one-stop system."""
     if system == "carrier":
-        from integrations.carrier import simulator as carrier_sim
+        from simulators.carrier import app as carrier_sim
 
         carrier_sim.run(host=host, port=port or 8701, speed=speed)
     else:
-        from integrations.onestop import simulator as onestop_sim
+        from simulators.onestop import app as onestop_sim
 
         onestop_sim.run(host=host, port=port or 8702)
 

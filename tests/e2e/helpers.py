@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from integrations.onestop.simdata import ItemFactory, wards_by_province
+from simulators.onestop.data import ItemFactory, wards_by_province
 from tests.web_app import csrf, login
 from worker.stack import Stack
 

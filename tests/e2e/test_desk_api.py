@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from integrations.onestop.simdata import ItemFactory
+from simulators.onestop.data import ItemFactory
 from tests.e2e.helpers import DESK_AGENCY, agency_items, api_auth, pending_codes, wait_for
 from worker.stack import Stack
 

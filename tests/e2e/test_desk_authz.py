@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from integrations.onestop.simdata import ItemFactory
+from simulators.onestop.data import ItemFactory
 from tests.e2e.conftest import USERS
 from tests.e2e.helpers import agency_items, pending_codes, wait_for, web_login
 from worker.stack import Stack

@@ -9,7 +9,7 @@ import time
 
 import httpx
 
-from integrations.onestop.simdata import ItemFactory
+from simulators.onestop.data import ItemFactory
 from tests.e2e.conftest import login
 from tests.e2e.helpers import agency_items, pending_codes, wait_for
 

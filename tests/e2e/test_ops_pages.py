@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
-from integrations.onestop.simdata import ItemFactory
+from simulators.onestop.data import ItemFactory
 from tests.e2e.conftest import login
 from tests.e2e.helpers import wait_for
 from worker.db.engine import Database

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from integrations.onestop.simdata import ItemFactory
+from simulators.onestop.data import ItemFactory
 from tests.e2e.conftest import login
 from tests.e2e.helpers import DESK_AGENCY, agency_items, wait_for
 from worker.db.engine import Database

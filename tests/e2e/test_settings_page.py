@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from integrations.onestop.simdata import ItemFactory
+from simulators.onestop.data import ItemFactory
 from tests.e2e.conftest import login
 from tests.e2e.helpers import agency_items, wait_for
 from worker.db.engine import Database

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from starlette.responses import JSONResponse
 
 from integrations.carrier import mapping
-from integrations.carrier.simulator import SimConfig, create_app
-from integrations.onestop.simulator import serve_in_thread as serve_onestop
-from integrations.serve import serve_in_thread
+from simulators.carrier.app import SimConfig, create_app
+from simulators.onestop.app import serve_in_thread as serve_onestop
+from simulators.serve import serve_in_thread
 from worker.bootstrap import Runtime
 from worker.db.engine import Database
 from worker.db.models import Handoff, Job, utcnow

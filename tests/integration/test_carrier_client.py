@@ -13,7 +13,7 @@ from tenacity import wait_none
 
 from integrations.carrier import s10
 from integrations.carrier.client import VnpostClient
-from integrations.carrier.simulator import SimConfig, serve_in_thread
+from simulators.carrier.app import SimConfig, serve_in_thread
 from worker.domain.errors import PermanentError, TransientError
 from worker.domain.model import Address, CarrierOrder, Contact
 from worker.domain.statuses import Direction, Status

@@ -10,7 +10,7 @@ from tenacity import wait_none
 
 from integrations.onestop import mapping
 from integrations.onestop.client import OnestopClient
-from integrations.onestop.simulator import serve_in_thread
+from simulators.onestop.app import serve_in_thread
 from worker.domain.errors import NotFound, PermanentError, TransientError
 from worker.domain.model import StatusPush
 from worker.domain.statuses import Direction, Status

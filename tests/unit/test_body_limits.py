@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from integrations.serve import serve_in_thread
+from simulators.serve import serve_in_thread
 from worker.bootstrap import Runtime
 from worker.db.engine import Database
 from worker.db.migrate import upgrade

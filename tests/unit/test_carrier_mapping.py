@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from integrations.carrier import mapping, s10
-from integrations.carrier.sim_store import validate_order
+from simulators.carrier.store import validate_order
 from worker.domain.errors import CancelRefused, PermanentError, TransientError
 from worker.domain.model import Address, CarrierOrder, Contact
 from worker.domain.rules import MAX_ORDER_NUMBER

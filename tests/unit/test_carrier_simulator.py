@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from integrations.carrier import mapping
-from integrations.carrier.sim_rules import HOUR, SimConfig, plan_path
-from integrations.carrier.sim_store import SimStore
+from simulators.carrier.rules import HOUR, SimConfig, plan_path
+from simulators.carrier.store import SimStore
 
 BODY = {
     "CustomerCode": "C0001",

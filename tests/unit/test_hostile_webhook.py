@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from integrations.onestop.webhooks import sign_webhook
-from integrations.serve import serve_in_thread
+from simulators.serve import serve_in_thread
 from tests.onestop_items import numbered
 from worker import dispatcher
 from worker.bootstrap import Runtime

@@ -1,4 +1,4 @@
-"""Serving an ASGI app on loopback in a background thread (simulators in tests)."""
+"""Serving an ASGI app on loopback in a daemon thread (simulators; the real app in tests)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import uvicorn
+
 
 def serve_in_thread(app: Any, name: str, host: str = "127.0.0.1", port: int = 0
                     ) -> tuple[str, Callable[[], None]]:
     """Start uvicorn on a (free) port in a daemon thread: returns (base_url + '/', stop)."""
-    import uvicorn
-
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))

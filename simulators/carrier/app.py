@@ -23,8 +23,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from integrations.carrier import mapping
-from integrations.carrier.sim_store import SimConfig, SimStore
-from integrations.serve import serve_in_thread as _serve
+from simulators.carrier.store import SimConfig, SimStore
+from simulators.serve import serve_in_thread as _serve
 
 __all__ = ["SimConfig", "SimStore", "create_app", "run", "running", "serve_in_thread"]
 

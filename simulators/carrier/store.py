@@ -11,7 +11,7 @@ from typing import Any
 
 from integrations.carrier import mapping
 from integrations.carrier.s10 import make_s10
-from integrations.carrier.sim_rules import (
+from simulators.carrier.rules import (
     PICKUP_FAIL_CODES,
     UNKNOWN_CODE,
     SimClock,

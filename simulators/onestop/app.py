@@ -7,14 +7,15 @@ import json
 from collections.abc import Callable
 from dataclasses import fields
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from integrations.onestop.mapping import FEED_PATH, MAX_PAGE_SIZE
-from integrations.onestop.simstate import FAULT_FIELDS, STATUS_NAMES, SimConfig, SimState, err
-from integrations.serve import serve_in_thread as _serve
+from simulators.onestop.state import FAULT_FIELDS, STATUS_NAMES, SimConfig, SimState, err
+from simulators.serve import serve_in_thread as _serve
 from worker.domain.model import HandoffKind
 
 __all__ = ["SimConfig", "SimState", "create_app", "run", "serve_in_thread"]
@@ -140,8 +141,6 @@ def create_app(config: SimConfig | dict | None = None) -> Starlette:
 
 def run(host: str = "127.0.0.1", port: int = 8702, seed_count: int = 0, **config: object) -> None:
     """Serve in the foreground (``handoff simulate onestop``); extra kwargs go to SimConfig."""
-    import uvicorn
-
     known = {f.name for f in fields(SimConfig)}
     extra = {k: v for k, v in config.items() if k in known}
     cfg = SimConfig(seed_count=seed_count, **extra)  # type: ignore[arg-type]

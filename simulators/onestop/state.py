@@ -13,7 +13,7 @@ from datetime import datetime
 from starlette.responses import JSONResponse
 
 from integrations.onestop.mapping import VN_TZ
-from integrations.onestop.simdata import DEFECTS, ItemFactory
+from simulators.onestop.data import DEFECTS, ItemFactory
 from worker.domain.model import HandoffKind
 from worker.domain.statuses import Direction, Status
 

@@ -1,0 +1,1 @@
+"""The one-stop simulator: app (HTTP), state (feed, dossiers, faults), data (seeded items)."""

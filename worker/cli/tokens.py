@@ -6,12 +6,9 @@ import json
 
 import click
 
+from worker.cli.common import prepare_embedded, runtime
 from worker.domain.errors import InvalidInput
-
-
-def register(main: click.Group) -> None:
-    """Add the token group to the main `handoff` group."""
-    main.add_command(token)
+from worker.service.api_tokens import create, listing, revoke
 
 
 @click.group()
@@ -30,11 +27,7 @@ def _fmt(moment: object) -> str:
               help="a token that may act for every agency (only when really needed)")
 def token_add(name: str, agency: str | None, all_agencies: bool) -> None:
     """Make a token and print it once (only its hash is kept)."""
-    from worker.bootstrap import runtime
-    from worker.cli import _prepare_embedded
-    from worker.service.api_tokens import create
-
-    _prepare_embedded()
+    prepare_embedded()
     try:
         with runtime().db.unit_of_work() as s:
             row, secret = create(s, name, agency_code=agency, all_agencies=all_agencies)
@@ -49,9 +42,6 @@ def token_add(name: str, agency: str | None, all_agencies: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def token_list(as_json: bool) -> None:
     """Tokens by name, prefix and agency, with when they were made, last used and revoked."""
-    from worker.bootstrap import runtime
-    from worker.service.api_tokens import listing
-
     with runtime().db.unit_of_work() as s:
         rows = [{"name": r.name, "prefix": r.prefix,
                  "agency": "*" if r.all_agencies else r.agency_code,
@@ -71,9 +61,6 @@ def token_list(as_json: bool) -> None:
 @click.argument("name")
 def token_revoke(name: str) -> None:
     """Revoke a token at once: its next call gets 401."""
-    from worker.bootstrap import runtime
-    from worker.service.api_tokens import revoke
-
     try:
         with runtime().db.unit_of_work() as s:
             row = revoke(s, name)

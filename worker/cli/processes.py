@@ -1,0 +1,135 @@
+"""`handoff` commands that run a process: migrate, worker, beat, web, simulate, demo; secrets."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from worker.cli.common import prepare_embedded, setup_logging
+from worker.db.migrate import upgrade
+from worker.demo import run_demo
+from worker.secrets_check import (
+    ALLOW_SWITCH,
+    demo_values_admitted,
+    fresh_env_lines,
+    secret_problems,
+)
+from worker.settings import get_settings
+
+
+def _refuse_demo_secrets() -> None:
+    """Stop worker, beat or web off the embedded default while a secret is not real."""
+    settings = get_settings()
+    problems = secret_problems(settings)
+    if problems:
+        click.echo(
+            "refusing to start: this is not the embedded default (SQLite), and these settings "
+            "are not fit for production (values are never printed):\n  "
+            + "\n  ".join(str(p) for p in problems) + "\n"
+            "Run `handoff secrets` for fresh values to paste into .env; HANDOFF_AGENCIES "
+            f"replaces the demo sender block. {ALLOW_SWITCH}=true admits only the built-in "
+            "demo values, for a staging run against the simulators.",
+            err=True)
+        sys.exit(2)
+    admitted = demo_values_admitted(settings)
+    if admitted:
+        click.echo(f"warning: {ALLOW_SWITCH}=true: running on public demo values of "
+                   + ", ".join(admitted) + " (staging against the simulators only)", err=True)
+
+
+@click.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (Alembic)."""
+    setup_logging()
+    upgrade(get_settings().resolved_database_url())
+    click.echo("database is at the latest schema")
+
+
+@click.command()
+@click.option("--concurrency", "-c", type=int, default=None)
+@click.option("--loglevel", "-l", default="INFO")
+def worker(concurrency: int | None, loglevel: str) -> None:
+    """Run a Celery worker (scale by running more)."""
+    _refuse_demo_secrets()
+    prepare_embedded()
+    # Celery and the task modules load only in the processes that run them (worker, beat).
+    from worker.tasks import app
+
+    s = get_settings()
+    argv = ["worker", "-Q", "handoff", "-l", loglevel,
+            "-c", str(concurrency or s.worker_concurrency)]
+    if s.embedded:
+        argv += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
+    app.worker_main(argv=argv)
+
+
+@click.command()
+@click.option("--loglevel", "-l", default="INFO")
+@click.option("--schedule", "-s", default=None, help="beat's schedule file (one per beat)")
+def beat(loglevel: str, schedule: str | None) -> None:
+    """Run Celery beat (it only rings; leases make a second beat harmless)."""
+    _refuse_demo_secrets()
+    prepare_embedded()
+    from worker.tasks import app  # as in `worker`: Celery loads only where it runs
+
+    path = schedule or str(get_settings().home / "celerybeat-schedule")
+    app.start(["beat", "-l", loglevel, "-s", path])
+
+
+@click.command()
+@click.option("--host", default=None)
+@click.option("--port", type=int, default=None)
+def web(host: str | None, port: int | None) -> None:
+    """Serve webhooks, health, desk and ops pages."""
+    _refuse_demo_secrets()
+    # The web stack (Starlette app, templates, uvicorn) loads only in the web process.
+    import uvicorn
+
+    from worker.web import logfilter
+    from worker.web.app import create_app
+
+    prepare_embedded()
+    s = get_settings()
+    config = uvicorn.Config(create_app(), host=host or s.web_host, port=port or s.web_port,
+                            log_level="info")
+    server = uvicorn.Server(config)  # its logging is configured now; then add our filter
+    logfilter.install()
+    server.run()
+
+
+@click.command()
+@click.argument("system", type=click.Choice(["carrier", "onestop"]))
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", type=int, default=None)
+@click.option("--speed", type=float, default=600.0, help="carrier clock speed-up factor")
+def simulate(system: str, host: str, port: int | None, speed: float) -> None:
+    """Serve a simulator of the carrier (VNPost N-GSP) or the one-stop system."""
+    # This command is the simulators' launcher (the image runs `handoff simulate` in the
+    # compose `sim` profile), the one place production code names them: imported only when
+    # it runs, so no other command or process ever loads simulator code. .importlinter
+    # lists exactly these two imports as the exception.
+    if system == "carrier":
+        from simulators.carrier import app as carrier_sim
+
+        carrier_sim.run(host=host, port=port or 8701, speed=speed)
+    else:
+        from simulators.onestop import app as onestop_sim
+
+        onestop_sim.run(host=host, port=port or 8702)
+
+
+@click.command(name="secrets")
+def secrets_cmd() -> None:
+    """Print fresh secrets as HANDOFF_X=... lines to paste into .env."""
+    click.echo("\n".join(fresh_env_lines()))
+
+
+@click.command()
+@click.option("--count", type=int, default=24)
+@click.option("--timeout", type=float, default=115.0)
+@click.option("--serve", is_flag=True,
+              help="afterwards keep everything running, with demo logins, until Ctrl-C")
+def demo(count: int, timeout: float, serve: bool) -> None:
+    """Run everything on the embedded default and drive result-ready dossiers to the end."""
+    sys.exit(run_demo(count=count, timeout=timeout, serve=serve))

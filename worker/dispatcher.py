@@ -1,38 +1,49 @@
-"""Rings the doorbell: publishes 'run job N' for new rows and for every due row the sweep finds."""
+"""The Celery bell (publishes 'run job N' and marks the row rung), the sweep that rings every
+due row again, and the heartbeats of the processes that consume work."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from worker.bootstrap import Runtime
+from worker.celery_app import RUN_JOB, app
+from worker.db.engine import Database
 from worker.db.models import Heartbeat, utcnow
+from worker.ports.bell import Bell
 from worker.service import leases, ledger
+
+if TYPE_CHECKING:
+    from worker.bootstrap import Runtime
 
 log = logging.getLogger(__name__)
 SWEEP_LEASE = "sweep"
 
 
-def ring(rt: Runtime, job_ids: Iterable[int]) -> int:
-    """Publish one message per job. A failed publish is only logged: the sweep rings again."""
-    from worker.tasks import run_job
+class CeleryBell(Bell):
+    """The production bell: one broker message per job, sent by task name."""
 
-    ids = [i for i in job_ids if i is not None]
-    sent = 0
-    for job_id in ids:
-        try:
-            run_job.apply_async((job_id,), retry=False)
-            sent += 1
-        except Exception as err:  # broker down: the row stays due in the ledger
-            log.warning("could not ring job %s: %s", job_id, type(err).__name__)
-            break
-    if sent:
-        with rt.db.unit_of_work() as s:
-            ledger.mark_rung(s, ids[:sent])
-    return sent
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def ring(self, job_ids: Sequence[int]) -> int:
+        """A failed publish is only logged: the row stays due and the sweep rings it again."""
+        ids = [i for i in job_ids if i is not None]
+        sent = 0
+        for job_id in ids:
+            try:
+                app.send_task(RUN_JOB, args=(job_id,), retry=False)
+                sent += 1
+            except Exception as err:  # broker down: the row stays due in the ledger
+                log.warning("could not ring job %s: %s", job_id, type(err).__name__)
+                break
+        if sent:
+            with self.db.unit_of_work() as s:
+                ledger.mark_rung(s, ids[:sent])
+        return sent
 
 
 def sweep(rt: Runtime) -> int:
@@ -42,7 +53,7 @@ def sweep(rt: Runtime) -> int:
             return 0
         ids = ledger.due_job_ids(s, rt.settings.redispatch_after)
     try:
-        return ring(rt, ids)
+        return rt.bell.ring(ids)
     finally:
         with rt.db.unit_of_work() as s:
             leases.release(s, SWEEP_LEASE)

@@ -17,11 +17,12 @@ from integrations.carrier import mapping
 from simulators.carrier.app import SimConfig, create_app
 from simulators.onestop.app import serve_in_thread as serve_onestop
 from simulators.serve import serve_in_thread
+from tests.fakes import ListBell
 from worker.bootstrap import Runtime
 from worker.db.engine import Database
 from worker.db.models import Handoff, Job, utcnow
 from worker.service import feeds
-from worker.service.outbound import run_job
+from worker.service.jobs.runner import run_job
 from worker.settings import AgencyConfig, Settings
 
 HOUR = 3600
@@ -132,7 +133,7 @@ def world_on(db: Database, home: Path) -> Iterator[World]:
     settings = Settings(home=home, database_url=str(db.engine.url),
                         carrier_base_url=carrier_url, onestop_base_url=onestop_url + "/",
                         agencies={"000.00.21.H19": AgencyConfig(dispatch="desk")})
-    rt = Runtime(settings=settings, db=db)
+    rt = Runtime(settings=settings, db=db, bell=ListBell())  # drain() plays the worker
     try:
         with httpx.Client(base_url=carrier_url, timeout=5) as c, \
                 httpx.Client(base_url=onestop_url + "/", timeout=5) as o:

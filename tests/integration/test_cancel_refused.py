@@ -14,7 +14,7 @@ from worker.db.engine import Database
 from worker.db.models import Job, StatusLogEntry, utcnow
 from worker.service import desk, desk_queue, feeds
 from worker.service.cancel import WITHDRAWAL_REFUSED
-from worker.service.outbound import run_job
+from worker.service.jobs.runner import run_job
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
+from tests.fakes import ListBell
 from worker.bootstrap import Runtime
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
@@ -55,10 +56,10 @@ def test_an_event_our_columns_cannot_hold_is_logged_and_the_feed_moves_on(pg_url
                       ready_at=datetime.now(UTC)))
     bad = _event("0" * 23 + "1", order, 2, Status.IN_TRANSIT, post_office="X" * 500)
     good = _event("0" * 23 + "2", order, 1, Status.PICKED_UP)
-    rt = Runtime(settings=Settings(database_url=pg_url), db=db, _carrier=PagedCarrier([bad, good]))
+    rt = Runtime(settings=Settings(database_url=pg_url), db=db,
+                 carriers={"ngsp": PagedCarrier([bad, good])}, bell=ListBell())
     try:
-        read, _ = feeds.poll_carrier(rt)
-        assert read == 2
+        assert feeds.poll_carrier(rt) == 2
         with db.unit_of_work() as s:
             assert s.get_one(Cursor, feeds.CARRIER_CURSOR).value == good.event_id
             h = s.scalar(select(Handoff))

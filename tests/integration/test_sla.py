@@ -1,5 +1,6 @@
 """SLA marking on a real SQLite database: breaches recorded once, cleared when healed,
-notified once per hand-off and rule to a real HTTP receiver that checks the signature."""
+notified once per hand-off and rule to a real HTTP receiver that checks the signature, through
+the ledger (a notify job: retried, dead after its attempts, replayable)."""
 
 from __future__ import annotations
 
@@ -18,11 +19,15 @@ import pytest
 from sqlalchemy import select
 
 from integrations.onestop.webhooks import verify_webhook
+from tests.fakes import ListBell
+from worker import dispatcher
 from worker.bootstrap import Runtime
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
 from worker.db.models import Handoff, Job, Lease, SlaBreach
 from worker.service import leases
+from worker.service.jobs.runner import run_job
+from worker.service.replay import dead_letters, replay
 from worker.service.sla import mark, stuck
 from worker.settings import Settings
 
@@ -87,9 +92,23 @@ def db_url(tmp_path: Path) -> str:
     return url
 
 
-def make_rt(url: str, home: Path, notify_url: str = "") -> Runtime:
-    settings = Settings(database_url=url, home=home, notify_url=notify_url)
-    return Runtime(settings=settings, db=Database(url))
+def make_rt(url: str, home: Path, notify_url: str = "", **options: object) -> Runtime:
+    """A runtime whose bell is a list; a retry is due at once (no backoff to wait out)."""
+    settings = Settings(database_url=url, home=home, notify_url=notify_url,
+                        backoff_base_seconds=0.0, **options)
+    return Runtime(settings=settings, db=Database(url), bell=ListBell())
+
+
+def work(rt: Runtime, sweep: bool = False) -> None:
+    """What the workers do: run every job rung (and what those ring in turn). With
+    `sweep`, the beat's sweep first rings the rows due again (a retry)."""
+    bell = rt.bell
+    assert isinstance(bell, ListBell)
+    if sweep:
+        dispatcher.sweep(rt)
+    while rung := bell.take():
+        for job_id in rung:
+            run_job(rt, job_id)
 
 
 def add_handoff(rt: Runtime, code: str, status: str, **kw: object) -> int:
@@ -124,16 +143,20 @@ def test_breaches_are_recorded_notified_once_retried_after_500_and_cleared(
     failed = add_handoff(rt, "H19-0003", "delivery_failed", accepted_at=T0,
                          last_event_at=T0 + timedelta(hours=1))
 
-    # Run 1, two hours in: two breaches; the receiver answers 500 to the first POST.
+    # Run 1, two hours in: two breaches, two notifications queued and rung; the receiver
+    # answers 500 to the first POST.
     receiver.fail_next = 1
     r1 = mark(rt, T0 + timedelta(hours=2))
-    assert (r1.opened, r1.notified, r1.notify_failed) == (2, 1, 1)
+    assert (r1.opened, r1.queued) == (2, 2)
     assert open_rules(rt) == {("H19-0001", "not_accepted"), ("H19-0003", "delivery_failed")}
+    work(rt)
     assert receiver.attempts == 2 and len(receiver.received) == 1
 
-    # Run 2: nothing new; the refused one goes out now, the delivered one not again.
+    # Run 2: nothing new to queue; the refused one is retried (the sweep rings it again)
+    # and goes out now, the delivered one not again.
     r2 = mark(rt, T0 + timedelta(hours=3))
-    assert (r2.opened, r2.notified, r2.notify_failed) == (0, 1, 0)
+    assert (r2.opened, r2.queued) == (0, 0)
+    work(rt, sweep=True)
     assert receiver.attempts == 3 and len(receiver.received) == 2
 
     # The failed delivery is delivered after all: final, its breach is cleared.
@@ -143,11 +166,14 @@ def test_breaches_are_recorded_notified_once_retried_after_500_and_cleared(
 
     # Run 3, a day later: both waiting hand-offs missed the pickup limit.
     r3 = mark(rt, T0 + timedelta(hours=25))
-    assert (r3.opened, r3.cleared, r3.notified) == (2, 1, 2)
+    assert (r3.opened, r3.cleared, r3.queued) == (2, 1, 2)
     assert open_rules(rt) == {("H19-0001", "not_accepted"), ("H19-0001", "not_picked_up"),
                               ("H19-0002", "not_picked_up")}
+    work(rt)
     again = mark(rt, T0 + timedelta(hours=26))
-    assert (again.opened, again.notified, again.cleared) == (0, 0, 0)
+    assert (again.opened, again.queued, again.cleared) == (0, 0, 0)
+    work(rt, sweep=True)
+    assert receiver.attempts == 5
 
     got = [(n["handoff"]["dossierCode"], n["rule"]) for n in receiver.received]
     assert sorted(got) == sorted({*got}), "a hand-off and rule was notified twice"
@@ -186,14 +212,46 @@ def test_a_breach_healed_and_broken_again_is_reopened_not_renotified(
 ) -> None:
     rt = make_rt(db_url, tmp_path / "home", receiver.url)
     hid = add_handoff(rt, "H19-0010", "delivery_failed", accepted_at=T0, last_event_at=T0)
-    assert mark(rt, T0 + timedelta(minutes=5)).notified == 1
+    assert mark(rt, T0 + timedelta(minutes=5)).queued == 1
+    work(rt)
     for status, expect in (("out_for_delivery", "cleared"), ("delivery_failed", "reopened")):
         with rt.db.unit_of_work() as s:
             s.get_one(Handoff, hid).status = status
         result = mark(rt, T0 + timedelta(minutes=10))
-        assert getattr(result, expect) == 1 and result.notified == 0
-    assert len(receiver.received) == 1
+        assert getattr(result, expect) == 1 and result.queued == 0
+        work(rt, sweep=True)
+    assert len(receiver.received) == 1 and receiver.attempts == 1
     assert open_rules(rt) == {("H19-0010", "delivery_failed")}
+    rt.close()
+
+
+def test_a_notification_refused_until_its_attempts_run_out_is_dead_and_replayed_once(
+    tmp_path: Path, db_url: str, receiver: Receiver
+) -> None:
+    rt = make_rt(db_url, tmp_path / "home", receiver.url, max_attempts=3)
+    hid = add_handoff(rt, "H19-0040", "requested")
+    receiver.fail_next = 3
+    assert mark(rt, T0 + timedelta(hours=2)).queued == 1
+    work(rt)
+    for _ in range(3):  # the sweep rings each retry; after the third try it is dead
+        work(rt, sweep=True)
+    assert receiver.attempts == 3 and receiver.received == []
+    with rt.db.unit_of_work() as s:
+        (letter,) = dead_letters(s)
+        assert s.scalars(select(SlaBreach.notified_at)).all() == [None]
+    assert (letter.kind, letter.handoff_id, letter.attempts) == ("notify", hid, 3)
+    assert "3 lần thử" in letter.reason and "HTTP 500" in letter.reason
+
+    assert mark(rt, T0 + timedelta(hours=3)).queued == 0  # dead is not forgotten: no twin
+    (outcome,) = replay(rt, [letter.job_id], actor="ops")
+    assert outcome.replayed
+    work(rt)
+    assert [n["id"] for n in receiver.received] == [f"sla_{hid}_not_accepted"]
+    work(rt, sweep=True)
+    assert receiver.attempts == 4 and receiver.bad_signatures == 0
+    with rt.db.unit_of_work() as s:
+        assert s.scalar(select(SlaBreach.notified_at)) is not None
+        assert dead_letters(s) == []
     rt.close()
 
 
@@ -209,9 +267,10 @@ def test_no_url_no_notifications_and_a_held_lease_skips_the_run(
     with rt.db.unit_of_work() as s:
         leases.release(s, "sla", holder="someone-else")
     result = mark(rt, T0 + timedelta(minutes=1))
-    assert result.ran and result.opened == 1 and result.notified == 0
+    assert result.ran and result.opened == 1 and result.queued == 0
     with rt.db.unit_of_work() as s:
         assert s.scalars(select(SlaBreach.notified_at)).all() == [None]
+        assert s.scalars(select(Job)).all() == []
     rt.close()
 
 

@@ -16,8 +16,8 @@ from starlette.routing import Route
 
 from integrations.onestop.webhooks import sign_webhook
 from simulators.serve import serve_in_thread
+from tests.fakes import ListBell
 from tests.onestop_items import numbered
-from worker import dispatcher
 from worker.bootstrap import Runtime
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
@@ -32,13 +32,12 @@ def _db_and_app(url: str) -> tuple[Database, Starlette]:
     upgrade(url)
     db = Database(url)
     app = Starlette(routes=[Route("/hooks/onestop", onestop_hook, methods=["POST"])])
-    app.state.runtime = Runtime(settings=Settings(database_url=url), db=db)
+    app.state.runtime = Runtime(settings=Settings(database_url=url), db=db, bell=ListBell())
     return db, app
 
 
 @pytest.fixture
-def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Database]]:
-    monkeypatch.setattr(dispatcher, "ring", lambda rt, ids: 0)  # no broker in this test
+def served(tmp_path: Path) -> Iterator[tuple[str, Database]]:
     db, app = _db_and_app(f"sqlite:///{tmp_path / 'hook.db'}")
     base, stop = serve_in_thread(app, "hook")
     yield base + "hooks/onestop", db
@@ -179,8 +178,7 @@ def test_two_webhook_id_headers_are_refused(served: tuple[str, Database]) -> Non
 
 @pytest.mark.services
 def test_nul_and_surrogates_are_refused_the_same_way_on_postgresql(
-        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dispatcher, "ring", lambda rt, ids: 0)
+        pg_url: str) -> None:
     db, app = _db_and_app(pg_url)
     base, stop = serve_in_thread(app, "hook-pg")
     try:

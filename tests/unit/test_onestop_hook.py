@@ -10,7 +10,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from integrations.onestop.webhooks import signed_webhook_request
-from worker import dispatcher
+from tests.fakes import ListBell
 from worker.bootstrap import Runtime
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
@@ -28,11 +28,11 @@ ITEM = {
 
 
 @pytest.fixture
-def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TestClient:
+def client(tmp_path: Path) -> TestClient:
     url = f"sqlite:///{tmp_path / 'hook.db'}"
     upgrade(url)
-    rt = Runtime(settings=Settings(home=tmp_path, database_url=url), db=Database(url))
-    monkeypatch.setattr(dispatcher, "ring", lambda rt, ids: 0)  # no broker in a unit test
+    rt = Runtime(settings=Settings(home=tmp_path, database_url=url), db=Database(url),
+                 bell=ListBell())  # no broker in a unit test
     app = Starlette(routes=[Route("/hooks/onestop", onestop_hook, methods=["POST"])])
     app.state.runtime = rt
     return TestClient(app)

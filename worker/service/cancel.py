@@ -4,7 +4,6 @@ what a refused cancel leaves behind (the hand-off unchanged, the one-stop told).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,10 +13,8 @@ from worker.domain.model import HandoffItem
 from worker.domain.privacy import scrub
 from worker.domain.statuses import LABEL_VI, Status
 from worker.domain.transitions import CancelBlock, can_cancel
-from worker.service import handoffs, ledger
-
-if TYPE_CHECKING:
-    from worker.service.ingest import Ingested
+from worker.service import handoffs, ledger, uow
+from worker.service.ingested import Ingested
 
 WITHDRAWAL_REFUSED = "yêu cầu rút hồ sơ khỏi bưu chính bị từ chối"
 CARRIER_REFUSED = "cancel refused by the carrier"  # the status log's reason (domain/reasons.py)
@@ -89,6 +86,7 @@ def _join(session: Session, handoff: Handoff, earlier: Job, source: str, why: st
     """A cancel while another waits (or went dead): one question to the carrier, not two."""
     if earlier.state == "dead":  # the carrier could not be reached: ask again
         ledger.revive(session, earlier.idempotency_key)
+    uow.collect(session, earlier)  # rung again after commit, in case its ring was lost
     if withdrawal is not None:  # the carrier's answer must reach the one-stop too
         earlier.payload = {**earlier.payload, "withdrawal": withdrawal}
     handoffs.log(session, handoff, handoffs.Change(None, source, utcnow(), notes=why),
@@ -163,8 +161,6 @@ def _told(session: Session, handoff: Handoff, detail: str, key: str) -> list[Job
 
 
 def cancel_from_onestop(session: Session, item: HandoffItem, source: str) -> Ingested:
-    from worker.service.ingest import Ingested
-
     found = handoffs.current(session, item.dossier_code, item.direction)
     if found is None:
         # the withdrawal may name either direction; try the other one too

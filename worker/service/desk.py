@@ -19,7 +19,7 @@ from worker.domain.errors import InvalidInput
 from worker.domain.statuses import FINAL, LABEL_VI, Status
 from worker.domain.text import clean_text, sanitize_text
 from worker.domain.validation import check_dossier_code
-from worker.service import handoffs, ledger
+from worker.service import handoffs, ledger, uow
 from worker.service.cancel import request_cancel
 from worker.service.desk_queue import Waiting as Waiting  # the doors list the queue here
 from worker.service.desk_queue import pending as pending
@@ -55,18 +55,12 @@ class DeskOutcome:
 
 def request_pickups(rt: Runtime, codes: list[str], *, actor: str,
                     agency_code: str | None = None) -> list[DeskOutcome]:
-    """Call the courier for each dossier; one outcome per distinct code, in order."""
-    from worker import dispatcher
-
-    outcomes, jobs = [], []
+    """Call the courier for each dossier; one outcome per distinct code, in order. Each
+    dossier is its own unit of work: its post is rung as soon as it commits."""
+    outcomes = []
     for code in dict.fromkeys(c.strip() for c in codes if c and c.strip()):
-        with rt.db.unit_of_work() as s:
-            outcome, job = _request_one(s, code, actor, agency_code)
-            s.flush()
-            if job is not None:
-                jobs.append(job.id)
-        outcomes.append(outcome)
-    dispatcher.ring(rt, jobs)
+        with uow.begin(rt) as s:
+            outcomes.append(_request_one(s, code, actor, agency_code)[0])
     return outcomes
 
 
@@ -142,22 +136,17 @@ def _find(s: Session, code: str, agency_code: str | None) -> Handoff | DeskOutco
 
 def cancel(rt: Runtime, code: str, *, actor: str, agency_code: str | None = None
            ) -> DeskOutcome:
-    from worker import dispatcher
-
     checked = _checked(code)
     if isinstance(checked, DeskOutcome):
         return checked
     code = checked
-    with rt.db.unit_of_work() as s:
+    with uow.begin(rt) as s:
         found = _find(s, code, agency_code)
         if isinstance(found, DeskOutcome):
             return found
         h = handoffs.locked(s, found.id)
         result = request_cancel(s, h, "desk", f"hủy tại bàn một cửa: {actor}")
-        s.flush()
-        ids = [j.id for j in result.jobs]
         hid = h.id
-    dispatcher.ring(rt, ids)
     if not result.accepted:
         return DeskOutcome(code, "refused", result.reason, hid)
     outcome = "cancel_requested" if result.at_carrier else "cancelled"

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from worker.db.models import Cursor, utcnow
 from worker.domain.errors import HandoffError
 from worker.domain.privacy import scrub
-from worker.service import leases
+from worker.service import leases, uow
 from worker.service.ingest import describe_item, ingest_item
 from worker.service.isolation import Described, take_each
 from worker.service.tracking import apply_event
@@ -39,22 +39,23 @@ def set_cursor(session: Session, name: str, value: str) -> None:
         row.value, row.updated_at = value, utcnow()
 
 
-def poll_carrier(rt: Runtime) -> tuple[int, list[int]]:
-    """Read the tracking feed to its end. Returns (events read, new job ids)."""
+def poll_carrier(rt: Runtime) -> int:
+    """Read the tracking feed to its end. Returns how many events were read."""
     return _poll(rt, CARRIER_CURSOR, _carrier_page)
 
 
-def poll_onestop(rt: Runtime) -> tuple[int, list[int]]:
+def poll_onestop(rt: Runtime) -> int:
+    """Read the one-stop hand-off feed to its end. Returns how many items were read."""
     return _poll(rt, ONESTOP_CURSOR, _onestop_page)
 
 
 def _carrier_page(rt: Runtime, session: Session, cursor: str | None):  # type: ignore[no-untyped-def]
     page = rt.carrier.fetch_events(cursor, rt.settings.carrier_page_size)
 
-    def apply(s: Session) -> list[int]:
-        return take_each(s, page.events, lambda ev: [apply_event(s, ev)],
-                         lambda ev: Described(f"event {ev.event_id}", "feed",
-                                              order_number=ev.order_number))
+    def apply(s: Session) -> None:
+        take_each(s, page.events, lambda ev: [apply_event(s, ev)],
+                  lambda ev: Described(f"event {ev.event_id}", "feed",
+                                       order_number=ev.order_number))
 
     return len(page.events), page.last_id, apply, rt.settings.carrier_page_size
 
@@ -62,20 +63,20 @@ def _carrier_page(rt: Runtime, session: Session, cursor: str | None):  # type: i
 def _onestop_page(rt: Runtime, session: Session, cursor: str | None):  # type: ignore[no-untyped-def]
     page = rt.onestop.fetch_handoffs(cursor, rt.settings.onestop_page_size)
 
-    def apply(s: Session) -> list[int]:
-        return take_each(s, page.items,
-                         lambda raw: ingest_item(s, raw, "onestop-feed", rt.settings).jobs,
-                         lambda raw: describe_item(raw, "onestop-feed"))
+    def apply(s: Session) -> None:
+        take_each(s, page.items,
+                  lambda raw: ingest_item(s, raw, "onestop-feed", rt.settings).jobs,
+                  lambda raw: describe_item(raw, "onestop-feed"))
 
     return len(page.items), page.next_cursor or cursor or "", apply, rt.settings.onestop_page_size
 
 
-def _poll(rt: Runtime, name: str, read_page) -> tuple[int, list[int]]:  # type: ignore[no-untyped-def]
+def _poll(rt: Runtime, name: str, read_page) -> int:  # type: ignore[no-untyped-def]
     lease = f"poll:{name}"
     with rt.db.unit_of_work() as s:
         if not leases.acquire(s, lease, rt.settings.lease_seconds):
-            return 0, []
-    total, new_jobs, started = 0, [], time.monotonic()
+            return 0
+    total, started = 0, time.monotonic()
     try:
         while time.monotonic() - started < MAX_SECONDS:
             with rt.db.unit_of_work() as s:
@@ -85,12 +86,12 @@ def _poll(rt: Runtime, name: str, read_page) -> tuple[int, list[int]]:  # type: 
             except HandoffError as err:
                 log.warning("poll %s: %s", name, scrub(str(err)))
                 break
-            with rt.db.unit_of_work() as s:
+            with uow.begin(rt) as s:  # the page's new jobs are rung once it commits
                 if not leases.acquire(s, lease, rt.settings.lease_seconds):
                     break  # lost the lease (we were too slow); the new holder re-reads
                 if get_cursor(s, name) != cursor:
                     break  # someone else moved the cursor meanwhile: never move it back
-                new_jobs += apply(s)
+                apply(s)
                 if next_cursor:
                     set_cursor(s, name, next_cursor)
             total += count
@@ -99,4 +100,4 @@ def _poll(rt: Runtime, name: str, read_page) -> tuple[int, list[int]]:  # type: 
     finally:
         with rt.db.unit_of_work() as s:
             leases.release(s, lease)
-    return total, new_jobs
+    return total

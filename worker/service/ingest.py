@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
@@ -20,27 +19,12 @@ from worker.domain.text import sanitize_text
 from worker.domain.validation import check_dossier_code
 from worker.service import handoffs, ledger
 from worker.service.agency_settings import dispatch_mode
+from worker.service.cancel import cancel_from_onestop
+from worker.service.ingested import Ingested
 from worker.service.isolation import Described
 from worker.settings import Settings
 
 ITEM_SOURCE = "onestop-item"
-
-
-@dataclass
-class Ingested:
-    outcome: str  # created, duplicate, invalid, ignored, cancelled
-    handoff_id: int | None = None
-    reason: str = ""
-    jobs: list[Job] = field(default_factory=list)
-    bad_field: str | None = None  # for invalid items: the wire field at fault, and why
-    code: str | None = None
-
-    def as_answer(self) -> dict[str, Any]:
-        """What a sender is told (the webhook's 200 body)."""
-        answer: dict[str, Any] = {"outcome": self.outcome, "reason": self.reason}
-        if self.bad_field:
-            answer["field"], answer["code"] = self.bad_field, self.code
-        return answer
 
 
 def describe_item(raw: Any, source: str) -> Described:
@@ -75,8 +59,6 @@ def ingest_item(session: Session, raw: Any, source: str, settings: Settings) -> 
     except InvalidInput as err:
         return _record_invalid(session, raw, item_id, source, err)
     if item.kind == HandoffKind.HANDOFF_CANCELLED:
-        from worker.service.cancel import cancel_from_onestop
-
         return cancel_from_onestop(session, item, source)
     return _create(session, item, source, settings)
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from worker.db.models import Attempt, Job, utcnow
+from worker.service.uow import collect
 
 # how an exhausted row's reason starts (outbound writes it; the desk tells it apart)
 EXHAUSTED_PREFIX = "không gửi được sau"
@@ -20,6 +21,7 @@ class Kind:
     POST_ORDER = "post_order"
     CANCEL_ORDER = "cancel_order"
     PUSH_STATUS = "push_status"
+    NOTIFY = "notify"
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,8 @@ class Claimed:
 
 def enqueue(session: Session, kind: str, handoff_id: int, key: str,
             payload: dict[str, Any] | None = None, *, at: datetime | None = None) -> Job | None:
-    """Add a job unless one with the same idempotency key exists. Returns the new job.
+    """Add a job unless one with the same idempotency key exists. Returns the new job,
+    collected for the unit of work to ring after commit.
 
     The unique index decides: two clerks (or two processes) adding the same key at once
     get one row; the loser's savepoint rolls back and it is told None.
@@ -50,6 +53,7 @@ def enqueue(session: Session, kind: str, handoff_id: int, key: str,
             session.flush()
     except IntegrityError:
         return None
+    collect(session, job)
     return job
 
 
@@ -58,12 +62,14 @@ def handoff_of(session: Session, job_id: int) -> int | None:
 
 
 def revive(session: Session, key: str) -> Job | None:
-    """A dead job back to pending from scratch (its cause was fixed); None if not dead."""
+    """A dead job back to pending from scratch (its cause was fixed), collected for the
+    unit of work to ring after commit; None if not dead."""
     job = session.scalar(select(Job).where(Job.idempotency_key == key).with_for_update())
     if job is None or job.state != "dead":
         return None
     job.state, job.attempts, job.next_attempt_at = "pending", 0, utcnow()
     job.rung_at, job.locked_until = None, None
+    collect(session, job)
     return job
 
 

@@ -13,7 +13,8 @@ from worker.db.models import Handoff, Job, utcnow
 from worker.domain.ids import parse_id
 from worker.domain.statuses import FINAL, LABEL_VI, Status
 from worker.domain.text import safe_display
-from worker.service import handoffs, ledger
+from worker.service import handoffs, ledger, uow
+from worker.service.jobs import handler_for
 from worker.service.readable import read_rows
 
 if TYPE_CHECKING:
@@ -61,21 +62,16 @@ def replay(rt: Runtime, job_ids: list[int | str], *, actor: str) -> list[ReplayO
     that already exists at the carrier is answered 101 and never created twice.
 
     Ids come as typed (form values, CLI arguments): one that names no possible row (10^23,
-    -1, "abc") is refused by its own outcome and never reaches the database driver."""
-    from worker import dispatcher
-
-    outcomes, ring = [], []
+    -1, "abc") is refused by its own outcome and never reaches the database driver.
+    Each row is its own unit of work: revived, committed, then rung."""
+    outcomes = []
     for raw in dict.fromkeys(job_ids):
         job_id = parse_id(raw)
         if job_id is None:
             outcomes.append(ReplayOutcome(safe_display(raw, 30), False, NOT_AN_ID))
             continue
-        with rt.db.unit_of_work() as s:
-            outcome = _replay_one(s, job_id, actor)
-        outcomes.append(outcome)
-        if outcome.replayed:
-            ring.append(job_id)
-    dispatcher.ring(rt, ring)
+        with uow.begin(rt) as s:
+            outcomes.append(_replay_one(s, job_id, actor))
     return outcomes
 
 
@@ -86,7 +82,8 @@ def _replay_one(s: Session, job_id: int, actor: str) -> ReplayOutcome:
     if job.state != "dead":
         return ReplayOutcome(job_id, False, "việc này không ở trạng thái lỗi")
     h = handoffs.locked(s, job.handoff_id)
-    if job.kind != ledger.Kind.PUSH_STATUS and Status(h.status) in FINAL:
+    handler = handler_for(job.kind)
+    if (handler is None or not handler.REPLAY_WHEN_FINAL) and Status(h.status) in FINAL:
         return ReplayOutcome(job_id, False, f"hồ sơ đã kết thúc ({LABEL_VI[Status(h.status)]}); "
                                             "không gửi lại yêu cầu tới bưu điện")
     ledger.revive(s, job.idempotency_key)

@@ -1,26 +1,23 @@
-"""Marking late and stuck hand-offs (SLA breaches) and notifying each one once, signed."""
+"""Marking late and stuck hand-offs (SLA breaches) and queueing one notification for each
+(a `notify` job: retried, dead-lettered and replayed like any other effect)."""
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from integrations.onestop.webhooks import sign_webhook
 from worker.db.models import Handoff, Job, SlaBreach, utcnow
 from worker.domain.moments import as_utc
 from worker.domain.sla_rules import Limits, Rule, Snapshot, broken, rule_label, severity
 from worker.domain.statuses import FINAL
-from worker.service import leases
+from worker.service import leases, ledger, uow
 from worker.service.readable import read_rows
 
 if TYPE_CHECKING:
@@ -30,9 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LEASE = "sla"
-NOTIFY_TIMEOUT_SECONDS = 5.0  # short: a slow receiver only delays its own notifications
-NOTIFY_BATCH = 200  # at most this many POSTs per run; the rest go out on the next run
-NOTIFY_BUDGET_SECONDS = 60.0  # and no longer than this: well inside the lease and task limit
+NOTIFY_BATCH = 200  # at most this many notifications queued per run; the rest on the next
 _FINAL = [s.value for s in FINAL]
 
 
@@ -42,10 +37,8 @@ class MarkResult:
     opened: int = 0
     reopened: int = 0
     cleared: int = 0
-    notified: int = 0
-    notify_failed: int = 0
+    queued: int = 0  # notifications queued (notify jobs), sent by the workers
     skipped: int = 0  # hand-offs whose stored values could not be judged (logged, by id)
-    errors: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -71,10 +64,11 @@ def limits_of(s: Settings) -> Limits:
 
 
 def mark(rt: Runtime, now: datetime | None = None) -> MarkResult:
-    """One pass: record new breaches, clear the healed ones, then notify the unnotified.
+    """One pass: record new breaches, clear the healed ones, queue the notifications.
 
     Under a lease, so two beats or workers never mark at once (the unique index on
-    (handoff_id, rule) would keep rows single anyway; the lease keeps notifications single).
+    (handoff_id, rule) would keep rows single anyway). The notifications are queued in the
+    same transaction as the breaches and rung once it commits.
     """
     now = as_utc(now or utcnow())  # any zone or year the CLI was given, as a storable moment
     with rt.db.unit_of_work() as s:
@@ -82,10 +76,10 @@ def mark(rt: Runtime, now: datetime | None = None) -> MarkResult:
             return MarkResult(ran=False)
     try:
         result = MarkResult()
-        with rt.db.unit_of_work() as s:
+        with uow.begin(rt) as s:
             scan(s, now, limits_of(rt.settings), result)
-        if rt.settings.notify_url:
-            notify(rt, now, result)
+            if rt.settings.notify_url:  # empty: notifications are off
+                result.queued = queue_notifications(s)
         return result
     finally:
         with rt.db.unit_of_work() as s:
@@ -205,55 +199,28 @@ def notification_body(h: Handoff, b: SlaBreach) -> dict[str, Any]:
     }
 
 
-def notify(rt: Runtime, now: datetime, result: MarkResult,
-           client: httpx.Client | None = None) -> None:
-    """POST each open, unnotified breach; notified_at is set on a 2xx answer only.
+def message_id(handoff_id: int, rule: str) -> str:
+    """The notification's webhook-id and ledger key: one per hand-off and rule, ever."""
+    return f"sla_{handoff_id}_{rule}"
 
-    The HTTP calls run outside any transaction (no database lock held while waiting).
-    A transport error or the time budget stops the run; the rest waits for the next run.
-    """
-    s = rt.settings
-    with rt.db.unit_of_work() as session:
-        pending = [
-            (b.id, f"sla_{b.handoff_id}_{b.rule}", notification_body(h, b))
-            for b, h in read_rows(session, select(SlaBreach, Handoff).join(
-                Handoff, Handoff.id == SlaBreach.handoff_id).where(
-                SlaBreach.notified_at.is_(None), SlaBreach.cleared_at.is_(None))
-                .order_by(SlaBreach.id).limit(NOTIFY_BATCH), SlaBreach.id)
-        ]
-    if not pending:
-        return
-    own = client is None
-    http = client or httpx.Client(timeout=NOTIFY_TIMEOUT_SECONDS)
-    try:
-        started = time.monotonic()
-        for breach_id, msg_id, body in pending:
-            if time.monotonic() - started > NOTIFY_BUDGET_SECONDS:
-                break
-            raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-            # The signature carries the real time: the receiver checks it against its clock.
-            headers = sign_webhook(s.notify_secret, msg_id, raw)
-            headers["content-type"] = "application/json; charset=utf-8"
-            try:
-                r = http.post(s.notify_url, content=raw, headers=headers)
-            except httpx.HTTPError as err:
-                result.notify_failed += 1
-                result.errors.append(f"{msg_id}: {type(err).__name__}")
-                log.warning("SLA notification %s not sent: %s", msg_id, type(err).__name__)
-                break
-            if not 200 <= r.status_code < 300:
-                result.notify_failed += 1
-                result.errors.append(f"{msg_id}: HTTP {r.status_code}")
-                log.warning("SLA notification %s refused: HTTP %s", msg_id, r.status_code)
-                continue
-            with rt.db.unit_of_work() as session:
-                session.execute(update(SlaBreach).where(
-                    SlaBreach.id == breach_id, SlaBreach.notified_at.is_(None)
-                ).values(notified_at=now))
-            result.notified += 1
-    finally:
-        if own:
-            http.close()
+
+def queue_notifications(session: Session) -> int:
+    """Queue a notify job for each open breach never notified nor queued; how many.
+
+    The job's key is the message id, so a breach healed and broken again, or seen by two
+    runs, is notified once. notified_at is set when the receiver answers 2xx."""
+    key = literal("sla_") + cast(SlaBreach.handoff_id, String) + "_" + SlaBreach.rule
+    queued = select(Job.id).where(Job.idempotency_key == key).exists()
+    rows = session.execute(select(SlaBreach.handoff_id, SlaBreach.rule).where(
+        SlaBreach.notified_at.is_(None), SlaBreach.cleared_at.is_(None), ~queued)
+        .order_by(SlaBreach.id).limit(NOTIFY_BATCH)).all()
+    count = 0
+    for handoff_id, rule in rows:
+        msg = message_id(handoff_id, rule)
+        if ledger.enqueue(session, ledger.Kind.NOTIFY, handoff_id, msg,
+                          {"rule": rule, "message_id": msg}) is not None:
+            count += 1
+    return count
 
 
 def stuck(session: Session) -> list[StuckRow]:

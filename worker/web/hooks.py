@@ -26,11 +26,12 @@ from integrations.onestop.webhooks import (
     single_headers,
     verify_webhook,
 )
-from worker import dispatcher
 from worker.bootstrap import Runtime
 from worker.domain.errors import InvalidInput
 from worker.domain.text import sanitize_text
-from worker.service.ingest import Ingested, describe_item, ingest_item, take_receipt
+from worker.service import uow
+from worker.service.ingest import describe_item, ingest_item, take_receipt
+from worker.service.ingested import Ingested
 from worker.service.isolation import take_one
 from worker.web.bodies import BodyRefused, read_body
 
@@ -68,7 +69,7 @@ def _take(rt: Runtime, msg_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         taken.append(ingest_item(s, raw, "webhook", rt.settings))
         return taken[-1].jobs
 
-    with rt.db.unit_of_work() as s:
+    with uow.begin(rt) as s:  # what the item created is rung once it commits
         if not take_receipt(s, "webhook", msg_id):
             return {"outcome": "duplicate"}
         # in its own savepoint, like a feed item: whatever goes wrong, the item is
@@ -77,5 +78,4 @@ def _take(rt: Runtime, msg_id: str, payload: dict[str, Any]) -> dict[str, Any]:
     if jobs is None:
         return {"outcome": "quarantined",
                 "reason": "không xử lý được mục này; bộ phận vận hành sẽ kiểm tra"}
-    dispatcher.ring(rt, jobs)
     return taken[-1].as_answer()

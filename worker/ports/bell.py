@@ -1,0 +1,14 @@
+"""The bell port: tells workers that ledger rows are ready to run (after their commit)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+
+class Bell(Protocol):
+    """Rings once per job id; a lost ring is harmless (the sweep rings due rows again)."""
+
+    def ring(self, job_ids: Sequence[int]) -> int:
+        """Ring each job; returns how many rings went out. Never raises."""
+        ...

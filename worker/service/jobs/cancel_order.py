@@ -1,0 +1,35 @@
+"""Job kind cancel_order: ask the carrier to cancel a hand-off's order."""
+
+from __future__ import annotations
+
+from worker.domain.errors import CancelRefused, HandoffError
+from worker.ports import Ports
+from worker.service import cancel, ledger
+from worker.service.jobs.base import Step, dead, reason_of
+
+REPLAY_WHEN_FINAL = False  # a finished hand-off has nothing left to cancel
+
+
+def prepare(step: Step, job: ledger.Claimed) -> str:
+    return step.handoff.order_number or ""
+
+
+def perform(ports: Ports, order_number: str) -> str:
+    return ports.carrier.cancel_order(order_number)
+
+
+def settle(step: Step, job: ledger.Claimed, message: str) -> None:
+    cancel.carrier_cancelled(step.session, job, step.handoff, str(message))
+
+
+def settle_failure(step: Step, job: ledger.Claimed, failure: HandoffError,
+                   duration_ms: int | None) -> None:
+    if isinstance(failure, CancelRefused):
+        # the carrier answered the cancel with a Status other than 100: it refused
+        cancel.carrier_refused(step.session, job, step.handoff, reason_of(job, failure),
+                               failure.code or "", duration_ms)
+        return
+    # Any other permanent failure of a cancel (HTTP 403/404, a rejected customer key) is no
+    # answer: dead for ops to replay once the cause is fixed, the hand-off left where it is,
+    # as for a cancel whose retries ran out; nobody is told it was refused.
+    dead(step, job, failure, duration_ms)

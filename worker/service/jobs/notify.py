@@ -1,0 +1,48 @@
+"""Job kind notify: tell the SLA receiver, once per hand-off and rule, that a rule broke."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+
+from worker.db.models import SlaBreach, utcnow
+from worker.domain.errors import HandoffError
+from worker.ports import Ports
+from worker.service import ledger
+from worker.service.jobs.base import Skip, Step, dead
+from worker.service.sla import notification_body
+
+REPLAY_WHEN_FINAL = True  # a breach of a finished hand-off (push_failed) is still news
+
+
+@dataclass(frozen=True)
+class Notification:
+    message_id: str  # stable (sla_{handoff}_{rule}): the receiver dedupes on it
+    body: dict[str, Any]
+
+
+def prepare(step: Step, job: ledger.Claimed) -> Notification | Skip:
+    """The breach as it stands now. A breach healed since it was queued is still sent: it
+    happened, and its notification stays once per hand-off and rule."""
+    breach = step.session.scalar(select(SlaBreach).where(
+        SlaBreach.handoff_id == step.handoff.id, SlaBreach.rule == job.payload["rule"]))
+    if breach is None:
+        return Skip("skipped: no such breach")
+    return Notification(job.payload["message_id"], notification_body(step.handoff, breach))
+
+
+def perform(ports: Ports, note: Notification) -> None:
+    ports.notifier.notify(note.message_id, note.body)
+
+
+def settle(step: Step, job: ledger.Claimed, outcome: None) -> None:
+    step.session.execute(update(SlaBreach).where(
+        SlaBreach.handoff_id == step.handoff.id, SlaBreach.rule == job.payload["rule"],
+        SlaBreach.notified_at.is_(None)).values(notified_at=utcnow()))
+
+
+def settle_failure(step: Step, job: ledger.Claimed, failure: HandoffError,
+                   duration_ms: int | None) -> None:
+    dead(step, job, failure, duration_ms)

@@ -1,0 +1,81 @@
+"""Running one ledger row: claim and prepare, perform outside any transaction, then settle
+(done, retry with backoff, or failed for good), whatever its kind."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from worker.domain.errors import HandoffError, PermanentError, TransientError
+from worker.domain.privacy import scrub
+from worker.domain.rules import backoff_seconds
+from worker.service import handoffs, ledger, uow
+from worker.service.jobs import handler_for
+from worker.service.jobs.base import JobHandler, Skip, Step
+
+if TYPE_CHECKING:
+    from worker.bootstrap import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def run_job(rt: Runtime, job_id: int) -> None:
+    """One attempt of one job. Jobs it creates are rung after their commit (uow)."""
+    claimed = _claim(rt, job_id)
+    if claimed is None:
+        return
+    job, handler, request = claimed
+    started = time.monotonic()
+    outcome: Any = None
+    failure: HandoffError | None = None
+    try:
+        outcome = handler.perform(rt, request)
+    except (PermanentError, TransientError) as err:
+        failure = err
+    except Exception as err:  # a bug or an unexpected reply: retried, never crashes the worker
+        log.error("job %s (%s) failed unexpectedly: %s", job.id, job.kind, type(err).__name__)
+        failure = TransientError(f"lỗi không mong đợi ({type(err).__name__})")
+    took = int((time.monotonic() - started) * 1000)
+    _settle(rt, job, handler, outcome, failure, took)
+
+
+def _claim(rt: Runtime, job_id: int) -> tuple[ledger.Claimed, JobHandler, Any] | None:
+    """Take the job for one attempt and prepare its request, in one transaction."""
+    with uow.begin(rt) as session:
+        # lock order everywhere: the hand-off first, then its jobs (no deadlock on PostgreSQL)
+        handoff_id = ledger.handoff_of(session, job_id)
+        if handoff_id is None:
+            return None
+        step = Step(session, handoffs.locked(session, handoff_id), rt.settings)
+        job = ledger.claim(session, job_id, rt.settings.lease_seconds)
+        if job is None:
+            return None
+        handler = handler_for(job.kind)
+        if handler is None:  # written by a newer version, or by hand: a person must look
+            log.error("job %s has unknown kind %r", job.id, job.kind)
+            ledger.settle_dead(session, job, f"unknown job kind {job.kind!r}")
+            return None
+        request = handler.prepare(step, job)
+        if isinstance(request, Skip):
+            ledger.settle_done(session, job, note=request.note)
+            return None
+    return job, handler, request
+
+
+def _settle(rt: Runtime, job: ledger.Claimed, handler: JobHandler, outcome: Any,
+            failure: HandoffError | None, duration_ms: int) -> None:
+    s = rt.settings
+    with uow.begin(rt) as session:
+        step = Step(session, handoffs.locked(session, job.handoff_id), s)
+        if failure is None:
+            ledger.settle_done(session, job, duration_ms=duration_ms)
+            handler.settle(step, job, outcome)
+        elif isinstance(failure, TransientError) and job.attempts < s.max_attempts:
+            wait = backoff_seconds(job.attempts, s.backoff_base_seconds,
+                                   s.backoff_max_seconds, failure.retry_after)
+            ledger.settle_retry(session, job, scrub(str(failure)), wait, duration_ms)
+            log.info("job %s %s: transient (%s), retry in %.0fs", job.id, job.kind,
+                     scrub(str(failure)), wait)
+        else:
+            handler.settle_failure(step, job, failure, duration_ms)

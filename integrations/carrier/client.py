@@ -22,6 +22,7 @@ from tenacity.wait import wait_base
 from integrations.carrier import mapping
 from worker.domain.errors import PermanentError, TransientError
 from worker.domain.model import CarrierOrder, FeedPage, PostOutcome
+from worker.ports.carrier import CarrierPort
 
 if TYPE_CHECKING:
     from worker.settings import Settings
@@ -34,7 +35,7 @@ DEFAULT_ATTEMPTS = 3
 TOKEN_MARGIN_S = 60.0
 
 
-class VnpostClient:
+class VnpostClient(CarrierPort):
     """CarrierPort over the N-GSP gateway. Raises only TransientError or PermanentError."""
 
     def __init__(

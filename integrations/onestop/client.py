@@ -13,6 +13,7 @@ from tenacity.wait import wait_base
 from integrations.onestop import mapping, replies
 from worker.domain.errors import NotFound, PermanentError, TransientError
 from worker.domain.model import OnestopPage, StatusPush
+from worker.ports.onestop import OnestopPort
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 MAX_INLINE_WAIT_SECONDS = 5.0
 
 
-class OnestopClient:
+class OnestopClient(OnestopPort):
     """Talks to the one-stop API; raises only TransientError or PermanentError (and subclasses).
 
     Short transient bursts (transport errors, timeouts, 5xx) are retried here, at most

@@ -14,11 +14,12 @@ from worker.db.migrate import upgrade
 from worker.db.models import Cursor, Handoff, StatusLogEntry
 from worker.domain.model import CarrierOrder, FeedPage, PostOutcome, TrackingEvent
 from worker.domain.statuses import Status
+from worker.ports.carrier import CarrierPort
 from worker.service import feeds, leases
 from worker.settings import Settings
 
 
-class PagedCarrier:
+class PagedCarrier(CarrierPort):
     """A fake carrier port that serves one prepared page, then nothing."""
 
     def __init__(self, events: list[TrackingEvent]) -> None:

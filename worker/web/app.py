@@ -14,7 +14,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from worker.bootstrap import Runtime, runtime
-from worker.web import api, auth, desk, metrics_route, openapi, ops, settings_page
+from worker.web import api, auth, desk, metrics_route, openapi, ops, session, settings_page
 from worker.web.bodies import BodyLimit
 from worker.web.hooks import onestop_hook
 from worker.web.security_headers import SecurityHeaders
@@ -53,7 +53,7 @@ def _readiness(rt: Runtime) -> dict[str, str]:
 
 
 async def home(request: Request) -> RedirectResponse:
-    user = auth.current_user(request)
+    user = session.current_user(request)
     if user is None:
         return RedirectResponse("/login", 303)
     return RedirectResponse("/ops" if user.role == "ops" else "/desk", 303)
@@ -80,7 +80,7 @@ def create_app(rt: Runtime | None = None) -> Starlette:
             SessionMiddleware, secret_key=s.session_secret.get_secret_value(),
             session_cookie="handoff_session", max_age=s.session_max_age_seconds,
             same_site="strict", https_only=s.cookie_secure,
-        ), Middleware(auth.SessionUsers)],
+        ), Middleware(session.SessionUsers)],
     )
     app.state.runtime = rt
     app.add_middleware(BodyLimit)  # no body over 1 MB reaches any route, forms included

@@ -1,147 +1,27 @@
-"""Login, server-side sessions, roles and CSRF tokens for the desk and ops pages.
+"""Login and logout pages: the throttled password check that starts a server-side session.
 
-The signed cookie holds only a random session id ("sid"), or before login a CSRF token for
-the login form; the session itself (user, CSRF token, expiry) is a `web_sessions` row that
-SessionUsers looks up on every request. Deleting the row ends the session everywhere.
+Who is asking (the session middleware, current user, CSRF) is worker/web/session.py; page
+guards are worker/web/guards.py.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import secrets
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from functools import wraps
-from typing import Any
-from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from worker.domain.text import safe_display
 from worker.service import login_throttle, web_sessions
 from worker.service.users import authenticate
+from worker.web.guards import NO_AGENCY_VI, STALE_FORM_VI
 from worker.web.render import render
+from worker.web.session import check_csrf, current_user
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[[Request], Awaitable[Response]]
-
-NO_AGENCY_VI = "Tài khoản một cửa chưa được gán đơn vị; liên hệ bộ phận vận hành."
-STALE_FORM_VI = ("Phiên làm việc đã hết hạn hoặc biểu mẫu không hợp lệ; "
-                 "vui lòng tải lại trang và thử lại.")
-
-
-@dataclass(frozen=True)
-class CurrentUser:
-    username: str
-    role: str  # ops, desk
-    agency_code: str | None
-    full_name: str = ""
-
-    @property
-    def can_replay(self) -> bool:
-        return self.role == "ops"
-
-
-class SessionUsers:
-    """ASGI middleware (inside SessionMiddleware): the cookie's session id → its user.
-
-    One query per request that carries a session id; static files are skipped. An unknown,
-    expired or ended session clears the cookie, so the browser stops sending it.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith("/static/"):
-            state = scope.setdefault("state", {})
-            state["user"], state["session_csrf"] = None, None
-            cookie = scope.get("session")
-            sid = cookie.get("sid") if cookie is not None else None
-            if isinstance(sid, str) and cookie is not None:
-                db = scope["app"].state.runtime.db
-
-                def load() -> web_sessions.SessionUser | None:
-                    with db.unit_of_work() as s:
-                        return web_sessions.resolve(s, sid)
-
-                found = await run_in_threadpool(load)
-                if found is None:
-                    cookie.clear()
-                else:
-                    state["user"] = CurrentUser(found.username, found.role, found.agency_code,
-                                                found.full_name)
-                    state["session_csrf"] = found.csrf
-        await self.app(scope, receive, send)
-
-
-def current_user(request: Request) -> CurrentUser | None:
-    user = getattr(request.state, "user", None)
-    return user if isinstance(user, CurrentUser) else None
-
-
-def csrf_token(request: Request) -> str:
-    """The session's token; before login, one kept in the signed cookie for the login form."""
-    token = getattr(request.state, "session_csrf", None)
-    if token:
-        return str(token)
-    token = request.session.get("csrf")
-    if not token:
-        token = secrets.token_urlsafe(32)
-        request.session["csrf"] = token
-    return str(token)
-
-
-async def check_csrf(request: Request) -> dict[str, Any]:
-    """Read the form and check its CSRF token; returns the form's text fields as a dict of
-    lists. A file sent in place of a field (multipart) is dropped: no page takes files."""
-    form = await request.form()
-    sent = form.get("csrf") or request.headers.get("x-csrf-token", "")
-    if not isinstance(sent, str) or not sent or not secrets.compare_digest(
-            sent.encode(errors="replace"), csrf_token(request).encode()):
-        raise PermissionError("csrf")
-    return {k: [v for v in form.getlist(k) if isinstance(v, str)] for k in form}
-
-
-def _login_redirect(request: Request) -> RedirectResponse:
-    """To the login page, coming back to this very page (path and query) afterwards."""
-    if request.method != "GET":  # a form sent after expiry: there is no page to return to
-        return RedirectResponse("/login", 303)
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/login?next={quote(here, safe='')}", 303)
-
-
-def forbidden(request: Request, message: str) -> Response:
-    return render(request, "error.html", {"message": message}, status_code=403)
-
-
-def login_required(*roles: str) -> Callable[[Handler], Handler]:
-    """Pages: no valid session (logged out, expired, ended, account deactivated) → login
-    page; wrong role → 403 in plain Vietnamese. The role comes from the database."""
-
-    def decorate(handler: Handler) -> Handler:
-        @wraps(handler)
-        async def wrapper(request: Request) -> Response:
-            user = current_user(request)
-            if user is None:
-                return _login_redirect(request)
-            if roles and user.role not in roles:
-                return forbidden(request,
-                                 "Tài khoản của bạn không có quyền thực hiện thao tác này.")
-            try:
-                return await handler(request)
-            except PermissionError:
-                return forbidden(request, STALE_FORM_VI)
-
-        return wrapper
-
-    return decorate
 
 
 def _wait_vi(seconds: float) -> str:

@@ -17,8 +17,9 @@ from worker.db.models import Handoff, utcnow
 from worker.domain.statuses import FINAL
 from worker.service import desk as service
 from worker.service import desk_queue as queue
-from worker.web.auth import NO_AGENCY_VI, CurrentUser, check_csrf, forbidden, login_required
+from worker.web.guards import NO_AGENCY_VI, forbidden, login_required
 from worker.web.render import render
+from worker.web.session import CurrentUser, check_csrf
 
 MAX_CODES = 500  # per request, as in the API
 

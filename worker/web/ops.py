@@ -18,9 +18,10 @@ from worker.reports import timeline
 from worker.service import ops_queries as oq
 from worker.service.readable import read_rows
 from worker.service.replay import count_dead, dead_letters, replay
-from worker.web.auth import check_csrf, current_user, login_required
+from worker.web.guards import login_required
 from worker.web.ops_csv import csv_response
 from worker.web.render import render, templates
+from worker.web.session import check_csrf, current_user
 
 DEAD_PAGE = 100
 DIRECTIONS = list(oq.DIRECTION_VI.items())

@@ -12,6 +12,7 @@ from starlette.templating import Jinja2Templates
 from worker.domain.moments import duration, local
 from worker.domain.sla_rules import rule_label
 from worker.reports import label
+from worker.web.session import csrf_token, current_user
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 # Stored dates and durations are shown only through domain/moments: they never raise.
@@ -21,7 +22,5 @@ templates.env.globals.update(status_label=label, local_time=local, rule_label=ru
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None,
            status_code: int = 200) -> HTMLResponse:
-    from worker.web.auth import csrf_token, current_user
-
     ctx = {"user": current_user(request), "csrf": csrf_token(request), **(context or {})}
     return templates.TemplateResponse(request, name, ctx, status_code=status_code)

@@ -10,8 +10,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from worker.service.agency_settings import MODES, AgencyRow, list_agencies, set_dispatch
-from worker.web.auth import check_csrf, login_required
+from worker.web.guards import login_required
 from worker.web.render import render
+from worker.web.session import check_csrf
 
 
 async def _rows(request: Request) -> list[AgencyRow]:

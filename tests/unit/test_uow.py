@@ -1,0 +1,110 @@
+"""The unit of work rings the bell for the rows it created only once they are committed."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from tests.fakes import ListBell
+from worker.bootstrap import Runtime
+from worker.db.engine import Database
+from worker.db.models import Handoff, Job
+from worker.domain.enums import JobKind
+from worker.service import desk, ledger, uow
+from worker.service.jobs import HANDLERS, handler_for
+from worker.settings import Settings
+
+CODE = "000.00.17.H19-261126-0001"
+
+
+class CommittedBell(ListBell):
+    """Rings only what another connection can already read: proof the commit came first.
+    It reads with a plain sqlite3 connection (WAL: never waits for the writer's lock)."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__()
+        self.path = db.url.split("///", 1)[1]
+
+    def ring(self, job_ids: Sequence[int]) -> int:
+        with closing(sqlite3.connect(self.path)) as conn:
+            seen = {row[0] for row in conn.execute("SELECT id FROM jobs WHERE state = 'pending'")}
+        assert set(job_ids) <= seen, "rung before its commit"
+        return super().ring(job_ids)
+
+
+def _runtime(db: Database, tmp_path: Path, bell: ListBell) -> Runtime:
+    return Runtime(settings=Settings(home=tmp_path, database_url=db.url), db=db, bell=bell)
+
+
+def _handoff(db: Database) -> int:
+    with db.unit_of_work() as s:
+        h = Handoff(dossier_code=CODE, direction="result_delivery", source_item_id="hof_1",
+                    order_number=f"{CODE}/R1", status="requested", ready_at=datetime.now(UTC))
+        s.add(h)
+        s.flush()
+        return h.id
+
+
+def test_a_desk_order_is_rung_once_committed_and_a_second_click_rings_nothing(
+        sqlite_db: Database, tmp_path: Path) -> None:
+    _handoff(sqlite_db)
+    bell = CommittedBell(sqlite_db)
+    rt = _runtime(sqlite_db, tmp_path, bell)
+    assert [o.outcome for o in desk.request_pickups(rt, [CODE], actor="lan")] == ["ordered"]
+    with sqlite_db.unit_of_work() as s:
+        post = s.scalars(select(Job.id).where(Job.kind == "post_order")).one()
+    assert bell.take() == [post]
+    assert desk.request_pickups(rt, [CODE], actor="lan")[0].outcome == "already_ordered"
+    assert bell.take() == []
+
+
+def test_a_failed_transaction_rings_nothing(sqlite_db: Database, tmp_path: Path) -> None:
+    hid = _handoff(sqlite_db)
+    bell = ListBell()
+    rt = _runtime(sqlite_db, tmp_path, bell)
+    with pytest.raises(RuntimeError), uow.begin(rt) as s:
+        assert ledger.enqueue(s, JobKind.POST_ORDER, hid, "post:x") is not None
+        raise RuntimeError("after the job was added")
+    assert bell.rung == []
+    with sqlite_db.unit_of_work() as s:
+        assert s.scalars(select(Job)).all() == []
+
+
+def test_a_row_added_in_a_savepoint_that_rolled_back_is_not_rung(
+        sqlite_db: Database, tmp_path: Path) -> None:
+    hid = _handoff(sqlite_db)
+    bell = CommittedBell(sqlite_db)
+    rt = _runtime(sqlite_db, tmp_path, bell)
+    with uow.begin(rt) as s:
+        kept = ledger.enqueue(s, JobKind.POST_ORDER, hid, "post:kept")
+        try:
+            with s.begin_nested():
+                ledger.enqueue(s, JobKind.CANCEL_ORDER, hid, "cancel:dropped")
+                raise ValueError("the entry is quarantined")
+        except ValueError:
+            pass
+    assert kept is not None and bell.take() == [kept.id]
+
+
+def test_a_revived_dead_row_is_rung_after_commit(sqlite_db: Database, tmp_path: Path) -> None:
+    hid = _handoff(sqlite_db)
+    with sqlite_db.unit_of_work() as s:
+        s.add(Job(kind="push_status", handoff_id=hid, idempotency_key="push:pev_1",
+                  state="dead", attempts=12, last_error="HTTP 422"))
+    bell = CommittedBell(sqlite_db)
+    rt = _runtime(sqlite_db, tmp_path, bell)
+    with uow.begin(rt) as s:
+        job = ledger.revive(s, "push:pev_1")
+    assert job is not None and bell.take() == [job.id]
+
+
+def test_every_job_kind_has_a_handler_and_an_unknown_kind_has_none() -> None:
+    assert set(HANDLERS) == set(JobKind)
+    assert handler_for("post_order") is HANDLERS[JobKind.POST_ORDER]
+    assert handler_for("fax_order") is None

@@ -33,24 +33,29 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/ruff check worker integrations simulators tests celeryconfig.py
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo  # the layers and import rules of .importlinter
 	$(BIN)/pytest -q -rs --durations=10
 
-# The edit-test loop: lint and the unit tests (no worker processes, no browser; ~40 s).
+# The edit-test loop: lint, import rules, unit tests (no worker processes, no browser; ~45 s).
 test-fast: $(STAMP)
 	$(BIN)/ruff check worker integrations simulators tests celeryconfig.py
 	$(BIN)/pytest -q -x tests/unit
+	$(BIN)/lint-imports --no-logo
 
 lint: $(STAMP)
 	$(BIN)/ruff check worker integrations simulators tests celeryconfig.py
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 
 # Newest versions allowed by pyproject.toml, for every Python from 3.11 (--universal).
+# `make lock UPGRADE=` only adds what pyproject.toml newly asks for and keeps every other pin.
+UPGRADE ?= --upgrade
 lock:
 	[ -x $(BIN)/python ] || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet uv
-	$(BIN)/uv pip compile --quiet --upgrade --universal --python-version 3.11 --generate-hashes \
+	$(BIN)/uv pip compile --quiet $(UPGRADE) --universal --python-version 3.11 --generate-hashes \
 	  pyproject.toml -o requirements.lock
-	$(BIN)/uv pip compile --quiet --upgrade --universal --python-version 3.11 --generate-hashes \
+	$(BIN)/uv pip compile --quiet $(UPGRADE) --universal --python-version 3.11 --generate-hashes \
 	  pyproject.toml --extra test -o requirements-test.lock
 
 clean:

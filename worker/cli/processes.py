@@ -86,7 +86,7 @@ def web(host: str | None, port: int | None) -> None:
     # The web stack (Starlette app, templates, uvicorn) loads only in the web process.
     import uvicorn
 
-    from worker.web import logfilter
+    from worker.web import logfilter  # (the web stack, as above)
     from worker.web.app import create_app
 
     prepare_embedded()
@@ -110,11 +110,11 @@ def simulate(system: str, host: str, port: int | None, speed: float) -> None:
     # it runs, so no other command or process ever loads simulator code. .importlinter
     # lists exactly these two imports as the exception.
     if system == "carrier":
-        from simulators.carrier import app as carrier_sim
+        from simulators.carrier import app as carrier_sim  # (the launcher, as above)
 
         carrier_sim.run(host=host, port=port or 8701, speed=speed)
     else:
-        from simulators.onestop import app as onestop_sim
+        from simulators.onestop import app as onestop_sim  # (the launcher, as above)
 
         onestop_sim.run(host=host, port=port or 8702)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import tomllib
 from pathlib import Path
 
 import click
@@ -310,3 +311,17 @@ def test_dockerignore_keeps_the_context_small() -> None:
     assert "*" in lines  # allow-list
     for needed in ("!pyproject.toml", "!celeryconfig.py", "!worker/", "!integrations/"):
         assert needed in lines
+
+
+def test_the_image_holds_every_package_the_project_installs() -> None:
+    # the `sim` profile runs `handoff simulate` from this image: simulators/ must be in it
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    packages = [p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]
+                ["include"]]
+    assert "simulators" in packages
+    copied = {shlex.split(rest)[0] for word, rest in _dockerfile_instructions()
+              if word == "COPY"}
+    allowed = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    for package in packages:
+        assert package in copied, f"Dockerfile does not COPY {package}"
+        assert f"!{package}/" in allowed, f".dockerignore keeps {package} out"

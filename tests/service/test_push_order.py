@@ -1,0 +1,65 @@
+"""Push-backs of one hand-off reach the one-stop in the order they were applied: a later
+push is not taken while an earlier one of the same hand-off is still pending (it waits a
+second and is rung again by the sweep); a dead earlier push holds nothing back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tests.service.world import World
+from worker.db.models import utcnow
+from worker.domain.errors import PermanentError, TransientError
+from worker.domain.statuses import Status
+from worker.service.jobs.runner import run_job
+
+PICKED_AT = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+
+
+def _accepted_then_picked_up(world: World) -> tuple[str, int, int, int]:
+    """A hand-off posted and picked up, neither push run yet: (code, hand-off, accepted
+    push id, picked-up push id)."""
+    code, hid = world.requested()
+    (post,) = world.bell.take()
+    run_job(world.rt, post)
+    (accepted,) = world.bell.take()
+    world.carrier_event(f"{code}/R1", 1, Status.PICKED_UP, PICKED_AT)
+    (picked,) = world.bell.take()
+    return code, hid, accepted, picked
+
+
+def test_a_later_push_rung_first_waits_for_the_earlier_one(world: World) -> None:
+    code, _, accepted, picked = _accepted_then_picked_up(world)
+    before = utcnow()
+    run_job(world.rt, picked)  # two workers took the rings in the wrong order
+    assert world.onestop.pushes == []
+    waiting = world.jobs("push_status")[1]
+    assert waiting.id == picked and waiting.state == "pending"
+    assert waiting.attempts == 0 and world.attempts(picked) == []  # a wait is not a try
+    assert waiting.next_attempt_at > before and waiting.rung_at is None
+
+    run_job(world.rt, accepted)
+    world.later(1)  # the sweep rings the waiting push again
+    assert world.onestop.statuses(code) == ["accepted", "picked_up"]
+    assert [j.state for j in world.jobs("push_status")] == ["done", "done"]
+
+
+def test_a_push_waiting_for_its_retry_holds_back_the_later_ones(world: World) -> None:
+    code, _, accepted, picked = _accepted_then_picked_up(world)
+    world.onestop.faults.fail_next("push", TransientError("HTTP 503"))
+    run_job(world.rt, accepted)  # fails, waits for its backoff
+    run_job(world.rt, picked)
+    assert world.onestop.pushes == []
+    for _ in range(3):  # the later push is rung first (due first) and still waits its turn
+        world.later(60)
+    assert world.onestop.statuses(code) == ["accepted", "picked_up"]
+    assert world.attempts(accepted) == [(1, "transient"), (2, "ok")]
+    assert world.attempts(picked) == [(1, "ok")]
+
+
+def test_a_dead_earlier_push_does_not_hold_back_the_later_ones(world: World) -> None:
+    code, _, accepted, picked = _accepted_then_picked_up(world)
+    world.onestop.faults.fail_next("push", PermanentError("HTTP 422: trạng thái không hợp lệ"))
+    run_job(world.rt, accepted)
+    run_job(world.rt, picked)
+    assert world.onestop.statuses(code) == ["picked_up"]
+    assert [j.state for j in world.jobs("push_status")] == ["dead", "done"]

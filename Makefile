@@ -39,7 +39,7 @@ test: $(STAMP) browser
 # The edit-test loop: lint, import rules, unit tests (no worker processes, no browser; ~45 s).
 test-fast: $(STAMP)
 	$(BIN)/ruff check worker integrations simulators tests celeryconfig.py
-	$(BIN)/pytest -q -x tests/unit
+	$(BIN)/pytest -q -x tests/unit tests/service
 	$(BIN)/lint-imports --no-logo
 
 lint: $(STAMP)

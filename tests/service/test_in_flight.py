@@ -7,7 +7,7 @@ import pytest
 
 from tests.service.world import World
 from worker import dispatcher
-from worker.domain.errors import PermanentError, TransientError
+from worker.domain.errors import HandoffError, PermanentError, TransientError
 from worker.service import desk
 from worker.service.desk import DeskOutcome
 from worker.service.jobs.runner import run_job
@@ -55,7 +55,7 @@ def test_the_sweep_does_not_ring_a_post_on_the_wire(world: World) -> None:
     assert swept == [0]
 
 
-def _stale_first_attempt(world: World, failure: Exception) -> tuple[int, int]:
+def _stale_first_attempt(world: World, failure: HandoffError) -> tuple[int, int]:
     """Attempt 1 posts; while it is on the wire its lease runs out and attempt 2 posts and
     settles; then attempt 1 comes back with `failure`. (hand-off id, post id)"""
     _, hid = world.requested()

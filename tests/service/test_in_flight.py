@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from tests.service.world import World
-from worker import dispatcher
 from worker.domain.errors import HandoffError, PermanentError, TransientError
 from worker.service import desk
 from worker.service.desk import DeskOutcome
@@ -50,7 +49,7 @@ def test_a_cancel_before_the_post_ran_stops_it_and_never_asks_the_carrier(
 def test_the_sweep_does_not_ring_a_post_on_the_wire(world: World) -> None:
     world.requested()
     swept: list[int] = []
-    world.carrier.while_posting = lambda: swept.append(dispatcher.sweep(world.rt))
+    world.carrier.while_posting = lambda: swept.append(world.sweep())
     world.work()
     assert swept == [0]
 

@@ -9,7 +9,6 @@ from sqlalchemy import func, select
 
 from tests.onestop_items import numbered
 from tests.service.world import World
-from worker import dispatcher
 from worker.db.models import Handoff, Job
 from worker.domain.enums import JobKind
 from worker.service import ledger, uow
@@ -20,13 +19,13 @@ from worker.service.jobs.runner import run_job
 def test_a_lost_ring_is_rung_again_by_the_sweep_after_redispatch_after(world: World) -> None:
     _, hid = world.requested()
     (post,) = world.bell.take()  # this ring never reaches a worker
-    assert dispatcher.sweep(world.rt) == 1  # never marked rung: rung at once
+    assert world.sweep() == 1  # never marked rung: rung at once
     assert world.bell.take() == [post]  # ... and lost again
-    assert dispatcher.sweep(world.rt) == 0  # rung just now: not again yet
+    assert world.sweep() == 0  # rung just now: not again yet
     world.clock.advance(world.rt.settings.redispatch_after - 5)
-    assert dispatcher.sweep(world.rt) == 0
+    assert world.sweep() == 0
     world.clock.advance(10)
-    assert dispatcher.sweep(world.rt) == 1
+    assert world.sweep() == 1
     assert world.bell.take() == [post]
     run_job(world.rt, post)
     assert world.handoff(hid).status == "accepted"
@@ -36,7 +35,7 @@ def test_the_sweep_rings_each_due_row_once_oldest_first(world: World) -> None:
     world.requested(1)
     world.requested(2)
     posts = world.bell.take()
-    assert dispatcher.sweep(world.rt) == 2 and world.bell.take() == posts
+    assert world.sweep() == 2 and world.bell.take() == posts
     world.work()
     world.later(3600)  # done rows are never rung again
     assert world.bell.take() == [] and len(world.carrier.calls) == 2

@@ -3,8 +3,6 @@ lease ran out (another attempt ran meanwhile) records only its own try."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.service.world import World
 from worker.domain.errors import HandoffError, PermanentError, TransientError
 from worker.service import desk
@@ -80,9 +78,6 @@ def test_a_stale_attempt_failing_transiently_records_only_its_try(world: World) 
     assert world.carrier.created() == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: post_order.settle_failure marks the hand-off needs_attention even when the "
-    "failing attempt is stale (ledger._mine refuses it only the job row)"))
 def test_a_stale_attempt_failing_for_good_leaves_the_newer_outcome(world: World) -> None:
     hid, post = _stale_first_attempt(world, PermanentError("Bưu điện từ chối đơn", code="102"))
     job = world.job("post_order", hid)

@@ -11,17 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from worker.db.models import Attempt, Job, utcnow
+from worker.domain.enums import AttemptOutcome, JobKind, JobState
 from worker.service.uow import collect
 
 # how an exhausted row's reason starts (outbound writes it; the desk tells it apart)
 EXHAUSTED_PREFIX = "không gửi được sau"
-
-
-class Kind:
-    POST_ORDER = "post_order"
-    CANCEL_ORDER = "cancel_order"
-    PUSH_STATUS = "push_status"
-    NOTIFY = "notify"
 
 
 @dataclass(frozen=True)
@@ -35,7 +29,7 @@ class Claimed:
     attempts: int
 
 
-def enqueue(session: Session, kind: str, handoff_id: int, key: str,
+def enqueue(session: Session, kind: JobKind, handoff_id: int, key: str,
             payload: dict[str, Any] | None = None, *, at: datetime | None = None) -> Job | None:
     """Add a job unless one with the same idempotency key exists. Returns the new job,
     collected for the unit of work to ring after commit.
@@ -65,9 +59,9 @@ def revive(session: Session, key: str) -> Job | None:
     """A dead job back to pending from scratch (its cause was fixed), collected for the
     unit of work to ring after commit; None if not dead."""
     job = session.scalar(select(Job).where(Job.idempotency_key == key).with_for_update())
-    if job is None or job.state != "dead":
+    if job is None or job.state != JobState.DEAD:
         return None
-    job.state, job.attempts, job.next_attempt_at = "pending", 0, utcnow()
+    job.state, job.attempts, job.next_attempt_at = JobState.PENDING, 0, utcnow()
     job.rung_at, job.locked_until = None, None
     collect(session, job)
     return job
@@ -79,14 +73,14 @@ def stop_pending_post(session: Session, handoff_id: int, why: str) -> tuple[bool
     (it was tried before, or it is on the wire right now)."""
     now = utcnow()
     post = session.scalar(select(Job).where(Job.handoff_id == handoff_id,
-                                            Job.kind == Kind.POST_ORDER).with_for_update())
+                                            Job.kind == JobKind.POST_ORDER).with_for_update())
     if post is None:
         return False, False
     in_flight = post.locked_until is not None and post.locked_until > now
-    if post.state == "pending" and not in_flight:
-        post.state, post.last_error = "done", f"stopped: {why}"
+    if post.state == JobState.PENDING and not in_flight:
+        post.state, post.last_error = JobState.DONE, f"stopped: {why}"
         return True, post.attempts > 0
-    return False, post.attempts > 0 or post.state == "done"
+    return False, post.attempts > 0 or post.state == JobState.DONE
 
 
 def claim(session: Session, job_id: int, lease: float, now: datetime | None = None
@@ -98,17 +92,17 @@ def claim(session: Session, job_id: int, lease: float, now: datetime | None = No
     """
     now = now or utcnow()
     job = session.get(Job, job_id)
-    if job is None or job.state != "pending" or job.next_attempt_at > now:
+    if job is None or job.state != JobState.PENDING or job.next_attempt_at > now:
         return None
-    if (job.kind == Kind.PUSH_STATUS and _has_earlier_push(session, job)) or (
-        job.kind == Kind.CANCEL_ORDER and _post_in_flight(session, job, now)
+    if (job.kind == JobKind.PUSH_STATUS and _has_earlier_push(session, job)) or (
+        job.kind == JobKind.CANCEL_ORDER and _post_in_flight(session, job, now)
     ):
         job.next_attempt_at = now + timedelta(seconds=1)
         job.rung_at = None
         return None
     result = session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.state == "pending", Job.next_attempt_at <= now,
+        .where(Job.id == job_id, Job.state == JobState.PENDING, Job.next_attempt_at <= now,
                or_(Job.locked_until.is_(None), Job.locked_until < now))
         .values(locked_until=now + timedelta(seconds=lease), attempts=Job.attempts + 1)
     )
@@ -121,8 +115,8 @@ def claim(session: Session, job_id: int, lease: float, now: datetime | None = No
 def _has_earlier_push(session: Session, job: Job) -> bool:
     return session.scalar(
         select(Job.id).where(
-            and_(Job.handoff_id == job.handoff_id, Job.kind == Kind.PUSH_STATUS,
-                 Job.state == "pending", Job.id < job.id)
+            and_(Job.handoff_id == job.handoff_id, Job.kind == JobKind.PUSH_STATUS,
+                 Job.state == JobState.PENDING, Job.id < job.id)
         ).limit(1)
     ) is not None
 
@@ -130,7 +124,7 @@ def _has_earlier_push(session: Session, job: Job) -> bool:
 def _post_in_flight(session: Session, job: Job, now: datetime) -> bool:
     """A cancel waits while a post of the same hand-off may still be on the wire."""
     return session.scalar(
-        select(Job.id).where(Job.handoff_id == job.handoff_id, Job.kind == Kind.POST_ORDER,
+        select(Job.id).where(Job.handoff_id == job.handoff_id, Job.kind == JobKind.POST_ORDER,
                              Job.locked_until.is_not(None), Job.locked_until > now).limit(1)
     ) is not None
 
@@ -143,7 +137,12 @@ def _mine(session: Session, claimed: Claimed) -> Job | None:
     return job if job.attempts == claimed.attempts else None
 
 
-def _record(session: Session, claimed: Claimed, outcome: str, error: str,
+def is_current(session: Session, claimed: Claimed) -> bool:
+    """True while this attempt is still the job's latest (it may settle the hand-off)."""
+    return _mine(session, claimed) is not None
+
+
+def _record(session: Session, claimed: Claimed, outcome: AttemptOutcome, error: str,
             duration_ms: int | None) -> None:
     session.add(Attempt(job_id=claimed.id, number=claimed.attempts, outcome=outcome,
                         error=error, duration_ms=duration_ms))
@@ -153,8 +152,8 @@ def settle_done(session: Session, claimed: Claimed, note: str = "",
                 duration_ms: int | None = None) -> None:
     job = _mine(session, claimed)
     if job is not None:
-        job.state, job.done_at, job.locked_until, job.last_error = "done", utcnow(), None, ""
-    _record(session, claimed, "ok", note, duration_ms)
+        job.state, job.done_at, job.locked_until, job.last_error = JobState.DONE, utcnow(), None, ""
+    _record(session, claimed, AttemptOutcome.OK, note, duration_ms)
 
 
 def settle_retry(session: Session, claimed: Claimed, error: str, wait: float,
@@ -163,14 +162,15 @@ def settle_retry(session: Session, claimed: Claimed, error: str, wait: float,
     if job is not None:
         job.next_attempt_at = utcnow() + timedelta(seconds=wait)
         job.locked_until, job.rung_at, job.last_error = None, None, error
-    _record(session, claimed, "transient", error, duration_ms)
+    _record(session, claimed, AttemptOutcome.TRANSIENT, error, duration_ms)
 
 
-def settle_dead(session: Session, claimed: Claimed, error: str, outcome: str = "permanent",
+def settle_dead(session: Session, claimed: Claimed, error: str,
+                outcome: AttemptOutcome = AttemptOutcome.PERMANENT,
                 duration_ms: int | None = None) -> None:
     job = _mine(session, claimed)
     if job is not None:
-        job.state, job.locked_until, job.last_error = "dead", None, error
+        job.state, job.locked_until, job.last_error = JobState.DEAD, None, error
     _record(session, claimed, outcome, error, duration_ms)
 
 
@@ -181,7 +181,7 @@ def due_job_ids(session: Session, redispatch_after: float, limit: int = 500,
     stale = now - timedelta(seconds=redispatch_after)
     ids = list(session.scalars(
         select(Job.id).where(
-            Job.state == "pending", Job.next_attempt_at <= now,
+            Job.state == JobState.PENDING, Job.next_attempt_at <= now,
             or_(Job.rung_at.is_(None), Job.rung_at < stale),
             or_(Job.locked_until.is_(None), Job.locked_until < now),
         ).order_by(Job.next_attempt_at, Job.id).limit(limit)

@@ -7,6 +7,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from worker.domain.enums import AttemptOutcome
 from worker.domain.errors import HandoffError, PermanentError, TransientError
 from worker.domain.privacy import scrub
 from worker.domain.rules import backoff_seconds
@@ -15,7 +16,7 @@ from worker.service.jobs import handler_for
 from worker.service.jobs.base import JobHandler, Skip, Step
 
 if TYPE_CHECKING:
-    from worker.bootstrap import Runtime
+    from worker.service.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -77,5 +78,11 @@ def _settle(rt: Runtime, job: ledger.Claimed, handler: JobHandler, outcome: Any,
             ledger.settle_retry(session, job, scrub(str(failure)), wait, duration_ms)
             log.info("job %s %s: transient (%s), retry in %.0fs", job.id, job.kind,
                      scrub(str(failure)), wait)
+        elif not ledger.is_current(session, job):
+            # a newer attempt owns the row (this one's lock ran out): the stale attempt
+            # records only its try and never touches the hand-off the newer one settled
+            ledger.settle_dead(session, job, scrub(str(failure)), AttemptOutcome.PERMANENT
+                               if isinstance(failure, PermanentError)
+                               else AttemptOutcome.EXHAUSTED, duration_ms)
         else:
             handler.settle_failure(step, job, failure, duration_ms)

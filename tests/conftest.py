@@ -10,9 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
+
+# Property tests: thorough under CI, quick in the edit-test loop (`make test-fast`).
+hypothesis_settings.register_profile("ci", max_examples=300)
+hypothesis_settings.register_profile("dev", max_examples=60)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")

@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 from starlette.testclient import TestClient
 
-from worker.bootstrap import Runtime
+from worker.bootstrap import build_runtime
 from worker.db.engine import Database
+from worker.service.runtime import Runtime
 from worker.service.users import add_user
 from worker.settings import Settings
 from worker.web.app import create_app
@@ -42,7 +43,7 @@ def add_staff(db: Database, password: str = PASSWORD) -> None:
 def web_runtime(db: Database, home: Path, **settings: Any) -> Runtime:
     """A runtime on `db`; its settings name that database unless told otherwise."""
     settings.setdefault("database_url", db.url)
-    return Runtime(settings=Settings(home=home, **settings), db=db)
+    return build_runtime(settings=Settings(home=home, **settings), db=db)
 
 
 @contextmanager

@@ -1,81 +1,39 @@
-"""Composition root: builds the runtime (settings, database, adapters, bell) once per process."""
+"""Composition root: the one place that names the concrete adapters; builds the runtime
+(settings, database, adapters, bell) once per process."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from integrations.carrier.client import VnpostClient
 from integrations.notify.client import WebhookNotifier
 from integrations.onestop.client import OnestopClient
+from worker.celery_app import CeleryBell
 from worker.db.engine import Database
-from worker.dispatcher import CeleryBell
 from worker.ports import CarrierPort, NotifierPort, OnestopPort
 from worker.ports.bell import Bell
+from worker.service.runtime import DEFAULT_ROUTE, Factories, Runtime
 from worker.settings import Settings, get_settings
 
-# One carrier adapter per route (the way an agency's orders reach a carrier), each built
-# from the settings on first use. A second route is one more line here.
-CARRIER_ROUTES: dict[str, Callable[[Settings], CarrierPort]] = {
-    "ngsp": VnpostClient.from_settings,  # VNPost N-GSP gateway
-}
-DEFAULT_ROUTE = "ngsp"
+# Each adapter is built from the settings on first use. Carriers are keyed by route (the
+# way an agency's orders reach a carrier): a second route is one more line here.
+PRODUCTION = Factories(
+    carriers={DEFAULT_ROUTE: VnpostClient.from_settings},  # VNPost N-GSP gateway
+    onestop=OnestopClient.from_settings,
+    notifier=WebhookNotifier.from_settings,
+    bell=CeleryBell,
+)
 
 
-class Runtime:
-    """Settings, database, adapters and bell: what services, pages and tasks work with.
-
-    Adapters are built on first use. A test passes its own through the constructor:
-    ``Runtime(settings=..., db=..., carriers={"ngsp": fake}, bell=ListBell())``.
-    """
-
-    def __init__(self, settings: Settings, db: Database, *,
-                 carriers: Mapping[str, CarrierPort] | None = None,
-                 onestop: OnestopPort | None = None, notifier: NotifierPort | None = None,
-                 bell: Bell | None = None) -> None:
-        self.settings = settings
-        self.db = db
-        self._carriers: dict[str, CarrierPort] = dict(carriers or {})
-        self._onestop = onestop
-        self._notifier = notifier
-        self._bell = bell
-
-    def __repr__(self) -> str:
-        return f"Runtime(db={self.db.engine.url!r})"  # the URL repr hides the password
-
-    def carrier_for(self, route: str) -> CarrierPort:
-        """The carrier adapter of a route (KeyError for a route no adapter serves)."""
-        if route not in self._carriers:
-            self._carriers[route] = CARRIER_ROUTES[route](self.settings)
-        return self._carriers[route]
-
-    @property
-    def carrier(self) -> CarrierPort:
-        return self.carrier_for(DEFAULT_ROUTE)
-
-    @property
-    def onestop(self) -> OnestopPort:
-        if self._onestop is None:
-            self._onestop = OnestopClient.from_settings(self.settings)
-        return self._onestop
-
-    @property
-    def notifier(self) -> NotifierPort:
-        if self._notifier is None:
-            self._notifier = WebhookNotifier.from_settings(self.settings)
-        return self._notifier
-
-    @property
-    def bell(self) -> Bell:
-        if self._bell is None:
-            self._bell = CeleryBell(self.db)
-        return self._bell
-
-    def close(self) -> None:
-        for port in (*self._carriers.values(), self._onestop, self._notifier):
-            if port is not None:
-                port.close()
-        self.db.dispose()
+def build_runtime(settings: Settings, db: Database, *,
+                  carriers: Mapping[str, CarrierPort] | None = None,
+                  onestop: OnestopPort | None = None, notifier: NotifierPort | None = None,
+                  bell: Bell | None = None) -> Runtime:
+    """A runtime whose adapters are the production ones, but for those given here (a test
+    passes fakes: ``build_runtime(settings, db, carriers={"ngsp": fake}, bell=ListBell())``)."""
+    return Runtime(settings, db, factories=PRODUCTION, carriers=carriers, onestop=onestop,
+                   notifier=notifier, bell=bell)
 
 
 _runtime: Runtime | None = None
@@ -87,6 +45,6 @@ def runtime(settings: Settings | None = None) -> Runtime:
     global _runtime, _pid
     if _runtime is None or _pid != os.getpid():
         s = settings or get_settings()
-        _runtime = Runtime(settings=s, db=Database(s.resolved_database_url()))
+        _runtime = build_runtime(s, Database(s.resolved_database_url()))
         _pid = os.getpid()
     return _runtime

@@ -13,6 +13,7 @@ import click
 
 from worker.db.engine import Database
 from worker.domain.statuses import FINAL, Status
+from worker.reports import counts_by_status
 from worker.stack import Stack
 
 DEMO_USERS = (("ops", "ops-demo-2026", "ops", None, "Cán bộ vận hành"),
@@ -73,8 +74,6 @@ def add_login(stack: Stack, username: str, password: str, role: str, agency: str
 
 
 def _counts(db: Database) -> dict[str, int]:
-    from worker.reports import counts_by_status
-
     try:
         with db.unit_of_work() as s:
             return counts_by_status(s)

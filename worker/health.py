@@ -12,7 +12,8 @@ from __future__ import annotations
 import socket
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from worker.db.engine import Database
 from worker.db.models import Cursor, Heartbeat, utcnow
@@ -25,6 +26,22 @@ FLEET_HEARTBEAT = "worker"
 def host_heartbeat(hostname: str | None = None) -> str:
     """The heartbeat row of one host (this one by default); computed per call, never cached."""
     return f"{FLEET_HEARTBEAT}:{hostname or socket.gethostname()}"
+
+
+def beat_heartbeat(db: Database, *names: str) -> None:
+    """Mark each named heartbeat as beating now.
+    Two processes of one host may insert the same row at once: the loser just updates."""
+    now = utcnow()
+    with db.unit_of_work() as s:
+        for name in names:
+            if s.execute(update(Heartbeat).where(Heartbeat.name == name)
+                         .values(at=now)).rowcount == 1:  # type: ignore[attr-defined]
+                continue
+            try:
+                with s.begin_nested():
+                    s.add(Heartbeat(name=name, at=now))
+            except IntegrityError:
+                s.execute(update(Heartbeat).where(Heartbeat.name == name).values(at=now))
 
 
 def liveness(settings: Settings, hostname: str | None = None) -> list[str]:

@@ -13,17 +13,10 @@ from worker.domain.moments import VN as VN  # re-exported: pages and tests use r
 from worker.domain.moments import local
 from worker.domain.privacy import mask_name, mask_phone
 from worker.domain.reasons import reason_vi
-from worker.domain.statuses import LABEL_VI, Status
+from worker.domain.statuses import status_label
 from worker.service.readable import read_rows
 
 LOG_LIMIT_MAX = 10_000
-
-
-def label(status: str | None) -> str:
-    try:
-        return LABEL_VI[Status(status)] if status else ""
-    except ValueError:
-        return status or ""
 
 
 def counts_by_status(session: Session) -> dict[str, int]:
@@ -50,7 +43,7 @@ def timeline(session: Session, handoff: Handoff) -> dict[str, Any]:
         "dossier_code": handoff.dossier_code, "direction": handoff.direction,
         "generation": handoff.generation, "order_number": handoff.order_number,
         "item_code": handoff.item_code, "status": handoff.status,
-        "status_label": label(handoff.status), "reason": handoff.status_reason,
+        "status_label": status_label(handoff.status), "reason": handoff.status_reason,
         "citizen": mask_name(handoff.citizen_name), "phone": mask_phone(handoff.citizen_phone),
         "agency": handoff.agency_name, "ready_at": local(handoff.ready_at),
         "events": [event_row(e) for e in events],
@@ -69,7 +62,7 @@ def event_row(e: StatusLogEntry) -> dict[str, Any]:
     return {
         "id": e.id, "at": local(e.occurred_at), "recorded_at": local(e.recorded_at),
         "dossier_code": e.dossier_code, "order_number": e.order_number, "source": e.source,
-        "status": e.status or "", "status_label": label(e.status), "raw_code": e.raw_code,
+        "status": e.status or "", "status_label": status_label(e.status), "raw_code": e.raw_code,
         "raw_text": e.raw_text, "post_office": e.post_office, "notes": e.notes,
         "applied": e.applied, "reason": e.reason, "reason_vi": reason_vi(e.reason or ""),
     }

@@ -7,13 +7,11 @@ import binascii
 import os
 import secrets as token_source
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-if TYPE_CHECKING:
-    from worker.settings import Settings
+from worker.settings import Settings
 
 # Every secret the processes hold. Webhook-style ones are Standard Webhooks keys.
 SECRETS = ("carrier_secret_key", "onestop_api_key", "webhook_secret", "session_secret",
@@ -55,8 +53,6 @@ def env_name(field: str) -> str:
 
 def demo_value(field: str) -> str:
     """The built-in default of a secret: public, in the source, accepted by the simulators."""
-    from worker.settings import Settings
-
     default = Settings.model_fields[field].default
     assert isinstance(default, SecretStr)
     return default.get_secret_value()

@@ -110,6 +110,7 @@ class Settings(BaseSettings):
     def resolved_broker_url(self) -> str:
         if self.broker_url:
             return self.broker_url
+        # kombu's SQLAlchemy transport loads only when the embedded broker is in use.
         from worker.embedded_broker import url_for
 
         return url_for(str((self.home / "broker.db").resolve()))

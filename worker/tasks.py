@@ -3,19 +3,19 @@ Jobs a service creates are rung by its unit of work after commit, never here."""
 
 from __future__ import annotations
 
-from worker import dispatcher
-from worker.bootstrap import Runtime, runtime
+from worker.bootstrap import runtime
 from worker.celery_app import RUN_JOB, app
-from worker.health import FLEET_HEARTBEAT, host_heartbeat
-from worker.service import feeds, sla
+from worker.health import FLEET_HEARTBEAT, beat_heartbeat, host_heartbeat
+from worker.service import feeds, sla, sweeper
 from worker.service.jobs import runner
+from worker.service.runtime import Runtime
 
 __all__ = ["app"]  # `celery -A worker.tasks` and the CLI find the app here
 
 
 def _beat(rt: Runtime, name: str = FLEET_HEARTBEAT) -> None:
     """Say this host consumed work (for `handoff check`)."""
-    dispatcher.beat_heartbeat(rt, name, host_heartbeat())
+    beat_heartbeat(rt.db, name, host_heartbeat())
 
 
 @app.task(name=RUN_JOB, ignore_result=True)
@@ -28,7 +28,7 @@ def run_job(job_id: int) -> None:
 @app.task(name="handoff.sweep", ignore_result=True)
 def sweep() -> None:
     rt = runtime()
-    dispatcher.sweep(rt)
+    sweeper.sweep(rt)
     _beat(rt)
 
 

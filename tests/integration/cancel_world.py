@@ -18,11 +18,12 @@ from simulators.carrier.app import SimConfig, create_app
 from simulators.onestop.app import serve_in_thread as serve_onestop
 from simulators.serve import serve_in_thread
 from tests.fakes import ListBell
-from worker.bootstrap import Runtime
+from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.models import Handoff, Job, utcnow
 from worker.service import feeds
 from worker.service.jobs.runner import run_job
+from worker.service.runtime import Runtime
 from worker.settings import AgencyConfig, Settings
 
 HOUR = 3600
@@ -133,7 +134,7 @@ def world_on(db: Database, home: Path) -> Iterator[World]:
     settings = Settings(home=home, database_url=str(db.engine.url),
                         carrier_base_url=carrier_url, onestop_base_url=onestop_url + "/",
                         agencies={"000.00.21.H19": AgencyConfig(dispatch="desk")})
-    rt = Runtime(settings=settings, db=db, bell=ListBell())  # drain() plays the worker
+    rt = build_runtime(settings=settings, db=db, bell=ListBell())  # drain() plays the worker
     try:
         with httpx.Client(base_url=carrier_url, timeout=5) as c, \
                 httpx.Client(base_url=onestop_url + "/", timeout=5) as o:

@@ -17,12 +17,12 @@ from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from tests.web_app import csrf, login, page_client, web_runtime
-from worker.bootstrap import Runtime
 from worker.db.engine import Database
 from worker.db.models import Handoff, Job
 from worker.service import api_tokens
 from worker.service.desk import _request_one
 from worker.service.desk_queue import MAX_PENDING
+from worker.service.runtime import Runtime
 from worker.service.users import add_user
 from worker.settings import AgencyConfig
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.fakes import ListBell
-from worker.bootstrap import Runtime
+from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
 from worker.db.models import Cursor, Handoff, StatusLogEntry
@@ -57,8 +57,8 @@ def test_an_event_our_columns_cannot_hold_is_logged_and_the_feed_moves_on(pg_url
                       ready_at=datetime.now(UTC)))
     bad = _event("0" * 23 + "1", order, 2, Status.IN_TRANSIT, post_office="X" * 500)
     good = _event("0" * 23 + "2", order, 1, Status.PICKED_UP)
-    rt = Runtime(settings=Settings(database_url=pg_url), db=db,
-                 carriers={"ngsp": PagedCarrier([bad, good])}, bell=ListBell())
+    rt = build_runtime(settings=Settings(database_url=pg_url), db=db,
+                       carriers={"ngsp": PagedCarrier([bad, good])}, bell=ListBell())
     try:
         assert feeds.poll_carrier(rt) == 2
         with db.unit_of_work() as s:

@@ -19,11 +19,12 @@ from sqlalchemy import select, text
 from starlette.testclient import TestClient
 
 from tests.web_app import csrf, login, page_client
-from worker.bootstrap import Runtime
+from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
 from worker.db.models import Handoff, Job, SlaBreach, StatusLogEntry, utcnow
 from worker.service import ops_queries as oq
+from worker.service.runtime import Runtime
 from worker.service.sla import mark
 from worker.service.users import add_user
 from worker.settings import Settings
@@ -92,7 +93,7 @@ def _seed(db: Database, home: Path) -> Seeded:
         add_user(s, "ops1", PASSWORD, "ops")
         ids = {code: h.id for code, h in rows.items()}
         far_job = job.id
-    rt = Runtime(settings=Settings(database_url=db.url, home=home), db=db)
+    rt = build_runtime(settings=Settings(database_url=db.url, home=home), db=db)
     return Seeded(rt, home, "NORMAL-LATE", far_job, ids)
 
 

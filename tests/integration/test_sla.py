@@ -20,14 +20,14 @@ from sqlalchemy import select
 
 from integrations.onestop.webhooks import verify_webhook
 from tests.fakes import ListBell
-from worker import dispatcher
-from worker.bootstrap import Runtime
+from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
 from worker.db.models import Handoff, Job, Lease, SlaBreach
-from worker.service import leases
+from worker.service import leases, sweeper
 from worker.service.jobs.runner import run_job
 from worker.service.replay import dead_letters, replay
+from worker.service.runtime import Runtime
 from worker.service.sla import mark, stuck
 from worker.settings import Settings
 
@@ -96,7 +96,7 @@ def make_rt(url: str, home: Path, notify_url: str = "", **options: object) -> Ru
     """A runtime whose bell is a list; a retry is due at once (no backoff to wait out)."""
     settings = Settings(database_url=url, home=home, notify_url=notify_url,
                         backoff_base_seconds=0.0, **options)
-    return Runtime(settings=settings, db=Database(url), bell=ListBell())
+    return build_runtime(settings=settings, db=Database(url), bell=ListBell())
 
 
 def work(rt: Runtime, sweep: bool = False) -> None:
@@ -105,7 +105,7 @@ def work(rt: Runtime, sweep: bool = False) -> None:
     bell = rt.bell
     assert isinstance(bell, ListBell)
     if sweep:
-        dispatcher.sweep(rt)
+        sweeper.sweep(rt)
     while rung := bell.take():
         for job_id in rung:
             run_job(rt, job_id)

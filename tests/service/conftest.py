@@ -16,7 +16,7 @@ from tests.service.fakes import (
     LedgerClock,
 )
 from tests.service.world import World
-from worker.bootstrap import Runtime
+from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.settings import Settings
 
@@ -42,6 +42,6 @@ def world(sqlite_db: Database, tmp_path: Path) -> Iterator[World]:
                         notify_url="http://sla.invalid/hook")
     carrier, onestop, notifier = FakeCarrier(), FakeOnestop(), FakeNotifier()
     bell = CommittedBell(sqlite_db)
-    rt = Runtime(settings=settings, db=sqlite_db, carriers={"ngsp": carrier}, onestop=onestop,
-                 notifier=notifier, bell=bell)
+    rt = build_runtime(settings=settings, db=sqlite_db, carriers={"ngsp": carrier}, onestop=onestop,
+                       notifier=notifier, bell=bell)
     yield World(rt, carrier, onestop, notifier, bell, LedgerClock(sqlite_db))

@@ -12,15 +12,14 @@ from sqlalchemy import select
 from tests.fakes import ListBell
 from tests.onestop_items import numbered
 from tests.service.fakes import FakeCarrier, FakeNotifier, FakeOnestop, LedgerClock
-from worker import dispatcher
-from worker.bootstrap import Runtime
 from worker.db.models import Attempt, Handoff, Job, StatusLogEntry
 from worker.domain.model import TrackingEvent
 from worker.domain.statuses import Status
-from worker.service import tracking, uow
+from worker.service import sweeper, tracking, uow
 from worker.service.ingest import ingest_item
 from worker.service.ingested import Ingested
 from worker.service.jobs.runner import run_job
+from worker.service.runtime import Runtime
 
 
 @dataclass
@@ -66,7 +65,7 @@ class World:
 
     def sweep(self) -> int:
         """The beat's sweep: rings every due row not rung lately; how many it rang."""
-        return dispatcher.sweep(self.rt)
+        return sweeper.sweep(self.rt)
 
     def sweep_and_work(self) -> None:
         self.sweep()

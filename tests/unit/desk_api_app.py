@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from worker.bootstrap import Runtime
+from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.models import Handoff, Job, utcnow
 from worker.service import api_tokens
@@ -52,8 +52,8 @@ def desk_api_fixture(tmp_path: Path, sqlite_db: Database) -> Iterator[DeskApi]:
                   idempotency_key=f"post:{ORDERED}/R1"))
         _, ours = api_tokens.create(s, "lai-vung", agency_code=OURS)
         _, everyone = api_tokens.create(s, "ops-tool", agency_code=None, all_agencies=True)
-    rt = Runtime(settings=Settings(home=tmp_path / "home", database_url=sqlite_db.url),
-                 db=sqlite_db)
+    rt = build_runtime(settings=Settings(home=tmp_path / "home", database_url=sqlite_db.url),
+                       db=sqlite_db)
     with TestClient(create_app(rt), base_url="https://testserver") as client:
         yield DeskApi(client, sqlite_db, {"Authorization": f"Bearer {ours}"},
                       {"Authorization": f"Bearer {everyone}"})

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from simulators.serve import serve_in_thread
-from worker.bootstrap import Runtime
+from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
 from worker.domain.json_input import json_depth
@@ -24,8 +24,8 @@ def web(tmp_path: Path) -> Iterator[str]:
     url = f"sqlite:///{tmp_path / 'web.db'}"
     upgrade(url)
     db = Database(url)
-    base, stop = serve_in_thread(create_app(Runtime(settings=Settings(database_url=url),
-                                                    db=db)), "web")
+    base, stop = serve_in_thread(create_app(build_runtime(settings=Settings(database_url=url),
+                                                          db=db)), "web")
     yield base
     stop()
     db.dispose()

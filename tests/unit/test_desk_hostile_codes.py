@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from worker.bootstrap import Runtime
+from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.service import desk
 from worker.settings import Settings
@@ -19,7 +19,7 @@ HOSTILE = ["\udcff\udcfe", "000.00.17.H19-201126-0001\x00", "000.00.17.H19\u202e
 @pytest.mark.parametrize("code", HOSTILE, ids=["surrogates", "nul", "bidi", "long"])
 def test_a_hostile_code_is_refused_with_a_reason_and_a_showable_code(
         sqlite_db: Database, code: str) -> None:
-    rt = Runtime(settings=Settings(database_url=sqlite_db.url), db=sqlite_db)
+    rt = build_runtime(settings=Settings(database_url=sqlite_db.url), db=sqlite_db)
     for outcome in (desk.request_pickups(rt, [code], actor="test")[0],
                     desk.cancel(rt, code, actor="test")):
         assert outcome.outcome == "refused" and outcome.reason

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import socket
 from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
 
-from worker import dispatcher
 from worker.db.engine import Database
 from worker.db.models import Cursor, Heartbeat, utcnow
-from worker.health import FLEET_HEARTBEAT, host_heartbeat, liveness
+from worker.health import FLEET_HEARTBEAT, beat_heartbeat, host_heartbeat, liveness
 from worker.service.feeds import ONESTOP_CURSOR
 from worker.settings import Settings
 
@@ -87,13 +85,12 @@ def test_unreachable_database(tmp_path) -> None:
 
 
 def test_beat_heartbeat_writes_fleet_and_own_host_rows(db: Database) -> None:
-    rt = SimpleNamespace(db=db)
-    dispatcher.beat_heartbeat(rt, FLEET_HEARTBEAT, host_heartbeat())  # type: ignore[arg-type]
+    beat_heartbeat(db, FLEET_HEARTBEAT, host_heartbeat())
     with db.unit_of_work() as s:
         first = dict(s.execute(select(Heartbeat.name, Heartbeat.at)).all())
     assert set(first) == {"worker", f"worker:{socket.gethostname()}"}
 
-    dispatcher.beat_heartbeat(rt, FLEET_HEARTBEAT, host_heartbeat())  # type: ignore[arg-type]
+    beat_heartbeat(db, FLEET_HEARTBEAT, host_heartbeat())
     with db.unit_of_work() as s:
         again = dict(s.execute(select(Heartbeat.name, Heartbeat.at)).all())
     assert set(again) == set(first)  # updated in place, no duplicate

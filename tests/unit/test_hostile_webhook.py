@@ -18,7 +18,7 @@ from integrations.onestop.webhooks import sign_webhook
 from simulators.serve import serve_in_thread
 from tests.fakes import ListBell
 from tests.onestop_items import numbered
-from worker.bootstrap import Runtime
+from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
 from worker.db.models import Handoff, Receipt
@@ -32,7 +32,7 @@ def _db_and_app(url: str) -> tuple[Database, Starlette]:
     upgrade(url)
     db = Database(url)
     app = Starlette(routes=[Route("/hooks/onestop", onestop_hook, methods=["POST"])])
-    app.state.runtime = Runtime(settings=Settings(database_url=url), db=db, bell=ListBell())
+    app.state.runtime = build_runtime(settings=Settings(database_url=url), db=db, bell=ListBell())
     return db, app
 
 

@@ -9,12 +9,13 @@ from pathlib import Path
 from sqlalchemy import select
 
 from tests.fakes import FakeCarrier, ListBell
-from worker.bootstrap import Runtime
+from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.models import Attempt, Handoff, Job
 from worker.domain.errors import PermanentError
 from worker.service import ledger, uow
 from worker.service.jobs.runner import run_job
+from worker.service.runtime import Runtime
 from worker.settings import Settings
 
 CODE = "000.00.17.H19-261126-0001"
@@ -24,8 +25,8 @@ def _world(db: Database, tmp_path: Path, carrier: FakeCarrier, status: str = "re
            ) -> tuple[Runtime, ListBell, int]:
     """A hand-off with its post queued (and taken off the bell, as a worker would)."""
     bell = ListBell()
-    rt = Runtime(settings=Settings(home=tmp_path, database_url=db.url), db=db,
-                 carriers={"ngsp": carrier}, bell=bell)
+    rt = build_runtime(settings=Settings(home=tmp_path, database_url=db.url), db=db,
+                       carriers={"ngsp": carrier}, bell=bell)
     with uow.begin(rt) as s:
         h = Handoff(dossier_code=CODE, direction="result_delivery", source_item_id="hof_1",
                     order_number=f"{CODE}/R1", status=status, ready_at=datetime.now(UTC),

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.web_app import csrf
-from worker.bootstrap import Runtime
+from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
 from worker.db.models import LoginAttempt
@@ -150,8 +150,8 @@ def apps(db_url: str, tmp_path) -> Iterator[list[object]]:
     dbs = [Database(db_url), Database(db_url)]
     with dbs[0].unit_of_work() as s:
         add_user(s, "ops", PASSWORD, "ops")
-    yield [create_app(Runtime(settings=Settings(database_url=db_url, home=tmp_path / "h"),
-                              db=db)) for db in dbs]
+    yield [create_app(build_runtime(settings=Settings(database_url=db_url, home=tmp_path / "h"),
+                                    db=db)) for db in dbs]
     for db in dbs:
         db.dispose()
 

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from integrations.onestop.webhooks import signed_webhook_request
 from tests.fakes import ListBell
-from worker.bootstrap import Runtime
+from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
 from worker.settings import Settings
@@ -31,8 +31,8 @@ ITEM = {
 def client(tmp_path: Path) -> TestClient:
     url = f"sqlite:///{tmp_path / 'hook.db'}"
     upgrade(url)
-    rt = Runtime(settings=Settings(home=tmp_path, database_url=url), db=Database(url),
-                 bell=ListBell())  # no broker in a unit test
+    rt = build_runtime(settings=Settings(home=tmp_path, database_url=url), db=Database(url),
+                       bell=ListBell())  # no broker in a unit test
     app = Starlette(routes=[Route("/hooks/onestop", onestop_hook, methods=["POST"])])
     app.state.runtime = rt
     return TestClient(app)

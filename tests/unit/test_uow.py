@@ -12,12 +12,13 @@ import pytest
 from sqlalchemy import select
 
 from tests.fakes import ListBell
-from worker.bootstrap import Runtime
+from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.models import Handoff, Job
 from worker.domain.enums import JobKind
 from worker.service import desk, ledger, uow
 from worker.service.jobs import HANDLERS, handler_for
+from worker.service.runtime import Runtime
 from worker.settings import Settings
 
 CODE = "000.00.17.H19-261126-0001"
@@ -39,7 +40,7 @@ class CommittedBell(ListBell):
 
 
 def _runtime(db: Database, tmp_path: Path, bell: ListBell) -> Runtime:
-    return Runtime(settings=Settings(home=tmp_path, database_url=db.url), db=db, bell=bell)
+    return build_runtime(settings=Settings(home=tmp_path, database_url=db.url), db=db, bell=bell)
 
 
 def _handoff(db: Database) -> int:

@@ -15,7 +15,7 @@ from worker.domain.text import clean_text, safe_display
 from worker.settings import get_settings
 
 if TYPE_CHECKING:
-    from worker.bootstrap import Runtime
+    from worker.service.runtime import Runtime
 
 ARG_MAX = 200  # longer than any code, status or time a person types
 SINCE_UNITS = {"m": "minutes", "h": "hours", "d": "days"}

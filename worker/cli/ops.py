@@ -9,8 +9,9 @@ import sys
 import click
 
 from worker.cli.common import clean_arg, echo_line, parse_moment, parse_since, runtime
+from worker.domain.moments import local
 from worker.health import liveness
-from worker.reports import find_handoffs, local, recent_log, timeline
+from worker.reports import find_handoffs, recent_log, timeline
 from worker.service import sla
 from worker.service.replay import dead_letters
 from worker.service.replay import replay as replay_jobs

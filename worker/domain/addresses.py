@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from vietnam_provinces import Province
+from vietnam_provinces import Province, Ward
 
 from worker.domain.errors import InvalidInput
 from worker.domain.validation import check_unit_codes
@@ -51,8 +51,6 @@ def resolve_units(province: object, ward: object, district: object = None,
 
 @cache
 def _wards_by_name() -> dict[tuple[int, str], int | None]:
-    from vietnam_provinces import Ward
-
     index: dict[tuple[int, str], int | None] = {}
     for ward in Ward.iter_all():
         key = (int(ward.province_code), _name_key(ward.name))
@@ -83,6 +81,7 @@ def _is_current_province(province: object) -> bool:
 
 @cache
 def _legacy_provinces() -> frozenset[int]:
+    # vietnamadminunits takes ~0.8 s to import: loaded only once a legacy address arrives.
     from vietnamadminunits.database import query
 
     rows = query("SELECT DISTINCT provinceCode FROM admin_units_legacy")
@@ -97,7 +96,7 @@ def _is_legacy_province(province: object) -> bool:
 
 
 def _legacy_names(province: object, district: object, ward: object, field: str) -> str:
-    from vietnamadminunits.database import query
+    from vietnamadminunits.database import query  # slow to import: see _legacy_provinces
 
     try:
         p, w = int(str(province)), int(str(ward))
@@ -123,7 +122,7 @@ def _legacy_names(province: object, district: object, ward: object, field: str) 
 
 
 def _convert(old: str, field: str) -> tuple[str, str, str]:
-    from vietnamadminunits import convert_address
+    from vietnamadminunits import convert_address  # slow to import: see _legacy_provinces
 
     try:
         unit = convert_address(old)

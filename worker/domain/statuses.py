@@ -68,5 +68,14 @@ LABEL_VI: dict[Status, str] = {
 }
 
 
+def status_label(status: str | None) -> str:
+    """What a clerk reads for a stored status: '' for none, the stored value itself for one
+    this version does not know (never raises)."""
+    try:
+        return LABEL_VI[Status(status)] if status else ""
+    except ValueError:
+        return status or ""
+
+
 def is_final(status: Status) -> bool:
     return status in FINAL

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from worker.db.models import AgencySetting, Handoff, utcnow
 from worker.domain.errors import InvalidInput
+from worker.domain.moments import local
 from worker.domain.text import clean_text
-from worker.reports import local
 from worker.service.desk_queue import waiting_by_agency
 from worker.settings import Settings
 

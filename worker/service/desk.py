@@ -26,7 +26,7 @@ from worker.service.desk_queue import pending as pending
 from worker.service.desk_queue import waiting_list as waiting_list
 
 if TYPE_CHECKING:
-    from worker.bootstrap import Runtime
+    from worker.service.runtime import Runtime
 
 OUTCOME_LABEL = {
     "ordered": "Đã gọi bưu tá",

@@ -17,7 +17,7 @@ from worker.service.isolation import Described, take_each
 from worker.service.tracking import apply_event
 
 if TYPE_CHECKING:
-    from worker.bootstrap import Runtime
+    from worker.service.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

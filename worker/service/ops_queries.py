@@ -16,12 +16,12 @@ from worker.domain.errors import InvalidInput
 from worker.domain.moments import day_start, elapsed, hours_between, local, local_date, safe_add
 from worker.domain.privacy import mask_address, mask_name, mask_phone
 from worker.domain.sla_rules import Rule, severity
-from worker.domain.statuses import LABEL_VI, Direction, Status
+from worker.domain.statuses import LABEL_VI, Direction, Status, status_label
 from worker.domain.validation import normalize_phone
-from worker.reports import label
 from worker.service.ops_filters import FILTER_LAST, Filters
 from worker.service.ops_filters import clean_query as clean_query
 from worker.service.readable import read_rows
+from worker.service.replay import count_dead
 
 PAGE_SIZE = 50
 DAYS = 14
@@ -50,7 +50,7 @@ def row(h: Handoff, *, unmasked: bool = False) -> dict[str, Any]:
         "id": h.id, "dossier_code": h.dossier_code, "direction": h.direction,
         "direction_label": DIRECTION_VI.get(h.direction, h.direction),
         "agency_code": h.agency_code, "agency_name": h.agency_name,
-        "status": h.status, "status_label": label(h.status),
+        "status": h.status, "status_label": status_label(h.status),
         "citizen": h.citizen_name if unmasked else mask_name(h.citizen_name),
         "phone": h.citizen_phone if unmasked else mask_phone(h.citizen_phone),
         "address": h.citizen_address if unmasked else mask_address(h.citizen_address),
@@ -207,7 +207,7 @@ def open_breaches(session: Session, limit: int = BREACHES_SHOWN) -> list[dict[st
                      .order_by(_severity_sql().desc(), SlaBreach.detected_at, SlaBreach.id)
                      .limit(limit), SlaBreach.id)
     return [{"handoff_id": h.id, "dossier_code": h.dossier_code, "agency_name": h.agency_name,
-             "status": h.status, "status_label": label(h.status), "rule": b.rule,
+             "status": h.status, "status_label": status_label(h.status), "rule": b.rule,
              "detail": b.detail, "detected_at": local(b.detected_at)} for b, h in rows]
 
 
@@ -233,8 +233,6 @@ def needing_attention(session: Session, limit: int = ATTENTION_SHOWN) -> list[di
 
 def overview(session: Session, now: datetime | None = None) -> dict[str, Any]:
     """Everything on the overview page, as plain data (also served as JSON)."""
-    from worker.service.replay import count_dead
-
     agencies_table = counts_by_agency(session)
     days = per_day(session, now)
     return {

@@ -18,7 +18,7 @@ from worker.service.jobs import handler_for
 from worker.service.readable import read_rows
 
 if TYPE_CHECKING:
-    from worker.bootstrap import Runtime
+    from worker.service.runtime import Runtime
 
 
 @dataclass(frozen=True)

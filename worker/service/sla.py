@@ -21,7 +21,7 @@ from worker.service import leases, ledger, uow
 from worker.service.readable import read_rows
 
 if TYPE_CHECKING:
-    from worker.bootstrap import Runtime
+    from worker.service.runtime import Runtime
     from worker.settings import Settings
 
 log = logging.getLogger(__name__)

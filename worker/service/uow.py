@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from worker.db.models import Job
 
 if TYPE_CHECKING:
-    from worker.bootstrap import Runtime
+    from worker.service.runtime import Runtime
 
 _NEW_JOBS = "uow.new_jobs"  # the session's list of rows to ring after commit
 

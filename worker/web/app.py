@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -13,7 +14,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from worker.bootstrap import Runtime, runtime
+from worker.bootstrap import runtime
+from worker.celery_app import app as celery_app
+from worker.service.runtime import Runtime
 from worker.web import api, auth, desk, metrics_route, openapi, ops, session, settings_page
 from worker.web.bodies import BodyLimit
 from worker.web.hooks import onestop_hook
@@ -32,8 +35,6 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 def _readiness(rt: Runtime) -> dict[str, str]:
-    from sqlalchemy import text
-
     out: dict[str, str] = {}
     try:
         with rt.db.engine.connect() as conn:
@@ -42,8 +43,6 @@ def _readiness(rt: Runtime) -> dict[str, str]:
     except Exception as err:  # readiness reports, it does not raise
         out["database"] = f"down: {type(err).__name__}"
     try:
-        from worker.tasks import app as celery_app
-
         with celery_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=3)
         out["broker"] = "ok"

@@ -26,13 +26,13 @@ from integrations.onestop.webhooks import (
     single_headers,
     verify_webhook,
 )
-from worker.bootstrap import Runtime
 from worker.domain.errors import InvalidInput
 from worker.domain.text import sanitize_text
 from worker.service import uow
 from worker.service.ingest import describe_item, ingest_item, take_receipt
 from worker.service.ingested import Ingested
 from worker.service.isolation import take_one
+from worker.service.runtime import Runtime
 from worker.web.bodies import BodyRefused, read_body
 
 log = logging.getLogger(__name__)

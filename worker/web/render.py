@@ -11,12 +11,12 @@ from starlette.templating import Jinja2Templates
 
 from worker.domain.moments import duration, local
 from worker.domain.sla_rules import rule_label
-from worker.reports import label
+from worker.domain.statuses import status_label
 from worker.web.session import csrf_token, current_user
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 # Stored dates and durations are shown only through domain/moments: they never raise.
-templates.env.globals.update(status_label=label, local_time=local, rule_label=rule_label,
+templates.env.globals.update(status_label=status_label, local_time=local, rule_label=rule_label,
                              duration=duration)
 
 

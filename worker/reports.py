@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from worker.db.models import Attempt, Handoff, Job, StatusLogEntry
-from worker.domain.moments import VN as VN  # re-exported: pages and tests use reports.VN
+from worker.domain.enums import JobState
 from worker.domain.moments import local
 from worker.domain.privacy import mask_name, mask_phone
-from worker.domain.reasons import reason_vi
+from worker.domain.reason_codes import stored
 from worker.domain.statuses import status_label
 from worker.service.readable import read_rows
 
@@ -49,7 +49,7 @@ def timeline(session: Session, handoff: Handoff) -> dict[str, Any]:
         "events": [event_row(e) for e in events],
         "jobs": [{
             "id": j.id, "kind": j.kind, "state": j.state, "attempts": j.attempts,
-            "next_attempt_at": local(j.next_attempt_at) if j.state == "pending" else "",
+            "next_attempt_at": local(j.next_attempt_at) if j.state == JobState.PENDING else "",
             "last_error": j.last_error,
             "tries": [{"n": a.number, "outcome": a.outcome, "error": a.error, "at": local(a.at)}
                       for a in read_rows(session, select(Attempt).where(Attempt.job_id == j.id)
@@ -64,8 +64,14 @@ def event_row(e: StatusLogEntry) -> dict[str, Any]:
         "dossier_code": e.dossier_code, "order_number": e.order_number, "source": e.source,
         "status": e.status or "", "status_label": status_label(e.status), "raw_code": e.raw_code,
         "raw_text": e.raw_text, "post_office": e.post_office, "notes": e.notes,
-        "applied": e.applied, "reason": e.reason, "reason_vi": reason_vi(e.reason or ""),
+        "applied": e.applied, **reason_fields(e),
     }
+
+
+def reason_fields(e: StatusLogEntry) -> dict[str, str]:
+    """The entry's reason as stored (code, English words) and in Vietnamese for people."""
+    why = stored(e.reason_code, e.reason_params, e.reason or "")
+    return {"reason": e.reason or "", "reason_code": why.code.value, "reason_vi": why.vi()}
 
 
 def recent_log(session: Session, *, status: str | None = None, since: datetime | None = None,

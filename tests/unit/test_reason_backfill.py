@@ -21,6 +21,13 @@ OLD = {
     "cancel refused: courier already took the item": ("cancel_refused",
                                                       {"why": "courier_took_item"}),
     "replayed post_order": ("replayed", {"kind": "post_order"}),
+    "cancel refused: already final (delivered)": ("cancel_refused", {
+        "why": "already_final", "current": "delivered"}),
+    "mục không có id; không thể ghi nhận": ("item_without_id", {}),
+    "hồ sơ đã có yêu cầu bưu chính (trạng thái accepted)": ("already_requested",
+                                                            {"status": "accepted"}),
+    "không xử lý được item hof_1: TypeError": ("entry_not_taken", {"what": "item hof_1",
+                                                                   "error": "TypeError"}),
     "đã đưa vào hàng đợi chạy lại": ("legacy", {"text": "đã đưa vào hàng đợi chạy lại"}),
 }
 
@@ -49,3 +56,8 @@ def test_old_reasons_become_codes_and_read_back_in_both_languages(tmp_path) -> N
         assert stored(code, json.loads(params), words).vi()
     late = stored(rows[1][1], json.loads(rows[1][2]))
     assert late.code is ReasonCode.LATE_EVENT and late.en() == rows[1][0]
+    for words, code, params in rows:  # an old English reason reads back as the same words
+        if words.isascii():
+            assert stored(code, json.loads(params)).en() == words
+    entry = stored(rows[-2][1], json.loads(rows[-2][2]))  # an old Vietnamese one, now coded
+    assert entry.vi() == "không xử lý được item hof_1: TypeError"

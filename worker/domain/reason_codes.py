@@ -39,7 +39,8 @@ class ReasonCode(StrEnum):
     PERMANENT_ERROR = "permanent_error"
     COURIER_CALLED = "courier_called"
     CANCEL_REQUESTED = "cancel_requested"
-    CANCEL_REFUSED = "cancel_refused"  # why: a ReasonCode (already_final, courier_took_item)
+    CANCEL_REFUSED = "cancel_refused"  # why: a ReasonCode (already_final, courier_took_item),
+    # with that reason's own parameters beside it (current)
     CANCEL_REFUSED_BY_CARRIER = "cancel_refused_by_carrier"
     REPLAYED = "replayed"  # kind (optional)
     LEGACY = "legacy"  # text: a row written before reasons were coded
@@ -119,7 +120,8 @@ class Reason:
         }
         why = p.get("why", "")
         if why:
-            inner = stored(why, {})
+            # the refusal's own reason, with its parameters (already_final names `current`)
+            inner = stored(why, {k: v for k, v in p.items() if k != "why"})
             derived["why_vi"], derived["why_en"] = inner.vi(), inner.en()
         template = CATALOGUE[self.code][lang]
         try:

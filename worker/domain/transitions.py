@@ -5,31 +5,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from worker.domain.reason_codes import Reason, ReasonCode, reason
 from worker.domain.statuses import FINAL, RANK, REPEATABLE, Status
 
 
 @dataclass(frozen=True)
 class Decision:
     applied: bool
-    reason: str  # why it was applied or ignored, for the delivery-status log
+    reason: Reason  # why it was applied or ignored, for the delivery-status log
 
 
 def decide(current: Status, new: Status | None, *, known_code: bool = True) -> Decision:
     """Forward only. Final states never move. Unknown codes move nothing."""
     if new is None:
-        return Decision(False, "unknown carrier code" if not known_code else "informational code")
+        return Decision(False, reason(ReasonCode.INFORMATIONAL if known_code
+                                      else ReasonCode.UNKNOWN_CODE))
     if current in FINAL:
-        return Decision(False, f"already final ({current})")
+        return Decision(False, reason(ReasonCode.ALREADY_FINAL, current=current.value))
     if new == current:
         if new in REPEATABLE:
-            return Decision(True, "another attempt")
-        return Decision(False, "same status again")
+            return Decision(True, reason(ReasonCode.ANOTHER_ATTEMPT))
+        return Decision(False, reason(ReasonCode.SAME_STATUS))
     if RANK[new] > RANK[current]:
-        return Decision(True, "forward")
+        return Decision(True, reason(ReasonCode.FORWARD))
     if RANK[new] == RANK[current] and new not in FINAL:
         # out_for_delivery <-> delivery_failed: another round of delivery
-        return Decision(True, "new delivery round")
-    return Decision(False, f"late event ({new} after {current})")
+        return Decision(True, reason(ReasonCode.NEW_DELIVERY_ROUND))
+    return Decision(False, reason(ReasonCode.LATE_EVENT, new=new.value, current=current.value))
 
 
 class CancelBlock(StrEnum):
@@ -47,7 +49,8 @@ class CancelDecision(Decision):
 def can_cancel(current: Status) -> CancelDecision:
     """A hand-off can be cancelled until the courier has taken the item."""
     if current in FINAL:
-        return CancelDecision(False, f"already final ({current})", CancelBlock.FINAL)
+        return CancelDecision(False, reason(ReasonCode.ALREADY_FINAL, current=current.value),
+                              CancelBlock.FINAL)
     if RANK[current] >= RANK[Status.PICKED_UP]:
-        return CancelDecision(False, "courier already took the item", CancelBlock.PICKED_UP)
-    return CancelDecision(True, "not yet picked up")
+        return CancelDecision(False, reason(ReasonCode.COURIER_TOOK_ITEM), CancelBlock.PICKED_UP)
+    return CancelDecision(True, reason(ReasonCode.NOT_YET_PICKED_UP))

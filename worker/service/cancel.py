@@ -9,15 +9,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.db.models import Attempt, Handoff, Job, utcnow
+from worker.domain.enums import AttemptOutcome, EventSource, JobKind, JobState
 from worker.domain.model import HandoffItem
 from worker.domain.privacy import scrub
-from worker.domain.statuses import LABEL_VI, Status
+from worker.domain.reason_codes import Reason, ReasonCode
+from worker.domain.statuses import LABEL_VI, Direction, Status
 from worker.domain.transitions import CancelBlock, can_cancel
 from worker.service import handoffs, ledger, uow
 from worker.service.ingested import Ingested
 
 WITHDRAWAL_REFUSED = "yêu cầu rút hồ sơ khỏi bưu chính bị từ chối"
-CARRIER_REFUSED = "cancel refused by the carrier"  # the status log's reason (domain/reasons.py)
+ASKED = Reason(ReasonCode.CANCEL_REQUESTED)
+REFUSED_BY_CARRIER = Reason(ReasonCode.CANCEL_REFUSED_BY_CARRIER)
+CARRIER_REFUSED = REFUSED_BY_CARRIER.en()  # its English words in the log, for scripts
 PICKED_UP_VI = "bưu tá đã nhận hồ sơ, không thể hủy"
 ASKED_VI = "đã gửi yêu cầu hủy tới bưu điện"
 UNSURE_VI = ("bưu điện từ chối hủy nhưng chưa từng xác nhận đã nhận đơn; cần kiểm tra với "
@@ -32,7 +36,7 @@ class CancelResult:
     at_carrier: bool = False  # the carrier was asked (its answer comes later)
 
 
-def request_cancel(session: Session, handoff: Handoff, source: str, why: str,
+def request_cancel(session: Session, handoff: Handoff, source: EventSource, why: str,
                    withdrawal: str | None = None) -> CancelResult:
     """Cancel if the courier has not taken the item yet.
 
@@ -44,15 +48,16 @@ def request_cancel(session: Session, handoff: Handoff, source: str, why: str,
         reason = PICKED_UP_VI if decision.blocked is CancelBlock.PICKED_UP else (
             f"yêu cầu đã kết thúc ({LABEL_VI[Status(handoff.status)]}), không thể hủy")
         handoffs.log(session, handoff, handoffs.Change(None, source, utcnow(), notes=why),
-                     False, f"cancel refused: {decision.reason}")
+                     False, Reason(ReasonCode.CANCEL_REFUSED,
+                                   {"why": decision.reason.code, **decision.reason.params}))
         # a withdrawal of what is already cancelled got what it asked for: nothing to refuse
         tell = withdrawal is not None and handoff.status != Status.CANCELLED
         return CancelResult(False, reason, _told(session, handoff, reason,
                                                  f"withdrawal:{withdrawal}") if tell else [])
     earlier = list(session.scalars(
-        select(Job).where(Job.handoff_id == handoff.id, Job.kind == ledger.Kind.CANCEL_ORDER)
+        select(Job).where(Job.handoff_id == handoff.id, Job.kind == JobKind.CANCEL_ORDER)
         .order_by(Job.id).with_for_update()))
-    if earlier and earlier[-1].state != "done":  # on its way, or the carrier was not reached
+    if earlier and earlier[-1].state != JobState.DONE:  # on its way, or the carrier was not reached
         return _join(session, handoff, earlier[-1], source, why, withdrawal)
     answered = [j for j in earlier if withdrawal and j.payload.get("withdrawal") == withdrawal]
     if answered:  # this very withdrawal again: its refusal stands
@@ -66,11 +71,11 @@ def request_cancel(session: Session, handoff: Handoff, source: str, why: str,
         return CancelResult(True, "đã hủy (bưu điện chưa nhận đơn)", [push] if push else [])
     # Every earlier cancel was refused (an accepted one ends the hand-off): a refusal holds
     # for its moment only, so a new request asks the carrier again under a key of its own.
-    job = ledger.enqueue(session, ledger.Kind.CANCEL_ORDER, handoff.id,
+    job = ledger.enqueue(session, JobKind.CANCEL_ORDER, handoff.id,
                          cancel_key(handoff.order_number or "", len(earlier)),
                          {"why": why, "source": source, "withdrawal": withdrawal})
     handoffs.log(session, handoff, handoffs.Change(None, source, utcnow(), notes=why), True,
-                 "cancel requested at the carrier")
+                 ASKED)
     return CancelResult(True, ASKED_VI, [job] if job else [], at_carrier=True)
 
 
@@ -81,26 +86,26 @@ def cancel_key(order_number: str, refused_before: int) -> str:
     return base if refused_before == 0 else f"{base}:{refused_before}"
 
 
-def _join(session: Session, handoff: Handoff, earlier: Job, source: str, why: str,
+def _join(session: Session, handoff: Handoff, earlier: Job, source: EventSource, why: str,
           withdrawal: str | None) -> CancelResult:
     """A cancel while another waits (or went dead): one question to the carrier, not two."""
-    if earlier.state == "dead":  # the carrier could not be reached: ask again
+    if earlier.state == JobState.DEAD:  # the carrier could not be reached: ask again
         ledger.revive(session, earlier.idempotency_key)
     uow.collect(session, earlier)  # rung again after commit, in case its ring was lost
     if withdrawal is not None:  # the carrier's answer must reach the one-stop too
         earlier.payload = {**earlier.payload, "withdrawal": withdrawal}
     handoffs.log(session, handoff, handoffs.Change(None, source, utcnow(), notes=why),
-                 True, "cancel requested at the carrier")
+                 True, ASKED)
     return CancelResult(True, ASKED_VI, [earlier], at_carrier=True)
 
 
-def _refused_before(session: Session, handoff: Handoff, refused: Job, source: str,
+def _refused_before(session: Session, handoff: Handoff, refused: Job, source: EventSource,
                     why: str) -> CancelResult:
     """The same withdrawal taken again after the carrier refused it: the same answer, told
     under the same key as the first time, so the one-stop records it once."""
     reason = "bưu điện đã từ chối hủy đơn này trước đó"
     handoffs.log(session, handoff, handoffs.Change(None, source, utcnow(), notes=why), False,
-                 CARRIER_REFUSED)
+                 REFUSED_BY_CARRIER)
     return CancelResult(False, reason, _told(session, handoff, reason,
                                              _refusal_key(refused.id)))
 
@@ -112,10 +117,10 @@ def _post_refused(session: Session, handoff: Handoff) -> bool:
         return False
     outcome = session.scalar(
         select(Attempt.outcome).join(Job, Job.id == Attempt.job_id)
-        .where(Job.handoff_id == handoff.id, Job.kind == ledger.Kind.POST_ORDER,
-               Job.state == "dead")
+        .where(Job.handoff_id == handoff.id, Job.kind == JobKind.POST_ORDER,
+               Job.state == JobState.DEAD)
         .order_by(Attempt.number.desc()).limit(1))
-    return outcome == "permanent"
+    return outcome == AttemptOutcome.PERMANENT
 
 
 def carrier_refused(session: Session, claimed: ledger.Claimed, handoff: Handoff, reason: str,
@@ -127,8 +132,8 @@ def carrier_refused(session: Session, claimed: ledger.Claimed, handoff: Handoff,
     reason = scrub(reason)
     ledger.settle_done(session, claimed, note=f"refused: {reason}", duration_ms=duration_ms)
     handoffs.log(session, handoff, handoffs.Change(
-        None, "worker", utcnow(), raw_code=code[:20], raw_text=reason,
-        notes=claimed.payload.get("why", "")), False, CARRIER_REFUSED)
+        None, EventSource.WORKER, utcnow(), raw_code=code[:20], raw_text=reason,
+        notes=claimed.payload.get("why", "")), False, REFUSED_BY_CARRIER)
     jobs: list[Job | None] = []
     if handoff.accepted_at is None and handoff.status in (Status.REQUESTED,
                                                           Status.NEEDS_ATTENTION):
@@ -146,25 +151,26 @@ def _refusal_key(cancel_job_id: int) -> str:
 
 def carrier_cancelled(session: Session, claimed: ledger.Claimed, handoff: Handoff,
                       message: str) -> list[Job | None]:
-    change = handoffs.Change(Status.CANCELLED, "worker", utcnow(), raw_text=scrub(message),
-                             notes=claimed.payload.get("why", ""))
+    change = handoffs.Change(Status.CANCELLED, EventSource.WORKER, utcnow(),
+                             raw_text=scrub(message), notes=claimed.payload.get("why", ""))
     return [handoffs.apply(session, handoff, change)[1]]
 
 
 def _told(session: Session, handoff: Handoff, detail: str, key: str) -> list[Job]:
     """Push the hand-off's current status with a note that the withdrawal was refused; the
     key makes the eventId stable, so a retry never records it twice at the one-stop."""
-    change = handoffs.Change(Status(handoff.status), "worker", utcnow(),
+    change = handoffs.Change(Status(handoff.status), EventSource.WORKER, utcnow(),
                              notes=f"{WITHDRAWAL_REFUSED}: {detail}", dedup_key=key)
     job = handoffs.queue_push(session, handoff, change)
     return [job] if job else []
 
 
-def cancel_from_onestop(session: Session, item: HandoffItem, source: str) -> Ingested:
+def cancel_from_onestop(session: Session, item: HandoffItem, source: EventSource
+                        ) -> Ingested:
     found = handoffs.current(session, item.dossier_code, item.direction)
     if found is None:
         # the withdrawal may name either direction; try the other one too
-        for direction in ("pickup", "result_delivery"):
+        for direction in (Direction.PICKUP, Direction.RESULT_DELIVERY):
             found = found or handoffs.current(session, item.dossier_code, direction)
     if found is None:
         return Ingested("ignored", reason="no hand-off for this dossier")

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from worker.db.models import Handoff, Job, utcnow
+from worker.db.models import Attempt, Handoff, Job, utcnow
+from worker.domain.enums import AttemptOutcome, EventSource, JobKind, JobState
 from worker.domain.errors import InvalidInput
+from worker.domain.reason_codes import ReasonCode, reason
 from worker.domain.statuses import FINAL, LABEL_VI, Status
 from worker.domain.text import clean_text, sanitize_text
 from worker.domain.validation import check_dossier_code
@@ -94,25 +96,35 @@ def _request_one(s: Session, code: str, actor: str, agency_code: str | None
                            f"yêu cầu đã kết thúc ({LABEL_VI[Status(h.status)]})", h.id), None
     key = f"post:{h.order_number}"
     # a post that failed for good before (its cause since corrected) is sent again
-    job = ledger.enqueue(s, ledger.Kind.POST_ORDER, h.id, key) or ledger.revive(s, key)
+    job = ledger.enqueue(s, JobKind.POST_ORDER, h.id, key) or ledger.revive(s, key)
     if job is None:
         return DeskOutcome(code, "already_ordered", "", h.id), None
-    handoffs.log(s, h, handoffs.Change(None, "desk", utcnow(), notes=f"gọi bưu tá: {actor}"),
-                 True, "courier called at the desk")
+    handoffs.log(s, h, handoffs.Change(None, EventSource.DESK, utcnow(),
+                                       notes=f"gọi bưu tá: {actor}"),
+                 True, reason(ReasonCode.COURIER_CALLED))
     return DeskOutcome(code, "ordered", "", h.id), job
 
 
 def _attention_reason(s: Session, h: Handoff) -> str:
     """Why a clerk cannot call the courier for a hand-off that needs attention, and who acts."""
     post = s.scalar(select(Job).where(Job.handoff_id == h.id,
-                                      Job.kind == ledger.Kind.POST_ORDER, Job.state == "dead"))
+                                      Job.kind == JobKind.POST_ORDER,
+                                      Job.state == JobState.DEAD))
     if post is None:  # the item itself was invalid: the dossier must be corrected
         return f"hồ sơ cần sửa trước: {h.status_reason}"
-    if post.last_error.startswith(ledger.EXHAUSTED_PREFIX):
+    if _died_of(s, post) == AttemptOutcome.EXHAUSTED:
         return ("bưu điện chưa nhận được yêu cầu sau nhiều lần gửi; bộ phận vận hành sẽ "
                 "kiểm tra và gửi lại")
     return (f"bưu điện từ chối yêu cầu: {h.status_reason}; sửa thông tin trên hệ thống một "
             "cửa rồi gửi lại")
+
+
+def _died_of(s: Session, job: Job) -> str | None:
+    """How the try that settled a dead job ended (a stored fact, not its error's words): the
+    latest try numbered as the job's last; a stale try bears an older number."""
+    return s.scalar(select(Attempt.outcome).where(Attempt.job_id == job.id,
+                                                  Attempt.number == job.attempts)
+                    .order_by(Attempt.id.desc()).limit(1))
 
 
 UNKNOWN_VI = "không có hồ sơ này trong danh sách gửi bưu chính"
@@ -145,7 +157,7 @@ def cancel(rt: Runtime, code: str, *, actor: str, agency_code: str | None = None
         if isinstance(found, DeskOutcome):
             return found
         h = handoffs.locked(s, found.id)
-        result = request_cancel(s, h, "desk", f"hủy tại bàn một cửa: {actor}")
+        result = request_cancel(s, h, EventSource.DESK, f"hủy tại bàn một cửa: {actor}")
         hid = h.id
     if not result.accepted:
         return DeskOutcome(code, "refused", result.reason, hid)

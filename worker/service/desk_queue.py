@@ -24,11 +24,11 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from worker.db.models import Handoff, Job, StatusLogEntry, utcnow
+from worker.domain.enums import JobKind, JobState
 from worker.domain.privacy import mask_phone
+from worker.domain.reason_codes import ReasonCode
 from worker.domain.statuses import Status
 from worker.domain.validation import province_name, ward_name
-from worker.service import ledger
-from worker.service.cancel import CARRIER_REFUSED
 from worker.service.readable import read_rows
 
 MAX_ORDERED = 300  # rows a page shows; the newest first
@@ -37,8 +37,8 @@ MAX_PENDING = 500  # waiting rows a door lists; the oldest first (the total is t
 
 
 def _live_post() -> ColumnElement[bool]:
-    return select(Job.id).where(Job.handoff_id == Handoff.id, Job.state != "dead",
-                                Job.kind == ledger.Kind.POST_ORDER).exists()
+    return select(Job.id).where(Job.handoff_id == Handoff.id, Job.state != JobState.DEAD,
+                                Job.kind == JobKind.POST_ORDER).exists()
 
 
 def is_waiting() -> ColumnElement[bool]:
@@ -103,8 +103,8 @@ def pending(session: Session, agency_code: str | None = None,
             limit: int = MAX_PENDING) -> list[Waiting]:
     """Hand-offs waiting for the desk, oldest first, at most `limit`; a row whose stored
     values cannot be read is logged by id and left out (readable.read_rows)."""
-    dead_post = select(Job.id).where(Job.handoff_id == Handoff.id, Job.state == "dead",
-                                     Job.kind == ledger.Kind.POST_ORDER).exists()
+    dead_post = select(Job.id).where(Job.handoff_id == Handoff.id, Job.state == JobState.DEAD,
+                                     Job.kind == JobKind.POST_ORDER).exists()
     q = _scoped(select(Handoff, dead_post).where(is_waiting()), agency_code)
     now = utcnow()
     rows = read_rows(session, q.order_by(Handoff.ready_at, Handoff.id).limit(limit), Handoff.id)
@@ -125,10 +125,11 @@ def ordered(session: Session, agency_code: str | None = None) -> list[Ordered]:
     """Hand-offs with a courier called, the most recently changed first, at most
     MAX_ORDERED; unreadable rows are left out as in pending()."""
     # a cancel still on its way; a done one ends the hand-off or was refused
-    cancelling = select(Job.id).where(Job.handoff_id == Handoff.id, Job.state == "pending",
-                                      Job.kind == ledger.Kind.CANCEL_ORDER).exists()
-    refused = select(StatusLogEntry.id).where(StatusLogEntry.handoff_id == Handoff.id,
-                                              StatusLogEntry.reason == CARRIER_REFUSED).exists()
+    cancelling = select(Job.id).where(Job.handoff_id == Handoff.id, Job.state == JobState.PENDING,
+                                      Job.kind == JobKind.CANCEL_ORDER).exists()
+    refused = select(StatusLogEntry.id).where(
+        StatusLogEntry.handoff_id == Handoff.id,
+        StatusLogEntry.reason_code == ReasonCode.CANCEL_REFUSED_BY_CARRIER.value).exists()
     q = _scoped(select(Handoff, cancelling, refused).where(is_ordered()), agency_code)
     rows = read_rows(session, q.order_by(Handoff.updated_at.desc(), Handoff.id.desc())
                      .limit(MAX_ORDERED), Handoff.id)

@@ -9,6 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.db.models import Handoff, Job, StatusLogEntry, utcnow
+from worker.domain.enums import EventSource, JobKind
+from worker.domain.reason_codes import Reason, ReasonCode
 from worker.domain.rules import push_event_id
 from worker.domain.statuses import FINAL, Status
 from worker.domain.transitions import Decision, decide
@@ -20,7 +22,7 @@ class Change:
     """What happened to a hand-off, for the log."""
 
     status: Status | None
-    source: str  # feed, webhook, desk, worker, onestop
+    source: EventSource
     occurred_at: datetime
     raw_code: str = ""
     raw_text: str = ""
@@ -31,15 +33,18 @@ class Change:
     unique: bool = False  # carrier events: the log's unique index rejects a second copy
 
 
-def log(session: Session, handoff: Handoff | None, change: Change, applied: bool, reason: str,
+def log(session: Session, handoff: Handoff | None, change: Change, applied: bool, reason: Reason,
         *, order_number: str = "", dossier_code: str = "") -> StatusLogEntry:
+    """One row of the delivery-status log. The reason is stored as its code and parameters;
+    its English words go beside them for scripts and grep, never to be parsed back."""
     entry = StatusLogEntry(
         handoff_id=handoff.id if handoff else None,
         dossier_code=handoff.dossier_code if handoff else dossier_code,
         order_number=(handoff.order_number or "") if handoff else order_number,
         source=change.source, status=change.status.value if change.status else None,
         raw_code=change.raw_code, raw_text=change.raw_text[:400],
-        post_office=change.post_office, notes=change.notes, applied=applied, reason=reason,
+        post_office=change.post_office, notes=change.notes, applied=applied, reason=reason.en(),
+        reason_code=reason.code.value, reason_params=dict(reason.params),
         dedup_key=change.dedup_key if change.unique else None, occurred_at=change.occurred_at,
     )
     session.add(entry)
@@ -72,14 +77,14 @@ def set_status(handoff: Handoff, status: Status, at: datetime, reason: str = "")
         handoff.final_at = at
 
 
-def needs_attention(session: Session, handoff: Handoff, reason: str, source: str = "worker"
-                    ) -> Job | None:
+def needs_attention(session: Session, handoff: Handoff, reason: str,
+                    source: EventSource = EventSource.WORKER) -> Job | None:
     """A permanent error: the hand-off waits for a person, with the reason in plain words."""
     if Status(handoff.status) in FINAL:
         return None
     now = utcnow()
     change = Change(Status.NEEDS_ATTENTION, source, now, notes=reason)
-    log(session, handoff, change, True, "permanent error")
+    log(session, handoff, change, True, Reason(ReasonCode.PERMANENT_ERROR))
     set_status(handoff, Status.NEEDS_ATTENTION, now, reason)
     return queue_push(session, handoff, change)
 
@@ -96,7 +101,7 @@ def queue_push(session: Session, handoff: Handoff, change: Change) -> Job | None
         "carrier_text": change.raw_text, "occurred_at": change.occurred_at.isoformat(),
         "note": change.notes,
     }
-    return ledger.enqueue(session, ledger.Kind.PUSH_STATUS, handoff.id, f"push:{event_id}",
+    return ledger.enqueue(session, JobKind.PUSH_STATUS, handoff.id, f"push:{event_id}",
                           payload)
 
 

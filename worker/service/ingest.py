@@ -10,9 +10,11 @@ from sqlalchemy.orm import Session
 
 from integrations.onestop import mapping
 from worker.db.models import Handoff, Job, Receipt, utcnow
+from worker.domain.enums import DispatchMode, EventSource, JobKind
 from worker.domain.errors import InvalidInput
 from worker.domain.model import HandoffItem, HandoffKind
 from worker.domain.privacy import scrub
+from worker.domain.reason_codes import ReasonCode, reason
 from worker.domain.rules import order_number
 from worker.domain.statuses import Direction, Status
 from worker.domain.text import sanitize_text
@@ -27,7 +29,7 @@ from worker.settings import Settings
 ITEM_SOURCE = "onestop-item"
 
 
-def describe_item(raw: Any, source: str) -> Described:
+def describe_item(raw: Any, source: EventSource) -> Described:
     """How the status log names a one-stop item that could not be taken at all."""
     return Described(f"item {mapping.item_id_of(raw) or '(không có id)'}", source,
                      dossier_code=mapping.dossier_code_of(raw) or "")
@@ -44,14 +46,15 @@ def take_receipt(session: Session, source: str, external_id: str) -> bool:
     return True
 
 
-def ingest_item(session: Session, raw: Any, source: str, settings: Settings) -> Ingested:
+def ingest_item(session: Session, raw: Any, source: EventSource, settings: Settings
+                ) -> Ingested:
     """Record one raw item. Invalid items become needs_attention; nothing raises for bad data."""
     item_id = mapping.item_id_of(raw)
     if item_id is None:
-        reason = "mục không có id; không thể ghi nhận"
-        handoffs.log(session, None, _note_change(source, reason), False, reason,
+        why = reason(ReasonCode.ITEM_WITHOUT_ID)
+        handoffs.log(session, None, _note_change(source, why.vi()), False, why,
                      dossier_code=mapping.dossier_code_of(raw) or "")
-        return Ingested("invalid", reason=reason, bad_field="id", code="id.missing")
+        return Ingested("invalid", reason=why.vi(), bad_field="id", code="id.missing")
     if not take_receipt(session, ITEM_SOURCE, item_id):
         return Ingested("duplicate")
     try:
@@ -63,16 +66,18 @@ def ingest_item(session: Session, raw: Any, source: str, settings: Settings) -> 
     return _create(session, item, source, settings)
 
 
-def _create(session: Session, item: HandoffItem, source: str, settings: Settings) -> Ingested:
+def _create(session: Session, item: HandoffItem, source: EventSource, settings: Settings
+            ) -> Ingested:
     direction = item.direction
     existing = handoffs.current(session, item.dossier_code, direction)
     # A cancelled or returned hand-off may be requested again (a new generation, so a new
     # OrderNumber); an active or delivered one may not.
     renewable = existing is not None and existing.status in (Status.CANCELLED, Status.RETURNED)
     if existing is not None and not _replaceable(existing) and not renewable:
-        reason = f"hồ sơ đã có yêu cầu bưu chính (trạng thái {existing.status})"
-        handoffs.log(session, existing, _note_change(source, reason), False, reason)
-        return Ingested("ignored", existing.id, reason)
+        answer = f"hồ sơ đã có yêu cầu bưu chính (trạng thái {existing.status})"
+        handoffs.log(session, existing, _note_change(source, answer), False,
+                     reason(ReasonCode.ALREADY_REQUESTED, status=existing.status))
+        return Ingested("ignored", existing.id, answer)
     if existing is not None and _replaceable(existing):
         # a corrected item for a hand-off that never reached the carrier
         handoff = handoffs.locked(session, existing.id)
@@ -89,13 +94,13 @@ def _create(session: Session, item: HandoffItem, source: str, settings: Settings
         note += (f" | địa chỉ theo đơn vị hành chính cũ ({item.citizen.address.converted_from})"
                  " đã chuyển sang đơn vị mới")
     change = handoffs.Change(Status.REQUESTED, source, utcnow(), notes=note)
-    handoffs.log(session, handoff, change, True, "hand-off received")
+    handoffs.log(session, handoff, change, True, reason(ReasonCode.HANDOFF_RECEIVED))
     handoffs.set_status(handoff, Status.REQUESTED, change.occurred_at)
     jobs: list[Job] = []
-    if dispatch_mode(session, settings, item.agency_code) == "auto":
+    if dispatch_mode(session, settings, item.agency_code) == DispatchMode.AUTO:
         key = f"post:{handoff.order_number}"
         # a corrected item after a rejected post: the same order number, its post revived
-        job = ledger.enqueue(session, ledger.Kind.POST_ORDER, handoff.id, key) or (
+        job = ledger.enqueue(session, JobKind.POST_ORDER, handoff.id, key) or (
             ledger.revive(session, key))
         jobs = [job] if job else []
     return Ingested("created", handoff.id, jobs=jobs)
@@ -119,19 +124,19 @@ def _fill(h: Handoff, item: HandoffItem) -> None:
     h.cod_amount, h.ready_at, h.status_reason = item.cod_amount, item.created_at, ""
 
 
-def _record_invalid(session: Session, raw: Any, item_id: str, source: str,
+def _record_invalid(session: Session, raw: Any, item_id: str, source: EventSource,
                     err: InvalidInput) -> Ingested:
     """Keep the item visible as needs_attention with the reason; never post it."""
-    reason = scrub(str(err))
+    why = scrub(str(err))
     dossier = (mapping.dossier_code_of(raw) or f"?{item_id}")[:80]
     direction = (Direction.PICKUP if isinstance(raw, dict)
                  and raw.get("type") == HandoffKind.PICKUP_REQUESTED
                  else Direction.RESULT_DELIVERY)
     existing = handoffs.current(session, dossier, direction)
     if existing is not None and not _replaceable(existing):
-        handoffs.log(session, existing, _note_change(source, reason), False,
-                     f"invalid item {item_id} ignored: {reason}")
-        return Ingested("invalid", existing.id, reason, bad_field=err.field, code=err.code)
+        handoffs.log(session, existing, _note_change(source, why), False,
+                     reason(ReasonCode.INVALID_ITEM, item_id=item_id, detail=why))
+        return Ingested("invalid", existing.id, why, bad_field=err.field, code=err.code)
     handoff = existing
     if handoff is None:
         generation = (session.scalar(select(func.max(Handoff.generation)).where(
@@ -145,15 +150,15 @@ def _record_invalid(session: Session, raw: Any, item_id: str, source: str,
     if isinstance(agency, dict):  # kept as sent, made storable, so ops see whose it is
         handoff.agency_code = sanitize_text(agency.get("code"), 40)
         handoff.agency_name = sanitize_text(agency.get("name"), 200)
-    change = handoffs.Change(Status.NEEDS_ATTENTION, source, utcnow(), notes=reason,
+    change = handoffs.Change(Status.NEEDS_ATTENTION, source, utcnow(), notes=why,
                              dedup_key=f"invalid:{item_id}")
-    handoffs.log(session, handoff, change, True, f"invalid item {item_id}")
-    handoffs.set_status(handoff, Status.NEEDS_ATTENTION, change.occurred_at, reason)
+    handoffs.log(session, handoff, change, True, reason(ReasonCode.INVALID_ITEM, item_id=item_id))
+    handoffs.set_status(handoff, Status.NEEDS_ATTENTION, change.occurred_at, why)
     jobs: list[Job] = []
     if _valid_code(dossier):  # tell the one-stop what to fix; it cannot know a broken code
         push = handoffs.queue_push(session, handoff, change)
         jobs = [push] if push else []
-    return Ingested("invalid", handoff.id, reason, jobs, bad_field=err.field, code=err.code)
+    return Ingested("invalid", handoff.id, why, jobs, bad_field=err.field, code=err.code)
 
 
 def _valid_code(code: str) -> bool:
@@ -164,5 +169,5 @@ def _valid_code(code: str) -> bool:
     return True
 
 
-def _note_change(source: str, note: str) -> handoffs.Change:
+def _note_change(source: EventSource, note: str) -> handoffs.Change:
     return handoffs.Change(None, source, utcnow(), notes=note)

@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from worker.db.models import utcnow
+from worker.domain.enums import EventSource
+from worker.domain.reason_codes import ReasonCode, reason
 from worker.domain.text import sanitize_text
 from worker.service.handoffs import Change
 from worker.service.handoffs import log as log_event
@@ -30,7 +32,7 @@ class Described:
     """What the status log says about an entry we could not take (storable text only)."""
 
     what: str  # "item hof_123", "event 65f1…"
-    source: str  # the log's source: onestop-feed, webhook, feed
+    source: EventSource  # the log's source
     order_number: str = ""
     dossier_code: str = ""
 
@@ -65,10 +67,10 @@ def quarantine(session: Session, thing: Any, describe: Callable[[Any], Described
         d = describe(thing)
         what = sanitize_text(d.what, 120)
         log.error("%s could not be taken: %s", what, kind)
-        note = f"không xử lý được {what}: {kind}"
+        why = reason(ReasonCode.ENTRY_NOT_TAKEN, what=what, error=kind)
         with session.begin_nested():
-            log_event(session, None, Change(None, sanitize_text(d.source, 16), utcnow(),
-                                            notes=note), False, note,
+            log_event(session, None, Change(None, d.source, utcnow(),
+                                            notes=why.vi()), False, why,
                       order_number=sanitize_text(d.order_number, 50),
                       dossier_code=sanitize_text(d.dossier_code, 80))
             session.flush()

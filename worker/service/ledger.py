@@ -14,7 +14,7 @@ from worker.db.models import Attempt, Job, utcnow
 from worker.domain.enums import AttemptOutcome, JobKind, JobState
 from worker.service.uow import collect
 
-# how an exhausted row's reason starts (outbound writes it; the desk tells it apart)
+# how an exhausted row's error reads for people (decisions read the attempt's outcome)
 EXHAUSTED_PREFIX = "không gửi được sau"
 
 

@@ -10,7 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from worker.db.models import Handoff, Job, utcnow
+from worker.domain.enums import EventSource, JobKind, JobState
 from worker.domain.ids import parse_id
+from worker.domain.reason_codes import ReasonCode, reason
 from worker.domain.statuses import FINAL, LABEL_VI, Status
 from worker.domain.text import safe_display
 from worker.service import handoffs, ledger, uow
@@ -46,7 +48,8 @@ NOT_AN_ID = "mã việc không hợp lệ (phải là số nguyên dương)"
 
 def dead_letters(session: Session, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
     rows = read_rows(session, select(Job, Handoff).join(Handoff, Handoff.id == Job.handoff_id)
-                     .where(Job.state == "dead").order_by(Job.updated_at.desc(), Job.id.desc())
+                     .where(Job.state == JobState.DEAD)
+                     .order_by(Job.updated_at.desc(), Job.id.desc())
                      .limit(limit).offset(offset), Job.id)
     return [DeadLetter(j.id, j.kind, h.id, h.dossier_code, h.order_number or "", h.status,
                        j.attempts, j.last_error, j.updated_at) for j, h in rows]
@@ -54,7 +57,7 @@ def dead_letters(session: Session, limit: int = 100, offset: int = 0) -> list[De
 
 def count_dead(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Job)
-                              .where(Job.state == "dead")) or 0)
+                              .where(Job.state == JobState.DEAD)) or 0)
 
 
 def replay(rt: Runtime, job_ids: list[int | str], *, actor: str) -> list[ReplayOutcome]:
@@ -79,7 +82,7 @@ def _replay_one(s: Session, job_id: int, actor: str) -> ReplayOutcome:
     job = s.get(Job, job_id)
     if job is None:
         return ReplayOutcome(job_id, False, "không có việc này")
-    if job.state != "dead":
+    if job.state != JobState.DEAD:
         return ReplayOutcome(job_id, False, "việc này không ở trạng thái lỗi")
     h = handoffs.locked(s, job.handoff_id)
     handler = handler_for(job.kind)
@@ -88,11 +91,11 @@ def _replay_one(s: Session, job_id: int, actor: str) -> ReplayOutcome:
                                             "không gửi lại yêu cầu tới bưu điện")
     ledger.revive(s, job.idempotency_key)
     note = f"chạy lại bởi {actor}"
-    if job.kind == ledger.Kind.POST_ORDER and h.status == Status.NEEDS_ATTENTION:
-        handoffs.log(s, h, handoffs.Change(Status.REQUESTED, "ops", utcnow(), notes=note),
-                     True, "replayed")
+    if job.kind == JobKind.POST_ORDER and h.status == Status.NEEDS_ATTENTION:
+        handoffs.log(s, h, handoffs.Change(Status.REQUESTED, EventSource.OPS, utcnow(), notes=note),
+                     True, reason(ReasonCode.REPLAYED))
         handoffs.set_status(h, Status.REQUESTED, utcnow())
     else:
-        handoffs.log(s, h, handoffs.Change(None, "ops", utcnow(), notes=note), True,
-                     f"replayed {job.kind}")
+        handoffs.log(s, h, handoffs.Change(None, EventSource.OPS, utcnow(), notes=note), True,
+                     reason(ReasonCode.REPLAYED, kind=job.kind))
     return ReplayOutcome(job_id, True, "đã đưa vào hàng đợi chạy lại")

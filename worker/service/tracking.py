@@ -6,11 +6,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.db.models import Job, StatusLogEntry
+from worker.domain.enums import EventSource
 from worker.domain.model import TrackingEvent
+from worker.domain.reason_codes import ReasonCode, reason
 from worker.service import handoffs
 
 
-def apply_event(session: Session, ev: TrackingEvent, source: str = "feed") -> Job | None:
+def apply_event(session: Session, ev: TrackingEvent,
+                source: EventSource = EventSource.CARRIER_FEED) -> Job | None:
     """Apply one carrier event. Duplicates, late events and unknown codes are logged only."""
     key = f"carrier:{ev.dedup_key}"
     change = handoffs.Change(
@@ -22,11 +25,12 @@ def apply_event(session: Session, ev: TrackingEvent, source: str = "feed") -> Jo
     seen = session.scalar(select(StatusLogEntry.id).where(StatusLogEntry.dedup_key == key))
     if seen is not None:
         dup = handoffs.Change(**{**change.__dict__, "unique": False})
-        handoffs.log(session, handoff, dup, False, f"duplicate event (feed id {ev.event_id})",
+        handoffs.log(session, handoff, dup, False,
+                     reason(ReasonCode.DUPLICATE_EVENT, event_id=ev.event_id),
                      order_number=ev.order_number)
         return None
     if handoff is None:
-        handoffs.log(session, None, change, False, "order not known to this worker",
+        handoffs.log(session, None, change, False, reason(ReasonCode.ORDER_NOT_KNOWN),
                      order_number=ev.order_number)
         return None
     if ev.item_code and not handoff.item_code:

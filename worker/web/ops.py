@@ -12,8 +12,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from worker.db.models import Handoff
+from worker.domain.enums import SOURCE_VI, Role
 from worker.domain.ids import parse_id, parse_page
-from worker.domain.reasons import reason_vi
 from worker.reports import timeline
 from worker.service import ops_queries as oq
 from worker.service.readable import read_rows
@@ -25,9 +25,6 @@ from worker.web.session import check_csrf, current_user
 
 DEAD_PAGE = 100
 DIRECTIONS = list(oq.DIRECTION_VI.items())
-SOURCE_VI = {"feed": "bưu chính (luồng theo dõi)", "webhook": "một cửa (báo tin)",
-             "desk": "bàn một cửa", "worker": "hệ thống", "onestop": "một cửa",
-             "onestop-feed": "một cửa", "ops": "vận hành"}
 
 
 async def _read(request: Request, work: Any, *args: Any) -> Any:
@@ -47,13 +44,13 @@ def _live_html(request: Request, ov: dict[str, Any]) -> str:
         {"ov": ov, "user": current_user(request)})
 
 
-@login_required("ops", "desk")
+@login_required(Role.OPS, Role.DESK)
 async def overview(request: Request) -> Response:
     ov = await _read(request, oq.overview)
     return render(request, "ops_overview.html", {"ov": ov, "live": _live_html(request, ov)})
 
 
-@login_required("ops", "desk")
+@login_required(Role.OPS, Role.DESK)
 async def overview_json(request: Request) -> Response:
     ov = await _read(request, oq.overview)
     numbers = {"total": ov["total"], "breaches": ov["breaches_n"],
@@ -67,7 +64,7 @@ def _list_ctx(s: Session, f: oq.Filters, page: int) -> dict[str, Any]:
     return {"result": oq.list_handoffs(s, f, page), "agencies": oq.agencies(s)}
 
 
-@login_required("ops", "desk")
+@login_required(Role.OPS, Role.DESK)
 async def handoff_list(request: Request) -> Response:
     f = oq.Filters.parse(request.query_params)
     ctx = await _read(request, _list_ctx, f, parse_page(request.query_params.get("page")))
@@ -76,17 +73,17 @@ async def handoff_list(request: Request) -> Response:
         "directions": DIRECTIONS})
 
 
-@login_required("ops", "desk")
+@login_required(Role.OPS, Role.DESK)
 async def handoff_csv(request: Request) -> Response:
     f = oq.Filters.parse(request.query_params)
     user = request.state.user
     # Only ops may take personal data out in clear; anyone else gets the masked file.
-    unmasked = user.role == "ops" and request.query_params.get("unmasked") == "1"
+    unmasked = user.role == Role.OPS and request.query_params.get("unmasked") == "1"
     rows = await _read(request, lambda s: list(oq.csv_rows(s, f, unmasked=unmasked)))
     return csv_response(rows, unmasked=unmasked)
 
 
-@login_required("ops", "desk")
+@login_required(Role.OPS, Role.DESK)
 async def search(request: Request) -> Response:
     q, refused = oq.clean_query(request.query_params.get("q"))
     rows = await _read(request, oq.search, q) if q else []
@@ -101,14 +98,13 @@ def _timeline_ctx(s: Session, handoff_id: int) -> dict[str, Any] | None:
     h = found[0]
     tl = timeline(s, h)
     for e in tl["events"]:
-        e["reason_vi"], e["source_vi"] = reason_vi(e["reason"]), SOURCE_VI.get(e["source"],
-                                                                                e["source"])
+        e["source_vi"] = SOURCE_VI.get(e["source"], e["source"])  # reason_vi: event_row
     return {"h": tl, "handoff_id": h.id, "agency_code": h.agency_code,
             "direction_label": oq.DIRECTION_VI.get(h.direction, h.direction),
             "breaches": oq.breaches_of(s, h.id)}
 
 
-@login_required("ops", "desk")
+@login_required(Role.OPS, Role.DESK)
 async def handoff_timeline(request: Request) -> Response:
     handoff_id = parse_id(request.path_params["id"])  # 10^23, -1, "1x": no such hand-off
     ctx = await _read(request, _timeline_ctx, handoff_id) if handoff_id else None
@@ -126,13 +122,13 @@ def _dead_ctx(s: Session, page: int) -> dict[str, Any]:
             "page": page, "pages": pages}
 
 
-@login_required("ops", "desk")
+@login_required(Role.OPS, Role.DESK)
 async def dead(request: Request) -> Response:
     ctx = await _read(request, _dead_ctx, parse_page(request.query_params.get("page")))
     return render(request, "ops_dead.html", {**ctx, "outcomes": []})
 
 
-@login_required("ops")
+@login_required(Role.OPS)
 async def dead_replay(request: Request) -> Response:
     form = await check_csrf(request)
     # As typed: replay() refuses, one by one, any value that names no possible job.

@@ -30,6 +30,8 @@ _EXACT = {
     "order not known to this worker": "order_not_known", "replayed": "replayed",
     "courier already took the item": "courier_took_item",
     "not yet picked up": "not_yet_picked_up",
+    # written in Vietnamese before reasons were coded
+    "mục không có id; không thể ghi nhận": "item_without_id",
 }
 _PATTERNS = [
     (re.compile(r"^late event \((?P<new>[a-z_]+) after (?P<current>[a-z_]+)\)$"), "late_event"),
@@ -38,7 +40,11 @@ _PATTERNS = [
     (re.compile(r"^invalid item (?P<item_id>\S+)(?: ignored: (?P<detail>.*))?$", re.DOTALL),
      "invalid_item"),
     (re.compile(r"^replayed (?P<kind>[a-z_]+)$"), "replayed"),
+    (re.compile(r"^hồ sơ đã có yêu cầu bưu chính \(trạng thái (?P<status>[a-z_]+)\)$"),
+     "already_requested"),
+    (re.compile(r"^không xử lý được (?P<what>.*): (?P<error>\w+)$", re.DOTALL), "entry_not_taken"),
 ]
+_FINAL = re.compile(r"^already final \((?P<current>[a-z_]+)\)$")
 
 
 def _code_of(text: str) -> tuple[str, dict]:
@@ -46,11 +52,13 @@ def _code_of(text: str) -> tuple[str, dict]:
     if text in _EXACT:
         return _EXACT[text], {}
     if text.startswith("cancel refused: "):
-        inner = _EXACT.get(text.removeprefix("cancel refused: "))
-        if inner is None and text.removeprefix("cancel refused: ").startswith("already final"):
-            inner = "already_final"
+        cause = text.removeprefix("cancel refused: ")
+        inner = _EXACT.get(cause)
         if inner:
             return "cancel_refused", {"why": inner}
+        final = _FINAL.match(cause)
+        if final:  # the refusal's own reason keeps its parameter beside it
+            return "cancel_refused", {"why": "already_final", "current": final["current"]}
     for pattern, code in _PATTERNS:
         m = pattern.match(text)
         if m:

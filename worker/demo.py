@@ -12,12 +12,13 @@ from pathlib import Path
 import click
 
 from worker.db.engine import Database
+from worker.domain.enums import Role
 from worker.domain.statuses import FINAL, Status
 from worker.reports import counts_by_status
 from worker.stack import Stack
 
-DEMO_USERS = (("ops", "ops-demo-2026", "ops", None, "Cán bộ vận hành"),
-              ("motcua", "desk-demo-2026", "desk", "000.00.17.H19", "Cán bộ một cửa Lai Vung"))
+DEMO_USERS = (("ops", "ops-demo-2026", Role.OPS, None, "Cán bộ vận hành"),
+              ("motcua", "desk-demo-2026", Role.DESK, "000.00.17.H19", "Cán bộ một cửa Lai Vung"))
 
 
 def run_demo(count: int = 24, timeout: float = 115.0, home: Path = Path("var/demo"),

@@ -25,25 +25,27 @@ from sqlalchemy.orm import Session
 
 from worker.db.engine import Database
 from worker.db.models import Attempt, Cursor, Handoff, Job, SlaBreach, utcnow
+from worker.domain.enums import AttemptOutcome, JobKind, JobState
 from worker.domain.moments import elapsed
 from worker.domain.sla_rules import Rule
 from worker.domain.statuses import Status
-from worker.service.ledger import Kind
 from worker.service.readable import UNREADABLE, read_rows
 
 log = logging.getLogger(__name__)
 
-LEDGER_STATES = ("pending", "dead")
-OUTCOMES = ("ok", "transient", "permanent", "exhausted")
-KINDS = (Kind.POST_ORDER, Kind.CANCEL_ORDER, Kind.PUSH_STATUS)
-SYSTEMS = {Kind.POST_ORDER: "carrier", Kind.CANCEL_ORDER: "carrier", Kind.PUSH_STATUS: "onestop"}
+LEDGER_STATES = (JobState.PENDING, JobState.DEAD)
+OUTCOMES = tuple(AttemptOutcome)
+KINDS = tuple(JobKind)
+# Which side each kind calls (the metrics' `system` label).
+SYSTEMS: dict[str, str] = {JobKind.POST_ORDER: "carrier", JobKind.CANCEL_ORDER: "carrier",
+                           JobKind.PUSH_STATUS: "onestop", JobKind.NOTIFY: "notifier"}
 # Upper bounds of the call-latency buckets, in seconds (+Inf is added); whole milliseconds,
 # since durations are stored as integer milliseconds.
 CALL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 def system_of(kind: str) -> str:
-    """Which side a ledger kind calls: the carrier or the one-stop system."""
+    """Which side a ledger kind calls: the carrier, the one-stop system or the SLA receiver."""
     return SYSTEMS.get(kind, "other")
 
 
@@ -99,7 +101,7 @@ def _ledger(s: Session, now: datetime) -> Metric:
 
 
 def _oldest_pending(s: Session, now: datetime) -> Metric:
-    oldest = s.scalar(select(func.min(Job.created_at)).where(Job.state == "pending"))
+    oldest = s.scalar(select(func.min(Job.created_at)).where(Job.state == JobState.PENDING))
     age = GaugeMetricFamily("handoff_ledger_oldest_pending_age_seconds",
                             "Age of the oldest pending ledger row (0 when none)")
     age.add_metric([], max(0.0, elapsed(oldest, now).total_seconds()) if oldest else 0.0)
@@ -141,7 +143,7 @@ def _attempts(s: Session, now: datetime) -> Metric:
     calls = CounterMetricFamily(
         "handoff_outbound_attempts",
         "Tries of outbound ledger rows (carrier: post_order, cancel_order; one-stop: "
-        "push_status) by outcome, from the attempts table",
+        "push_status; notifier: notify) by outcome, from the attempts table",
         labels=["system", "kind", "outcome"])
     counted = {(k, o): n for k, o, n in attempts}
     for kind, outcome in sorted({(k, o) for k in KINDS for o in OUTCOMES} | set(counted)):
@@ -158,8 +160,9 @@ def _latency(s: Session, now: datetime) -> Metric:
         .group_by(Job.kind, Attempt.outcome)).all()
     latency = HistogramMetricFamily(
         "handoff_outbound_call_seconds",
-        "Duration of calls to the carrier (post_order, cancel_order) and the one-stop "
-        "system (push_status) by outcome, from the attempts table (tries with a call)",
+        "Duration of calls to the carrier (post_order, cancel_order), the one-stop "
+        "system (push_status) and the SLA receiver (notify) by outcome, from the attempts "
+        "table (tries with a call)",
         labels=["system", "kind", "outcome"])
     for kind, outcome, count, total_ms, *under in sorted(timed, key=lambda r: (r[0], r[1])):
         buckets = [(_le(le), float(n or 0)) for le, n in zip(CALL_BUCKETS, under, strict=True)]

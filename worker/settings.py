@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from worker.domain.enums import DispatchMode
+
 DEFAULT_HOME = Path("var")
 
 
@@ -20,7 +22,9 @@ class AgencyConfig(BaseModel):
     address: str = "Trung tâm Phục vụ hành chính công"
     province_code: str = "82"  # GSO, Đồng Tháp
     ward_code: str = "30226"  # GSO, Xã Lai Vung
-    dispatch: str = "auto"  # "auto": post at once; "desk": wait for staff to call the courier
+    # a DispatchMode value (auto: post at once; desk: wait for staff to call the courier);
+    # kept a str: an unknown value has always meant "not auto", never a refusal to start
+    dispatch: str = DispatchMode.AUTO
 
 
 class Settings(BaseSettings):

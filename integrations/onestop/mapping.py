@@ -7,11 +7,12 @@ HTTP reply classification lives in integrations/onestop/replies.py.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from integrations.onestop.items import MAX_LEN, checked_item_id
 from integrations.onestop.items import parse_item as parse_item  # callers know it from here
+from worker.domain.enums import VN_TZ
 from worker.domain.errors import InvalidInput, PermanentError, TransientError
 from worker.domain.model import OnestopPage, StatusPush
 from worker.domain.text import clean_text, sanitize_text
@@ -21,7 +22,6 @@ FEED_PATH = "/api/v1/postal-handoffs"
 DOSSIER_PATH = "/api/v1/dossiers/{code}"
 PUSH_PATH = "/api/v1/dossiers/{code}/postal-events"
 MAX_PAGE_SIZE = 500
-VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
 
 
 # --- feed items (validated by the wire models in integrations/onestop/items.py) -------------

@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from vietnam_provinces import Ward
 
-from integrations.onestop.mapping import VN_TZ
+from worker.domain.enums import VN_TZ
 from worker.domain.model import HandoffKind
 
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Võ", "Huỳnh", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô",

@@ -12,8 +12,8 @@ from datetime import datetime
 
 from starlette.responses import JSONResponse
 
-from integrations.onestop.mapping import VN_TZ
 from simulators.onestop.data import DEFECTS, ItemFactory
+from worker.domain.enums import VN_TZ
 from worker.domain.model import HandoffKind
 from worker.domain.statuses import Direction, Status
 

@@ -21,7 +21,7 @@ from tests.e2e.conftest import login
 from tests.e2e.helpers import wait_for
 from worker.db.engine import Database
 from worker.db.models import Handoff, Job, SlaBreach, utcnow
-from worker.reports import VN
+from worker.domain.enums import VN_TZ
 from worker.stack import Stack
 
 PAGES = ["ops", "ops/handoffs", "ops/handoffs.csv", "ops/handoffs.csv?unmasked=1",
@@ -105,7 +105,7 @@ def test_list_filters_and_masked_csv(web_stack: Stack, seeded: list[dict], page,
     login(page, web_stack, "ops")
     page.goto(web_stack.web_url + "ops/handoffs")
     page.select_option("select[name=agency]", agency["code"])
-    today = utcnow().astimezone(VN).date()
+    today = utcnow().astimezone(VN_TZ).date()
     page.fill("input[name=from]", (today - timedelta(days=2)).isoformat())
     page.fill("input[name=to]", today.isoformat())
     page.click("#filters button[type=submit]")

@@ -12,6 +12,7 @@ from tests.fakes import FakeCarrier, ListBell
 from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.models import Attempt, Handoff, Job
+from worker.domain.enums import JobKind
 from worker.domain.errors import PermanentError
 from worker.service import ledger, uow
 from worker.service.jobs.runner import run_job
@@ -33,7 +34,7 @@ def _world(db: Database, tmp_path: Path, carrier: FakeCarrier, status: str = "re
                     citizen_name="Nguyễn Thị Hoa", citizen_phone="0912345678")
         s.add(h)
         s.flush()
-        post = ledger.enqueue(s, ledger.Kind.POST_ORDER, h.id, f"post:{h.order_number}")
+        post = ledger.enqueue(s, JobKind.POST_ORDER, h.id, f"post:{h.order_number}")
     assert post is not None and bell.take() == [post.id]
     return rt, bell, post.id
 

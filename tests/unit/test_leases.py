@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import multiprocessing
+from pathlib import Path
 
+import pytest
+
+from tests.fakes import ListBell
+from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.service import leases
+from worker.settings import Settings
 
 
 def test_the_first_caller_takes_a_new_lease_and_others_wait(sqlite_db: Database):
@@ -38,3 +44,29 @@ def test_forked_pool_processes_are_different_holders():
     for p in procs:
         p.join()
     assert len(holders) == 2 and leases.current_holder() not in holders
+
+
+def test_a_held_lease_is_given_back_when_the_block_ends_even_by_an_error(
+        sqlite_db: Database, tmp_path: Path):
+    rt = build_runtime(Settings(home=tmp_path), sqlite_db, bell=ListBell())
+    with pytest.raises(RuntimeError), leases.held(rt, "sla") as got:
+        assert got
+        with sqlite_db.unit_of_work() as s:
+            assert not leases.acquire(s, "sla", 60, holder="other")  # ours while in the block
+        raise RuntimeError("the pass failed")
+    with sqlite_db.unit_of_work() as s:
+        assert leases.acquire(s, "sla", 60, holder="other")
+
+
+def test_held_says_no_while_another_holds_the_lease_and_leaves_it_theirs(
+        sqlite_db: Database, tmp_path: Path):
+    rt = build_runtime(Settings(home=tmp_path), sqlite_db, bell=ListBell())
+    with sqlite_db.unit_of_work() as s:
+        assert leases.acquire(s, "sweep", 60, holder="other")
+    ran = []
+    with leases.held(rt, "sweep") as got:
+        if got:
+            ran.append(True)
+    assert ran == []
+    with sqlite_db.unit_of_work() as s:
+        assert not leases.acquire(s, "sweep", 60, holder="third")  # still the other's

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from worker.domain import moments as m
+from worker.domain.enums import VN_TZ
 from worker.domain.ids import MAX_ID, parse_id, parse_page
 
 ZONES = st.one_of(st.none(), st.just(UTC), st.integers(-23 * 60 - 59, 23 * 60 + 59).map(
@@ -47,12 +48,12 @@ def test_safe_add_clamps_instead_of_overflowing() -> None:
 
 
 def test_as_utc_of_year_one_east_of_greenwich_is_the_earliest_moment() -> None:
-    vn_year_one = datetime(1, 1, 1, 3, tzinfo=m.VN)  # 20:00 on 31/12 of year 0 in UTC
+    vn_year_one = datetime(1, 1, 1, 3, tzinfo=VN_TZ)  # 20:00 on 31/12 of year 0 in UTC
     assert m.as_utc(vn_year_one) == m.EARLIEST
 
 
 def test_elapsed_mixes_naive_and_aware() -> None:
-    assert m.elapsed(datetime(2026, 1, 1), datetime(2026, 1, 1, 7, tzinfo=m.VN)) == timedelta(0)
+    assert m.elapsed(datetime(2026, 1, 1), datetime(2026, 1, 1, 7, tzinfo=VN_TZ)) == timedelta(0)
 
 
 @pytest.mark.parametrize(("hours", "text"), [

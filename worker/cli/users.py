@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 from worker.cli.common import clean_arg, fail, prepare_embedded, runtime
-from worker.service.users import UserError, add_user, list_users, set_active, set_password
+from worker.service.users import (
+    ROLES,
+    UserError,
+    add_user,
+    list_users,
+    set_active,
+    set_password,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -57,7 +64,7 @@ def _users_do(work: Callable[[Session], T]) -> T:
 
 @user.command("add")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["ops", "desk"]), required=True)
+@click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--agency", default=None, callback=clean_arg, help="desk staff: their agency code")
 @click.option("--name", "full_name", default="", help="full name shown on the pages")
 @_password_stdin

@@ -19,6 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from worker.domain.enums import JobState
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -118,11 +120,11 @@ class Job(Base):
     __table_args__ = (Index("ix_jobs_due", "state", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(24))  # post_order, cancel_order, push_status
+    kind: Mapped[str] = mapped_column(String(24))  # a JobKind value
     handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id"), index=True)
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    state: Mapped[str] = mapped_column(String(12), default="pending")  # pending, done, dead
+    state: Mapped[str] = mapped_column(String(12), default=JobState.PENDING)  # a JobState value
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     rung_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -141,7 +143,7 @@ class Attempt(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), index=True)
     number: Mapped[int] = mapped_column(Integer)
-    outcome: Mapped[str] = mapped_column(String(12))  # ok, transient, permanent
+    outcome: Mapped[str] = mapped_column(String(12))  # an AttemptOutcome value
     error: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     duration_ms: Mapped[int | None] = mapped_column(Integer)  # the call to the other side

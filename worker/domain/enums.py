@@ -32,7 +32,8 @@ class JobKind(StrEnum):
     NOTIFY = "notify"
 
 
-JOB_KIND_VI = {
+# Keyed by members; typed by str, since lookups use the stored (plain str) values.
+JOB_KIND_VI: dict[str, str] = {
     JobKind.POST_ORDER: "gửi yêu cầu bưu chính",
     JobKind.CANCEL_ORDER: "hủy đơn",
     JobKind.PUSH_STATUS: "báo trạng thái về một cửa",
@@ -63,7 +64,7 @@ class DispatchMode(StrEnum):
     DESK = "desk"
 
 
-DISPATCH_MODE_VI = {
+DISPATCH_MODE_VI: dict[str, str] = {
     DispatchMode.AUTO: "Tự động (gửi ngay khi có hồ sơ)",
     DispatchMode.DESK: "Tại bàn một cửa (chờ cán bộ bấm Gọi bưu tá)",
 }
@@ -82,7 +83,7 @@ class EventSource(StrEnum):
     OPS = "ops"
 
 
-SOURCE_VI = {
+SOURCE_VI: dict[str, str] = {
     EventSource.CARRIER_FEED: "bưu chính (luồng theo dõi)",
     EventSource.CARRIER_PUSH: "bưu chính (báo tin)",
     EventSource.WEBHOOK: "một cửa (báo tin)",

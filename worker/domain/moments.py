@@ -8,9 +8,10 @@ formatter of a stored date goes through here, so none of them can take a page do
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
-VN = timezone(timedelta(hours=7), "+07:00")
+from worker.domain.enums import VN_TZ
+
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 LATEST = datetime.max.replace(tzinfo=UTC)
 NONE_SHOWN = "—"
@@ -50,7 +51,7 @@ def elapsed(since: datetime, until: datetime) -> timedelta:
 def to_vn(dt: datetime) -> datetime | None:
     """`dt` on the +07:00 clock, or None when that clock would leave year 1..9999."""
     try:
-        return aware(dt).astimezone(VN)
+        return aware(dt).astimezone(VN_TZ)
     except OverflowError:
         return None
 
@@ -83,7 +84,7 @@ def local_date(dt: datetime) -> date | None:
 
 def day_start(d: date) -> datetime:
     """Midnight of a +07:00 calendar day, as an aware datetime."""
-    return datetime.combine(d, datetime.min.time(), tzinfo=VN)
+    return datetime.combine(d, datetime.min.time(), tzinfo=VN_TZ)
 
 
 def hours_between(start: datetime, end: datetime) -> float:

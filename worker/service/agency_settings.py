@@ -14,16 +14,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from worker.db.models import AgencySetting, Handoff, utcnow
+from worker.domain.enums import DISPATCH_MODE_VI
 from worker.domain.errors import InvalidInput
 from worker.domain.moments import local
+from worker.domain.statuses import FINAL
 from worker.domain.text import clean_text
 from worker.service.desk_queue import waiting_by_agency
 from worker.settings import Settings
 
-MODES = {
-    "auto": "Tự động (gửi ngay khi có hồ sơ)",
-    "desk": "Tại bàn một cửa (chờ cán bộ bấm Gọi bưu tá)",
-}
 SOURCE_ENV = "cấu hình môi trường"
 SOURCE_DEFAULT = "mặc định"
 CODE_MAX = 40
@@ -35,7 +33,7 @@ class AgencyRow:
 
     code: str
     name: str
-    mode: str  # the effective dispatch mode: auto or desk
+    mode: str  # the effective dispatch mode (a DispatchMode value)
     source: str  # where the mode comes from, in Vietnamese
     env_mode: str  # what the environment (or the default) says, for comparison
     overridden: bool  # True when a row changed on the page decides
@@ -43,11 +41,11 @@ class AgencyRow:
 
     @property
     def mode_label(self) -> str:
-        return MODES.get(self.mode, self.mode)
+        return DISPATCH_MODE_VI.get(self.mode, self.mode)
 
     @property
     def env_mode_label(self) -> str:
-        return MODES.get(self.env_mode, self.env_mode)
+        return DISPATCH_MODE_VI.get(self.env_mode, self.env_mode)
 
 
 def dispatch_mode(session: Session, settings: Settings, agency_code: str) -> str:
@@ -65,7 +63,7 @@ def set_dispatch(session: Session, agency_code: str, mode: str, actor: str) -> A
         raise ValueError({"text.missing": "Chưa chọn đơn vị.",
                           "text.too_long": f"Mã đơn vị dài quá {CODE_MAX} ký tự."}.get(
             err.code or "", f"Mã đơn vị không hợp lệ: {err.reason}.")) from None
-    if mode not in MODES:
+    if mode not in DISPATCH_MODE_VI:
         raise ValueError("Cách gọi bưu tá không hợp lệ; chỉ chọn “Tự động” hoặc “Tại bàn một cửa”.")
     row = session.get(AgencySetting, code)
     if row is None:
@@ -76,15 +74,25 @@ def set_dispatch(session: Session, agency_code: str, mode: str, actor: str) -> A
     return row
 
 
+def agency_names(session: Session, *, open_only: bool = False) -> dict[str, str]:
+    """Every agency code the hand-offs name (of unfinished hand-offs only, if asked), each
+    with its name (the greatest stored, "" if none), in code order. The one query behind
+    every agency list: the settings page, the ops filter box, the desk's agency picker."""
+    q = select(Handoff.agency_code, func.max(Handoff.agency_name)).where(
+        Handoff.agency_code != "")
+    if open_only:
+        q = q.where(Handoff.status.not_in([st.value for st in FINAL]))
+    rows = session.execute(q.group_by(Handoff.agency_code).order_by(Handoff.agency_code))
+    return {code: name or "" for code, name in rows}
+
+
 def list_agencies(session: Session, settings: Settings) -> list[AgencyRow]:
     """Every agency known: from the environment, from rows changed on the page and from the
     hand-offs received, with the effective mode and where it comes from; sorted by code."""
     names: dict[str, str] = {code: cfg.name for code, cfg in settings.agencies.items()}
-    seen = select(Handoff.agency_code, func.max(Handoff.agency_name)).where(
-        Handoff.agency_code != "").group_by(Handoff.agency_code)
-    for code, name in session.execute(seen):
+    for code, name in agency_names(session).items():
         if not names.get(code):
-            names[code] = name or ""
+            names[code] = name
     overrides = {r.agency_code: r for r in session.scalars(select(AgencySetting))}
     for code in overrides:
         names.setdefault(code, "")

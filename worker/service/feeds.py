@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from worker.db.models import Cursor, utcnow
+from worker.domain.enums import EventSource
 from worker.domain.errors import HandoffError
 from worker.domain.privacy import scrub
 from worker.service import leases, uow
@@ -54,7 +55,7 @@ def _carrier_page(rt: Runtime, session: Session, cursor: str | None):  # type: i
 
     def apply(s: Session) -> None:
         take_each(s, page.events, lambda ev: [apply_event(s, ev)],
-                  lambda ev: Described(f"event {ev.event_id}", "feed",
+                  lambda ev: Described(f"event {ev.event_id}", EventSource.CARRIER_FEED,
                                        order_number=ev.order_number))
 
     return len(page.events), page.last_id, apply, rt.settings.carrier_page_size
@@ -65,19 +66,18 @@ def _onestop_page(rt: Runtime, session: Session, cursor: str | None):  # type: i
 
     def apply(s: Session) -> None:
         take_each(s, page.items,
-                  lambda raw: ingest_item(s, raw, "onestop-feed", rt.settings).jobs,
-                  lambda raw: describe_item(raw, "onestop-feed"))
+                  lambda raw: ingest_item(s, raw, EventSource.ONESTOP_FEED, rt.settings).jobs,
+                  lambda raw: describe_item(raw, EventSource.ONESTOP_FEED))
 
     return len(page.items), page.next_cursor or cursor or "", apply, rt.settings.onestop_page_size
 
 
 def _poll(rt: Runtime, name: str, read_page) -> int:  # type: ignore[no-untyped-def]
     lease = f"poll:{name}"
-    with rt.db.unit_of_work() as s:
-        if not leases.acquire(s, lease, rt.settings.lease_seconds):
+    with leases.held(rt, lease) as got:
+        if not got:
             return 0
-    total, started = 0, time.monotonic()
-    try:
+        total, started = 0, time.monotonic()
         while time.monotonic() - started < MAX_SECONDS:
             with rt.db.unit_of_work() as s:
                 cursor = get_cursor(s, name)
@@ -97,7 +97,4 @@ def _poll(rt: Runtime, name: str, read_page) -> int:  # type: ignore[no-untyped-
             total += count
             if count < page_size:
                 break
-    finally:
-        with rt.db.unit_of_work() as s:
-            leases.release(s, lease)
     return total

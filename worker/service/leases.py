@@ -1,17 +1,23 @@
-"""Database leases: one holder at a time for feed polling and the ledger sweep."""
+"""Database leases: one holder at a time for feed polling, the ledger sweep and the SLA pass."""
 
 from __future__ import annotations
 
 import os
 import socket
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from worker.db.models import Lease, utcnow
+
+if TYPE_CHECKING:
+    from worker.service.runtime import Runtime
 
 _TOKEN = uuid.uuid4().hex[:6]
 
@@ -48,3 +54,26 @@ def release(session: Session, name: str, holder: str | None = None) -> None:
         update(Lease).where(Lease.name == name, Lease.holder == holder)
         .values(holder="", expires_at=utcnow())
     )
+
+
+@contextmanager
+def held(rt: Runtime, name: str) -> Iterator[bool]:
+    """Take the lease for the block, each step in its own transaction: yields False when
+    another holder has a live one (the block should then do nothing); else True, and the
+    lease is released when the block ends, however it ends.
+
+        with leases.held(rt, "sla") as got:
+            if not got:
+                return
+            ...
+    """
+    with rt.db.unit_of_work() as s:
+        got = acquire(s, name, rt.settings.lease_seconds)
+    if not got:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        with rt.db.unit_of_work() as s:
+            release(s, name)

@@ -18,6 +18,7 @@ from worker.domain.privacy import mask_address, mask_name, mask_phone
 from worker.domain.sla_rules import Rule, severity
 from worker.domain.statuses import LABEL_VI, Direction, Status, status_label
 from worker.domain.validation import normalize_phone
+from worker.service.agency_settings import agency_names
 from worker.service.ops_filters import FILTER_LAST, Filters
 from worker.service.ops_filters import clean_query as clean_query
 from worker.service.readable import read_rows
@@ -116,9 +117,7 @@ def csv_rows(session: Session, f: Filters, *, unmasked: bool = False) -> Iterato
 
 def agencies(session: Session) -> list[tuple[str, str]]:
     """(code, name) of every agency seen, for the filter box."""
-    rows = session.execute(select(Handoff.agency_code, func.max(Handoff.agency_name))
-                           .group_by(Handoff.agency_code).order_by(Handoff.agency_code))
-    return [(code, name or code) for code, name in rows if code]
+    return [(code, name or code) for code, name in agency_names(session).items()]
 
 
 def percentile(values: list[float], p: float) -> float | None:

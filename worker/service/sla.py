@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from worker.db.models import Handoff, Job, SlaBreach, utcnow
+from worker.domain.enums import JobKind, JobState
 from worker.domain.moments import as_utc
 from worker.domain.sla_rules import Limits, Rule, Snapshot, broken, rule_label, severity
 from worker.domain.statuses import FINAL
@@ -71,19 +72,15 @@ def mark(rt: Runtime, now: datetime | None = None) -> MarkResult:
     same transaction as the breaches and rung once it commits.
     """
     now = as_utc(now or utcnow())  # any zone or year the CLI was given, as a storable moment
-    with rt.db.unit_of_work() as s:
-        if not leases.acquire(s, LEASE, rt.settings.lease_seconds):
+    with leases.held(rt, LEASE) as got:
+        if not got:
             return MarkResult(ran=False)
-    try:
         result = MarkResult()
         with uow.begin(rt) as s:
             scan(s, now, limits_of(rt.settings), result)
             if rt.settings.notify_url:  # empty: notifications are off
                 result.queued = queue_notifications(s)
         return result
-    finally:
-        with rt.db.unit_of_work() as s:
-            leases.release(s, LEASE)
 
 
 def scan(session: Session, now: datetime, limits: Limits, result: MarkResult) -> None:
@@ -150,7 +147,7 @@ def _scan_push_failures(session: Session, now: datetime, result: MarkResult) -> 
     'Đã trả kết quả'). The hand-off keeps its real delivery status; the breach says why."""
     dead = dict(session.execute(
         select(Job.handoff_id, func.max(Job.last_error))
-        .where(Job.kind == "push_status", Job.state == "dead").group_by(Job.handoff_id)
+        .where(Job.kind == JobKind.PUSH_STATUS, Job.state == JobState.DEAD).group_by(Job.handoff_id)
     ).all())
     flagged = {b.handoff_id: b for b in session.scalars(
         select(SlaBreach).where(SlaBreach.rule == Rule.PUSH_FAILED))}
@@ -217,7 +214,7 @@ def queue_notifications(session: Session) -> int:
     count = 0
     for handoff_id, rule in rows:
         msg = message_id(handoff_id, rule)
-        if ledger.enqueue(session, ledger.Kind.NOTIFY, handoff_id, msg,
+        if ledger.enqueue(session, JobKind.NOTIFY, handoff_id, msg,
                           {"rule": rule, "message_id": msg}) is not None:
             count += 1
     return count

@@ -11,12 +11,9 @@ SWEEP_LEASE = "sweep"
 
 def sweep(rt: Runtime) -> int:
     """Ring every due row not rung recently. Under a lease so two beats don't double-ring."""
-    with rt.db.unit_of_work() as s:
-        if not leases.acquire(s, SWEEP_LEASE, rt.settings.lease_seconds):
+    with leases.held(rt, SWEEP_LEASE) as got:
+        if not got:
             return 0
-        ids = ledger.due_job_ids(s, rt.settings.redispatch_after)
-    try:
+        with rt.db.unit_of_work() as s:  # marked rung when this commits
+            ids = ledger.due_job_ids(s, rt.settings.redispatch_after)
         return rt.bell.ring(ids)
-    finally:
-        with rt.db.unit_of_work() as s:
-            leases.release(s, SWEEP_LEASE)

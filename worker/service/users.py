@@ -16,11 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.db.models import User
+from worker.domain.enums import Role
 from worker.domain.errors import InvalidInput
 from worker.domain.text import clean_text
 from worker.service.web_sessions import end_all_for
 
-ROLES = ("ops", "desk")
+ROLES = tuple(r.value for r in Role)  # plain values: they are printed in messages
 MIN_PASSWORD, MAX_PASSWORD = 8, 1024
 USERNAME_VI = "tên đăng nhập"
 _N, _R, _P = 2**14, 8, 1
@@ -88,7 +89,7 @@ def add_user(session: Session, username: str, password: str, role: str,
     username = _text(username, "username", 80, required=True, what=USERNAME_VI)
     check_password(password)
     agency_code = _text(agency_code, "agency", 40) or None
-    if role == "desk" and agency_code is None:
+    if role == Role.DESK and agency_code is None:
         raise UserError("a desk user needs --agency")  # desk staff see only their agency
     full_name = _text(full_name, "name", 200)
     user = session.scalar(select(User).where(User.username == username))

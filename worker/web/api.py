@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from worker.domain.enums import MAX_DESK_CODES
 from worker.domain.errors import InvalidInput
 from worker.domain.privacy import mask_name
 from worker.domain.text import clean_text
@@ -31,7 +32,6 @@ from worker.service import desk as service
 from worker.service.desk_queue import MAX_PENDING
 from worker.web.bodies import BodyRefused, read_json_object
 
-MAX_CODES = 500
 MAX_CODE_CHARS = 80  # Handoff.dossier_code
 MAX_AGENCY_CHARS = 40  # Handoff.agency_code
 
@@ -60,8 +60,8 @@ def _code_list(value: object) -> object:
         raise _refusal("list_type", "dossierCodes phải là danh sách các mã hồ sơ (chuỗi ký tự)")
     if not value:
         raise _refusal("too_short", "dossierCodes không được để trống")
-    if len(value) > MAX_CODES:
-        raise _refusal("too_long", f"mỗi lần gửi tối đa {MAX_CODES} mã hồ sơ")
+    if len(value) > MAX_DESK_CODES:
+        raise _refusal("too_long", f"mỗi lần gửi tối đa {MAX_DESK_CODES} mã hồ sơ")
     return value
 
 
@@ -81,7 +81,7 @@ class PickupRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     dossierCodes: Annotated[list[DossierCode], BeforeValidator(_code_list),
-                            Field(min_length=1, max_length=MAX_CODES)]
+                            Field(min_length=1, max_length=MAX_DESK_CODES)]
     agencyCode: AgencyCode = None
 
 

@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from worker.bootstrap import runtime
 from worker.celery_app import app as celery_app
+from worker.domain.enums import Role
 from worker.service.runtime import Runtime
 from worker.web import api, auth, desk, metrics_route, openapi, ops, session, settings_page
 from worker.web.bodies import BodyLimit
@@ -55,7 +56,7 @@ async def home(request: Request) -> RedirectResponse:
     user = session.current_user(request)
     if user is None:
         return RedirectResponse("/login", 303)
-    return RedirectResponse("/ops" if user.role == "ops" else "/desk", 303)
+    return RedirectResponse("/ops" if user.role == Role.OPS else "/desk", 303)
 
 
 def create_app(rt: Runtime | None = None) -> Starlette:

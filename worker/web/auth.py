@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from worker.domain.enums import Role
 from worker.domain.text import safe_display
 from worker.service import login_throttle, web_sessions
 from worker.service.users import authenticate
@@ -61,7 +62,7 @@ def _try_login(request: Request, username: str, password: str) -> tuple[str, obj
             return "wrong", None
         user_id, role, agency = user.id, user.role, user.agency_code
     login_throttle.succeeded(rt.db, admission, username, client)
-    if role == "desk" and not agency:
+    if role == Role.DESK and not agency:
         # a desk clerk sees and acts for one agency only; without one, nothing is safe
         return "no_agency", None
     with rt.db.unit_of_work() as s:

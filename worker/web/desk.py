@@ -6,22 +6,20 @@ from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from worker.db.models import Handoff, utcnow
-from worker.domain.statuses import FINAL
+from worker.db.models import utcnow
+from worker.domain.enums import MAX_DESK_CODES, Role
 from worker.service import desk as service
 from worker.service import desk_queue as queue
+from worker.service.agency_settings import agency_names
 from worker.web.guards import NO_AGENCY_VI, forbidden, login_required
 from worker.web.render import render
 from worker.web.session import CurrentUser, check_csrf
-
-MAX_CODES = 500  # per request, as in the API
 
 
 def waited_words(seconds: int) -> str:
@@ -43,16 +41,16 @@ def desk_login(handler: Callable[[Request], Awaitable[Response]]
     @wraps(handler)
     async def wrapper(request: Request) -> Response:
         user: CurrentUser = request.state.user
-        if user.role == "desk" and not user.agency_code:
+        if user.role == Role.DESK and not user.agency_code:
             return forbidden(request, NO_AGENCY_VI)
         return await handler(request)
 
-    return login_required("desk", "ops")(wrapper)
+    return login_required(Role.DESK, Role.OPS)(wrapper)
 
 
 def _scope(user: CurrentUser, request: Request) -> str | None:
     """The agency the page shows: the clerk's own; ops may pick one with ?agency=."""
-    if user.role == "desk":
+    if user.role == Role.DESK:
         return _own_agency(user)
     return request.query_params.get("agency", "").strip() or None
 
@@ -64,13 +62,7 @@ def _own_agency(user: CurrentUser) -> str:
 
 
 def _agencies(s: Session) -> list[tuple[str, str]]:
-    q = (select(Handoff.agency_code, Handoff.agency_name)
-         .where(Handoff.status.not_in([st.value for st in FINAL]), Handoff.agency_code != "")
-         .distinct().order_by(Handoff.agency_code))
-    seen: dict[str, str] = {}
-    for code, name in s.execute(q):
-        seen.setdefault(code, name or "")
-    return sorted(seen.items())
+    return sorted(agency_names(s, open_only=True).items())
 
 
 async def _context(request: Request, user: CurrentUser) -> dict[str, Any]:
@@ -87,7 +79,7 @@ async def _context(request: Request, user: CurrentUser) -> dict[str, Any]:
                 "waiting_total": waiting.total,
                 "ordered": [(o, waited_words(int((now - o.since).total_seconds())))
                             for o in queue.ordered(s, agency)],
-                "agencies": _agencies(s) if user.role == "ops" else [],
+                "agencies": _agencies(s) if user.role == Role.OPS else [],
             }
 
     return {"agency": agency or "", **await run_in_threadpool(load)}
@@ -127,7 +119,7 @@ def _codes(form: dict[str, list[str]]) -> list[str]:
 
 def _actor_scope(user: CurrentUser) -> str | None:
     # a desk clerk acts only for their agency; ops may act for any
-    return _own_agency(user) if user.role == "desk" else None
+    return _own_agency(user) if user.role == Role.DESK else None
 
 
 @desk_login
@@ -140,8 +132,8 @@ async def pickups(request: Request) -> Response:
     outcomes: list[service.DeskOutcome] = []
     if not codes:
         error = "Chưa chọn hồ sơ nào. Hãy đánh dấu hồ sơ hoặc nhập mã hồ sơ."
-    elif len(codes) > MAX_CODES:
-        error = f"Mỗi lần gọi tối đa {MAX_CODES} hồ sơ; bạn đã chọn {len(codes)}."
+    elif len(codes) > MAX_DESK_CODES:
+        error = f"Mỗi lần gọi tối đa {MAX_DESK_CODES} hồ sơ; bạn đã chọn {len(codes)}."
     else:
         outcomes = await run_in_threadpool(
             service.request_pickups, rt, codes, actor=user.username,

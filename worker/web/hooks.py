@@ -26,6 +26,7 @@ from integrations.onestop.webhooks import (
     single_headers,
     verify_webhook,
 )
+from worker.domain.enums import EventSource
 from worker.domain.errors import InvalidInput
 from worker.domain.text import sanitize_text
 from worker.service import uow
@@ -66,15 +67,15 @@ def _take(rt: Runtime, msg_id: str, payload: dict[str, Any]) -> dict[str, Any]:
     taken: list[Ingested] = []
 
     def take(raw: dict[str, Any]) -> list[Any]:
-        taken.append(ingest_item(s, raw, "webhook", rt.settings))
+        taken.append(ingest_item(s, raw, EventSource.WEBHOOK, rt.settings))
         return taken[-1].jobs
 
     with uow.begin(rt) as s:  # what the item created is rung once it commits
-        if not take_receipt(s, "webhook", msg_id):
+        if not take_receipt(s, EventSource.WEBHOOK, msg_id):
             return {"outcome": "duplicate"}
         # in its own savepoint, like a feed item: whatever goes wrong, the item is
         # quarantined in the status log and the sender gets an answer, not a 500
-        jobs = take_one(s, payload, take, lambda raw: describe_item(raw, "webhook"))
+        jobs = take_one(s, payload, take, lambda raw: describe_item(raw, EventSource.WEBHOOK))
     if jobs is None:
         return {"outcome": "quarantined",
                 "reason": "không xử lý được mục này; bộ phận vận hành sẽ kiểm tra"}

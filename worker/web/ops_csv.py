@@ -9,7 +9,7 @@ from datetime import datetime
 
 from starlette.responses import Response
 
-from worker.domain.moments import VN
+from worker.domain.enums import VN_TZ
 
 # A cell starting with one of these is read as a formula by Excel and LibreOffice
 # (=HYPERLINK(...), +cmd|..., -1+1, @SUM(...)); tab and CR can hide such a start.
@@ -34,7 +34,7 @@ def csv_bytes(rows: Iterable[Iterable[object]]) -> bytes:
 
 
 def csv_response(rows: list[list[str]], *, unmasked: bool) -> Response:
-    stamp = datetime.now(VN).strftime("%Y%m%d-%H%M")
+    stamp = datetime.now(VN_TZ).strftime("%Y%m%d-%H%M")
     name = f"chuyen-phat-{stamp}{'-day-du' if unmasked else ''}.csv"
     return Response(csv_bytes(rows), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="{name}"',

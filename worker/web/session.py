@@ -15,19 +15,20 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from worker.domain.enums import Role
 from worker.service import web_sessions
 
 
 @dataclass(frozen=True)
 class CurrentUser:
     username: str
-    role: str  # ops, desk
+    role: str  # a Role value
     agency_code: str | None
     full_name: str = ""
 
     @property
     def can_replay(self) -> bool:
-        return self.role == "ops"
+        return self.role == Role.OPS
 
 
 class SessionUsers:

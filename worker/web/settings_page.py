@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from worker.service.agency_settings import MODES, AgencyRow, list_agencies, set_dispatch
+from worker.domain.enums import DISPATCH_MODE_VI, Role
+from worker.service.agency_settings import AgencyRow, list_agencies, set_dispatch
 from worker.web.guards import login_required
 from worker.web.render import render
 from worker.web.session import check_csrf
@@ -29,17 +30,17 @@ def _page(request: Request, rows: list[AgencyRow], *, saved: str = "", error: st
           status_code: int = 200) -> Response:
     saved_row = next((r for r in rows if r.code == saved), None)
     return render(request, "settings.html", {
-        "rows": rows, "modes": MODES, "saved": saved_row, "error": error,
-        "can_edit": request.state.user.role == "ops"}, status_code=status_code)
+        "rows": rows, "modes": DISPATCH_MODE_VI, "saved": saved_row, "error": error,
+        "can_edit": request.state.user.role == Role.OPS}, status_code=status_code)
 
 
-@login_required("ops", "desk")
+@login_required(Role.OPS, Role.DESK)
 async def settings_page(request: Request) -> Response:
     rows = await _rows(request)
     return _page(request, rows, saved=request.query_params.get("saved", ""))
 
 
-@login_required("ops")
+@login_required(Role.OPS)
 async def save_dispatch(request: Request) -> Response:
     form = await check_csrf(request)
     code = str((form.get("agency_code") or [""])[0]).strip()

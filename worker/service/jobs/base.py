@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from worker.db.models import Handoff
+from worker.domain.enums import AttemptOutcome
 from worker.domain.errors import HandoffError, PermanentError
 from worker.domain.privacy import scrub
 from worker.ports import Ports
@@ -76,7 +77,8 @@ def dead(step: Step, job: ledger.Claimed, failure: HandoffError,
          duration_ms: int | None) -> str:
     """Settle the job dead (kept for ops to replay once the cause is fixed); its reason."""
     reason = reason_of(job, failure)
-    outcome = "permanent" if isinstance(failure, PermanentError) else "exhausted"
+    outcome = (AttemptOutcome.PERMANENT if isinstance(failure, PermanentError)
+               else AttemptOutcome.EXHAUSTED)
     ledger.settle_dead(step.session, job, reason, outcome, duration_ms)
     log.warning("job %s %s dead: %s", job.id, job.kind, reason)
     return reason

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from worker.db.models import Handoff, utcnow
+from worker.domain.enums import EventSource
 from worker.domain.errors import HandoffError
 from worker.domain.model import Address, CarrierOrder, Contact, PostOutcome
 from worker.domain.statuses import FINAL, Direction, Status
@@ -47,7 +48,8 @@ def settle(step: Step, job: ledger.Claimed, outcome: PostOutcome) -> None:
     code = "101" if outcome.already_existed else "100"
     text = "đơn đã tồn tại (gửi lại)" if outcome.already_existed else "bưu điện nhận đơn"
     handoffs.apply(step.session, h, handoffs.Change(
-        Status.ACCEPTED, "worker", utcnow(), raw_code=code, raw_text=outcome.message or text,
+        Status.ACCEPTED, EventSource.WORKER, utcnow(), raw_code=code,
+        raw_text=outcome.message or text,
         dedup_key=f"accepted:{h.order_number}"))
 
 

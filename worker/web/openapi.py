@@ -17,6 +17,7 @@ from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from worker.domain.enums import MAX_DESK_CODES
 from worker.web import api
 
 REF = "#/components/schemas/{model}"
@@ -148,7 +149,8 @@ _WEBHOOK_ERROR = {"content": {JSON: {"schema": _ref("WebhookError")}}}
 PATHS: dict[str, Any] = {
     "/api/v1/pickups": {"post": {
         "operationId": "requestPickups", "tags": ["desk"], "security": _BEARER,
-        "summary": "Call the courier for up to 500 dossiers; a repeat orders nothing twice",
+        "summary": f"Call the courier for up to {MAX_DESK_CODES} dossiers; a repeat orders "
+                   "nothing twice",
         "requestBody": _body("PickupRequest"),
         "responses": {"200": _answer("One result per distinct code, in order",
                                      "PickupResults"),

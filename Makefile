@@ -36,10 +36,11 @@ test: $(STAMP) browser
 	$(BIN)/lint-imports --no-logo  # the layers and import rules of .importlinter
 	$(BIN)/pytest -q -rs --durations=10
 
-# The edit-test loop: lint, import rules, unit tests (no worker processes, no browser; ~45 s).
+# The edit-test loop: ruff, unit and service tests (no worker processes, no `handoff`
+# subprocesses, no browser; under a minute), import rules.
 test-fast: $(STAMP)
 	$(BIN)/ruff check worker integrations simulators tests celeryconfig.py
-	$(BIN)/pytest -q -x tests/unit tests/service
+	$(BIN)/pytest -q -x -m "not processes" tests/unit tests/service
 	$(BIN)/lint-imports --no-logo
 
 lint: $(STAMP)

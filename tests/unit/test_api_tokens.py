@@ -100,6 +100,7 @@ def test_last_used_is_written_at_most_once_a_minute(sqlite_db: Database) -> None
     assert last_used_after(61) == start + timedelta(seconds=61)
 
 
+@pytest.mark.processes  # runs `handoff` in a subprocess
 def test_token_commands_add_list_and_revoke(tmp_path: Path) -> None:
     home = tmp_path / "home"
     made = _handoff(home, "token", "add", "lai-vung", "--agency", "000.00.17.H19")
@@ -122,6 +123,7 @@ def test_token_commands_add_list_and_revoke(tmp_path: Path) -> None:
     assert unknown.returncode != 0 and "không có mã truy cập" in unknown.stderr
 
 
+@pytest.mark.processes  # runs `handoff` in a subprocess
 def test_revoking_a_name_that_is_not_utf8_is_refused_with_the_reason(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert _handoff(home, "token", "add", "lai-vung", "--agency", "A").returncode == 0

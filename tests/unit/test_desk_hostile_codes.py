@@ -27,6 +27,7 @@ def test_a_hostile_code_is_refused_with_a_reason_and_a_showable_code(
         assert "\x00" not in outcome.dossier_code and len(outcome.dossier_code) <= 80
 
 
+@pytest.mark.processes  # runs `handoff` in a subprocess
 def test_the_cli_refuses_an_argument_that_is_not_utf8(tmp_path) -> None:
     env = {"HANDOFF_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-m", "worker.cli", "pickup", "request",
@@ -39,6 +40,7 @@ def test_the_cli_refuses_an_argument_that_is_not_utf8(tmp_path) -> None:
 @pytest.mark.parametrize("args", [["pickup", "pending", "--agency"],
                                   ["pickup", "cancel", "000.00.17.H19-201126-0001",
                                    "--agency"]])
+@pytest.mark.processes  # runs `handoff` in a subprocess
 def test_an_agency_option_that_is_not_utf8_is_a_usage_error(tmp_path, args) -> None:
     env = {"HANDOFF_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-m", "worker.cli", *args, b"\xff"], env=env,

@@ -42,6 +42,7 @@ def _embedded(home) -> Database:
     return Database(f"sqlite:///{home / 'handoff.db'}")
 
 
+@pytest.mark.processes  # runs `handoff` in a subprocess
 def test_cli_reports_a_desk_user_without_agency(tmp_path) -> None:
     out = _cli(tmp_path, "user", "add", "motcua", "--role", "desk", "--password-stdin",
                stdin="desk-pass-2026\n")
@@ -49,6 +50,7 @@ def test_cli_reports_a_desk_user_without_agency(tmp_path) -> None:
     assert "a desk user needs --agency" in out.stderr
 
 
+@pytest.mark.processes  # runs `handoff` in a subprocess
 def test_cli_takes_passwords_from_stdin_never_from_argv(tmp_path) -> None:
     refused = _cli(tmp_path, "user", "add", "ops", "--role", "ops", "--password", "ops-pass-2026")
     assert refused.returncode == 2
@@ -68,6 +70,7 @@ def test_cli_takes_passwords_from_stdin_never_from_argv(tmp_path) -> None:
     db.dispose()
 
 
+@pytest.mark.processes  # runs `handoff` in a subprocess
 def test_cli_passwd_deactivate_activate_and_list(tmp_path) -> None:
     assert _cli(tmp_path, "user", "add", "ops", "--role", "ops", "--password-stdin",
                 stdin="first-password\n").returncode == 0
@@ -97,6 +100,7 @@ def test_cli_passwd_deactivate_activate_and_list(tmp_path) -> None:
 
 @pytest.mark.parametrize("command", [("passwd", "--password-stdin"), ("deactivate",),
                                      ("activate",)], ids=lambda c: c[0])
+@pytest.mark.processes  # runs `handoff` in a subprocess
 def test_a_username_that_is_not_utf8_is_refused_with_the_reason(tmp_path, command) -> None:
     assert _cli(tmp_path, "user", "add", "ops", "--role", "ops", "--password-stdin",
                 stdin="first-password\n").returncode == 0
@@ -121,6 +125,7 @@ def _read_until(fd: int, wanted: bytes, seen: bytearray, timeout: float = 60) ->
             seen += chunk
 
 
+@pytest.mark.processes  # runs `handoff` in a subprocess
 def test_cli_prompts_on_a_terminal_without_echo(tmp_path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
     env["HANDOFF_HOME"] = str(tmp_path)

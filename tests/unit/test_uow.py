@@ -109,3 +109,43 @@ def test_every_job_kind_has_a_handler_and_an_unknown_kind_has_none() -> None:
     assert set(HANDLERS) == set(JobKind)
     assert handler_for("post_order") is HANDLERS[JobKind.POST_ORDER]
     assert handler_for("fax_order") is None
+
+
+class CountingBell(CommittedBell):
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.calls: list[list[int]] = []
+
+    def ring(self, job_ids: Sequence[int]) -> int:
+        self.calls.append(list(job_ids))
+        return super().ring(job_ids)
+
+
+def test_a_desk_batch_rings_once_for_all_its_posts_after_the_last_commit(
+        sqlite_db: Database, tmp_path: Path) -> None:
+    codes = [f"000.00.17.H19-261126-{n:04d}" for n in range(1, 4)]
+    with sqlite_db.unit_of_work() as s:
+        for n, code in enumerate(codes):
+            s.add(Handoff(dossier_code=code, direction="result_delivery",
+                          source_item_id=f"hof_{n}", order_number=f"{code}/R1",
+                          status="requested", ready_at=datetime.now(UTC)))
+    bell = CountingBell(sqlite_db)
+    rt = _runtime(sqlite_db, tmp_path, bell)
+    outcomes = desk.request_pickups(rt, [*codes, "not-a-code"], actor="lan")
+    assert [o.outcome for o in outcomes] == ["ordered"] * 3 + ["refused"]
+    with sqlite_db.unit_of_work() as s:
+        posts = list(s.scalars(select(Job.id).where(Job.kind == JobKind.POST_ORDER)))
+    assert bell.calls == [posts]  # one ring for the batch: one publish round, one update
+
+
+def test_rows_committed_before_an_error_in_a_batch_are_still_rung(
+        sqlite_db: Database, tmp_path: Path) -> None:
+    hid = _handoff(sqlite_db)
+    bell = CountingBell(sqlite_db)
+    rt = _runtime(sqlite_db, tmp_path, bell)
+    with pytest.raises(RuntimeError), uow.batch(rt):
+        with uow.begin(rt) as s:
+            ledger.enqueue(s, JobKind.POST_ORDER, hid, "post:x")
+        assert bell.calls == []  # held until the batch ends
+        raise RuntimeError("the page failed after the first dossier")
+    assert len(bell.calls) == 1 and len(bell.calls[0]) == 1

@@ -58,11 +58,13 @@ class DeskOutcome:
 def request_pickups(rt: Runtime, codes: list[str], *, actor: str,
                     agency_code: str | None = None) -> list[DeskOutcome]:
     """Call the courier for each dossier; one outcome per distinct code, in order. Each
-    dossier is its own unit of work: its post is rung as soon as it commits."""
+    dossier is its own unit of work (one bad dossier never fails the others); the posts of
+    the whole batch are rung together once the last one has committed."""
     outcomes = []
-    for code in dict.fromkeys(c.strip() for c in codes if c and c.strip()):
-        with uow.begin(rt) as s:
-            outcomes.append(_request_one(s, code, actor, agency_code)[0])
+    with uow.batch(rt):
+        for code in dict.fromkeys(c.strip() for c in codes if c and c.strip()):
+            with uow.begin(rt) as s:
+                outcomes.append(_request_one(s, code, actor, agency_code)[0])
     return outcomes
 
 

@@ -66,15 +66,17 @@ def replay(rt: Runtime, job_ids: list[int | str], *, actor: str) -> list[ReplayO
 
     Ids come as typed (form values, CLI arguments): one that names no possible row (10^23,
     -1, "abc") is refused by its own outcome and never reaches the database driver.
-    Each row is its own unit of work: revived, committed, then rung."""
+    Each row is its own unit of work (revived, committed); the rows of the whole request are
+    rung together at its end."""
     outcomes = []
-    for raw in dict.fromkeys(job_ids):
-        job_id = parse_id(raw)
-        if job_id is None:
-            outcomes.append(ReplayOutcome(safe_display(raw, 30), False, NOT_AN_ID))
-            continue
-        with uow.begin(rt) as s:
-            outcomes.append(_replay_one(s, job_id, actor))
+    with uow.batch(rt):
+        for raw in dict.fromkeys(job_ids):
+            job_id = parse_id(raw)
+            if job_id is None:
+                outcomes.append(ReplayOutcome(safe_display(raw, 30), False, NOT_AN_ID))
+                continue
+            with uow.begin(rt) as s:
+                outcomes.append(_replay_one(s, job_id, actor))
     return outcomes
 
 

@@ -22,8 +22,10 @@ import pytest
 
 from worker.domain.enums import (
     AttemptOutcome,
+    DeskOutcomeKind,
     DispatchMode,
     EventSource,
+    IngestOutcome,
     JobKind,
     JobState,
     Role,
@@ -34,7 +36,7 @@ SCANNED = ("worker", "integrations")
 EXEMPT = {Path("worker/domain/enums.py"), Path("worker/domain/statuses.py")}
 EXEMPT_DIRS = (Path("worker/db/migrations"),)
 LEDGER_SETS = (JobState, JobKind, AttemptOutcome)
-WORD_SETS = (Role, DispatchMode, EventSource)
+WORD_SETS = (Role, DispatchMode, EventSource, DeskOutcomeKind, IngestOutcome)
 LEDGER = {m.value for s in LEDGER_SETS for m in s}
 WORDS = {m.value for s in WORD_SETS for m in s}
 # The same word for another thing, by file: the health endpoints answer "ok".

@@ -8,6 +8,7 @@ import sys
 import click
 
 from worker.cli.common import clean_arg, runtime
+from worker.domain.enums import DeskOutcomeKind
 from worker.service.desk import cancel, request_pickups, waiting_list
 
 
@@ -24,7 +25,7 @@ def pickup_request(codes: tuple[str, ...], agency: str | None, as_json: bool) ->
     """Call the courier ("Gọi bưu tá") for one or more dossier codes."""
     outcomes = request_pickups(runtime(), list(codes), actor="cli", agency_code=agency)
     _print_outcomes(outcomes, as_json)
-    if any(o.outcome == "refused" for o in outcomes):
+    if any(o.outcome == DeskOutcomeKind.REFUSED for o in outcomes):
         sys.exit(2)
 
 
@@ -36,7 +37,7 @@ def pickup_cancel(code: str, agency: str | None, as_json: bool) -> None:
     """Cancel a hand-off whose courier has not yet taken it."""
     outcome = cancel(runtime(), code, actor="cli", agency_code=agency)
     _print_outcomes([outcome], as_json)
-    if outcome.outcome == "refused":
+    if outcome.outcome == DeskOutcomeKind.REFUSED:
         sys.exit(2)
 
 

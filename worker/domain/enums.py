@@ -41,6 +41,35 @@ JOB_KIND_VI: dict[str, str] = {
 }
 
 
+class DeskOutcomeKind(StrEnum):
+    """What came of one dossier of a desk action (page, API, CLI)."""
+
+    ORDERED = "ordered"
+    ALREADY_ORDERED = "already_ordered"
+    REFUSED = "refused"
+    CANCELLED = "cancelled"
+    CANCEL_REQUESTED = "cancel_requested"
+
+
+DESK_OUTCOME_VI: dict[str, str] = {
+    DeskOutcomeKind.ORDERED: "Đã gọi bưu tá",
+    DeskOutcomeKind.ALREADY_ORDERED: "Đã gọi bưu tá trước đó",
+    DeskOutcomeKind.REFUSED: "Không thực hiện được",
+    DeskOutcomeKind.CANCELLED: "Đã hủy",
+    DeskOutcomeKind.CANCEL_REQUESTED: "Đã gửi yêu cầu hủy tới bưu điện",
+}
+
+
+class IngestOutcome(StrEnum):
+    """What came of taking one one-stop item (the webhook's `outcome`)."""
+
+    CREATED = "created"
+    DUPLICATE = "duplicate"
+    INVALID = "invalid"
+    IGNORED = "ignored"
+    CANCELLED = "cancelled"
+
+
 class AttemptOutcome(StrEnum):
     """How one try of a ledger row ended."""
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.db.models import Attempt, Handoff, Job, utcnow
-from worker.domain.enums import AttemptOutcome, EventSource, JobKind, JobState
+from worker.domain.enums import AttemptOutcome, EventSource, IngestOutcome, JobKind, JobState
 from worker.domain.model import HandoffItem
 from worker.domain.privacy import scrub
 from worker.domain.reason_codes import Reason, ReasonCode
@@ -173,9 +173,9 @@ def cancel_from_onestop(session: Session, item: HandoffItem, source: EventSource
         for direction in (Direction.PICKUP, Direction.RESULT_DELIVERY):
             found = found or handoffs.current(session, item.dossier_code, direction)
     if found is None:
-        return Ingested("ignored", reason="no hand-off for this dossier")
+        return Ingested(IngestOutcome.IGNORED, reason="no hand-off for this dossier")
     handoff = handoffs.locked(session, found.id)
     result = request_cancel(session, handoff, source, "rút yêu cầu từ hệ thống một cửa",
                             withdrawal=item.item_id)
-    return Ingested("cancelled" if result.accepted else "ignored", handoff.id, result.reason,
-                    list(result.jobs))
+    outcome = IngestOutcome.CANCELLED if result.accepted else IngestOutcome.IGNORED
+    return Ingested(outcome, handoff.id, result.reason, list(result.jobs))

@@ -15,7 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.db.models import Attempt, Handoff, Job, utcnow
-from worker.domain.enums import AttemptOutcome, EventSource, JobKind, JobState
+from worker.domain.enums import (
+    DESK_OUTCOME_VI,
+    AttemptOutcome,
+    DeskOutcomeKind,
+    EventSource,
+    JobKind,
+    JobState,
+)
 from worker.domain.errors import InvalidInput
 from worker.domain.reason_codes import ReasonCode, reason
 from worker.domain.statuses import FINAL, LABEL_VI, Status
@@ -30,19 +37,13 @@ from worker.service.desk_queue import waiting_list as waiting_list
 if TYPE_CHECKING:
     from worker.service.runtime import Runtime
 
-OUTCOME_LABEL = {
-    "ordered": "Đã gọi bưu tá",
-    "already_ordered": "Đã gọi bưu tá trước đó",
-    "refused": "Không thực hiện được",
-    "cancelled": "Đã hủy",
-    "cancel_requested": "Đã gửi yêu cầu hủy tới bưu điện",
-}
+OUTCOME_LABEL = DESK_OUTCOME_VI  # the doors show these words beside each outcome
 
 
 @dataclass(frozen=True)
 class DeskOutcome:
     dossier_code: str
-    outcome: str  # a key of OUTCOME_LABEL
+    outcome: DeskOutcomeKind
     reason: str = ""  # for the clerk, in Vietnamese
     handoff_id: int | None = None
 
@@ -78,7 +79,7 @@ def _checked(code: object) -> str | DeskOutcome:
         return check_dossier_code(clean_text(code, "dossierCode", max_len=80, required=True,
                                              what="mã hồ sơ"))
     except InvalidInput as err:
-        return DeskOutcome(sanitize_text(code, 80), "refused", err.reason)
+        return DeskOutcome(sanitize_text(code, 80), DeskOutcomeKind.REFUSED, err.reason)
 
 
 def _request_one(s: Session, code: str, actor: str, agency_code: str | None
@@ -92,19 +93,19 @@ def _request_one(s: Session, code: str, actor: str, agency_code: str | None
         return found, None
     h = handoffs.locked(s, found.id)  # a cancel or another clerk waits for us
     if h.status == Status.NEEDS_ATTENTION:
-        return DeskOutcome(code, "refused", _attention_reason(s, h), h.id), None
+        return DeskOutcome(code, DeskOutcomeKind.REFUSED, _attention_reason(s, h), h.id), None
     if Status(h.status) in FINAL:
-        return DeskOutcome(code, "refused",
+        return DeskOutcome(code, DeskOutcomeKind.REFUSED,
                            f"yêu cầu đã kết thúc ({LABEL_VI[Status(h.status)]})", h.id), None
     key = f"post:{h.order_number}"
     # a post that failed for good before (its cause since corrected) is sent again
     job = ledger.enqueue(s, JobKind.POST_ORDER, h.id, key) or ledger.revive(s, key)
     if job is None:
-        return DeskOutcome(code, "already_ordered", "", h.id), None
+        return DeskOutcome(code, DeskOutcomeKind.ALREADY_ORDERED, "", h.id), None
     handoffs.log(s, h, handoffs.Change(None, EventSource.DESK, utcnow(),
                                        notes=f"gọi bưu tá: {actor}"),
                  True, reason(ReasonCode.COURIER_CALLED))
-    return DeskOutcome(code, "ordered", "", h.id), job
+    return DeskOutcome(code, DeskOutcomeKind.ORDERED, "", h.id), job
 
 
 def _attention_reason(s: Session, h: Handoff) -> str:
@@ -143,7 +144,7 @@ def _find(s: Session, code: str, agency_code: str | None) -> Handoff | DeskOutco
         q = q.where(Handoff.agency_code == agency_code)
     mine = list(s.scalars(q.order_by(Handoff.generation.desc(), Handoff.id.desc())))
     if not mine:
-        return DeskOutcome(code, "refused", UNKNOWN_VI)
+        return DeskOutcome(code, DeskOutcomeKind.REFUSED, UNKNOWN_VI)
     waiting = [h for h in mine if h.status == Status.REQUESTED]
     return (waiting or mine)[0]
 
@@ -162,6 +163,7 @@ def cancel(rt: Runtime, code: str, *, actor: str, agency_code: str | None = None
         result = request_cancel(s, h, EventSource.DESK, f"hủy tại bàn một cửa: {actor}")
         hid = h.id
     if not result.accepted:
-        return DeskOutcome(code, "refused", result.reason, hid)
-    outcome = "cancel_requested" if result.at_carrier else "cancelled"
+        return DeskOutcome(code, DeskOutcomeKind.REFUSED, result.reason, hid)
+    outcome = (DeskOutcomeKind.CANCEL_REQUESTED if result.at_carrier
+               else DeskOutcomeKind.CANCELLED)
     return DeskOutcome(code, outcome, result.reason, hid)

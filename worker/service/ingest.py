@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from integrations.onestop import mapping
 from worker.db.models import Handoff, Job, Receipt, utcnow
-from worker.domain.enums import DispatchMode, EventSource, JobKind
+from worker.domain.enums import DispatchMode, EventSource, IngestOutcome, JobKind
 from worker.domain.errors import InvalidInput
 from worker.domain.model import HandoffItem, HandoffKind
 from worker.domain.privacy import scrub
@@ -54,9 +54,9 @@ def ingest_item(session: Session, raw: Any, source: EventSource, settings: Setti
         why = reason(ReasonCode.ITEM_WITHOUT_ID)
         handoffs.log(session, None, _note_change(source, why.vi()), False, why,
                      dossier_code=mapping.dossier_code_of(raw) or "")
-        return Ingested("invalid", reason=why.vi(), bad_field="id", code="id.missing")
+        return Ingested(IngestOutcome.INVALID, reason=why.vi(), bad_field="id", code="id.missing")
     if not take_receipt(session, ITEM_SOURCE, item_id):
-        return Ingested("duplicate")
+        return Ingested(IngestOutcome.DUPLICATE)
     try:
         item = mapping.parse_item(raw)
     except InvalidInput as err:
@@ -77,7 +77,7 @@ def _create(session: Session, item: HandoffItem, source: EventSource, settings: 
         answer = f"hồ sơ đã có yêu cầu bưu chính (trạng thái {existing.status})"
         handoffs.log(session, existing, _note_change(source, answer), False,
                      reason(ReasonCode.ALREADY_REQUESTED, status=existing.status))
-        return Ingested("ignored", existing.id, answer)
+        return Ingested(IngestOutcome.IGNORED, existing.id, answer)
     if existing is not None and _replaceable(existing):
         # a corrected item for a hand-off that never reached the carrier
         handoff = handoffs.locked(session, existing.id)
@@ -103,7 +103,7 @@ def _create(session: Session, item: HandoffItem, source: EventSource, settings: 
         job = ledger.enqueue(session, JobKind.POST_ORDER, handoff.id, key) or (
             ledger.revive(session, key))
         jobs = [job] if job else []
-    return Ingested("created", handoff.id, jobs=jobs)
+    return Ingested(IngestOutcome.CREATED, handoff.id, jobs=jobs)
 
 
 def _replaceable(h: Handoff) -> bool:
@@ -136,7 +136,7 @@ def _record_invalid(session: Session, raw: Any, item_id: str, source: EventSourc
     if existing is not None and not _replaceable(existing):
         handoffs.log(session, existing, _note_change(source, why), False,
                      reason(ReasonCode.INVALID_ITEM, item_id=item_id, detail=why))
-        return Ingested("invalid", existing.id, why, bad_field=err.field, code=err.code)
+        return Ingested(IngestOutcome.INVALID, existing.id, why, bad_field=err.field, code=err.code)
     handoff = existing
     if handoff is None:
         generation = (session.scalar(select(func.max(Handoff.generation)).where(
@@ -158,7 +158,8 @@ def _record_invalid(session: Session, raw: Any, item_id: str, source: EventSourc
     if _valid_code(dossier):  # tell the one-stop what to fix; it cannot know a broken code
         push = handoffs.queue_push(session, handoff, change)
         jobs = [push] if push else []
-    return Ingested("invalid", handoff.id, why, jobs, bad_field=err.field, code=err.code)
+    return Ingested(IngestOutcome.INVALID, handoff.id, why, jobs, bad_field=err.field,
+                    code=err.code)
 
 
 def _valid_code(code: str) -> bool:

@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from worker.db.models import Job
+from worker.domain.enums import IngestOutcome
 
 
 @dataclass
 class Ingested:
-    outcome: str  # created, duplicate, invalid, ignored, cancelled
+    outcome: IngestOutcome
     handoff_id: int | None = None
     reason: str = ""
     jobs: list[Job] = field(default_factory=list)

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from worker.domain.enums import MAX_DESK_CODES
+from worker.domain.enums import MAX_DESK_CODES, DeskOutcomeKind
 from worker.domain.errors import InvalidInput
 from worker.domain.privacy import mask_name
 from worker.domain.text import clean_text
@@ -96,7 +96,7 @@ class PickupResult(BaseModel):
     """What happened to one dossier; `reason` (Vietnamese) says why when refused."""
 
     dossierCode: str
-    outcome: Literal["ordered", "already_ordered", "refused", "cancelled", "cancel_requested"]
+    outcome: DeskOutcomeKind
     label: str = Field(description="the outcome in Vietnamese, for the desk")
     reason: str
 
@@ -248,7 +248,7 @@ async def cancel_pickup(request: Request) -> Response:
     outcome = await run_in_threadpool(service.cancel, request.app.state.runtime, code,
                                       actor=caller.actor, agency_code=agency)
     return JSONResponse(_results([outcome])["results"][0],
-                        409 if outcome.outcome == "refused" else 200)
+                        409 if outcome.outcome == DeskOutcomeKind.REFUSED else 200)
 
 
 @token_required

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from worker.db.models import utcnow
-from worker.domain.enums import MAX_DESK_CODES, Role
+from worker.domain.enums import MAX_DESK_CODES, DeskOutcomeKind, Role
 from worker.service import desk as service
 from worker.service import desk_queue as queue
 from worker.service.agency_settings import agency_names
@@ -140,7 +140,8 @@ async def pickups(request: Request) -> Response:
             agency_code=_actor_scope(user))
     ctx = await _context(request, user)
     counts = {k: sum(1 for o in outcomes if o.outcome == k)
-              for k in ("ordered", "already_ordered", "refused")}
+              for k in (DeskOutcomeKind.ORDERED, DeskOutcomeKind.ALREADY_ORDERED,
+                        DeskOutcomeKind.REFUSED)}
     return render(request, "desk_result.html", {
         **ctx, "title": "Kết quả gọi bưu tá", "action": "pickup", "outcomes": outcomes,
         "counts": counts, "error": error}, status_code=400 if error else 200)

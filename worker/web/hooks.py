@@ -26,7 +26,7 @@ from integrations.onestop.webhooks import (
     single_headers,
     verify_webhook,
 )
-from worker.domain.enums import EventSource
+from worker.domain.enums import EventSource, IngestOutcome
 from worker.domain.errors import InvalidInput
 from worker.domain.text import sanitize_text
 from worker.service import uow
@@ -72,7 +72,7 @@ def _take(rt: Runtime, msg_id: str, payload: dict[str, Any]) -> dict[str, Any]:
 
     with uow.begin(rt) as s:  # what the item created is rung once it commits
         if not take_receipt(s, EventSource.WEBHOOK, msg_id):
-            return {"outcome": "duplicate"}
+            return {"outcome": IngestOutcome.DUPLICATE}
         # in its own savepoint, like a feed item: whatever goes wrong, the item is
         # quarantined in the status log and the sender gets an answer, not a 500
         jobs = take_one(s, payload, take, lambda raw: describe_item(raw, EventSource.WEBHOOK))

@@ -66,14 +66,19 @@ def test_every_setting_has_a_comment_with_its_default() -> None:
         assert "default" in " ".join(block).lower(), f"{name}'s comment does not give its default"
 
 
-def test_values_are_valid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The example parses: JSON for agencies, numbers within bounds."""
+def _use_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment holds exactly the HANDOFF_ values of .env.example."""
     for key in list(os.environ):
         if key.startswith("HANDOFF_"):
             monkeypatch.delenv(key)
     for _, name, value in _entries():
         if name.startswith("HANDOFF_"):
             monkeypatch.setenv(name, value)
+
+
+def test_values_are_valid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example parses: JSON for agencies, numbers within bounds."""
+    _use_example(monkeypatch)
     s = Settings()
     assert s.agencies and all(a.dispatch in ("auto", "desk") for a in s.agencies.values())
     assert s.agencies["000.00.17.H19"].dispatch == "desk"
@@ -88,12 +93,7 @@ def test_the_guard_knows_every_placeholder_secret_of_this_file() -> None:
 
 
 def test_the_example_as_is_cannot_start_production(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in list(os.environ):
-        if key.startswith("HANDOFF_"):
-            monkeypatch.delenv(key)
-    for _, name, value in _entries():
-        if name.startswith("HANDOFF_"):
-            monkeypatch.setenv(name, value)
+    _use_example(monkeypatch)
     monkeypatch.setenv("HANDOFF_DATABASE_URL", "postgresql+psycopg://handoff@postgres/handoff")
     named = {p.variable for p in secret_problems(Settings())}
     assert named >= {f"HANDOFF_{f.upper()}" for f in SECRETS}

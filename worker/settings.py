@@ -42,6 +42,27 @@ class Settings(BaseSettings):
     carrier_customer_code: str = "C0001"
     carrier_timeout_seconds: float = 10.0
     carrier_page_size: int = Field(default=1000, ge=1, le=1000)
+    # The account above is the deployment's default one: agencies with no account of their
+    # own (`handoff agency add` without credentials) post through it on route A.
+    # Requests per second each account may send (all processes together); an agency's
+    # account may set its own. Waits longer than quota_max_wait_seconds become a retry.
+    carrier_quota_per_second: float = Field(default=20.0, gt=0, le=10_000)
+    carrier_quota_max_wait_seconds: float = Field(default=30.0, gt=0)
+    # Extra slack added to the one-second window, so that requests sent exactly one window
+    # apart cannot land in the same second at the post office after network jitter.
+    carrier_quota_margin_seconds: float = Field(default=0.1, ge=0, le=1.0)
+
+    # Route B: the province's LGSP (one per province; each agency's account logs in to it)
+    lgsp_token_url: str = "http://127.0.0.1:8703/token"
+    lgsp_base_url: str = "http://127.0.0.1:8703/lgsp"
+    lgsp_service_post: str = "vnpost.order.post"
+    lgsp_service_tracking: str = "vnpost.order.tracking"
+    lgsp_service_cancel: str = "vnpost.order.cancel"
+
+    # Key(s) that encrypt the agencies' post-office credentials in the database (Fernet,
+    # 32 url-safe base64 bytes; `handoff secrets` prints one). Several, comma-separated:
+    # the first encrypts, all decrypt (a key rotation: see `handoff agency rotate-key`).
+    credentials_key: SecretStr = SecretStr("ZGVtby1jcmVkZW50aWFscy1rZXktMzItYnl0ZXMhIT0=")
 
     # One-stop system
     onestop_base_url: str = "http://127.0.0.1:8702/"

@@ -99,6 +99,19 @@ DISPATCH_MODE_VI: dict[str, str] = {
 }
 
 
+class Route(StrEnum):
+    """The way an agency's orders reach the post office (its adapter in the registry)."""
+
+    NGSP = "ngsp"  # route A: straight to the national N-GSP gateway
+    LGSP = "lgsp"  # route B: through the province's LGSP
+
+
+ROUTE_VI: dict[str, str] = {
+    Route.NGSP: "A – trực tiếp cổng N-GSP của Bưu điện",
+    Route.LGSP: "B – qua nền tảng LGSP của tỉnh",
+}
+
+
 class EventSource(StrEnum):
     """Where a status-log entry came from (the log's `source` column, at most 16 chars)."""
 

@@ -71,6 +71,28 @@ class CarrierOrder:
 
 
 @dataclass(frozen=True)
+class CarrierAccount:
+    """One post-office account: which route reaches it, its customer code and credentials.
+
+    The credentials live only in memory (decrypted from the agencies table when needed):
+    `repr` never shows them. Agencies that share a route and customer code share the
+    account: one token, one quota bucket, one tracking feed.
+    """
+
+    route: str  # a Route value
+    customer_code: str
+    customer_key: str = field(repr=False)
+    secret_key: str = field(repr=False)
+    quota_per_second: float = 20.0
+    push_secret: str = field(default="", repr=False)  # shared secret of status pushes
+
+    @property
+    def key(self) -> str:
+        """The account's name in caches, buckets, cursors and metrics (no secret in it)."""
+        return f"{self.route}:{self.customer_code}"
+
+
+@dataclass(frozen=True)
 class PostOutcome:
     """Result of posting an order: accepted now, or already there (a retried post)."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from worker.domain.model import CarrierAccount
 from worker.ports.carrier import CarrierPort
 from worker.ports.notifier import NotifierPort
 from worker.ports.onestop import OnestopPort
@@ -15,6 +16,8 @@ class Ports(Protocol):
 
     @property
     def carrier(self) -> CarrierPort: ...
+
+    def carrier_for(self, account: CarrierAccount) -> CarrierPort: ...
 
     @property
     def onestop(self) -> OnestopPort: ...

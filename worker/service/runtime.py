@@ -12,25 +12,33 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from worker.db.engine import Database
+from worker.domain.enums import Route
+from worker.domain.model import CarrierAccount
 from worker.ports import CarrierPort, NotifierPort, OnestopPort
 from worker.ports.bell import Bell
+from worker.ports.quota import RateLimiter
 from worker.settings import Settings
 
-# The route (the way an agency's orders reach a carrier) of every agency today.
-DEFAULT_ROUTE = "ngsp"
+# The route of the deployment's default account (HANDOFF_CARRIER_*): route A.
+DEFAULT_ROUTE = Route.NGSP
+
+# Builds the adapter of one account on its route: (settings, account, shared limiter).
+CarrierFactory = Callable[[Settings, CarrierAccount, RateLimiter], CarrierPort]
 
 F = TypeVar("F")
 
 
 @dataclass(frozen=True)
 class Factories:
-    """How to build each adapter from the settings (the bell from the database), by route
-    for carriers. A port with no factory must be given ready-made to the Runtime."""
+    """How to build each adapter from the settings (the bell and the quota limiter from the
+    database too); carriers by route, the adapter registry. A port with no factory must be
+    given ready-made to the Runtime."""
 
-    carriers: Mapping[str, Callable[[Settings], CarrierPort]] = field(default_factory=dict)
+    carriers: Mapping[str, CarrierFactory] = field(default_factory=dict)
     onestop: Callable[[Settings], OnestopPort] | None = None
     notifier: Callable[[Settings], NotifierPort] | None = None
     bell: Callable[[Database], Bell] | None = None
+    limiter: Callable[[Settings, Database], RateLimiter] | None = None
 
 
 class Runtime:
@@ -40,27 +48,54 @@ class Runtime:
     def __init__(self, settings: Settings, db: Database, *, factories: Factories = Factories(),
                  carriers: Mapping[str, CarrierPort] | None = None,
                  onestop: OnestopPort | None = None, notifier: NotifierPort | None = None,
-                 bell: Bell | None = None) -> None:
+                 bell: Bell | None = None, limiter: RateLimiter | None = None) -> None:
         self.settings = settings
         self.db = db
         self.factories = factories
-        self._carriers: dict[str, CarrierPort] = dict(carriers or {})
+        # a carrier given ready-made serves every account of its route (tests' fakes)
+        self._given: dict[str, CarrierPort] = dict(carriers or {})
+        self._carriers: dict[str, CarrierPort] = {}  # by CarrierAccount.key
         self._onestop = onestop
         self._notifier = notifier
         self._bell = bell
+        self._limiter = limiter
 
     def __repr__(self) -> str:
         return f"Runtime(db={self.db.engine.url!r})"  # the URL repr hides the password
 
-    def carrier_for(self, route: str) -> CarrierPort:
-        """The carrier adapter of a route (KeyError for a route no adapter serves)."""
-        if route not in self._carriers:
-            self._carriers[route] = self.factories.carriers[route](self.settings)
-        return self._carriers[route]
+    @property
+    def default_account(self) -> CarrierAccount:
+        """The deployment's own account (HANDOFF_CARRIER_*), on route A."""
+        s = self.settings
+        return CarrierAccount(DEFAULT_ROUTE, s.carrier_customer_code, s.carrier_customer_key,
+                              s.carrier_secret_key.get_secret_value(),
+                              s.carrier_quota_per_second)
+
+    def carrier_for(self, account: CarrierAccount) -> CarrierPort:
+        """The adapter of one account, built once per process from its route's factory
+        (KeyError for a route no adapter serves)."""
+        if account.route in self._given:
+            return self._given[account.route]
+        known = self._carriers.get(account.key)
+        if known is None or getattr(known, "account", account) != account:
+            if known is not None:  # credentials or quota changed: a fresh client
+                known.close()
+            known = self.factories.carriers[account.route](self.settings, account,
+                                                           self.limiter)
+            self._carriers[account.key] = known
+        return known
 
     @property
     def carrier(self) -> CarrierPort:
-        return self.carrier_for(DEFAULT_ROUTE)
+        """The adapter of the deployment's default account."""
+        return self.carrier_for(self.default_account)
+
+    @property
+    def limiter(self) -> RateLimiter:
+        if self._limiter is None:
+            self._limiter = _built(self.factories.limiter, "quota limiter")(self.settings,
+                                                                           self.db)
+        return self._limiter
 
     @property
     def onestop(self) -> OnestopPort:
@@ -81,7 +116,8 @@ class Runtime:
         return self._bell
 
     def close(self) -> None:
-        for port in (*self._carriers.values(), self._onestop, self._notifier):
+        for port in (*self._carriers.values(), *self._given.values(), self._onestop,
+                     self._notifier):
             if port is not None:
                 port.close()
         self.db.dispose()

@@ -6,29 +6,23 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from integrations.carrier.client import VnpostClient
+from integrations.carrier.client import LgspClient, NgspClient
 from integrations.notify.client import WebhookNotifier
 from integrations.onestop.client import OnestopClient
 from worker.celery_app import CeleryBell
 from worker.db.engine import Database
 from worker.domain.enums import Route
-from worker.domain.model import CarrierAccount
 from worker.ports import CarrierPort, NotifierPort, OnestopPort
 from worker.ports.bell import Bell
-from worker.ports.quota import NoLimit, RateLimiter
+from worker.ports.quota import NoLimit
 from worker.service.runtime import Factories, Runtime
 from worker.settings import Settings, get_settings
-
-
-def _ngsp(settings: Settings, account: CarrierAccount, limiter: RateLimiter) -> CarrierPort:
-    return VnpostClient(settings.carrier_base_url, account.customer_key, account.secret_key,
-                        account.customer_code, timeout=settings.carrier_timeout_seconds)
-
 
 # Each adapter is built from the settings on first use. Carriers are keyed by route (the
 # way an agency's orders reach the post office): the adapter registry.
 PRODUCTION = Factories(
-    carriers={Route.NGSP: _ngsp},  # VNPost N-GSP gateway
+    carriers={Route.NGSP: NgspClient.for_account,  # route A: the national N-GSP gateway
+              Route.LGSP: LgspClient.for_account},  # route B: the province's LGSP
     onestop=OnestopClient.from_settings,
     notifier=WebhookNotifier.from_settings,
     bell=CeleryBell,

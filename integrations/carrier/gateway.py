@@ -1,0 +1,245 @@
+"""What both doors to the post office share: quota, token cache, 401 refresh, short retries.
+
+An adapter (route A `ngsp.py`, route B `lgsp.py`) says only where each call goes and how
+the token rides along; the order body, the reply parsers and the HTTP classification are
+the same wire (mapping.py) on both routes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
+from tenacity.wait import wait_base
+
+from integrations.carrier import mapping
+from integrations.carrier.token_cache import TokenCache, cache_name
+from integrations.http_errors import retry_after
+from worker.domain.errors import PermanentError, TransientError
+from worker.domain.model import CarrierAccount, CarrierOrder, FeedPage, PostOutcome
+from worker.ports.carrier import CarrierPort
+from worker.ports.quota import NoLimit, RateLimiter
+
+log = logging.getLogger(__name__)
+
+# Short bursts only: 3 attempts, about 0.5 s then 1 s (+ jitter), well under 5 s in total.
+DEFAULT_WAIT = wait_exponential(multiplier=0.5, max=2.0) + wait_random(0, 0.5)
+DEFAULT_ATTEMPTS = 3
+# A 429 without a (readable) Retry-After still holds the account this long.
+DEFAULT_THROTTLE_S = 1.0
+TOKEN_FORM = {"grant_type": "client_credentials"}  # section 1, on both routes
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one call goes: URL, query parameters, and a name for the logs."""
+
+    url: str
+    params: dict[str, str] = field(default_factory=dict)
+    label: str = ""
+
+
+def public_url(url: str) -> str:
+    """The URL without user info or query: what a repr or a log may show."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return "<invalid url>"
+    return str(parsed.copy_with(username=None, password=None, query=None, fragment=None))
+
+
+class CarrierGateway(CarrierPort):
+    """CarrierPort over one post-office account. Raises only TransientError or
+    PermanentError. ``account`` is public: the runtime rebuilds the adapter when it changes.
+
+    Before every HTTP request (token requests too) the account's share of the quota is
+    taken from `limiter`; a 429 holds the account there for its Retry-After.
+    """
+
+    def __init__(
+        self,
+        account: CarrierAccount,
+        token_url: str,
+        *,
+        limiter: RateLimiter | None = None,
+        token_dir: Path | None = None,
+        http: httpx.Client | None = None,
+        timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+        attempts: int = DEFAULT_ATTEMPTS,
+        wait: wait_base | None = None,
+    ) -> None:
+        self.account = account
+        self._token_url = token_url
+        self._limiter: RateLimiter = limiter if limiter is not None else NoLimit()
+        self._owns_http = http is None
+        self._http = http if http is not None else httpx.Client(timeout=timeout)
+        self._timeout = timeout
+        self._attempts = max(1, attempts)
+        self._wait = wait if wait is not None else DEFAULT_WAIT
+        self._tokens = TokenCache(token_dir, cache_name(account, token_url), clock=clock)
+        self.token_requests = 0  # token requests this client sent (not the cache's hits)
+
+    @property
+    def customer_code(self) -> str:
+        return self.account.customer_code
+
+    def __repr__(self) -> str:  # never shows a key, secret or token
+        return (f"{type(self).__name__}(account={self.account.key!r}, "
+                f"token_url={public_url(self._token_url)!r})")
+
+    # --- the door: where each call goes and how the token rides along (per route) -----------
+    @abstractmethod
+    def _post_target(self) -> Target: ...
+
+    @abstractmethod
+    def _tracking_target(self, params: dict[str, str]) -> Target: ...
+
+    @abstractmethod
+    def _cancel_target(self, params: dict[str, str]) -> Target: ...
+
+    @abstractmethod
+    def _auth_headers(self, token: str) -> dict[str, str]: ...
+
+    # --- CarrierPort -----------------------------------------------------------------------
+    def post_order(self, order: CarrierOrder) -> PostOutcome:
+        body = mapping.build_order_body(order, self.account.customer_code)
+        status, reply = self._call("POST", self._post_target(), json=body)
+        outcome = mapping.parse_post_reply(status, reply)
+        log.info("carrier order %s posted via %s (already existed: %s)",
+                 order.order_number, self.account.key, outcome.already_existed)
+        return outcome
+
+    def cancel_order(self, order_number: str) -> str:
+        params = mapping.cancel_params(self.account.customer_code, order_number)
+        _, reply = self._call("GET", self._cancel_target(params))
+        message = mapping.parse_cancel_reply(reply)
+        log.info("carrier order %s cancelled via %s", order_number, self.account.key)
+        return message
+
+    def fetch_events(self, last_id: str | None, page_size: int = 1000) -> FeedPage:
+        params = mapping.tracking_params(last_id, page_size)
+        _, reply = self._call("GET", self._tracking_target(params))
+        return mapping.parse_tracking_page(reply, last_id)
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    # --- Token -----------------------------------------------------------------------------
+    def _get_token(self) -> str:
+        """The cached token, or a new one; one request per expiry window, across threads and
+        (with a token directory) across the processes of this machine."""
+        return self._tokens.get(self._request_token)
+
+    def _request_token(self) -> tuple[str, float]:
+        self.token_requests += 1
+        response = self._send(
+            "POST",
+            Target(self._token_url, label="token"),
+            data=TOKEN_FORM,
+            auth=httpx.BasicAuth(self.account.customer_key, self.account.secret_key),
+        )
+        if response.status_code in (400, 401, 403):
+            raise PermanentError(
+                "không lấy được mã truy cập của bưu điện: sai khóa khách hàng hoặc mật khẩu "
+                f"(HTTP {response.status_code}); kiểm tra cấu hình",
+                code=f"HTTP {response.status_code}",
+            )
+        self._raise_for(response)
+        body = self._json(response)
+        token, expires_in = body.get("access_token"), body.get("expires_in", 3600)
+        if not isinstance(token, str) or not token:
+            raise TransientError("bưu điện trả mã truy cập rỗng")
+        try:
+            expires = float(expires_in)
+        except (TypeError, ValueError):
+            expires = 3600.0
+        log.info("carrier token obtained for %s (expires in %.0f s)", self.account.key, expires)
+        return token, expires
+
+    # --- Plumbing ----------------------------------------------------------------------------
+    def _call(self, method: str, target: Target, **kwargs: Any) -> tuple[int, dict]:
+        """One API call: short retries of bursts around (token + 401 refresh + request)."""
+        retrying = Retrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(mapping.BurstError),
+            reraise=True,
+            before_sleep=lambda rs: log.warning(
+                "carrier %s %s failed (%s), attempt %d; retrying",
+                method,
+                target.label,
+                rs.outcome.exception() if rs.outcome else "?",
+                rs.attempt_number,
+            ),
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._call_authorized(method, target, **kwargs)
+        except mapping.BurstError as exc:
+            raise TransientError(f"{exc} (sau {self._attempts} lần thử)") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _call_authorized(self, method: str, target: Target, **kwargs: Any) -> tuple[int, dict]:
+        for refreshed in (False, True):
+            token = self._get_token()
+            response = self._send(method, target, headers=self._auth_headers(token), **kwargs)
+            if response.status_code != 401:
+                self._raise_for(response)
+                return response.status_code, self._json(response)
+            self._tokens.drop(token)
+            log.info("carrier answered 401 on %s (%s)", target.label,
+                     "after refresh" if refreshed else "refreshing token")
+        raise TransientError("bưu điện vẫn từ chối mã truy cập mới (HTTP 401)")
+
+    def _send(self, method: str, target: Target, **kwargs: Any) -> httpx.Response:
+        """One HTTP request, after its share of the account's quota; a 429 holds the account."""
+        waited = self._limiter.acquire(self.account.key, self.account.quota_per_second)
+        if waited > 0:
+            log.debug("carrier quota of %s: waited %.3f s", self.account.key, waited)
+        try:
+            response = self._http.request(method, target.url, params=target.params or None,
+                                          timeout=self._timeout, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise mapping.BurstError(f"bưu điện không trả lời kịp ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise mapping.BurstError(f"lỗi kết nối tới bưu điện ({type(exc).__name__})") from None
+        except httpx.HTTPError as exc:  # anything else httpx may raise
+            raise TransientError(f"lỗi gọi bưu điện ({type(exc).__name__})") from None
+        if response.status_code == 429:
+            wait = retry_after(response.headers)
+            self._limiter.throttled(self.account.key,
+                                    DEFAULT_THROTTLE_S if wait is None else wait)
+        return response
+
+    @staticmethod
+    def _raise_for(response: httpx.Response) -> None:
+        err = mapping.classify_http(response.status_code, response.headers, response.text)
+        if err is not None:
+            log.warning("carrier HTTP %s on %s", response.status_code, response.url.path)
+            raise err
+
+    @staticmethod
+    def _json(response: httpx.Response) -> dict:
+        try:
+            body = response.json()
+        except ValueError:
+            raise TransientError("bưu điện trả lời không phải JSON") from None
+        if not isinstance(body, dict):
+            raise TransientError("bưu điện trả lời không đúng định dạng")
+        return body

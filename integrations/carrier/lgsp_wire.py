@@ -1,0 +1,17 @@
+"""Route B's wire: the province's LGSP door (contract, "Route B"). The order body, the
+codes and the feed are route A's (mapping.py); only the door differs, and it is here so
+that a province whose LGSP differs changes this file and its settings."""
+
+from __future__ import annotations
+
+TOKEN_HEADER = "access_token"  # the token rides in this header, not in Authorization
+SERVICE_PARAM = "service"  # the gateway routes each call by this query parameter
+
+
+def auth_headers(token: str) -> dict[str, str]:
+    return {TOKEN_HEADER: token}
+
+
+def service_params(service: str, params: dict[str, str] | None = None) -> dict[str, str]:
+    """The query of one call: the service name first, then the call's own parameters."""
+    return {SERVICE_PARAM: service, **(params or {})}

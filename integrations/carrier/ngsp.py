@@ -1,0 +1,59 @@
+"""Route A: straight to the national N-GSP gateway (contract sections 1-4).
+
+`Authorization: Bearer <token>`; each call has its own path under the base URL (mapping.py).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
+
+from integrations.carrier import mapping
+from integrations.carrier.gateway import CarrierGateway, Target
+from integrations.carrier.token_cache import token_dir
+from worker.domain.enums import Route
+from worker.domain.model import CarrierAccount
+from worker.ports.carrier import CarrierPort
+from worker.ports.quota import RateLimiter
+
+if TYPE_CHECKING:
+    from worker.settings import Settings
+
+
+class NgspClient(CarrierGateway):
+    """CarrierPort of one account over the N-GSP gateway at `base_url`."""
+
+    def __init__(self, base_url: str, account: CarrierAccount, **kwargs: Any) -> None:
+        self._base = base_url.rstrip("/") + "/"
+        super().__init__(account, self._base + mapping.TOKEN_PATH, **kwargs)
+
+    @classmethod
+    def for_account(cls, settings: Settings, account: CarrierAccount,
+                    limiter: RateLimiter) -> CarrierPort:
+        """The registry's factory for route A (worker/bootstrap.py)."""
+        return cls(settings.carrier_base_url, account, limiter=limiter,
+                   token_dir=token_dir(settings), timeout=settings.carrier_timeout_seconds)
+
+    def _post_target(self) -> Target:
+        return Target(self._base + mapping.POST_PATH, label=mapping.POST_PATH)
+
+    def _tracking_target(self, params: dict[str, str]) -> Target:
+        return Target(self._base + mapping.TRACKING_PATH, params, mapping.TRACKING_PATH)
+
+    def _cancel_target(self, params: dict[str, str]) -> Target:
+        return Target(self._base + mapping.CANCEL_PATH, params, mapping.CANCEL_PATH)
+
+    def _auth_headers(self, token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+
+class VnpostClient(NgspClient):
+    """Route A from loose credentials (the signature before accounts; tests use it)."""
+
+    def __init__(self, base_url: str, customer_key: str, secret_key: str | SecretStr,
+                 customer_code: str, **kwargs: Any) -> None:
+        secret = (secret_key.get_secret_value() if isinstance(secret_key, SecretStr)
+                  else secret_key)
+        account = CarrierAccount(Route.NGSP, customer_code, customer_key, secret)
+        super().__init__(base_url, account, **kwargs)

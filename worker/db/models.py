@@ -7,8 +7,10 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -280,3 +282,93 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Agency(Base):
+    """One agency of the province: its sender block, how it dispatches, the route and the
+    post-office account its orders go by, its SLA overrides.
+
+    `credentials` holds the account's customer key, secret key and push secret as one
+    Fernet token (worker/service/vault.py): never shown, logged or exported. An agency with
+    no `customer_code` posts through the deployment's default account (route A).
+    """
+
+    __tablename__ = "agencies"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    sender_tel: Mapped[str] = mapped_column(String(20), default="")
+    sender_email: Mapped[str] = mapped_column(String(200), default="")
+    sender_address: Mapped[str] = mapped_column(String(400), default="")
+    province_code: Mapped[str] = mapped_column(String(8), default="")  # GSO
+    ward_code: Mapped[str] = mapped_column(String(8), default="")  # GSO
+    dispatch: Mapped[str] = mapped_column(String(8))  # a DispatchMode value
+    route: Mapped[str] = mapped_column(String(8))  # a Route value
+    customer_code: Mapped[str | None] = mapped_column(String(40))  # None: default account
+    credentials: Mapped[str | None] = mapped_column(Text)  # Fernet token, or None
+    quota_per_second: Mapped[float | None] = mapped_column(Float)  # None: the setting
+    sla: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # overrides of the SLA limits
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(80), default="")
+
+
+class CarrierPushReceipt(Base):
+    """A status push the carrier sent, by its `ems-transaction` id: the carrier re-sends
+    the same id until it is answered "success", and a re-sent one is answered again
+    without being applied twice."""
+
+    __tablename__ = "carrier_push_receipts"
+    __table_args__ = (UniqueConstraint("agency_code", "transaction_id",
+                                       name="uq_push_receipt"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agency_code: Mapped[str] = mapped_column(String(40))
+    transaction_id: Mapped[str] = mapped_column(String(100))
+    order_number: Mapped[str] = mapped_column(String(50), default="")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class RateBucket(Base):
+    """One post-office account's request budget on the embedded default (worker/service/
+    quota.py; Redis holds it in production): the last granted slots, a 429's hold, and the
+    counters /metrics reads, since the web process is not the one sending the requests.
+    Times are epoch seconds of the database's clock."""
+
+    __tablename__ = "rate_buckets"
+
+    account: Mapped[str] = mapped_column(String(80), primary_key=True)  # CarrierAccount.key
+    slots: Mapped[list[float]] = mapped_column(JSON, default=list)  # oldest first
+    blocked_until: Mapped[float] = mapped_column(Float, default=0.0)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    waits: Mapped[int] = mapped_column(BigInteger, default=0)
+    waited_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    throttled: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CarrierArea(Base):
+    """One ward's post-office area: GSO (province, ward) -> the carrier's own (province,
+    district) codes, which an order must carry. `handoff areas import` replaces every row
+    in one transaction, so each order sees one table, old or new, never a mix."""
+
+    __tablename__ = "carrier_areas"
+
+    gso_province: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gso_ward: Mapped[int] = mapped_column(Integer, primary_key=True)
+    carrier_province: Mapped[int] = mapped_column(Integer)
+    carrier_district: Mapped[int] = mapped_column(Integer)
+
+
+class CarrierAreaTable(Base):
+    """The one row (id 1) saying where `carrier_areas` came from: the shipped placeholders
+    (migration 0009) or a file the post office handed over, imported by whom and when."""
+
+    __tablename__ = "carrier_area_table"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(200))  # file name, or "placeholder"
+    placeholder: Mapped[bool] = mapped_column(Boolean, default=True)
+    row_count: Mapped[int] = mapped_column(Integer, default=0)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    imported_by: Mapped[str] = mapped_column(String(80), default="")

@@ -43,6 +43,9 @@ class ReasonCode(StrEnum):
     # with that reason's own parameters beside it (current)
     CANCEL_REFUSED_BY_CARRIER = "cancel_refused_by_carrier"
     REPLAYED = "replayed"  # kind (optional)
+    AGENCY_UNKNOWN = "agency_unknown"  # agency: no such agency in the deployment
+    AGENCY_DISABLED = "agency_disabled"  # agency
+    AGENCY_READY = "agency_ready"  # agency: added or enabled, its waiting hand-offs go on
     LEGACY = "legacy"  # text: a row written before reasons were coded
 
 
@@ -82,6 +85,15 @@ CATALOGUE: dict[ReasonCode, tuple[str, str]] = {
                                            "cancel refused by the carrier"),
     ReasonCode.REPLAYED: ("chạy lại theo yêu cầu của cán bộ vận hành{kind_vi}",
                           "replayed{kind_en}"),
+    ReasonCode.AGENCY_UNKNOWN: (
+        "đơn vị {agency} chưa được khai báo trong hệ thống; hồ sơ chờ, sẽ tự xử lý tiếp khi "
+        "đơn vị được thêm (handoff agency add)",
+        "agency {agency} is not configured; waiting until it is added"),
+    ReasonCode.AGENCY_DISABLED: (
+        "đơn vị {agency} đang tạm ngừng; hồ sơ chờ, sẽ tự xử lý tiếp khi đơn vị hoạt động lại",
+        "agency {agency} is disabled; waiting until it is enabled"),
+    ReasonCode.AGENCY_READY: ("đơn vị {agency} đã hoạt động; hồ sơ được xử lý tiếp",
+                              "agency {agency} is active; taken up again"),
     ReasonCode.LEGACY: ("{text}", "{text}"),
 }
 

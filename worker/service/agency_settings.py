@@ -1,9 +1,9 @@
-"""Per-agency settings changed at run time (the dispatch mode), stored over the environment.
+"""The agencies' dispatch mode as the settings page shows and changes it (the agencies
+table holds it; `handoff agency update --dispatch` changes the same column).
 
-The environment (`HANDOFF_AGENCIES`) gives each agency's starting values; a row in
-`agency_settings`, written from the settings page, wins over it. Changing the mode only
-affects hand-offs that arrive afterwards: switching from "desk" to "auto" does not post the
-hand-offs already waiting (staff call the courier for them from the desk page).
+Changing the mode only affects hand-offs that arrive afterwards: switching from "desk" to
+"auto" does not post the hand-offs already waiting (staff call the courier for them from
+the desk page).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from worker.db.models import AgencySetting, Handoff, utcnow
-from worker.domain.enums import DISPATCH_MODE_VI
+from worker.db.models import Agency, Handoff, utcnow
+from worker.domain.enums import DISPATCH_MODE_VI, DispatchMode
 from worker.domain.errors import InvalidInput
 from worker.domain.moments import local
 from worker.domain.statuses import FINAL
@@ -22,8 +22,7 @@ from worker.domain.text import clean_text
 from worker.service.desk_queue import waiting_by_agency
 from worker.settings import Settings
 
-SOURCE_ENV = "cấu hình môi trường"
-SOURCE_DEFAULT = "mặc định"
+SOURCE_UNDECLARED = "chưa khai báo đơn vị: hồ sơ của đơn vị này đang chờ"
 CODE_MAX = 40
 
 
@@ -49,12 +48,12 @@ class AgencyRow:
 
 
 def dispatch_mode(session: Session, settings: Settings, agency_code: str) -> str:
-    """The agency's dispatch mode: the row changed on the page, else the environment."""
-    row = session.get(AgencySetting, agency_code) if agency_code else None
-    return row.dispatch if row is not None else settings.agency(agency_code).dispatch
+    """The agency's dispatch mode (an agency not in the table never dispatches by itself)."""
+    row = session.get(Agency, agency_code) if agency_code else None
+    return row.dispatch if row is not None else DispatchMode.DESK
 
 
-def set_dispatch(session: Session, agency_code: str, mode: str, actor: str) -> AgencySetting:
+def set_dispatch(session: Session, agency_code: str, mode: str, actor: str) -> Agency:
     """Store the agency's dispatch mode (it applies to hand-offs that arrive from now on)."""
     try:  # NUL, lone surrogates and controls never reach the database or the page
         code = clean_text(agency_code, "agency_code", max_len=CODE_MAX, required=True,
@@ -65,10 +64,10 @@ def set_dispatch(session: Session, agency_code: str, mode: str, actor: str) -> A
             err.code or "", f"Mã đơn vị không hợp lệ: {err.reason}.")) from None
     if mode not in DISPATCH_MODE_VI:
         raise ValueError("Cách gọi bưu tá không hợp lệ; chỉ chọn “Tự động” hoặc “Tại bàn một cửa”.")
-    row = session.get(AgencySetting, code)
+    row = session.get(Agency, code)
     if row is None:
-        row = AgencySetting(agency_code=code)
-        session.add(row)
+        raise ValueError(f"Đơn vị {code} chưa được khai báo; hãy thêm đơn vị ở trang Đơn vị "
+                         "(hoặc `handoff agency add`) trước.")
     row.dispatch, row.updated_by, row.updated_at = mode, (actor or "")[:80], utcnow()
     session.flush()
     return row
@@ -87,26 +86,21 @@ def agency_names(session: Session, *, open_only: bool = False) -> dict[str, str]
 
 
 def list_agencies(session: Session, settings: Settings) -> list[AgencyRow]:
-    """Every agency known: from the environment, from rows changed on the page and from the
-    hand-offs received, with the effective mode and where it comes from; sorted by code."""
-    names: dict[str, str] = {code: cfg.name for code, cfg in settings.agencies.items()}
-    for code, name in agency_names(session).items():
-        if not names.get(code):
-            names[code] = name
-    overrides = {r.agency_code: r for r in session.scalars(select(AgencySetting))}
-    for code in overrides:
-        names.setdefault(code, "")
+    """Every agency in the table, and every agency code hand-offs name that is not (their
+    hand-offs wait), with the mode and who last changed it; sorted by code."""
+    rows = {r.code: r for r in session.scalars(select(Agency))}
+    names = agency_names(session)
     waiting = waiting_by_agency(session)
-    rows = []
-    for code in sorted(names):
-        env_mode = settings.agency(code).dispatch
-        env_source = SOURCE_ENV if code in settings.agencies else SOURCE_DEFAULT
-        row = overrides.get(code)
-        if row is not None:
-            source = f"đổi trên trang bởi {row.updated_by or '?'} lúc {local(row.updated_at)[:16]}"
-            rows.append(AgencyRow(code, names[code], row.dispatch, source, env_mode, True,
-                                  waiting.get(code, 0)))
-        else:
-            rows.append(AgencyRow(code, names[code], env_mode, env_source, env_mode, False,
-                                  waiting.get(code, 0)))
-    return rows
+    out = []
+    for code in sorted(set(rows) | set(names)):
+        row = rows.get(code)
+        if row is None:
+            out.append(AgencyRow(code, names.get(code, ""), "", SOURCE_UNDECLARED, "", False,
+                                 waiting.get(code, 0)))
+            continue
+        source = f"đổi bởi {row.updated_by or '?'} lúc {local(row.updated_at)[:16]}"
+        if not row.enabled:
+            source = "đơn vị đang tạm ngừng; " + source
+        out.append(AgencyRow(code, row.name, row.dispatch, source, row.dispatch, False,
+                             waiting.get(code, 0)))
+    return out

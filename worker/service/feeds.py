@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
+from functools import partial
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
@@ -11,8 +13,9 @@ from sqlalchemy.orm import Session
 from worker.db.models import Cursor, utcnow
 from worker.domain.enums import EventSource
 from worker.domain.errors import HandoffError
+from worker.domain.model import CarrierAccount
 from worker.domain.privacy import scrub
-from worker.service import leases, uow
+from worker.service import agencies, leases, uow
 from worker.service.ingest import describe_item, ingest_item
 from worker.service.isolation import Described, take_each
 from worker.service.tracking import apply_event
@@ -41,8 +44,23 @@ def set_cursor(session: Session, name: str, value: str) -> None:
 
 
 def poll_carrier(rt: Runtime) -> int:
-    """Read the tracking feed to its end. Returns how many events were read."""
-    return _poll(rt, CARRIER_CURSOR, _carrier_page)
+    """Read the tracking feed of every account to its end (each under its own lease and
+    cursor: one account's outage never holds up another's). Returns how many events."""
+    with rt.db.unit_of_work() as s:
+        accounts = agencies.accounts(s, rt.settings)
+    default = rt.default_account.key
+    return sum(_poll(rt, carrier_cursor(a, default), partial(_carrier_page, a))
+               for a in accounts)
+
+
+def carrier_cursor(account: CarrierAccount, default_key: str) -> str:
+    """The cursor (and lease) name of an account's feed; the default account keeps the
+    name it always had. At most 35 characters, so "poll:" + it fits a lease name."""
+    if account.key == default_key:
+        return CARRIER_CURSOR
+    name = f"ct:{account.key}"
+    return name if len(name) <= 35 else "ct:" + hashlib.sha256(
+        account.key.encode("utf-8")).hexdigest()[:24]
 
 
 def poll_onestop(rt: Runtime) -> int:
@@ -50,8 +68,9 @@ def poll_onestop(rt: Runtime) -> int:
     return _poll(rt, ONESTOP_CURSOR, _onestop_page)
 
 
-def _carrier_page(rt: Runtime, session: Session, cursor: str | None):  # type: ignore[no-untyped-def]
-    page = rt.carrier.fetch_events(cursor, rt.settings.carrier_page_size)
+def _carrier_page(account: CarrierAccount, rt: Runtime, session: Session | None,  # type: ignore[no-untyped-def]
+                  cursor: str | None):
+    page = rt.carrier_for(account).fetch_events(cursor, rt.settings.carrier_page_size)
 
     def apply(s: Session) -> None:
         take_each(s, page.events, lambda ev: [apply_event(s, ev)],

@@ -19,11 +19,12 @@ from worker.domain.rules import order_number
 from worker.domain.statuses import Direction, Status
 from worker.domain.text import sanitize_text
 from worker.domain.validation import check_dossier_code
-from worker.service import handoffs, ledger
+from worker.service import agencies, handoffs, ledger
 from worker.service.agency_settings import dispatch_mode
 from worker.service.cancel import cancel_from_onestop
 from worker.service.ingested import Ingested
 from worker.service.isolation import Described
+from worker.service.waiting import hold, why_waiting
 from worker.settings import Settings
 
 ITEM_SOURCE = "onestop-item"
@@ -97,6 +98,10 @@ def _create(session: Session, item: HandoffItem, source: EventSource, settings: 
     handoffs.log(session, handoff, change, True, reason(ReasonCode.HANDOFF_RECEIVED))
     handoffs.set_status(handoff, Status.REQUESTED, change.occurred_at)
     jobs: list[Job] = []
+    why = why_waiting(item.agency_code, agencies.get(session, item.agency_code))
+    if why is not None:  # kept, never dropped: taken up when the agency is added/enabled
+        hold(session, handoff, why, source)
+        return Ingested(IngestOutcome.CREATED, handoff.id, why.vi())
     if dispatch_mode(session, settings, item.agency_code) == DispatchMode.AUTO:
         key = f"post:{handoff.order_number}"
         # a corrected item after a rejected post: the same order number, its post revived

@@ -17,6 +17,7 @@ from worker.domain.model import CarrierAccount
 from worker.ports import CarrierPort, NotifierPort, OnestopPort
 from worker.ports.bell import Bell
 from worker.ports.quota import RateLimiter
+from worker.service.agencies import default_account
 from worker.settings import Settings
 
 # The route of the deployment's default account (HANDOFF_CARRIER_*): route A.
@@ -66,10 +67,7 @@ class Runtime:
     @property
     def default_account(self) -> CarrierAccount:
         """The deployment's own account (HANDOFF_CARRIER_*), on route A."""
-        s = self.settings
-        return CarrierAccount(DEFAULT_ROUTE, s.carrier_customer_code, s.carrier_customer_key,
-                              s.carrier_secret_key.get_secret_value(),
-                              s.carrier_quota_per_second)
+        return default_account(self.settings)
 
     def carrier_for(self, account: CarrierAccount) -> CarrierPort:
         """The adapter of one account, built once per process from its route's factory

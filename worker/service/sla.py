@@ -18,7 +18,8 @@ from worker.domain.enums import JobKind, JobState
 from worker.domain.moments import as_utc
 from worker.domain.sla_rules import Limits, Rule, Snapshot, broken, rule_label, severity
 from worker.domain.statuses import FINAL
-from worker.service import leases, ledger, uow
+from worker.service import agencies, leases, ledger, uow
+from worker.service.agencies import limits_for
 from worker.service.readable import read_rows
 
 if TYPE_CHECKING:
@@ -93,15 +94,19 @@ def scan(session: Session, now: datetime, limits: Limits, result: MarkResult) ->
         known[b.handoff_id][b.rule] = b
     # A hand-off whose stored dates cannot even be read is left out here (logged by id);
     # its open breaches stay as they are rather than being cleared as healed.
+    # an agency's own limits (`handoff agency update --sla ...`) over the settings
+    per_agency = {r.code: limits_for(limits, r) for r in agencies.all_records(session)
+                  if r.sla}
     handoffs = read_rows(session, select(
-        Handoff.id, Handoff.status, Handoff.ready_at, Handoff.accepted_at,
+        Handoff.id, Handoff.agency_code, Handoff.status, Handoff.ready_at, Handoff.accepted_at,
         Handoff.last_event_at, Handoff.final_at).where(Handoff.status.not_in(_FINAL))
         .order_by(Handoff.id), Handoff.id)
     still_open = set(session.scalars(select(Handoff.id).where(Handoff.status.not_in(_FINAL))))
     result.skipped += len(still_open - {row[0] for row in handoffs})
-    for hid, *fields in handoffs:
+    for hid, agency_code, *fields in handoffs:
         try:
-            now_broken = dict(broken(Snapshot(*fields), now, limits))
+            now_broken = dict(broken(Snapshot(*fields), now,
+                                     per_agency.get(agency_code, limits)))
         except Exception as err:
             # One bad row (a value no rule can read) is skipped and named by id and type
             # only (no personal data); every other hand-off is still judged and alerted.

@@ -44,9 +44,11 @@ class Step:
 
 @dataclass(frozen=True)
 class Skip:
-    """prepare's answer when there is nothing to send: the job is settled done with `note`."""
+    """prepare's answer when there is nothing to send: the job is settled done with `note`
+    (dead when `dead`: it waits for a person or a change, and can be revived)."""
 
     note: str
+    dead: bool = False
 
 
 class JobHandler(Protocol):

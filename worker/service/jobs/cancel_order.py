@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from worker.domain.errors import CancelRefused, HandoffError
+from worker.domain.model import CarrierAccount
 from worker.ports import Ports
-from worker.service import cancel, ledger
+from worker.service import agencies, cancel, ledger
 from worker.service.jobs.base import Step, dead, reason_of
 
 REPLAY_WHEN_FINAL = False  # a finished hand-off has nothing left to cancel
 
 
-def prepare(step: Step, job: ledger.Claimed) -> str:
-    return step.handoff.order_number or ""
+@dataclass(frozen=True)
+class Cancel:
+    order_number: str
+    account: CarrierAccount  # the account the order was posted by (its agency's)
 
 
-def perform(ports: Ports, order_number: str) -> str:
-    return ports.carrier.cancel_order(order_number)
+def prepare(step: Step, job: ledger.Claimed) -> Cancel:
+    # a disabled agency's orders are still cancelled through its account
+    account = agencies.account_of(step.session, step.settings, step.handoff.agency_code)
+    return Cancel(step.handoff.order_number or "",
+                  account or agencies.default_account(step.settings))
+
+
+def perform(ports: Ports, request: Cancel) -> str:
+    return ports.carrier_for(request.account).cancel_order(request.order_number)
 
 
 def settle(step: Step, job: ledger.Claimed, message: str) -> None:

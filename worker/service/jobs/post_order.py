@@ -2,31 +2,53 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from worker.db.models import Handoff, utcnow
 from worker.domain.enums import EventSource
 from worker.domain.errors import HandoffError
-from worker.domain.model import Address, CarrierOrder, Contact, PostOutcome
+from worker.domain.model import Address, CarrierAccount, CarrierOrder, Contact, PostOutcome
 from worker.domain.statuses import FINAL, Direction, Status
 from worker.ports import Ports
-from worker.service import handoffs, ledger
+from worker.service import agencies, areas, handoffs, ledger
+from worker.service.agencies import AgencyRecord
 from worker.service.jobs.base import Skip, Step, dead
-from worker.settings import Settings
+from worker.service.waiting import hold, why_waiting
 
 REPLAY_WHEN_FINAL = False  # never a courier for a hand-off that is over
 
 
-def prepare(step: Step, job: ledger.Claimed) -> CarrierOrder | Skip:
+@dataclass(frozen=True)
+class Post:
+    """The order and the account it goes by (its agency's route and credentials)."""
+
+    order: CarrierOrder
+    account: CarrierAccount
+
+
+def prepare(step: Step, job: ledger.Claimed) -> Post | Skip:
     h = step.handoff
     if Status(h.status) in FINAL:
         # cancelled (or finished) while the post waited: never send a courier for it
         return Skip(f"skipped: hand-off {h.status}")
-    return build_order(step.settings, h)
+    record = agencies.get(step.session, h.agency_code)
+    if record is None or not record.enabled:
+        # disabled (or gone) since the hand-off came in: it waits for its agency, and
+        # `handoff agency enable` revives this post (a dead job, so it can be revived)
+        why = why_waiting(h.agency_code, record)
+        assert why is not None
+        return Skip(hold(step.session, h, why), dead=True)
+    account = agencies.account_of(step.session, step.settings, h.agency_code)
+    assert account is not None
+    # the post office's area codes from the table in use (one query; None: unmapped)
+    return Post(areas.resolve(step.session, build_order(record, h)), account)
 
 
-def build_order(settings: Settings, h: Handoff) -> CarrierOrder:
-    agency = settings.agency(h.agency_code)
-    desk = Contact(name=h.agency_name or agency.name, phone=agency.tel, email=agency.email,
-                   address=Address(agency.address, agency.province_code, agency.ward_code))
+def build_order(agency: AgencyRecord, h: Handoff) -> CarrierOrder:
+    sender = agency.sender
+    desk = Contact(name=h.agency_name or agency.name, phone=sender.phone, email=sender.email,
+                   address=Address(sender.address.street, sender.address.province_code,
+                                   sender.address.ward_code))
     citizen = Contact(name=h.citizen_name, phone=h.citizen_phone, email=h.citizen_email,
                       address=Address(h.citizen_address, h.province_code, h.ward_code))
     pickup = h.direction == Direction.PICKUP
@@ -39,8 +61,8 @@ def build_order(settings: Settings, h: Handoff) -> CarrierOrder:
     )
 
 
-def perform(ports: Ports, order: CarrierOrder) -> PostOutcome:
-    return ports.carrier.post_order(order)
+def perform(ports: Ports, post: Post) -> PostOutcome:
+    return ports.carrier_for(post.account).post_order(post.order)
 
 
 def settle(step: Step, job: ledger.Claimed, outcome: PostOutcome) -> None:

@@ -59,7 +59,10 @@ def _claim(rt: Runtime, job_id: int) -> tuple[ledger.Claimed, JobHandler, Any] |
             return None
         request = handler.prepare(step, job)
         if isinstance(request, Skip):
-            ledger.settle_done(session, job, note=request.note)
+            if request.dead:
+                ledger.settle_dead(session, job, request.note)
+            else:
+                ledger.settle_done(session, job, note=request.note)
             return None
     return job, handler, request
 

@@ -1,0 +1,243 @@
+"""Changing the agencies: add, update, disable/enable, import a file, re-encrypt the
+credentials under a new key, seed a fresh database from HANDOFF_AGENCIES, and take up the
+hand-offs that waited for an agency.
+
+Credentials are write-only: given here, sealed at once (vault.py), never returned. Every
+function works in the caller's session; run it in `uow.begin(rt)` so the posts it queues
+are rung after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from worker.db.models import Agency, AgencySetting, Cursor, Handoff, StatusLogEntry, utcnow
+from worker.domain.agency_spec import CREDENTIAL_FIELDS, check_account, clean_spec
+from worker.domain.enums import DispatchMode, EventSource, JobKind, Route
+from worker.domain.errors import InvalidInput
+from worker.domain.reason_codes import ReasonCode, reason
+from worker.domain.statuses import Status
+from worker.service import handoffs, ledger
+from worker.service.agencies import get, record_of
+from worker.service.vault import Credentials, open_sealed, rotate, seal
+from worker.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SEEDED = "agencies-seeded"  # a cursors row: the fresh-database seed ran once
+WAITING = (ReasonCode.AGENCY_UNKNOWN, ReasonCode.AGENCY_DISABLED)
+# row attribute of each spec field that is stored as is
+_COLUMNS = {"name": "name", "tel": "sender_tel", "email": "sender_email",
+            "address": "sender_address", "province_code": "province_code",
+            "ward_code": "ward_code", "dispatch": "dispatch", "route": "route",
+            "customer_code": "customer_code", "quota_per_second": "quota_per_second",
+            "sla": "sla", "enabled": "enabled"}
+
+
+@dataclass
+class Saved:
+    """What a change did: the agency, whether it is new, the fields changed (names only,
+    credentials as "credentials"), and the hand-offs taken up again."""
+
+    code: str
+    added: bool = False
+    changed: list[str] = field(default_factory=list)
+    taken_up: int = 0
+
+
+def save(session: Session, settings: Settings, raw: Mapping[str, Any], actor: str, *,
+         adding: bool | None = None) -> Saved:
+    """Add the agency (`adding` True), update it (False) or either (None: an import).
+    InvalidInput names the field; nothing is stored then."""
+    code = clean_spec({"code": raw.get("code")}, adding=False).get("code", "")
+    row = session.get(Agency, code) if code else None
+    if adding is True and row is not None:
+        raise InvalidInput(f"đơn vị {code} đã có; dùng `handoff agency update`", field="code",
+                           code="agency.exists")
+    if adding is False and row is None:
+        raise InvalidInput(f"không có đơn vị {code}", field="code", code="agency.unknown")
+    spec = clean_spec(raw, adding=row is None)
+    result = Saved(code=spec["code"], added=row is None)
+    if row is None:
+        row = Agency(code=spec["code"], created_at=utcnow(), enabled=spec.get("enabled", True))
+        session.add(row)
+    _merge_account(session, settings, row, spec)
+    for name, column in _COLUMNS.items():
+        if name in spec and getattr(row, column) != spec[name]:
+            setattr(row, column, spec[name])
+            result.changed.append(name)
+    if any(spec.get(name) for name in CREDENTIAL_FIELDS):
+        result.changed.append("credentials")
+    row.updated_at, row.updated_by = utcnow(), (actor or "")[:80]
+    session.flush()
+    if row.enabled:
+        result.taken_up = take_up_waiting(session, row.code)
+    return result
+
+
+def _merge_account(session: Session, settings: Settings, row: Agency,
+                   spec: dict[str, Any]) -> None:
+    """Seal the credentials given (the ones not given are kept) and check that the account
+    is whole. Two agencies on one route and customer code share one account at the post
+    office, so they must carry the same credentials."""
+    old = open_sealed(settings, row.credentials) if row.credentials else Credentials("", "")
+    given = {name: spec.get(name) for name in CREDENTIAL_FIELDS}
+    creds = Credentials(*(given[n] or getattr(old, n) for n in CREDENTIAL_FIELDS))
+    route = spec.get("route", row.route)
+    customer_code = spec.get("customer_code", row.customer_code)
+    check_account({"route": route, "customer_code": customer_code,
+                   "customer_key": creds.customer_key, "secret_key": creds.secret_key})
+    if not customer_code:
+        row.credentials = None
+        return
+    if any(given.values()) or row.credentials is None:
+        others = session.scalars(select(Agency).where(
+            Agency.code != row.code, Agency.route == route,
+            Agency.customer_code == customer_code, Agency.credentials.is_not(None)))
+        for other in others:
+            theirs = open_sealed(settings, other.credentials or "")
+            if (theirs.customer_key, theirs.secret_key) != (creds.customer_key,
+                                                            creds.secret_key):
+                raise InvalidInput(
+                    f"mã khách hàng {customer_code} trên tuyến này đã dùng ở đơn vị "
+                    f"{other.code} với khóa khác; cùng một tài khoản phải cùng khóa",
+                    field="customer_key", code="agency.account_conflict")
+        row.credentials = seal(settings, creds)
+
+
+def set_enabled(session: Session, code: str, enabled: bool, actor: str) -> Saved:
+    """Disable (no new courier for it; orders in flight go on being tracked) or enable it
+    again (its waiting hand-offs are taken up)."""
+    row = session.get(Agency, code) if code else None
+    if row is None:
+        raise InvalidInput(f"không có đơn vị {code[:40]}", field="code", code="agency.unknown")
+    result = Saved(code=row.code)
+    if row.enabled != enabled:
+        row.enabled, row.updated_at, row.updated_by = enabled, utcnow(), (actor or "")[:80]
+        result.changed.append("enabled")
+    session.flush()
+    if enabled:
+        result.taken_up = take_up_waiting(session, row.code)
+    return result
+
+
+def take_up_waiting(session: Session, code: str) -> int:
+    """The agency's hand-offs that wait for it (needs_attention because it was unknown or
+    disabled) go on: back to requested, and posted at once when it dispatches
+    automatically (otherwise they appear at its desk). Returns how many."""
+    record = get(session, code)
+    if record is None or not record.enabled:
+        return 0
+    waiting = session.scalars(select(Handoff).where(
+        Handoff.agency_code == code, Handoff.status == Status.NEEDS_ATTENTION.value)
+        .order_by(Handoff.id)).all()
+    count = 0
+    for h in waiting:
+        last = session.scalar(select(StatusLogEntry.reason_code).where(
+            StatusLogEntry.handoff_id == h.id, StatusLogEntry.applied.is_(True))
+            .order_by(StatusLogEntry.id.desc()).limit(1))
+        if last not in WAITING:
+            continue
+        h = handoffs.locked(session, h.id)
+        now = utcnow()
+        change = handoffs.Change(Status.REQUESTED, EventSource.WORKER, now)
+        handoffs.log(session, h, change, True, reason(ReasonCode.AGENCY_READY, agency=code))
+        handoffs.set_status(h, Status.REQUESTED, now)
+        if record.auto and h.order_number:
+            key = f"post:{h.order_number}"
+            ledger.enqueue(session, JobKind.POST_ORDER, h.id, key) or ledger.revive(session, key)
+        count += 1
+    if count:
+        log.info("agency %s: %d waiting hand-off(s) taken up", code, count)
+    return count
+
+
+def rotate_key(session: Session, settings: Settings) -> int:
+    """Re-encrypt every agency's credentials under the first key of HANDOFF_CREDENTIALS_KEY
+    (the others must still be listed, so that running processes with the old list keep
+    reading both). Returns how many rows were re-encrypted."""
+    rows = session.scalars(select(Agency).where(Agency.credentials.is_not(None))
+                           .with_for_update()).all()
+    for row in rows:
+        row.credentials = rotate(settings, row.credentials or "")
+    session.flush()
+    return len(rows)
+
+
+def import_agencies(session: Session, settings: Settings, data: object, actor: str
+                    ) -> list[Saved]:
+    """Add or update every agency of `data`: HANDOFF_AGENCIES's shape ({code: {...}}) or a
+    list of objects with "code". All or nothing: the first bad entry raises InvalidInput
+    (its field prefixed with the agency) and the caller rolls back."""
+    entries = _entries(data)
+    results = []
+    for n, entry in enumerate(entries, 1):
+        try:
+            results.append(save(session, settings, entry, actor))
+        except InvalidInput as err:
+            where = entry.get("code") if isinstance(entry.get("code"), str) else f"#{n}"
+            raise InvalidInput(err.reason, field=f"{str(where)[:40]}.{err.field or ''}",
+                               code=err.code) from None
+    return results
+
+
+def _entries(data: object) -> list[dict[str, Any]]:
+    if isinstance(data, Mapping):
+        out = []
+        for code, body in data.items():
+            if not isinstance(body, Mapping):
+                raise InvalidInput("mỗi đơn vị phải là một object", field=str(code)[:40],
+                                   code="agency.type")
+            out.append({**body, "code": code})
+        return out
+    if isinstance(data, list) and all(isinstance(e, Mapping) for e in data):
+        return [dict(e) for e in data]
+    raise InvalidInput("tệp phải là object {mã đơn vị: {...}} hoặc danh sách các object",
+                       field="file", code="agency.type")
+
+
+def seed_if_fresh(session: Session, settings: Settings) -> list[Saved]:
+    """Once per database: HANDOFF_AGENCIES becomes agencies, then every agency an older
+    database served (its hand-offs, its settings-page dispatch mode) gets a row with the
+    sender block it used (HANDOFF_DEFAULT_AGENCY), so that nothing in flight stops.
+    Later runs change nothing: from then on the database is the truth."""
+    if session.get(Cursor, SEEDED) is not None:
+        return []
+    session.add(Cursor(name=SEEDED, value="1", updated_at=utcnow()))
+    results = []
+    if session.scalar(select(func.count()).select_from(Agency)) == 0:
+        overrides = {r.agency_code: r.dispatch for r in session.scalars(select(AgencySetting))}
+        seen = dict(session.execute(select(Handoff.agency_code, func.max(Handoff.agency_name))
+                                    .where(Handoff.agency_code != "")
+                                    .group_by(Handoff.agency_code)).all())
+        for code in sorted(set(settings.agencies) | set(overrides) | set(seen)):
+            cfg = settings.agency(code)
+            name = (cfg.name if code in settings.agencies else seen.get(code)) or cfg.name
+            dispatch = overrides.get(code, cfg.dispatch)
+            results.append(save(session, settings, {
+                "code": code, "name": name, "tel": cfg.tel, "email": cfg.email,
+                "address": cfg.address, "province_code": cfg.province_code,
+                "ward_code": cfg.ward_code, "route": Route.NGSP,
+                "dispatch": dispatch if dispatch in list(DispatchMode) else DispatchMode.DESK,
+            }, "seed", adding=True))
+    return results
+
+
+def describe(row: Agency) -> dict[str, Any]:
+    """An agency as shown and exported: never a credential, only whether one is set."""
+    rec = record_of(row)
+    return {"code": row.code, "name": row.name, "tel": row.sender_tel,
+            "email": row.sender_email, "address": row.sender_address,
+            "province_code": row.province_code, "ward_code": row.ward_code,
+            "dispatch": row.dispatch, "route": rec.route,
+            "customer_code": row.customer_code or "", "own_account": rec.own_account,
+            "credentials": "đã đặt" if row.credentials else "chưa có (dùng tài khoản chung)",
+            "quota_per_second": row.quota_per_second, "sla": dict(rec.sla),
+            "enabled": row.enabled, "updated_by": row.updated_by,
+            "updated_at": row.updated_at.isoformat() if row.updated_at else ""}

@@ -79,6 +79,9 @@ def sqlite_db(tmp_path: Path) -> Iterator[Database]:
     url = f"sqlite:///{tmp_path / 'handoff.db'}"
     upgrade(url)
     db = Database(url)
+    from tests.agencies import seed  # loads the service layer: only for tests that ask
+
+    seed(db)  # the simulator's agencies: a hand-off of an unknown agency only waits
     yield db
     db.dispose()
 

@@ -15,8 +15,9 @@ from worker.settings import Settings
 
 # Every secret the processes hold. Webhook-style ones are Standard Webhooks keys.
 SECRETS = ("carrier_secret_key", "onestop_api_key", "webhook_secret", "session_secret",
-           "notify_secret")
+           "notify_secret", "credentials_key")
 WEBHOOK_STYLE = frozenset({"webhook_secret", "notify_secret"})
+FERNET_STYLE = frozenset({"credentials_key"})  # comma-separated Fernet keys
 # Issued by the other side: `handoff secrets` cannot make them, only say where they come from.
 ISSUED = {"carrier_secret_key": "issued by Vietnam Post with the customer key",
           "onestop_api_key": "issued by the one-stop system's operator"}
@@ -32,6 +33,7 @@ EXAMPLE_VALUES = {
     "webhook_secret": "whsec_change-me",
     "session_secret": "change-me-long-random-session-secret",
     "notify_secret": "whsec_change-me",
+    "credentials_key": "change-me-credentials-key",
 }
 ALLOW_SWITCH = "HANDOFF_ALLOW_DEMO_SECRETS"
 
@@ -85,6 +87,8 @@ def value_problem(field: str, value: str) -> str | None:
         return "is the placeholder from .env.example"
     if _has_placeholder_word(value):
         return "contains 'change-me' or 'demo': a placeholder, not a secret"
+    if field in FERNET_STYLE:
+        return _fernet_problem(value)
     if field in WEBHOOK_STYLE:
         key = whsec_key(value)
         if key is None:
@@ -96,6 +100,25 @@ def value_problem(field: str, value: str) -> str | None:
         return None
     if len(value.encode("utf-8")) < MIN_BYTES:
         return f"is shorter than {MIN_BYTES} bytes"
+    return None
+
+
+def _fernet_problem(value: str) -> str | None:
+    """Each comma-separated key must be url-safe base64 of 32 random bytes; none may be the
+    demo key (an old demo key left in the list would still open what it sealed)."""
+    demo = demo_value("credentials_key")
+    for n, key in enumerate((k.strip() for k in value.split(",")), 1):
+        if key == demo:
+            return f"key {n} is the built-in demo key, public in the source code"
+        try:
+            raw = base64.urlsafe_b64decode(key.encode("ascii"))
+        except (binascii.Error, ValueError, UnicodeEncodeError):
+            raw = b""
+        if len(raw) != 32:
+            return (f"key {n} is not a Fernet key (url-safe base64 of 32 bytes); "
+                    "`handoff secrets` makes one")
+        if _has_placeholder_word(raw):
+            return f"key {n} decodes to text containing 'change-me' or 'demo': a placeholder"
     return None
 
 
@@ -116,7 +139,7 @@ def secret_problems(settings: Settings) -> list[Problem]:
     The embedded default (SQLite database and broker: demo and development on one machine)
     runs on the demo values. Elsewhere each secret must be real. HANDOFF_ALLOW_DEMO_SECRETS
     (staging against the simulators, which accept nothing else) admits exactly the built-in
-    demo values and the demo sender block, never a placeholder, an empty, short or
+    demo values, never a placeholder, an empty, short or
     malformed value: those are mistakes, not staging.
     """
     if settings.on_embedded_default:
@@ -135,9 +158,6 @@ def secret_problems(settings: Settings) -> list[Problem]:
         problem = _url_password_problem(variable, url)
         if problem:
             found.append(problem)
-    if not allow and settings.uses_demo_sender():
-        found.append(Problem("HANDOFF_DEFAULT_AGENCY",
-                             "is the demo sender block and HANDOFF_AGENCIES is empty"))
     return found
 
 
@@ -145,11 +165,8 @@ def demo_values_admitted(settings: Settings) -> list[str]:
     """The variables a staging run (HANDOFF_ALLOW_DEMO_SECRETS) runs on demo values."""
     if settings.on_embedded_default or not settings.allow_demo_secrets:
         return []
-    names = [env_name(f) for f in SECRETS
-             if getattr(settings, f).get_secret_value() == demo_value(f)]
-    if settings.uses_demo_sender():
-        names.append("HANDOFF_DEFAULT_AGENCY")
-    return names
+    return [env_name(f) for f in SECRETS
+            if getattr(settings, f).get_secret_value() == demo_value(f)]
 
 
 def fresh_value(field: str) -> str:
@@ -157,6 +174,8 @@ def fresh_value(field: str) -> str:
     while True:  # a random text may spell "demo" (about 1 in 25,000): draw again
         if field in WEBHOOK_STYLE:
             value = "whsec_" + base64.b64encode(os.urandom(32)).decode("ascii")
+        elif field in FERNET_STYLE:
+            value = base64.urlsafe_b64encode(os.urandom(32)).decode("ascii")
         else:
             value = token_source.token_urlsafe(48)
         if value_problem(field, value) is None:

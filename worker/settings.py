@@ -73,7 +73,10 @@ class Settings(BaseSettings):
     # Inbound webhooks (Standard Webhooks secret, "whsec_..." base64)
     webhook_secret: SecretStr = SecretStr("whsec_ZGVtby13ZWJob29rLXNlY3JldC0zMmJ5dGVzISE=")
 
-    # Agencies: JSON object {agency_code: {...}}; unknown codes use `default_agency`.
+    # Agencies for a FRESH database only (`handoff migrate` imports them once; from then on
+    # the agencies table is the truth: `handoff agency ...`). JSON {agency_code: {...}}.
+    # `default_agency` is the sender block given to agencies an older database had served
+    # without an entry here (the upgrade keeps them going).
     agencies: dict[str, AgencyConfig] = Field(default_factory=dict)
     default_agency: AgencyConfig = Field(default_factory=AgencyConfig)
 
@@ -156,10 +159,6 @@ class Settings(BaseSettings):
         if self.session_https_only is not None:
             return self.session_https_only
         return not self.on_embedded_default
-
-    def uses_demo_sender(self) -> bool:
-        """True while every agency would post with the built-in demo sender block."""
-        return not self.agencies and self.default_agency == AgencyConfig()
 
     def agency(self, code: str) -> AgencyConfig:
         return self.agencies.get(code, self.default_agency)

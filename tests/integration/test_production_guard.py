@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OFF_EMBEDDED = {"HANDOFF_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/x",
                 "HANDOFF_BROKER_URL": "redis://127.0.0.1:1/0"}
 SECRET_VARS = ["HANDOFF_CARRIER_SECRET_KEY", "HANDOFF_ONESTOP_API_KEY", "HANDOFF_WEBHOOK_SECRET",
-               "HANDOFF_SESSION_SECRET", "HANDOFF_NOTIFY_SECRET"]
+               "HANDOFF_SESSION_SECRET", "HANDOFF_NOTIFY_SECRET", "HANDOFF_CREDENTIALS_KEY"]
 ISSUED = {"HANDOFF_CARRIER_SECRET_KEY": "Vn9xQ2LrT7pKcW4mZ8sB1dF6gH3jN5yA",
           "HANDOFF_ONESTOP_API_KEY": "os-key-7Gf2Lp9Qx4Rt8Vb3Nm6Kc1Wz5Hj0Yd"}
 AGENCIES = {"HANDOFF_AGENCIES": '{"000.00.17.H19": {"name": "Bộ phận Một cửa UBND xã Lai Vung"}}'}
@@ -65,7 +65,7 @@ def _generated(tmp_path: Path) -> dict[str, str]:
 def test_refuses_to_start_on_demo_secrets(tmp_path: Path, command: list[str]) -> None:
     out = _handoff(_env(tmp_path), *command)
     assert out.returncode == 2, (out.returncode, out.stderr[-2000:])
-    for name in [*SECRET_VARS, "HANDOFF_DEFAULT_AGENCY"]:
+    for name in SECRET_VARS:
         assert name in out.stderr, name
     assert "handoff secrets" in out.stderr and "HANDOFF_ALLOW_DEMO_SECRETS" in out.stderr
     assert not (tmp_path / "home").exists()  # refused before touching anything

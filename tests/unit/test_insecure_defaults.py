@@ -20,7 +20,8 @@ PG = "postgresql+psycopg://u@db.example/h"
 REDIS = "redis://redis:6379/0"
 AGENCIES = {"000.00.17.H19": AgencyConfig(name="UBND xã Lai Vung")}
 ALL_SECRET_VARS = ["HANDOFF_CARRIER_SECRET_KEY", "HANDOFF_ONESTOP_API_KEY",
-                   "HANDOFF_WEBHOOK_SECRET", "HANDOFF_SESSION_SECRET", "HANDOFF_NOTIFY_SECRET"]
+                   "HANDOFF_WEBHOOK_SECRET", "HANDOFF_SESSION_SECRET", "HANDOFF_NOTIFY_SECRET",
+                   "HANDOFF_CREDENTIALS_KEY"]
 
 
 def real() -> dict[str, str]:
@@ -52,17 +53,30 @@ def test_embedded_default_starts_on_demo_values() -> None:
 @pytest.mark.parametrize("where", [{"database_url": PG}, {"broker_url": REDIS},
                                    {"database_url": PG, "broker_url": REDIS}])
 def test_off_the_embedded_default_every_demo_value_is_named(where: dict) -> None:
-    assert variables(Settings(**where)) == ALL_SECRET_VARS + ["HANDOFF_DEFAULT_AGENCY"]
+    assert variables(Settings(**where)) == ALL_SECRET_VARS
 
 
 def test_a_generated_set_with_agencies_starts() -> None:
     assert secret_problems(Settings(database_url=PG, **real(), agencies=AGENCIES)) == []
 
 
-def test_default_agency_counts_only_without_agencies() -> None:
-    assert variables(Settings(database_url=PG, **real())) == ["HANDOFF_DEFAULT_AGENCY"]
-    own = AgencyConfig(name="Bộ phận Một cửa tỉnh", ward_code="30001")
-    assert secret_problems(Settings(database_url=PG, **real(), default_agency=own)) == []
+def test_sender_blocks_are_not_a_start_up_matter() -> None:
+    # Agencies live in the database now (`handoff agency add` checks each sender block);
+    # the environment's blocks only seed a fresh database.
+    assert variables(Settings(database_url=PG, **real())) == []
+
+
+def test_credentials_key_must_be_fernet_keys_none_of_them_the_demo_one() -> None:
+    fresh = real()["credentials_key"]
+    demo = Settings.model_fields["credentials_key"].default.get_secret_value()
+    assert secret_problems(Settings(database_url=PG, **{**real(),
+                                    "credentials_key": f"{fresh},{fresh}"})) == []
+    for bad, why in ((f"{fresh},{demo}", "key 2 is the built-in demo key"),
+                     ("not-a-key", "key 1 is not a Fernet key")):
+        problems = secret_problems(Settings(database_url=PG, **{**real(),
+                                            "credentials_key": bad}))
+        assert [p.variable for p in problems] == ["HANDOFF_CREDENTIALS_KEY"]
+        assert why in problems[0].reason and fresh not in problems[0].reason
 
 
 @pytest.mark.parametrize("field", SECRETS)
@@ -116,7 +130,7 @@ def test_webhook_secrets_must_be_whsec_base64_of_24_bytes(field: str, value: str
 def test_allow_demo_secrets_admits_only_the_built_in_demo_values() -> None:
     staging = Settings(database_url=PG, allow_demo_secrets=True)
     assert secret_problems(staging) == []
-    assert demo_values_admitted(staging) == ALL_SECRET_VARS + ["HANDOFF_DEFAULT_AGENCY"]
+    assert demo_values_admitted(staging) == ALL_SECRET_VARS
     copied = Settings(database_url=PG, allow_demo_secrets=True,
                       **{f: EXAMPLE_VALUES[f] for f in SECRETS})
     assert variables(copied) == ALL_SECRET_VARS  # a copied .env.example is a mistake
@@ -141,7 +155,7 @@ def test_handoff_secrets_prints_our_secrets_and_names_the_issued_ones() -> None:
     lines = fresh_env_lines()
     assignments = dict(line.split("=", 1) for line in lines if not line.startswith("#"))
     assert set(assignments) == {"HANDOFF_WEBHOOK_SECRET", "HANDOFF_SESSION_SECRET",
-                                "HANDOFF_NOTIFY_SECRET"}
+                                "HANDOFF_NOTIFY_SECRET", "HANDOFF_CREDENTIALS_KEY"}
     assert all(assignments[k].startswith("whsec_")
                for k in ("HANDOFF_WEBHOOK_SECRET", "HANDOFF_NOTIFY_SECRET"))
     comments = " ".join(line for line in lines if line.startswith("#"))

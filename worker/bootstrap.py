@@ -9,14 +9,25 @@ from collections.abc import Mapping
 from integrations.carrier.client import LgspClient, NgspClient
 from integrations.notify.client import WebhookNotifier
 from integrations.onestop.client import OnestopClient
+from integrations.quota.redis_bucket import RedisBucket
 from worker.celery_app import CeleryBell
 from worker.db.engine import Database
 from worker.domain.enums import Route
 from worker.ports import CarrierPort, NotifierPort, OnestopPort
 from worker.ports.bell import Bell
-from worker.ports.quota import NoLimit
+from worker.ports.quota import RateLimiter
+from worker.service.quota import DatabaseBucket
 from worker.service.runtime import Factories, Runtime
 from worker.settings import Settings, get_settings
+
+
+def quota_limiter(settings: Settings, db: Database) -> RateLimiter:
+    """The carrier quota's shared bucket: in Redis when the broker is Redis (production),
+    else in the database (the embedded default), so that every process shares it."""
+    if settings.broker_url.startswith(("redis://", "rediss://")):
+        return RedisBucket.from_settings(settings)
+    return DatabaseBucket.from_settings(settings, db)
+
 
 # Each adapter is built from the settings on first use. Carriers are keyed by route (the
 # way an agency's orders reach the post office): the adapter registry.
@@ -26,7 +37,7 @@ PRODUCTION = Factories(
     onestop=OnestopClient.from_settings,
     notifier=WebhookNotifier.from_settings,
     bell=CeleryBell,
-    limiter=lambda settings, db: NoLimit(),
+    limiter=quota_limiter,
 )
 
 

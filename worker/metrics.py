@@ -4,6 +4,8 @@ The HTTP clients run in worker processes, not in the web process that serves /me
 call counts and call latencies come from the `attempts` table: every try records its
 outcome and, when a call was made, `duration_ms`. The latency histogram is counted in SQL
 (one `SUM(CASE ...)` per bucket, grouped by kind and outcome), never by loading the rows.
+The carrier quota's per-account counters come the same way from the limiter's shared store
+(Redis or the `rate_buckets` table), through `RateLimiter.usage()`.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from worker.domain.enums import AttemptOutcome, JobKind, JobState
 from worker.domain.moments import elapsed
 from worker.domain.sla_rules import Rule
 from worker.domain.statuses import Status
+from worker.ports.quota import RateLimiter
 from worker.service.readable import UNREADABLE, read_rows
 
 log = logging.getLogger(__name__)
@@ -180,8 +183,53 @@ def _le(bound: float) -> str:
     return repr(float(bound))
 
 
-def render(db: Database) -> bytes:
-    """The Prometheus text exposition, from a fresh registry holding only our collector."""
+class QuotaCollector(Collector):
+    """The carrier quota per account (label: CarrierAccount.key, never a secret): requests
+    let through (their rate is the request rate), waits for the bucket, 429s. One read of the
+    limiter's store per scrape; a store that does not answer reports up=0."""
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self.limiter = limiter
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("handoff_carrier_quota_up",
+                               "1 if the quota's shared store answered this scrape, else 0")
+        try:
+            usage = self.limiter.usage()
+        except Exception as err:  # a scrape reports, it does not fail
+            log.error("quota usage not read: %s", type(err).__name__)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        families = {
+            "requests": CounterMetricFamily(
+                "handoff_carrier_requests", "Requests to the carrier let through by the quota "
+                "(token requests included), per post-office account", labels=["account"]),
+            "waited_seconds": CounterMetricFamily(
+                "handoff_carrier_quota_wait_seconds", "Seconds requests waited for the "
+                "account's quota bucket", labels=["account"]),
+            "waits": CounterMetricFamily(
+                "handoff_carrier_quota_waits", "Requests that had to wait for the account's "
+                "quota bucket", labels=["account"]),
+            "throttled": CounterMetricFamily(
+                "handoff_carrier_throttled", "HTTP 429 answers from the carrier, per account",
+                labels=["account"]),
+        }
+        for u in usage:
+            for name, family in families.items():
+                family.add_metric([u.account], getattr(u, name))
+        yield from families.values()
+
+
+def render(db: Database, limiter: RateLimiter | None = None) -> bytes:
+    """The Prometheus text exposition, from a fresh registry holding only our collectors."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DatabaseCollector(db))
+    if limiter is not None:
+        registry.register(QuotaCollector(limiter))
     return generate_latest(registry)

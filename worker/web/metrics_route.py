@@ -16,7 +16,8 @@ from worker.metrics import render
 
 
 async def metrics(request: Request) -> Response:
-    body = await run_in_threadpool(render, request.app.state.runtime.db)
+    rt = request.app.state.runtime
+    body = await run_in_threadpool(render, rt.db, rt.limiter)
     return Response(body, headers={"content-type": CONTENT_TYPE_LATEST})
 
 

@@ -1,0 +1,166 @@
+"""The quota limiter in Redis: every worker process of the deployment shares one bucket per
+post-office account (a sliding-window log of granted slots, see worker/domain/quota.py).
+
+Each reservation is one Lua script, so it is atomic across processes and machines, and it
+reads the Redis server's clock (TIME), never a worker's: two machines with skewed clocks
+still space their requests correctly. Counters for /metrics live in the same hash, since
+the web process that serves /metrics is not the one sending the requests.
+
+Keys (one hash tag per account): `<prefix>{<account>}:state` (hash: blocked_until,
+requests, waits, waited_seconds, throttled), `<prefix>{<account>}:slots` (list of the
+last n slots, expiring when idle), and `<prefix>accounts` (set of account keys).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import redis
+
+from worker.domain.errors import TransientError
+from worker.domain.quota import Budget, Reservation, take_slot
+from worker.ports.quota import AccountUsage
+
+if TYPE_CHECKING:
+    from worker.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PREFIX = "handoff:quota:"
+
+# KEYS: state hash, slot list, accounts set.
+# ARGV: n, window, longest acceptable wait, account, "1" for a new request, slots' TTL.
+# Mirrors worker.domain.quota.next_slot and kept(); answers {granted, wait, slot}.
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local n = tonumber(ARGV[1])
+local slot = math.max(now, tonumber(redis.call('HGET', KEYS[1], 'blocked_until') or '0'))
+if redis.call('LLEN', KEYS[2]) >= n then
+  slot = math.max(slot, tonumber(redis.call('LINDEX', KEYS[2], -n)) + tonumber(ARGV[2]))
+end
+local wait = slot - now
+if wait > tonumber(ARGV[3]) then
+  return {0, string.format('%.6f', wait), string.format('%.6f', slot)}
+end
+redis.call('RPUSH', KEYS[2], string.format('%.6f', slot))
+redis.call('LTRIM', KEYS[2], -n, -1)
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[6]))
+redis.call('SADD', KEYS[3], ARGV[4])
+if ARGV[5] == '1' then
+  redis.call('HINCRBY', KEYS[1], 'requests', 1)
+  if wait > 0 then redis.call('HINCRBY', KEYS[1], 'waits', 1) end
+end
+if wait > 0 then
+  redis.call('HINCRBYFLOAT', KEYS[1], 'waited_seconds', string.format('%.6f', wait))
+end
+return {1, string.format('%.6f', wait), string.format('%.6f', slot)}
+"""
+
+# KEYS: state hash, accounts set. ARGV: retry_after seconds, account.
+# The hold only ever grows: a shorter Retry-After never cuts a longer one short.
+_THROTTLE = """
+local t = redis.call('TIME')
+local hold = tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(ARGV[1])
+if hold > tonumber(redis.call('HGET', KEYS[1], 'blocked_until') or '0') then
+  redis.call('HSET', KEYS[1], 'blocked_until', string.format('%.6f', hold))
+end
+redis.call('HINCRBY', KEYS[1], 'throttled', 1)
+redis.call('SADD', KEYS[2], ARGV[2])
+return string.format('%.6f', hold)
+"""
+
+
+class RedisBucket:
+    """RateLimiter over Redis (production, when the broker is Redis)."""
+
+    def __init__(self, client: redis.Redis, *, max_wait: float, margin: float,
+                 prefix: str = PREFIX, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._redis = client
+        self.max_wait = max_wait
+        self.margin = margin
+        self.prefix = prefix
+        self._sleep = sleep
+        self._reserve_script = client.register_script(_RESERVE)
+        self._throttle_script = client.register_script(_THROTTLE)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RedisBucket:
+        client = redis.Redis.from_url(settings.broker_url, socket_timeout=5,
+                                      socket_connect_timeout=5)
+        return cls(client, max_wait=settings.carrier_quota_max_wait_seconds,
+                   margin=settings.carrier_quota_margin_seconds)
+
+    def __repr__(self) -> str:  # the URL may carry a password: never shown
+        return f"RedisBucket(prefix={self.prefix!r})"
+
+    # --- RateLimiter ---------------------------------------------------------------------
+    def acquire(self, account: str, per_second: float) -> float:
+        return take_slot(account, Budget.of(per_second, self.margin), self.max_wait,
+                         reserve=self._reserve, blocked_until=self._blocked_until,
+                         sleep=self._sleep)
+
+    def throttled(self, account: str, retry_after: float) -> None:
+        """Best effort: with Redis down the 429 still becomes a retry (the adapter raises it);
+        only the other processes miss the hint."""
+        try:
+            self._throttle_script(keys=[self._state(account), self._accounts],
+                                  args=[f"{max(0.0, retry_after):.6f}", account])
+        except redis.RedisError as exc:
+            log.warning("quota: could not record a 429 of %s (%s)", account, type(exc).__name__)
+
+    def usage(self) -> list[AccountUsage]:
+        accounts = sorted(_text(a) for a in self._redis.smembers(self._accounts))
+        pipe = self._redis.pipeline(transaction=False)
+        for account in accounts:
+            pipe.hgetall(self._state(account))
+        out = []
+        for account, state in zip(accounts, pipe.execute(), strict=True):
+            fields = {_text(k): _text(v) for k, v in state.items()}
+            out.append(AccountUsage(
+                account=account, requests=int(fields.get("requests", 0)),
+                waited_seconds=float(fields.get("waited_seconds", 0.0)),
+                waits=int(fields.get("waits", 0)), throttled=int(fields.get("throttled", 0))))
+        return out
+
+    def close(self) -> None:
+        self._redis.close()
+
+    # --- Plumbing --------------------------------------------------------------------------
+    def _reserve(self, account: str, budget: Budget, new: bool, max_wait: float) -> Reservation:
+        ttl = math.ceil(self.max_wait + budget.window) + 60  # outlives the furthest slot
+        try:
+            granted, wait, slot = self._reserve_script(
+                keys=[self._state(account), self._slots(account), self._accounts],
+                args=[budget.n, f"{budget.window:.6f}", f"{max_wait:.6f}", account,
+                      "1" if new else "0", ttl])
+        except redis.RedisError as exc:
+            raise TransientError(
+                f"không đọc được hạn mức gọi bưu điện trong Redis ({type(exc).__name__})"
+            ) from None
+        return Reservation(bool(int(granted)), float(wait), float(slot))
+
+    def _blocked_until(self, account: str) -> float:
+        try:
+            value = self._redis.hget(self._state(account), "blocked_until")
+        except redis.RedisError:
+            return 0.0  # the slot was granted; a missed hold costs at most one more 429
+        return float(_text(value)) if value else 0.0
+
+    def _state(self, account: str) -> str:
+        return f"{self.prefix}{{{account}}}:state"
+
+    def _slots(self, account: str) -> str:
+        return f"{self.prefix}{{{account}}}:slots"
+
+    @property
+    def _accounts(self) -> str:
+        return f"{self.prefix}accounts"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

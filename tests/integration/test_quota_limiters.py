@@ -1,0 +1,156 @@
+"""Both quota limiters (Redis in production, the database on the embedded default), each on
+its real store: several OS processes hammering one account never send more than the quota
+in any one-second window; a 429's hold slows that account only; a wait past the maximum
+becomes a TransientError; the counters /metrics reads add up."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from integrations.quota.redis_bucket import RedisBucket
+from tests.quota_windows import max_in_window
+from worker.db.engine import Database
+from worker.db.migrate import upgrade
+from worker.domain.errors import TransientError
+from worker.ports.quota import RateLimiter
+from worker.service.quota import DatabaseBucket
+
+A, B = "ngsp:C0001", "lgsp:C0002"
+MARGIN = 0.1
+
+
+def build(kind: str, url: str, *, max_wait: float = 30.0, margin: float = MARGIN) -> RateLimiter:
+    """A limiter on the store at `url` (also called in child processes)."""
+    if kind == "redis":
+        return RedisBucket(redis.Redis.from_url(url), max_wait=max_wait, margin=margin)
+    return DatabaseBucket(Database(url), max_wait=max_wait, margin=margin)
+
+
+@pytest.fixture(params=["redis", "sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[tuple[str, str]]:
+    """(kind, url) of a fresh store of each kind."""
+    kind = request.param
+    if kind == "redis":
+        yield kind, request.getfixturevalue("redis_url")
+    elif kind == "sqlite":
+        yield kind, request.getfixturevalue("sqlite_db").url
+    else:
+        url = request.getfixturevalue("pg_url")
+        upgrade(url)
+        yield kind, url
+
+
+def _hammer(kind: str, url: str, account: str, per_second: float, threads: int, each: int,
+            start_at: float, out) -> None:  # type: ignore[no-untyped-def]
+    """One OS process: `threads` threads, each taking `each` slots; puts the send times."""
+    limiter = build(kind, url)
+    sent: list[float] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        for _ in range(each):
+            limiter.acquire(account, per_second)
+            now = time.time()  # the moment the request would go out
+            with lock:
+                sent.append(now)
+
+    time.sleep(max(0.0, start_at - time.time()))  # every process starts together
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    out.put(sent)
+
+
+def test_processes_hammering_one_account_never_pass_the_quota(store):
+    kind, url = store
+    per_second, procs, threads, each = 20, 4, 4, 10
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    start_at = time.time() + 3  # spawned interpreters take a moment to import
+    children = [ctx.Process(target=_hammer,
+                            args=(kind, url, A, per_second, threads, each, start_at, out))
+                for _ in range(procs)]
+    for c in children:
+        c.start()
+    sent = [t for _ in children for t in out.get(timeout=120)]
+    for c in children:
+        c.join(timeout=30)
+
+    total = procs * threads * each
+    assert len(sent) == total
+    assert max_in_window(sent) <= per_second
+    # hammered for real: 160 requests at 20 per 1.1 s take at least 7 windows
+    assert max(sent) - min(sent) >= (total / per_second - 1) * (1 + MARGIN) - 0.2
+    (usage,) = build(kind, url).usage()
+    assert (usage.account, usage.requests) == (A, total)
+    assert usage.waits > 0 and usage.waited_seconds > 0 and usage.throttled == 0
+
+
+def test_a_429_holds_its_account_only(store):
+    kind, url = store
+    limiter = build(kind, url)
+    limiter.throttled(A, 1.5)
+    held: list[float] = []
+    thread = threading.Thread(target=lambda: held.append(limiter.acquire(A, 20)))
+    started = time.monotonic()
+    thread.start()
+    # the other account goes at full speed meanwhile: its whole quota without a wait
+    assert [limiter.acquire(B, 20) for _ in range(20)] == [0.0] * 20
+    assert time.monotonic() - started < 1.0
+    thread.join()
+    assert 1.3 <= held[0] <= 1.7 and time.monotonic() - started >= 1.4
+    usage = {u.account: u for u in limiter.usage()}
+    assert (usage[A].throttled, usage[A].requests, usage[A].waits) == (1, 1, 1)
+    assert (usage[B].throttled, usage[B].requests, usage[B].waits) == (0, 20, 0)
+
+
+def test_a_429_during_the_wait_sends_the_request_past_the_hold(store):
+    """A request already asleep until its slot does not go into a hold that began meanwhile."""
+    kind, url = store
+    limiter = build(kind, url, margin=0.0)
+    assert limiter.acquire(A, 1) == 0.0
+    waited: list[float] = []
+    started = time.monotonic()
+    thread = threading.Thread(target=lambda: waited.append(limiter.acquire(A, 1)))
+    thread.start()  # its slot is one second away
+    time.sleep(0.3)
+    limiter.throttled(A, 2.0)  # the hold ends at about 2.3 s
+    thread.join()
+    assert time.monotonic() - started >= 2.2
+    assert 2.1 <= waited[0] <= 2.6
+
+
+def test_a_wait_past_the_maximum_is_a_retry_with_retry_after(store):
+    kind, url = store
+    limiter = build(kind, url, max_wait=0.5)
+    assert [limiter.acquire(A, 2) for _ in range(2)] == [0.0, 0.0]
+    with pytest.raises(TransientError) as err:
+        limiter.acquire(A, 2)  # the third would wait about 1.1 s
+    assert err.value.retry_after is not None and 0.9 <= err.value.retry_after <= 1.2
+    assert A in str(err.value)
+
+    limiter.throttled(B, 10)
+    with pytest.raises(TransientError) as err:
+        limiter.acquire(B, 2)
+    assert err.value.retry_after is not None and 9 <= err.value.retry_after <= 10.1
+    usage = {u.account: u for u in limiter.usage()}
+    assert usage[A].requests == 2 and usage[B].requests == 0  # a refusal takes no slot
+
+
+def test_below_one_request_a_second_the_window_stretches(store):
+    kind, url = store
+    limiter = build(kind, url, margin=0.0)
+    started = time.monotonic()
+    assert limiter.acquire(A, 2.5) == 0.0 and limiter.acquire(A, 2.5) == 0.0
+    assert 0.9 <= limiter.acquire(A, 2.5) <= 1.05  # 2.5/s allows 2 in a second, never 3
+    assert 0.9 <= time.monotonic() - started <= 1.3
+    assert limiter.acquire(B, 0.5) == 0.0
+    assert 1.9 <= limiter.acquire(B, 0.5) <= 2.05  # one every two seconds

@@ -1,0 +1,112 @@
+"""The carrier simulator's quota meter (simulators/carrier/quota.py): requests counted per
+account through both doors, the most in any sliding second, and 429s for one account only."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from integrations.carrier import lgsp_wire, mapping
+from simulators.carrier.app import create_app
+from simulators.carrier.quota import QuotaMeter
+from simulators.carrier.rules import SimConfig
+from simulators.carrier.store import SimStore
+
+KEYS = {"key-a": ["secret-a", "C0001"], "key-b": ["secret-b", "C0002"]}
+
+
+@pytest.fixture
+def client():
+    with TestClient(create_app(SimConfig(accounts=dict(KEYS)))) as c:
+        yield c
+
+
+def token(client: TestClient, key: str, path: str = mapping.TOKEN_PATH) -> httpx.Response:
+    return client.post(f"/{path}", data={"grant_type": "client_credentials"},
+                       auth=(key, KEYS[key][0]))
+
+
+def feed(client: TestClient, value: str) -> httpx.Response:
+    return client.get(f"/{mapping.TRACKING_PATH}", headers={"Authorization": f"Bearer {value}"},
+                      params={"pagesize": 10, "lastId": mapping.FIRST_CURSOR})
+
+
+def quota(client: TestClient) -> dict:
+    return client.get("/_admin/quota").json()
+
+
+def test_requests_are_counted_per_account_through_both_doors(client):
+    a = token(client, "key-a").json()["access_token"]
+    b = token(client, "key-b", "lgsp/token").json()["access_token"]
+    for _ in range(3):
+        assert feed(client, a).status_code == 200
+    lgsp = client.get("/lgsp", headers={lgsp_wire.TOKEN_HEADER: b},
+                      params={"service": lgsp_wire.TRACKING_SERVICE, "pagesize": 10,
+                              "lastId": mapping.FIRST_CURSOR})
+    assert lgsp.status_code == 200
+    assert feed(client, "no-such-token").status_code == 401
+    assert client.get("/healthz").status_code == 200  # not a contract request
+
+    counted = quota(client)["accounts"]
+    assert {k: v["requests"] for k, v in counted.items()} == {"key-a": 4, "key-b": 2, "?": 1}
+    assert counted["key-a"]["max_per_second"] == 4  # all within the same second here
+    assert all(v["throttled"] == 0 for v in counted.values())
+
+
+def test_one_account_held_with_429_and_retry_after_the_other_served(client):
+    a = token(client, "key-a").json()["access_token"]
+    b = token(client, "key-b").json()["access_token"]
+    set_ = client.post("/_admin/quota", json={"throttle": {"key-a": {"seconds": 30,
+                                                                      "retry_after": 2}}})
+    assert set_.status_code == 200 and set_.json()["throttle"]["key-a"]["retry_after"] == 2
+    refused = feed(client, a)
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "2"
+    assert token(client, "key-a").status_code == 429  # token requests of that account too
+    assert feed(client, b).status_code == 200
+
+    counted = quota(client)["accounts"]
+    assert (counted["key-a"]["throttled"], counted["key-a"]["requests"]) == (2, 3)
+    assert counted["key-b"]["throttled"] == 0
+
+    client.post("/_admin/quota", json={"throttle": {"key-a": None}})
+    assert feed(client, a).status_code == 200
+    client.post("/_admin/reset")  # the simulator's reset clears the meter as well
+    assert quota(client) == {"accounts": {}, "throttle": {}, "limit_per_s": {}}
+
+
+def test_a_per_account_rate_answers_429_above_it(client):
+    a = token(client, "key-a").json()["access_token"]  # 1 request of key-a so far
+    client.post("/_admin/quota", json={"limit_per_s": {"key-a": 3}})
+    statuses = [feed(client, a).status_code for _ in range(4)]
+    assert statuses == [200, 200, 429, 429]
+    assert int(feed(client, a).headers["retry-after"]) >= 1
+    b = token(client, "key-b").json()["access_token"]
+    assert [feed(client, b).status_code for _ in range(5)] == [200] * 5
+
+
+@pytest.mark.parametrize("body", [
+    {"throttle": {"key-a": {"seconds": "long"}}}, {"limit_per_s": {"key-a": -1}},
+    {"speed": 3}, ["throttle"], {"throttle": {"key-a": 5}}])
+def test_bad_admin_bodies_change_nothing(client, body):
+    r = client.post("/_admin/quota", json=body)
+    assert r.status_code == 400 and "error" in r.json()
+    assert quota(client)["throttle"] == {} and quota(client)["limit_per_s"] == {}
+
+
+def test_the_most_in_any_sliding_second():
+    now = [0.0]
+    meter = QuotaMeter(create_app(), SimStore(SimConfig()), clock=lambda: now[0])
+    # 3 at 0.0-0.2, 3 at 0.9-0.95: six within one second although no whole second holds them
+    for t in (0.0, 0.1, 0.2, 0.9, 0.92, 0.95, 1.5, 2.6, 3.6, 4.6):
+        now[0] = t
+        assert meter.arrive("key-a") is None
+    assert meter.view()["accounts"]["key-a"] == {"requests": 10, "max_per_second": 6,
+                                                 "throttled": 0}
+    times = meter.view(times=True)["accounts"]["key-a"]["times"]
+    assert times[:3] == [0.0, 0.1, 0.2] and len(times) == 10
+    now[0] = 10.0
+    meter.arrive("key-a")
+    now[0] = 11.0  # exactly one second apart: never in the same window
+    meter.arrive("key-a")
+    assert meter.view()["accounts"]["key-a"]["max_per_second"] == 6

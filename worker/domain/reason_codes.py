@@ -36,6 +36,7 @@ class ReasonCode(StrEnum):
     ENTRY_NOT_TAKEN = "entry_not_taken"  # what, error
     DUPLICATE_EVENT = "duplicate_event"  # event_id
     ORDER_NOT_KNOWN = "order_not_known"
+    ORDER_OF_OTHER_ACCOUNT = "order_of_other_account"  # agency: the push's, not the order's
     PERMANENT_ERROR = "permanent_error"
     COURIER_CALLED = "courier_called"
     CANCEL_REQUESTED = "cancel_requested"
@@ -76,6 +77,10 @@ CATALOGUE: dict[ReasonCode, tuple[str, str]] = {
                                  "duplicate event (feed id {event_id})"),
     ReasonCode.ORDER_NOT_KNOWN: ("đơn không thuộc hệ thống này",
                                  "order not known to this worker"),
+    ReasonCode.ORDER_OF_OTHER_ACCOUNT: (
+        "tin báo qua tài khoản bưu chính của đơn vị {agency}, nhưng đơn thuộc tài khoản khác; "
+        "không áp dụng",
+        "push came by agency {agency}'s carrier account, the order belongs to another"),
     ReasonCode.PERMANENT_ERROR: ("lỗi không tự khắc phục được, cần người xử lý",
                                  "permanent error"),
     ReasonCode.COURIER_CALLED: ("đã gọi bưu tá tại bàn một cửa", "courier called at the desk"),

@@ -1,29 +1,65 @@
-"""Applying the carrier's tracking events: every event logged, forward moves pushed back."""
+"""Applying the carrier's tracking events: every event logged, forward moves pushed back.
+
+Events come by two paths: the tracking feed (the safety net, always on) and, where the
+carrier offers it, the status push (worker/service/pushes.py). The two speak different
+codes, so "the same event" is decided on the milestone both map to: the order, the
+normalized status and the time to the second. The first copy of a milestone is logged
+(applied or not, as the state machine decides) with its milestone key in the log's unique
+`dedup_key`; any later copy, by either path, is logged as a duplicate and moves nothing.
+Informational and unknown codes have no milestone: they are keyed by their own code.
+"""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from worker.db.models import Job, StatusLogEntry
+from worker.db.models import Handoff, Job, StatusLogEntry
 from worker.domain.enums import EventSource
 from worker.domain.model import TrackingEvent
 from worker.domain.reason_codes import ReasonCode, reason
+from worker.domain.statuses import Status
 from worker.service import handoffs
+
+CARRIER_SOURCES = (EventSource.CARRIER_FEED, EventSource.CARRIER_PUSH)
+
+
+def milestone_key(order_number: str, status: Status, occurred_at: datetime) -> str:
+    """One milestone of one order, whichever path told it: the push gives its time to the
+    second (local, no zone), the feed in milliseconds, so the key keeps whole seconds."""
+    return f"milestone:{order_number}|{status.value}|{int(occurred_at.timestamp())}"
+
+
+def code_key(ev: TrackingEvent, source: EventSource) -> str:
+    """An event keyed by its own code. The feed's form, `carrier:order|code|ms`, is what
+    every feed row was stored with before milestone keys, so rows already in a database
+    are still recognised; the push's codes are another table, hence another prefix."""
+    prefix = "push" if source == EventSource.CARRIER_PUSH else "carrier"
+    return f"{prefix}:{ev.dedup_key}"
+
+
+def event_keys(ev: TrackingEvent, source: EventSource) -> tuple[str, tuple[str, ...]]:
+    """(the key stored on the event's row, every key under which it was seen before)."""
+    own = code_key(ev, source)
+    if ev.status is None:
+        return own, (own,)
+    milestone = milestone_key(ev.order_number, ev.status, ev.occurred_at)
+    return milestone, (milestone, own)
 
 
 def apply_event(session: Session, ev: TrackingEvent,
                 source: EventSource = EventSource.CARRIER_FEED) -> Job | None:
     """Apply one carrier event. Duplicates, late events and unknown codes are logged only."""
-    key = f"carrier:{ev.dedup_key}"
+    key, seen_as = event_keys(ev, source)
     change = handoffs.Change(
         ev.status, source, ev.occurred_at, raw_code=str(ev.raw_code), raw_text=ev.raw_text,
         post_office=ev.post_office, notes=ev.notes, dedup_key=key, known_code=ev.known_code,
         unique=True,
     )
-    handoff = handoffs.by_order_number(session, ev.order_number)
-    seen = session.scalar(select(StatusLogEntry.id).where(StatusLogEntry.dedup_key == key))
-    if seen is not None:
+    handoff = handoffs.by_order_number(session, ev.order_number)  # row-locked until commit
+    if _seen(session, handoff, ev, seen_as):
         dup = handoffs.Change(**{**change.__dict__, "unique": False})
         handoffs.log(session, handoff, dup, False,
                      reason(ReasonCode.DUPLICATE_EVENT, event_id=ev.event_id),
@@ -37,3 +73,22 @@ def apply_event(session: Session, ev: TrackingEvent,
         handoff.item_code = ev.item_code
     _, job = handoffs.apply(session, handoff, change)
     return job
+
+
+def _seen(session: Session, handoff: Handoff | None, ev: TrackingEvent,
+          keys: tuple[str, ...]) -> bool:
+    """Whether this event (or its milestone) is in the log already. Besides the keys, a
+    carrier row of the hand-off with the same status in the same second counts: rows the
+    feed stored before milestone keys carry only their code key, which a push cannot
+    compute (the feed's code is not the push's)."""
+    if session.scalar(select(StatusLogEntry.id).where(StatusLogEntry.dedup_key.in_(keys))
+                      .limit(1)) is not None:
+        return True
+    if handoff is None or ev.status is None:
+        return False
+    second = ev.occurred_at.replace(microsecond=0)
+    return session.scalar(select(StatusLogEntry.id).where(
+        StatusLogEntry.handoff_id == handoff.id, StatusLogEntry.status == ev.status.value,
+        StatusLogEntry.source.in_(CARRIER_SOURCES), StatusLogEntry.dedup_key.is_not(None),
+        StatusLogEntry.occurred_at >= second,
+        StatusLogEntry.occurred_at < second + timedelta(seconds=1)).limit(1)) is not None

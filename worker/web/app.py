@@ -20,6 +20,7 @@ from worker.domain.enums import Role
 from worker.service.runtime import Runtime
 from worker.web import api, auth, desk, metrics_route, openapi, ops, session, settings_page
 from worker.web.bodies import BodyLimit
+from worker.web.carrier_hooks import carrier_hook
 from worker.web.hooks import onestop_hook
 from worker.web.security_headers import SecurityHeaders
 
@@ -68,6 +69,7 @@ def create_app(rt: Runtime | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/hooks/onestop", onestop_hook, methods=["POST"]),
+            Route("/hooks/carrier/{agency}", carrier_hook, methods=["POST"]),
             Route("/openapi.json", openapi.serve),
             Mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")),
                   name="static"),

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from worker.domain.enums import MAX_DESK_CODES
-from worker.web import api
+from worker.web import api, carrier_hooks
 
 REF = "#/components/schemas/{model}"
 JSON = "application/json"
@@ -192,6 +192,7 @@ PATHS: dict[str, Any] = {
             "422": {"description": "Signed, but not a JSON object with an id, or nested "
                                    "deeper than 32", **_WEBHOOK_ERROR},
         }}},
+    "/hooks/carrier/{agency}": carrier_hooks.OPENAPI_PATH,
 }
 
 
@@ -202,7 +203,7 @@ def document() -> dict[str, Any]:
                                  + [(m, "serialization") for m in _ANSWERS],
                                  ref_template=REF)
     schemas = {**defs["$defs"], "HandoffItem": HANDOFF_ITEM, "WebhookAnswer": WEBHOOK_ANSWER,
-               "WebhookError": WEBHOOK_ERROR}
+               "WebhookError": WEBHOOK_ERROR, **carrier_hooks.OPENAPI_SCHEMAS}
     return {
         "openapi": "3.1.0",
         "info": {"title": "postal-handoff: desk API and one-stop webhook", "version": "1",

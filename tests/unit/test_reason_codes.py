@@ -8,7 +8,8 @@ from worker.domain.reason_codes import CATALOGUE, Reason, ReasonCode, reason, st
 
 PARAMS = {"current": "delivered", "new": "in_transit", "status": "accepted", "item_id": "hof_1",
           "what": "item hof_1", "error": "ValueError", "event_id": "65f1",
-          "why": "courier_took_item", "kind": "post_order", "text": "old words"}
+          "why": "courier_took_item", "kind": "post_order", "text": "old words",
+          "agency": "000.00.17.H19"}
 
 
 @pytest.mark.parametrize("code", list(ReasonCode))

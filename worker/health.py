@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from worker.db.engine import Database
 from worker.db.models import Cursor, Heartbeat, utcnow
+from worker.service import areas
 from worker.service.feeds import CARRIER_CURSOR, ONESTOP_CURSOR
 from worker.settings import Settings
 
@@ -74,3 +75,18 @@ def liveness(settings: Settings, hostname: str | None = None) -> list[str]:
     finally:
         db.dispose()
     return problems
+
+
+def notices(settings: Settings) -> list[str]:
+    """What `handoff check` says without failing (a container is healthy all the same):
+    the area table is still the placeholders. An unreachable database is liveness's to
+    report, so it gives no notice here."""
+    db = Database(settings.resolved_database_url())
+    try:
+        with db.unit_of_work() as s:
+            note = areas.placeholder_notice(s)
+    except Exception:
+        return []
+    finally:
+        db.dispose()
+    return [note] if note else []

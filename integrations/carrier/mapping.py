@@ -9,7 +9,6 @@ from typing import Any
 
 from vietnam_provinces import Province, Ward
 
-from integrations.carrier.areas import carrier_area
 from integrations.http_errors import retry_after
 from worker.domain.errors import CancelRefused, InvalidInput, PermanentError, TransientError
 from worker.domain.model import CarrierOrder, Contact, FeedPage, PostOutcome, TrackingEvent
@@ -81,9 +80,18 @@ def _full_address(contact: Contact) -> str:
 
 
 def _party(prefix: str, contact: Contact, field: str) -> dict[str, Any]:
-    province, district = carrier_area(
-        contact.address.province_code, contact.address.ward_code, field
-    )
+    """One side of the order. Its carrier area codes were filled from the post office's
+    area table before the order reached the adapter (worker/service/areas.py); a ward that
+    table does not map is refused here, for good, naming the field."""
+    area = contact.address.carrier_area
+    if area is None:
+        raise PermanentError(
+            f"xã/phường mã {contact.address.ward_code} (tỉnh mã "
+            f"{contact.address.province_code}) chưa có mã vùng của bưu điện; "
+            "đề nghị bổ sung bảng mã (handoff areas import)",
+            field=field,
+        )
+    province, district = area
     return {
         f"{prefix}Name": contact.name,
         f"{prefix}Address": _full_address(contact),

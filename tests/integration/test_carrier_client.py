@@ -18,8 +18,11 @@ from worker.domain.errors import PermanentError, TransientError
 from worker.domain.model import Address, CarrierOrder, Contact
 from worker.domain.statuses import Direction, Status
 
-AGENCY = Contact("Bộ phận Một cửa", "02773000000", Address("Trung tâm PVHCC", "82", "30226"))
-CITIZEN = Contact("Nguyễn Thị Hồng", "0912345678", Address("Số 12 Hàng Bài", "1", "70"))
+# with the carrier areas the area table gives them (here: the placeholders)
+AGENCY = Contact("Bộ phận Một cửa", "02773000000",
+                 Address("Trung tâm PVHCC", "82", "30226", carrier_area=(82, 82098)))
+CITIZEN = Contact("Nguyễn Thị Hồng", "0912345678",
+                  Address("Số 12 Hàng Bài", "1", "70", carrier_area=(1, 1004)))
 SECRET = "demo-secret"
 
 

@@ -16,10 +16,12 @@ from worker.domain.statuses import Direction, Status
 AGENCY = Contact(
     "Bộ phận Một cửa huyện Lai Vung",
     "02773000000",
-    Address("Trung tâm Phục vụ hành chính công", "82", "30226"),
+    Address("Trung tâm Phục vụ hành chính công", "82", "30226",
+            carrier_area=(82, 82098)),
     "motcua@example.gov.vn",
 )
-CITIZEN = Contact("Nguyễn Thị Hồng", "0912345678", Address("Số 12 Hàng Bài", "1", "70"))
+CITIZEN = Contact("Nguyễn Thị Hồng", "0912345678",
+                  Address("Số 12 Hàng Bài", "1", "70", carrier_area=(1, 1004)))
 
 
 def order(direction: Direction, citizen: Contact = CITIZEN) -> CarrierOrder:

@@ -10,7 +10,7 @@ import click
 
 from worker.cli.common import clean_arg, echo_line, parse_moment, parse_since, runtime
 from worker.domain.moments import local
-from worker.health import liveness
+from worker.health import liveness, notices
 from worker.reports import find_handoffs, recent_log, timeline
 from worker.service import sla
 from worker.service.replay import dead_letters
@@ -77,6 +77,8 @@ def check() -> None:
     problems = liveness(get_settings())
     for p in problems:
         click.echo(f"UNHEALTHY: {p}", err=True)
+    for note in notices(get_settings()):  # told, not failed: e.g. placeholder area codes
+        click.echo(f"CẢNH BÁO: {note}", err=True)
     if problems:
         sys.exit(1)
     click.echo("ok")

@@ -15,6 +15,7 @@ from worker.db.models import Handoff
 from worker.domain.enums import SOURCE_VI, Role
 from worker.domain.ids import parse_id, parse_page
 from worker.reports import timeline
+from worker.service import areas
 from worker.service import ops_queries as oq
 from worker.service.readable import read_rows
 from worker.service.replay import count_dead, dead_letters, replay
@@ -47,7 +48,9 @@ def _live_html(request: Request, ov: dict[str, Any]) -> str:
 @login_required(Role.OPS, Role.DESK)
 async def overview(request: Request) -> Response:
     ov = await _read(request, oq.overview)
-    return render(request, "ops_overview.html", {"ov": ov, "live": _live_html(request, ov)})
+    placeholder = await _read(request, areas.placeholder_notice)  # None once imported
+    return render(request, "ops_overview.html", {"ov": ov, "live": _live_html(request, ov),
+                                                 "area_notice": placeholder})
 
 
 @login_required(Role.OPS, Role.DESK)

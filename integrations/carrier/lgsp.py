@@ -27,9 +27,9 @@ class LgspDoor:
 
     token_url: str
     base_url: str
-    post_service: str = "vnpost.order.post"
-    tracking_service: str = "vnpost.order.tracking"
-    cancel_service: str = "vnpost.order.cancel"
+    post_service: str = lgsp_wire.POST_SERVICE
+    tracking_service: str = lgsp_wire.TRACKING_SERVICE
+    cancel_service: str = lgsp_wire.CANCEL_SERVICE
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LgspDoor:

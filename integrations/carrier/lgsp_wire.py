@@ -6,6 +6,10 @@ from __future__ import annotations
 
 TOKEN_HEADER = "access_token"  # the token rides in this header, not in Authorization
 SERVICE_PARAM = "service"  # the gateway routes each call by this query parameter
+# The service names a province gives its post-office calls (settings lgsp_service_*)
+POST_SERVICE = "vnpost.order.post"
+TRACKING_SERVICE = "vnpost.order.tracking"
+CANCEL_SERVICE = "vnpost.order.cancel"
 
 
 def auth_headers(token: str) -> dict[str, str]:

@@ -1,20 +1,16 @@
-"""VNPost N-GSP simulator: the carrier contract on loopback, with fault injection and admin."""
+"""VNPost simulator: the carrier contract on loopback (route A N-GSP and route B LGSP
+doors onto one store, simulators/carrier/doors.py), with fault injection and admin."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import dataclasses
-import json
 import math
 import random
-import re
-import secrets
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
-from urllib.parse import parse_qs
+from collections.abc import Callable, Collection, Iterator, Mapping
 
 import uvicorn
 from starlette.applications import Starlette
@@ -22,14 +18,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from integrations.carrier import mapping
+from simulators.carrier.doors import ALL_DOORS, Doors
+from simulators.carrier.quota import QuotaMeter
 from simulators.carrier.store import SimConfig, SimStore
 from simulators.serve import serve_in_thread as _serve
 
-__all__ = ["SimConfig", "SimStore", "create_app", "run", "running", "serve_in_thread"]
-
-Handler = Callable[[Request], Awaitable[Response]]
-_OID_RE = re.compile(r"^[0-9a-fA-F]{24}$")
+__all__ = ["ALL_DOORS", "SimConfig", "SimStore", "create_app", "run", "running",
+           "serve_in_thread"]
 
 
 class _FaultGate:
@@ -75,79 +70,15 @@ class _FaultGate:
         return None
 
 
-def create_app(config: SimConfig | None = None) -> Starlette:
+def create_app(config: SimConfig | None = None, doors: Collection[str] = ALL_DOORS
+               ) -> Starlette:
+    """The simulator: the chosen doors (route A, route B, or both onto one store), admin."""
     store = SimStore(config or SimConfig())
     gate = _FaultGate(store)
 
-    def contract(handler: Handler, *, auth: bool = True) -> Handler:
-        async def wrapped(request: Request) -> Response:
-            fault = await gate.check()
-            if fault is not None:
-                return fault
-            if auth:
-                header = request.headers.get("authorization", "")
-                token = header[7:] if header.lower().startswith("bearer ") else ""
-                if not token or not store.token_valid(token):
-                    return JSONResponse({"message": "Invalid Credentials"}, 401)
-            return await handler(request)
-
-        return wrapped
-
-    async def token(request: Request) -> Response:
-        with store.lock:
-            store.counts["token_requests"] += 1
-        form = parse_qs((await request.body()).decode("utf-8", "replace"))
-        if form.get("grant_type") != ["client_credentials"]:
-            return JSONResponse({"error": "unsupported_grant_type"}, 400)
-        expected = f"{store.config.customer_key}:{store.config.secret_key}"
-        header = request.headers.get("authorization", "")
-        try:
-            given = base64.b64decode(header[6:]).decode() if header.startswith("Basic ") else ""
-        except ValueError:
-            given = ""
-        if not secrets.compare_digest(given.encode(), expected.encode()):
-            return JSONResponse({"error": "invalid_client"}, 401)
-        value, ttl = store.issue_token()
-        return JSONResponse(
-            {
-                "access_token": value,
-                "token_type": "Bearer",
-                "expires_in": int(ttl) if ttl == int(ttl) else ttl,
-                "scope": "default",
-            }
-        )
-
-    async def post(request: Request) -> Response:
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            body = None
-        status, message, created = store.post(body)
-        if created and store.config.lose_first_reply:
-            return JSONResponse({"message": "Gateway Timeout"}, 504)  # the reply is "lost"
-        return JSONResponse({"Status": status, "Message": message})
-
-    async def tracking(request: Request) -> Response:
-        last_id = request.query_params.get("lastId", mapping.FIRST_CURSOR)
-        try:
-            size = int(request.query_params.get("pagesize", "100"))
-        except ValueError:
-            size = 0
-        if not 1 <= size <= mapping.MAX_PAGE_SIZE or not _OID_RE.match(last_id):
-            return JSONResponse({"message": "invalid pagesize or lastId"}, 400)
-        return JSONResponse(store.tracking(last_id, size))
-
-    async def cancel(request: Request) -> Response:
-        code = request.query_params.get("CustomerCode", "")
-        number = request.query_params.get("OrderNumber", "")
-        if not code or not number:
-            return JSONResponse({"Status": 102, "Message": "Thiếu CustomerCode hoặc OrderNumber"})
-        status, message = store.cancel(code, number)
-        return JSONResponse({"Status": status, "Message": message})
-
     async def admin_faults(request: Request) -> Response:
         if request.method == "GET":
-            return JSONResponse(dataclasses.asdict(store.config))
+            return JSONResponse(store.config.public())
         try:
             changes = await request.json()
             if not isinstance(changes, dict):
@@ -184,10 +115,7 @@ def create_app(config: SimConfig | None = None) -> Starlette:
         return JSONResponse({"ok": True})
 
     routes = [
-        Route(f"/{mapping.TOKEN_PATH}", contract(token, auth=False), methods=["POST"]),
-        Route(f"/{mapping.POST_PATH}", contract(post), methods=["POST"]),
-        Route(f"/{mapping.TRACKING_PATH}", contract(tracking), methods=["GET"]),
-        Route(f"/{mapping.CANCEL_PATH}", contract(cancel), methods=["GET"]),
+        *Doors(store, gate).routes(doors),
         Route("/_admin/faults", admin_faults, methods=["GET", "POST"]),
         Route("/_admin/stats", admin_stats, methods=["GET"]),
         Route("/_admin/orders/{number:path}", admin_order, methods=["GET"]),
@@ -198,7 +126,17 @@ def create_app(config: SimConfig | None = None) -> Starlette:
     ]
     app = Starlette(routes=routes)
     app.state.sim = store  # in-process callers may inspect the store directly
+    app.add_middleware(QuotaMeter, store=store)  # per-account counts, 429s
     return app
+
+
+def parse_account(text: str) -> tuple[str, list[str]]:
+    """``KEY:SECRET:CODE`` (the secret may hold colons) -> (key, [secret, code])."""
+    key, _, rest = text.partition(":")
+    secret, _, code = rest.rpartition(":")
+    if not key or not secret or not code:
+        raise ValueError("an account is KEY:SECRET:CUSTOMER_CODE")
+    return key, [secret, code]
 
 
 def run(
@@ -207,24 +145,31 @@ def run(
     speed: float = 1.0,
     *,
     config: SimConfig | None = None,
+    doors: Collection[str] = ALL_DOORS,
+    accounts: Mapping[str, list[str]] | None = None,
     log_level: str = "info",
 ) -> None:
-    """Serve the simulator in the foreground (the `handoff simulate carrier` command)."""
+    """Serve the simulator in the foreground (the `handoff simulate carrier` command);
+    `accounts` (key -> [secret, customer code]) are accepted besides the demo account."""
     config = dataclasses.replace(config or SimConfig(), speed=speed)
-    uvicorn.run(create_app(config), host=host, port=port, log_level=log_level, lifespan="off")
+    config.accounts = {**config.accounts, **(accounts or {})}
+    uvicorn.run(create_app(config, doors), host=host, port=port, log_level=log_level,
+                lifespan="off")
 
 
 def serve_in_thread(
-    config: SimConfig | None = None, host: str = "127.0.0.1", port: int = 0
+    config: SimConfig | None = None, host: str = "127.0.0.1", port: int = 0,
+    doors: Collection[str] = ALL_DOORS,
 ) -> tuple[str, Callable[[], None]]:
     """Start the simulator on a free loopback port in a daemon thread: (base_url, stop)."""
-    return _serve(create_app(config), "carrier-sim", host, port)
+    return _serve(create_app(config, doors), "carrier-sim", host, port)
 
 
 @contextlib.contextmanager
-def running(config: SimConfig | None = None) -> Iterator[str]:
-    """`with running(SimConfig(speed=600)) as base_url: ...`"""
-    base_url, stop = serve_in_thread(config)
+def running(config: SimConfig | None = None, doors: Collection[str] = ALL_DOORS
+            ) -> Iterator[str]:
+    """`with running(SimConfig(speed=600)) as base_url: ...` (route B at base_url + "lgsp")"""
+    base_url, stop = serve_in_thread(config, doors=doors)
     try:
         yield base_url
     finally:

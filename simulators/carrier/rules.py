@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from integrations.carrier import mapping
+from integrations.carrier import lgsp_wire, mapping
 
 HOUR = 3600.0
 PICKUP_FAIL_CODES = frozenset({13, 14, 15, 16})
@@ -22,6 +22,13 @@ class SimConfig:
     customer_key: str = "demo-key"
     secret_key: str = "demo-secret"
     customer_code: str | None = None  # None: any CustomerCode is accepted
+    # More accounts (one a customer code): customer_key -> [secret_key, customer_code]. An
+    # order or cancel must name the code of the account whose token it carries.
+    accounts: dict[str, list[str]] = field(default_factory=dict)
+    # Route B (the LGSP door): the service names its gateway routes by
+    lgsp_service_post: str = lgsp_wire.POST_SERVICE
+    lgsp_service_tracking: str = lgsp_wire.TRACKING_SERVICE
+    lgsp_service_cancel: str = lgsp_wire.CANCEL_SERVICE
     speed: float = 1.0  # simulated seconds per real second
     seed: int = 0
     token_ttl: float = 3600.0  # real seconds
@@ -49,7 +56,9 @@ class SimConfig:
             if key not in types:
                 raise ValueError(f"unknown config key {key!r}")
             kind = str(types[key])
-            if "bool" in kind:
+            if kind.startswith("dict"):
+                ok = _accounts_ok(value)
+            elif "bool" in kind:
                 ok = isinstance(value, bool)
             elif "int" in kind and "float" not in kind:
                 ok = isinstance(value, int) and not isinstance(value, bool)
@@ -64,6 +73,29 @@ class SimConfig:
             raise ValueError("speed must be > 0")
         for key, value in new.items():
             setattr(self, key, value)
+
+
+    def credentials(self, customer_key: str) -> tuple[str, str | None] | None:
+        """(secret, customer code or None for any) of a customer key; None if unknown."""
+        if customer_key == self.customer_key:
+            return self.secret_key, self.customer_code
+        pair = self.accounts.get(customer_key)
+        return (pair[0], pair[1]) if pair else None
+
+    def public(self) -> dict[str, Any]:
+        """The config as the admin endpoint shows it: secrets masked."""
+        shown = dataclasses.asdict(self)
+        shown["secret_key"] = "***"
+        shown["accounts"] = {k: ["***", code] for k, (_, code) in self.accounts.items()}
+        return shown
+
+
+def _accounts_ok(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and k and isinstance(v, list) and len(v) == 2
+        and all(isinstance(x, str) and x for x in v)
+        for k, v in value.items()
+    )
 
 
 class SimClock:

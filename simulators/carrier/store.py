@@ -6,6 +6,7 @@ import dataclasses
 import secrets
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from simulators.carrier.rules import (
     uniform,
     validate_order,
 )
+from worker.domain.enums import Route
 
 __all__ = ["SimConfig", "SimOrder", "SimStore", "validate_order"]
 
@@ -41,6 +43,8 @@ class SimOrder:
     cancelled: bool = False
     item_code: str | None = None
     events: list[dict] = field(default_factory=list)
+    route: str = Route.NGSP  # the door it came by
+    account: str | None = None  # the customer key whose token posted it
 
 
 class SimStore:
@@ -62,7 +66,9 @@ class SimStore:
             self.clock = SimClock(self.config.speed, self.config.start_epoch)
             self.orders: dict[str, SimOrder] = {}
             self.feed: list[dict] = []
-            self.tokens: dict[str, float] = {}
+            self.tokens: dict[str, tuple[float, str]] = {}  # -> (expiry, customer key)
+            self.token_requests_by_account: Counter[str] = Counter()
+            self.requests_by_route: Counter[str] = Counter()
             self.counts = {
                 "posts": 0,
                 "repeat_posts": 0,
@@ -80,19 +86,46 @@ class SimStore:
             self.config.merge(changes)
             if "speed" in changes:
                 self.clock.set_speed(self.config.speed)
-            return dataclasses.asdict(self.config)
+            return self.config.public()
 
-    # --- tokens ---------------------------------------------------------------------------
-    def issue_token(self) -> tuple[str, float]:
+    # --- accounts and tokens ---------------------------------------------------------------
+    def count_request(self, route: str, token_request: bool = False,
+                      customer_key: str | None = None) -> None:
+        with self.lock:
+            self.requests_by_route[route] += 1
+            if token_request:
+                self.counts["token_requests"] += 1
+                self.token_requests_by_account[customer_key or "?"] += 1
+
+    def login(self, customer_key: str, secret: str) -> bool:
+        """Whether the pair is one the simulator knows (constant-time on the secret)."""
+        with self.lock:
+            known = self.config.credentials(customer_key)
+        expected = known[0] if known else secrets.token_hex(16)
+        return secrets.compare_digest(secret.encode(), expected.encode()) and known is not None
+
+    def issue_token(self, customer_key: str | None = None) -> tuple[str, float]:
         with self.lock:
             token = secrets.token_urlsafe(24)
-            self.tokens[token] = time.monotonic() + self.config.token_ttl
+            owner = customer_key or self.config.customer_key
+            self.tokens[token] = (time.monotonic() + self.config.token_ttl, owner)
             return token, self.config.token_ttl
 
-    def token_valid(self, token: str) -> bool:
+    def token_account(self, token: str) -> str | None:
+        """The customer key a still-valid token was issued to; None if unknown or expired."""
         with self.lock:
-            expiry = self.tokens.get(token)
-            return expiry is not None and time.monotonic() < expiry
+            entry = self.tokens.get(token)
+            return entry[1] if entry is not None and time.monotonic() < entry[0] else None
+
+    def token_valid(self, token: str) -> bool:
+        return self.token_account(token) is not None
+
+    def _code_of(self, account: str | None) -> str | None:
+        """The CustomerCode an account may use (None: any); no account: the config's rule."""
+        if account is None:
+            return self.config.customer_code
+        known = self.config.credentials(account)
+        return known[1] if known else self.config.customer_code
 
     def revoke_tokens(self) -> int:
         with self.lock:
@@ -100,11 +133,12 @@ class SimStore:
             return n
 
     # --- orders ---------------------------------------------------------------------------
-    def post(self, body: Any) -> tuple[int, str, bool]:
-        """(Status, Message, created by this call)."""
+    def post(self, body: Any, account: str | None = None,
+             route: str = Route.NGSP) -> tuple[int, str, bool]:
+        """(Status, Message, created by this call); `account`: the token's customer key."""
         with self.lock:
             self.counts["posts"] += 1
-            rejection = validate_order(body, self.config.customer_code)
+            rejection = validate_order(body, self._code_of(account))
             if rejection is not None:
                 self.counts["rejected"] += 1
                 return rejection[0], rejection[1], False
@@ -118,11 +152,17 @@ class SimStore:
                 dict(body),
                 self.clock.now(),
                 plan_path(self.config, number, body.get("CODAmount", 0)),
+                route=route,
+                account=account,
             )
             return mapping.ACCEPTED, "Tạo đơn hàng thành công", True
 
-    def cancel(self, customer_code: str, number: str) -> tuple[int, str]:
+    def cancel(self, customer_code: str, number: str,
+               account: str | None = None) -> tuple[int, str]:
         with self.lock:
+            allowed = self._code_of(account)
+            if allowed is not None and customer_code != allowed:
+                return 102, "Trường CustomerCode không đúng"
             self._materialize()
             order = self.orders.get(number)
             if order is None or order.body["CustomerCode"] != customer_code:
@@ -140,13 +180,18 @@ class SimStore:
             self.counts["cancelled"] += 1
             return mapping.ACCEPTED, "Hủy đơn hàng thành công"
 
-    def tracking(self, last_id: str, pagesize: int) -> dict[str, Any]:
+    def tracking(self, last_id: str, pagesize: int, account: str | None = None
+                 ) -> dict[str, Any]:
+        """A page of the feed of the account's customer code (all codes for an account not
+        tied to one: the demo default)."""
         with self.lock:
             self._materialize()
+            code = self._code_of(account) if account is not None else None
+            feed = [e for e in self.feed if code is None or e["CustomerCode"] == code]
             # oids are same-length lowercase hex that only grow: string order is feed order.
-            after = [e for e in self.feed if e["_id"]["$oid"] > last_id.lower()]
+            after = [e for e in feed if e["_id"]["$oid"] > last_id.lower()]
             docs = [dict(e) for e in after[:pagesize]]
-            total = len(self.feed)
+            total = len(feed)
             return {
                 "_embedded": {"rh:doc": docs},
                 "_returned": len(docs),
@@ -182,10 +227,27 @@ class SimStore:
                         "created": 1,
                         "cancelled": o.cancelled,
                         "final_code": o.events[-1]["StatusCode"] if o.events else None,
+                        "customer_code": o.body["CustomerCode"],
+                        "route": str(o.route),
+                        "account": o.account,
                     }
                     for n, o in self.orders.items()
                 },
+                **self._per_account(),
             }
+
+    def _per_account(self) -> dict[str, Any]:
+        """Who sent what: orders per customer code (and per route), token requests per
+        customer key, contract requests (token requests included) per door."""
+        by_code: dict[str, Counter[str]] = {}
+        for o in self.orders.values():
+            by_code.setdefault(o.body["CustomerCode"], Counter())[str(o.route)] += 1
+        return {
+            "orders_by_customer": {c: sum(r.values()) for c, r in sorted(by_code.items())},
+            "orders_by_customer_route": {c: dict(r) for c, r in sorted(by_code.items())},
+            "token_requests_by_account": dict(sorted(self.token_requests_by_account.items())),
+            "requests_by_route": {str(r): self.requests_by_route.get(r, 0) for r in Route},
+        }
 
     def order_view(self, number: str) -> dict[str, Any] | None:
         with self.lock:

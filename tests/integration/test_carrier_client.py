@@ -1,4 +1,5 @@
-"""VnpostClient against the carrier simulator served by uvicorn on loopback."""
+"""Route A (VnpostClient, NgspClient) against the carrier simulator served by uvicorn on
+loopback; the plumbing both routes share (quota, token cache, retries) is proved here."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ import pytest
 from tenacity import wait_none
 
 from integrations.carrier import s10
-from integrations.carrier.client import VnpostClient
+from integrations.carrier.client import NgspClient, VnpostClient
 from simulators.carrier.app import SimConfig, serve_in_thread
+from worker.domain.enums import Route
 from worker.domain.errors import PermanentError, TransientError
-from worker.domain.model import Address, CarrierOrder, Contact
+from worker.domain.model import Address, CarrierAccount, CarrierOrder, Contact
 from worker.domain.statuses import Direction, Status
+from worker.ports.quota import AccountUsage
 
 # with the carrier areas the area table gives them (here: the placeholders)
 AGENCY = Contact("Bộ phận Một cửa", "02773000000",
@@ -264,3 +267,46 @@ def test_admin_rejects_unknown_fault_keys(sim, admin):
     assert response.status_code == 400
     assert admin("_admin/faults")["error_rate"] == 0.0
     assert httpx.get(f"{sim}healthz").json() == {"ok": True}
+
+
+class CountingLimiter:
+    """A RateLimiter that never waits and remembers every call."""
+
+    def __init__(self) -> None:
+        self.acquired: list[tuple[str, float]] = []
+        self.throttles: list[tuple[str, float]] = []
+
+    def acquire(self, account: str, per_second: float) -> float:
+        self.acquired.append((account, per_second))
+        return 0.0
+
+    def throttled(self, account: str, retry_after: float) -> None:
+        self.throttles.append((account, retry_after))
+
+    def usage(self) -> list[AccountUsage]:
+        return []
+
+
+def test_quota_is_taken_before_every_request_and_a_429_holds_the_account(sim, admin):
+    limiter = CountingLimiter()
+    account = CarrierAccount(Route.NGSP, "C0001", "demo-key", SECRET, quota_per_second=5)
+    c = NgspClient(sim, account, limiter=limiter, wait=wait_none())
+    c.fetch_events(None)  # the token request, then the page
+    assert limiter.acquired == [("ngsp:C0001", 5)] * 2
+    admin("_admin/revoke-tokens", {})
+    c.fetch_events(None)  # 401, a new token, the page again
+    assert len(limiter.acquired) == 5 and limiter.throttles == []
+    admin("_admin/faults", {"rate_limit_per_s": 1})
+    c.fetch_events(None)
+    with pytest.raises(TransientError) as info:
+        c.post_order(make_order())
+    assert len(limiter.acquired) == 7
+    assert limiter.throttles == [("ngsp:C0001", 1.0)] and info.value.retry_after == 1.0
+    assert admin("_admin/stats")["token_requests"] == 2
+    c.close()
+
+
+def test_repr_shows_the_account_never_its_secrets(sim):
+    account = CarrierAccount(Route.NGSP, "C0001", "key-MARKER", "secret-MARKER")
+    shown = repr(NgspClient(f"http://user:pw-MARKER@{sim[7:]}", account))
+    assert "ngsp:C0001" in shown and "MARKER" not in shown

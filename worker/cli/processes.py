@@ -6,9 +6,11 @@ import sys
 
 import click
 
+from worker.cli.agencies import seed_fresh_database
 from worker.cli.common import prepare_embedded, setup_logging
 from worker.db.migrate import upgrade
 from worker.demo import run_demo
+from worker.domain.enums import Route
 from worker.secrets_check import (
     ALLOW_SWITCH,
     demo_values_admitted,
@@ -27,8 +29,8 @@ def _refuse_demo_secrets() -> None:
             "refusing to start: this is not the embedded default (SQLite), and these settings "
             "are not fit for production (values are never printed):\n  "
             + "\n  ".join(str(p) for p in problems) + "\n"
-            "Run `handoff secrets` for fresh values to paste into .env; HANDOFF_AGENCIES "
-            f"replaces the demo sender block. {ALLOW_SWITCH}=true admits only the built-in "
+            "Run `handoff secrets` for fresh values to paste into .env. "
+            f"{ALLOW_SWITCH}=true admits only the built-in "
             "demo values, for a staging run against the simulators.",
             err=True)
         sys.exit(2)
@@ -44,6 +46,7 @@ def migrate() -> None:
     setup_logging()
     upgrade(get_settings().resolved_database_url())
     click.echo("database is at the latest schema")
+    seed_fresh_database()  # a fresh database: its agencies from HANDOFF_AGENCIES
 
 
 @click.command()
@@ -103,8 +106,13 @@ def web(host: str | None, port: int | None) -> None:
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", type=int, default=None)
 @click.option("--speed", type=float, default=600.0, help="carrier clock speed-up factor")
-def simulate(system: str, host: str, port: int | None, speed: float) -> None:
-    """Serve a simulator of the carrier (VNPost N-GSP) or the one-stop system."""
+@click.option("--route", type=click.Choice([r.value for r in Route] + ["both"]), default="both",
+              help="carrier door(s): ngsp (route A), lgsp (route B, port 8703), both (8701)")
+@click.option("--account", "accounts", multiple=True, envvar="HANDOFF_SIM_CARRIER_ACCOUNTS",
+              help="KEY:SECRET:CUSTOMER_CODE the carrier accepts besides the demo account")
+def simulate(system: str, host: str, port: int | None, speed: float, route: str,
+             accounts: tuple[str, ...]) -> None:
+    """Serve a simulator of the carrier (VNPost N-GSP and LGSP doors) or the one-stop system."""
     # This command is the simulators' launcher (the image runs `handoff simulate` in the
     # compose `sim` profile), the one place production code names them: imported only when
     # it runs, so no other command or process ever loads simulator code. .importlinter
@@ -112,7 +120,15 @@ def simulate(system: str, host: str, port: int | None, speed: float) -> None:
     if system == "carrier":
         from simulators.carrier import app as carrier_sim  # (the launcher, as above)
 
-        carrier_sim.run(host=host, port=port or 8701, speed=speed)
+        try:
+            known = dict(carrier_sim.parse_account(a) for a in accounts)
+        except ValueError:  # the message never repeats the text: it holds a secret
+            raise click.BadParameter("mỗi tài khoản có dạng KHÓA:MẬT_KHẨU:MÃ_KHÁCH_HÀNG",
+                                     param_hint="--account") from None
+        doors = list(Route) if route == "both" else [Route(route)]
+        default_port = 8703 if doors == [Route.LGSP] else 8701
+        carrier_sim.run(host=host, port=port or default_port, speed=speed, doors=doors,
+                        accounts=known)
     else:
         from simulators.onestop import app as onestop_sim  # (the launcher, as above)
 

@@ -18,6 +18,10 @@ from typing import IO
 
 import httpx
 
+# The example agencies (three, on both routes): what `handoff demo` and the tests import
+# into their fresh database, and whose accounts the carrier simulator is told to accept.
+EXAMPLE_AGENCIES = Path(__file__).resolve().parent.parent / "examples" / "agencies.json"
+
 # Fast schedules so a demo or a test finishes in seconds; production keeps the defaults.
 FAST = {
     "HANDOFF_POLL_ONESTOP_EVERY": "1",
@@ -45,6 +49,7 @@ class Stack:
     broker_url: str = ""
     speed: float = 14400.0  # 4 simulated hours a second: a return (3 days) takes ~20 s
     extra_env: dict[str, str] = field(default_factory=dict)
+    agencies_file: Path | None = EXAMPLE_AGENCIES
     carrier_port: int = field(default_factory=free_port)
     onestop_port: int = field(default_factory=free_port)
     web_port: int = field(default_factory=free_port)
@@ -70,6 +75,9 @@ class Stack:
             "HANDOFF_HOME": str(self.home),
             "HANDOFF_CARRIER_BASE_URL": self.carrier_url,
             "HANDOFF_ONESTOP_BASE_URL": self.onestop_url,
+            "HANDOFF_LGSP_TOKEN_URL": self.carrier_url + "lgsp/token",
+            "HANDOFF_LGSP_BASE_URL": self.carrier_url + "lgsp",
+            "HANDOFF_SIM_CARRIER_ACCOUNTS": " ".join(self.sim_accounts()),
             "HANDOFF_WEB_PORT": str(self.web_port),
             "PYTHONUNBUFFERED": "1",
             # The simulators accept only the demo credentials, also when a test runs the
@@ -106,10 +114,31 @@ class Stack:
         wait_http(self.carrier_url + "healthz")
         wait_http(self.onestop_url + "healthz")
 
+    def sim_accounts(self) -> list[str]:
+        """KEY:SECRET:CUSTOMER_CODE of each own account in the agencies file (simulator
+        values only: the example file's credentials are public)."""
+        if self.agencies_file is None:
+            return []
+        data = json.loads(self.agencies_file.read_text(encoding="utf-8"))
+        return [f"{a['customer_key']}:{a['secret_key']}:{a['customer_code']}"
+                for a in data.values() if a.get("customer_code")]
+
     def migrate(self) -> None:
-        result = self.run("migrate")
-        if result.returncode != 0:
-            raise RuntimeError(f"migrate failed: {result.stderr[-2000:]}")
+        """Schema, then the agencies: the file's, then HANDOFF_AGENCIES of `extra_env`
+        again (a test's own entries win over the example's)."""
+        steps: list[tuple[str, ...]] = [("migrate",)]
+        if self.agencies_file is not None:
+            steps.append(("agency", "import", str(self.agencies_file)))
+        if "HANDOFF_AGENCIES" in self.extra_env:
+            own = self.home / "agencies-from-env.json"
+            self.home.mkdir(parents=True, exist_ok=True)
+            own.write_text(self.extra_env["HANDOFF_AGENCIES"], encoding="utf-8")
+            steps.append(("agency", "import", str(own)))
+        for step in steps:
+            result = self.run(*step)
+            if result.returncode != 0:
+                raise RuntimeError(f"{' '.join(step)} failed: {result.stderr[-2000:]}"
+                                   f"{result.stdout[-1000:]}")
 
     def start_worker(self, name: str = "worker") -> None:
         self._spawn(name, "worker", "-l", "INFO")

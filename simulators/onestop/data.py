@@ -32,12 +32,10 @@ PROCEDURES = [
     ("2.000635", "Cấp bản sao trích lục hộ tịch"),
 ]
 # (agency code, agency name, GSO province code of its citizens)
-AGENCIES = [
+AGENCIES = [  # one province's agencies (examples/agencies.json declares the same three)
     ("000.00.17.H19", "UBND xã Lai Vung", 82),
     ("000.00.21.H19", "UBND phường Cao Lãnh", 82),
-    ("000.00.05.H13", "UBND phường Ninh Kiều", 92),
-    ("000.00.11.H26", "UBND phường Hoàn Kiếm", 1),
-    ("000.00.30.H29", "UBND phường Sài Gòn", 79),
+    ("000.00.01.H19", "Sở Tư pháp tỉnh Đồng Tháp", 82),
 ]
 NOTES = ["", "", "", "Gọi điện trước khi giao", "Giao giờ hành chính"]
 DEFECTS = ("missing_phone", "unknown_ward", "bad_dossier_code", "bad_cod_amount")

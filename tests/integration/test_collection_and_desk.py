@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from simulators.onestop.data import AGENCIES
 from tests.integration.flow import (
     all_final,
     assert_each_status_reached_onestop_once,
@@ -52,7 +53,8 @@ def test_collection_flow_with_pickup_failures(tmp_path):
 
 @pytest.mark.services
 def test_two_clerks_at_once_on_postgresql_make_one_order_each(tmp_path, pg_url, redis_url):
-    desk_everywhere = {"HANDOFF_DEFAULT_AGENCY": json.dumps({"dispatch": "desk"})}
+    desk_everywhere = {"HANDOFF_AGENCIES": json.dumps(
+        {code: {"dispatch": "desk"} for code, _name, _province in AGENCIES})}
     with Stack(home=tmp_path / "home", database_url=pg_url, broker_url=redis_url,
                extra_env=desk_everywhere) as stack:
         db = Database(pg_url)

@@ -26,6 +26,7 @@ COMMANDS = {
     "pickup": "worker.cli.desk:pickup",
     "user": "worker.cli.users:user",
     "token": "worker.cli.tokens:token",
+    "agency": "worker.cli.agencies:agency",
     "areas": "worker.cli.areas:areas_group",
 }
 

@@ -97,9 +97,10 @@ def _merge_account(session: Session, settings: Settings, row: Agency,
         row.credentials = None
         return
     if any(given.values()) or row.credentials is None:
-        others = session.scalars(select(Agency).where(
-            Agency.code != row.code, Agency.route == route,
-            Agency.customer_code == customer_code, Agency.credentials.is_not(None)))
+        with session.no_autoflush:  # a new row is not whole yet (its name comes later)
+            others = session.scalars(select(Agency).where(
+                Agency.code != row.code, Agency.route == route,
+                Agency.customer_code == customer_code, Agency.credentials.is_not(None))).all()
         for other in others:
             theirs = open_sealed(settings, other.credentials or "")
             if (theirs.customer_key, theirs.secret_key) != (creds.customer_key,

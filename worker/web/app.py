@@ -18,7 +18,17 @@ from worker.bootstrap import runtime
 from worker.celery_app import app as celery_app
 from worker.domain.enums import Role
 from worker.service.runtime import Runtime
-from worker.web import api, auth, desk, metrics_route, openapi, ops, session, settings_page
+from worker.web import (
+    agencies_page,
+    api,
+    auth,
+    desk,
+    metrics_route,
+    openapi,
+    ops,
+    session,
+    settings_page,
+)
 from worker.web.bodies import BodyLimit
 from worker.web.carrier_hooks import carrier_hook
 from worker.web.hooks import onestop_hook
@@ -74,7 +84,7 @@ def create_app(rt: Runtime | None = None) -> Starlette:
             Mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")),
                   name="static"),
             *auth.routes, *desk.routes, *api.routes, *ops.routes, *metrics_route.routes,
-            *settings_page.routes,
+            *settings_page.routes, *agencies_page.routes,
         ],
         middleware=[Middleware(
             # the signed cookie holds only a session id (or the login form's CSRF token);

@@ -10,9 +10,11 @@ import time
 from pathlib import Path
 
 import click
+from sqlalchemy import select
 
 from worker.db.engine import Database
-from worker.domain.enums import Role
+from worker.db.models import Agency, Handoff
+from worker.domain.enums import Role, Route
 from worker.domain.statuses import FINAL, Status
 from worker.reports import counts_by_status
 from worker.stack import Stack
@@ -119,6 +121,8 @@ def _summary(db: Database, stack: Stack, count: int, done: bool, elapsed: float)
                f"gửi lặp bị loại: {onestop.get('duplicate_deliveries')}")
     click.echo(f"  thời gian: {elapsed:.1f}s")
     ok, why = verdict(counts, carrier, count, done)
+    why += _per_agency(db, carrier)
+    ok = ok and not why
     click.echo("KẾT QUẢ: " + ("ĐẠT" if ok else "KHÔNG ĐẠT")
                + (f" ({'; '.join(why)})" if why else ""))
     return ok
@@ -139,3 +143,31 @@ def verdict(counts: dict[str, int], carrier: dict, count: int, done: bool
     if counts.get(Status.RETURNED.value, 0) == 0:
         why.append("không có hồ sơ nào chuyển hoàn sau khi phát không thành công")
     return not why, why
+
+
+def _per_agency(db: Database, carrier: dict) -> list[str]:
+    """Print each agency's figures and check that every order reached the carrier by its
+    agency's route and customer code; returns what is wrong (for the verdict)."""
+    orders = carrier.get("orders_by_number") or {}
+    with db.unit_of_work() as s:
+        agencies = {a.code: a for a in s.scalars(select(Agency))}
+        rows = s.execute(select(Handoff.agency_code, Handoff.order_number, Handoff.status)).all()
+    click.echo("\nTheo đơn vị:")
+    click.echo(f"  {'đơn vị':<15} {'tuyến':<6} {'tài khoản':<11} {'hồ sơ':>5} {'phát':>5} "
+               f"{'hoàn':>5} {'đơn bưu điện (tuyến, mã KH)'}")
+    wrong: list[str] = []
+    for code in sorted({r[0] for r in rows}):
+        agency = agencies.get(code)
+        mine = [r for r in rows if r[0] == code]
+        route = Route(agency.route) if agency and agency.customer_code else Route.NGSP
+        account = (agency.customer_code if agency and agency.customer_code else "chung")
+        seen = sorted({(orders[n]["route"], orders[n]["customer_code"]) for _, n, _ in mine
+                       if n in orders})
+        click.echo(f"  {code:<15} {'A' if route == Route.NGSP else 'B':<6} {account:<11} "
+                   f"{len(mine):>5} {sum(r[2] == Status.DELIVERED for r in mine):>5} "
+                   f"{sum(r[2] == Status.RETURNED for r in mine):>5} "
+                   + ", ".join(f"{r}/{c}" for r, c in seen))
+        if agency and agency.customer_code and any(
+                (r, c) != (route.value, agency.customer_code) for r, c in seen):
+            wrong.append(f"đơn của {code} không đi đúng tuyến/tài khoản của đơn vị")
+    return wrong

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -32,7 +33,7 @@ AT = datetime(2026, 11, 27, 10, 2, tzinfo=VN_TZ)
 FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-def _raw(code: int = 7, **fields: object) -> bytes:
+def _raw(code: int = 7, **fields: Any) -> bytes:
     return json.dumps(push_body(ORDER, code, AT, **fields)).encode()
 
 

@@ -409,8 +409,9 @@ def test_handoff_status_and_the_timeline_page_say_which_path_each_event_came_by(
     shown = handoff(tmp_path, "status", dossier)
     assert shown.returncode == 0, shown.stderr
     lines = shown.stdout.splitlines()
-    assert any("in_transit" in line and "carrier-push" in line for line in lines), lines
-    assert any("delivered" in line and " feed " in line for line in lines), lines
+    assert any("in_transit" in line and "bưu chính (báo tin)" in line for line in lines), lines
+    assert any("delivered" in line and "bưu chính (luồng theo dõi)" in line
+               for line in lines), lines
     add_staff(world.db)
     assert login(world.client, "ops").status_code == 303
     with world.db.unit_of_work() as s:

@@ -9,6 +9,7 @@ import sys
 import click
 
 from worker.cli.common import clean_arg, echo_line, parse_moment, parse_since, runtime
+from worker.domain.enums import SOURCE_VI
 from worker.domain.moments import local
 from worker.health import liveness, notices
 from worker.reports import find_handoffs, recent_log, timeline
@@ -41,7 +42,7 @@ def status(code: str, as_json: bool) -> None:
         for e in t["events"]:
             mark = "✓" if e["applied"] else "·"
             echo_line(f"  {mark} {e['at']}  {e['status'] or '-':<18} {e['raw_code']:>4} "
-                      f"{e['raw_text'][:40]:<40} {e['source']:<8} {e['reason_vi']}")
+                      f"{e['raw_text'][:40]:<40} {_path(e['source'])} {e['reason_vi']}")
         for j in t["jobs"]:
             echo_line(f"  job {j['id']} {j['kind']} {j['state']} attempts={j['attempts']} "
                       f"{('next ' + j['next_attempt_at']) if j['next_attempt_at'] else ''} "
@@ -68,7 +69,13 @@ def log_cmd(status_filter: str | None, since: str | None, limit: int, as_json: b
 def format_log_row(r: dict) -> str:
     mark = "✓" if r["applied"] else "·"
     return (f"{mark} {r['at']} {r['dossier_code']:<28} {r['status'] or '-':<18} "
-            f"{r['raw_code']:>4} {r['raw_text'][:34]:<34} {r['source']:<8} {r['reason_vi']}")
+            f"{r['raw_code']:>4} {r['raw_text'][:34]:<34} {_path(r['source'])} {r['reason_vi']}")
+
+
+def _path(source: str) -> str:
+    """The path an event came by, in words (the carrier's feed or its push, the one-stop,
+    the desk...), padded to one column."""
+    return f"{SOURCE_VI.get(source, source):<26}"
 
 
 @click.command()

@@ -19,7 +19,7 @@ from tests.web_app import add_staff, csrf, login, page_client
 from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.models import Agency, Handoff
-from worker.domain.enums import Route
+from worker.domain.enums import EventSource, Route
 from worker.domain.statuses import Status
 from worker.service import agencies, uow
 from worker.service.ingest import ingest_item
@@ -169,7 +169,8 @@ def test_disable_and_enable_take_up_the_hand_offs_that_waited(page: Page) -> Non
     assert off.status_code == 303 and page.row().enabled is False  # type: ignore[union-attr]
     assert "Đã tắt đơn vị" in page.client.get(off.headers["location"]).text
     with uow.begin(page.rt) as s:  # an item of the disabled agency waits
-        got = ingest_item(s, numbered(1, agency__code=CODE), "onestop-feed", page.rt.settings)
+        got = ingest_item(s, numbered(1, agency__code=CODE), EventSource.ONESTOP_FEED,
+                          page.rt.settings)
     with page.rt.db.unit_of_work() as s:
         assert s.get_one(Handoff, got.handoff_id).status == Status.NEEDS_ATTENTION
     listed = page.client.get("/ops/agencies")
@@ -187,7 +188,7 @@ def test_disable_and_enable_take_up_the_hand_offs_that_waited(page: Page) -> Non
 
 def test_an_agency_that_hand_offs_wait_for_is_listed_with_a_link_to_add_it(page: Page) -> None:
     with uow.begin(page.rt) as s:
-        ingest_item(s, numbered(1, agency__code=CODE), "onestop-feed", page.rt.settings)
+        ingest_item(s, numbered(1, agency__code=CODE), EventSource.ONESTOP_FEED, page.rt.settings)
     login(page.client, "ops")
     listed = page.client.get("/ops/agencies")
     assert 'id="missing"' in listed.text
@@ -205,9 +206,8 @@ def test_desk_staff_read_the_list_without_account_details_and_change_nothing(
         page: Page) -> None:
     login(page.client, "ops")
     assert _add(page).status_code == 303
-    desk = page.client.__class__(page.client.app, base_url=str(page.client.base_url),
-                                 follow_redirects=False)
-    with desk:
+    with TestClient(page.client.app, base_url=str(page.client.base_url),
+                    follow_redirects=False) as desk:
         login(desk, "desk")
         listed = desk.get("/ops/agencies")
         assert listed.status_code == 200 and CODE in listed.text

@@ -12,27 +12,21 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from sqlalchemy.orm import Session
 
-from worker.cli.common import clean_arg, echo_line, fail, prepare_embedded, runtime
+from worker.cli.agency_bulk import agency_import, agency_rotate_key
+from worker.cli.agency_run import do, seed_fresh_database
+from worker.cli.common import clean_arg, echo_line, fail
 from worker.db.models import Agency
 from worker.domain.agency_spec import CREDENTIAL_FIELDS, SLA_FIELDS
 from worker.domain.enums import DISPATCH_MODE_VI
-from worker.domain.errors import InvalidInput
-from worker.service import agency_admin, agency_views, uow
-from worker.service.runtime import Runtime
-from worker.service.vault import VaultError
+from worker.service import agency_admin, agency_views
 from worker.settings import Settings
 
-T = TypeVar("T")
 STDIN_MAX = 64_000  # a credentials object is a few hundred bytes
-IMPORT_MAX = 10_000_000  # a province's agencies: a few thousand entries at most
-KEY_HINT = ("HANDOFF_CREDENTIALS_KEY phải là một hoặc nhiều khóa Fernet, cách nhau bởi dấu "
-            "phẩy (khóa đầu mã hóa, mọi khóa đều giải mã); `handoff secrets` tạo khóa mới")
 # option name -> field of the agency's description
 _OPTION_FIELDS = {"name": "name", "tel": "tel", "email": "email", "address": "address",
                   "province": "province_code", "ward": "ward_code", "dispatch": "dispatch",
@@ -43,44 +37,10 @@ _CREDENTIAL_PROMPTS = {"customer_key": "Khóa khách hàng (customer_key)",
                        "push_secret": "Khóa ký báo trạng thái (push_secret)"}
 
 
-class _DryRun(Exception):
-    """Raised inside the transaction of `import --dry-run` so that it rolls back."""
-
-    def __init__(self, results: list[agency_admin.Saved]) -> None:
-        super().__init__("dry run")
-        self.results = results
-
-
 @click.group()
 @click.pass_context
 def agency(ctx: click.Context) -> None:
     """The province's agencies: sender block, dispatch, route (A/B), post-office account."""
-
-
-def _runtime(ctx: click.Context) -> Runtime:
-    """The runtime a caller handed in (tests: `invoke(agency, ..., obj=rt)`), else the
-    process's own on the embedded default or HANDOFF_DATABASE_URL."""
-    if isinstance(ctx.obj, Runtime):
-        return ctx.obj
-    prepare_embedded()
-    return runtime()
-
-
-def _said(err: InvalidInput) -> str:
-    return f"{err.field}: {err.reason}" if err.field else err.reason
-
-
-def _do(ctx: click.Context, work: Callable[[Session, Settings], T]) -> T:
-    """`work` in one unit of work (posts it queues are rung after commit). A refusal is
-    told as "field: reason" (exit 2, nothing stored); no value of a credential is in it."""
-    rt = _runtime(ctx)
-    try:
-        with uow.begin(rt) as session:
-            return work(session, rt.settings)
-    except InvalidInput as err:
-        fail(_said(err))
-    except VaultError as err:
-        fail(f"không mở được thông tin tài khoản đã lưu: {err}. {KEY_HINT}")
 
 
 def _refuse_argv_secret(ctx: click.Context, param: click.Parameter, value: object) -> None:
@@ -187,7 +147,7 @@ def _save(ctx: click.Context, code: str, options: dict[str, Any], *, adding: boo
             raw["sla"] = sla
         return agency_admin.save(session, settings, raw, actor, adding=adding)
 
-    saved = _do(ctx, work)
+    saved = do(ctx, work)
     if saved.added:
         click.echo(f"đã thêm đơn vị {saved.code}")
     elif saved.changed:
@@ -231,7 +191,7 @@ def _account(a: Mapping[str, Any]) -> str:
 @click.pass_context
 def agency_list(ctx: click.Context, as_json: bool) -> None:
     """Every agency: route, account (own or shared), dispatch, enabled, hand-offs waiting."""
-    rows, missing = _do(ctx, lambda s, _: (agency_views.listing(s),
+    rows, missing = do(ctx, lambda s, _: (agency_views.listing(s),
                                            agency_views.waiting_for_missing(s)))
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
@@ -253,7 +213,7 @@ def agency_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def agency_show(ctx: click.Context, code: str | None, as_json: bool) -> None:
     """One agency in full; of its credentials only whether they are set."""
-    a, shared = _do(ctx, lambda s, settings: (agency_views.detail(s, code or ""),
+    a, shared = do(ctx, lambda s, settings: (agency_views.detail(s, code or ""),
                                               settings.carrier_quota_per_second))
     if a is None:
         fail(f"code: không có đơn vị {(code or '')[:40]}")
@@ -282,7 +242,7 @@ def agency_show(ctx: click.Context, code: str | None, as_json: bool) -> None:
 
 
 def _set_enabled(ctx: click.Context, code: str, enabled: bool) -> None:
-    saved = _do(ctx, lambda s, _: agency_admin.set_enabled(s, code, enabled, "cli"))
+    saved = do(ctx, lambda s, _: agency_admin.set_enabled(s, code, enabled, "cli"))
     state = "đã bật" if enabled else "đã tắt"
     click.echo(f"đơn vị {saved.code} {state}" + ("" if saved.changed else " (từ trước)"))
     if enabled:
@@ -308,83 +268,6 @@ def agency_enable(ctx: click.Context, code: str | None) -> None:
     _set_enabled(ctx, code or "", True)
 
 
-def _load(path: Path) -> object:
-    try:
-        with path.open("rb") as f:
-            data = f.read(IMPORT_MAX + 1)
-    except OSError as err:
-        fail(f"file: không đọc được {path}: {err.strerror}")
-    if len(data) > IMPORT_MAX:
-        fail(f"file: lớn quá {IMPORT_MAX} byte")
-    try:
-        return json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        fail("file: không phải văn bản UTF-8")
-    except json.JSONDecodeError as err:  # its message holds a position, never the text
-        fail(f"file: không phải JSON hợp lệ (dòng {err.lineno}, cột {err.colno})")
-
-
-@agency.command("import")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--dry-run", is_flag=True, help="chỉ in những gì sẽ thay đổi, không lưu")
-@click.pass_context
-def agency_import(ctx: click.Context, file: Path, dry_run: bool) -> None:
-    """Add or update the agencies of a JSON file ({code: {...}} like HANDOFF_AGENCIES, or a
-    list of objects with "code"): all of them, or none when one is wrong."""
-    data = _load(file)
-
-    def work(session: Session, settings: Settings) -> list[agency_admin.Saved]:
-        results = agency_admin.import_agencies(session, settings, data, "import")
-        if dry_run:
-            raise _DryRun(results)
-        return results
-
-    try:
-        results = _do(ctx, work)
-    except _DryRun as done:
-        results = done.results
-    for r in results:
-        what = ("thêm" if r.added else
-                f"cập nhật: {', '.join(r.changed)}" if r.changed else "không đổi")
-        echo_line(f"{r.code:<20} {what}"
-                  + (f" ({r.taken_up} hồ sơ chờ được xử lý tiếp)" if r.taken_up else ""))
-    added = sum(r.added for r in results)
-    changed = sum(bool(r.changed) and not r.added for r in results)
-    verb = "sẽ" if dry_run else "đã"
-    click.echo(f"{len(results)} đơn vị: {verb} thêm {added}, {verb} cập nhật {changed}, "
-               f"không đổi {len(results) - added - changed}"
-               + (" (chạy thử: chưa lưu gì)" if dry_run else ""))
-
-
-@agency.command("rotate-key")
-@click.pass_context
-def agency_rotate_key(ctx: click.Context) -> None:
-    """Re-encrypt every agency's credentials under the first HANDOFF_CREDENTIALS_KEY."""
-    count = _do(ctx, agency_admin.rotate_key)
-    click.echo(f"đã mã hóa lại {count} tài khoản bằng khóa đầu tiên của "
-               "HANDOFF_CREDENTIALS_KEY")
-    click.echo(
-        "Đổi khóa không cần dừng dịch vụ:\n"
-        "  1. tạo khóa mới (`handoff secrets`); đặt HANDOFF_CREDENTIALS_KEY=KHÓA_MỚI,KHÓA_CŨ "
-        "(khóa mới đứng đầu) cho mọi tiến trình (worker, beat, web) và khởi động lại chúng: "
-        "chúng đọc được cả hai khóa;\n"
-        "  2. chạy `handoff agency rotate-key` (lệnh này): mọi tài khoản được mã hóa lại "
-        "bằng khóa mới;\n"
-        "  3. bỏ khóa cũ: HANDOFF_CREDENTIALS_KEY=KHÓA_MỚI, khởi động lại các tiến trình.")
-
-
-def seed_fresh_database() -> None:
-    """After `handoff migrate`: a fresh database gets its agencies from HANDOFF_AGENCIES
-    (and the ones its hand-offs name); later runs change nothing."""
-    rt = runtime()
-    try:
-        with uow.begin(rt) as session:
-            seeded = agency_admin.seed_if_fresh(session, rt.settings)
-    except InvalidInput as err:
-        fail(f"HANDOFF_AGENCIES: {_said(err)}")
-    if not seeded:
-        click.echo("agencies: không thêm gì (danh sách đơn vị đã ở trong cơ sở dữ liệu, hoặc "
-                   "HANDOFF_AGENCIES trống); `handoff agency import FILE` để nạp thêm")
-        return
-    click.echo(f"agencies: đã thêm {len(seeded)} đơn vị lần đầu: "
-               + ", ".join(r.code for r in seeded))
+agency.add_command(agency_import)
+agency.add_command(agency_rotate_key)
+__all__ = ["agency", "seed_fresh_database"]  # the migrate command seeds through this module

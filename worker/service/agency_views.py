@@ -23,15 +23,17 @@ def waiting_counts(session: Session) -> dict[str, int]:
     """Hand-offs waiting for their agency, by agency code: needs_attention whose last
     applied change was "agency unknown" or "agency disabled" (what `take_up_waiting`
     takes up). Codes with no agency row are here too: someone has to add them."""
+    held = Handoff.status == Status.NEEDS_ATTENTION.value
+    # the last applied change of each held hand-off only (not the whole log)
     last = (select(StatusLogEntry.handoff_id, func.max(StatusLogEntry.id).label("last_id"))
-            .where(StatusLogEntry.applied.is_(True))
+            .join(Handoff, Handoff.id == StatusLogEntry.handoff_id)
+            .where(held, StatusLogEntry.applied.is_(True))
             .group_by(StatusLogEntry.handoff_id).subquery())
     rows = session.execute(
         select(Handoff.agency_code, func.count())
         .join(last, last.c.handoff_id == Handoff.id)
         .join(StatusLogEntry, StatusLogEntry.id == last.c.last_id)
-        .where(Handoff.status == Status.NEEDS_ATTENTION.value,
-               StatusLogEntry.reason_code.in_([str(c) for c in WAITING]))
+        .where(held, StatusLogEntry.reason_code.in_([str(c) for c in WAITING]))
         .group_by(Handoff.agency_code)).all()
     return {str(code): int(n) for code, n in rows}
 

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -234,8 +235,12 @@ async def _save(request: Request, *, adding: bool) -> Response:
     raw = _raw(form, code, adding=adding)
     actor = request.state.user.username
     try:
-        saved = await _write(request, lambda s, settings: agency_admin.save(
-            s, settings, raw, actor, adding=adding))
+        try:
+            saved = await _write(request, lambda s, settings: agency_admin.save(
+                s, settings, raw, actor, adding=adding))
+        except IntegrityError:  # the same code added at the same moment elsewhere
+            raise InvalidInput("đơn vị này vừa được thêm ở nơi khác; tải lại danh sách",
+                               field="code", code="agency.exists") from None
     except (InvalidInput, VaultError) as err:
         found = None if adding else await _read(request, agency_views.detail, code)
         if not adding and found is None:

@@ -38,6 +38,26 @@ def prepare_embedded() -> None:
         from worker.db.migrate import upgrade  # Alembic loads only when a migration may run
 
         upgrade(s.resolved_database_url())
+        _seed_agencies()
+
+
+def _seed_agencies() -> None:
+    """A fresh embedded database gets its agencies from HANDOFF_AGENCIES, as `handoff
+    migrate` does elsewhere (once: later starts change nothing)."""
+    from sqlalchemy.exc import IntegrityError  # (as above: only on the embedded default)
+
+    from worker.bootstrap import runtime  # (as above)
+    from worker.domain.errors import InvalidInput  # (as above)
+    from worker.service import agency_admin, uow  # (as above)
+
+    rt = runtime()
+    try:
+        with uow.begin(rt) as session:
+            agency_admin.seed_if_fresh(session, rt.settings)
+    except IntegrityError:
+        pass  # worker, beat and web started together: another one seeded it just now
+    except InvalidInput as err:
+        fail(f"HANDOFF_AGENCIES: {err.field or ''}: {err.reason}")
 
 
 def setup_logging(level: str = "INFO") -> None:

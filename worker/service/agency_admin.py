@@ -17,7 +17,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from worker.db.models import Agency, AgencySetting, Cursor, Handoff, StatusLogEntry, utcnow
+from worker.db.models import (
+    Agency,
+    AgencySetting,
+    DeploymentMark,
+    Handoff,
+    StatusLogEntry,
+    utcnow,
+)
 from worker.domain.agency_spec import CREDENTIAL_FIELDS, check_account, clean_spec
 from worker.domain.enums import DispatchMode, EventSource, JobKind, Route
 from worker.domain.errors import InvalidInput
@@ -30,7 +37,7 @@ from worker.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SEEDED = "agencies-seeded"  # a cursors row: the fresh-database seed ran once
+SEEDED = "agencies-seeded"  # a deployment mark: the fresh-database seed ran once
 WAITING = (ReasonCode.AGENCY_UNKNOWN, ReasonCode.AGENCY_DISABLED)
 # row attribute of each spec field that is stored as is
 _COLUMNS = {"name": "name", "tel": "sender_tel", "email": "sender_email",
@@ -208,9 +215,9 @@ def seed_if_fresh(session: Session, settings: Settings) -> list[Saved]:
     database served (its hand-offs, its settings-page dispatch mode) gets a row with the
     sender block it used (HANDOFF_DEFAULT_AGENCY), so that nothing in flight stops.
     Later runs change nothing: from then on the database is the truth."""
-    if session.get(Cursor, SEEDED) is not None:
+    if session.get(DeploymentMark, SEEDED) is not None:
         return []
-    session.add(Cursor(name=SEEDED, value="1", updated_at=utcnow()))
+    session.add(DeploymentMark(name=SEEDED, at=utcnow()))
     results = []
     if session.scalar(select(func.count()).select_from(Agency)) == 0:
         overrides = {r.agency_code: r.dispatch for r in session.scalars(select(AgencySetting))}

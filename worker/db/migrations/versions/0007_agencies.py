@@ -1,5 +1,5 @@
 """agencies in the database (sender block, dispatch, route, encrypted account, SLA
-overrides) and the receipts of carrier status pushes
+overrides), the receipts of carrier status pushes, marks of things done once
 
 Revision ID: 0007
 Revises: 0006
@@ -42,6 +42,11 @@ def upgrade() -> None:
     sa.Column('updated_by', sa.String(length=80), nullable=False),
     sa.PrimaryKeyConstraint('code')
     )
+    op.create_table('deployment_marks',
+    sa.Column('name', sa.String(length=40), nullable=False),
+    sa.Column('at', worker.db.models.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('name')
+    )
     op.create_table('carrier_push_receipts',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('agency_code', sa.String(length=40), nullable=False),
@@ -60,4 +65,5 @@ def downgrade() -> None:
     with op.batch_alter_table('carrier_push_receipts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_carrier_push_receipts_received_at'))
     op.drop_table('carrier_push_receipts')
+    op.drop_table('deployment_marks')
     op.drop_table('agencies')

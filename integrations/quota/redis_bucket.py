@@ -1,20 +1,18 @@
 """The quota limiter in Redis: every worker process of the deployment shares one bucket per
-post-office account (a sliding-window log of granted slots, see worker/domain/quota.py).
+post-office account (evenly spaced slots, see worker/domain/quota.py).
 
 Each reservation is one Lua script, so it is atomic across processes and machines, and it
 reads the Redis server's clock (TIME), never a worker's: two machines with skewed clocks
 still space their requests correctly. Counters for /metrics live in the same hash, since
 the web process that serves /metrics is not the one sending the requests.
 
-Keys (one hash tag per account): `<prefix>{<account>}:state` (hash: blocked_until,
-requests, waits, waited_seconds, throttled), `<prefix>{<account>}:slots` (list of the
-last n slots, expiring when idle), and `<prefix>accounts` (set of account keys).
+Keys: `<prefix>{<account>}` (hash: last_slot, blocked_until, requests, waits,
+waited_seconds, throttled) and `<prefix>accounts` (set of account keys).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -32,26 +30,22 @@ log = logging.getLogger(__name__)
 
 PREFIX = "handoff:quota:"
 
-# KEYS: state hash, slot list, accounts set.
-# ARGV: n, window, longest acceptable wait, account, "1" for a new request, slots' TTL.
-# Mirrors worker.domain.quota.next_slot and kept(); answers {granted, wait, slot}.
+# KEYS: the account's hash, the accounts set.
+# ARGV: interval, longest acceptable wait, account, "1" for a new request.
+# Mirrors worker.domain.quota.next_slot; answers {granted, wait, slot}.
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local n = tonumber(ARGV[1])
-local slot = math.max(now, tonumber(redis.call('HGET', KEYS[1], 'blocked_until') or '0'))
-if redis.call('LLEN', KEYS[2]) >= n then
-  slot = math.max(slot, tonumber(redis.call('LINDEX', KEYS[2], -n)) + tonumber(ARGV[2]))
-end
+local state = redis.call('HMGET', KEYS[1], 'last_slot', 'blocked_until')
+local slot = math.max(now, tonumber(state[2] or '0'),
+                      tonumber(state[1] or '-1e18') + tonumber(ARGV[1]))
 local wait = slot - now
-if wait > tonumber(ARGV[3]) then
+if wait > tonumber(ARGV[2]) then
   return {0, string.format('%.6f', wait), string.format('%.6f', slot)}
 end
-redis.call('RPUSH', KEYS[2], string.format('%.6f', slot))
-redis.call('LTRIM', KEYS[2], -n, -1)
-redis.call('EXPIRE', KEYS[2], tonumber(ARGV[6]))
-redis.call('SADD', KEYS[3], ARGV[4])
-if ARGV[5] == '1' then
+redis.call('HSET', KEYS[1], 'last_slot', string.format('%.6f', slot))
+redis.call('SADD', KEYS[2], ARGV[3])
+if ARGV[4] == '1' then
   redis.call('HINCRBY', KEYS[1], 'requests', 1)
   if wait > 0 then redis.call('HINCRBY', KEYS[1], 'waits', 1) end
 end
@@ -61,7 +55,7 @@ end
 return {1, string.format('%.6f', wait), string.format('%.6f', slot)}
 """
 
-# KEYS: state hash, accounts set. ARGV: retry_after seconds, account.
+# KEYS: the account's hash, the accounts set. ARGV: retry_after seconds, account.
 # The hold only ever grows: a shorter Retry-After never cuts a longer one short.
 _THROTTLE = """
 local t = redis.call('TIME')
@@ -102,13 +96,13 @@ class RedisBucket:
     def acquire(self, account: str, per_second: float) -> float:
         return take_slot(account, Budget.of(per_second, self.margin), self.max_wait,
                          reserve=self._reserve, blocked_until=self._blocked_until,
-                         sleep=self._sleep)
+                         sleep=self._sleep, clock=time.monotonic)
 
     def throttled(self, account: str, retry_after: float) -> None:
         """Best effort: with Redis down the 429 still becomes a retry (the adapter raises it);
         only the other processes miss the hint."""
         try:
-            self._throttle_script(keys=[self._state(account), self._accounts],
+            self._throttle_script(keys=[self._key(account), self._accounts],
                                   args=[f"{max(0.0, retry_after):.6f}", account])
         except redis.RedisError as exc:
             log.warning("quota: could not record a 429 of %s (%s)", account, type(exc).__name__)
@@ -117,7 +111,7 @@ class RedisBucket:
         accounts = sorted(_text(a) for a in self._redis.smembers(self._accounts))
         pipe = self._redis.pipeline(transaction=False)
         for account in accounts:
-            pipe.hgetall(self._state(account))
+            pipe.hgetall(self._key(account))
         out = []
         for account, state in zip(accounts, pipe.execute(), strict=True):
             fields = {_text(k): _text(v) for k, v in state.items()}
@@ -132,30 +126,27 @@ class RedisBucket:
 
     # --- Plumbing --------------------------------------------------------------------------
     def _reserve(self, account: str, budget: Budget, new: bool, max_wait: float) -> Reservation:
-        ttl = math.ceil(self.max_wait + budget.window) + 60  # outlives the furthest slot
         try:
             granted, wait, slot = self._reserve_script(
-                keys=[self._state(account), self._slots(account), self._accounts],
-                args=[budget.n, f"{budget.window:.6f}", f"{max_wait:.6f}", account,
-                      "1" if new else "0", ttl])
+                keys=[self._key(account), self._accounts],
+                args=[f"{budget.interval:.6f}", f"{max_wait:.6f}", account,
+                      "1" if new else "0"])
+            seen_at = time.monotonic()  # the server read its clock just before answering
         except redis.RedisError as exc:
             raise TransientError(
                 f"không đọc được hạn mức gọi bưu điện trong Redis ({type(exc).__name__})"
             ) from None
-        return Reservation(bool(int(granted)), float(wait), float(slot))
+        return Reservation(bool(int(granted)), float(wait), float(slot), seen_at)
 
     def _blocked_until(self, account: str) -> float:
         try:
-            value = self._redis.hget(self._state(account), "blocked_until")
+            value = self._redis.hget(self._key(account), "blocked_until")
         except redis.RedisError:
             return 0.0  # the slot was granted; a missed hold costs at most one more 429
         return float(_text(value)) if value else 0.0
 
-    def _state(self, account: str) -> str:
-        return f"{self.prefix}{{{account}}}:state"
-
-    def _slots(self, account: str) -> str:
-        return f"{self.prefix}{{{account}}}:slots"
+    def _key(self, account: str) -> str:
+        return f"{self.prefix}{{{account}}}"
 
     @property
     def _accounts(self) -> str:

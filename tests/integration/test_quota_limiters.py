@@ -102,14 +102,15 @@ def test_a_429_holds_its_account_only(store):
     thread = threading.Thread(target=lambda: held.append(limiter.acquire(A, 20)))
     started = time.monotonic()
     thread.start()
-    # the other account goes at full speed meanwhile: its whole quota without a wait
-    assert [limiter.acquire(B, 20) for _ in range(20)] == [0.0] * 20
-    assert time.monotonic() - started < 1.0
+    # the other account goes at full speed meanwhile: 20 requests, one every 55 ms
+    waits = [limiter.acquire(B, 20) for _ in range(20)]
+    assert max(waits) <= 1.1 / 20 + 0.01
+    assert time.monotonic() - started < 1.3
     thread.join()
     assert 1.3 <= held[0] <= 1.7 and time.monotonic() - started >= 1.4
     usage = {u.account: u for u in limiter.usage()}
     assert (usage[A].throttled, usage[A].requests, usage[A].waits) == (1, 1, 1)
-    assert (usage[B].throttled, usage[B].requests, usage[B].waits) == (0, 20, 0)
+    assert (usage[B].throttled, usage[B].requests) == (0, 20)
 
 
 def test_a_429_during_the_wait_sends_the_request_past_the_hold(store):
@@ -131,9 +132,9 @@ def test_a_429_during_the_wait_sends_the_request_past_the_hold(store):
 def test_a_wait_past_the_maximum_is_a_retry_with_retry_after(store):
     kind, url = store
     limiter = build(kind, url, max_wait=0.5)
-    assert [limiter.acquire(A, 2) for _ in range(2)] == [0.0, 0.0]
+    assert limiter.acquire(A, 1) == 0.0
     with pytest.raises(TransientError) as err:
-        limiter.acquire(A, 2)  # the third would wait about 1.1 s
+        limiter.acquire(A, 1)  # the second would wait about 1.1 s
     assert err.value.retry_after is not None and 0.9 <= err.value.retry_after <= 1.2
     assert A in str(err.value)
 
@@ -142,15 +143,16 @@ def test_a_wait_past_the_maximum_is_a_retry_with_retry_after(store):
         limiter.acquire(B, 2)
     assert err.value.retry_after is not None and 9 <= err.value.retry_after <= 10.1
     usage = {u.account: u for u in limiter.usage()}
-    assert usage[A].requests == 2 and usage[B].requests == 0  # a refusal takes no slot
+    assert usage[A].requests == 1 and usage[B].requests == 0  # a refusal takes no slot
 
 
 def test_below_one_request_a_second_the_window_stretches(store):
     kind, url = store
     limiter = build(kind, url, margin=0.0)
     started = time.monotonic()
-    assert limiter.acquire(A, 2.5) == 0.0 and limiter.acquire(A, 2.5) == 0.0
-    assert 0.9 <= limiter.acquire(A, 2.5) <= 1.05  # 2.5/s allows 2 in a second, never 3
-    assert 0.9 <= time.monotonic() - started <= 1.3
+    assert limiter.acquire(A, 2.5) == 0.0
+    assert 0.4 <= limiter.acquire(A, 2.5) <= 0.51  # 2.5/s allows 2 in a second, never 3
+    assert 0.4 <= limiter.acquire(A, 2.5) <= 0.51
+    assert 0.95 <= time.monotonic() - started <= 1.3
     assert limiter.acquire(B, 0.5) == 0.0
     assert 1.9 <= limiter.acquire(B, 0.5) <= 2.05  # one every two seconds

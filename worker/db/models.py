@@ -314,6 +314,16 @@ class Agency(Base):
     updated_by: Mapped[str] = mapped_column(String(80), default="")
 
 
+class DeploymentMark(Base):
+    """Things done once per database (e.g. "agencies-seeded": the fresh-database seed from
+    HANDOFF_AGENCIES ran), so a later start never does them again."""
+
+    __tablename__ = "deployment_marks"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class CarrierPushReceipt(Base):
     """A status push the carrier sent, by its `ems-transaction` id: the carrier re-sends
     the same id until it is answered "success", and a re-sent one is answered again
@@ -332,14 +342,14 @@ class CarrierPushReceipt(Base):
 
 class RateBucket(Base):
     """One post-office account's request budget on the embedded default (worker/service/
-    quota.py; Redis holds it in production): the last granted slots, a 429's hold, and the
+    quota.py; Redis holds it in production): the last granted slot, a 429's hold, and the
     counters /metrics reads, since the web process is not the one sending the requests.
     Times are epoch seconds of the database's clock."""
 
     __tablename__ = "rate_buckets"
 
     account: Mapped[str] = mapped_column(String(80), primary_key=True)  # CarrierAccount.key
-    slots: Mapped[list[float]] = mapped_column(JSON, default=list)  # oldest first
+    last_slot: Mapped[float] = mapped_column(Float, default=0.0)
     blocked_until: Mapped[float] = mapped_column(Float, default=0.0)
     requests: Mapped[int] = mapped_column(BigInteger, default=0)
     waits: Mapped[int] = mapped_column(BigInteger, default=0)

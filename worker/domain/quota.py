@@ -1,17 +1,21 @@
 """The quota's arithmetic: when an account's next request may go (pure; both limiters use it,
-the Redis script mirrors `next_slot` line for line).
+the Redis script mirrors `next_slot`).
 
-A sliding-window log: each account keeps the times of its last `n` granted slots. A new
-request gets the earliest time that is not before now, not inside a 429's hold, and at
-least one window after the n-th last slot, so that no window ever holds more than `n`.
-Slots are handed out in the order they are asked for (first come, first served) and may lie
-in the future: the caller sleeps until its slot, outside any lock or transaction.
+Requests of one account are spaced evenly: each gets the earliest time that is not before
+now, not inside a 429's hold, and at least one interval after the account's last granted
+slot, the interval being the window (one second plus the margin) divided by the quota. Any
+quota+1 requests in a row then span more than a second, so no one-second window ever holds
+more than the quota, and a busy account never sends its quota as one burst: requests that
+leave together compete for the CPU and the network and reach the post office with uneven
+delays, bunching up across the window's edge. Slots are handed out in the order they are
+asked for (first come, first served) and may lie in the future: the caller sleeps until its
+slot, outside any lock or transaction.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from worker.domain.errors import TransientError
@@ -19,56 +23,57 @@ from worker.domain.errors import TransientError
 
 @dataclass(frozen=True)
 class Budget:
-    """At most `n` requests in any `window` seconds (one second, or more below 1 request/s,
-    plus the margin against network jitter)."""
+    """Seconds between two requests of one account."""
 
-    n: int
-    window: float
+    interval: float
 
     @classmethod
     def of(cls, per_second: float, margin: float) -> Budget:
-        """The budget of a quota. 2.5/s allows 2 in a second (never more than the quota);
-        0.5/s allows 1 every 2 seconds."""
+        """The spacing of a quota. 20/s: 1.1 s / 20; 2.5/s allows 2 in a second, never 3
+        (1.1 s / 2); 0.5/s: one every 2.1 s."""
         if per_second <= 0:
             raise ValueError("quota must be > 0 requests per second")
         if per_second >= 1:
-            return cls(math.floor(per_second), 1.0 + margin)
-        return cls(1, 1.0 / per_second + margin)
+            return cls((1.0 + margin) / math.floor(per_second))
+        return cls(1.0 / per_second + margin)
 
 
-def next_slot(slots: Sequence[float], now: float, blocked_until: float, budget: Budget) -> float:
-    """The time the next request may go, given the last granted slots (oldest first)."""
-    slot = max(now, blocked_until)
-    if len(slots) >= budget.n:
-        slot = max(slot, slots[-budget.n] + budget.window)
-    return slot
-
-
-def kept(slots: Sequence[float], slot: float, budget: Budget) -> list[float]:
-    """The log after granting `slot`: only the last `n` matter."""
-    return [*slots, slot][-budget.n:]
+def next_slot(last: float, now: float, blocked_until: float, budget: Budget) -> float:
+    """The time the next request may go, given the account's last granted slot."""
+    return max(now, blocked_until, last + budget.interval)
 
 
 @dataclass(frozen=True)
 class Reservation:
     """What a store answers: granted or not, the wait until the slot, the slot itself (in
-    the store's clock)."""
+    the store's clock), and when the store's clock was read, on this process's monotonic
+    clock: the caller sleeps until `seen_at + wait`, so the time spent committing or
+    carrying the answer back is not added to the wait (it would differ from one request to
+    the next and bunch them up at the post office)."""
 
     granted: bool
     wait: float
     slot: float
+    seen_at: float
 
 
 # reserve(account, budget, new request?, longest acceptable wait) -> Reservation
 Reserve = Callable[[str, Budget, bool, float], Reservation]
 
+# A sleeping request looks for a new 429 hold this long before its slot, so that the look
+# (a read of the shared store, slower when the store is busy) does not delay the request
+# itself: a request late by a varying amount would bunch up with the next ones.
+LOOK_AHEAD_S = 0.1
+
 
 def take_slot(account: str, budget: Budget, max_wait: float, *, reserve: Reserve,
-              blocked_until: Callable[[str], float], sleep: Callable[[float], None]) -> float:
-    """Reserve a slot, sleep until it, and return the seconds waited. A 429 that arrived
-    while sleeping (the account's hold now reaches past the slot) sends the request back for
-    a later slot instead of letting it go into the hold. Raises TransientError when the
-    total wait would pass `max_wait`: the job is retried later instead of holding a worker."""
+              blocked_until: Callable[[str], float], sleep: Callable[[float], None],
+              clock: Callable[[], float]) -> float:
+    """Reserve a slot, sleep until it (`clock` is the monotonic clock of `seen_at`), and
+    return the seconds waited. A 429 that arrived while sleeping (the account's hold now
+    reaches past the slot) sends the request back for a later slot instead of letting it go
+    into the hold. Raises TransientError when the total wait would pass `max_wait`: the job
+    is retried later instead of holding a worker."""
     waited = 0.0
     new = True
     while True:
@@ -80,8 +85,17 @@ def take_slot(account: str, budget: Budget, max_wait: float, *, reserve: Reserve
                 retry_after=got.wait)
         if got.wait <= 0:
             return waited
-        sleep(got.wait)
+        deadline = got.seen_at + got.wait
+        _sleep_until(deadline - LOOK_AHEAD_S, sleep, clock)
         waited += got.wait
         if blocked_until(account) <= got.slot:
+            _sleep_until(deadline, sleep, clock)
             return waited
         new = False
+
+
+def _sleep_until(moment: float, sleep: Callable[[float], None],
+                 clock: Callable[[], float]) -> None:
+    left = moment - clock()
+    if left > 0:
+        sleep(left)

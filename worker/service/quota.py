@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from worker.db.engine import Database
 from worker.db.models import RateBucket
-from worker.domain.quota import Budget, Reservation, kept, next_slot, take_slot
+from worker.domain.quota import Budget, Reservation, next_slot, take_slot
 from worker.ports.quota import AccountUsage
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class DatabaseBucket:
     def acquire(self, account: str, per_second: float) -> float:
         return take_slot(account, Budget.of(per_second, self.margin), self.max_wait,
                          reserve=self._reserve, blocked_until=self._blocked_until,
-                         sleep=self._sleep)
+                         sleep=self._sleep, clock=time.monotonic)
 
     def throttled(self, account: str, retry_after: float) -> None:
         with self.db.unit_of_work() as s:
@@ -70,16 +70,17 @@ class DatabaseBucket:
         with self.db.unit_of_work() as s:
             row = self._row(s, account)
             now = self._now(s)  # after the lock: a process that queued sees when it got it
-            slot = next_slot(row.slots, now, row.blocked_until, budget)
+            seen_at = time.monotonic()
+            slot = next_slot(row.last_slot, now, row.blocked_until, budget)
             wait = slot - now
             if wait > max_wait:
-                return Reservation(False, wait, slot)
-            row.slots = kept(row.slots, slot, budget)
+                return Reservation(False, wait, slot, seen_at)
+            row.last_slot = slot
             if new:
                 row.requests += 1
                 row.waits += 1 if wait > 0 else 0
             row.waited_seconds += max(0.0, wait)
-            return Reservation(True, wait, slot)
+            return Reservation(True, wait, slot, seen_at)
 
     def _blocked_until(self, account: str) -> float:
         with self.db.unit_of_work() as s:
@@ -91,8 +92,8 @@ class DatabaseBucket:
         if s.scalar(select(RateBucket.account).where(RateBucket.account == account)) is None:
             try:
                 with s.begin_nested():
-                    s.add(RateBucket(account=account, slots=[], blocked_until=0.0, requests=0,
-                                     waits=0, waited_seconds=0.0, throttled=0))
+                    s.add(RateBucket(account=account, last_slot=0.0, blocked_until=0.0,
+                                     requests=0, waits=0, waited_seconds=0.0, throttled=0))
             except IntegrityError:
                 pass  # another process created it first
         # populate_existing: the row just added (or read) is read again under the lock

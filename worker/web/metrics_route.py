@@ -1,4 +1,5 @@
-"""GET /metrics: Prometheus text format, read from the database at scrape time.
+"""GET /metrics: Prometheus text format, read from the database (and the carrier quota's
+shared store) at scrape time.
 
 Open like /healthz (for a scraper inside the network): it carries counts only, no
 personal data and no dossier codes.

@@ -17,7 +17,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table('rate_buckets',
     sa.Column('account', sa.String(length=80), nullable=False),
-    sa.Column('slots', sa.JSON(), nullable=False),
+    sa.Column('last_slot', sa.Float(), nullable=False),
     sa.Column('blocked_until', sa.Float(), nullable=False),
     sa.Column('requests', sa.BigInteger(), nullable=False),
     sa.Column('waits', sa.BigInteger(), nullable=False),

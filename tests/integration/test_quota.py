@@ -98,7 +98,7 @@ def _until_seen(sim: str, key: str, requests: int, timeout: float = 60) -> None:
     raise AssertionError(f"the workers sent fewer than {requests} requests of {key}")
 
 
-@pytest.fixture(params=["redis", "database"])
+@pytest.fixture(params=[pytest.param("redis", marks=pytest.mark.services), "database"])
 def broker_url(request: pytest.FixtureRequest) -> str:
     """The production limiter of each deployment: Redis with a Redis broker, else the
     database (here the embedded SQLite file)."""

@@ -32,7 +32,8 @@ def build(kind: str, url: str, *, max_wait: float = 30.0, margin: float = MARGIN
     return DatabaseBucket(Database(url), max_wait=max_wait, margin=margin)
 
 
-@pytest.fixture(params=["redis", "sqlite", "postgresql"])
+@pytest.fixture(params=[pytest.param("redis", marks=pytest.mark.services), "sqlite",
+                        pytest.param("postgresql", marks=pytest.mark.services)])
 def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[tuple[str, str]]:
     """(kind, url) of a fresh store of each kind."""
     kind = request.param

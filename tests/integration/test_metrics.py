@@ -96,7 +96,10 @@ def test_metrics_after_five_result_deliveries(tmp_path):
         assert hist[("onestop", "push_status", "ok")]["count"] > 5
 
         lag = {labels["feed"]: v for labels, v in m["handoff_feed_lag_seconds"]}
-        assert set(lag) == {"onestop-handoffs", "carrier-tracking"}
+        # one tracking feed per post-office account (the example agencies' two own accounts
+        # and the default one)
+        assert set(lag) == {"onestop-handoffs", "carrier-tracking", "ct:lgsp:C0021",
+                            "ct:ngsp:C0101"}
         assert lag["onestop-handoffs"] < 30, lag  # polled every second in the stack
 
         breaches = {labels["rule"]: v for labels, v in m["handoff_sla_breaches_open"]}

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from worker.db.engine import Database
 from worker.db.models import Cursor, Heartbeat, utcnow
 from worker.service import areas
-from worker.service.feeds import CARRIER_CURSOR, ONESTOP_CURSOR
+from worker.service.feeds import ACCOUNT_CURSOR_PREFIX, CARRIER_CURSOR, ONESTOP_CURSOR
 from worker.settings import Settings
 
 FLEET_HEARTBEAT = "worker"
@@ -66,8 +66,11 @@ def liveness(settings: Settings, hostname: str | None = None) -> list[str]:
                 problems.append(
                     f"{subject} {verb} work for {int((now - beat).total_seconds())}s")
             stale = timedelta(seconds=settings.check_feed_stale_seconds)
-            for name in (ONESTOP_CURSOR, CARRIER_CURSOR):
-                at = s.scalar(select(Cursor.updated_at).where(Cursor.name == name))
+            # the one-stop feed and every post-office account's tracking feed
+            feeds = s.execute(select(Cursor.name, Cursor.updated_at).where(
+                Cursor.name.in_([ONESTOP_CURSOR, CARRIER_CURSOR])
+                | Cursor.name.startswith(ACCOUNT_CURSOR_PREFIX))).all()
+            for name, at in feeds:
                 if at is not None and now - at > stale:
                     problems.append(f"feed {name} not read for {int((now - at).total_seconds())}s")
     except Exception as err:

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 CARRIER_CURSOR = "carrier-tracking"
 ONESTOP_CURSOR = "onestop-handoffs"
+ACCOUNT_CURSOR_PREFIX = "ct:"  # an agency's own account's tracking feed: "ct:<account key>"
 MAX_SECONDS = 60.0  # one poll never holds the lease longer than this
 
 
@@ -58,8 +59,8 @@ def carrier_cursor(account: CarrierAccount, default_key: str) -> str:
     name it always had. At most 35 characters, so "poll:" + it fits a lease name."""
     if account.key == default_key:
         return CARRIER_CURSOR
-    name = f"ct:{account.key}"
-    return name if len(name) <= 35 else "ct:" + hashlib.sha256(
+    name = f"{ACCOUNT_CURSOR_PREFIX}{account.key}"
+    return name if len(name) <= 35 else ACCOUNT_CURSOR_PREFIX + hashlib.sha256(
         account.key.encode("utf-8")).hexdigest()[:24]
 
 

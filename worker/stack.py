@@ -107,6 +107,12 @@ class Stack:
         return subprocess.run([sys.executable, "-m", "worker.cli", *args], env=self.env(),
                               capture_output=True, text=True, timeout=timeout)
 
+    def run_input(self, stdin: str, *args: str, timeout: float = 120
+                  ) -> subprocess.CompletedProcess[str]:
+        """`run` with `stdin` piped in (a password or credentials, never in argv)."""
+        return subprocess.run([sys.executable, "-m", "worker.cli", *args], env=self.env(),
+                              input=stdin, capture_output=True, text=True, timeout=timeout)
+
     def start_simulators(self) -> None:
         self._spawn("carrier-sim", "simulate", "carrier", "--port", str(self.carrier_port),
                     "--speed", str(self.speed))

@@ -26,7 +26,7 @@ from tenacity import (
 from tenacity.wait import wait_base
 
 from integrations.carrier import mapping
-from integrations.carrier.token_cache import TokenCache, cache_name
+from integrations.carrier.token_cache import TokenCache, cache_name, fingerprint
 from integrations.http_errors import retry_after
 from worker.domain.errors import PermanentError, TransientError
 from worker.domain.model import CarrierAccount, CarrierOrder, FeedPage, PostOutcome
@@ -90,7 +90,8 @@ class CarrierGateway(CarrierPort):
         self._timeout = timeout
         self._attempts = max(1, attempts)
         self._wait = wait if wait is not None else DEFAULT_WAIT
-        self._tokens = TokenCache(token_dir, cache_name(account, token_url), clock=clock)
+        self._tokens = TokenCache(token_dir, cache_name(account, token_url), clock=clock,
+                                  credentials=fingerprint(account))
         self.token_requests = 0  # token requests this client sent (not the cache's hits)
 
     @property

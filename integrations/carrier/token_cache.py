@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -51,6 +52,15 @@ def cache_name(account: CarrierAccount, door_url: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
+def fingerprint(account: CarrierAccount) -> str:
+    """What tells the credentials a token was fetched with apart, without holding them: an
+    HMAC of the customer key under the secret (the file it goes in is private, and holds
+    the live token anyway)."""
+    return hmac.new(account.secret_key.encode("utf-8", "surrogatepass"),
+                    account.customer_key.encode("utf-8", "surrogatepass"),
+                    hashlib.sha256).hexdigest()
+
+
 def valid_until(expires_in: float, now: float) -> float:
     """When to stop using a token that lives `expires_in` seconds from `now`."""
     return now + expires_in - min(TOKEN_MARGIN_S, 0.1 * expires_in)
@@ -60,9 +70,12 @@ class TokenCache:
     """Memory in front of an optional shared file (``directory`` None: memory only)."""
 
     def __init__(self, directory: Path | None, name: str, *,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, credentials: str = "") -> None:
         self._dir = directory
         self._name = name
+        # which credentials a shared token was fetched with (see `fingerprint`): a token of
+        # older credentials is not reused once ops changed them
+        self._credentials = credentials
         self._clock = clock
         self._lock = threading.Lock()  # one fetch per process at a time (threads)
         self._token: str | None = None
@@ -132,6 +145,8 @@ class TokenCache:
         try:
             data = json.loads(self._path(".json").read_text(encoding="utf-8"))
             token, until = data["token"], float(data["valid_until"])
+            if data.get("credentials", "") != self._credentials:
+                return None  # fetched with other credentials: log in with the new ones
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError):
@@ -145,7 +160,8 @@ class TokenCache:
         only the sharing (the token is still used by this process)."""
         final = self._path(".json")
         tmp = self._path(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        body = json.dumps({"token": token, "valid_until": until, "written_at": self._clock()})
+        body = json.dumps({"token": token, "valid_until": until, "written_at": self._clock(),
+                           "credentials": self._credentials})
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
             with os.fdopen(fd, "w", encoding="utf-8") as out:

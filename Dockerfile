@@ -24,8 +24,9 @@ RUN pip install --require-hashes -r /tmp/src/requirements.lock \
  && pip check \
  && rm -rf /tmp/src \
  && useradd --system --uid 10001 --user-group --home-dir /app --no-create-home handoff \
- && mkdir -p /app/var \
- && chown handoff:handoff /app/var
+ && mkdir -p /app/var/tokens \
+ && chown -R handoff:handoff /app/var \
+ && chmod 700 /app/var/tokens
 
 USER handoff
 

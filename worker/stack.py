@@ -20,7 +20,7 @@ import httpx
 
 # The example agencies (three, on both routes): what `handoff demo` and the tests import
 # into their fresh database, and whose accounts the carrier simulator is told to accept.
-EXAMPLE_AGENCIES = Path(__file__).resolve().parent.parent / "examples" / "agencies.json"
+EXAMPLE_AGENCIES = Path(__file__).resolve().parent / "examples" / "agencies.json"
 
 # Fast schedules so a demo or a test finishes in seconds; production keeps the defaults.
 FAST = {

@@ -32,7 +32,7 @@ PROCEDURES = [
     ("2.000635", "Cấp bản sao trích lục hộ tịch"),
 ]
 # (agency code, agency name, GSO province code of its citizens)
-AGENCIES = [  # one province's agencies (examples/agencies.json declares the same three)
+AGENCIES = [  # one province's agencies (worker/examples/agencies.json declares the same three)
     ("000.00.17.H19", "UBND xã Lai Vung", 82),
     ("000.00.21.H19", "UBND phường Cao Lãnh", 82),
     ("000.00.01.H19", "Sở Tư pháp tỉnh Đồng Tháp", 82),

@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     carrier_quota_max_wait_seconds: float = Field(default=30.0, gt=0)
     # Extra slack added to the one-second window, so that requests sent exactly one window
     # apart cannot land in the same second at the post office after network jitter.
-    carrier_quota_margin_seconds: float = Field(default=0.1, ge=0, le=1.0)
+    carrier_quota_margin_seconds: float = Field(default=0.2, ge=0, le=1.0)
 
     # Route B: the province's LGSP (one per province; each agency's account logs in to it)
     lgsp_token_url: str = "http://127.0.0.1:8703/token"

@@ -41,7 +41,7 @@ HELD = "AG-A"  # the account the post office answers 429 for a while
 HOLD_S, RETRY_AFTER_S = 2.0, 1
 # The margin covers the jitter between a request's slot and its arrival. Here 3 workers,
 # the simulator and the store share a small test machine: on 2 loaded CPUs requests were
-# seen up to 0.12 s late (a quiet server stays well under the default 0.1 s).
+# seen up to 0.12 s late (a quiet server stays well under the default 0.2 s).
 MARGIN = 0.25
 
 

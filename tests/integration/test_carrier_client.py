@@ -15,6 +15,7 @@ from tenacity import wait_none
 from integrations.carrier import s10
 from integrations.carrier.client import NgspClient, VnpostClient
 from simulators.carrier.app import SimConfig, serve_in_thread
+from tests.carrier_admin import admin_of
 from worker.domain.enums import Route
 from worker.domain.errors import PermanentError, TransientError
 from worker.domain.model import Address, CarrierAccount, CarrierOrder, Contact
@@ -48,14 +49,7 @@ def sim():
 
 @pytest.fixture
 def admin(sim):
-    with httpx.Client(base_url=sim, timeout=5) as http:
-        http.post("_admin/reset").raise_for_status()
-
-        def call(path: str, body: dict | None = None) -> dict:
-            response = http.post(path, json=body) if body is not None else http.get(path)
-            response.raise_for_status()
-            return response.json()
-
+    with admin_of(sim) as call:
         yield call
 
 

@@ -17,6 +17,7 @@ from tenacity import wait_none
 from integrations.carrier import s10
 from integrations.carrier.client import LgspClient, LgspDoor, NgspClient
 from simulators.carrier.app import SimConfig, serve_in_thread
+from tests.carrier_admin import admin_of
 from tests.integration.test_carrier_client import make_order
 from worker.domain.enums import Route
 from worker.domain.errors import CancelRefused, PermanentError, TransientError
@@ -44,14 +45,7 @@ def sim() -> Iterator[str]:
 
 @pytest.fixture
 def admin(sim):
-    with httpx.Client(base_url=sim, timeout=5) as http:
-        http.post("_admin/reset").raise_for_status()
-
-        def call(path: str, body: dict | None = None) -> dict:
-            response = http.post(path, json=body) if body is not None else http.get(path)
-            response.raise_for_status()
-            return response.json()
-
+    with admin_of(sim) as call:
         yield call
 
 

@@ -14,11 +14,12 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from worker.db.engine import Database
 from worker.db.models import Cursor, Heartbeat, utcnow
-from worker.service import areas
-from worker.service.feeds import ACCOUNT_CURSOR_PREFIX, CARRIER_CURSOR, ONESTOP_CURSOR
+from worker.service import agencies, areas
+from worker.service.feeds import ONESTOP_CURSOR, carrier_cursor
 from worker.settings import Settings
 
 FLEET_HEARTBEAT = "worker"
@@ -66,10 +67,8 @@ def liveness(settings: Settings, hostname: str | None = None) -> list[str]:
                 problems.append(
                     f"{subject} {verb} work for {int((now - beat).total_seconds())}s")
             stale = timedelta(seconds=settings.check_feed_stale_seconds)
-            # the one-stop feed and every post-office account's tracking feed
             feeds = s.execute(select(Cursor.name, Cursor.updated_at).where(
-                Cursor.name.in_([ONESTOP_CURSOR, CARRIER_CURSOR])
-                | Cursor.name.startswith(ACCOUNT_CURSOR_PREFIX))).all()
+                Cursor.name.in_(expected_feeds(s, settings)))).all()
             for name, at in feeds:
                 if at is not None and now - at > stale:
                     problems.append(f"feed {name} not read for {int((now - at).total_seconds())}s")
@@ -78,6 +77,16 @@ def liveness(settings: Settings, hostname: str | None = None) -> list[str]:
     finally:
         db.dispose()
     return problems
+
+
+def expected_feeds(session: Session, settings: Settings) -> list[str]:
+    """The cursors the pollers keep fresh now: the one-stop feed and the tracking feed of
+    every account in use (the default one, each agency's own). A cursor left behind by an
+    account no agency uses any more is never read again, so it must not count as stale;
+    a current account whose cursor does not exist yet (just added) is not a failure."""
+    default = agencies.default_account(settings).key
+    return [ONESTOP_CURSOR, *(carrier_cursor(account, default)
+                              for account in agencies.accounts(session, settings))]
 
 
 def notices(settings: Settings) -> list[str]:

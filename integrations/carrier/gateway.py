@@ -40,6 +40,11 @@ DEFAULT_WAIT = wait_exponential(multiplier=0.5, max=2.0) + wait_random(0, 0.5)
 DEFAULT_ATTEMPTS = 3
 # A 429 without a (readable) Retry-After still holds the account this long.
 DEFAULT_THROTTLE_S = 1.0
+# The longest a 429 may hold an account. The hold lands in the shared quota store, so every
+# process obeys it: a carrier bug answering "Retry-After: 86400000" would stop the account
+# for about 1000 days. The post office's real holds are seconds; ten minutes is already
+# long, and the next 429 after it holds the account again if the carrier still means it.
+MAX_THROTTLE_S = 600.0
 TOKEN_FORM = {"grant_type": "client_credentials"}  # section 1, on both routes
 
 
@@ -224,13 +229,18 @@ class CarrierGateway(CarrierPort):
             raise TransientError(f"lỗi gọi bưu điện ({type(exc).__name__})") from None
         if response.status_code == 429:
             wait = retry_after(response.headers)
-            self._limiter.throttled(self.account.key,
-                                    DEFAULT_THROTTLE_S if wait is None else wait)
+            if wait is not None and wait > MAX_THROTTLE_S:
+                log.warning("carrier asked %s to wait %.0f s (Retry-After); holding it %.0f s",
+                            self.account.key, wait, MAX_THROTTLE_S)
+            self._limiter.throttled(self.account.key, DEFAULT_THROTTLE_S if wait is None
+                                    else min(wait, MAX_THROTTLE_S))
         return response
 
     @staticmethod
     def _raise_for(response: httpx.Response) -> None:
         err = mapping.classify_http(response.status_code, response.headers, response.text)
+        if isinstance(err, TransientError) and (err.retry_after or 0.0) > MAX_THROTTLE_S:
+            err.retry_after = MAX_THROTTLE_S  # as capped as the hold (see _send)
         if err is not None:
             log.warning("carrier HTTP %s on %s", response.status_code, response.url.path)
             raise err

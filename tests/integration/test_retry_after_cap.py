@@ -1,0 +1,85 @@
+"""A 429's Retry-After holds the account in the shared quota store (every process obeys
+it), so an absurd one from a carrier bug is capped: the account is held at most
+MAX_THROTTLE_S, and the TransientError says the same wait. Against the carrier simulator,
+whose quota admin throttles one account with a chosen Retry-After."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from tenacity import wait_none
+
+from integrations.carrier.client import NgspClient
+from integrations.carrier.gateway import MAX_THROTTLE_S
+from simulators.carrier.app import SimConfig, serve_in_thread
+from tests.carrier_admin import admin_of
+from worker.domain.enums import Route
+from worker.domain.errors import TransientError
+from worker.domain.model import Address, CarrierAccount, CarrierOrder, Contact
+from worker.domain.statuses import Direction
+from worker.ports.quota import AccountUsage
+
+KEY, SECRET, CUSTOMER = "demo-key", "demo-secret", "C0001"
+ACCOUNT = CarrierAccount(Route.NGSP, CUSTOMER, KEY, SECRET, quota_per_second=5)
+SENDER = Contact("Bộ phận Một cửa", "02773000000",
+                 Address("Trung tâm PVHCC", "82", "30226", carrier_area=(82, 82098)))
+CITIZEN = Contact("Nguyễn Thị Hồng", "0912345678",
+                  Address("Số 12 Hàng Bài", "1", "70", carrier_area=(1, 1004)))
+
+
+class RecordingLimiter:
+    """A RateLimiter that never waits and records the seconds of every hold."""
+
+    def __init__(self) -> None:
+        self.throttles: list[tuple[str, float]] = []
+
+    def acquire(self, account: str, per_second: float) -> float:
+        return 0.0
+
+    def throttled(self, account: str, retry_after: float) -> None:
+        self.throttles.append((account, retry_after))
+
+    def usage(self) -> list[AccountUsage]:
+        return []
+
+
+def _order() -> CarrierOrder:
+    return CarrierOrder("000.00.17.H19-201126-0001/R1", Direction.RESULT_DELIVERY, SENDER,
+                        CITIZEN, description="Trả kết quả")
+
+
+@pytest.fixture(scope="module")
+def sim():
+    base_url, stop = serve_in_thread(SimConfig(seed=7, return_rate=0.0, pickup_fail_rate=0.0))
+    yield base_url
+    stop()
+
+
+@pytest.fixture
+def admin(sim):
+    with admin_of(sim) as call:
+        yield call
+
+
+@pytest.mark.parametrize(("asked", "held"), [
+    (86_400_000, MAX_THROTTLE_S),  # a carrier bug: about 1000 days
+    (30, 30.0),  # a sane wait passes unchanged
+])
+def test_a_429_holds_the_account_at_most_the_cap(sim, admin, caplog, asked: int,
+                                                 held: float) -> None:
+    limiter = RecordingLimiter()
+    client = NgspClient(sim, ACCOUNT, limiter=limiter, wait=wait_none())
+    try:
+        client.fetch_events(None)  # the token first: the hold below refuses token requests too
+        admin("_admin/quota", {"throttle": {KEY: {"seconds": 30, "retry_after": asked}}})
+        with caplog.at_level(logging.WARNING, logger="integrations.carrier.gateway"), \
+                pytest.raises(TransientError) as info:
+            client.post_order(_order())
+    finally:
+        client.close()
+    assert limiter.throttles == [(ACCOUNT.key, held)]
+    assert info.value.retry_after == held
+    assert admin("_admin/quota")["accounts"][KEY]["throttled"] == 1  # the 429 was real
+    capped = [r for r in caplog.records if "Retry-After" in r.getMessage()]
+    assert len(capped) == (1 if asked > MAX_THROTTLE_S else 0)

@@ -77,6 +77,9 @@ class AttemptOutcome(StrEnum):
     TRANSIENT = "transient"
     PERMANENT = "permanent"
     EXHAUSTED = "exhausted"
+    # Nothing was sent: the job waits for a person or a change (its agency disabled or
+    # unknown, its credentials unreadable), never an answer of the other side.
+    HELD = "held"
 
 
 class Role(StrEnum):

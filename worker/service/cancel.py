@@ -111,16 +111,33 @@ def _refused_before(session: Session, handoff: Handoff, refused: Job, source: Ev
 
 
 def _post_refused(session: Session, handoff: Handoff) -> bool:
-    """True when the carrier answered the post with a refusal and never accepted it: the
-    carrier said so itself, so there is no order there to cancel."""
+    """True when the carrier has no order to cancel: it answered the post with a refusal
+    and never accepted it, or the post was only ever held here (its agency disabled or
+    unknown) and never sent. Only real answers count: a hold after a try that may have
+    created the order (a timeout) leaves that try's doubt standing."""
     if handoff.accepted_at is not None:
         return False
-    outcome = session.scalar(
-        select(Attempt.outcome).join(Job, Job.id == Attempt.job_id)
+    tries = session.execute(
+        select(Attempt.number, Attempt.outcome).join(Job, Job.id == Attempt.job_id)
         .where(Job.handoff_id == handoff.id, Job.kind == JobKind.POST_ORDER,
                Job.state == JobState.DEAD)
-        .order_by(Attempt.number.desc()).limit(1))
-    return outcome == AttemptOutcome.PERMANENT
+        .order_by(Attempt.id)).all()  # by id: a revived job numbers its tries from 1 again
+    answers = [outcome for _, outcome in tries if outcome != AttemptOutcome.HELD]
+    if answers:
+        return answers[-1] == AttemptOutcome.PERMANENT
+    return bool(tries) and _none_lost([number for number, _ in tries])
+
+
+def _none_lost(numbers: list[int]) -> bool:
+    """True when every try of the post left its row: each number follows the one before
+    (or starts again at 1, after a revival). A missing number is a try whose worker died
+    on the wire: it may have created the order."""
+    before = 0
+    for number in numbers:
+        if number not in (before + 1, 1):
+            return False
+        before = number
+    return True
 
 
 def carrier_refused(session: Session, claimed: ledger.Claimed, handoff: Handoff, reason: str,

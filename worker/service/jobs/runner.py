@@ -59,8 +59,8 @@ def _claim(rt: Runtime, job_id: int) -> tuple[ledger.Claimed, JobHandler, Any] |
             return None
         request = handler.prepare(step, job)
         if isinstance(request, Skip):
-            if request.dead:
-                ledger.settle_dead(session, job, request.note)
+            if request.dead:  # a hold: nothing was sent, so no answer is recorded as one
+                ledger.settle_dead(session, job, request.note, AttemptOutcome.HELD)
             else:
                 ledger.settle_done(session, job, note=request.note)
             return None

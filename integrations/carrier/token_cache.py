@@ -9,7 +9,9 @@ others wait for it and read it. A per-process copy in memory sits in front, so t
 opened only when that copy runs out or the post office refuses it (HTTP 401).
 
 Times are wall-clock (``time.time``): the file is read by other processes, which share no
-monotonic clock. The file holds the token, never the credentials; its name is a hash.
+monotonic clock. The file holds the token, never the credentials; its name is a hash. It
+also holds a fingerprint of the credentials the token was fetched with (see `Fingerprint`),
+so a token of older credentials is not reused once ops change them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import hmac
 import json
 import logging
 import os
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -52,13 +55,62 @@ def cache_name(account: CarrierAccount, door_url: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
-def fingerprint(account: CarrierAccount) -> str:
-    """What tells the credentials a token was fetched with apart, without holding them: an
-    HMAC of the customer key under the secret (the file it goes in is private, and holds
-    the live token anyway)."""
-    return hmac.new(account.secret_key.encode("utf-8", "surrogatepass"),
-                    account.customer_key.encode("utf-8", "surrogatepass"),
-                    hashlib.sha256).hexdigest()
+# scrypt's cost: 16 MiB and some tens of milliseconds per guess (RFC 7914's interactive
+# setting). Paid once per client and salt: a process computes it when it first reads a file
+# of another salt or first writes one, then remembers it.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+SALT_BYTES = 16
+
+
+class Fingerprint:
+    """Tells the credentials a shared token was fetched with apart, without storing anything
+    a reader of the token file could test guesses at a weak secret against cheaply.
+
+    Stored: a random salt and scrypt(customer key + secret, salt). An HMAC of the customer
+    key under the secret (the former design) let whoever reads the file try millions of
+    guesses a second offline; scrypt makes every guess cost 16 MiB and tens of milliseconds,
+    and the salt (new for each writer, not per account) defeats tables computed ahead. What
+    the file reveals otherwise is the live token, good only until it runs out; the secret
+    outlives it. The salt travels in the file, so a process that reads a token of another
+    process computes the fingerprint under that salt (once: results are kept per salt).
+
+    Holds the secret in memory only (the adapter holds it anyway); its repr shows nothing.
+    """
+
+    def __init__(self, account: CarrierAccount) -> None:
+        self._material = json.dumps([account.customer_key, account.secret_key]).encode(
+            "utf-8", "surrogatepass")
+        self._by_salt: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return "Fingerprint(<hidden>)"
+
+    def new_salt(self) -> str:
+        return secrets.token_hex(SALT_BYTES)
+
+    def under(self, salt: str) -> str | None:
+        """The fingerprint under `salt` (hex, as stored); None for a salt that is not one."""
+        try:
+            raw_salt = bytes.fromhex(salt)
+        except (ValueError, TypeError):
+            return None
+        if len(raw_salt) != SALT_BYTES:
+            return None
+        with self._lock:
+            known = self._by_salt.get(salt)
+            if known is None:
+                known = hashlib.scrypt(self._material, salt=raw_salt, n=SCRYPT_N, r=SCRYPT_R,
+                                       p=SCRYPT_P, maxmem=64 * 1024 * 1024, dklen=32).hex()
+                if len(self._by_salt) >= 8:  # writers' salts: a handful per account
+                    self._by_salt.clear()
+                self._by_salt[salt] = known
+            return known
+
+
+def fingerprint(account: CarrierAccount) -> Fingerprint:
+    """The account's `Fingerprint` (computes nothing until a token file is read or written)."""
+    return Fingerprint(account)
 
 
 def valid_until(expires_in: float, now: float) -> float:
@@ -70,12 +122,14 @@ class TokenCache:
     """Memory in front of an optional shared file (``directory`` None: memory only)."""
 
     def __init__(self, directory: Path | None, name: str, *,
-                 clock: Callable[[], float] = time.time, credentials: str = "") -> None:
+                 clock: Callable[[], float] = time.time,
+                 credentials: Fingerprint | None = None) -> None:
         self._dir = directory
         self._name = name
-        # which credentials a shared token was fetched with (see `fingerprint`): a token of
+        # which credentials a shared token was fetched with (see `Fingerprint`): a token of
         # older credentials is not reused once ops changed them
         self._credentials = credentials
+        self._salt = ""  # the salt this process writes with: the last one that matched
         self._clock = clock
         self._lock = threading.Lock()  # one fetch per process at a time (threads)
         self._token: str | None = None
@@ -145,7 +199,7 @@ class TokenCache:
         try:
             data = json.loads(self._path(".json").read_text(encoding="utf-8"))
             token, until = data["token"], float(data["valid_until"])
-            if data.get("credentials", "") != self._credentials:
+            if not self._same_credentials(data.get("salt"), data.get("credentials")):
                 return None  # fetched with other credentials: log in with the new ones
         except FileNotFoundError:
             return None
@@ -155,13 +209,34 @@ class TokenCache:
             return None
         return (token, until) if isinstance(token, str) and token else None
 
+    def _same_credentials(self, salt: object, stored: object) -> bool:
+        """Whether a file's (salt, fingerprint) are those of our credentials. A file of the
+        former design (no salt) is not: its token is fetched again, once, and the file
+        rewritten without the cheap-to-test HMAC."""
+        if self._credentials is None:
+            return not stored
+        if not isinstance(salt, str) or not isinstance(stored, str):
+            return False
+        ours = self._credentials.under(salt)
+        if ours is None or not hmac.compare_digest(ours, stored):
+            return False
+        self._salt = salt  # known now: writing under it costs nothing more
+        return True
+
+    def _stored_credentials(self) -> dict[str, str]:
+        if self._credentials is None:
+            return {}
+        if not self._salt:
+            self._salt = self._credentials.new_salt()
+        return {"salt": self._salt, "credentials": self._credentials.under(self._salt) or ""}
+
     def _write(self, token: str, until: float) -> None:
         """Atomically: a private temporary file, then os.replace. A failure to write costs
         only the sharing (the token is still used by this process)."""
         final = self._path(".json")
         tmp = self._path(f".{os.getpid()}.{threading.get_ident()}.tmp")
         body = json.dumps({"token": token, "valid_until": until, "written_at": self._clock(),
-                           "credentials": self._credentials})
+                           **self._stored_credentials()})
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
             with os.fdopen(fd, "w", encoding="utf-8") as out:

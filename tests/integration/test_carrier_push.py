@@ -228,6 +228,9 @@ def test_no_valid_signature_is_401_the_same_for_everyone_and_stores_nothing(
         ("000.99.99.H99", headers, raw),  # no such agency
         (A05, headers, raw),  # an agency without a push secret
         ("x" * 300, headers, raw),
+        # codes that cannot name an agency: never looked up (PostgreSQL refuses NUL)
+        ("%00", headers, raw), (f"{A17}%00", headers, raw), ("000.00%01.17.H19", headers, raw),
+        (f"%20{A17}", headers, raw), ("%ED%A0%80", headers, raw), ("x" * 41, headers, raw),
     ]
     answers = set()
     for agency, h, b in attempts:
@@ -242,6 +245,24 @@ def test_no_valid_signature_is_401_the_same_for_everyone_and_stores_nothing(
     assert world.status(order) == "accepted"
     assert (world.count(StatusLogEntry), world.count(Job)) == (logged, jobs)
     assert world.count(CarrierPushReceipt) == 0
+
+
+def test_stored_credentials_that_do_not_open_are_401_as_an_unknown_agency(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    """Not a 503: that would tell a stranger the agency exists and keep the carrier
+    re-sending until ops fix the key. Ops learn it from an error line (the code only)."""
+    order = world.handoff(1)
+    unknown = world.push("000.99.99.H99", order, 7, T0, secret=SECRETS[A17])
+    with world.db.unit_of_work() as s:  # sealed under a key the deployment no longer has
+        s.execute(text("UPDATE agencies SET credentials = 'gAAAAA-not-a-fernet-token' "
+                       "WHERE code = :code"), {"code": A17})
+    caplog.clear()
+    r = world.push(A17, order, 7, T0)  # rightly signed, with the secret we cannot read
+    assert r.status_code == 401 and r.text == unknown.text
+    errors = [rec.getMessage() for rec in caplog.records if rec.levelname == "ERROR"]
+    assert len(errors) == 1 and A17 in errors[0] and "do not open" in errors[0]
+    assert SECRETS[A17] not in caplog.text and "gAAAAA" not in caplog.text
+    assert world.status(order) == "accepted" and world.count(CarrierPushReceipt) == 0
 
 
 def test_a_re_sent_transaction_is_answered_success_again_and_applied_once(

@@ -18,6 +18,7 @@ from tests.onestop_items import numbered
 from tests.web_app import add_staff, csrf, login, page_client
 from worker.bootstrap import build_runtime
 from worker.db.engine import Database
+from worker.db.migrate import upgrade
 from worker.db.models import Agency, Handoff
 from worker.domain.enums import EventSource, Route
 from worker.domain.statuses import Status
@@ -59,6 +60,24 @@ def page(sqlite_db: Database, tmp_path: Path) -> Iterator[Page]:
                        bell=bell)
     with page_client(rt) as client:
         yield Page(client, rt, bell)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def any_page(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Page]:
+    """The page on SQLite, and on PostgreSQL when it runs (its driver refuses NUL in text
+    parameters: what SQLite lets through must not reach it either)."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("page")
+        return
+    url = request.getfixturevalue("pg_url")
+    upgrade(url)
+    db = Database(url)
+    add_staff(db)
+    bell = ListBell()
+    rt = build_runtime(Settings(home=tmp_path, database_url=url), db, bell=bell)
+    with page_client(rt) as client:
+        yield Page(client, rt, bell)
+    db.dispose()
 
 
 def _add(page: Page, **changes: Any) -> Any:
@@ -158,6 +177,34 @@ def test_adding_an_existing_code_and_editing_an_unknown_one_are_refused(page: Pa
     toggled = page.client.post("/ops/agencies/enabled",
                                data={"csrf": token, "code": "KHONG.CO", "enabled": "0"})
     assert toggled.status_code == 404
+
+
+UNUSABLE_CODES = ["\x00", f"{CODE}\x00", "000.00\x01.99", "\x7f", "\x85", "A" * 41]
+
+
+@pytest.mark.parametrize("code", UNUSABLE_CODES)
+def test_a_code_that_cannot_name_an_agency_is_404_before_any_lookup(
+        any_page: Page, code: str) -> None:
+    """NUL, control characters, a lone surrogate or over 40 characters: "no such agency"
+    (404, in Vietnamese) on every page that looks a code up, never a 500."""
+    page = any_page
+    login(page.client, "ops")
+    assert _add(page).status_code == 303  # a real agency, untouched by all of this
+    shown = page.client.get("/ops/agencies/edit", params={"code": code})
+    assert shown.status_code == 404 and "Không có đơn vị này." in shown.text
+    token = csrf(page.client.get("/ops/agencies").text)
+    attempts = [("/ops/agencies/enabled", {"code": code, "enabled": "0"}),
+                ("/ops/agencies/edit", {"code": code, **SENDER}),  # valid: would be saved
+                ("/ops/agencies/edit", {"code": code, **SENDER, "tel": "12345"})]  # refused
+    for path, data in attempts:
+        r = page.client.post(path, data={"csrf": token, **data})
+        assert r.status_code == 404 and "Không có đơn vị này." in r.text, (path, r.text)
+    added = _add(page, code=code)  # adding: the field is named, as any bad field
+    assert added.status_code == 400 and "Mã đơn vị" in added.text
+    row = page.row()
+    assert row is not None and row.enabled and row.sender_tel == SENDER["tel"]
+    with page.rt.db.unit_of_work() as s:
+        assert s.query(Agency).filter(Agency.code.like("%99%")).count() == 1
 
 
 def test_disable_and_enable_take_up_the_hand_offs_that_waited(page: Page) -> None:

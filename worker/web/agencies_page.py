@@ -30,6 +30,7 @@ from worker.domain.enums import DISPATCH_MODE_VI, ROUTE_VI, DispatchMode, Role
 from worker.domain.enums import Route as CarrierRoute
 from worker.domain.errors import InvalidInput
 from worker.domain.moments import local
+from worker.domain.text import clean_text, safe_display
 from worker.service import agency_admin, agency_views, uow
 from worker.service.runtime import Runtime
 from worker.service.vault import VaultError
@@ -40,6 +41,7 @@ from worker.web.session import check_csrf
 log = logging.getLogger(__name__)
 
 BASE = "/ops/agencies"
+MAX_CODE = 40  # the agencies' column (worker/domain/agency_spec.py)
 FIELD_VI = {
     "code": "Mã đơn vị", "name": "Tên đơn vị (người gửi)", "tel": "Số điện thoại",
     "email": "Email", "address": "Địa chỉ", "province_code": "Mã tỉnh/thành (GSO)",
@@ -178,6 +180,17 @@ def _not_found(request: Request) -> Response:
                   status_code=404)
 
 
+def _known_code(value: str) -> str | None:
+    """The agency code a query or form names, cleaned as stored codes are; None when it
+    cannot name an agency (blank, NUL or other control characters, over 40 characters):
+    such a value never reaches the database, whose driver may refuse it (PostgreSQL
+    refuses NUL) — it is simply no agency (404)."""
+    try:
+        return clean_text(value, "code", max_len=MAX_CODE, required=True) or None
+    except InvalidInput:
+        return None
+
+
 _DONE_VI = {"added": "Đã thêm đơn vị.", "updated": "Đã lưu: {changed}.",
             "same": "Không có gì thay đổi.", "enabled": "Đã bật đơn vị.",
             "disabled": "Đã tắt đơn vị: hồ sơ mới của đơn vị sẽ chờ (cần xử lý) đến khi bật "
@@ -199,7 +212,8 @@ def _done_note(q: Any) -> str:
 
 @login_required(Role.OPS)
 async def edit_form(request: Request) -> Response:
-    found = await _read(request, agency_views.detail, request.query_params.get("code", ""))
+    code = _known_code(request.query_params.get("code", ""))
+    found = None if code is None else await _read(request, agency_views.detail, code)
     if found is None:
         return _not_found(request)
     return _form_page(request, adding=False, found=found, values=_values(found),
@@ -232,6 +246,9 @@ VAULT_VI = ("Không mở được khóa mã hóa thông tin tài khoản (HANDOF
 async def _save(request: Request, *, adding: bool) -> Response:
     form = await check_csrf(request)
     code = _one(form, "code")
+    known = _known_code(code)
+    if not adding and known is None:  # no agency to change: never looked up
+        return _not_found(request)
     raw = _raw(form, code, adding=adding)
     actor = request.state.user.username
     try:
@@ -242,11 +259,11 @@ async def _save(request: Request, *, adding: bool) -> Response:
             raise InvalidInput("đơn vị này vừa được thêm ở nơi khác; tải lại danh sách",
                                field="code", code="agency.exists") from None
     except (InvalidInput, VaultError) as err:
-        found = None if adding else await _read(request, agency_views.detail, code)
+        found = None if adding else await _read(request, agency_views.detail, known)
         if not adding and found is None:
             return _not_found(request)
         if isinstance(err, VaultError):
-            log.error("agency %s: %s", code[:40], err)
+            log.error("agency %s: %s", safe_display(code, MAX_CODE), err)
             return _form_page(request, adding=adding, found=found,
                               values=_values(found, form), note=VAULT_VI, note_error=True,
                               status_code=503)
@@ -271,7 +288,9 @@ async def update(request: Request) -> Response:
 @login_required(Role.OPS)
 async def set_enabled(request: Request) -> Response:
     form = await check_csrf(request)
-    code, enabled = _one(form, "code"), _one(form, "enabled") == "1"
+    code, enabled = _known_code(_one(form, "code")), _one(form, "enabled") == "1"
+    if code is None:
+        return _not_found(request)
     actor = request.state.user.username
     try:
         saved = await _write(request, lambda s, _: agency_admin.set_enabled(

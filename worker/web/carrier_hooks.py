@@ -4,17 +4,20 @@ The post office calls the URL registered for one agency's account. Answers:
 - 200 {"code": "success", "transaction": id} once the push is recorded: applied, logged as
   late/duplicate/unknown order, a transaction already taken (answered again, not applied
   twice), or quarantined for ops. "success" is what stops the carrier re-sending;
-- 401 {"error", "field", "reason"} for an agency we do not know, an agency without a push
-  secret, and a missing or wrong `ems-signature`: one answer for all three, so the URL
-  does not tell who exists; nothing is stored;
+- 401 {"error", "field", "reason"} for an agency we do not know (a code that cannot name
+  one, too: control characters, over 40 characters), an agency without a push secret or
+  whose stored credentials do not open (logged as an error for ops: the key setting is
+  wrong), and a missing or wrong `ems-signature`: one answer for all, checked with the same
+  work (an HMAC is computed in every case), so the URL does not tell who exists and the
+  carrier is not told to re-send what we could never take; nothing is stored;
 - 413 for a body over 1 MB (by its Content-Length or while it streams, before the HMAC);
 - 400 {"code": "error", "transaction", "reason"} for a signed push we cannot take: no
   `ems-transaction` header, not a JSON object, no order_code nor tracking_code. Not
   "success", because "success" tells the carrier we have it and it would never send that
   status again; an error leaves it to re-send (a corrected push is taken then), and the
   tracking feed still brings the milestone meanwhile. Nothing is stored;
-- 503 {"code": "error", ...} when the database cannot be reached (or an agency's stored
-  credentials do not open): the carrier re-sends later and the push is taken then.
+- 503 {"code": "error", ...} when the database cannot be reached: the carrier re-sends
+  later and the push is taken then.
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ from integrations.carrier.push import (
     transaction_of,
     verify,
 )
+from worker.domain.errors import InvalidInput
 from worker.domain.model import CarrierAccount, TrackingEvent
-from worker.domain.text import safe_display
+from worker.domain.text import clean_text, safe_display
 from worker.service import agencies, uow
 from worker.service.pushes import take_push
 from worker.service.runtime import Runtime
@@ -67,10 +71,16 @@ async def carrier_hook(request: Request) -> JSONResponse:
         return JSONResponse(err.as_dict(), err.status)
     try:
         account = await run_in_threadpool(_account, rt, agency)
-    except (SQLAlchemyError, VaultError) as err:
+    except SQLAlchemyError as err:
         log.error("carrier push for agency %s not taken: %s", safe_display(agency, 60),
-                  type(err).__name__)  # the type only: neither errors' text is for logs
+                  type(err).__name__)  # the type only: its text may quote parameters
         return JSONResponse(answer(ERROR, "", UNAVAILABLE), 503)
+    except VaultError:
+        # No secret to check against: answered as any unknown agency (a 503 would tell a
+        # stranger the agency exists and keep the carrier re-sending until ops fix the key)
+        log.error("carrier push for agency %s refused: its stored credentials do not open "
+                  "with HANDOFF_CREDENTIALS_KEY", safe_display(agency, 60))
+        account = None
     signatures = request.headers.getlist(HEADER_SIGNATURE)
     signature = signatures[0] if len(signatures) == 1 else None
     secret = account.push_secret if account is not None else ""
@@ -96,9 +106,20 @@ async def carrier_hook(request: Request) -> JSONResponse:
     return JSONResponse(answer(SUCCESS, transaction), 200)
 
 
+def _usable_code(agency: str) -> bool:
+    """Whether `agency` can name an agency at all: exactly a clean stored code (no NUL or
+    other control characters, which PostgreSQL's driver refuses, not over the column's 40
+    characters). Any other value is no agency and never reaches the database."""
+    try:
+        return clean_text(agency, "agency", max_len=MAX_AGENCY_CODE, required=True) == agency
+    except InvalidInput:
+        return False
+
+
 def _account(rt: Runtime, agency: str) -> CarrierAccount | None:
-    """The agency's post-office account, None when there is no such agency."""
-    if not agency or len(agency) > MAX_AGENCY_CODE:
+    """The agency's post-office account, None when there is no such agency (VaultError
+    when its stored credentials do not open)."""
+    if not _usable_code(agency):
         return None
     with rt.db.unit_of_work() as s:
         return agencies.account_of(s, rt.settings, agency)
@@ -166,8 +187,9 @@ OPENAPI_PATH: dict[str, Any] = {"post": {
         "400": _json("Signed, but no ems-transaction, not a JSON object, or no order named "
                      "(CarrierPushAnswer `error`); or Content-Length repeated (WebhookError)",
                      {"oneOf": [_ref("CarrierPushAnswer"), _ref("WebhookError")]}),
-        "401": _json("Unknown agency, no push secret, or signature missing or wrong "
-                     "(one answer for all)", _ref("WebhookError")),
+        "401": _json("Unknown agency, no push secret (or its stored credentials do not "
+                     "open), or signature missing or wrong (one answer for all)",
+                     _ref("WebhookError")),
         "413": _json("Body over 1,000,000 bytes", _ref("WebhookError")),
         "503": _json("The database cannot be reached: send it again later",
                      _ref("CarrierPushAnswer")),

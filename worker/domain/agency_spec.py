@@ -23,6 +23,7 @@ CREDENTIAL_FIELDS = ("customer_key", "secret_key", "push_secret")
 _TEXT = {"code": (40, True), "name": (200, True), "email": (200, False),
          "address": (400, True), "customer_code": (40, False)}
 _CREDENTIAL_MAX = 500
+PUSH_SECRET_MIN = 16  # it alone guards the push hook: no short, guessable secrets
 MAX_QUOTA = 10_000.0
 FIELDS = ("code", "name", "tel", "email", "address", "province_code", "ward_code",
           "dispatch", "route", "customer_code", *CREDENTIAL_FIELDS, "quota_per_second",
@@ -111,6 +112,9 @@ def _credential(value: object, field: str) -> str:
     except UnicodeEncodeError:
         raise InvalidInput("có ký tự không hợp lệ", field=field,
                            code="agency.credential") from None
+    if field == "push_secret" and len(value) < PUSH_SECRET_MIN:
+        raise InvalidInput(f"ngắn quá: cần ít nhất {PUSH_SECRET_MIN} ký tự", field=field,
+                           code="agency.credential")
     return value
 
 

@@ -47,6 +47,7 @@ class ReasonCode(StrEnum):
     AGENCY_UNKNOWN = "agency_unknown"  # agency: no such agency in the deployment
     AGENCY_DISABLED = "agency_disabled"  # agency
     AGENCY_READY = "agency_ready"  # agency: added or enabled, its waiting hand-offs go on
+    CREDENTIALS_UNREADABLE = "credentials_unreadable"  # agency: its keys do not decrypt
     LEGACY = "legacy"  # text: a row written before reasons were coded
 
 
@@ -99,6 +100,11 @@ CATALOGUE: dict[ReasonCode, tuple[str, str]] = {
         "agency {agency} is disabled; waiting until it is enabled"),
     ReasonCode.AGENCY_READY: ("đơn vị {agency} đã hoạt động; hồ sơ được xử lý tiếp",
                               "agency {agency} is active; taken up again"),
+    ReasonCode.CREDENTIALS_UNREADABLE: (
+        "không mở được khóa tài khoản bưu điện của đơn vị {agency} (HANDOFF_CREDENTIALS_KEY "
+        "thiếu khóa cũ?); sửa cấu hình rồi chạy lại việc này",
+        "agency {agency}: its post-office credentials do not decrypt with "
+        "HANDOFF_CREDENTIALS_KEY; fix the key, then replay"),
     ReasonCode.LEGACY: ("{text}", "{text}"),
 }
 

@@ -22,23 +22,20 @@ from worker.db.models import (
     AgencySetting,
     DeploymentMark,
     Handoff,
-    StatusLogEntry,
     utcnow,
 )
 from worker.domain.agency_spec import CREDENTIAL_FIELDS, check_account, clean_spec
-from worker.domain.enums import DispatchMode, EventSource, JobKind, Route
+from worker.domain.enums import DispatchMode, Route
 from worker.domain.errors import InvalidInput
-from worker.domain.reason_codes import ReasonCode, reason
-from worker.domain.statuses import Status
-from worker.service import handoffs, ledger
-from worker.service.agencies import get, record_of
+from worker.domain.statuses import FINAL
+from worker.service.agencies import record_of
 from worker.service.vault import Credentials, open_sealed, rotate, seal
+from worker.service.waiting import take_up_waiting
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SEEDED = "agencies-seeded"  # a deployment mark: the fresh-database seed ran once
-WAITING = (ReasonCode.AGENCY_UNKNOWN, ReasonCode.AGENCY_DISABLED)
 # row attribute of each spec field that is stored as is
 _COLUMNS = {"name": "name", "tel": "sender_tel", "email": "sender_email",
             "address": "sender_address", "province_code": "province_code",
@@ -74,13 +71,16 @@ def save(session: Session, settings: Settings, raw: Mapping[str, Any], actor: st
     if row is None:
         row = Agency(code=spec["code"], created_at=utcnow(), enabled=spec.get("enabled", True))
         session.add(row)
-    _merge_account(session, settings, row, spec)
+    with session.no_autoflush:  # a new row is not whole yet (its name comes below)
+        _merge_account(session, settings, row, spec)
     for name, column in _COLUMNS.items():
         if name in spec and getattr(row, column) != spec[name]:
             setattr(row, column, spec[name])
             result.changed.append(name)
     if any(spec.get(name) for name in CREDENTIAL_FIELDS):
         result.changed.append("credentials")
+    if "quota_per_second" in result.changed:
+        _sync_quota(session, row)
     row.updated_at, row.updated_by = utcnow(), (actor or "")[:80]
     session.flush()
     if row.enabled:
@@ -90,33 +90,78 @@ def save(session: Session, settings: Settings, raw: Mapping[str, Any], actor: st
 
 def _merge_account(session: Session, settings: Settings, row: Agency,
                    spec: dict[str, Any]) -> None:
-    """Seal the credentials given (the ones not given are kept) and check that the account
-    is whole. Two agencies on one route and customer code share one account at the post
-    office, so they must carry the same credentials."""
+    """Seal the credentials given (those not given are kept) and check the account.
+
+    Agencies on one route and customer code are ONE account at the post office: one set of
+    keys, one quota, one token, one feed. So an agency joining an account takes its keys
+    and quota (keys given must be the same ones), and keys or a quota given for an agency
+    already on it change them for every agency of the account (the post office rotated the
+    secret, or raised the quota). The deployment's default account is not an agency's own
+    (leave the customer code empty to use it). An agency with orders still on their way
+    keeps its account: they are tracked and cancelled through it.
+    """
     old = open_sealed(settings, row.credentials) if row.credentials else Credentials("", "")
     given = {name: spec.get(name) for name in CREDENTIAL_FIELDS}
-    creds = Credentials(*(given[n] or getattr(old, n) for n in CREDENTIAL_FIELDS))
     route = spec.get("route", row.route)
-    customer_code = spec.get("customer_code", row.customer_code)
-    check_account({"route": route, "customer_code": customer_code,
-                   "customer_key": creds.customer_key, "secret_key": creds.secret_key})
+    customer_code = spec.get("customer_code", row.customer_code) or None
+    moving = (route, customer_code) != (row.route, row.customer_code or None)
+    if moving and row.created_at is not None and _orders_on_their_way(session, row.code):
+        raise InvalidInput(
+            "đơn vị còn đơn đang được bưu điện chuyển theo tài khoản hiện tại; chỉ đổi tuyến "
+            "hoặc mã khách hàng khi các đơn đó đã xong (hoặc thêm đơn vị mới)",
+            field="customer_code" if "customer_code" in spec else "route",
+            code="agency.orders_in_flight")
     if not customer_code:
+        check_account({"route": route, "customer_code": None})  # route B needs its own
+        if given.get("push_secret") or given.get("customer_key") or given.get("secret_key"):
+            raise InvalidInput("đơn vị dùng tài khoản chung của hệ thống (không có mã khách "
+                               "hàng riêng) thì không đặt khóa riêng", field="customer_code",
+                               code="agency.account_incomplete")
         row.credentials = None
         return
-    if any(given.values()) or row.credentials is None:
-        with session.no_autoflush:  # a new row is not whole yet (its name comes later)
-            others = session.scalars(select(Agency).where(
-                Agency.code != row.code, Agency.route == route,
-                Agency.customer_code == customer_code, Agency.credentials.is_not(None))).all()
-        for other in others:
-            theirs = open_sealed(settings, other.credentials or "")
-            if (theirs.customer_key, theirs.secret_key) != (creds.customer_key,
-                                                            creds.secret_key):
-                raise InvalidInput(
-                    f"mã khách hàng {customer_code} trên tuyến này đã dùng ở đơn vị "
-                    f"{other.code} với khóa khác; cùng một tài khoản phải cùng khóa",
-                    field="customer_key", code="agency.account_conflict")
-        row.credentials = seal(settings, creds)
+    if route == Route.NGSP and customer_code == settings.carrier_customer_code:
+        raise InvalidInput("mã khách hàng này là tài khoản chung của hệ thống "
+                           "(HANDOFF_CARRIER_CUSTOMER_CODE); để trống mã khách hàng để dùng nó",
+                           field="customer_code", code="agency.default_account")
+    others = session.scalars(select(Agency).where(
+        Agency.code != row.code, Agency.route == route,
+        Agency.customer_code == customer_code, Agency.credentials.is_not(None))).all()
+    account = open_sealed(settings, others[0].credentials or "") if others else None
+    base = account if (moving or not row.credentials) and account else old
+    creds = Credentials(*(given[n] or getattr(base, n) for n in CREDENTIAL_FIELDS))
+    check_account({"route": route, "customer_code": customer_code,
+                   "customer_key": creds.customer_key, "secret_key": creds.secret_key})
+    if account is not None and (moving or not row.credentials) and (
+            creds.customer_key, creds.secret_key) != (account.customer_key,
+                                                      account.secret_key):
+        raise InvalidInput(
+            f"mã khách hàng {customer_code} trên tuyến này là tài khoản của đơn vị "
+            f"{others[0].code} với khóa khác; cùng một tài khoản phải cùng khóa (đổi khóa "
+            f"của tài khoản: `handoff agency update {others[0].code} --credentials-stdin`)",
+            field="customer_key", code="agency.account_conflict")
+    if others and "quota_per_second" not in spec and (moving or not row.credentials):
+        spec["quota_per_second"] = others[0].quota_per_second  # the account's quota
+    row.credentials = seal(settings, creds)
+    if others and not moving and row.credentials and any(given.values()):
+        for other in others:  # new keys of the account: every agency of it
+            other.credentials = row.credentials
+
+
+def _sync_quota(session: Session, row: Agency) -> None:
+    """One quota per account: every agency of `row`'s account takes its quota."""
+    if not row.customer_code:
+        return
+    for other in session.scalars(select(Agency).where(
+            Agency.code != row.code, Agency.route == row.route,
+            Agency.customer_code == row.customer_code)):
+        other.quota_per_second = row.quota_per_second
+
+
+def _orders_on_their_way(session: Session, code: str) -> bool:
+    """Orders of the agency the post office accepted and that are not over yet."""
+    return session.scalar(select(func.count()).select_from(Handoff).where(
+        Handoff.agency_code == code, Handoff.accepted_at.is_not(None),
+        Handoff.status.not_in([st.value for st in FINAL]))) != 0
 
 
 def set_enabled(session: Session, code: str, enabled: bool, actor: str) -> Saved:
@@ -133,37 +178,6 @@ def set_enabled(session: Session, code: str, enabled: bool, actor: str) -> Saved
     if enabled:
         result.taken_up = take_up_waiting(session, row.code)
     return result
-
-
-def take_up_waiting(session: Session, code: str) -> int:
-    """The agency's hand-offs that wait for it (needs_attention because it was unknown or
-    disabled) go on: back to requested, and posted at once when it dispatches
-    automatically (otherwise they appear at its desk). Returns how many."""
-    record = get(session, code)
-    if record is None or not record.enabled:
-        return 0
-    waiting = session.scalars(select(Handoff).where(
-        Handoff.agency_code == code, Handoff.status == Status.NEEDS_ATTENTION.value)
-        .order_by(Handoff.id)).all()
-    count = 0
-    for h in waiting:
-        last = session.scalar(select(StatusLogEntry.reason_code).where(
-            StatusLogEntry.handoff_id == h.id, StatusLogEntry.applied.is_(True))
-            .order_by(StatusLogEntry.id.desc()).limit(1))
-        if last not in WAITING:
-            continue
-        h = handoffs.locked(session, h.id)
-        now = utcnow()
-        change = handoffs.Change(Status.REQUESTED, EventSource.WORKER, now)
-        handoffs.log(session, h, change, True, reason(ReasonCode.AGENCY_READY, agency=code))
-        handoffs.set_status(h, Status.REQUESTED, now)
-        if record.auto and h.order_number:
-            key = f"post:{h.order_number}"
-            ledger.enqueue(session, JobKind.POST_ORDER, h.id, key) or ledger.revive(session, key)
-        count += 1
-    if count:
-        log.info("agency %s: %d waiting hand-off(s) taken up", code, count)
-    return count
 
 
 def rotate_key(session: Session, settings: Settings) -> int:

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from worker.db.models import Agency, Handoff, StatusLogEntry
 from worker.domain.enums import ROUTE_VI
 from worker.domain.statuses import Status
-from worker.service.agency_admin import WAITING, describe
+from worker.service.agency_admin import describe
+from worker.service.waiting import WAITING
 
 
 def waiting_counts(session: Session) -> dict[str, int]:

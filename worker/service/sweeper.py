@@ -1,10 +1,11 @@
 """The sweep: rings every due ledger row again, so a ring lost before or after commit is
-only a delay."""
+only a delay; and takes up hand-offs left waiting for an agency that is enabled by now."""
 
 from __future__ import annotations
 
-from worker.service import leases, ledger
+from worker.service import leases, ledger, uow
 from worker.service.runtime import Runtime
+from worker.service.waiting import take_up_enabled
 
 SWEEP_LEASE = "sweep"
 
@@ -14,6 +15,8 @@ def sweep(rt: Runtime) -> int:
     with leases.held(rt, SWEEP_LEASE) as got:
         if not got:
             return 0
+        with uow.begin(rt) as s:  # posts it queues are rung after this commits
+            take_up_enabled(s)  # hand-offs still waiting for an agency now enabled
         with rt.db.unit_of_work() as s:  # marked rung when this commits
             ids = ledger.due_job_ids(s, rt.settings.redispatch_after)
         return rt.bell.ring(ids)

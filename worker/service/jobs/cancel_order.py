@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from worker.domain.errors import CancelRefused, HandoffError
 from worker.domain.model import CarrierAccount
+from worker.domain.reason_codes import ReasonCode, reason
 from worker.ports import Ports
 from worker.service import agencies, cancel, ledger
-from worker.service.jobs.base import Step, dead, reason_of
+from worker.service.jobs.base import Skip, Step, dead, reason_of
+from worker.service.vault import VaultError
 
 REPLAY_WHEN_FINAL = False  # a finished hand-off has nothing left to cancel
 
@@ -19,9 +21,13 @@ class Cancel:
     account: CarrierAccount  # the account the order was posted by (its agency's)
 
 
-def prepare(step: Step, job: ledger.Claimed) -> Cancel:
+def prepare(step: Step, job: ledger.Claimed) -> Cancel | Skip:
     # a disabled agency's orders are still cancelled through its account
-    account = agencies.account_of(step.session, step.settings, step.handoff.agency_code)
+    try:
+        account = agencies.account_of(step.session, step.settings, step.handoff.agency_code)
+    except VaultError:  # dead for ops to replay once HANDOFF_CREDENTIALS_KEY is fixed
+        return Skip(reason(ReasonCode.CREDENTIALS_UNREADABLE,
+                           agency=step.handoff.agency_code).en(), dead=True)
     return Cancel(step.handoff.order_number or "",
                   account or agencies.default_account(step.settings))
 

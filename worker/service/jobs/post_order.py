@@ -8,11 +8,13 @@ from worker.db.models import Handoff, utcnow
 from worker.domain.enums import EventSource
 from worker.domain.errors import HandoffError
 from worker.domain.model import Address, CarrierAccount, CarrierOrder, Contact, PostOutcome
+from worker.domain.reason_codes import ReasonCode, reason
 from worker.domain.statuses import FINAL, Direction, Status
 from worker.ports import Ports
 from worker.service import agencies, areas, handoffs, ledger
 from worker.service.agencies import AgencyRecord
 from worker.service.jobs.base import Skip, Step, dead
+from worker.service.vault import VaultError
 from worker.service.waiting import hold, why_waiting
 
 REPLAY_WHEN_FINAL = False  # never a courier for a hand-off that is over
@@ -38,7 +40,11 @@ def prepare(step: Step, job: ledger.Claimed) -> Post | Skip:
         why = why_waiting(h.agency_code, record)
         assert why is not None
         return Skip(hold(step.session, h, why), dead=True)
-    account = agencies.account_of(step.session, step.settings, h.agency_code)
+    try:
+        account = agencies.account_of(step.session, step.settings, h.agency_code)
+    except VaultError:  # a key dropped too early: a person fixes it, then replays
+        why = reason(ReasonCode.CREDENTIALS_UNREADABLE, agency=h.agency_code)
+        return Skip(hold(step.session, h, why), dead=True)
     assert account is not None
     # the post office's area codes from the table in use (one query; None: unmapped)
     return Post(areas.resolve(step.session, build_order(record, h)), account)

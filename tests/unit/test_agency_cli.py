@@ -157,7 +157,8 @@ def test_update_changes_only_what_is_given(cli: Cli) -> None:
     assert cli.account().secret_key == MARKER  # no --credentials-stdin: kept
     assert "không có gì thay đổi" in cli("update", CODE, "--tel", "0912345678").output
     # only the push secret given: the others stay
-    pushed = cli("update", CODE, "--credentials-stdin", stdin='{"push_secret": "new-push-secret-0001"}')
+    pushed = cli("update", CODE, "--credentials-stdin",
+                 stdin='{"push_secret": "new-push-secret-0001"}')
     assert pushed.exit_code == 0 and "credentials" in pushed.output
     account = cli.account()
     assert (account.secret_key, account.push_secret) == (MARKER, "new-push-secret-0001")
@@ -310,7 +311,8 @@ def test_rotate_key_keeps_every_account_working_once_the_old_key_is_gone(
     assert cli.account("000.00.97.H19", key=KEY2).customer_key == "lgsp-key-97"
     with pytest.raises(VaultError):  # and the old key alone opens nothing any more
         cli.account(key=KEY1)
-    wrong = cli("update", CODE, "--credentials-stdin", stdin='{"push_secret": "x-push-secret-0001"}', key=KEY1)
+    wrong = cli("update", CODE, "--credentials-stdin",
+                stdin='{"push_secret": "x-push-secret-0001"}', key=KEY1)
     assert wrong.exit_code == 2 and "không mở được thông tin tài khoản" in wrong.output
     garbage = cli("rotate-key", key="not-a-fernet-key")
     assert garbage.exit_code == 2 and "HANDOFF_CREDENTIALS_KEY" in garbage.output

@@ -34,17 +34,11 @@ class AgencyRow:
     name: str
     mode: str  # the effective dispatch mode (a DispatchMode value)
     source: str  # where the mode comes from, in Vietnamese
-    env_mode: str  # what the environment (or the default) says, for comparison
-    overridden: bool  # True when a row changed on the page decides
     waiting: int  # hand-offs waiting at the desk for this agency
 
     @property
     def mode_label(self) -> str:
         return DISPATCH_MODE_VI.get(self.mode, self.mode)
-
-    @property
-    def env_mode_label(self) -> str:
-        return DISPATCH_MODE_VI.get(self.env_mode, self.env_mode)
 
 
 def dispatch_mode(session: Session, settings: Settings, agency_code: str) -> str:
@@ -95,12 +89,11 @@ def list_agencies(session: Session, settings: Settings) -> list[AgencyRow]:
     for code in sorted(set(rows) | set(names)):
         row = rows.get(code)
         if row is None:
-            out.append(AgencyRow(code, names.get(code, ""), "", SOURCE_UNDECLARED, "", False,
+            out.append(AgencyRow(code, names.get(code, ""), "", SOURCE_UNDECLARED,
                                  waiting.get(code, 0)))
             continue
         source = f"đổi bởi {row.updated_by or '?'} lúc {local(row.updated_at)[:16]}"
         if not row.enabled:
             source = "đơn vị đang tạm ngừng; " + source
-        out.append(AgencyRow(code, row.name, row.dispatch, source, row.dispatch, False,
-                             waiting.get(code, 0)))
+        out.append(AgencyRow(code, row.name, row.dispatch, source, waiting.get(code, 0)))
     return out

@@ -25,6 +25,10 @@ class AgencyConfig(BaseModel):
     # a DispatchMode value (auto: post at once; desk: wait for staff to call the courier);
     # kept a str: an unknown value has always meant "not auto", never a refusal to start
     dispatch: str = DispatchMode.AUTO
+    # SLA overrides (checked when imported). An agency's own post-office account is never
+    # set here: its keys must not sit in the environment (`handoff agency update CODE
+    # --route B --customer-code C --credentials-stdin`).
+    sla: dict[str, float] | None = None
 
 
 class Settings(BaseSettings):

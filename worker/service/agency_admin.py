@@ -247,6 +247,7 @@ def seed_if_fresh(session: Session, settings: Settings) -> list[Saved]:
                 "address": cfg.address, "province_code": cfg.province_code,
                 "ward_code": cfg.ward_code, "route": Route.NGSP,
                 "dispatch": dispatch if dispatch in list(DispatchMode) else DispatchMode.DESK,
+                **({"sla": cfg.sla} if cfg.sla else {}),
             }, "seed", adding=True))
     return results
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import Iterator
@@ -73,15 +74,28 @@ def redis_url() -> Iterator[str]:
     client.close()
 
 
-@pytest.fixture
-def sqlite_db(tmp_path: Path) -> Iterator[Database]:
-    """A migrated SQLite database of its own, for tests of one service without processes."""
-    url = f"sqlite:///{tmp_path / 'handoff.db'}"
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file migrated to the latest schema and seeded with the simulator's
+    agencies, made once per session; each test gets a copy (migrating took ~0.3 s a test)."""
+    path = tmp_path_factory.mktemp("template") / "handoff.db"
+    url = f"sqlite:///{path}"
     upgrade(url)
     db = Database(url)
     from tests.agencies import seed  # loads the service layer: only for tests that ask
 
     seed(db)  # the simulator's agencies: a hand-off of an unknown agency only waits
+    db.dispose()  # checkpoints the WAL into the file: the copy is whole
+    return path
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path, _migrated_sqlite: Path) -> Iterator[Database]:
+    """A migrated SQLite database of its own (the simulator's agencies in it), for tests of
+    one service without processes."""
+    target = tmp_path / "handoff.db"
+    shutil.copyfile(_migrated_sqlite, target)
+    db = Database(f"sqlite:///{target}")
     yield db
     db.dispose()
 

@@ -34,7 +34,7 @@ test: $(STAMP) browser
 	$(BIN)/ruff check worker integrations simulators tests celeryconfig.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo  # the layers and import rules of .importlinter
-	$(BIN)/pytest -q -rs --durations=10
+	$(BIN)/pytest -q -rs --durations=25
 
 # The edit-test loop: ruff, unit and service tests (no worker processes, no `handoff`
 # subprocesses, no browser; under a minute), import rules.

@@ -72,7 +72,7 @@ def _hammer(kind: str, url: str, account: str, per_second: float, threads: int, 
 
 def test_processes_hammering_one_account_never_pass_the_quota(store):
     kind, url = store
-    per_second, procs, threads, each = 20, 4, 4, 10
+    per_second, procs, threads, each = 20, 4, 4, 6
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     start_at = time.time() + 3  # spawned interpreters take a moment to import

@@ -15,7 +15,6 @@ from tenacity import wait_none
 from integrations.carrier import s10
 from integrations.carrier.client import NgspClient, VnpostClient
 from simulators.carrier.app import SimConfig, serve_in_thread
-from tests.carrier_admin import admin_of
 from worker.domain.enums import Route
 from worker.domain.errors import PermanentError, TransientError
 from worker.domain.model import Address, CarrierAccount, CarrierOrder, Contact
@@ -45,12 +44,6 @@ def sim():
     base_url, stop = serve_in_thread(SimConfig(seed=7, return_rate=0.0, pickup_fail_rate=0.0))
     yield base_url
     stop()
-
-
-@pytest.fixture
-def admin(sim):
-    with admin_of(sim) as call:
-        yield call
 
 
 @pytest.fixture

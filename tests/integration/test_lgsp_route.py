@@ -17,7 +17,6 @@ from tenacity import wait_none
 from integrations.carrier import s10
 from integrations.carrier.client import LgspClient, LgspDoor, NgspClient
 from simulators.carrier.app import SimConfig, serve_in_thread
-from tests.carrier_admin import admin_of
 from tests.integration.test_carrier_client import make_order
 from worker.domain.enums import Route
 from worker.domain.errors import CancelRefused, PermanentError, TransientError
@@ -41,12 +40,6 @@ def sim() -> Iterator[str]:
                                                accounts=ACCOUNTS))
     yield base_url
     stop()
-
-
-@pytest.fixture
-def admin(sim):
-    with admin_of(sim) as call:
-        yield call
 
 
 @pytest.fixture

@@ -13,19 +13,14 @@ from tenacity import wait_none
 from integrations.carrier.client import NgspClient
 from integrations.carrier.gateway import MAX_THROTTLE_S
 from simulators.carrier.app import SimConfig, serve_in_thread
-from tests.carrier_admin import admin_of
+from tests.integration.test_carrier_client import make_order
 from worker.domain.enums import Route
 from worker.domain.errors import TransientError
-from worker.domain.model import Address, CarrierAccount, CarrierOrder, Contact
-from worker.domain.statuses import Direction
+from worker.domain.model import CarrierAccount
 from worker.ports.quota import AccountUsage
 
 KEY, SECRET, CUSTOMER = "demo-key", "demo-secret", "C0001"
 ACCOUNT = CarrierAccount(Route.NGSP, CUSTOMER, KEY, SECRET, quota_per_second=5)
-SENDER = Contact("Bộ phận Một cửa", "02773000000",
-                 Address("Trung tâm PVHCC", "82", "30226", carrier_area=(82, 82098)))
-CITIZEN = Contact("Nguyễn Thị Hồng", "0912345678",
-                  Address("Số 12 Hàng Bài", "1", "70", carrier_area=(1, 1004)))
 
 
 class RecordingLimiter:
@@ -44,22 +39,11 @@ class RecordingLimiter:
         return []
 
 
-def _order() -> CarrierOrder:
-    return CarrierOrder("000.00.17.H19-201126-0001/R1", Direction.RESULT_DELIVERY, SENDER,
-                        CITIZEN, description="Trả kết quả")
-
-
 @pytest.fixture(scope="module")
 def sim():
     base_url, stop = serve_in_thread(SimConfig(seed=7, return_rate=0.0, pickup_fail_rate=0.0))
     yield base_url
     stop()
-
-
-@pytest.fixture
-def admin(sim):
-    with admin_of(sim) as call:
-        yield call
 
 
 @pytest.mark.parametrize(("asked", "held"), [
@@ -75,7 +59,7 @@ def test_a_429_holds_the_account_at_most_the_cap(sim, admin, caplog, asked: int,
         admin("_admin/quota", {"throttle": {KEY: {"seconds": 30, "retry_after": asked}}})
         with caplog.at_level(logging.WARNING, logger="integrations.carrier.gateway"), \
                 pytest.raises(TransientError) as info:
-            client.post_order(_order())
+            client.post_order(make_order())
     finally:
         client.close()
     assert limiter.throttles == [(ACCOUNT.key, held)]

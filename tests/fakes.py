@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from worker.ports.bell import Bell
+from worker.service.jobs.runner import run_job
+from worker.service.runtime import Runtime
 
 
 @dataclass
@@ -23,3 +25,15 @@ class ListBell(Bell):
         taken, self.rung = self.rung, []
         return taken
 
+
+
+def run_rung(rt: Runtime, bell: ListBell, rounds: int = 100) -> None:
+    """What a worker does: run every job rung, and whatever those ring in turn, until the
+    bell is quiet."""
+    for _ in range(rounds):
+        rung = bell.take()
+        if not rung:
+            return
+        for job_id in rung:
+            run_job(rt, job_id)
+    raise AssertionError("the bell never went quiet")

@@ -26,7 +26,7 @@ from starlette.testclient import TestClient
 from integrations.carrier.mapping import STATUS_TABLE, parse_tracking_page
 from simulators.carrier.push import push_body, signed_push
 from tests.agencies import seed
-from tests.fakes import ListBell
+from tests.fakes import ListBell, run_rung
 from tests.handoff_cli import handoff
 from tests.onestop_items import numbered
 from tests.service.fakes import FakeCarrier, FakeNotifier, FakeOnestop
@@ -40,7 +40,6 @@ from worker.ports.quota import NoLimit
 from worker.service import agency_admin, uow
 from worker.service.feeds import poll_carrier
 from worker.service.ingest import ingest_item
-from worker.service.jobs.runner import run_job
 from worker.service.runtime import Factories, Runtime
 from worker.settings import Settings
 from worker.web.app import create_app
@@ -100,13 +99,7 @@ class World:
 
     def work(self) -> None:
         """Run what was rung (posts, push-backs) until the bell is quiet."""
-        for _ in range(50):
-            rung = self.bell.take()
-            if not rung:
-                return
-            for job_id in rung:
-                run_job(self.rt, job_id)
-        raise AssertionError("the bell never went quiet")
+        run_rung(self.rt, self.bell)
 
     def push(self, agency: str, order_number: str, code: int, at: datetime, *,
              secret: str | None = None, transaction: str | None = None,

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tests.fakes import ListBell
+from tests.fakes import ListBell, run_rung
 from tests.onestop_items import numbered
 from tests.service.fakes import FakeCarrier, FakeNotifier, FakeOnestop, LedgerClock
 from worker.db.models import Attempt, Handoff, Job, StatusLogEntry
@@ -18,7 +18,6 @@ from worker.domain.statuses import Status
 from worker.service import sweeper, tracking, uow
 from worker.service.ingest import ingest_item
 from worker.service.ingested import Ingested
-from worker.service.jobs.runner import run_job
 from worker.service.runtime import Runtime
 
 
@@ -55,13 +54,7 @@ class World:
     # --- what a worker does -------------------------------------------------------------
     def work(self) -> None:
         """Run every job rung, and whatever those ring in turn, until the bell is quiet."""
-        for _ in range(100):
-            rung = self.bell.take()
-            if not rung:
-                return
-            for job_id in rung:
-                run_job(self.rt, job_id)
-        raise AssertionError("the bell never went quiet")
+        run_rung(self.rt, self.bell)
 
     def sweep(self) -> int:
         """The beat's sweep: rings every due row not rung lately; how many it rang."""

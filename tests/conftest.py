@@ -66,7 +66,8 @@ def redis_url() -> Iterator[str]:
     require_service("Redis", "127.0.0.1", 6379)
     import redis
 
-    url = f"{REDIS_URL}/7"
+    # TEST_REDIS_DB: a different index for each test run that shares one Redis server
+    url = f"{REDIS_URL}/{os.environ.get('TEST_REDIS_DB', '7')}"
     client = redis.Redis.from_url(url)
     client.flushdb()
     yield url

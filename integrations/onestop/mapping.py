@@ -99,8 +99,8 @@ def to_vn_iso(moment: datetime) -> str:
 
 
 def push_body(push: StatusPush) -> dict:
-    """The JSON of contract section 3."""
-    return {
+    """The JSON of contract section 3; `late` only when true (the field is optional)."""
+    body = {
         "eventId": push.event_id,
         "direction": str(push.direction),
         "status": str(push.status),
@@ -110,3 +110,6 @@ def push_body(push: StatusPush) -> dict:
         "occurredAt": to_vn_iso(push.occurred_at),
         "note": push.note,
     }
+    if push.late:
+        body["late"] = True
+    return body

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse
 from simulators.onestop.data import DEFECTS, ItemFactory
 from worker.domain.enums import VN_TZ
 from worker.domain.model import HandoffKind
-from worker.domain.statuses import Direction, Status
+from worker.domain.statuses import Direction, PostalEvent, Status
 
 STATUS_NAMES = {1: "Mới đăng ký", 2: "Được tiếp nhận", 3: "Không được tiếp nhận",
                 4: "Đang xử lý", 5: "Yêu cầu bổ sung", 6: "Yêu cầu nghĩa vụ tài chính",
@@ -57,8 +57,10 @@ def _check_push(body: object) -> tuple[str, str] | None:
         return "eventId", "thiếu eventId"
     if body.get("direction") not in {d.value for d in Direction}:
         return "direction", "direction phải là result_delivery hoặc pickup"
-    if body.get("status") not in {s.value for s in Status}:
+    if body.get("status") not in {s.value for s in (*Status, *PostalEvent)}:
         return "status", "status không thuộc danh sách trạng thái chuẩn hoá"
+    if "late" in body and not isinstance(body["late"], bool):
+        return "late", "late phải là true hoặc false"
     try:
         moment = datetime.fromisoformat(str(body.get("occurredAt")))
     except ValueError:
@@ -191,9 +193,11 @@ class SimState:
             self.event_ids.add(body["eventId"])
             self.events.append({**body, "dossierCode": code,
                                 "receivedAt": datetime.now(VN_TZ).isoformat()})
-            dossier["postalStatus"] = body["status"]
-            if (body["direction"], body["status"]) == ("result_delivery", "delivered"):
-                dossier["status"] = 10
+            # a postal event or a late milestone goes into the history only (section 3)
+            if body["status"] in {s.value for s in Status} and not body.get("late"):
+                dossier["postalStatus"] = body["status"]
+                if (body["direction"], body["status"]) == ("result_delivery", "delivered"):
+                    dossier["status"] = 10
             lose = self.rng.random() < self.config.lose_push_reply_rate
         if lose:
             return err(503, "mất kết nối khi trả lời")

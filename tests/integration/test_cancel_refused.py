@@ -57,7 +57,8 @@ def test_a_withdrawal_refused_by_the_carrier_leaves_tracking_going(world: World)
     assert refusal.raw_code == "105" and "Bưu tá đã nhận hàng" in refusal.raw_text
     pushes = world.pushes(code)
     told = [p for p in pushes if p["note"].startswith(WITHDRAWAL_REFUSED)]
-    assert len(told) == 1 and told[0]["status"] == "accepted"
+    assert len(told) == 1 and told[0]["status"] == "withdrawal_refused"
+    assert [p["status"] for p in pushes].count("accepted") == 1  # never the status again
     assert "cancelled" not in {p["status"] for p in pushes}
     assert world.admin(world.onestop, "_admin/stats")["duplicate_deliveries"] == 1
 
@@ -84,7 +85,8 @@ def test_a_withdrawal_after_the_feed_said_picked_up_is_refused_here_and_told(
     told = [p for p in world.pushes(item["dossierCode"])
             if p["note"].startswith(WITHDRAWAL_REFUSED)]
     assert [(p["status"], p["note"].split(": ", 1)[1]) for p in told] == [
-        ("picked_up", "bưu tá đã nhận hồ sơ, không thể hủy")]
+        ("withdrawal_refused", "bưu tá đã nhận hồ sơ, không thể hủy")]
+    assert [p["status"] for p in world.pushes(item["dossierCode"])].count("picked_up") == 1
     with world.rt.db.unit_of_work() as s:  # nothing was asked of the carrier
         assert s.scalar(select(Job.id).where(Job.kind == "cancel_order")) is None
 
@@ -137,6 +139,6 @@ def test_a_refused_cancel_of_an_order_never_confirmed_asks_a_person(world: World
     h = world.handoff(code)
     assert h.status == "needs_attention" and "cần kiểm tra với bưu điện" in h.status_reason
     pushes = world.pushes(code)
-    assert [p["status"] for p in pushes] == ["needs_attention", "needs_attention"]
+    assert [p["status"] for p in pushes] == ["needs_attention", "withdrawal_refused"]
     assert pushes[1]["note"].startswith(WITHDRAWAL_REFUSED)
     assert world.admin(world.carrier, "_admin/stats")["orders"] == 0  # and no post later

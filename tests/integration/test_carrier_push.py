@@ -133,12 +133,14 @@ class World:
             return s.scalar(select(func.count()).select_from(model)) or 0
 
     def push_backs(self, order_number: str) -> list[str]:
-        """Statuses of the one-stop push-backs queued for the order, oldest first."""
+        """Statuses of the one-stop push-backs queued for the order, oldest first; a late
+        milestone (contract section 3) as "<status> late"."""
         with self.db.unit_of_work() as s:
             jobs = s.scalars(select(Job).join(Handoff, Job.handoff_id == Handoff.id).where(
                 Handoff.order_number == order_number, Job.kind == JobKind.PUSH_STATUS)
                 .order_by(Job.id))
-            return [j.payload["status"] for j in jobs]
+            return [j.payload["status"] + (" late" if j.payload.get("late") else "")
+                    for j in jobs]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
@@ -282,7 +284,9 @@ def test_pushes_out_of_order_never_move_a_hand_off_back(world: World) -> None:
     _success(world.push(A17, other, 3, T0))  # picked up, told late
     assert world.status(other) == "out_for_delivery"
     assert world.log(other)[-1] == (EventSource.CARRIER_PUSH, "picked_up", False, "late_event")
-    assert world.push_backs(other) == ["accepted", "out_for_delivery"]
+    # told once, marked late: the one-stop records it at its time, its status stays
+    assert world.push_backs(other) == ["accepted", "out_for_delivery", "picked_up late"]
+    assert world.push_backs(order) == ["accepted", "delivered", "in_transit late"]
 
 
 def test_a_milestone_told_by_push_and_by_the_feed_is_one_applied_event(world: World) -> None:

@@ -49,8 +49,10 @@ def test_a_withdrawal_the_carrier_refuses_is_told_to_the_onestop(world: World) -
     world.work()
     assert world.handoff(hid).status == "accepted"
     told = world.onestop.pushes[-1]
-    assert (told.status, told.note.startswith(WITHDRAWAL_REFUSED)) == ("accepted", True)
+    assert (told.status, told.note.startswith(WITHDRAWAL_REFUSED)) == ("withdrawal_refused", True)
     assert "Status 105" in told.note
+    # an event, not a status: "accepted" was told once, never again with the refusal
+    assert world.onestop.statuses(code) == ["accepted", "withdrawal_refused"]
 
 
 def test_a_new_cancel_after_a_refusal_asks_the_carrier_again(world: World) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from worker.domain.statuses import Direction, Status
+from worker.domain.statuses import Direction, PostalEvent, Status
 
 
 @dataclass(frozen=True)
@@ -132,17 +132,18 @@ class FeedPage:
 
 @dataclass(frozen=True)
 class StatusPush:
-    """A status change told back to the one-stop system."""
+    """A status change (or a postal event) told back to the one-stop system."""
 
     event_id: str  # stable: a retry sends the same id
     dossier_code: str
     direction: Direction
-    status: Status
+    status: Status | PostalEvent
     item_code: str | None
     carrier_code: int | None
     carrier_text: str
     occurred_at: datetime
     note: str = ""
+    late: bool = False  # older than the status already told: recorded, moves nothing
 
 
 @dataclass(frozen=True)

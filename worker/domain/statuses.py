@@ -21,6 +21,21 @@ class Status(StrEnum):
     NEEDS_ATTENTION = "needs_attention"
 
 
+class PostalEvent(StrEnum):
+    """What the one-stop system is told that is not a postal status (contract section 3):
+    it is recorded in the dossier's postal history and moves no status on either side."""
+
+    WITHDRAWAL_REFUSED = "withdrawal_refused"  # the courier has the item already
+
+
+def told_as(value: str) -> Status | PostalEvent:
+    """A stored push-back's `status` as what it tells (raises ValueError for neither)."""
+    try:
+        return Status(value)
+    except ValueError:
+        return PostalEvent(value)
+
+
 class Direction(StrEnum):
     RESULT_DELIVERY = "result_delivery"
     PICKUP = "pickup"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from worker.domain.reason_codes import Reason, ReasonCode, reason
@@ -32,6 +34,22 @@ def decide(current: Status, new: Status | None, *, known_code: bool = True) -> D
         # out_for_delivery <-> delivery_failed: another round of delivery
         return Decision(True, reason(ReasonCode.NEW_DELIVERY_ROUND))
     return Decision(False, reason(ReasonCode.LATE_EVENT, new=new.value, current=current.value))
+
+
+def told_late(new: Status | None, occurred_at: datetime,
+              told: Iterable[tuple[Status, datetime]]) -> bool:
+    """Whether a carrier milestone the state machine did not apply is still news for the
+    one-stop system, told once with `late` (contract section 3): it happened no later than
+    the newest status told, and its status was never told (a failed attempt is news each
+    time: every one is an attempt of its own; the caller has already dropped a copy of the
+    same milestone). A milestone dated after the newest told status is not late but in
+    conflict with it (the carrier moving an order we cancelled): logged for ops, not told."""
+    told = list(told)
+    if new is None or new in (Status.REQUESTED, Status.NEEDS_ATTENTION) or not told:
+        return False
+    if occurred_at > max(at for _, at in told):
+        return False
+    return new in REPEATABLE or new not in {status for status, _ in told}
 
 
 class CancelBlock(StrEnum):

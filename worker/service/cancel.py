@@ -13,7 +13,7 @@ from worker.domain.enums import AttemptOutcome, EventSource, IngestOutcome, JobK
 from worker.domain.model import HandoffItem
 from worker.domain.privacy import scrub
 from worker.domain.reason_codes import Reason, ReasonCode
-from worker.domain.statuses import LABEL_VI, Direction, Status
+from worker.domain.statuses import LABEL_VI, Direction, PostalEvent, Status
 from worker.domain.transitions import CancelBlock, can_cancel
 from worker.service import handoffs, ledger, uow
 from worker.service.ingested import Ingested
@@ -51,17 +51,17 @@ def request_cancel(session: Session, handoff: Handoff, source: EventSource, why:
                      False, Reason(ReasonCode.CANCEL_REFUSED,
                                    {"why": decision.reason.code, **decision.reason.params}))
         # a withdrawal of what is already cancelled got what it asked for: nothing to refuse
-        tell = withdrawal is not None and handoff.status != Status.CANCELLED
-        return CancelResult(False, reason, _told(session, handoff, reason,
-                                                 f"withdrawal:{withdrawal}") if tell else [])
+        if withdrawal is not None and handoff.status != Status.CANCELLED:
+            return CancelResult(False, reason, _told(session, handoff, reason, withdrawal))
+        return CancelResult(False, reason)
     earlier = list(session.scalars(
         select(Job).where(Job.handoff_id == handoff.id, Job.kind == JobKind.CANCEL_ORDER)
         .order_by(Job.id).with_for_update()))
     if earlier and earlier[-1].state != JobState.DONE:  # on its way, or the carrier was not reached
         return _join(session, handoff, earlier[-1], source, why, withdrawal)
-    answered = [j for j in earlier if withdrawal and j.payload.get("withdrawal") == withdrawal]
-    if answered:  # this very withdrawal again: its refusal stands
-        return _refused_before(session, handoff, answered[-1], source, why)
+    if withdrawal is not None and any(withdrawal in _withdrawals(j.payload) for j in earlier):
+        # this very withdrawal again: its refusal stands
+        return _refused_before(session, handoff, withdrawal, source, why)
     # stop the post first, so a retry cannot create the order after we cancel it
     _, reached_carrier = ledger.stop_pending_post(session, handoff.id, f"cancelled ({source})")
     if not reached_carrier or _post_refused(session, handoff):
@@ -92,22 +92,22 @@ def _join(session: Session, handoff: Handoff, earlier: Job, source: EventSource,
     if earlier.state == JobState.DEAD:  # the carrier could not be reached: ask again
         ledger.revive(session, earlier.idempotency_key)
     uow.collect(session, earlier)  # rung again after commit, in case its ring was lost
-    if withdrawal is not None:  # the carrier's answer must reach the one-stop too
-        earlier.payload = {**earlier.payload, "withdrawal": withdrawal}
+    if withdrawal is not None:  # the carrier's answer must reach this one-stop item too
+        joined = [w for w in _withdrawals(earlier.payload) if w != withdrawal] + [withdrawal]
+        earlier.payload = {**earlier.payload, "withdrawal": withdrawal, "withdrawals": joined}
     handoffs.log(session, handoff, handoffs.Change(None, source, utcnow(), notes=why),
                  True, ASKED)
     return CancelResult(True, ASKED_VI, [earlier], at_carrier=True)
 
 
-def _refused_before(session: Session, handoff: Handoff, refused: Job, source: EventSource,
+def _refused_before(session: Session, handoff: Handoff, withdrawal: str, source: EventSource,
                     why: str) -> CancelResult:
     """The same withdrawal taken again after the carrier refused it: the same answer, told
     under the same key as the first time, so the one-stop records it once."""
     reason = "bưu điện đã từ chối hủy đơn này trước đó"
     handoffs.log(session, handoff, handoffs.Change(None, source, utcnow(), notes=why), False,
                  REFUSED_BY_CARRIER)
-    return CancelResult(False, reason, _told(session, handoff, reason,
-                                             _refusal_key(refused.id)))
+    return CancelResult(False, reason, _told(session, handoff, reason, withdrawal))
 
 
 def _post_refused(session: Session, handoff: Handoff) -> bool:
@@ -157,13 +157,17 @@ def carrier_refused(session: Session, claimed: ledger.Claimed, handoff: Handoff,
         # the post was tried, never confirmed, and now stopped: whether the carrier has an
         # order is unknown, so a person must check; a feed event still moves it on
         jobs.append(handoffs.needs_attention(session, handoff, f"{UNSURE_VI} ({reason})"))
-    if claimed.payload.get("withdrawal"):
-        jobs += _told(session, handoff, reason, _refusal_key(claimed.id))
+    for withdrawal in _withdrawals(claimed.payload):
+        jobs += _told(session, handoff, reason, withdrawal)
     return jobs
 
 
-def _refusal_key(cancel_job_id: int) -> str:
-    return f"cancel-refused:{cancel_job_id}"
+def _withdrawals(payload: dict) -> list[str]:
+    """The one-stop withdrawal items a cancel answers: every one that joined it (rows
+    written before joins were listed name only the last)."""
+    if payload.get("withdrawals"):
+        return [str(w) for w in payload["withdrawals"]]
+    return [str(payload["withdrawal"])] if payload.get("withdrawal") else []
 
 
 def carrier_cancelled(session: Session, claimed: ledger.Claimed, handoff: Handoff,
@@ -173,12 +177,14 @@ def carrier_cancelled(session: Session, claimed: ledger.Claimed, handoff: Handof
     return [handoffs.apply(session, handoff, change)[1]]
 
 
-def _told(session: Session, handoff: Handoff, detail: str, key: str) -> list[Job]:
-    """Push the hand-off's current status with a note that the withdrawal was refused; the
-    key makes the eventId stable, so a retry never records it twice at the one-stop."""
-    change = handoffs.Change(Status(handoff.status), EventSource.WORKER, utcnow(),
-                             notes=f"{WITHDRAWAL_REFUSED}: {detail}", dedup_key=key)
-    job = handoffs.queue_push(session, handoff, change)
+def _told(session: Session, handoff: Handoff, detail: str, withdrawal: str) -> list[Job]:
+    """Tell the one-stop that its withdrawal was refused: one `withdrawal_refused` event per
+    withdrawal item (contract section 3), never the current status again. Keyed by the item,
+    so a retry, a redelivery or a refusal told both here and by the carrier is one event."""
+    change = handoffs.Change(None, EventSource.WORKER, utcnow(),
+                             notes=f"{WITHDRAWAL_REFUSED}: {detail}",
+                             dedup_key=f"withdrawal:{withdrawal}")
+    job = handoffs.queue_push(session, handoff, change, event=PostalEvent.WITHDRAWAL_REFUSED)
     return [job] if job else []
 
 

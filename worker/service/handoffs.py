@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,7 +12,7 @@ from worker.db.models import Handoff, Job, StatusLogEntry, utcnow
 from worker.domain.enums import EventSource, JobKind
 from worker.domain.reason_codes import Reason, ReasonCode
 from worker.domain.rules import push_event_id
-from worker.domain.statuses import FINAL, Status
+from worker.domain.statuses import FINAL, PostalEvent, Status
 from worker.domain.transitions import Decision, decide
 from worker.service import ledger
 
@@ -89,20 +89,39 @@ def needs_attention(session: Session, handoff: Handoff, reason: str,
     return queue_push(session, handoff, change)
 
 
-def queue_push(session: Session, handoff: Handoff, change: Change) -> Job | None:
-    assert change.status is not None
-    key = change.dedup_key or f"{change.source}|{change.status}|{change.occurred_at.isoformat()}"
+def queue_push(session: Session, handoff: Handoff, change: Change, *,
+               event: PostalEvent | None = None, late: bool = False) -> Job | None:
+    """Queue telling the one-stop the change's status, or `event` in its place (a postal
+    event that moves no status); `late` marks a milestone older than the status told."""
+    assert change.status is not None or event is not None
+    told = event or change.status
+    key = change.dedup_key or f"{change.source}|{told}|{change.occurred_at.isoformat()}"
     event_id = push_event_id(handoff.order_number or f"h{handoff.id}", key)
     payload = {
         "event_id": event_id, "dossier_code": handoff.dossier_code,
-        "direction": handoff.direction, "status": change.status.value,
+        "direction": handoff.direction, "status": str(told),
         "item_code": handoff.item_code,
         "carrier_code": int(change.raw_code) if change.raw_code.isdigit() else None,
         "carrier_text": change.raw_text, "occurred_at": change.occurred_at.isoformat(),
         "note": change.notes,
     }
+    if late:
+        payload["late"] = True
     return ledger.enqueue(session, JobKind.PUSH_STATUS, handoff.id, f"push:{event_id}",
                           payload)
+
+
+def told(session: Session, handoff_id: int) -> list[tuple[Status, datetime]]:
+    """Every status queued for the one-stop system for this hand-off, with its time (postal
+    events are not statuses and are left out)."""
+    payloads = session.scalars(select(Job.payload).where(
+        Job.handoff_id == handoff_id, Job.kind == JobKind.PUSH_STATUS))
+    return [(Status(p["status"]), _aware(datetime.fromisoformat(p["occurred_at"])))
+            for p in payloads if p["status"] in Status.__members__.values()]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def locked(session: Session, handoff_id: int) -> Handoff:

@@ -7,6 +7,9 @@ normalized status and the time to the second. The first copy of a milestone is l
 (applied or not, as the state machine decides) with its milestone key in the log's unique
 `dedup_key`; any later copy, by either path, is logged as a duplicate and moves nothing.
 Informational and unknown codes have no milestone: they are keyed by their own code.
+A milestone the state machine does not apply because the hand-off is already past it is
+still told to the one-stop once, marked late (domain.transitions.told_late): the push
+product lacks some codes (failed pick-ups), so the feed brings them after the push moved on.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from worker.domain.enums import EventSource
 from worker.domain.model import TrackingEvent
 from worker.domain.reason_codes import ReasonCode, reason
 from worker.domain.statuses import Status
+from worker.domain.transitions import told_late
 from worker.service import handoffs
 
 CARRIER_SOURCES = (EventSource.CARRIER_FEED, EventSource.CARRIER_PUSH)
@@ -71,7 +75,12 @@ def apply_event(session: Session, ev: TrackingEvent,
         return None
     if ev.item_code and not handoff.item_code:
         handoff.item_code = ev.item_code
-    _, job = handoffs.apply(session, handoff, change)
+    told = handoffs.told(session, handoff.id)  # before apply queues this event's own push
+    decision, job = handoffs.apply(session, handoff, change)
+    if not decision.applied and told_late(ev.status, ev.occurred_at, told):
+        # the hand-off is past this milestone (e.g. a failed pick-up the feed brings after
+        # the push said delivered): it moves nothing, but the one-stop hears it once
+        job = handoffs.queue_push(session, handoff, change, late=True)
     return job
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from worker.domain.errors import HandoffError
 from worker.domain.model import StatusPush
-from worker.domain.statuses import Direction, Status
+from worker.domain.statuses import Direction, told_as
 from worker.ports import Ports
 from worker.service import ledger
 from worker.service.jobs.base import Step, dead
@@ -18,10 +18,11 @@ def prepare(step: Step, job: ledger.Claimed) -> StatusPush:
     p = job.payload
     return StatusPush(
         event_id=p["event_id"], dossier_code=p["dossier_code"],
-        direction=Direction(p["direction"]), status=Status(p["status"]),
+        direction=Direction(p["direction"]), status=told_as(p["status"]),
         item_code=step.handoff.item_code or p.get("item_code"),
         carrier_code=p.get("carrier_code"), carrier_text=p.get("carrier_text") or "",
         occurred_at=datetime.fromisoformat(p["occurred_at"]), note=p.get("note") or "",
+        late=bool(p.get("late")),
     )
 
 

@@ -6,6 +6,8 @@ import importlib
 
 import click
 
+from worker import logsafe
+
 # name -> "module:attribute". A command's module is imported only when that command runs
 # (or `--help` lists it): `handoff check`, the containers' healthcheck, does not load
 # Celery, the web app or Alembic; `handoff worker` does not load the web app.
@@ -49,3 +51,6 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup)
 def main() -> None:
     """postal-handoff: one-stop desk <-> Vietnam Post worker."""
+    # every process starts here (web, worker and its pool, beat, one-shot commands): from
+    # now on, no log line carries a raw control character from outside (worker/logsafe.py)
+    logsafe.install()

@@ -68,6 +68,25 @@ def safe_display(value: object, max_len: int = 200) -> str:
         return f"<{type(value).__name__}>"
 
 
+# What must not reach a log line raw: the controls above (CR/LF forge a line, ESC and the
+# C1 CSI drive a terminal), the Unicode line and paragraph separators (str.splitlines and
+# some viewers break on them) and the bidirectional overrides (they reorder what is shown).
+_LOG_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u200e\u200f"
+                         r"\u202a-\u202e\u2066-\u2069]")
+
+
+def escape_controls(text: str) -> str:
+    """`text` as one printable line for a log: each character above shown as \\x.. or
+    \\u...., everything else (Vietnamese included) unchanged; applying it twice changes
+    nothing more."""
+    return _LOG_UNSAFE.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group(0))
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
 def sanitize_text(value: object, max_len: int) -> str:
     """Text we must keep even when odd (a carrier's free text): forbidden characters become
     U+FFFD, NFC, stripped, cut to `max_len`. Non-strings give ""; never raises."""

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from simulators.carrier.doors import ALL_DOORS, Doors
+from simulators.carrier.pusher import Pusher
 from simulators.carrier.quota import QuotaMeter
 from simulators.carrier.store import SimConfig, SimStore
 from simulators.serve import serve_in_thread as _serve
@@ -75,6 +76,8 @@ def create_app(config: SimConfig | None = None, doors: Collection[str] = ALL_DOO
     """The simulator: the chosen doors (route A, route B, or both onto one store), admin."""
     store = SimStore(config or SimConfig())
     gate = _FaultGate(store)
+    pusher = Pusher(store)
+    pusher.ensure_running()
 
     async def admin_faults(request: Request) -> Response:
         if request.method == "GET":
@@ -87,6 +90,7 @@ def create_app(config: SimConfig | None = None, doors: Collection[str] = ALL_DOO
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, 400)
         gate.window.clear()
+        pusher.ensure_running()
         return JSONResponse(result)
 
     async def admin_stats(request: Request) -> Response:

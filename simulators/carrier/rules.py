@@ -47,6 +47,11 @@ class SimConfig:
     # Status answering a cancel after pickup: the contract names none, so tests vary it
     cancel_refused_status: int = 104
     start_epoch: float | None = None  # simulated start (epoch s); None: now
+    # The status-push product (simulators/carrier/pusher.py): customer code -> [URL, push
+    # secret] of the accounts that registered one; and how long (real seconds) the feed
+    # holds each new event back, so that pushes run ahead of it as they do in production
+    push_targets: dict[str, list[str]] = field(default_factory=dict)
+    feed_lag_s: float = 0.0
 
     def merge(self, changes: dict[str, Any]) -> None:
         """Apply a JSON object; unknown keys or wrong types raise ValueError (nothing applied)."""
@@ -87,6 +92,7 @@ class SimConfig:
         shown = dataclasses.asdict(self)
         shown["secret_key"] = "***"
         shown["accounts"] = {k: ["***", code] for k, (_, code) in self.accounts.items()}
+        shown["push_targets"] = {c: [url, "***"] for c, (url, _) in self.push_targets.items()}
         return shown
 
 

@@ -66,6 +66,8 @@ class SimStore:
             self.clock = SimClock(self.config.speed, self.config.start_epoch)
             self.orders: dict[str, SimOrder] = {}
             self.feed: list[dict] = []
+            self.feed_ready: list[float] = []  # monotonic time each feed entry shows from
+            self.pushed_upto = 0  # feed entries the push product has taken (pusher.py)
             self.tokens: dict[str, tuple[float, str]] = {}  # -> (expiry, customer key)
             self.token_requests_by_account: Counter[str] = Counter()
             self.requests_by_route: Counter[str] = Counter()
@@ -78,6 +80,8 @@ class SimStore:
                 "throttled": 0,
                 "errors_injected": 0,
                 "timeouts_injected": 0,
+                "pushes_sent": 0,  # answered success by the receiver
+                "pushes_resent": 0,  # tried again under the same transaction id
             }
             self._item_seq = 10_000_000 + self.config.seed % 1_000_000
 
@@ -187,7 +191,7 @@ class SimStore:
         with self.lock:
             self._materialize()
             code = self._code_of(account) if account is not None else None
-            feed = [e for e in self.feed if code is None or e["CustomerCode"] == code]
+            feed = [e for e in self._shown() if code is None or e["CustomerCode"] == code]
             # oids are same-length lowercase hex that only grow: string order is feed order.
             after = [e for e in feed if e["_id"]["$oid"] > last_id.lower()]
             docs = [dict(e) for e in after[:pagesize]]
@@ -219,7 +223,8 @@ class SimStore:
                 "cancelled": self.counts["cancelled"],
                 "sim_time": self.clock.now(),
                 **{
-                    k: self.counts[k] for k in ("throttled", "errors_injected", "timeouts_injected")
+                    k: self.counts[k] for k in ("throttled", "errors_injected", "timeouts_injected",
+                                                "pushes_sent", "pushes_resent")
                 },
                 "orders_by_number": {
                     n: {
@@ -322,9 +327,17 @@ class SimStore:
                 now,
             )
 
+    def _shown(self) -> list[dict]:
+        """The feed as far as it is out (feed_lag_s): a prefix, so no cursor skips an entry."""
+        now, shown = time.monotonic(), 0
+        while shown < len(self.feed) and self.feed_ready[shown] <= now:
+            shown += 1
+        return self.feed[:shown]
+
     def _append(self, order: SimOrder, doc: dict, now: float) -> None:
         self._seq += 1
         self._last_prefix = max(self._last_prefix, int(now) & 0xFFFFFFFF)
         doc = {"_id": {"$oid": f"{self._last_prefix:08x}{self._seq:016x}"}, **doc}
         order.events.append(doc)
         self.feed.append(doc)
+        self.feed_ready.append(time.monotonic() + self.config.feed_lag_s)

@@ -117,8 +117,8 @@ class SimState:
             if item.get("type") != HandoffKind.HANDOFF_CANCELLED:
                 dossier["postal"] = {k: item.get(k) for k in
                                      ("type", "citizen", "codAmount", "createdAt", "note")}
-            else:
-                dossier["postalStatus"] = "cancelled"
+            else:  # asked, not done: the postal status moves when the worker tells it
+                dossier["withdrawalRequested"] = True
 
     def add_items(self, items: list[dict]) -> list[dict]:
         with self.lock:

@@ -8,7 +8,7 @@ from collections import Counter
 from sqlalchemy import func, select
 
 from worker.db.engine import Database
-from worker.db.models import Handoff, StatusLogEntry
+from worker.db.models import Handoff, Job, StatusLogEntry
 from worker.domain.statuses import FINAL, REPEATABLE
 from worker.stack import Stack
 
@@ -36,8 +36,6 @@ def wait_until(db: Database, predicate, timeout: float, what: str, stack: Stack)
 
 def ledger_drained(db: Database, timeout: float, stack: Stack) -> None:
     """Wait until no outbound work is pending (push-backs trail the last status)."""
-    from worker.db.models import Job
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with db.unit_of_work() as s:
@@ -55,7 +53,8 @@ def all_final(n: int):
 
 def assert_each_status_reached_onestop_once(db: Database, stack: Stack,
                                             redelivery_allowed: bool = False) -> None:
-    """Every applied change (beyond 'requested') was recorded by the one-stop, exactly once.
+    """Every applied change (beyond 'requested'), and every milestone told late (contract
+    section 3), was recorded by the one-stop, exactly once.
 
     The simulator records an eventId once and counts a repeated one as a redelivery; a
     redelivery is legitimate only when a worker died between sending and recording.
@@ -74,9 +73,13 @@ def assert_each_status_reached_onestop_once(db: Database, stack: Stack,
             .where(StatusLogEntry.applied.is_(True), StatusLogEntry.status != "requested")
             .group_by(Handoff.dossier_code, StatusLogEntry.status)
         ).all()
+        late = [(j.payload["dossier_code"], j.payload["status"]) for j in s.scalars(
+            select(Job).where(Job.kind == "push_status")) if j.payload.get("late")]
     expected: dict[str, Counter] = {}
     for dossier, status, n in applied:
         expected.setdefault(dossier, Counter())[status] = n
+    for dossier, status in late:
+        expected.setdefault(dossier, Counter())[status] += 1
     diff = {d: (dict(per_dossier.get(d, {})), dict(expected.get(d, {})))
             for d in set(per_dossier) | set(expected) if per_dossier.get(d) != expected.get(d)}
     assert not diff, f"one-stop recorded vs applied here: {diff}"

@@ -75,9 +75,9 @@ def apply_event(session: Session, ev: TrackingEvent,
         return None
     if ev.item_code and not handoff.item_code:
         handoff.item_code = ev.item_code
-    told = handoffs.told(session, handoff.id)  # before apply queues this event's own push
     decision, job = handoffs.apply(session, handoff, change)
-    if not decision.applied and told_late(ev.status, ev.occurred_at, told):
+    if not decision.applied and told_late(ev.status, ev.occurred_at,
+                                          handoffs.told(session, handoff.id)):
         # the hand-off is past this milestone (e.g. a failed pick-up the feed brings after
         # the push said delivered): it moves nothing, but the one-stop hears it once
         job = handoffs.queue_push(session, handoff, change, late=True)

@@ -1,13 +1,16 @@
-"""OrderNumber derivation, stable push event ids, backoff; phone and unit validation; masking."""
+"""OrderNumber derivation, stable push event ids, backoff; phone and unit validation; masking;
+which milestones are told late."""
 
 import random
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from worker.domain.errors import InvalidInput
 from worker.domain.privacy import mask_name, mask_phone, scrub
 from worker.domain.rules import backoff_seconds, order_number, push_event_id
-from worker.domain.statuses import Direction
+from worker.domain.statuses import Direction, Status
+from worker.domain.transitions import told_late
 from worker.domain.validation import check_dossier_code, check_unit_codes, normalize_phone
 
 
@@ -96,3 +99,20 @@ def test_scrub_masks_phones_however_they_are_written(text):
 ])
 def test_scrub_leaves_codes_and_times_alone(text):
     assert scrub(text) == text
+
+
+@pytest.mark.parametrize(("new", "minutes", "told", "late"), [
+    (Status.PICKUP_FAILED, -5, [Status.ACCEPTED, Status.DELIVERED], True),  # the B case
+    (Status.PICKUP_FAILED, -5, [Status.PICKUP_FAILED, Status.DELIVERED], True),  # attempt 2
+    (Status.IN_TRANSIT, -5, [Status.IN_TRANSIT, Status.DELIVERED], False),  # told already
+    (Status.IN_TRANSIT, +5, [Status.DELIVERED], False),  # after what was told: a conflict
+    (Status.IN_TRANSIT, -5, [], False),  # nothing told yet: nothing to be late for
+    (None, -5, [Status.DELIVERED], False),  # informational codes are no milestone
+    (Status.NEEDS_ATTENTION, -5, [Status.DELIVERED], False),  # ours, not the carrier's
+], ids=["failed-pickup-after-delivery", "second-attempt", "status-told", "after-newest",
+        "nothing-told", "informational", "not-a-carrier-milestone"])
+def test_told_late_only_for_a_real_milestone_older_than_what_was_told(
+        new: Status | None, minutes: int, told: list[Status], late: bool) -> None:
+    newest = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
+    history = [(s, newest - timedelta(hours=len(told) - i - 1)) for i, s in enumerate(told)]
+    assert told_late(new, newest + timedelta(minutes=minutes), history) is late

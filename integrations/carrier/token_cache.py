@@ -3,7 +3,9 @@
 Every worker runs a pool of processes; each used to fetch its own token, so a machine
 asked the post office for `pool size` tokens per expiry window (the contract wants one).
 The token now lives in a file per account under ``<home>/tokens`` (directory 0700, file
-0600), read and written under an exclusive ``fcntl.flock`` on the account's lock file:
+0600, both private to the service user: see token_files.py, which refuses a folder others
+own or may write and never opens a file through a symlink), read and written under an
+exclusive ``fcntl.flock`` on the account's lock file:
 the first process that finds no valid token fetches one while holding the lock, the
 others wait for it and read it. A per-process copy in memory sits in front, so the file is
 opened only when that copy runs out or the post office refuses it (HTTP 401).
@@ -30,6 +32,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from integrations.carrier.token_files import (
+    checked_folder,
+    open_lock,
+    read_private,
+    write_private,
+)
 from worker.domain.model import CarrierAccount
 
 if TYPE_CHECKING:
@@ -38,7 +46,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TOKEN_MARGIN_S = 60.0  # refresh this long before the token runs out (at most 10 % of it)
-DIR_MODE, FILE_MODE = 0o700, 0o600
 
 Fetch = Callable[[], tuple[str, float]]  # -> (token, expires_in seconds)
 
@@ -184,10 +191,8 @@ class TokenCache:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         assert self._dir is not None
-        self._dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-        with contextlib.suppress(OSError):  # not ours to change (a shared mount): leave it
-            os.chmod(self._dir, DIR_MODE)
-        fd = os.open(self._path(".lock"), os.O_RDWR | os.O_CREAT, FILE_MODE)
+        checked_folder(self._dir)  # UnsafeTokenFolder: nothing is read or written there
+        fd = open_lock(self._path(".lock"))
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -195,14 +200,16 @@ class TokenCache:
             os.close(fd)  # closing releases the lock
 
     def _read(self) -> tuple[str, float] | None:
-        """(token, valid_until) from the file; None when absent or unreadable (refetched)."""
+        """(token, valid_until) from the file; None when absent or unreadable (refetched);
+        UnsafeTokenFolder for a symlink or a file not private to this user."""
         try:
-            data = json.loads(self._path(".json").read_text(encoding="utf-8"))
+            text = read_private(self._path(".json"))
+            if text is None:
+                return None
+            data = json.loads(text)
             token, until = data["token"], float(data["valid_until"])
             if not self._same_credentials(data.get("salt"), data.get("credentials")):
                 return None  # fetched with other credentials: log in with the new ones
-        except FileNotFoundError:
-            return None
         except (OSError, ValueError, KeyError, TypeError):
             log.warning("carrier token cache file %s unreadable; fetching a new token",
                         self._name)
@@ -231,21 +238,13 @@ class TokenCache:
         return {"salt": self._salt, "credentials": self._credentials.under(self._salt) or ""}
 
     def _write(self, token: str, until: float) -> None:
-        """Atomically: a private temporary file, then os.replace. A failure to write costs
-        only the sharing (the token is still used by this process)."""
-        final = self._path(".json")
-        tmp = self._path(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        """Atomically, never through a planted file (token_files.write_private). A failure
+        to write costs only the sharing (the token is still used by this process); a
+        planted file is refused (UnsafeTokenFolder)."""
         body = json.dumps({"token": token, "valid_until": until, "written_at": self._clock(),
                            **self._stored_credentials()})
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(body)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, final)
+            write_private(self._path(".json"), body)
         except OSError as exc:
             log.warning("carrier token cache file %s not written (%s)", self._name,
                         type(exc).__name__)
-            with contextlib.suppress(OSError):
-                tmp.unlink()

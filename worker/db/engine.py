@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -15,9 +17,7 @@ def make_engine(url: str) -> Engine:
     # hide_parameters: a failed statement's text never carries its bound values, which hold
     # names, phones and addresses; errors reach logs, ledger rows and pages.
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _private_sqlite_file(url)
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False},
                                hide_parameters=True)
         _sqlite_tuning(engine)
@@ -26,6 +26,27 @@ def make_engine(url: str) -> Engine:
                            hide_parameters=True)
     event.listen(engine, "handle_error", _redact_server_detail)
     return engine
+
+
+def _private_sqlite_file(url: str) -> None:
+    """The embedded database holds names, phones and addresses: its file is created 0600
+    (its folder 0700 when made here) before SQLAlchemy opens it, and SQLite gives the -wal
+    and -shm files the mode of the database file. A file an older version left readable
+    by others is made 0600 (when it is ours to change)."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+        return  # an empty file is an empty database to SQLite
+    except FileExistsError:
+        pass
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        with contextlib.suppress(OSError):  # absent, or another user's: left as it is
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
 
 
 def _redact_server_detail(context: Any) -> None:

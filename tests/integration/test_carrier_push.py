@@ -45,7 +45,9 @@ from worker.settings import Settings
 from worker.web.app import create_app
 
 A17, A21, A05 = "000.00.17.H19", "000.00.21.H19", "000.00.05.H13"  # A05: no push secret
-SECRETS = {A17: "push-secret-of-lai-vung-17", A21: "push-secret-of-cao-lanh-21"}
+# long and random enough for the secrets rules off the embedded default (PostgreSQL runs)
+SECRETS = {A17: "push-secret-of-lai-vung-17-Qx4Rt8Vb3Nm6Kc1W",
+           A21: "push-secret-of-cao-lanh-21-Lp9Zs2Hd7Fj4Gt6Y"}
 CODES = {A17: "C0017", A21: "C0021"}
 ITEM = "EB123456785VN"
 # an hour ago, to the second: what the push's "dd/mm/YYYY HH:MM:SS" can say
@@ -162,7 +164,7 @@ def _world(db: Database, home: Path) -> Iterator[World]:
         for agency, code in CODES.items():  # each its own account, with a push secret
             agency_admin.save(s, settings, {
                 "code": agency, "route": "ngsp", "customer_code": code,
-                "customer_key": f"key-{code}", "secret_key": f"secret-{code}",
+                "customer_key": f"key-{code}", "secret_key": f"secret-{code}-Vn9xQ2LrT7pKcW4mZ8sB",
                 "push_secret": SECRETS[agency]}, "test", adding=False)
     accounts = {code: FeedAccount(code) for code in [*CODES.values(),
                                                      settings.carrier_customer_code]}

@@ -1,10 +1,13 @@
-"""Off the embedded default, worker, beat and web refuse secrets that are not really secret.
+"""Off the embedded default, worker, beat and web refuse secrets that are not really secret:
+in the environment, and in the agencies' accounts stored in the database.
 
-No services needed: the refusal comes before any connection (the URLs point at closed ports).
+The environment's refusals come before any connection (the URLs point at closed ports);
+past them the guard reads the stored accounts, so those tests run on PostgreSQL.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -14,7 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from worker.db.migrate import upgrade
+
 ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "worker" / "examples" / "agencies.json"
 OFF_EMBEDDED = {"HANDOFF_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/x",
                 "HANDOFF_BROKER_URL": "redis://127.0.0.1:1/0"}
 SECRET_VARS = ["HANDOFF_CARRIER_SECRET_KEY", "HANDOFF_ONESTOP_API_KEY", "HANDOFF_WEBHOOK_SECRET",
@@ -30,8 +36,9 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _handoff(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "worker.cli", *args], env=env,
+def _handoff(env: dict[str, str], *args: str, stdin: str = ""
+             ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "worker.cli", *args], env=env, input=stdin,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -114,11 +121,16 @@ def test_one_weak_secret_is_enough_to_refuse(tmp_path: Path, variable: str, valu
     assert sum(name in out.stderr for name in SECRET_VARS) == 1
 
 
-def test_a_generated_set_passes_the_guard(tmp_path: Path, taken_port: str) -> None:
+def test_a_generated_set_passes_the_guard(tmp_path: Path, taken_port: str,
+                                          pg_url: str) -> None:
     """Past the guard, `handoff web` goes on to bind its port (taken here, so it stops
-    there with uvicorn's own error) and says nothing about secrets."""
+    there with uvicorn's own error) and says nothing about secrets. A database the guard
+    cannot read is a refusal: it cannot tell whether the stored accounts are fit."""
     env = _env(tmp_path, **ISSUED, **_generated(tmp_path), **AGENCIES)
-    out = _handoff(env, "web", "--port", taken_port)
+    unread = _handoff(env, "web", "--port", taken_port)  # the database on a closed port
+    assert unread.returncode == 2, unread.stderr[-2000:]
+    assert "the agencies' stored accounts could not be read" in unread.stderr
+    out = _handoff({**env, "HANDOFF_DATABASE_URL": pg_url}, "web", "--port", taken_port)
     assert out.returncode != 2, out.stderr[-2000:]
     assert "address already in use" in out.stderr.lower()
     assert "refusing to start" not in out.stderr
@@ -126,8 +138,9 @@ def test_a_generated_set_passes_the_guard(tmp_path: Path, taken_port: str) -> No
 
 
 def test_allow_demo_secrets_starts_a_staging_run_with_a_warning(tmp_path: Path,
-                                                                taken_port: str) -> None:
-    env = _env(tmp_path, HANDOFF_ALLOW_DEMO_SECRETS="true")
+                                                                taken_port: str,
+                                                                pg_url: str) -> None:
+    env = _env(tmp_path, HANDOFF_ALLOW_DEMO_SECRETS="true", HANDOFF_DATABASE_URL=pg_url)
     out = _handoff(env, "web", "--port", taken_port)
     assert "address already in use" in out.stderr.lower()
     assert "refusing to start" not in out.stderr
@@ -141,3 +154,63 @@ def test_allow_demo_secrets_does_not_admit_a_placeholder(tmp_path: Path) -> None
     out = _handoff(env, "beat")
     assert out.returncode == 2
     assert "HANDOFF_SESSION_SECRET: is the placeholder from .env.example" in out.stderr
+
+
+# --- the agencies' own accounts (issue 13 item 1) -------------------------------------
+
+SHIPPED = json.loads(EXAMPLES.read_text(encoding="utf-8"))
+OWN = {"000.00.21.H19", "000.00.01.H19"}  # the two example agencies with an account
+SHIPPED_VALUES = [SHIPPED[code][f] for code in OWN
+                  for f in ("customer_key", "secret_key", "push_secret")]
+
+
+def test_the_shipped_example_accounts_and_short_secrets_are_refused_on_postgresql(
+        tmp_path: Path, pg_url: str) -> None:
+    """The README's walk-through file imported on a production database: refused, naming
+    the agency and the field, never a value; nothing stored. A push secret of 20 random
+    characters (enough before) is refused too: at least 32 off the embedded default."""
+    upgrade(pg_url)
+    env = _env(tmp_path, HANDOFF_DATABASE_URL=pg_url)
+    out = _handoff(env, "agency", "import", str(EXAMPLES))
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "000.00.21.H19.customer_key: là giá trị công khai" in out.stderr
+    assert "Traceback" not in out.stderr
+    short = _handoff(env, "agency", "add", "000.00.21.H19", "--name", "UBND phường Cao Lãnh",
+                     "--tel", "02773851234", "--address", "Số 1", "--province", "82",
+                     "--ward", "29869", "--route", "B", "--customer-code", "C0021",
+                     "--credentials-stdin", stdin=json.dumps({
+                         "customer_key": "C0021-consumer-7Gf2Lp9Q",
+                         "secret_key": "Vn9xQ2LrT7pKcW4mZ8sB1dF6gH3jN5yAq",
+                         "push_secret": "Qx4Rt8Vb3Nm6Kc1Wz5Hj"}))
+    assert short.returncode == 2, short.stdout + short.stderr
+    assert "push_secret: ngắn quá: cần ít nhất 32 ký tự" in short.stderr
+    listed = _handoff(env, "agency", "list", "--json")
+    assert json.loads(listed.stdout) == []  # nothing of either stored
+    for said in (out, short, listed):
+        for value in SHIPPED_VALUES + ["Qx4Rt8Vb3Nm6Kc1Wz5Hj"]:
+            assert value not in said.stdout + said.stderr
+
+
+def test_web_refuses_to_start_on_stored_example_accounts_unless_staging(
+        tmp_path: Path, pg_url: str, taken_port: str) -> None:
+    """Accounts stored before the rule (here by a staging run, which admits the shipped
+    values) stop a production start, each named by agency and field; a staging run starts
+    with a warning naming them."""
+    upgrade(pg_url)
+    prod = _env(tmp_path, **ISSUED, **_generated(tmp_path), **AGENCIES,
+                HANDOFF_DATABASE_URL=pg_url)
+    staging = {**prod, "HANDOFF_ALLOW_DEMO_SECRETS": "true"}
+    assert _handoff(staging, "agency", "import", str(EXAMPLES)).returncode == 0
+    out = _handoff(prod, "web", "--port", taken_port)
+    assert out.returncode == 2, out.stderr[-2000:]
+    for code in OWN:
+        for field in ("customer_key", "secret_key", "push_secret"):
+            assert (f"agency {code} {field}: is a value of a shipped example file"
+                    in out.stderr), out.stderr
+    assert "000.00.17.H19" not in out.stderr  # on the shared account: nothing of its own
+    staged = _handoff(staging, "web", "--port", taken_port)
+    assert "address already in use" in staged.stderr.lower(), staged.stderr[-2000:]
+    assert ("warning: HANDOFF_ALLOW_DEMO_SECRETS=true: running on public example values of "
+            "agency 000.00.01.H19 customer_key") in staged.stderr
+    for said in (out, staged):
+        assert not any(value in said.stderr for value in SHIPPED_VALUES)

@@ -35,8 +35,9 @@ from worker.settings import Settings
 
 QUOTA = 5  # requests per second per account
 PROCESSES, THREADS, ORDERS = 3, 2, 5  # per process and account: 10 orders
-KEYS = {"AG-A": ("key-a", "secret-a-MARKER", "C0011", "ngsp"),
-        "AG-B": ("key-b", "secret-b-MARKER", "C0012", "lgsp")}
+# secrets long and random enough for the rules off the embedded default (the Redis run)
+KEYS = {"AG-A": ("key-a", "secret-a-MARKER-Qx4Rt8Vb3Nm6Kc1Wz5", "C0011", "ngsp"),
+        "AG-B": ("key-b", "secret-b-MARKER-Lp9Zs2Hd7Fj4Gt6Yx3", "C0012", "lgsp")}
 HELD = "AG-A"  # the account the post office answers 429 for a while
 HOLD_S, RETRY_AFTER_S = 2.0, 1
 # The margin covers the jitter between a request's slot and its arrival. Here 3 workers,

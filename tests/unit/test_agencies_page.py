@@ -27,7 +27,8 @@ from worker.service.ingest import ingest_item
 from worker.service.runtime import Runtime
 from worker.settings import Settings
 
-MARKER = "MARKER-SECRET-7f3a"
+# long and random enough for the secrets rules off the embedded default (PostgreSQL runs)
+MARKER = "MARKER-SECRET-7f3a-Qx4Rt8Vb3Nm6Kc1W"
 CODE = "000.00.99.H19"  # not one of the agencies sqlite_db seeds
 SENDER = {"name": "UBND xã Lai Vung", "tel": "02773000001", "email": "motcua@laivung.gov.vn",
           "address": "Số 1 đường 30/4", "province_code": "82", "ward_code": "30226"}

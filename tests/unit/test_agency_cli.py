@@ -273,7 +273,7 @@ def test_import_adds_updates_and_tells_the_fields_never_the_values(cli: Cli,
      "000.00.96.H19.secrett_key: trường không có"),
     ({**IMPORTED, "000.00.96.H19": "không phải object"}, "000.00.96.H19: mỗi đơn vị"),
     ([{"name": "không có mã"}], "#1.code: "),
-    ("chuỗi", "file: tệp phải là object"),
+    ("chuỗi", "bad.json: phải là object"),
 ])
 def test_an_invalid_import_changes_nothing_and_names_the_field(
         cli: Cli, tmp_path: Path, data: object, said: str) -> None:
@@ -286,7 +286,7 @@ def test_an_invalid_import_changes_nothing_and_names_the_field(
 def test_an_unreadable_import_file_is_told_plainly(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "broken.json").write_text('{"a": "' + MARKER, encoding="utf-8")
     broken = cli("import", str(tmp_path / "broken.json"))
-    assert broken.exit_code == 2 and "file: không phải JSON hợp lệ (dòng 1" in broken.output
+    assert broken.exit_code == 2 and "broken.json: không phải JSON hợp lệ (dòng 1" in broken.output
     (tmp_path / "latin.json").write_bytes(b'{"\xff": 1}')
     assert "không phải văn bản UTF-8" in cli("import", str(tmp_path / "latin.json")).output
     assert "không đọc được" in cli("import", str(tmp_path / "missing.json")).output

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
+from pathlib import Path
 
 import pytest
 
 from worker.secrets_check import (
+    AGENCY_CREDENTIALS,
     EXAMPLE_VALUES,
     SECRETS,
+    agency_credential_problem,
     demo_values_admitted,
     fresh_env_lines,
     secret_problems,
@@ -162,3 +167,44 @@ def test_handoff_secrets_prints_our_secrets_and_names_the_issued_ones() -> None:
     assert "HANDOFF_CARRIER_SECRET_KEY" in comments and "HANDOFF_ONESTOP_API_KEY" in comments
     again = dict(line.split("=", 1) for line in fresh_env_lines() if not line.startswith("#"))
     assert not set(again.values()) & set(assignments.values())  # fresh every time
+
+
+# --- an agency's own account (`handoff agency ...`), judged by the same deployment rules --
+
+EXAMPLE_AGENCIES = json.loads(
+    (Path(__file__).resolve().parents[2] / "worker/examples/agencies.json").read_text("utf-8"))
+SHIPPED = sorted({(field, entry[field]) for entry in EXAMPLE_AGENCIES.values()
+                  for field in AGENCY_CREDENTIALS if field in entry})
+RANDOM = secrets.token_urlsafe(32)
+
+
+def test_every_credential_of_the_shipped_example_file_is_refused_off_the_embedded_default(
+        ) -> None:
+    assert len(SHIPPED) == 6  # two own accounts: customer_key, secret_key, push_secret each
+    for field, value in SHIPPED:
+        assert agency_credential_problem(Settings(database_url=PG), field, value) == (
+            "public", "is a value of a shipped example file or a built-in demo value: public")
+        assert agency_credential_problem(Settings(), field, value) is None  # embedded
+        assert agency_credential_problem(  # staging against the simulators
+            Settings(database_url=PG, allow_demo_secrets=True), field, value) is None
+
+
+@pytest.mark.parametrize(("field", "value", "code"), [
+    ("secret_key", "demo-secret", "public"),  # the built-in demo account
+    ("customer_key", "demo-key", "public"),
+    ("push_secret", "change-me-push-secret-at-least-32-chars", "placeholder"),
+    ("push_secret", "Qx4Rt8Vb3Nm6Kc1Wz5Hj", "short"),  # 20: enough before, not now
+    ("secret_key", "a" * 40, "low_entropy"),
+    ("secret_key", "ab12" * 10, "low_entropy"),
+    ("push_secret", "password-password-password-password", "low_entropy"),
+    ("push_secret", RANDOM, None),
+    ("secret_key", secrets.token_hex(16), None),  # 32 hex digits
+    ("customer_key", "C0042-key", None),  # names the account: not a secret, no length rule
+])
+def test_an_agency_secret_must_be_long_random_and_not_a_placeholder(
+        field: str, value: str, code: str | None) -> None:
+    found = agency_credential_problem(Settings(database_url=PG), field, value)
+    assert (found[0] if found else None) == code
+    if code and code != "public":  # HANDOFF_ALLOW_DEMO_SECRETS admits only shipped values
+        assert agency_credential_problem(
+            Settings(database_url=PG, allow_demo_secrets=True), field, value) is not None

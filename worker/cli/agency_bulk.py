@@ -4,17 +4,23 @@ every stored account, in one transaction (all or nothing)."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy.orm import Session
 
 from worker.cli.agency_run import do
 from worker.cli.common import echo_line, fail
+from worker.domain.errors import InvalidInput
+from worker.domain.json_input import json_depth
+from worker.domain.text import safe_display
 from worker.service import agency_admin
 from worker.settings import Settings
 
 IMPORT_MAX = 10_000_000  # a province's agencies: a few thousand entries at most
+IMPORT_DEPTH = 8  # {code: {"sla": {name: number}}} is 3 deep; a list of them 3 too
 
 
 class _DryRun(Exception):
@@ -25,20 +31,55 @@ class _DryRun(Exception):
         self.results = results
 
 
+class _NotJson(ValueError):
+    """What Python's parser takes but an import must not: NaN, Infinity, a key given twice,
+    an integer longer than Python converts (it would raise deep in the parser)."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJson(f"{name} không phải giá trị JSON")
+
+
+def _whole_number(digits: str) -> int:
+    if len(digits.lstrip("-")) > sys.get_int_max_str_digits():
+        raise _NotJson(f"có số dài quá {sys.get_int_max_str_digits()} chữ số")
+    return int(digits)
+
+
+def _no_twice(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:  # the second would silently win over the first
+            raise _NotJson(f"khóa '{key[:40]}' có hai lần trong một object")
+        out[key] = value
+    return out
+
+
 def _load(path: Path) -> object:
+    """The file's JSON value, or a refusal (exit 2) naming the file and the problem: read
+    within bounds, the nesting checked before the parser recurses (json_input)."""
+    where = f"tệp {safe_display(str(path))}"
     try:
         with path.open("rb") as f:
             data = f.read(IMPORT_MAX + 1)
     except OSError as err:
-        fail(f"file: không đọc được {path}: {err.strerror}")
+        fail(f"{where}: không đọc được: {err.strerror}")
     if len(data) > IMPORT_MAX:
-        fail(f"file: lớn quá {IMPORT_MAX} byte")
+        fail(f"{where}: lớn quá {IMPORT_MAX:,} byte".replace(",", "."))
     try:
-        return json.loads(data.decode("utf-8"))
+        text = data.decode("utf-8-sig")  # a BOM (Windows editors) is not content
     except UnicodeDecodeError:
-        fail("file: không phải văn bản UTF-8")
+        fail(f"{where}: không phải văn bản UTF-8")
+    if json_depth(data) > IMPORT_DEPTH:
+        fail(f"{where}: JSON lồng nhau quá {IMPORT_DEPTH} cấp")
+    try:
+        return json.loads(text, parse_constant=_no_constant, parse_int=_whole_number,
+                          object_pairs_hook=_no_twice)
     except json.JSONDecodeError as err:  # its message holds a position, never the text
-        fail(f"file: không phải JSON hợp lệ (dòng {err.lineno}, cột {err.colno})")
+        fail(f"{where}: không phải JSON hợp lệ (dòng {err.lineno}, cột {err.colno})")
+    except ValueError as err:  # _NotJson's messages are ours; any other is not told
+        reason = str(err) if isinstance(err, _NotJson) else "không phải JSON hợp lệ"
+        fail(f"{where}: {safe_display(reason)}")
 
 
 @click.command("import")
@@ -51,7 +92,13 @@ def agency_import(ctx: click.Context, file: Path, dry_run: bool) -> None:
     data = _load(file)
 
     def work(session: Session, settings: Settings) -> list[agency_admin.Saved]:
-        results = agency_admin.import_agencies(session, settings, data, "import")
+        try:
+            results = agency_admin.import_agencies(session, settings, data, "import")
+        except InvalidInput as err:  # the file named too: "tệp F: CODE.field: reason"
+            where = f"tệp {safe_display(str(file))}"
+            raise InvalidInput(err.reason, code=err.code,
+                               field=f"{where}: {err.field}" if err.field else where
+                               ) from None
         if dry_run:
             raise _DryRun(results)
         return results

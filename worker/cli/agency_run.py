@@ -13,14 +13,19 @@ from sqlalchemy.orm import Session
 
 from worker.cli.common import fail, prepare_embedded, runtime
 from worker.domain.errors import InvalidInput
+from worker.domain.text import safe_display
 from worker.service import agency_admin, uow
 from worker.service.runtime import Runtime
-from worker.service.vault import VaultError
+from worker.service.vault import VaultError, WrongKey
 from worker.settings import Settings
 
 T = TypeVar("T")
 KEY_HINT = ("HANDOFF_CREDENTIALS_KEY phải là một hoặc nhiều khóa Fernet, cách nhau bởi dấu "
             "phẩy (khóa đầu mã hóa, mọi khóa đều giải mã); `handoff secrets` tạo khóa mới")
+WRONG_KEY = ("HANDOFF_CREDENTIALS_KEY sai: không mở được thông tin tài khoản nào đã lưu trong "
+             "cơ sở dữ liệu này, nên chưa ghi gì. Dùng đúng khóa của worker và web; đổi khóa "
+             "thì đặt HANDOFF_CREDENTIALS_KEY=KHÓA_MỚI,KHÓA_CŨ rồi chạy "
+             "`handoff agency rotate-key`")
 
 
 def runtime_of(ctx: click.Context) -> Runtime:
@@ -33,7 +38,9 @@ def runtime_of(ctx: click.Context) -> Runtime:
 
 
 def said(err: InvalidInput) -> str:
-    return f"{err.field}: {err.reason}" if err.field else err.reason
+    """The field and the reason as one printable line (a field may be a file's key)."""
+    text = f"{err.field}: {err.reason}" if err.field else err.reason
+    return safe_display(text, max_len=1000)
 
 
 def do(ctx: click.Context, work: Callable[[Session, Settings], T]) -> T:
@@ -47,6 +54,8 @@ def do(ctx: click.Context, work: Callable[[Session, Settings], T]) -> T:
         fail(said(err))
     except IntegrityError:  # the same agency added at the same moment by someone else
         fail("code: đơn vị vừa được thêm ở nơi khác; chạy lại lệnh")
+    except WrongKey:
+        fail(WRONG_KEY)
     except VaultError as err:
         fail(f"không mở được thông tin tài khoản đã lưu: {err}. {KEY_HINT}")
 

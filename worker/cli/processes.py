@@ -8,6 +8,7 @@ import click
 
 from worker.cli.agencies import seed_fresh_database
 from worker.cli.common import prepare_embedded, setup_logging
+from worker.cli.stored_accounts_guard import refuse_weak_stored_accounts
 from worker.db.migrate import upgrade
 from worker.demo import run_demo
 from worker.domain.enums import Route
@@ -34,6 +35,7 @@ def _refuse_demo_secrets() -> None:
             "demo values, for a staging run against the simulators.",
             err=True)
         sys.exit(2)
+    refuse_weak_stored_accounts(settings)  # the agencies' accounts in the database too
     admitted = demo_values_admitted(settings)
     if admitted:
         click.echo(f"warning: {ALLOW_SWITCH}=true: running on public demo values of "

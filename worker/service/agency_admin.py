@@ -28,7 +28,9 @@ from worker.domain.agency_spec import CREDENTIAL_FIELDS, check_account, clean_sp
 from worker.domain.enums import DispatchMode, Route
 from worker.domain.errors import InvalidInput
 from worker.domain.statuses import FINAL
+from worker.secrets_check import MIN_AGENCY_SECRET_CHARS, agency_credential_problem
 from worker.service.agencies import record_of
+from worker.service.key_guard import note_rotated, note_sealed, require_key
 from worker.service.vault import Credentials, open_sealed, rotate, seal
 from worker.service.waiting import take_up_waiting
 from worker.settings import Settings
@@ -42,6 +44,12 @@ _COLUMNS = {"name": "name", "tel": "sender_tel", "email": "sender_email",
             "ward_code": "ward_code", "dispatch": "dispatch", "route": "route",
             "customer_code": "customer_code", "quota_per_second": "quota_per_second",
             "sla": "sla", "enabled": "enabled"}
+MAX_IMPORT_ENTRIES = 5_000  # a province has a few hundred agencies
+# secrets_check.agency_credential_problem's codes, told to the operator
+_WEAK = {"public": "là giá trị công khai (tệp ví dụ đi kèm phần mềm, hoặc giá trị demo)",
+         "placeholder": "có 'change-me' hoặc 'demo': giá trị giữ chỗ, không phải khóa thật",
+         "short": f"ngắn quá: cần ít nhất {MIN_AGENCY_SECRET_CHARS} ký tự",
+         "low_entropy": "ít ngẫu nhiên quá (ít ký tự khác nhau, hoặc lặp lại một mẫu)"}
 
 
 @dataclass
@@ -67,6 +75,12 @@ def save(session: Session, settings: Settings, raw: Mapping[str, Any], actor: st
     if adding is False and row is None:
         raise InvalidInput(f"không có đơn vị {code}", field="code", code="agency.unknown")
     spec = clean_spec(raw, adding=row is None)
+    for name in CREDENTIAL_FIELDS:
+        weak = agency_credential_problem(settings, name, spec.get(name) or "")
+        if weak:
+            raise InvalidInput(f"{_WEAK[weak[0]]}; ngoài cấu hình mặc định nhúng (SQLite) "
+                               "chỉ nhận khóa thật, do bưu điện cấp hoặc tạo ngẫu nhiên",
+                               field=name, code=f"agency.{weak[0]}_secret")
     result = Saved(code=spec["code"], added=row is None)
     if row is None:
         row = Agency(code=spec["code"], created_at=utcnow(), enabled=spec.get("enabled", True))
@@ -100,6 +114,7 @@ def _merge_account(session: Session, settings: Settings, row: Agency,
     (leave the customer code empty to use it). An agency with orders still on their way
     keeps its account: they are tracked and cancelled through it.
     """
+    require_key(session, settings)  # a wrong key refused before it opens or seals
     old = open_sealed(settings, row.credentials) if row.credentials else Credentials("", "")
     given = {name: spec.get(name) for name in CREDENTIAL_FIELDS}
     route = spec.get("route", row.route)
@@ -142,6 +157,7 @@ def _merge_account(session: Session, settings: Settings, row: Agency,
     if others and "quota_per_second" not in spec and (moving or not row.credentials):
         spec["quota_per_second"] = others[0].quota_per_second  # the account's quota
     row.credentials = seal(settings, creds)
+    note_sealed(session, settings)
     if others and not moving and row.credentials and any(given.values()):
         for other in others:  # new keys of the account: every agency of it
             other.credentials = row.credentials
@@ -184,11 +200,13 @@ def rotate_key(session: Session, settings: Settings) -> int:
     """Re-encrypt every agency's credentials under the first key of HANDOFF_CREDENTIALS_KEY
     (the others must still be listed, so that running processes with the old list keep
     reading both). Returns how many rows were re-encrypted."""
+    require_key(session, settings)
     rows = session.scalars(select(Agency).where(Agency.credentials.is_not(None))
                            .with_for_update()).all()
     for row in rows:
         row.credentials = rotate(settings, row.credentials or "")
     session.flush()
+    note_rotated(session, settings, len(rows))
     return len(rows)
 
 
@@ -198,6 +216,9 @@ def import_agencies(session: Session, settings: Settings, data: object, actor: s
     list of objects with "code". All or nothing: the first bad entry raises InvalidInput
     (its field prefixed with the agency) and the caller rolls back."""
     entries = _entries(data)
+    if len(entries) > MAX_IMPORT_ENTRIES:
+        raise InvalidInput(f"có {len(entries)} đơn vị; mỗi lần nhập tối đa "
+                           f"{MAX_IMPORT_ENTRIES}", field="", code="agency.too_many")
     results = []
     for n, entry in enumerate(entries, 1):
         try:
@@ -220,8 +241,8 @@ def _entries(data: object) -> list[dict[str, Any]]:
         return out
     if isinstance(data, list) and all(isinstance(e, Mapping) for e in data):
         return [dict(e) for e in data]
-    raise InvalidInput("tệp phải là object {mã đơn vị: {...}} hoặc danh sách các object",
-                       field="file", code="agency.type")
+    raise InvalidInput("phải là object {mã đơn vị: {...}} hoặc danh sách các object có "
+                       '"code"', field="", code="agency.type")
 
 
 def seed_if_fresh(session: Session, settings: Settings) -> list[Saved]:

@@ -8,6 +8,9 @@ every failure here is told without the value or the token.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 from dataclasses import dataclass, field
 
@@ -20,6 +23,10 @@ class VaultError(Exception):
     """The key setting is unusable, or a stored value does not open with any key given."""
 
 
+class WrongKey(VaultError):
+    """HANDOFF_CREDENTIALS_KEY cannot open what the database already holds (key_guard.py)."""
+
+
 @dataclass(frozen=True)
 class Credentials:
     """One account's secrets (repr hides them)."""
@@ -29,13 +36,17 @@ class Credentials:
     push_secret: str = field(default="", repr=False)
 
 
-def _keys(settings: Settings) -> list[Fernet]:
+def _parts(settings: Settings) -> list[str]:
     raw = settings.credentials_key.get_secret_value()
     parts = [p.strip() for p in raw.split(",") if p.strip()]
     if not parts:
         raise VaultError("HANDOFF_CREDENTIALS_KEY is empty")
+    return parts
+
+
+def _keys(settings: Settings) -> list[Fernet]:
     keys = []
-    for n, part in enumerate(parts, 1):
+    for n, part in enumerate(_parts(settings), 1):
         try:
             keys.append(Fernet(part.encode("ascii")))
         except (ValueError, UnicodeEncodeError):
@@ -47,6 +58,25 @@ def _keys(settings: Settings) -> list[Fernet]:
 
 def _fernet(settings: Settings) -> MultiFernet:
     return MultiFernet(_keys(settings))
+
+
+def fingerprints(settings: Settings) -> list[str]:
+    """A fingerprint of each key, in order: an HMAC under the key of a fixed label (96 bits),
+    so the database can tell its key from another without holding anything that opens it."""
+    _keys(settings)  # a malformed key is told as such, not fingerprinted
+    return [hmac.new(base64.urlsafe_b64decode(part), b"postal-handoff credentials key",
+                     hashlib.sha256).hexdigest()[:24] for part in _parts(settings)]
+
+
+def key_index(settings: Settings, token: str) -> int | None:
+    """Which key (0: the first) opens `token`; None when none does."""
+    for n, key in enumerate(_keys(settings)):
+        try:
+            key.decrypt(token.encode("ascii"))
+        except (InvalidToken, UnicodeEncodeError):
+            continue
+        return n
+    return None
 
 
 def new_key() -> str:

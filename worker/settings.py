@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     # None: Secure cookie everywhere but the embedded default (see `cookie_secure`); true or
     # false forces it (false only for a plain-HTTP staging run on localhost).
     session_https_only: bool | None = None
+    # The CSV export of the ops list stops after this many hand-offs, with a last line
+    # saying so (a narrower filter gets the rest); one export at a time per person.
+    csv_max_rows: int = Field(default=100_000, ge=1, le=1_000_000)
 
     # SLA: when a hand-off counts as late or stuck (deadlines count from ready_at), how
     # often to check, and where to send one signed notification per hand-off and rule.

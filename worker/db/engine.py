@@ -12,6 +12,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+# Execution option of Database.long_read's connection (read by the SQLite begin hook).
+LONG_READ = "handoff_long_read"
+
 
 def make_engine(url: str) -> Engine:
     # hide_parameters: a failed statement's text never carries its bound values, which hold
@@ -92,7 +95,8 @@ def _sqlite_tuning(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        deferred = conn.get_execution_options().get(LONG_READ, False)
+        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 class Database:
@@ -114,6 +118,16 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def long_read(self) -> Iterator[Session]:
+        """A session that only reads, for as long as a streamed download lasts; never
+        committed. PostgreSQL: a READ ONLY transaction. SQLite: begun DEFERRED, so under WAL
+        the workers keep writing meanwhile (every other transaction begins IMMEDIATE)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{LONG_READ: True}, postgresql_readonly=True)
+            with Session(bind=conn) as session:
+                yield session
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -26,7 +26,11 @@ from worker.service.replay import count_dead
 
 PAGE_SIZE = 50
 DAYS = 14
-CSV_LIMIT = 100_000  # a safety net: one export never loads more rows than this
+CSV_LIMIT = 100_000  # rows of one export unless told (Settings.csv_max_rows)
+CSV_BATCH = 500  # hand-offs read (and written out) at a time by an export
+CSV_CUT_VI = ("Tệp đã bị cắt: chỉ gồm {limit} hồ sơ đầu tiên (mới nhất trước), còn hồ sơ "
+              "khác khớp bộ lọc. Hãy lọc hẹp hơn (theo ngày, cơ quan hoặc trạng thái) để "
+              "tải phần còn lại.")
 TIMES_DAYS = 90  # median and P90 delivery times over hand-offs ready in this many days
 BREACHES_SHOWN = 100  # the overview lists this many late hand-offs; the tile counts all
 ATTENTION_SHOWN = 50
@@ -103,16 +107,34 @@ def list_handoffs(session: Session, f: Filters, page: int = 1) -> Page:
     return Page([row(h) for h in found], total, page, pages)
 
 
-def csv_rows(session: Session, f: Filters, *, unmasked: bool = False) -> Iterator[list[str]]:
-    """The header, then every filtered hand-off, newest first. Only ops may ask unmasked."""
+def csv_rows(session: Session, f: Filters, *, unmasked: bool = False,
+             limit: int = CSV_LIMIT) -> Iterator[list[str]]:
+    """The header, then the filtered hand-offs, newest first, at most `limit`, then (when
+    more matched) one line saying the file was cut. Only ops may ask unmasked.
+
+    The ids come through a server-side cursor (yield_per: PostgreSQL fetches CSV_BATCH at a
+    time) and the rows CSV_BATCH at a time by id, so memory stays flat whatever the size of
+    the export; a row whose stored values cannot be read is left out (read_rows)."""
     yield CSV_HEADER
-    found = read_rows(session, _filtered(f).order_by(Handoff.ready_at.desc(), Handoff.id.desc())
-                      .limit(CSV_LIMIT), Handoff.id, entities=True)
-    for h in found:
-        r = row(h, unmasked=unmasked)
-        yield [r["dossier_code"], r["direction_label"], r["agency_code"], r["agency_name"],
-               r["status_label"], r["status"], r["citizen"], r["phone"], r["address"],
-               r["item_code"], r["order_number"], r["ready_at"], r["final_at"], r["reason"]]
+    ids = session.scalars(_filtered(f).with_only_columns(Handoff.id)
+                          .order_by(Handoff.ready_at.desc(), Handoff.id.desc())
+                          .limit(limit + 1).execution_options(yield_per=CSV_BATCH))
+    taken, cut = 0, False
+    for batch in ids.partitions():
+        if taken + len(batch) > limit:  # the id past the limit: there is more than fits
+            batch, cut = batch[:limit - taken], True
+        taken += len(batch)
+        found = {h.id: h for h in read_rows(session, select(Handoff).where(
+            Handoff.id.in_(batch)), Handoff.id, entities=True)} if batch else {}
+        for handoff_id in batch:
+            if handoff_id in found:
+                r = row(found[handoff_id], unmasked=unmasked)
+                yield [r["dossier_code"], r["direction_label"], r["agency_code"],
+                       r["agency_name"], r["status_label"], r["status"], r["citizen"],
+                       r["phone"], r["address"], r["item_code"], r["order_number"],
+                       r["ready_at"], r["final_at"], r["reason"]]
+    if cut:
+        yield [CSV_CUT_VI.format(limit=f"{limit:,}".replace(",", "."))]
 
 
 def agencies(session: Session) -> list[tuple[str, str]]:

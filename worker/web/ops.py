@@ -20,7 +20,7 @@ from worker.service import ops_queries as oq
 from worker.service.readable import read_rows
 from worker.service.replay import count_dead, dead_letters, replay
 from worker.web.guards import login_required
-from worker.web.ops_csv import csv_response
+from worker.web.ops_csv import BUSY_RETRY_SECONDS, BUSY_VI, csv_download, export_slots
 from worker.web.render import render, templates
 from worker.web.session import check_csrf, current_user
 
@@ -82,8 +82,14 @@ async def handoff_csv(request: Request) -> Response:
     user = request.state.user
     # Only ops may take personal data out in clear; anyone else gets the masked file.
     unmasked = user.role == Role.OPS and request.query_params.get("unmasked") == "1"
-    rows = await _read(request, lambda s: list(oq.csv_rows(s, f, unmasked=unmasked)))
-    return csv_response(rows, unmasked=unmasked)
+    slots = export_slots(request.app)
+    if not slots.take(user.username):  # one export at a time per person
+        busy = render(request, "error.html", {"message": BUSY_VI}, status_code=429)
+        busy.headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
+        return busy
+    rt = request.app.state.runtime
+    return csv_download(rt.db, f, unmasked=unmasked, limit=rt.settings.csv_max_rows,
+                        done=lambda: slots.give_back(user.username))
 
 
 @login_required(Role.OPS, Role.DESK)

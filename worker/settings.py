@@ -115,6 +115,14 @@ class Settings(BaseSettings):
     # None: Secure cookie everywhere but the embedded default (see `cookie_secure`); true or
     # false forces it (false only for a plain-HTTP staging run on localhost).
     session_https_only: bool | None = None
+    # The carrier push hook's wrong signatures, counted per 15 minutes (all web processes
+    # together): past `address` from one client address, it is answered 429; past `agency`
+    # for one agency code from everywhere, a client is still let through while its own
+    # network (/24, /48) has fewer than `network` failures for that agency, so strangers
+    # failing elsewhere never hold up the carrier's pushes.
+    push_throttle_address: int = Field(default=20, ge=1)
+    push_throttle_agency: int = Field(default=100, ge=1)
+    push_throttle_network: int = Field(default=3, ge=1)
     # The CSV export of the ops list stops after this many hand-offs, with a last line
     # saying so (a narrower filter gets the rest); one export at a time per person.
     csv_max_rows: int = Field(default=100_000, ge=1, le=1_000_000)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,8 +18,10 @@ from integrations.carrier.mapping import STATUS_TABLE
 from integrations.carrier.push import (
     PUSH_STATUS_TABLE,
     BadPush,
+    PushKey,
     format_time,
     parse_push,
+    read_push,
     sign,
     transaction_of,
     verify,
@@ -137,8 +139,17 @@ def test_only_the_right_signature_of_the_very_body_verifies() -> None:
     assert not verify("s3cret", body + b" ", good)
     assert not verify("other", body, good)
     assert not verify("", body, sign("", body))  # no secret configured: nothing verifies
-    for bad in (None, "", good.upper(), good[:-1], "ý" * 64, "\x00" * 64):
+    for bad in (None, "", good[:-1], good + "0", "ý" * 64, "\x00" * 64, "İ" * 64):
         assert not verify("s3cret", body, bad)
+    assert verify("s3cret", body, good.upper())  # hex is hex in either case
+
+
+def test_a_ready_key_checks_as_the_secret_does_whatever_its_length() -> None:
+    body = b'{"order_code": "x"}'
+    for secret in ("k", "s" * 64, "long-" * 40):  # over 64 bytes HMAC hashes the key first
+        key = PushKey(secret)
+        assert key.verify(body, sign(secret, body)) and not key.verify(body, sign("k2", body))
+        assert secret not in repr(key)
 
 
 # --- whatever arrives -----------------------------------------------------------------------
@@ -159,3 +170,66 @@ def test_any_body_is_an_event_or_a_refusal_and_what_is_kept_is_storable(data: di
     for text in (ev.order_number, ev.item_code or "", ev.raw_text, ev.post_office, ev.notes):
         assert not FORBIDDEN.search(text)
     assert ev.occurred_at.tzinfo is not None and (ev.status is None or ev.known_code)
+
+
+# --- one milestone, one content key (issue 13, item 6) -------------------------------------
+orders = st.from_regex(r"[0-9A-Z][0-9A-Z.\-/]{0,40}", fullmatch=True)
+moments = st.datetimes(datetime(2025, 1, 1), datetime(2027, 12, 31)).map(
+    lambda d: d.replace(microsecond=0, tzinfo=VN_TZ))
+push_codes = st.integers(-(10**6), 10**6)
+
+
+def _key(body: dict[str, Any], transaction: str = "t") -> str:
+    return read_push(json.dumps(body).encode(), transaction)[1]
+
+
+@settings(deadline=None)
+@given(order=orders, code=push_codes, at=moments, note=any_text, locate=any_text,
+       weight=st.integers(0, 10**6), transaction=st.from_regex(r"[a-z0-9-]{1,30}", fullmatch=True))
+def test_a_push_written_otherwise_has_the_same_content_key(
+        order: str, code: int, at: datetime, note: str, locate: str, weight: int,
+        transaction: str) -> None:
+    """A new transaction id, the code as text, spaces around the time, other words, keys
+    in another order: the same milestone, so the same key (the receipts hold it once)."""
+    body = push_body(order, code, at)
+    other = {**push_body(order, code, at, note=note, locate=locate, weight=weight),
+             "status_code": str(code), "datetime": f" {format_time(at)}  "}
+    assert _key(body) == _key(dict(reversed(list(other.items()))), transaction)
+
+
+@settings(deadline=None)
+@given(order=orders, code=push_codes, at=moments, other_order=orders,
+       other_code=push_codes, seconds=st.integers(1, 10**6))
+def test_another_order_code_or_second_is_another_content_key(
+        order: str, code: int, at: datetime, other_order: str, other_code: int,
+        seconds: int) -> None:
+    key = _key(push_body(order, code, at))
+    assert (_key(push_body(other_order, code, at)) == key) == (other_order == order)
+    assert (_key(push_body(order, other_code, at)) == key) == (other_code == code)
+    assert _key(push_body(order, code, at + timedelta(seconds=seconds))) != key
+    # only an item code: keyed by it, never taken for an order of the same text
+    assert _key(push_body("", code, at, item_code=order)) != key
+
+
+@settings(deadline=None)
+@given(data=st.dictionaries(st.sampled_from(FIELDS), values | st.lists(values, max_size=3)))
+def test_any_body_has_one_content_key_of_the_receipts_shape(data: dict) -> None:
+    raw = json.dumps(data).encode()
+    try:
+        key = read_push(raw, "t1")[1]
+    except BadPush:
+        return
+    assert re.fullmatch(r"[0-9a-f]{64}", key) and read_push(raw, "t2")[1] == key
+
+
+# --- the signature: hex in either case, nothing else (issue 13, item 10) ---------------------
+@settings(deadline=None)
+@given(secret=st.text(min_size=1, max_size=100), body=st.binary(max_size=200),
+       given_signature=st.text(max_size=70))
+def test_a_signature_verifies_exactly_when_it_is_the_hmac_in_either_case(
+        secret: str, body: bytes, given_signature: str) -> None:
+    right = sign(secret, body)
+    for variant in (right, right.upper(), right.title(), f" {right} "):
+        assert verify(secret, body, variant)
+    assert verify(secret, body, given_signature) == (
+        given_signature.strip().encode("utf-8", "replace").lower() == right.encode())

@@ -327,16 +327,21 @@ class DeploymentMark(Base):
 class CarrierPushReceipt(Base):
     """A status push the carrier sent, by its `ems-transaction` id: the carrier re-sends
     the same id until it is answered "success", and a re-sent one is answered again
-    without being applied twice."""
+    without being applied twice. `content_key` (a hash of the order, status code and time
+    the push told; integrations/carrier/push.py) holds the same content under a new id to
+    one receipt too: a captured push replayed with fresh ids is taken once."""
 
     __tablename__ = "carrier_push_receipts"
     __table_args__ = (UniqueConstraint("agency_code", "transaction_id",
-                                       name="uq_push_receipt"),)
+                                       name="uq_push_receipt"),
+                      Index("uq_push_receipt_content", "agency_code", "content_key",
+                            unique=True))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     agency_code: Mapped[str] = mapped_column(String(40))
     transaction_id: Mapped[str] = mapped_column(String(100))
     order_number: Mapped[str] = mapped_column(String(50), default="")
+    content_key: Mapped[str | None] = mapped_column(String(64))  # None: stored before 0010
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 

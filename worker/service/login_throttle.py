@@ -20,6 +20,8 @@ A right password forgives the failures of its pair and of its username from its 
 (not the address's or the username's from elsewhere: someone else may be guessing there).
 Clients sharing one address (behind a proxy not trusted by FORWARDED_ALLOW_IPS) share its
 limits: nothing here can tell them apart, so the web process says so once in its log.
+Another door counts its own failures here under its own `door` prefix (the carrier push
+hook: worker/service/push_throttle.py), so logins and that door never count each other's.
 The table stays small: rows older than the longest window are deleted at every insert,
 and beyond MAX_ROWS the oldest go.
 """
@@ -97,18 +99,22 @@ def network_of(client: str) -> str:
     return str(net.supernet(new_prefix=prefix)) if net.prefixlen > prefix else str(net)
 
 
-def keys(username: str, client: str) -> dict[str, str]:
+def keys(username: str, client: str, door: str = "") -> dict[str, str]:
     # any text a form can carry becomes a safe key: no NUL or lone surrogate reaches the DB
     name = sanitize_text(username, 80).casefold()[:80]
-    return {"pair": f"pair:{name}|{client}"[:200], "addr": f"addr:{client}"[:200],
-            "user": f"user:{name}"[:200], "net": f"net:{name}|{network_of(client)}"[:200]}
+    found = {"pair": f"pair:{name}|{client}", "addr": f"addr:{client}", "user": f"user:{name}",
+             "net": f"net:{name}|{network_of(client)}"}
+    return {scope: f"{door}{key}"[:200] for scope, key in found.items()}
 
 
 def admit(db: Database, username: str, client: str, *, now: datetime | None = None,
-          limits: tuple[Limit, ...] = LIMITS, max_rows: int = MAX_ROWS) -> Admission:
-    """Record this try, then count; a try over any limit is refused unchecked."""
+          limits: tuple[Limit, ...] = LIMITS, max_rows: int = MAX_ROWS,
+          door: str = "") -> Admission:
+    """Record this try, then count; a try over any limit is refused unchecked. `limits`
+    of another door must not have a window shorter than the longest of LIMITS: the
+    rows older than the longest window given are deleted, the logins' too."""
     now = now or datetime.now(UTC)
-    wanted = keys(username, client)
+    wanted = keys(username, client, door)
     scopes = [each.scope for limit in limits for each in limit.chain]
     with db.unit_of_work() as s:  # committed before counting: parallel tries see each other
         _prune(s, now, limits, max_rows, len(scopes))
@@ -123,11 +129,12 @@ def admit(db: Database, username: str, client: str, *, now: datetime | None = No
     return Admission(ids, wait)
 
 
-def succeeded(db: Database, admission: Admission, username: str, client: str) -> None:
+def succeeded(db: Database, admission: Admission, username: str, client: str,
+              door: str = "") -> None:
     """The password was right: this try is no failure, and the failures of its pair and of
     its username from its network are forgiven (the address's and the username's from
     elsewhere are not: someone else may be guessing there)."""
-    wanted = keys(username, client)
+    wanted = keys(username, client, door)
     with db.unit_of_work() as s:
         s.execute(update(LoginAttempt).where(LoginAttempt.id.in_(admission.ids))
                   .values(succeeded=True))

@@ -2,9 +2,11 @@
 
 The web route (worker/web/carrier_hooks.py) has checked the signature with the agency's
 push secret before anything here runs. Then, in one transaction:
-- the receipt: one row per (agency, `ems-transaction`) id, by a unique index. The carrier
-  re-sends an id until it is answered "success"; a re-sent one is answered again and not
-  applied twice;
+- the receipt: one row per (agency, `ems-transaction`) id and per (agency, content key),
+  by two unique indexes. The carrier re-sends an id until it is answered "success"; a
+  re-sent one is answered again and not applied twice. A push identical in content (order,
+  status code, time: push.read_push) to one the agency already received is answered
+  "success" and stores nothing: a captured push replayed under fresh ids leaves no trace;
 - the order: found by its order number (or, when the push gave only the item code, by that);
   it must be an order of this agency's post-office account, else the push is logged, not
   applied (a push secret speaks for one account's orders only);
@@ -41,19 +43,22 @@ class PushOutcome(StrEnum):
 
     TAKEN = "taken"  # through the state machine: applied or logged as it decided
     DUPLICATE = "duplicate"  # this transaction id was taken before
+    SAME_CONTENT = "same_content"  # another id, but this very milestone was taken before
     NOT_OURS = "not_ours"  # an order of another account: logged, not applied
     QUARANTINED = "quarantined"  # taking it failed: logged for ops
 
 
 def take_push(session: Session, settings: Settings, agency_code: str,
-              account: CarrierAccount, transaction: str, ev: TrackingEvent
-              ) -> tuple[PushOutcome, list[int]]:
+              account: CarrierAccount, transaction: str, ev: TrackingEvent,
+              content_key: str) -> tuple[PushOutcome, list[int]]:
     """Take one verified push of `agency_code` (whose account is `account`); the ids of the
     jobs it queued (the one-stop push-back) for the caller's unit of work to ring."""
-    if not _receipt(session, agency_code, transaction, ev.order_number):
-        log.info("carrier push %s of agency %s: duplicate transaction", transaction,
-                 agency_code)
-        return PushOutcome.DUPLICATE, []
+    seen = _receipt(session, agency_code, transaction, ev.order_number, content_key)
+    if seen is not None:
+        log.info("carrier push %s of agency %s: %s", transaction, agency_code,
+                 "duplicate transaction" if seen is PushOutcome.DUPLICATE
+                 else "same order, code and time as an earlier push: not taken again")
+        return seen, []
     outcome = [PushOutcome.TAKEN]
 
     def take(event: TrackingEvent) -> list[Job | None]:
@@ -79,16 +84,23 @@ def take_push(session: Session, settings: Settings, agency_code: str,
     return outcome[0], jobs or []
 
 
-def _receipt(session: Session, agency_code: str, transaction: str, order_number: str) -> bool:
-    """True the first time this agency's transaction id is seen; the unique index decides."""
+def _receipt(session: Session, agency_code: str, transaction: str, order_number: str,
+             content_key: str) -> PushOutcome | None:
+    """None the first time this agency's transaction id and content are seen, else which
+    was seen before. The unique indexes decide (no look-up first: two copies at once
+    cannot both pass); which one refused is only read afterwards, for the log."""
     try:
         with session.begin_nested():
             session.add(CarrierPushReceipt(agency_code=agency_code, transaction_id=transaction,
-                                           order_number=order_number[:50]))
+                                           order_number=order_number[:50],
+                                           content_key=content_key))
             session.flush()
     except IntegrityError:
-        return False
-    return True
+        same_id = session.scalar(select(CarrierPushReceipt.id).where(
+            CarrierPushReceipt.agency_code == agency_code,
+            CarrierPushReceipt.transaction_id == transaction))
+        return PushOutcome.DUPLICATE if same_id is not None else PushOutcome.SAME_CONTENT
+    return None
 
 
 def _order_of(session: Session, ev: TrackingEvent) -> Handoff | None:

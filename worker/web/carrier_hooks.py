@@ -3,13 +3,19 @@
 The post office calls the URL registered for one agency's account. Answers:
 - 200 {"code": "success", "transaction": id} once the push is recorded: applied, logged as
   late/duplicate/unknown order, a transaction already taken (answered again, not applied
-  twice), or quarantined for ops. "success" is what stops the carrier re-sending;
+  twice), a push identical in content to one taken before under another transaction id
+  (nothing stored), or quarantined for ops. "success" is what stops the carrier re-sending;
 - 401 {"error", "field", "reason"} for an agency we do not know (a code that cannot name
   one, too: control characters, over 40 characters), an agency without a push secret or
-  whose stored credentials do not open (logged as an error for ops: the key setting is
-  wrong), and a missing or wrong `ems-signature`: one answer for all, checked with the same
-  work (an HMAC is computed in every case), so the URL does not tell who exists and the
-  carrier is not told to re-send what we could never take; nothing is stored;
+  whose stored credentials do not open (an error line for ops, at most once a minute: the
+  key setting is wrong), and a missing or wrong `ems-signature` (hex, either case): one
+  answer for all, with the same work (one look-up, one HMAC with a key made ready
+  beforehand, real or stand-in: worker/service/push_keys.py), so neither the answer nor its
+  timing tells who exists, and the carrier is not told to re-send what we could never
+  take; nothing is stored but the failure's count;
+- 429 {"error", "field", "reason"} with Retry-After once an address, or past the agency's
+  limit a network, has too many wrong signatures (worker/service/push_throttle.py): counted
+  before the HMAC, so a right guess is not told either; one warning line a minute per address;
 - 413 for a body over 1 MB (by its Content-Length or while it streams, before the HMAC);
 - 400 {"code": "error", "transaction", "reason"} for a signed push we cannot take: no
   `ems-transaction` header, not a JSON object, no order_code nor tracking_code. Not
@@ -23,7 +29,8 @@ The post office calls the URL registered for one agency's account. Answers:
 from __future__ import annotations
 
 import logging
-import secrets
+import math
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -38,72 +45,113 @@ from integrations.carrier.push import (
     SUCCESS,
     BadPush,
     answer,
-    parse_push,
+    read_push,
     transaction_of,
-    verify,
 )
 from worker.domain.errors import InvalidInput
 from worker.domain.model import CarrierAccount, TrackingEvent
 from worker.domain.text import clean_text, safe_display
-from worker.service import agencies, uow
+from worker.service import push_throttle, uow
+from worker.service.login_throttle import client_key
+from worker.service.push_keys import PushCheck, PushKeys
+from worker.service.push_throttle import EveryMinute
 from worker.service.pushes import take_push
 from worker.service.runtime import Runtime
-from worker.service.vault import VaultError
 from worker.web.bodies import BodyRefused, read_body
 
 log = logging.getLogger(__name__)
 
 MAX_AGENCY_CODE = 40  # the agencies' column: a longer code names no agency
-# HMAC'd when there is no secret to check against, so an unknown agency costs the same
-# work as a known one and the answer's timing tells nothing either.
-_NO_SECRET = secrets.token_hex(32)
 UNAUTHORIZED = {"error": "invalid_signature", "field": HEADER_SIGNATURE,
                 "reason": "chữ ký không hợp lệ hoặc đơn vị chưa đăng ký nhận tin báo"}
+TOO_MANY = {"error": "too_many_failures", "field": HEADER_SIGNATURE,
+            "reason": "quá nhiều chữ ký sai; đề nghị thử lại sau"}
 UNAVAILABLE = "hệ thống tạm thời không ghi nhận được; đề nghị gửi lại sau"
+
+
+@dataclass
+class _Door:
+    """What the hook keeps in one web process: the ready keys, and when it last warned."""
+
+    keys: PushKeys = field(default_factory=PushKeys)
+    throttled: EveryMinute = field(default_factory=EveryMinute)
+    unreadable: EveryMinute = field(default_factory=EveryMinute)
+
+
+def _door(request: Request) -> _Door:
+    state = request.app.state
+    door = getattr(state, "carrier_push_door", None)
+    if door is None:  # made at the first push (two at once: one of them is kept)
+        door = state.carrier_push_door = _Door()
+    return door
 
 
 async def carrier_hook(request: Request) -> JSONResponse:
     rt: Runtime = request.app.state.runtime
+    door = _door(request)
     agency = request.path_params["agency"]
+    client = client_key(request.client.host if request.client else None)
     try:
         body = await read_body(request)
     except BodyRefused as err:
         return JSONResponse(err.as_dict(), err.status)
     try:
-        account = await run_in_threadpool(_account, rt, agency)
+        admission = await run_in_threadpool(push_throttle.admit, rt.db, rt.settings, agency,
+                                            client)
+        if not admission.allowed:
+            return _too_many(door, agency, client, admission.wait_seconds)
+        check = await run_in_threadpool(_check_for, rt, door, agency)
     except SQLAlchemyError as err:
         log.error("carrier push for agency %s not taken: %s", safe_display(agency, 60),
                   type(err).__name__)  # the type only: its text may quote parameters
         return JSONResponse(answer(ERROR, "", UNAVAILABLE), 503)
-    except VaultError:
-        # No secret to check against: answered as any unknown agency (a 503 would tell a
-        # stranger the agency exists and keep the carrier re-sending until ops fix the key)
+    signatures = request.headers.getlist(HEADER_SIGNATURE)
+    verified = check.key.verify(body, signatures[0] if len(signatures) == 1 else None)
+    if check.unreadable and door.unreadable.due(agency) is not None:
+        # answered as any unknown agency: a 503 would tell a stranger the agency exists and
+        # keep the carrier re-sending until ops fix the key
         log.error("carrier push for agency %s refused: its stored credentials do not open "
                   "with HANDOFF_CREDENTIALS_KEY", safe_display(agency, 60))
-        account = None
-    signatures = request.headers.getlist(HEADER_SIGNATURE)
-    signature = signatures[0] if len(signatures) == 1 else None
-    secret = account.push_secret if account is not None else ""
-    verified = verify(secret or _NO_SECRET, body, signature)  # computed either way
-    if account is None or not secret or not verified:
+    if check.account is None or not verified:
         log.info("carrier push refused for agency %s: %s", safe_display(agency, 60),
-                 "bad or missing signature" if secret else "no such agency or no push secret")
+                 "bad or missing signature" if check.account else
+                 "no such agency or no push secret")
         return JSONResponse(UNAUTHORIZED, 401)
+    try:
+        await run_in_threadpool(push_throttle.verified, rt.db, admission, agency, client)
+        return await _signed(request, rt, agency, check.account, body)
+    except SQLAlchemyError as err:
+        log.error("carrier push of agency %s not taken: %s", agency, type(err).__name__)
+        echo = safe_display(request.headers.get(HEADER_TRANSACTION) or "", 100)
+        return JSONResponse(answer(ERROR, echo, UNAVAILABLE), 503)
+
+
+async def _signed(request: Request, rt: Runtime, agency: str, account: CarrierAccount,
+                  body: bytes) -> JSONResponse:
+    """A push signed with the agency's secret: taken, or 400 when it cannot be."""
     raw_transaction = request.headers.get(HEADER_TRANSACTION)
     try:
         transaction = transaction_of(raw_transaction)
-        event = parse_push(body, transaction)
+        event, content_key = read_push(body, transaction)
     except BadPush as err:
         log.warning("carrier push of agency %s refused: %s", agency, err.field)
         echo = safe_display(raw_transaction or "", 100)
         return JSONResponse(answer(ERROR, echo, err.reason), 400)
-    try:
-        await run_in_threadpool(_take, rt, agency, account, transaction, event)
-    except SQLAlchemyError as err:
-        log.error("carrier push %s of agency %s not taken: %s", transaction, agency,
-                  type(err).__name__)
-        return JSONResponse(answer(ERROR, transaction, UNAVAILABLE), 503)
+    await run_in_threadpool(_take, rt, agency, account, transaction, event, content_key)
     return JSONResponse(answer(SUCCESS, transaction), 200)
+
+
+def _too_many(door: _Door, agency: str, client: str, wait: float) -> JSONResponse:
+    """429 with Retry-After; one warning line a minute per address, not one per push."""
+    held_back = door.throttled.due(client)
+    if held_back is not None:
+        log.warning("carrier push hook: %s is refused for too many wrong signatures "
+                    "(agency %s this time; %d more refused since the last line); they are "
+                    "let through again within %d s", safe_display(client, 64),
+                    safe_display(agency, 60), held_back, math.ceil(wait))
+    seconds = max(math.ceil(wait), 1)
+    return JSONResponse({**TOO_MANY, "reason": f"{TOO_MANY['reason']} {seconds} giây"}, 429,
+                        headers={"Retry-After": str(seconds)})
 
 
 def _usable_code(agency: str) -> bool:
@@ -116,19 +164,16 @@ def _usable_code(agency: str) -> bool:
         return False
 
 
-def _account(rt: Runtime, agency: str) -> CarrierAccount | None:
-    """The agency's post-office account, None when there is no such agency (VaultError
-    when its stored credentials do not open)."""
-    if not _usable_code(agency):
-        return None
+def _check_for(rt: Runtime, door: _Door, agency: str) -> PushCheck:
+    """How to check the agency's pushes: one look-up whoever asks (push_keys.py)."""
     with rt.db.unit_of_work() as s:
-        return agencies.account_of(s, rt.settings, agency)
+        return door.keys.check_for(s, rt.settings, agency if _usable_code(agency) else None)
 
 
 def _take(rt: Runtime, agency: str, account: CarrierAccount, transaction: str,
-          event: TrackingEvent) -> None:
+          event: TrackingEvent, content_key: str) -> None:
     with uow.begin(rt) as s:  # the push-back it queues is rung once it commits
-        take_push(s, rt.settings, agency, account, transaction, event)
+        take_push(s, rt.settings, agency, account, transaction, event, content_key)
 
 
 # --- Its part of /openapi.json (worker/web/openapi.py adds it to the document) ------------
@@ -176,14 +221,16 @@ OPENAPI_PATH: dict[str, Any] = {"post": {
          "description": "the carrier's id of this push; a repeated id is answered `success` "
                         "again and not applied twice", "schema": {"type": "string"}},
         {"name": HEADER_SIGNATURE, "in": "header", "required": True,
-         "description": "lowercase hex HMAC-SHA256 of the raw body with the agency's push "
-                        "secret", "schema": {"type": "string"}},
+         "description": "hex HMAC-SHA256 of the raw body with the agency's push secret "
+                        "(lowercase; uppercase is taken too)", "schema": {"type": "string"}},
     ],
     "requestBody": {"required": True,
                     "content": {"application/json": {"schema": _ref("CarrierPush")}}},
     "responses": {
         "200": _json("Recorded: applied, logged only (late, duplicate, order not known or "
-                     "of another account) or quarantined", _ref("CarrierPushAnswer")),
+                     "of another account), quarantined, or already taken (the same "
+                     "transaction id, or the same order, status code and time under "
+                     "another id: nothing stored)", _ref("CarrierPushAnswer")),
         "400": _json("Signed, but no ems-transaction, not a JSON object, or no order named "
                      "(CarrierPushAnswer `error`); or Content-Length repeated (WebhookError)",
                      {"oneOf": [_ref("CarrierPushAnswer"), _ref("WebhookError")]}),
@@ -191,6 +238,10 @@ OPENAPI_PATH: dict[str, Any] = {"post": {
                      "open), or signature missing or wrong (one answer for all)",
                      _ref("WebhookError")),
         "413": _json("Body over 1,000,000 bytes", _ref("WebhookError")),
+        "429": {**_json("Too many wrong signatures from this address (or, past the "
+                        "agency's limit, this network); send again after Retry-After "
+                        "seconds", _ref("WebhookError")),
+                "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}}},
         "503": _json("The database cannot be reached: send it again later",
                      _ref("CarrierPushAnswer")),
     }}}

@@ -290,6 +290,8 @@ def test_strangers_failing_everywhere_never_hold_up_the_carriers_pushes(
     assert answers.pop("198.51.0") == [401] * 6  # within the agency's limit
     assert list(answers.values()) == [[401, 401, 429, 429, 429, 429]] * 7
     assert hook.world.handoff(handoff_id).status == "picked_up"
+    with hook.db.unit_of_work() as s:  # only failures are kept: the carrier left no row
+        assert not [k for k in s.scalars(select(LoginAttempt.key)) if CARRIER in k]
 
 
 def test_a_warning_is_due_once_a_minute_per_key() -> None:

@@ -130,6 +130,15 @@ def value_problem(field: str, value: str) -> str | None:
     return None
 
 
+def bearer_token_problem(value: str) -> str | None:
+    """Why an optional bearer token of ours (HANDOFF_METRICS_TOKEN) cannot guard production."""
+    if _has_placeholder_word(value):
+        return "contains 'change-me' or 'demo': a placeholder, not a secret"
+    if len(value.encode("utf-8")) < MIN_BYTES:
+        return f"is shorter than {MIN_BYTES} bytes"
+    return None
+
+
 def _fernet_problem(value: str) -> str | None:
     """Each comma-separated key must be url-safe base64 of 32 random bytes; none may be the
     demo key (an old demo key left in the list would still open what it sealed)."""
@@ -180,6 +189,10 @@ def secret_problems(settings: Settings) -> list[Problem]:
         reason = value_problem(field, value)
         if reason:
             found.append(Problem(env_name(field), reason))
+    if settings.metrics_token is not None:  # optional: unset, /metrics is off
+        reason = bearer_token_problem(settings.metrics_token.get_secret_value())
+        if reason:
+            found.append(Problem(env_name("metrics_token"), reason))
     for variable, url in (("HANDOFF_DATABASE_URL", settings.database_url),
                           ("HANDOFF_BROKER_URL", settings.broker_url)):
         problem = _url_password_problem(variable, url)

@@ -123,6 +123,12 @@ class Settings(BaseSettings):
     push_throttle_address: int = Field(default=20, ge=1)
     push_throttle_agency: int = Field(default=100, ge=1)
     push_throttle_network: int = Field(default=3, ge=1)
+    # /metrics: a scraper sends `Authorization: Bearer <metrics_token>`. Unset, /metrics is
+    # off (404) everywhere but the embedded default, where it stays open for the demo.
+    metrics_token: SecretStr | None = None
+    # The metrics body is computed at most once per this many seconds, whatever the request
+    # rate (set it to the scrape interval); 0 computes it for every request.
+    metrics_cache_seconds: float = Field(default=15.0, ge=0, le=3600)
     # The CSV export of the ops list stops after this many hand-offs, with a last line
     # saying so (a narrower filter gets the rest); one export at a time per person.
     csv_max_rows: int = Field(default=100_000, ge=1, le=1_000_000)
@@ -142,7 +148,7 @@ class Settings(BaseSettings):
     # Rules: worker/secrets_check.py.
     allow_demo_secrets: bool = False
 
-    @field_validator("session_https_only", mode="before")
+    @field_validator("session_https_only", "metrics_token", mode="before")
     @classmethod
     def _empty_means_automatic(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

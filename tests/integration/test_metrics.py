@@ -1,21 +1,30 @@
-"""/metrics after a short real run: values read from the database add up. Plus the call
-latency histogram's bucket arithmetic on rows written directly (no processes)."""
+"""/metrics after a short real run: values read from the database add up, behind the
+scraper's token. The call latency histogram's bucket arithmetic on rows written directly
+(no processes). On PostgreSQL, the kept totals agree with COUNT over the tables, after the
+migration, after every kind of change, and with writers and folds running at once."""
 
 from __future__ import annotations
 
 import math
+import threading
 
 import httpx
+from alembic import command
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
+from bench.pg_seed import seed_attempts
 from tests.integration.flow import all_final, ledger_drained, wait_until
 from worker.db.engine import Database
-from worker.db.models import Attempt, Handoff, Job, utcnow
+from worker.db.migrate import alembic_config, upgrade
+from worker.db.models import Attempt, Handoff, Job, SlaBreach, utcnow
 from worker.metrics import render
+from worker.service import metric_counts
+from worker.service.metric_counts import CALL_BUCKETS, bound_label
 from worker.stack import Stack
 
 CALLS = "handoff_outbound_call_seconds"
+TOKEN = "tq4Wm8Zr2Lx6Pv0Nc3Hb7Ks1Dy5Gf9J-scraper"
 
 
 def _samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -48,16 +57,20 @@ def _timed_attempts(db: Database) -> dict[tuple[str, str], int]:
 
 
 def test_metrics_after_five_result_deliveries(tmp_path):
-    with Stack(home=tmp_path / "home") as stack:
+    # a token (the scraper's), and no cache: each read below is computed afresh
+    env = {"HANDOFF_METRICS_TOKEN": TOKEN, "HANDOFF_METRICS_CACHE_SECONDS": "0"}
+    with Stack(home=tmp_path / "home", extra_env=env) as stack:
         db = Database(f"sqlite:///{tmp_path / 'home' / 'handoff.db'}")
         stack.start_all()
         stack.onestop_admin("handoffs", {"count": 5, "type": "result_ready"})
         wait_until(db, all_final(5), 120, "5 hand-offs final", stack)
         ledger_drained(db, 60, stack)
+        assert httpx.get(stack.web_url + "metrics", timeout=10).status_code == 401
 
         for _ in range(10):  # a late push-back may land between the reads: read again
             before = _timed_attempts(db)
-            r = httpx.get(stack.web_url + "metrics", timeout=10)
+            r = httpx.get(stack.web_url + "metrics", timeout=10,
+                          headers={"authorization": f"Bearer {TOKEN}"})
             if _timed_attempts(db) == before:
                 break
         assert r.status_code == 200
@@ -168,3 +181,131 @@ def test_no_timed_attempts_no_histogram_series(sqlite_db: Database) -> None:
     m = _samples(render(sqlite_db).decode())
     assert m["handoff_metrics_database_up"] == [({}, 1.0)]
     assert _histograms(m) == {}
+
+
+# --- the kept totals on PostgreSQL: what COUNT over the tables says, always ---------------
+
+def _counted(db: Database) -> dict[str, dict]:
+    """The families as the tables say, counted the way /metrics did before the totals."""
+    with db.engine.connect() as c:
+        def rows(sql: str) -> dict:
+            return {tuple(r[:-1]) if len(r) > 2 else r[0]: r[-1] for r in c.execute(text(sql))}
+        buckets = ", ".join(f"sum(CASE WHEN a.duration_ms <= {round(le * 1000)} THEN 1 ELSE 0 "
+                            f"END)" for le in CALL_BUCKETS)
+        calls = c.execute(text(f"SELECT j.kind, a.outcome, count(*), sum(a.duration_ms), "
+                               f"{buckets} FROM attempts a JOIN jobs j ON j.id = a.job_id "
+                               "WHERE a.duration_ms IS NOT NULL GROUP BY 1, 2")).all()
+        return {
+            "handoffs": rows("SELECT status, count(*) FROM handoffs GROUP BY 1"),
+            "jobs": rows("SELECT state, count(*) FROM jobs GROUP BY 1"),
+            "breaches": rows("SELECT rule, count(*) FROM sla_breaches WHERE cleared_at IS NULL "
+                             "GROUP BY 1"),
+            "attempts": rows("SELECT j.kind, a.outcome, count(*) FROM attempts a "
+                             "JOIN jobs j ON j.id = a.job_id GROUP BY 1, 2"),
+            "calls": {(k, o): (n, total / 1000, list(map(float, under)))
+                      for k, o, n, total, *under in calls},
+        }
+
+
+def _served(db: Database) -> dict[str, dict]:
+    """The same families as /metrics serves them (zeros dropped, as a COUNT has none)."""
+    m = _samples(render(db).decode())
+
+    def by(name: str, *labels: str) -> dict:
+        out = {tuple(lb[x] for x in labels) if len(labels) > 1 else lb[labels[0]]: v
+               for lb, v in m.get(name, [])}
+        return {k: v for k, v in out.items() if v}
+
+    hist = _histograms(m)
+    return {
+        "handoffs": by("handoff_handoffs", "status"),
+        "jobs": {k: v for k, v in by("handoff_ledger_rows", "state").items()},
+        "breaches": by("handoff_sla_breaches_open", "rule"),
+        "attempts": by("handoff_outbound_attempts_total", "kind", "outcome"),
+        "calls": {(k, o): (h["count"], round(h["sum"], 3),
+                           [h["buckets"][bound_label(le)] for le in CALL_BUCKETS])
+                  for (_, k, o), h in hist.items()},
+    }
+
+
+def _agree(db: Database) -> None:
+    counted, served = _counted(db), _served(db)
+    counted["jobs"] = {k: v for k, v in counted["jobs"].items() if k in ("pending", "dead")}
+    counted["calls"] = {k: (n, round(s, 3), b) for k, (n, s, b) in counted["calls"].items()}
+    assert served == counted
+
+
+def test_kept_totals_agree_with_the_tables_on_postgresql(pg_url: str) -> None:
+    """Rows stored before the totals existed are taken in by the migration; then inserts,
+    status and state changes, cleared breaches and deletes move the totals as the tables."""
+    command.upgrade(alembic_config(pg_url), "0010")
+    seed_attempts(pg_url, 2000)  # 2,000 attempts, 1,000 ledger rows, 500 hand-offs, breaches
+    upgrade(pg_url)
+    db = Database(pg_url)
+    try:
+        _agree(db)
+        with db.unit_of_work() as s:
+            s.execute(text("UPDATE handoffs SET status = 'delivered' WHERE id % 7 = 0"))
+            s.execute(text("UPDATE jobs SET state = 'dead' WHERE id % 11 = 0"))
+            s.execute(text("UPDATE sla_breaches SET cleared_at = now() WHERE id % 3 = 0"))
+            s.execute(text("UPDATE attempts SET outcome = 'exhausted', duration_ms = 50 "
+                           "WHERE id % 13 = 0"))
+            s.execute(text("DELETE FROM attempts WHERE id % 17 = 0"))
+            job = s.scalars(select(Job).limit(1)).one()
+            s.add_all(Attempt(job_id=job.id, number=100 + i, outcome="ok", duration_ms=ms)
+                      for i, ms in enumerate((0, 50, 51, 100, 10000, 10001, None)))
+            s.add(SlaBreach(handoff_id=job.handoff_id, rule="silent"))
+        _agree(db)
+        with db.unit_of_work() as s:  # changed and changed back in one transaction
+            s.execute(text("UPDATE handoffs SET status = 'returned' WHERE id % 5 = 0"))
+            s.execute(text("UPDATE handoffs SET status = 'accepted' WHERE id % 5 = 0"))
+        _agree(db)
+    finally:
+        db.dispose()
+
+
+def test_concurrent_writers_and_folds_lose_and_double_nothing(pg_url: str) -> None:
+    """Deltas committed while folds run (from the web and the sweep at once) are taken
+    exactly once: each fold sums what it deletes, under one lock."""
+    upgrade(pg_url)
+    seed_attempts(pg_url, 40)
+    db = Database(pg_url)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    with db.unit_of_work() as s:
+        jobs = list(s.scalars(select(Job.id).limit(4)))
+
+    def write(job_id: int) -> None:
+        try:
+            for i in range(60):
+                with db.unit_of_work() as s:
+                    s.add(Attempt(job_id=job_id, number=1000 + i, outcome="transient",
+                                  duration_ms=i * 40))
+                    s.execute(text("UPDATE jobs SET state = CASE WHEN state = 'pending' THEN "
+                                   "'done' ELSE 'pending' END WHERE id = :j"), {"j": job_id})
+        except BaseException as err:  # noqa: BLE001 - reported by the test below
+            errors.append(err)
+
+    def fold() -> None:
+        try:
+            while not stop.is_set():
+                with db.unit_of_work() as s:
+                    metric_counts.fold(s)
+        except BaseException as err:  # noqa: BLE001 - reported by the test below
+            errors.append(err)
+
+    try:
+        folders = [threading.Thread(target=fold) for _ in range(2)]
+        writers = [threading.Thread(target=write, args=(j,)) for j in jobs]
+        for t in folders + writers:
+            t.start()
+        for t in writers:
+            t.join()
+        stop.set()
+        for t in folders:
+            t.join()
+        assert errors == []
+        _agree(db)
+    finally:
+        stop.set()
+        db.dispose()

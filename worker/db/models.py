@@ -119,7 +119,9 @@ class Job(Base):
     """The outbound ledger: one row per effect on the outside world, with its attempts."""
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_due", "state", "next_attempt_at"),)
+    # ix_jobs_state_created: the oldest pending row (/metrics) without reading the others
+    __table_args__ = (Index("ix_jobs_due", "state", "next_attempt_at"),
+                      Index("ix_jobs_state_created", "state", "created_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(24))  # a JobKind value
@@ -387,3 +389,31 @@ class CarrierAreaTable(Base):
     row_count: Mapped[int] = mapped_column(Integer, default=0)
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     imported_by: Mapped[str] = mapped_column(String(80), default="")
+
+
+class MetricCount(Base):
+    """A running total /metrics serves (hand-offs by status, ledger rows by state, open
+    breaches by rule, attempts and call durations by kind and outcome): a scrape reads these
+    few hundred rows, whatever the size of the tables they count
+    (worker/service/metric_counts.py)."""
+
+    __tablename__ = "metric_counts"
+
+    name: Mapped[str] = mapped_column(String(24), primary_key=True)
+    labels: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class MetricDelta(Base):
+    """One change to a total, written by a trigger in the transaction that changed the
+    counted row (migration 0011), folded into metric_counts by the next scrape or sweep.
+    Insert-only: concurrent writers never wait on a shared counter row."""
+
+    __tablename__ = "metric_deltas"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    name: Mapped[str] = mapped_column(String(24))
+    labels: Mapped[str] = mapped_column(String(200))
+    n: Mapped[int] = mapped_column(Integer)
+    ms: Mapped[int | None] = mapped_column(Integer)  # an attempt's call duration

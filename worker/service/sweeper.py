@@ -1,9 +1,10 @@
 """The sweep: rings every due ledger row again, so a ring lost before or after commit is
-only a delay; and takes up hand-offs left waiting for an agency that is enabled by now."""
+only a delay; takes up hand-offs left waiting for an agency that is enabled by now; and
+folds the metric deltas into their totals (also when nothing scrapes /metrics)."""
 
 from __future__ import annotations
 
-from worker.service import leases, ledger, uow
+from worker.service import leases, ledger, metric_counts, uow
 from worker.service.runtime import Runtime
 from worker.service.waiting import take_up_enabled
 
@@ -19,4 +20,7 @@ def sweep(rt: Runtime) -> int:
             take_up_enabled(s)  # hand-offs still waiting for an agency now enabled
         with rt.db.unit_of_work() as s:  # marked rung when this commits
             ids = ledger.due_job_ids(s, rt.settings.redispatch_after)
-        return rt.bell.ring(ids)
+        rung = rt.bell.ring(ids)
+        with rt.db.unit_of_work() as s:  # the metric deltas stay few, scraped or not
+            metric_counts.fold(s)
+        return rung

@@ -59,6 +59,7 @@ class FakeCarrier(CarrierPort):
         self.faults = Faults()
         self.refuse_cancels = False
         self.while_posting: Callable[[], None] | None = None  # runs once, mid-call
+        self.while_cancelling: Callable[[], None] | None = None  # runs once, mid-call
 
     def post_order(self, order: CarrierOrder) -> PostOutcome:
         self.calls.append(("post", order.order_number))
@@ -81,6 +82,9 @@ class FakeCarrier(CarrierPort):
 
     def cancel_order(self, order_number: str) -> str:
         self.calls.append(("cancel", order_number))
+        if self.while_cancelling is not None:
+            hook, self.while_cancelling = self.while_cancelling, None
+            hook()
         fault = self.faults.take("cancel")
         if fault is not None:
             raise fault.error

@@ -55,6 +55,22 @@ def test_a_withdrawal_the_carrier_refuses_is_told_to_the_onestop(world: World) -
     assert world.onestop.statuses(code) == ["accepted", "withdrawal_refused"]
 
 
+def test_a_withdrawal_joining_while_the_carrier_is_asked_is_told_too(world: World) -> None:
+    """A second withdrawal item arrives while the cancel asked for the first is on the wire:
+    it joins that cancel, and the carrier's refusal answers both items, once each."""
+    code, hid = _accepted(world)
+    world.carrier.refuse_cancels = True
+    world.carrier.while_cancelling = lambda: world.ingest(_withdrawal(1, "hof_w2"))
+    assert world.ingest(_withdrawal(1, "hof_w1")).outcome == "cancelled"
+    world.work()
+    assert [op for op, _ in world.carrier.calls] == ["post", "cancel"]  # asked once
+    refused = [p for p in world.onestop.pushes if p.status == "withdrawal_refused"]
+    assert len(refused) == 2 and len({p.event_id for p in refused}) == 2
+    assert world.onestop.statuses(code) == ["accepted", "withdrawal_refused",
+                                            "withdrawal_refused"]
+    assert world.handoff(hid).status == "accepted"
+
+
 def test_a_new_cancel_after_a_refusal_asks_the_carrier_again(world: World) -> None:
     code, hid = _accepted(world)
     world.carrier.refuse_cancels = True

@@ -157,7 +157,10 @@ def carrier_refused(session: Session, claimed: ledger.Claimed, handoff: Handoff,
         # the post was tried, never confirmed, and now stopped: whether the carrier has an
         # order is unknown, so a person must check; a feed event still moves it on
         jobs.append(handoffs.needs_attention(session, handoff, f"{UNSURE_VI} ({reason})"))
-    for withdrawal in _withdrawals(claimed.payload):
+    # the row as it is now, not the copy claimed: a withdrawal may have joined while the
+    # carrier was being asked (_join, under the same hand-off lock this settle holds)
+    row = session.get(Job, claimed.id, populate_existing=True)
+    for withdrawal in _withdrawals(row.payload if row is not None else claimed.payload):
         jobs += _told(session, handoff, reason, withdrawal)
     return jobs
 

@@ -127,7 +127,8 @@ def _aware(moment: datetime) -> datetime:
 def locked(session: Session, handoff_id: int) -> Handoff:
     """The hand-off, row-locked until commit (PostgreSQL), so that two changes decided at
     once cannot overwrite each other; SQLite's BEGIN IMMEDIATE serializes writers already."""
-    return session.get_one(Handoff, handoff_id, with_for_update=True)
+    # populate_existing: the values read under the lock, not those loaded before it
+    return session.get_one(Handoff, handoff_id, with_for_update=True, populate_existing=True)
 
 
 def by_order_number(session: Session, order_number: str) -> Handoff | None:

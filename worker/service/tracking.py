@@ -76,8 +76,8 @@ def apply_event(session: Session, ev: TrackingEvent,
     if ev.item_code and not handoff.item_code:
         handoff.item_code = ev.item_code
     decision, job = handoffs.apply(session, handoff, change)
-    if not decision.applied and told_late(ev.status, ev.occurred_at,
-                                          handoffs.told(session, handoff.id)):
+    if not decision.applied and ev.status is not None and told_late(
+            ev.status, ev.occurred_at, handoffs.told(session, handoff.id)):
         # the hand-off is past this milestone (e.g. a failed pick-up the feed brings after
         # the push said delivered): it moves nothing, but the one-stop hears it once
         job = handoffs.queue_push(session, handoff, change, late=True)

@@ -1,7 +1,14 @@
-"""What a stranger sends reaches the real web process's log escaped: one line per request."""
+"""What a stranger sends reaches the real web process's log escaped: one line per request;
+uvicorn's own colours still shown on a terminal."""
 
 from __future__ import annotations
 
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -42,3 +49,34 @@ def test_a_forged_query_is_one_percent_encoded_line_in_the_web_log(tmp_path: Pat
     searched = [line for line in text.split(b"\n") if b"/ops/search" in line]
     assert len(searched) == 1 and b"q=09****678" in searched[0], searched
     assert b"345" not in searched[0]
+
+
+def _read_until(fd: int, marker: bytes, timeout: float = 30.0) -> bytes:
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while marker not in seen:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise AssertionError(f"{marker!r} never shown: {seen[-2000:]!r}")
+        seen += os.read(fd, 4096)
+    return seen
+
+
+@pytest.mark.processes
+def test_on_a_terminal_the_start_up_line_keeps_uvicorns_colours(tmp_path: Path) -> None:
+    stack = Stack(home=tmp_path / "home")
+    stack.home.mkdir(parents=True)
+    screen, terminal = pty.openpty()  # uvicorn colours its lines when stdout is a terminal
+    web = subprocess.Popen([sys.executable, "-m", "worker.cli", "web", "--port",
+                            str(stack.web_port)], env=stack.env(), stdin=subprocess.DEVNULL,
+                           stdout=terminal, stderr=terminal, start_new_session=True)
+    os.close(terminal)
+    try:
+        shown = _read_until(screen, b"(Press CTRL+C to quit)")
+    finally:
+        os.killpg(web.pid, signal.SIGTERM)
+        web.wait(timeout=10)
+        os.close(screen)
+    running = f"Uvicorn running on \x1b[1mhttp://127.0.0.1:{stack.web_port}\x1b[0m"
+    assert running.encode() in shown, shown
+    assert b"\\x1b" not in shown, shown

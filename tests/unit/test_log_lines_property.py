@@ -1,6 +1,6 @@
 """Property tests of the access log and of every log line carrying outside text: whatever a
 stranger sends, one printable line (control characters shown as \\x..), the query still
-percent-encoded, phones masked."""
+percent-encoded, phones masked; a traceback only its own lines; uvicorn's colours kept."""
 
 from __future__ import annotations
 
@@ -8,16 +8,19 @@ import io
 import logging
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import quote, unquote, unquote_plus
 
 import pytest
+from celery import Celery
 from celery.utils.log import ColorFormatter
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from uvicorn.config import LOGGING_CONFIG
+from uvicorn.config import LOGGING_CONFIG, Config
 from uvicorn.logging import AccessFormatter, DefaultFormatter
 from uvicorn.protocols.utils import get_path_with_query_string
+from uvicorn.server import Server
 
 from integrations.carrier.mapping import parse_tracking_page
 from worker import logsafe
@@ -37,6 +40,10 @@ forged_text = st.lists(st.sampled_from(FORGED) | any_text, min_size=1, max_size=
 # what h11 admits in a request target: visible ASCII
 ascii_query = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1,
                       max_size=60)
+# the formatters of the three configurers: the CLI's, `handoff web`'s, `handoff worker`'s
+FORMATTERS = [logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"),
+              DefaultFormatter(fmt="%(levelprefix)s %(message)s", use_colors=False),
+              ColorFormatter("[%(asctime)s: %(levelname)s] %(message)s", use_color=False)]
 phones = st.tuples(st.sampled_from("35789"), st.text("0123456789", min_size=8, max_size=8)
                    ).map(lambda t: "0" + t[0] + t[1])
 
@@ -61,6 +68,18 @@ def _logger(name: str, formatter: logging.Formatter,
     logger.propagate = False
     logger.setLevel(logging.INFO)
     return logger, out
+
+
+@contextmanager
+def _library_logger(name: str, formatter: logging.Formatter
+                    ) -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    """`_logger` on a library's own logger, given back as it was."""
+    logger = logging.getLogger(name)
+    before = logger.handlers[:], logger.filters[:], logger.propagate, logger.level
+    try:
+        yield _logger(name, formatter)
+    finally:
+        logger.handlers[:], logger.filters[:], logger.propagate, logger.level = before
 
 
 def _access_line(path: str, query: str) -> str:
@@ -123,10 +142,7 @@ def test_a_phone_in_the_query_is_masked_however_it_is_spaced(phone: str, sep: st
 @PROPERTY
 @given(forged_text)
 def test_outside_text_in_any_log_line_is_one_line_whatever_the_formatter(text: str) -> None:
-    formatters = [logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"),
-                  DefaultFormatter(fmt="%(levelprefix)s %(message)s", use_colors=False),
-                  ColorFormatter("[%(asctime)s: %(levelname)s] %(message)s", use_color=False)]
-    for formatter in formatters:
+    for formatter in FORMATTERS:
         logger, out = _logger("tests.outside", formatter)
         logger.warning("agency %s: %r", text, text)  # an argument, shown or repr'd
         logger.warning(text)  # the text as the message itself
@@ -136,6 +152,96 @@ def test_outside_text_in_any_log_line_is_one_line_whatever_the_formatter(text: s
         for line in lines[:-1]:
             _one_line(line + "\n")
         assert escape_controls(text) in lines[0] and escape_controls(text) in lines[1]
+
+
+def _failed(text: str) -> None:
+    """Fails the way a feed or a library does: outside text in an exception's message, in
+    its cause and in a note."""
+    try:
+        raise KeyError(text)
+    except KeyError as cause:
+        err = ValueError(f"order {text}")
+        err.add_note(f"while reading {text}")
+        raise err from cause
+
+
+def _traceback_lines(formatter: logging.Formatter, text: str) -> list[str]:
+    logger, out = _logger("tests.traceback", formatter)
+    try:
+        _failed(text)
+    except ValueError as err:
+        logger.exception("feed failed")  # inside the handler
+        failed = err
+    logger.error("feed failed", exc_info=failed)  # as uvicorn logs an error in the app
+    try:
+        raise ExceptionGroup("tasks failed", [failed, OSError(f"order {text}")])
+    except ExceptionGroup as group:
+        logger.warning("group", exc_info=group)
+    written = out.getvalue()
+    assert written.endswith("\n")
+    return written[:-1].split("\n")
+
+
+@PROPERTY
+@given(forged_text)
+def test_a_logged_exception_carrying_outside_text_forges_no_line_and_no_escape(
+        text: str) -> None:
+    for formatter in FORMATTERS:
+        lines = _traceback_lines(formatter, text)
+        for line in lines:
+            _one_line(line + "\n")
+        # the traceback's own lines, no more: as many as with a plain message
+        assert len(lines) == len(_traceback_lines(formatter, "plain")), lines
+        shown = escape_controls(text)
+        assert lines.count(f"ValueError: order {shown}") == 2, lines
+        assert lines.count(f"while reading {shown}") == 2, lines
+        assert f"    | ValueError: order {shown}" in lines, lines
+        assert f"    | OSError: order {shown}" in lines, lines
+
+
+def test_a_failed_celery_task_is_logged_with_its_traceback_escaped() -> None:
+    """Celery's own failure log (celery.app.trace, its formatter): the traceback kept
+    readable, the exception's outside text one escaped line."""
+    app = Celery("tests.logsafe", set_as_current=False)
+    app.conf.task_always_eager = True
+
+    @app.task(name="tests.boom")
+    def boom(text: str) -> None:
+        raise ValueError(text)
+
+    formatter = ColorFormatter(app.conf.worker_log_format, use_color=False)
+    with _library_logger("celery.app.trace", formatter) as (_, out):
+        boom.apply(args=("HS1\r\n[2026-01-01 00:00:00,000: INFO] FORGED\x1b[2J",))
+    lines = out.getvalue().split("\n")
+    assert "Traceback (most recent call last):" in lines and "    raise ValueError(text)" in lines
+    assert lines[-2] == "ValueError: HS1\\x0d\\x0a[2026-01-01 00:00:00,000: INFO] FORGED\\x1b[2J"
+    assert not any(line.startswith("[2026-01-01") for line in lines), lines
+    for line in lines[:-1]:
+        _one_line(line + "\n")
+
+
+def test_uvicorn_on_a_terminal_keeps_its_colours() -> None:
+    """`handoff web` on a terminal: uvicorn's own coloured line as uvicorn writes it."""
+    config = Config(app=lambda: None, host="127.0.0.1", port=8000, log_config=None)
+    config.ssl = None  # what config.load() sets without SSL
+    formatter = DefaultFormatter(fmt="%(levelprefix)s %(message)s", use_colors=True)
+    with _library_logger("uvicorn.error", formatter) as (_, out):
+        Server(config)._log_started_message([])
+    assert out.getvalue() == ("\x1b[32mINFO\x1b[0m:     Uvicorn running on "
+                              "\x1b[1mhttp://127.0.0.1:8000\x1b[0m (Press CTRL+C to quit)\n")
+
+
+@PROPERTY
+@given(forged_text)
+def test_a_coloured_message_shows_outside_text_escaped(text: str) -> None:
+    logger, out = _logger("tests.colours", DefaultFormatter(fmt="%(message)s", use_colors=True))
+    colour = "running on \x1b[1m%s\x1b[0m%s"
+    logger.info("running on %s%s", text, "", extra={"color_message": colour})
+    logger.info("running on %s%s", text, ValueError(text), extra={"color_message": colour})
+    first, second, end = out.getvalue().split("\n")
+    assert first == f"running on \x1b[1m{escape_controls(text)}\x1b[0m" and end == ""
+    # an object's str() is outside text too: that line goes without colours
+    assert second == escape_controls(f"running on {text}{text}")
 
 
 @PROPERTY

@@ -11,6 +11,17 @@ of a counted value adds a delta row (insert-only: no writer waits on a shared co
 worker/service/metric_counts.py folds the deltas into metric_counts at the next scrape or
 sweep. The rows already stored are taken in here as grouped deltas, in the same transaction
 that creates the triggers (which holds writers off those tables until it commits).
+
+Later migrations: the totals are right only while every one of these triggers exists. On
+SQLite, `op.batch_alter_table` on handoffs, sla_breaches or attempts, for anything but
+add_column, recreates the table (copy, drop, rename), and that drops the table's triggers
+with no error: from then on its totals stop moving. On jobs it fails instead (the attempts
+triggers read jobs). Such a migration must create that table's triggers again after the
+batch block (the statements `_sqlite()` makes here for that table). A migration that
+renames or drops a counted column, or that should count another one, must rewrite the
+triggers (and the functions on PostgreSQL) on both databases.
+tests/integration/test_metric_triggers.py lists the exact set of triggers at head on
+SQLite and PostgreSQL: update it only with the triggers you mean to have.
 """
 from alembic import op
 import sqlalchemy as sa

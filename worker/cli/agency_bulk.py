@@ -3,18 +3,15 @@ every stored account, in one transaction (all or nothing)."""
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
-from typing import Any
 
 import click
 from sqlalchemy.orm import Session
 
 from worker.cli.agency_run import do
 from worker.cli.common import echo_line, fail
+from worker.domain import json_input
 from worker.domain.errors import InvalidInput
-from worker.domain.json_input import json_depth
 from worker.domain.text import safe_display
 from worker.service import agency_admin
 from worker.settings import Settings
@@ -31,33 +28,9 @@ class _DryRun(Exception):
         self.results = results
 
 
-class _NotJson(ValueError):
-    """What Python's parser takes but an import must not: NaN, Infinity, a key given twice,
-    an integer longer than Python converts (it would raise deep in the parser)."""
-
-
-def _no_constant(name: str) -> Any:
-    raise _NotJson(f"{name} không phải giá trị JSON")
-
-
-def _whole_number(digits: str) -> int:
-    if len(digits.lstrip("-")) > sys.get_int_max_str_digits():
-        raise _NotJson(f"có số dài quá {sys.get_int_max_str_digits()} chữ số")
-    return int(digits)
-
-
-def _no_twice(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:  # the second would silently win over the first
-            raise _NotJson(f"khóa '{key[:40]}' có hai lần trong một object")
-        out[key] = value
-    return out
-
-
 def _load(path: Path) -> object:
     """The file's JSON value, or a refusal (exit 2) naming the file and the problem: read
-    within bounds, the nesting checked before the parser recurses (json_input)."""
+    within bounds, then parsed by json_input (nesting, NaN, huge numbers, repeated keys)."""
     where = f"tệp {safe_display(str(path))}"
     try:
         with path.open("rb") as f:
@@ -70,16 +43,10 @@ def _load(path: Path) -> object:
         text = data.decode("utf-8-sig")  # a BOM (Windows editors) is not content
     except UnicodeDecodeError:
         fail(f"{where}: không phải văn bản UTF-8")
-    if json_depth(data) > IMPORT_DEPTH:
-        fail(f"{where}: JSON lồng nhau quá {IMPORT_DEPTH} cấp")
     try:
-        return json.loads(text, parse_constant=_no_constant, parse_int=_whole_number,
-                          object_pairs_hook=_no_twice)
-    except json.JSONDecodeError as err:  # its message holds a position, never the text
-        fail(f"{where}: không phải JSON hợp lệ (dòng {err.lineno}, cột {err.colno})")
-    except ValueError as err:  # _NotJson's messages are ours; any other is not told
-        reason = str(err) if isinstance(err, _NotJson) else "không phải JSON hợp lệ"
-        fail(f"{where}: {safe_display(reason)}")
+        return json_input.loads(text, IMPORT_DEPTH, where, unique_keys=True, detailed=True)
+    except InvalidInput as err:  # a key of the file may be in it: shown escaped
+        fail(f"{where}: {safe_display(err.reason)}")
 
 
 @click.command("import")

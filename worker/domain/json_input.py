@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from typing import Any
 
 from worker.domain.errors import InvalidInput
 
 MAX_JSON_DEPTH = 32
+INVALID = "nội dung gửi lên không phải JSON hợp lệ"  # said to a sender: no detail
 
 # A string (possessive, so never re-scanned: an unclosed one runs to the end in one step)
 # or a bracket. One pass over the body, linear in its length whatever it holds.
@@ -30,17 +32,52 @@ def json_depth(body: bytes) -> int:
     return deepest
 
 
+class _NotJson(ValueError):
+    """What Python's parser takes (or chokes on) but JSON from outside must not hold; its
+    message is ours, in Vietnamese, and safe to show."""
+
+
 def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+    raise _NotJson(f"{name} không phải giá trị JSON")
 
 
-def loads(body: bytes, max_depth: int = MAX_JSON_DEPTH, field: str = "body") -> Any:
-    """The JSON value of `body`, or InvalidInput (code json.too_deep or json.invalid)."""
-    if json_depth(body) > max_depth:
+def _whole_number(digits: str) -> int:
+    """int(), with the digit limit told plainly instead of Python's own message."""
+    if len(digits.lstrip("-")) > sys.get_int_max_str_digits():
+        raise _NotJson(f"có số dài quá {sys.get_int_max_str_digits()} chữ số")
+    return int(digits)
+
+
+def _keys_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:  # the parser would let the second silently win over the first
+            raise _NotJson(f"khóa '{key[:40]}' có hai lần trong một object")
+        out[key] = value
+    return out
+
+
+def loads(body: bytes | str, max_depth: int = MAX_JSON_DEPTH, field: str = "body", *,
+          unique_keys: bool = False, detailed: bool = False) -> Any:
+    """The JSON value of `body`, or InvalidInput (code json.too_deep or json.invalid).
+
+    `unique_keys`: a key given twice in one object is refused (else the last one wins).
+    `detailed`: the reason says what is wrong (the line and column of a syntax error, NaN,
+    a huge number, the repeated key) for an operator's own file; otherwise a sender is told
+    only that the body is not JSON.
+    """
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    if json_depth(raw) > max_depth:
         raise InvalidInput(f"JSON lồng nhau quá {max_depth} cấp", field=field,
                            code="json.too_deep")
     try:
-        return json.loads(body, parse_constant=_no_constants)
+        return json.loads(body, parse_constant=_no_constants,
+                          parse_int=_whole_number if detailed else None,
+                          object_pairs_hook=_keys_once if unique_keys else None)
+    except json.JSONDecodeError as err:  # its position only, never the text
+        reason = f"không phải JSON hợp lệ (dòng {err.lineno}, cột {err.colno})"
+    except _NotJson as err:
+        reason = str(err)
     except (ValueError, RecursionError):  # includes UnicodeDecodeError and huge integers
-        raise InvalidInput("nội dung gửi lên không phải JSON hợp lệ", field=field,
-                           code="json.invalid") from None
+        reason = "không phải JSON hợp lệ"
+    raise InvalidInput(reason if detailed else INVALID, field=field, code="json.invalid")

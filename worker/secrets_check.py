@@ -1,19 +1,12 @@
-"""The rules for secrets: start-up check, agencies' stored accounts, fresh values."""
+"""The rules for the deployment's secrets: the start-up check and fresh values."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
-import math
 import os
 import secrets as token_source
-from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
-from typing import Protocol
 
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
@@ -44,26 +37,6 @@ EXAMPLE_VALUES = {
 }
 ALLOW_SWITCH = "HANDOFF_ALLOW_DEMO_SECRETS"
 
-# An agency's own post-office account (`handoff agency ...`): its secrets, and every value
-# a shipped file makes public (the example agencies ship in the package and the image).
-AGENCY_CREDENTIALS = ("customer_key", "secret_key", "push_secret")
-AGENCY_SECRETS = frozenset({"secret_key", "push_secret"})  # customer_key names the account
-EXAMPLE_AGENCIES = Path(__file__).resolve().parent / "examples" / "agencies.json"
-MIN_AGENCY_SECRET_CHARS = 32
-MIN_BITS_PER_CHAR = 2.0  # random digits give 3.1-3.3; "abab..." gives 1
-MIN_DISTINCT_TRIGRAMS = 0.5  # random text ~1.0; "password-password-..." 0.3
-
-
-class AccountSecrets(Protocol):
-    """An agency's account as the vault opens it (service/vault.py Credentials)."""
-
-    @property
-    def customer_key(self) -> str: ...
-    @property
-    def secret_key(self) -> str: ...
-    @property
-    def push_secret(self) -> str: ...
-
 
 @dataclass(frozen=True)
 class Problem:
@@ -87,7 +60,7 @@ def demo_value(field: str) -> str:
     return default.get_secret_value()
 
 
-def _has_placeholder_word(text: str | bytes) -> bool:
+def has_placeholder_word(text: str | bytes) -> bool:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     low = text.lower()
@@ -112,7 +85,7 @@ def value_problem(field: str, value: str) -> str | None:
         return "is the built-in demo value, public in the source code"
     if value == EXAMPLE_VALUES.get(field):
         return "is the placeholder from .env.example"
-    if _has_placeholder_word(value):
+    if has_placeholder_word(value):
         return "contains 'change-me' or 'demo': a placeholder, not a secret"
     if field in FERNET_STYLE:
         return _fernet_problem(value)
@@ -122,7 +95,7 @@ def value_problem(field: str, value: str) -> str | None:
             return "is not 'whsec_' followed by base64 (Standard Webhooks secret)"
         if len(key) < MIN_KEY_BYTES:
             return f"decodes to {len(key)} bytes; at least {MIN_KEY_BYTES} are needed"
-        if _has_placeholder_word(key):
+        if has_placeholder_word(key):
             return "decodes to text containing 'change-me' or 'demo': a placeholder"
         return None
     if len(value.encode("utf-8")) < MIN_BYTES:
@@ -132,7 +105,7 @@ def value_problem(field: str, value: str) -> str | None:
 
 def bearer_token_problem(value: str) -> str | None:
     """Why an optional bearer token of ours (HANDOFF_METRICS_TOKEN) cannot guard production."""
-    if _has_placeholder_word(value):
+    if has_placeholder_word(value):
         return "contains 'change-me' or 'demo': a placeholder, not a secret"
     if len(value.encode("utf-8")) < MIN_BYTES:
         return f"is shorter than {MIN_BYTES} bytes"
@@ -153,7 +126,7 @@ def _fernet_problem(value: str) -> str | None:
         if len(raw) != 32:
             return (f"key {n} is not a Fernet key (url-safe base64 of 32 bytes); "
                     "`handoff secrets` makes one")
-        if _has_placeholder_word(raw):
+        if has_placeholder_word(raw):
             return f"key {n} decodes to text containing 'change-me' or 'demo': a placeholder"
     return None
 
@@ -164,7 +137,7 @@ def _url_password_problem(variable: str, url: str) -> Problem | None:
         password = make_url(url).password if url else None
     except Exception:  # not a URL SQLAlchemy can read: the connection will say so itself
         return None
-    if password and _has_placeholder_word(str(password)):
+    if password and has_placeholder_word(str(password)):
         return Problem(variable, "its password contains 'change-me' or 'demo': a placeholder")
     return None
 
@@ -207,77 +180,6 @@ def demo_values_admitted(settings: Settings) -> list[str]:
         return []
     return [env_name(f) for f in SECRETS
             if getattr(settings, f).get_secret_value() == demo_value(f)]
-
-
-@lru_cache(maxsize=1)
-def public_values() -> frozenset[str]:
-    """Every credential value a shipped file or the source code makes public: the example
-    agencies' accounts (read from the shipped file, so the two never drift apart),
-    .env.example's placeholders and the built-in demo values."""
-    data = json.loads(EXAMPLE_AGENCIES.read_text(encoding="utf-8"))
-    found = {entry[name] for entry in data.values() for name in AGENCY_CREDENTIALS
-             if isinstance(entry.get(name), str)}
-    found |= set(EXAMPLE_VALUES.values()) | {demo_value(f) for f in SECRETS}
-    found.add(str(Settings.model_fields["carrier_customer_key"].default))
-    return frozenset(found)
-
-
-def low_entropy(value: str) -> bool:
-    """Few distinct characters (under MIN_BITS_PER_CHAR by character frequency) or one
-    pattern repeated (under half of its 3-character pieces distinct)."""
-    counts = Counter(value)
-    bits = -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
-    pieces = [value[i:i + 3] for i in range(len(value) - 2)]
-    return bits < MIN_BITS_PER_CHAR or len(set(pieces)) < MIN_DISTINCT_TRIGRAMS * len(pieces)
-
-
-def agency_credential_problem(settings: Settings, field: str, value: str
-                              ) -> tuple[str, str] | None:
-    """Why `value` cannot be an agency's `field` here: (code, reason in English), or None.
-
-    The embedded default takes any value (demo, development). Elsewhere a value a shipped
-    file makes public is refused (HANDOFF_ALLOW_DEMO_SECRETS admits exactly those, for a
-    staging run against the simulators), and so is a placeholder; a secret (not the
-    customer key, which names the account) must also be long and not of low entropy.
-    """
-    if settings.on_embedded_default or not value:
-        return None
-    if value in public_values():
-        if settings.allow_demo_secrets:
-            return None
-        return "public", "is a value of a shipped example file or a built-in demo value: public"
-    if _has_placeholder_word(value):
-        return "placeholder", "contains 'change-me' or 'demo': a placeholder, not a secret"
-    if field not in AGENCY_SECRETS:
-        return None
-    if len(value) < MIN_AGENCY_SECRET_CHARS:
-        return "short", f"is shorter than {MIN_AGENCY_SECRET_CHARS} characters"
-    if low_entropy(value):
-        return "low_entropy", "has low entropy (few distinct characters or a repeated pattern)"
-    return None
-
-
-def stored_agency_problems(settings: Settings, accounts: Iterable[tuple[str, AccountSecrets]]
-                           ) -> list[Problem]:
-    """Each stored agency credential that would be refused today ((code, Credentials) in),
-    named by agency and field, never by value; empty on the embedded default."""
-    found = []
-    for code, creds in accounts:
-        for field in AGENCY_CREDENTIALS:
-            problem = agency_credential_problem(settings, field, getattr(creds, field))
-            if problem:
-                found.append(Problem(f"agency {code} {field}", problem[1]))
-    return found
-
-
-def public_values_admitted(settings: Settings, accounts: Iterable[tuple[str, AccountSecrets]]
-                           ) -> list[str]:
-    """The stored agency credentials a staging run (HANDOFF_ALLOW_DEMO_SECRETS) runs on
-    public values: "agency CODE field"."""
-    if settings.on_embedded_default or not settings.allow_demo_secrets:
-        return []
-    return [f"agency {code} {field}" for code, creds in accounts
-            for field in AGENCY_CREDENTIALS if getattr(creds, field) in public_values()]
 
 
 def fresh_value(field: str) -> str:

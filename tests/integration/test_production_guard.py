@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -214,3 +215,32 @@ def test_web_refuses_to_start_on_stored_example_accounts_unless_staging(
             "agency 000.00.01.H19 customer_key") in staged.stderr
     for said in (out, staged):
         assert not any(value in said.stderr for value in SHIPPED_VALUES)
+
+
+def test_a_28_character_secret_key_issued_by_the_post_office_is_taken_on_postgresql(
+        tmp_path: Path, pg_url: str, taken_port: str) -> None:
+    """Review B3: the customer key and secret key are issued by the post office's WSO2-style
+    gateway (28 characters by default), so no length rule of ours may refuse them. Such an
+    account is added off the embedded default and web starts with it stored; the shipped
+    example's secret_key is still refused, named by agency and field, never shown."""
+    upgrade(pg_url)
+    env = _env(tmp_path, **ISSUED, **_generated(tmp_path), **AGENCIES,
+               HANDOFF_DATABASE_URL=pg_url)
+    issued = {"customer_key": secrets.token_urlsafe(21), "secret_key": secrets.token_urlsafe(21),
+              "push_secret": secrets.token_urlsafe(32)}
+    assert len(issued["secret_key"]) == 28
+    added = _handoff(env, "agency", "add", "000.00.21.H19", "--name", "UBND phường Cao Lãnh",
+                     "--tel", "02773851234", "--address", "Số 1", "--province", "82",
+                     "--ward", "29869", "--route", "B", "--customer-code", "C0021",
+                     "--credentials-stdin", stdin=json.dumps(issued))
+    assert added.returncode == 0, added.stdout + added.stderr
+    public = _handoff(env, "agency", "update", "000.00.21.H19", "--credentials-stdin",
+                      stdin=json.dumps({"secret_key": SHIPPED["000.00.21.H19"]["secret_key"]}))
+    assert public.returncode == 2, public.stdout + public.stderr
+    assert "secret_key: là giá trị công khai" in public.stderr
+    started = _handoff(env, "web", "--port", taken_port)  # the stored account passes the guard
+    assert "address already in use" in started.stderr.lower(), started.stderr[-2000:]
+    assert "refusing to start" not in started.stderr
+    for said in (added, public, started):
+        for value in [*issued.values(), *SHIPPED_VALUES]:
+            assert value not in said.stdout + said.stderr

@@ -1,4 +1,5 @@
-"""The secrets rules (worker/secrets_check.py): what keeps worker, beat and web from starting."""
+"""The secrets rules (worker/secrets_check.py, and worker/service/agency_secrets.py for an
+agency's own account): what keeps worker, beat and web from starting."""
 
 from __future__ import annotations
 
@@ -10,15 +11,14 @@ from pathlib import Path
 import pytest
 
 from worker.secrets_check import (
-    AGENCY_CREDENTIALS,
     EXAMPLE_VALUES,
     SECRETS,
-    agency_credential_problem,
     demo_values_admitted,
     fresh_env_lines,
     secret_problems,
     value_problem,
 )
+from worker.service.agency_secrets import AGENCY_CREDENTIALS, agency_credential_problem
 from worker.settings import AgencyConfig, Settings
 
 PG = "postgresql+psycopg://u@db.example/h"
@@ -169,7 +169,7 @@ def test_handoff_secrets_prints_our_secrets_and_names_the_issued_ones() -> None:
     assert not set(again.values()) & set(assignments.values())  # fresh every time
 
 
-# --- an agency's own account (`handoff agency ...`), judged by the same deployment rules --
+# --- an agency's own account (`handoff agency ...`): worker/service/agency_secrets.py ----
 
 EXAMPLE_AGENCIES = json.loads(
     (Path(__file__).resolve().parents[2] / "worker/examples/agencies.json").read_text("utf-8"))
@@ -189,19 +189,29 @@ def test_every_credential_of_the_shipped_example_file_is_refused_off_the_embedde
             Settings(database_url=PG, allow_demo_secrets=True), field, value) is None
 
 
+WSO2_SHAPED = secrets.token_urlsafe(21)  # 28 characters, as the post office's gateway issues
+
+
 @pytest.mark.parametrize(("field", "value", "code"), [
     ("secret_key", "demo-secret", "public"),  # the built-in demo account
     ("customer_key", "demo-key", "public"),
     ("push_secret", "change-me-push-secret-at-least-32-chars", "placeholder"),
     ("push_secret", "Qx4Rt8Vb3Nm6Kc1Wz5Hj", "short"),  # 20: enough before, not now
-    ("secret_key", "a" * 40, "low_entropy"),
-    ("secret_key", "ab12" * 10, "low_entropy"),
+    ("push_secret", "a" * 40, "low_entropy"),
+    ("push_secret", "ab12" * 10, "low_entropy"),
     ("push_secret", "password-password-password-password", "low_entropy"),
+    ("push_secret", "Xk4ZfK8b2pDemoR7uT1nVxQ9wA3mLe5sHj", "placeholder"),  # ours: draw again
     ("push_secret", RANDOM, None),
-    ("secret_key", secrets.token_hex(16), None),  # 32 hex digits
+    # issued by the post office: taken as issued, only public values and placeholders refused
+    ("secret_key", WSO2_SHAPED, None),
+    ("secret_key", "Qx4Rt8Vb3Nm6Kc1Wz5Hj", None),
+    ("secret_key", "Xk4ZfK8b2pDemoR7uT1nVxQ9wA3a", None),  # "demo" inside a random run
+    ("secret_key", "my-demo-secret", "placeholder"),
+    ("secret_key", "CHANGE-ME", "placeholder"),
+    ("customer_key", "change-me", "placeholder"),
     ("customer_key", "C0042-key", None),  # names the account: not a secret, no length rule
 ])
-def test_an_agency_secret_must_be_long_random_and_not_a_placeholder(
+def test_an_agency_push_secret_must_be_long_and_random_an_issued_key_only_not_public(
         field: str, value: str, code: str | None) -> None:
     found = agency_credential_problem(Settings(database_url=PG), field, value)
     assert (found[0] if found else None) == code

@@ -10,17 +10,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from worker.db.engine import Database
 from worker.domain.text import safe_display
-from worker.secrets_check import (
-    ALLOW_SWITCH,
-    AccountSecrets,
-    public_values_admitted,
-    stored_agency_problems,
-)
+from worker.secrets_check import ALLOW_SWITCH
 from worker.service import key_guard
+from worker.service.agency_secrets import public_values_admitted, stored_agency_problems
+from worker.service.vault import Credentials
 from worker.settings import Settings
 
 
-def _stored(settings: Settings) -> list[tuple[str, AccountSecrets | None]]:
+def _stored(settings: Settings) -> list[tuple[str, Credentials | None]]:
     """Every agency account stored (None: it does not open with the key), or a refusal
     (exit 2) when the database cannot be read: a guard that cannot look must not pass."""
     db = Database(settings.resolved_database_url())
@@ -41,9 +38,9 @@ def _stored(settings: Settings) -> list[tuple[str, AccountSecrets | None]]:
 
 def refuse_weak_stored_accounts(settings: Settings) -> None:
     """Off the embedded default, stop worker, beat or web while an agency's stored account
-    holds a public example value, a placeholder, or a short or low-entropy secret (named by
-    agency and field, never by value). Accounts that do not open with the key are named
-    in a warning: their posts are held and their pushes answered 401 until fixed."""
+    holds a public example value, a placeholder, or a short or low-entropy push secret
+    (named by agency and field, never by value). Accounts that do not open with the key
+    are named in a warning: their posts are held and their pushes answered 401 until fixed."""
     if settings.on_embedded_default:
         return
     stored = _stored(settings)

@@ -28,8 +28,8 @@ from worker.domain.agency_spec import CREDENTIAL_FIELDS, check_account, clean_sp
 from worker.domain.enums import DispatchMode, Route
 from worker.domain.errors import InvalidInput
 from worker.domain.statuses import FINAL
-from worker.secrets_check import MIN_AGENCY_SECRET_CHARS, agency_credential_problem
 from worker.service.agencies import record_of
+from worker.service.agency_secrets import MIN_PUSH_SECRET_CHARS, agency_credential_problem
 from worker.service.key_guard import note_rotated, note_sealed, require_key
 from worker.service.vault import Credentials, open_sealed, rotate, seal
 from worker.service.waiting import take_up_waiting
@@ -45,10 +45,10 @@ _COLUMNS = {"name": "name", "tel": "sender_tel", "email": "sender_email",
             "customer_code": "customer_code", "quota_per_second": "quota_per_second",
             "sla": "sla", "enabled": "enabled"}
 MAX_IMPORT_ENTRIES = 5_000  # a province has a few hundred agencies
-# secrets_check.agency_credential_problem's codes, told to the operator
+# agency_secrets.agency_credential_problem's codes, told to the operator
 _WEAK = {"public": "là giá trị công khai (tệp ví dụ đi kèm phần mềm, hoặc giá trị demo)",
          "placeholder": "có 'change-me' hoặc 'demo': giá trị giữ chỗ, không phải khóa thật",
-         "short": f"ngắn quá: cần ít nhất {MIN_AGENCY_SECRET_CHARS} ký tự",
+         "short": f"ngắn quá: cần ít nhất {MIN_PUSH_SECRET_CHARS} ký tự",
          "low_entropy": "ít ngẫu nhiên quá (ít ký tự khác nhau, hoặc lặp lại một mẫu)"}
 
 

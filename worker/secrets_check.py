@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 import secrets as token_source
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ ISSUED = {"carrier_secret_key": "issued by Vietnam Post with the customer key",
           "onestop_api_key": "issued by the one-stop system's operator"}
 
 MIN_BYTES = 32  # a secret's length in UTF-8 bytes
+MIN_ISSUED_BYTES = 16  # an issued one's: WSO2-style gateways issue 28 characters
 MIN_KEY_BYTES = 24  # a whsec_ key's decoded length
 PLACEHOLDER_WORDS = ("change-me", "demo")
 # `.env.example`'s values, so a copied example file never starts (the image does not ship
@@ -60,9 +62,19 @@ def demo_value(field: str) -> str:
     return default.get_secret_value()
 
 
-def has_placeholder_word(text: str | bytes) -> bool:
+# In an issued value a placeholder word counts only standing alone: a random 28-character
+# secret holds the letters "demo" about once in 40,000, and its issuer will not re-issue it.
+_STANDALONE_WORD = re.compile(
+    r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, PLACEHOLDER_WORDS)) + r")(?![a-z0-9])",
+    re.IGNORECASE)
+
+
+def has_placeholder_word(text: str | bytes, *, standalone: bool = False) -> bool:
+    """Whether `text` holds "change-me" or "demo" (only as a word of its own: `standalone`)."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
+    if standalone:
+        return _STANDALONE_WORD.search(text) is not None
     low = text.lower()
     return any(word in low for word in PLACEHOLDER_WORDS)
 
@@ -85,8 +97,14 @@ def value_problem(field: str, value: str) -> str | None:
         return "is the built-in demo value, public in the source code"
     if value == EXAMPLE_VALUES.get(field):
         return "is the placeholder from .env.example"
-    if has_placeholder_word(value):
+    if has_placeholder_word(value, standalone=field in ISSUED):
         return "contains 'change-me' or 'demo': a placeholder, not a secret"
+    if field in ISSUED:
+        # taken as issued: only the issuer checks it (a WSO2-style gateway issues 28
+        # characters), so ours is only a floor that no real issued secret is under
+        if len(value.encode("utf-8")) < MIN_ISSUED_BYTES:
+            return f"is shorter than {MIN_ISSUED_BYTES} bytes: not a secret anyone issues"
+        return None
     if field in FERNET_STYLE:
         return _fernet_problem(value)
     if field in WEBHOOK_STYLE:
@@ -200,8 +218,7 @@ def fresh_env_lines() -> list[str]:
     lines = []
     for field in SECRETS:
         if field in ISSUED:
-            lines.append(f"# {env_name(field)}: {ISSUED[field]}; set it to that value "
-                         f"(at least {MIN_BYTES} bytes)")
+            lines.append(f"# {env_name(field)}: {ISSUED[field]}; set it to that value")
         else:
             lines.append(f"{env_name(field)}={fresh_value(field)}")
     return lines

@@ -110,7 +110,7 @@ def test_the_forged_cookie_secret_cannot_start_web(tmp_path: Path, taken_port: s
     ("HANDOFF_WEBHOOK_SECRET", "whsec_change-me", "placeholder from .env.example"),
     ("HANDOFF_NOTIFY_SECRET", "whsec_Y2hhbmdlLW1l", "decodes to 9 bytes"),
     ("HANDOFF_SESSION_SECRET", "", "is empty"),
-    ("HANDOFF_CARRIER_SECRET_KEY", "k", "shorter than 32 bytes"),
+    ("HANDOFF_CARRIER_SECRET_KEY", "k", "shorter than 16 bytes"),
     ("HANDOFF_ONESTOP_API_KEY", "production-DEMO-key-at-least-32-bytes", "'demo'"),
 ])
 def test_one_weak_secret_is_enough_to_refuse(tmp_path: Path, variable: str, value: str,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
@@ -12,7 +11,6 @@ from pathlib import Path
 
 from worker.secrets_check import (
     EXAMPLE_VALUES,
-    PLACEHOLDER_WORDS,
     SECRETS,
     Problem,
     demo_value,
@@ -37,12 +35,6 @@ EXAMPLE_AGENCIES = Path(__file__).resolve().parents[1] / "examples" / "agencies.
 MIN_PUSH_SECRET_CHARS = 32
 MIN_BITS_PER_CHAR = 2.0  # random digits give 3.1-3.3; "abab..." gives 1
 MIN_DISTINCT_TRIGRAMS = 0.5  # random text ~1.0; "password-password-..." 0.3
-# In an issued value a placeholder word counts only standing alone: a random 28-character
-# secret holds the letters "demo" about once in 40,000, and the post office will not
-# re-issue it for us.
-_PLACEHOLDER_WORD = re.compile(
-    r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, PLACEHOLDER_WORDS)) + r")(?![a-z0-9])",
-    re.IGNORECASE)
 
 
 @lru_cache(maxsize=1)
@@ -68,9 +60,7 @@ def low_entropy(value: str) -> bool:
 
 
 def _placeholder(field: str, value: str) -> bool:
-    if field in OURS:
-        return has_placeholder_word(value)
-    return _PLACEHOLDER_WORD.search(value) is not None
+    return has_placeholder_word(value, standalone=field not in OURS)
 
 
 def agency_credential_problem(settings: Settings, field: str, value: str

@@ -1,6 +1,7 @@
 """One-stop wire <-> domain translation: paths, items, push bodies (no I/O).
 
-Items are validated by the wire models in integrations/onestop/items.py (`parse_item`).
+Items are validated by the wire models in integrations/onestop/items.py (`parse_item`);
+`read_item` gives the service each one as a domain value, a refused one included.
 HTTP reply classification lives in integrations/onestop/replies.py.
 """
 
@@ -14,7 +15,15 @@ from integrations.onestop.items import MAX_LEN, checked_item_id
 from integrations.onestop.items import parse_item as parse_item  # callers know it from here
 from worker.domain.enums import VN_TZ
 from worker.domain.errors import InvalidInput, PermanentError, TransientError
-from worker.domain.model import OnestopPage, StatusPush
+from worker.domain.model import (
+    HandoffItem,
+    HandoffKind,
+    OnestopItem,
+    OnestopPage,
+    RefusedItem,
+    StatusPush,
+)
+from worker.domain.statuses import Direction
 from worker.domain.text import clean_text, sanitize_text
 
 # --- wire paths and limits (contract sections 1 to 3) ---------------------------------------
@@ -51,6 +60,33 @@ def dossier_code_of(raw: object) -> str | None:
     return None
 
 
+def read_item(raw: object) -> OnestopItem:
+    """One feed or webhook item as the service takes it; never raises."""
+    try:
+        item_id, dossier_code = item_id_of(raw), dossier_code_of(raw)
+    except Exception as err:  # a bug: only this item is quarantined, where it is taken
+        return OnestopItem(None, None, err)
+    read: HandoffItem | RefusedItem | Exception
+    try:
+        read = parse_item(raw)
+    except InvalidInput as err:
+        read = _refused(raw, err)
+    except Exception as err:  # (as above)
+        read = err
+    return OnestopItem(item_id, dossier_code, read)
+
+
+def _refused(raw: object, err: InvalidInput) -> RefusedItem:
+    """What is kept of an invalid item: its direction, and its agency as sent (made
+    storable) so that ops see whose it is."""
+    pickup = isinstance(raw, dict) and raw.get("type") == HandoffKind.PICKUP_REQUESTED
+    agency = raw.get("agency") if isinstance(raw, dict) else None
+    return RefusedItem(
+        err, Direction.PICKUP if pickup else Direction.RESULT_DELIVERY,
+        (sanitize_text(agency.get("code"), 40), sanitize_text(agency.get("name"), 200))
+        if isinstance(agency, dict) else None)
+
+
 def feed_params(after: str | None, limit: int) -> dict[str, str | int]:
     params: dict[str, str | int] = {"limit": max(1, min(int(limit), MAX_PAGE_SIZE))}
     if after:
@@ -59,7 +95,7 @@ def feed_params(after: str | None, limit: int) -> dict[str, str | int]:
 
 
 def parse_page(body: object) -> OnestopPage:
-    """A feed page; items stay raw (each is validated on its own by parse_item).
+    """A feed page, each item read on its own (read_item): a bad item never spoils it.
 
     The cursor is kept only when it is storable text (our cursor column holds 120
     characters); anything else is a malformed page, retried later, never stored.
@@ -76,7 +112,7 @@ def parse_page(body: object) -> OnestopPage:
                                  f"{err.reason}") from None
     extra = {k: v for k, v in body.items() if k not in ("items", "next")}
     return OnestopPage(
-        items=list(body["items"]),
+        items=[read_item(raw) for raw in body["items"]],
         next_cursor=nxt if isinstance(nxt, str) and nxt else None,
         extra=extra,
     )

@@ -24,6 +24,7 @@ from sqlalchemy import func, select, text
 from starlette.testclient import TestClient
 
 from integrations.carrier.mapping import STATUS_TABLE, parse_tracking_page
+from integrations.onestop.mapping import read_item
 from simulators.carrier.push import push_body, signed_push
 from tests.agencies import seed
 from tests.fakes import ListBell, run_rung
@@ -92,7 +93,7 @@ class World:
         """A result delivery of `agency`, posted and accepted: its order number."""
         raw = numbered(n, agency__code=agency)
         with uow.begin(self.rt) as s:
-            got = ingest_item(s, raw, EventSource.ONESTOP_FEED, self.rt.settings)
+            got = ingest_item(s, read_item(raw), EventSource.ONESTOP_FEED, self.rt.settings)
             assert got.handoff_id is not None, got
             number = s.get_one(Handoff, got.handoff_id).order_number
         self.work()

@@ -8,11 +8,10 @@ import httpx
 import pytest
 from tenacity import wait_none
 
-from integrations.onestop import mapping
 from integrations.onestop.client import OnestopClient
 from simulators.onestop.app import serve_in_thread
 from worker.domain.errors import NotFound, PermanentError, TransientError
-from worker.domain.model import StatusPush
+from worker.domain.model import HandoffItem, RefusedItem, StatusPush
 from worker.domain.statuses import Direction, Status
 
 API_KEY = "test-onestop-key"
@@ -53,25 +52,24 @@ def push_for(code, event_id="pev_1", status=Status.DELIVERED):
 def test_feed_pages_with_cursor_until_nothing_new(client, admin):
     items = add(admin, 5, type="pickup_requested")
     first = client.fetch_handoffs(None, limit=2)
-    assert [i["id"] for i in first.items] == [i["id"] for i in items[:2]]
+    assert [i.item_id for i in first.items] == [i["id"] for i in items[:2]]
     second = client.fetch_handoffs(first.next_cursor, limit=2)
     third = client.fetch_handoffs(second.next_cursor, limit=2)
-    assert [i["id"] for i in second.items + third.items] == [i["id"] for i in items[2:]]
+    assert [i.item_id for i in second.items + third.items] == [i["id"] for i in items[2:]]
     empty = client.fetch_handoffs(third.next_cursor, limit=2)
     assert empty.items == [] and empty.next_cursor == third.next_cursor
-    parsed = [mapping.parse_item(i) for i in first.items + second.items + third.items]
-    assert all(p.citizen and p.citizen.name for p in parsed)
+    parsed = [i.read for i in first.items + second.items + third.items]
+    assert all(isinstance(p, HandoffItem) and p.citizen and p.citizen.name for p in parsed)
 
 
 def test_invalid_items_are_served_and_fail_validation_with_their_field(client, admin):
     add(admin, 4, invalid=4)
     page = client.fetch_handoffs(None)
     fields = set()
-    for raw in page.items:
-        assert mapping.item_id_of(raw)
-        with pytest.raises(PermanentError) as caught:
-            mapping.parse_item(raw)
-        fields.add(caught.value.field)
+    for got in page.items:
+        assert got.item_id
+        assert isinstance(got.read, RefusedItem) and isinstance(got.read.error, PermanentError)
+        fields.add(got.read.error.field)
     assert fields == {"citizen.phone", "citizen.wardCode", "dossierCode", "codAmount"}
 
 
@@ -81,7 +79,7 @@ def test_duplicate_items_are_served_again_in_a_later_page(client, admin):
     seen, cursor = [], None
     for _ in range(6):
         page = client.fetch_handoffs(cursor, limit=2)
-        seen += [i["id"] for i in page.items]
+        seen += [i.item_id for i in page.items]
         cursor = page.next_cursor
     assert set(seen) == {i["id"] for i in items}
     assert len(seen) > len(set(seen))

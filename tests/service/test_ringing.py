@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from integrations.onestop.mapping import read_item
 from tests.onestop_items import numbered
 from tests.service.world import World
 from worker.db.models import Handoff, Job
@@ -44,14 +45,14 @@ def test_the_sweep_rings_each_due_row_once_oldest_first(world: World) -> None:
 def test_an_item_is_rung_only_once_its_transaction_committed(world: World) -> None:
     # the world's bell fails any ring of a row another connection cannot read yet
     with uow.begin(world.rt) as s:
-        got = ingest_item(s, numbered(1), "onestop-feed", world.rt.settings)
+        got = ingest_item(s, read_item(numbered(1)), "onestop-feed", world.rt.settings)
         assert world.bell.rung == []  # not while the transaction is open
     assert world.bell.take() == [j.id for j in got.jobs] == [world.job("post_order").id]
 
 
 def test_a_rolled_back_ingest_rings_nothing_and_leaves_nothing(world: World) -> None:
     with pytest.raises(RuntimeError), uow.begin(world.rt) as s:
-        assert ingest_item(s, numbered(1), "onestop-feed", world.rt.settings).jobs
+        assert ingest_item(s, read_item(numbered(1)), "onestop-feed", world.rt.settings).jobs
         raise RuntimeError("the page failed after the item was taken")
     assert world.bell.rung == []
     with world.rt.db.unit_of_work() as s:

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from integrations.onestop.mapping import read_item
 from tests.fakes import ListBell, run_rung
 from tests.onestop_items import numbered
 from tests.service.fakes import FakeCarrier, FakeNotifier, FakeOnestop, LedgerClock
@@ -34,7 +35,7 @@ class World:
     def ingest(self, raw: dict[str, Any]) -> Ingested:
         """One one-stop item taken, as the feed or the webhook takes it."""
         with uow.begin(self.rt) as s:
-            return ingest_item(s, raw, "onestop-feed", self.rt.settings)
+            return ingest_item(s, read_item(raw), "onestop-feed", self.rt.settings)
 
     def requested(self, n: int = 1, **changes: object) -> tuple[str, int]:
         """A result delivery taken from the one-stop: (dossier code, hand-off id)."""

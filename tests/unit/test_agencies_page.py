@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from integrations.onestop.mapping import read_item
 from tests.fakes import ListBell
 from tests.onestop_items import numbered
 from tests.web_app import add_staff, csrf, login, page_client
@@ -217,7 +218,7 @@ def test_disable_and_enable_take_up_the_hand_offs_that_waited(page: Page) -> Non
     assert off.status_code == 303 and page.row().enabled is False  # type: ignore[union-attr]
     assert "Đã tắt đơn vị" in page.client.get(off.headers["location"]).text
     with uow.begin(page.rt) as s:  # an item of the disabled agency waits
-        got = ingest_item(s, numbered(1, agency__code=CODE), EventSource.ONESTOP_FEED,
+        got = ingest_item(s, read_item(numbered(1, agency__code=CODE)), EventSource.ONESTOP_FEED,
                           page.rt.settings)
     with page.rt.db.unit_of_work() as s:
         assert s.get_one(Handoff, got.handoff_id).status == Status.NEEDS_ATTENTION
@@ -236,7 +237,8 @@ def test_disable_and_enable_take_up_the_hand_offs_that_waited(page: Page) -> Non
 
 def test_an_agency_that_hand_offs_wait_for_is_listed_with_a_link_to_add_it(page: Page) -> None:
     with uow.begin(page.rt) as s:
-        ingest_item(s, numbered(1, agency__code=CODE), EventSource.ONESTOP_FEED, page.rt.settings)
+        ingest_item(s, read_item(numbered(1, agency__code=CODE)), EventSource.ONESTOP_FEED,
+                    page.rt.settings)
     login(page.client, "ops")
     listed = page.client.get("/ops/agencies")
     assert 'id="missing"' in listed.text

@@ -26,6 +26,7 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from integrations.onestop.mapping import read_item
 from simulators.carrier.app import SimConfig, serve_in_thread
 from tests.fakes import ListBell
 from tests.handoff_cli import handoff as _handoff
@@ -201,7 +202,8 @@ def test_disable_then_enable_takes_up_the_hand_offs_that_waited(cli: Cli) -> Non
     assert off.exit_code == 0 and "đã tắt" in off.output
     rt = cli.runtime()
     with uow.begin(rt) as s:
-        got = ingest_item(s, numbered(1, agency__code=CODE), EventSource.ONESTOP_FEED, rt.settings)
+        got = ingest_item(s, read_item(numbered(1, agency__code=CODE)), EventSource.ONESTOP_FEED,
+                          rt.settings)
     with cli.db.unit_of_work() as s:
         assert s.get_one(Handoff, got.handoff_id).status == Status.NEEDS_ATTENTION
     assert "chờ 1" in cli("list").output
@@ -219,7 +221,8 @@ def test_disable_then_enable_takes_up_the_hand_offs_that_waited(cli: Cli) -> Non
 def test_list_names_agencies_that_hand_offs_wait_for_but_that_do_not_exist(cli: Cli) -> None:
     rt = cli.runtime()
     with uow.begin(rt) as s:
-        ingest_item(s, numbered(1, agency__code=CODE), EventSource.ONESTOP_FEED, rt.settings)
+        ingest_item(s, read_item(numbered(1, agency__code=CODE)), EventSource.ONESTOP_FEED,
+                    rt.settings)
     listed = cli("list")
     assert f"1 hồ sơ chờ đơn vị {CODE}, chưa có trong danh sách" in listed.output
     added = _add(cli, creds=None)

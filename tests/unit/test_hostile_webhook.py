@@ -14,6 +14,7 @@ from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from integrations.onestop import mapping
 from integrations.onestop.webhooks import sign_webhook
 from simulators.serve import serve_in_thread
 from tests.fakes import ListBell
@@ -21,7 +22,7 @@ from tests.onestop_items import numbered
 from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
-from worker.db.models import Handoff, Receipt
+from worker.db.models import Handoff, Receipt, StatusLogEntry
 from worker.settings import Settings
 from worker.web.hooks import onestop_hook
 
@@ -81,6 +82,22 @@ def test_a_hostile_item_is_recorded_as_needing_attention_naming_the_field(
     # the sender's retry of the same message is a duplicate, not a second record
     again = httpx.post(url, content=body, headers=_signed(body, f"msg_{item['id']}"))
     assert again.json()["outcome"] == "duplicate"
+
+
+def test_an_item_whose_reading_hit_a_bug_is_quarantined_and_answered_200(
+        served: tuple[str, Database], monkeypatch: pytest.MonkeyPatch) -> None:
+    def bug(raw: object) -> None:
+        raise ZeroDivisionError("a bug in the adapter")
+
+    monkeypatch.setattr(mapping, "parse_item", bug)
+    url, db = served
+    body = json.dumps(numbered(40)).encode()
+    r = httpx.post(url, content=body, headers=_signed(body, "msg_bug"))
+    assert r.status_code == 200 and r.json()["outcome"] == "quarantined", r.text
+    with db.unit_of_work() as s:
+        assert s.scalar(select(Handoff)) is None
+        note = s.scalars(select(StatusLogEntry.notes)).one()
+    assert note.startswith("không xử lý được item hof_t040") and "ZeroDivisionError" in note
 
 
 def test_json_nested_100000_deep_is_refused_before_parsing(served: tuple[str, Database]) -> None:

@@ -17,7 +17,7 @@ from integrations.onestop.webhooks import (
 )
 from tests.onestop_items import ITEM, changed
 from worker.domain.errors import InvalidInput, NotFound, PermanentError, TransientError
-from worker.domain.model import HandoffKind, StatusPush
+from worker.domain.model import HandoffItem, HandoffKind, OnestopItem, RefusedItem, StatusPush
 from worker.domain.statuses import Direction, Status
 
 SECRET = "whsec_ZGVtby13ZWJob29rLXNlY3JldC0zMmJ5dGVzISE="
@@ -133,9 +133,13 @@ def test_ids_are_read_best_effort_from_invalid_items():
     assert mapping.dossier_code_of({"dossierCode": 5}) is None
 
 
-def test_parse_page_keeps_items_raw():
+def test_parse_page_reads_each_item_on_its_own():
     page = mapping.parse_page({"items": [ITEM, "junk"], "next": "c_000002"})
-    assert page.items == [ITEM, "junk"] and page.next_cursor == "c_000002"
+    assert [i.item_id for i in page.items] == [ITEM["id"], None]
+    assert page.items[0].read == mapping.parse_item(ITEM) and page.next_cursor == "c_000002"
+    junk = page.items[1].read
+    assert isinstance(junk, RefusedItem) and (junk.error.field, junk.error.code) == (
+        "item", "object.missing")
     with pytest.raises(PermanentError):
         mapping.parse_page({"data": []})
 
@@ -204,3 +208,31 @@ def test_an_item_without_a_type_is_refused_naming_the_field():
     with pytest.raises(InvalidInput) as err:
         mapping.parse_item(item(type=...))
     assert err.value.field == "type" and err.value.code == "type.unsupported"
+
+
+def test_read_item_gives_a_valid_item_as_the_hand_off():
+    got = mapping.read_item(ITEM)
+    assert got == OnestopItem(ITEM["id"], ITEM["dossierCode"], mapping.parse_item(ITEM))
+    assert isinstance(got.read, HandoffItem)
+
+
+def test_a_refused_item_keeps_its_ids_direction_and_agency_as_sent():
+    got = mapping.read_item(item(type="pickup_requested", citizen__phone="12",
+                                 agency__name="UBND\x00 xã", dossierCode=" 000.00.17.H19/x "))
+    assert (got.item_id, got.dossier_code) == ("hof_01JD3Q6T1V", "000.00.17.H19/x")
+    assert isinstance(got.read, RefusedItem) and got.read.error.field == "dossierCode"
+    assert got.read.direction == Direction.PICKUP
+    assert got.read.agency == ("000.00.17.H19", "UBND\ufffd xã")  # made storable
+    assert mapping.read_item(item(agency="x", citizen__phone="12")).read.agency is None
+    assert mapping.read_item(item(citizen__phone="12")).read.direction == (
+        Direction.RESULT_DELIVERY)
+
+
+def test_a_bug_in_reading_an_item_is_carried_with_it_never_raised(monkeypatch):
+    def bug(raw: object) -> HandoffItem:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(mapping, "parse_item", bug)
+    page = mapping.parse_page({"items": [ITEM], "next": None})
+    (got,) = page.items
+    assert got.item_id == ITEM["id"] and isinstance(got.read, ZeroDivisionError)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from worker.domain.errors import InvalidInput
 from worker.domain.statuses import Direction, PostalEvent, Status
 
 
@@ -147,7 +148,31 @@ class StatusPush:
 
 
 @dataclass(frozen=True)
+class RefusedItem:
+    """A one-stop item that breaks the contract: kept for a person to fix, never posted."""
+
+    error: InvalidInput  # names the wire field (`citizen.phone`) and says why
+    direction: Direction  # pickup when the item says pickup_requested, else delivery
+    agency: tuple[str, str] | None  # (code, name) as sent, storable; None: not an object
+
+
+@dataclass(frozen=True)
+class OnestopItem:
+    """One one-stop item (feed or webhook) as the adapter read it.
+
+    `item_id` and `dossier_code` are told even for an item that cannot be read (storable
+    text; None when unusable), so it can be deduplicated and named in the log. `read` is
+    the hand-off, why it was refused, or what a bug in reading it raised: re-raised where
+    the item is taken, so that item alone is quarantined (worker/service/isolation.py).
+    """
+
+    item_id: str | None
+    dossier_code: str | None
+    read: HandoffItem | RefusedItem | Exception
+
+
+@dataclass(frozen=True)
 class OnestopPage:
-    items: list[dict]  # raw items; mapping.parse_item validates each one on its own
+    items: list[OnestopItem]  # each read on its own: a bad item never spoils the page
     next_cursor: str | None
     extra: dict = field(default_factory=dict)

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from integrations.onestop import mapping
 from worker.db.models import Handoff, Job, Receipt, utcnow
 from worker.domain.enums import DispatchMode, EventSource, IngestOutcome, JobKind
 from worker.domain.errors import InvalidInput
-from worker.domain.model import HandoffItem, HandoffKind
+from worker.domain.model import HandoffItem, HandoffKind, OnestopItem, RefusedItem
 from worker.domain.privacy import scrub
 from worker.domain.reason_codes import ReasonCode, reason
 from worker.domain.rules import order_number
-from worker.domain.statuses import Direction, Status
-from worker.domain.text import sanitize_text
+from worker.domain.statuses import Status
 from worker.domain.validation import check_dossier_code
 from worker.service import agencies, handoffs, ledger
 from worker.service.agency_settings import dispatch_mode
@@ -30,10 +26,10 @@ from worker.settings import Settings
 ITEM_SOURCE = "onestop-item"
 
 
-def describe_item(raw: Any, source: EventSource) -> Described:
+def describe_item(got: OnestopItem, source: EventSource) -> Described:
     """How the status log names a one-stop item that could not be taken at all."""
-    return Described(f"item {mapping.item_id_of(raw) or '(không có id)'}", source,
-                     dossier_code=mapping.dossier_code_of(raw) or "")
+    return Described(f"item {got.item_id or '(không có id)'}", source,
+                     dossier_code=got.dossier_code or "")
 
 
 def take_receipt(session: Session, source: str, external_id: str) -> bool:
@@ -47,21 +43,22 @@ def take_receipt(session: Session, source: str, external_id: str) -> bool:
     return True
 
 
-def ingest_item(session: Session, raw: Any, source: EventSource, settings: Settings
+def ingest_item(session: Session, got: OnestopItem, source: EventSource, settings: Settings
                 ) -> Ingested:
-    """Record one raw item. Invalid items become needs_attention; nothing raises for bad data."""
-    item_id = mapping.item_id_of(raw)
+    """Record one item. Invalid items become needs_attention; nothing raises for bad data."""
+    item_id = got.item_id
     if item_id is None:
         why = reason(ReasonCode.ITEM_WITHOUT_ID)
         handoffs.log(session, None, _note_change(source, why.vi()), False, why,
-                     dossier_code=mapping.dossier_code_of(raw) or "")
+                     dossier_code=got.dossier_code or "")
         return Ingested(IngestOutcome.INVALID, reason=why.vi(), bad_field="id", code="id.missing")
     if not take_receipt(session, ITEM_SOURCE, item_id):
         return Ingested(IngestOutcome.DUPLICATE)
-    try:
-        item = mapping.parse_item(raw)
-    except InvalidInput as err:
-        return _record_invalid(session, raw, item_id, source, err)
+    item = got.read
+    if isinstance(item, Exception):
+        raise item  # a bug in reading it: the caller quarantines this item alone
+    if isinstance(item, RefusedItem):
+        return _record_invalid(session, got, item_id, source, item)
     if item.kind == HandoffKind.HANDOFF_CANCELLED:
         return cancel_from_onestop(session, item, source)
     return _create(session, item, source, settings)
@@ -129,14 +126,13 @@ def _fill(h: Handoff, item: HandoffItem) -> None:
     h.cod_amount, h.ready_at, h.status_reason = item.cod_amount, item.created_at, ""
 
 
-def _record_invalid(session: Session, raw: Any, item_id: str, source: EventSource,
-                    err: InvalidInput) -> Ingested:
+def _record_invalid(session: Session, got: OnestopItem, item_id: str, source: EventSource,
+                    refused: RefusedItem) -> Ingested:
     """Keep the item visible as needs_attention with the reason; never post it."""
+    err = refused.error
     why = scrub(str(err))
-    dossier = (mapping.dossier_code_of(raw) or f"?{item_id}")[:80]
-    direction = (Direction.PICKUP if isinstance(raw, dict)
-                 and raw.get("type") == HandoffKind.PICKUP_REQUESTED
-                 else Direction.RESULT_DELIVERY)
+    dossier = (got.dossier_code or f"?{item_id}")[:80]
+    direction = refused.direction
     existing = handoffs.current(session, dossier, direction)
     if existing is not None and not _replaceable(existing):
         handoffs.log(session, existing, _note_change(source, why), False,
@@ -151,10 +147,8 @@ def _record_invalid(session: Session, raw: Any, item_id: str, source: EventSourc
                           ready_at=utcnow())
         session.add(handoff)
         session.flush()
-    agency = raw.get("agency") if isinstance(raw, dict) else None
-    if isinstance(agency, dict):  # kept as sent, made storable, so ops see whose it is
-        handoff.agency_code = sanitize_text(agency.get("code"), 40)
-        handoff.agency_name = sanitize_text(agency.get("name"), 200)
+    if refused.agency is not None:  # kept as sent, made storable, so ops see whose it is
+        handoff.agency_code, handoff.agency_name = refused.agency
     change = handoffs.Change(Status.NEEDS_ATTENTION, source, utcnow(), notes=why,
                              dedup_key=f"invalid:{item_id}")
     handoffs.log(session, handoff, change, True, reason(ReasonCode.INVALID_ITEM, item_id=item_id))

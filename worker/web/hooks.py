@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from integrations.onestop.mapping import item_id_of
+from integrations.onestop.mapping import read_item
 from integrations.onestop.webhooks import (
     HEADER_ID,
     HEADER_SIGNATURE,
@@ -28,6 +28,7 @@ from integrations.onestop.webhooks import (
 )
 from worker.domain.enums import EventSource, IngestOutcome
 from worker.domain.errors import InvalidInput
+from worker.domain.model import OnestopItem
 from worker.domain.text import sanitize_text
 from worker.service import uow
 from worker.service.ingest import describe_item, ingest_item, take_receipt
@@ -54,20 +55,21 @@ async def onestop_hook(request: Request) -> JSONResponse:
     except InvalidInput as err:
         return JSONResponse({"error": "malformed_body", "field": err.field, "code": err.code,
                              "reason": err.reason}, 422)
-    if item_id_of(payload) is None:  # the same rule as the feed: a string or an integer
+    item = read_item(payload)  # the adapter reads it as it reads a feed item
+    if item.item_id is None:  # the same rule as the feed: a string or an integer
         return JSONResponse({"error": "malformed_body", "field": "id", "code": "id.missing",
                              "reason": "thiếu id của mục (chuỗi hoặc số nguyên, tối đa 80 "
                                        "ký tự)"}, 422)
     msg_id = sanitize_text(headers.get(HEADER_ID), 120)
-    outcome = await run_in_threadpool(_take, rt, msg_id, payload)
+    outcome = await run_in_threadpool(_take, rt, msg_id, item)
     return JSONResponse(outcome, 200)
 
 
-def _take(rt: Runtime, msg_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+def _take(rt: Runtime, msg_id: str, item: OnestopItem) -> dict[str, Any]:
     taken: list[Ingested] = []
 
-    def take(raw: dict[str, Any]) -> list[Any]:
-        taken.append(ingest_item(s, raw, EventSource.WEBHOOK, rt.settings))
+    def take(got: OnestopItem) -> list[Any]:
+        taken.append(ingest_item(s, got, EventSource.WEBHOOK, rt.settings))
         return taken[-1].jobs
 
     with uow.begin(rt) as s:  # what the item created is rung once it commits
@@ -75,7 +77,7 @@ def _take(rt: Runtime, msg_id: str, payload: dict[str, Any]) -> dict[str, Any]:
             return {"outcome": IngestOutcome.DUPLICATE}
         # in its own savepoint, like a feed item: whatever goes wrong, the item is
         # quarantined in the status log and the sender gets an answer, not a 500
-        jobs = take_one(s, payload, take, lambda raw: describe_item(raw, EventSource.WEBHOOK))
+        jobs = take_one(s, item, take, lambda got: describe_item(got, EventSource.WEBHOOK))
     if jobs is None:
         return {"outcome": "quarantined",
                 "reason": "không xử lý được mục này; bộ phận vận hành sẽ kiểm tra"}

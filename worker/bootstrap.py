@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from integrations.carrier.client import LgspClient, NgspClient
+from integrations.carrier.routes import ADAPTERS
 from integrations.notify.client import WebhookNotifier
 from integrations.onestop.client import OnestopClient
 from integrations.quota.redis_bucket import RedisBucket
 from worker.celery_app import CeleryBell
 from worker.db.engine import Database
-from worker.domain.enums import Route
 from worker.ports import CarrierPort, NotifierPort, OnestopPort
 from worker.ports.bell import Bell
 from worker.ports.quota import RateLimiter
@@ -30,10 +29,9 @@ def quota_limiter(settings: Settings, db: Database) -> RateLimiter:
 
 
 # Each adapter is built from the settings on first use. Carriers are keyed by route (the
-# way an agency's orders reach the post office): the adapter registry.
+# way an agency's orders reach the post office): the carrier's adapter registry.
 PRODUCTION = Factories(
-    carriers={Route.NGSP: NgspClient.for_account,  # route A: the national N-GSP gateway
-              Route.LGSP: LgspClient.for_account},  # route B: the province's LGSP
+    carriers=ADAPTERS,
     onestop=OnestopClient.from_settings,
     notifier=WebhookNotifier.from_settings,
     bell=CeleryBell,

@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from worker.db.engine import Database
 from worker.db.models import Agency, Handoff
-from worker.domain.enums import Role, Route
+from worker.domain import routes
+from worker.domain.enums import Role
 from worker.domain.statuses import FINAL, Status
 from worker.reports import counts_by_status
 from worker.stack import Stack
@@ -159,15 +160,16 @@ def _per_agency(db: Database, carrier: dict) -> list[str]:
     for code in sorted({r[0] for r in rows}):
         agency = agencies.get(code)
         mine = [r for r in rows if r[0] == code]
-        route = Route(agency.route) if agency and agency.customer_code else Route.NGSP
+        # its own account's route, else the deployment's default account's
+        route = agency.route if agency and agency.customer_code else routes.DEFAULT_ROUTE
         account = (agency.customer_code if agency and agency.customer_code else "chung")
         seen = sorted({(orders[n]["route"], orders[n]["customer_code"]) for _, n, _ in mine
                        if n in orders})
-        click.echo(f"  {code:<15} {'A' if route == Route.NGSP else 'B':<6} {account:<11} "
+        click.echo(f"  {code:<15} {routes.letter(route):<6} {account:<11} "
                    f"{len(mine):>5} {sum(r[2] == Status.DELIVERED for r in mine):>5} "
                    f"{sum(r[2] == Status.RETURNED for r in mine):>5} "
                    + ", ".join(f"{r}/{c}" for r, c in seen))
         if agency and agency.customer_code and any(
-                (r, c) != (route.value, agency.customer_code) for r, c in seen):
+                (r, c) != (route, agency.customer_code) for r, c in seen):
             wrong.append(f"đơn của {code} không đi đúng tuyến/tài khoản của đơn vị")
     return wrong

@@ -47,7 +47,7 @@ class LgspClient(CarrierGateway):
     @classmethod
     def for_account(cls, settings: Settings, account: CarrierAccount,
                     limiter: RateLimiter) -> CarrierPort:
-        """The registry's factory for route B (worker/bootstrap.py)."""
+        """Route B's factory in the adapter registry (integrations/carrier/routes.py)."""
         return cls(LgspDoor.from_settings(settings), account, limiter=limiter,
                    token_dir=token_dir(settings), timeout=settings.carrier_timeout_seconds)
 

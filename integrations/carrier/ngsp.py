@@ -7,12 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import SecretStr
-
 from integrations.carrier import mapping
 from integrations.carrier.gateway import CarrierGateway, Target
 from integrations.carrier.token_cache import token_dir
-from worker.domain.enums import Route
 from worker.domain.model import CarrierAccount
 from worker.ports.carrier import CarrierPort
 from worker.ports.quota import RateLimiter
@@ -31,7 +28,7 @@ class NgspClient(CarrierGateway):
     @classmethod
     def for_account(cls, settings: Settings, account: CarrierAccount,
                     limiter: RateLimiter) -> CarrierPort:
-        """The registry's factory for route A (worker/bootstrap.py)."""
+        """Route A's factory in the adapter registry (integrations/carrier/routes.py)."""
         return cls(settings.carrier_base_url, account, limiter=limiter,
                    token_dir=token_dir(settings), timeout=settings.carrier_timeout_seconds)
 
@@ -47,13 +44,3 @@ class NgspClient(CarrierGateway):
     def _auth_headers(self, token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
 
-
-class VnpostClient(NgspClient):
-    """Route A from loose credentials (the signature before accounts; tests use it)."""
-
-    def __init__(self, base_url: str, customer_key: str, secret_key: str | SecretStr,
-                 customer_code: str, **kwargs: Any) -> None:
-        secret = (secret_key.get_secret_value() if isinstance(secret_key, SecretStr)
-                  else secret_key)
-        account = CarrierAccount(Route.NGSP, customer_code, customer_key, secret)
-        super().__init__(base_url, account, **kwargs)

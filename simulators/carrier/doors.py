@@ -28,10 +28,12 @@ from starlette.routing import Route as Path
 from integrations.carrier import lgsp_wire, mapping
 from simulators.carrier.store import SimStore
 from worker.domain.enums import Route
+from worker.domain.routes import ROUTES
 
-ALL_DOORS = (Route.NGSP, Route.LGSP)
-LGSP_PATH = "/lgsp"
-LGSP_TOKEN_PATH = "/lgsp/token"
+ALL_DOORS = tuple(ROUTES)
+# where route B's door is: its RouteSpec says so (settings that point at the simulator)
+LGSP_PATH = "/" + ROUTES[Route.LGSP].sim_door["lgsp_base_url"]
+LGSP_TOKEN_PATH = "/" + ROUTES[Route.LGSP].sim_door["lgsp_token_url"]
 _OID_RE = re.compile(r"^[0-9a-fA-F]{24}$")
 
 Call = Callable[[Request, str, str | None], Awaitable[Response]]  # (request, door, account)
@@ -77,22 +79,33 @@ class Doors:
         self.gate = gate
 
     def routes(self, doors: Collection[str] = ALL_DOORS) -> list[Path]:
-        paths: list[Path] = []
-        if Route.NGSP in doors:
-            paths += [
-                Path(f"/{mapping.TOKEN_PATH}", self._token(Route.NGSP), methods=["POST"]),
-                Path(f"/{mapping.POST_PATH}", self._ngsp(self.post), methods=["POST"]),
-                Path(f"/{mapping.TRACKING_PATH}", self._ngsp(self.tracking), methods=["GET"]),
-                Path(f"/{mapping.CANCEL_PATH}", self._ngsp(self.cancel), methods=["GET"]),
-            ]
-        if Route.LGSP in doors:
-            paths += [
-                Path(LGSP_TOKEN_PATH, self._token(Route.LGSP), methods=["POST"]),
-                Path(LGSP_PATH, self.lgsp, methods=["GET", "POST"]),
-            ]
-            if Route.NGSP not in doors:  # the LGSP served alone: its token URL is /token
-                paths.append(Path(f"/{mapping.TOKEN_PATH}", self._token(Route.LGSP),
-                                  methods=["POST"]))
+        """The paths of the chosen doors; a door no route has is refused (ValueError)."""
+        unknown = sorted(set(doors) - set(self.doors))
+        if unknown:
+            raise ValueError(f"no such door: {', '.join(unknown)}; doors: "
+                             f"{', '.join(self.doors)}")
+        return [p for route, door in self.doors.items() if route in doors
+                for p in door(alone=len(set(doors)) == 1)]
+
+    @property
+    def doors(self) -> dict[str, Callable[..., list[Path]]]:
+        """Route -> the paths of its door (one entry per registered route; a test holds it)."""
+        return {Route.NGSP: self._ngsp_paths, Route.LGSP: self._lgsp_paths}
+
+    def _ngsp_paths(self, alone: bool) -> list[Path]:
+        return [
+            Path(f"/{mapping.TOKEN_PATH}", self._token(Route.NGSP), methods=["POST"]),
+            Path(f"/{mapping.POST_PATH}", self._ngsp(self.post), methods=["POST"]),
+            Path(f"/{mapping.TRACKING_PATH}", self._ngsp(self.tracking), methods=["GET"]),
+            Path(f"/{mapping.CANCEL_PATH}", self._ngsp(self.cancel), methods=["GET"]),
+        ]
+
+    def _lgsp_paths(self, alone: bool) -> list[Path]:
+        paths = [Path(LGSP_TOKEN_PATH, self._token(Route.LGSP), methods=["POST"]),
+                 Path(LGSP_PATH, self.lgsp, methods=["GET", "POST"])]
+        if alone:  # the LGSP served alone: its token URL is /token too
+            paths.append(Path(f"/{mapping.TOKEN_PATH}", self._token(Route.LGSP),
+                              methods=["POST"]))
         return paths
 
     # --- doors -----------------------------------------------------------------------------

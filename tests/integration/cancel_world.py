@@ -140,7 +140,7 @@ def world_on(db: Database, home: Path) -> Iterator[World]:
                 httpx.Client(base_url=onestop_url + "/", timeout=5) as o:
             yield World(rt, c, o, gateway)
     finally:
-        rt.carrier.close()
+        rt.carrier_for(rt.default_account).close()
         rt.onestop.close()
         stop_carrier()
         stop_onestop()

@@ -1,4 +1,4 @@
-"""Route A (VnpostClient, NgspClient) against the carrier simulator served by uvicorn on
+"""Route A (NgspClient) against the carrier simulator served by uvicorn on
 loopback; the plumbing both routes share (quota, token cache, retries) is proved here."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from tenacity import wait_none
 
 from integrations.carrier import s10
-from integrations.carrier.client import NgspClient, VnpostClient
+from integrations.carrier.ngsp import NgspClient
 from simulators.carrier.app import SimConfig, serve_in_thread
 from worker.domain.enums import Route
 from worker.domain.errors import PermanentError, TransientError
@@ -27,6 +27,13 @@ AGENCY = Contact("Bộ phận Một cửa", "02773000000",
 CITIZEN = Contact("Nguyễn Thị Hồng", "0912345678",
                   Address("Số 12 Hàng Bài", "1", "70", carrier_area=(1, 1004)))
 SECRET = "demo-secret"
+
+
+def vnpost(base_url: str, customer_key: str, secret_key: str, customer_code: str,
+           **kwargs) -> NgspClient:
+    """Route A's client for one account given as loose credentials."""
+    account = CarrierAccount(Route.NGSP, customer_code, customer_key, secret_key)
+    return NgspClient(base_url, account, **kwargs)
 
 
 def make_order(n: int = 1, citizen: Contact = CITIZEN) -> CarrierOrder:
@@ -48,7 +55,7 @@ def sim():
 
 @pytest.fixture
 def client(sim, admin):
-    c = VnpostClient(sim, "demo-key", SECRET, "C0001", timeout=2.0, wait=wait_none())
+    c = vnpost(sim, "demo-key", SECRET, "C0001", timeout=2.0, wait=wait_none())
     yield c
     c.close()
 
@@ -67,12 +74,12 @@ def test_retried_post_is_recognised_as_already_existing(client, admin):
 
 def test_lost_reply_then_retry_creates_exactly_one_order(sim, admin):
     admin("_admin/faults", {"lose_first_reply": True})
-    once = VnpostClient(sim, "demo-key", SECRET, "C0001", attempts=1, wait=wait_none())
+    once = vnpost(sim, "demo-key", SECRET, "C0001", attempts=1, wait=wait_none())
     with pytest.raises(TransientError):
         once.post_order(make_order())
     assert once.post_order(make_order()).already_existed is True
     # With the client's own short retries the caller never even sees the lost reply.
-    retrying = VnpostClient(sim, "demo-key", SECRET, "C0001", wait=wait_none())
+    retrying = vnpost(sim, "demo-key", SECRET, "C0001", wait=wait_none())
     assert retrying.post_order(make_order(2)).already_existed is True
     stats = admin("_admin/stats")
     assert stats["orders"] == 2 and stats["duplicates"] == 0
@@ -113,7 +120,7 @@ def test_revoked_token_gets_401_then_one_refresh_and_success(client, admin):
 
 def test_token_refreshed_shortly_before_expiry(sim, admin):
     now = [1000.0]
-    c = VnpostClient(sim, "demo-key", SECRET, "C0001", clock=lambda: now[0], wait=wait_none())
+    c = vnpost(sim, "demo-key", SECRET, "C0001", clock=lambda: now[0], wait=wait_none())
     c.fetch_events(None, 10)
     now[0] += 3600 - 61  # still inside the window
     c.fetch_events(None, 10)
@@ -131,7 +138,7 @@ def test_401_after_refresh_is_transient(client, admin):
 
 
 def test_wrong_credentials_are_permanent(sim, admin):
-    c = VnpostClient(sim, "demo-key", "wrong", "C0001", wait=wait_none())
+    c = vnpost(sim, "demo-key", "wrong", "C0001", wait=wait_none())
     with pytest.raises(PermanentError):
         c.fetch_events(None)
 
@@ -161,14 +168,14 @@ def test_429_is_not_retried_and_carries_retry_after(client, admin):
 
 def test_timeouts_become_transient(sim, admin):
     admin("_admin/faults", {"timeout_rate": 1.0, "timeout_sleep_s": 1.0})
-    c = VnpostClient(sim, "demo-key", SECRET, "C0001", timeout=0.2, attempts=2, wait=wait_none())
+    c = vnpost(sim, "demo-key", SECRET, "C0001", timeout=0.2, attempts=2, wait=wait_none())
     with pytest.raises(TransientError) as info:
         c.fetch_events(None)
     assert "không trả lời kịp" in str(info.value)
 
 
 def test_unreachable_carrier_is_transient():
-    c = VnpostClient("http://127.0.0.1:9/", "k", "s", "C0001", timeout=0.5, wait=wait_none())
+    c = vnpost("http://127.0.0.1:9/", "k", "s", "C0001", timeout=0.5, wait=wait_none())
     with pytest.raises(TransientError):
         c.fetch_events(None)
     c.close()

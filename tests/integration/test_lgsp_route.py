@@ -15,7 +15,8 @@ import pytest
 from tenacity import wait_none
 
 from integrations.carrier import s10
-from integrations.carrier.client import LgspClient, LgspDoor, NgspClient
+from integrations.carrier.lgsp import LgspClient, LgspDoor
+from integrations.carrier.ngsp import NgspClient
 from simulators.carrier.app import SimConfig, serve_in_thread
 from tests.integration.test_carrier_client import make_order
 from worker.domain.enums import Route

@@ -10,8 +10,8 @@ import logging
 import pytest
 from tenacity import wait_none
 
-from integrations.carrier.client import NgspClient
 from integrations.carrier.gateway import MAX_THROTTLE_S
+from integrations.carrier.ngsp import NgspClient
 from simulators.carrier.app import SimConfig, serve_in_thread
 from tests.integration.test_carrier_client import make_order
 from worker.domain.enums import Route

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from integrations.carrier.client import LgspClient, NgspClient
+from integrations.carrier.routes import ADAPTERS
 from simulators.carrier.app import SimConfig, serve_in_thread
 from worker.domain.enums import Route
 from worker.domain.model import CarrierAccount
@@ -32,7 +32,6 @@ ACCOUNTS = {
     Route.NGSP: CarrierAccount(Route.NGSP, "C0003", "ngsp-key", "ngsp-secret-MARKER"),
     Route.LGSP: CarrierAccount(Route.LGSP, "C0002", "lgsp-key", "lgsp-secret-MARKER"),
 }
-FACTORIES = {Route.NGSP: NgspClient.for_account, Route.LGSP: LgspClient.for_account}
 
 
 def settings_for(home: str, sim: str) -> Settings:
@@ -43,7 +42,7 @@ def settings_for(home: str, sim: str) -> Settings:
 def pool_process(home: str, sim: str, route: str, ready: Any, go: list[Any],
                  results: Any) -> None:
     """One process of the pool: its own adapter; each round, three calls."""
-    client = FACTORIES[Route(route)](settings_for(home, sim), ACCOUNTS[Route(route)], NoLimit())
+    client = ADAPTERS[route](settings_for(home, sim), ACCOUNTS[Route(route)], NoLimit())
     ready.put(True)
     for n in range(ROUNDS):
         if not go[n].wait(60):

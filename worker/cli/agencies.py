@@ -21,6 +21,7 @@ from worker.cli.agency_bulk import agency_import, agency_rotate_key
 from worker.cli.agency_run import do, seed_fresh_database
 from worker.cli.common import clean_arg, echo_line, fail
 from worker.db.models import Agency
+from worker.domain import routes
 from worker.domain.agency_spec import CREDENTIAL_FIELDS, SLA_FIELDS
 from worker.domain.enums import DISPATCH_MODE_VI
 from worker.service import agency_admin, agency_views
@@ -40,7 +41,7 @@ _CREDENTIAL_PROMPTS = {"customer_key": "Khóa khách hàng (customer_key)",
 @click.group()
 @click.pass_context
 def agency(ctx: click.Context) -> None:
-    """The province's agencies: sender block, dispatch, route (A/B), post-office account."""
+    """The province's agencies: sender block, dispatch, route, post-office account."""
 
 
 def _refuse_argv_secret(ctx: click.Context, param: click.Parameter, value: object) -> None:
@@ -60,8 +61,9 @@ def _spec_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--province", help="mã tỉnh/thành (GSO) của người gửi"),
         click.option("--ward", help="mã xã/phường (GSO) của người gửi"),
         click.option("--dispatch", metavar="auto|desk", help="gọi bưu tá tự động hay tại bàn"),
-        click.option("--route", metavar="A|B|ngsp|lgsp",
-                     help="A: thẳng cổng N-GSP; B: qua LGSP của tỉnh"),
+        click.option("--route", metavar="|".join(
+                         [s.letter for s in routes.ROUTES.values()] + list(routes.ROUTES)),
+                     help="; ".join(s.label for s in routes.ROUTES.values())),
         click.option("--customer-code", help="mã khách hàng của tài khoản bưu điện riêng"),
         click.option("--quota", help="hạn mức yêu cầu/giây của tài khoản riêng"),
         click.option("--sla", multiple=True, metavar="NAME=NUMBER",
@@ -199,7 +201,7 @@ def agency_list(ctx: click.Context, as_json: bool) -> None:
     if not rows:
         click.echo("chưa có đơn vị nào (`handoff agency add` hoặc `handoff agency import`)")
     for a in rows:
-        echo_line(f"{a['code']:<20} {_yes(a['enabled']):<10} tuyến {a['route_label'][:1]}  "
+        echo_line(f"{a['code']:<20} {_yes(a['enabled']):<10} tuyến {routes.letter(a['route'])}  "
                   f"{a['dispatch']:<5} tài khoản {_account(a):<18} chờ {a['waiting']:<5} "
                   f"{a['name']}")
     for code, n in missing.items():

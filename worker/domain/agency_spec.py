@@ -11,8 +11,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from worker.domain.enums import DispatchMode, Route
+from worker.domain.enums import DispatchMode
 from worker.domain.errors import InvalidInput
+from worker.domain.routes import DEFAULT_ROUTE, route_spec
 from worker.domain.sla_rules import Limits
 from worker.domain.text import clean_text
 from worker.domain.validation import check_unit_codes, normalize_phone
@@ -56,7 +57,7 @@ def clean_spec(raw: Mapping[str, Any], *, adding: bool) -> dict[str, Any]:
         out["dispatch"] = _choice(raw.get("dispatch", DispatchMode.AUTO), DispatchMode,
                                   "dispatch")
     if "route" in raw or adding:
-        out["route"] = _choice(raw.get("route", Route.NGSP), Route, "route")
+        out["route"] = route_spec(raw.get("route", DEFAULT_ROUTE)).route
     for name in CREDENTIAL_FIELDS:
         if name in raw and raw[name] is not None:
             out[name] = _credential(raw[name], name)
@@ -74,7 +75,8 @@ def clean_spec(raw: Mapping[str, Any], *, adding: bool) -> dict[str, Any]:
 
 def check_account(spec: Mapping[str, Any]) -> None:
     """An agency's account is whole or absent: a customer code with its key and secret;
-    route B (LGSP) always needs one of its own (the default account is route A)."""
+    a route whose spec says `own_account` (B, LGSP) always needs one of its own (the
+    default account is on DEFAULT_ROUTE)."""
     has_code = bool(spec.get("customer_code"))
     has_creds = bool(spec.get("customer_key")) and bool(spec.get("secret_key"))
     if has_code and not has_creds:
@@ -84,17 +86,17 @@ def check_account(spec: Mapping[str, Any]) -> None:
     if has_creds and not has_code:
         raise InvalidInput("có khóa tài khoản thì phải có mã khách hàng (customer_code)",
                            field="customer_code", code="agency.account_incomplete")
-    if spec.get("route") == Route.LGSP and not has_code:
-        raise InvalidInput("tuyến B (LGSP) cần tài khoản riêng: customer_code, customer_key, "
-                           "secret_key", field="route", code="agency.lgsp_needs_account")
+    route = route_spec(spec.get("route") or DEFAULT_ROUTE)
+    if route.own_account and not has_code:
+        raise InvalidInput(f"tuyến {route.letter} ({route.route.value.upper()}) cần tài "
+                           "khoản riêng: customer_code, customer_key, secret_key",
+                           field="route", code="agency.lgsp_needs_account")
 
 
-def _choice(value: object, enum: type[DispatchMode] | type[Route], field: str) -> str:
+def _choice(value: object, enum: type[DispatchMode], field: str) -> str:
     allowed = [m.value for m in enum]
     if isinstance(value, str) and value.strip().lower() in allowed:
         return value.strip().lower()
-    if enum is Route and isinstance(value, str) and value.strip().upper() in ("A", "B"):
-        return Route.NGSP if value.strip().upper() == "A" else Route.LGSP
     raise InvalidInput(f"chỉ nhận: {', '.join(allowed)}", field=field, code="agency.choice")
 
 

@@ -103,16 +103,11 @@ DISPATCH_MODE_VI: dict[str, str] = {
 
 
 class Route(StrEnum):
-    """The way an agency's orders reach the post office (its adapter in the registry)."""
+    """The way an agency's orders reach the post office; each member is described by its
+    RouteSpec (worker/domain/routes.py: letter, label, settings, simulator door)."""
 
     NGSP = "ngsp"  # route A: straight to the national N-GSP gateway
     LGSP = "lgsp"  # route B: through the province's LGSP
-
-
-ROUTE_VI: dict[str, str] = {
-    Route.NGSP: "A – trực tiếp cổng N-GSP của Bưu điện",
-    Route.LGSP: "B – qua nền tảng LGSP của tỉnh",
-}
 
 
 class EventSource(StrEnum):

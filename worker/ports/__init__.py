@@ -14,9 +14,6 @@ from worker.ports.onestop import OnestopPort
 class Ports(Protocol):
     """The adapters a job handler may call (the runtime is one; a test passes fakes)."""
 
-    @property
-    def carrier(self) -> CarrierPort: ...
-
     def carrier_for(self, account: CarrierAccount) -> CarrierPort: ...
 
     @property

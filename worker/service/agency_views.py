@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from worker.db.models import Agency, Handoff, StatusLogEntry
-from worker.domain.enums import ROUTE_VI
+from worker.domain import routes
 from worker.domain.statuses import Status
 from worker.service.agency_admin import describe
 from worker.service.waiting import WAITING
@@ -41,7 +41,7 @@ def waiting_counts(session: Session) -> dict[str, int]:
 
 def _view(row: Agency, waiting: dict[str, int]) -> dict[str, Any]:
     out = describe(row)
-    out["route_label"] = ROUTE_VI.get(out["route"], out["route"])
+    out["route_label"] = routes.label(out["route"])
     out["waiting"] = waiting.get(row.code, 0)
     return out
 

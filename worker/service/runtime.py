@@ -12,16 +12,14 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from worker.db.engine import Database
-from worker.domain.enums import Route
+from worker.domain.errors import InvalidInput
 from worker.domain.model import CarrierAccount
+from worker.domain.routes import choices
 from worker.ports import CarrierPort, NotifierPort, OnestopPort
 from worker.ports.bell import Bell
 from worker.ports.quota import RateLimiter
 from worker.service.agencies import default_account
 from worker.settings import Settings
-
-# The route of the deployment's default account (HANDOFF_CARRIER_*): route A.
-DEFAULT_ROUTE = Route.NGSP
 
 # Builds the adapter of one account on its route: (settings, account, shared limiter).
 CarrierFactory = Callable[[Settings, CarrierAccount, RateLimiter], CarrierPort]
@@ -70,23 +68,22 @@ class Runtime:
         return default_account(self.settings)
 
     def carrier_for(self, account: CarrierAccount) -> CarrierPort:
-        """The adapter of one account, built once per process from its route's factory
-        (KeyError for a route no adapter serves)."""
+        """The adapter of one account, built once per process from its route's factory.
+        A route no adapter serves (a stored value no route has) is refused: a permanent
+        error naming the field, so the job goes to a person instead of being retried."""
         if account.route in self._given:
             return self._given[account.route]
+        factory = self.factories.carriers.get(account.route)
+        if factory is None:
+            raise InvalidInput(f"tài khoản {account.key}: không có tuyến '{account.route}'; "
+                               f"chỉ có: {choices()}", field="route", code="agency.choice")
         known = self._carriers.get(account.key)
         if known is None or getattr(known, "account", account) != account:
             if known is not None:  # credentials or quota changed: a fresh client
                 known.close()
-            known = self.factories.carriers[account.route](self.settings, account,
-                                                           self.limiter)
+            known = factory(self.settings, account, self.limiter)
             self._carriers[account.key] = known
         return known
-
-    @property
-    def carrier(self) -> CarrierPort:
-        """The adapter of the deployment's default account."""
-        return self.carrier_for(self.default_account)
 
     @property
     def limiter(self) -> RateLimiter:

@@ -26,10 +26,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from worker.domain.agency_spec import CREDENTIAL_FIELDS, FIELDS, SLA_FIELDS
-from worker.domain.enums import DISPATCH_MODE_VI, ROUTE_VI, DispatchMode, Role
-from worker.domain.enums import Route as CarrierRoute
+from worker.domain.enums import DISPATCH_MODE_VI, DispatchMode, Role
 from worker.domain.errors import InvalidInput
 from worker.domain.moments import local
+from worker.domain.routes import DEFAULT_ROUTE, ROUTES
+from worker.domain.routes import label as route_label
 from worker.domain.text import clean_text, safe_display
 from worker.service import agency_admin, agency_views, uow
 from worker.service.runtime import Runtime
@@ -113,7 +114,7 @@ def _values(found: dict[str, Any] | None, form: dict[str, list[str]] | None = No
     credential: those inputs are always empty)."""
     v: dict[str, Any] = {"code": "", "name": "", "tel": "", "email": "", "address": "",
                          "province_code": "", "ward_code": "", "dispatch": DispatchMode.AUTO,
-                         "route": CarrierRoute.NGSP, "customer_code": "", "quota": "",
+                         "route": DEFAULT_ROUTE, "customer_code": "", "quota": "",
                          "sla": {}, "enabled": True}
     if found is not None:
         v.update({k: found[k] for k in ("code", *_TEXT_FIELDS, "customer_code", "enabled")})
@@ -140,12 +141,21 @@ def _form_page(request: Request, *, adding: bool, found: dict[str, Any] | None,
         "adding": adding, "a": found, "v": values, "bad": bad, "bad_label": label,
         "error": error.reason if error is not None else "", "note": note,
         "note_error": note_error,
-        "labels": FIELD_VI, "routes": ROUTE_VI, "modes": DISPATCH_MODE_VI,
+        "labels": FIELD_VI, "routes": _route_options(values["route"]),
+        "own_account_letters": ", ".join(r.letter for r in ROUTES.values() if r.own_account),
+        "default_letter": ROUTES[DEFAULT_ROUTE].letter, "modes": DISPATCH_MODE_VI,
         "sla_rows": [(k, lbl, unit, f"{getattr(s, setting):g}")
                      for k, (lbl, unit, setting) in SLA_VI.items()],
         "shared_quota": f"{s.carrier_quota_per_second:g}", "base": BASE,
         "updated": _when(found["updated_at"]) if found is not None else "",
     }, status_code=status_code)
+
+
+def _route_options(shown: str) -> dict[str, str]:
+    """The route select's options; a stored value no route has is one of them, named
+    unknown, so that saving the form refuses it instead of silently sending route A."""
+    options = {str(r): spec.label for r, spec in ROUTES.items()}
+    return options if not shown or shown in options else {**options, shown: route_label(shown)}
 
 
 def _when(iso: str) -> str:

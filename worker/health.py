@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from worker.db.engine import Database
 from worker.db.models import Cursor, Heartbeat, utcnow
 from worker.service import agencies, areas
-from worker.service.feeds import ONESTOP_CURSOR, carrier_cursor
+from worker.service.cursors import ONESTOP_CURSOR, carrier_cursor
 from worker.settings import Settings
 
 FLEET_HEARTBEAT = "worker"

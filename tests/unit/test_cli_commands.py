@@ -1,9 +1,12 @@
-"""The `handoff` group's command table: every entry loads, and only what a command needs loads."""
+"""The `handoff` group's command table: every entry loads, its help is the command's own,
+and only what a command needs loads (the import budget of `--help` and `check`)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 
@@ -36,3 +39,69 @@ def test_help_loads_no_celery_web_app_or_simulator() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          timeout=60, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_the_list_in_help_is_what_click_writes_from_the_commands_themselves() -> None:
+    ctx = click.Context(main, info_name="handoff")
+    loaded = {name: main.get_command(ctx, name) for name in COMMANDS}
+    plain = click.Group("handoff", commands=loaded)  # click's own list: every module loaded
+    for width in (60, 80, 120):
+        ours, theirs = click.HelpFormatter(width=width), click.HelpFormatter(width=width)
+        main.format_commands(ctx, ours)
+        plain.format_commands(click.Context(plain, info_name="handoff"), theirs)
+        assert ours.getvalue() == theirs.getvalue()
+    for name, command in loaded.items():
+        assert command is not None and command.help == COMMANDS[name].help, name
+
+
+# What a command may not load, by the top-level package or the module's own name.
+HEAVY = ("sqlalchemy", "alembic", "celery", "kombu", "redis", "httpx", "pydantic",
+         "pydantic_settings", "starlette", "uvicorn", "simulators", "integrations")
+SERVICE = ("worker.service", "worker.db", "worker.web", "worker.tasks", "worker.bootstrap",
+           "worker.health", "worker.settings", "worker.reports")
+
+
+def _loaded_by(args: list[str], home: Path) -> set[str]:
+    """The modules a fresh interpreter holds after `handoff <args>`."""
+    probe = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from worker.cli import main\n"
+        f"result = CliRunner().invoke(main, {args!r})\n"
+        "assert result.exception is None or isinstance(result.exception, SystemExit), "
+        "result.output\n"
+        "print(result.output, file=sys.stderr)\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    env = {**os.environ, "HANDOFF_HOME": str(home)}
+    env.pop("HANDOFF_DATABASE_URL", None)
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=60, check=True, env=env)
+    return set(out.stdout.split())
+
+
+def _under(modules: set[str], prefixes: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == p or m.startswith(p + ".")
+                                            for p in prefixes))
+
+
+def test_help_lists_the_commands_without_loading_any(tmp_path: Path) -> None:
+    loaded = _loaded_by(["--help"], tmp_path)
+    assert _under(loaded, HEAVY + SERVICE) == []
+    assert _under(loaded, ("worker.cli",)) == ["worker.cli", "worker.cli.main"]
+
+
+def test_check_help_loads_its_own_module_only(tmp_path: Path) -> None:
+    loaded = _loaded_by(["check", "--help"], tmp_path)
+    assert _under(loaded, HEAVY + SERVICE) == []
+    assert _under(loaded, ("worker.cli",)) == ["worker.cli", "worker.cli.check",
+                                               "worker.cli.main"]
+
+
+def test_check_loads_the_database_but_no_feed_queue_web_or_adapter(tmp_path: Path) -> None:
+    loaded = _loaded_by(["check"], tmp_path)
+    assert "worker.health" in loaded and "sqlalchemy.orm" in loaded  # it did judge
+    assert _under(loaded, ("alembic", "celery", "kombu", "httpx", "starlette", "uvicorn",
+                           "simulators", "integrations", "worker.service.feeds",
+                           "worker.service.ingest", "worker.tasks", "worker.web",
+                           "worker.bootstrap", "worker.reports")) == []

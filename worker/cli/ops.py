@@ -1,5 +1,5 @@
 """Ops commands of `handoff`: a hand-off's timeline, the status log, what is late or stuck,
-replay dead letters, run an SLA pass, the liveness check."""
+replay dead letters, run an SLA pass (the liveness check is worker/cli/check.py)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,10 @@ import click
 from worker.cli.common import clean_arg, echo_line, parse_moment, parse_since, runtime
 from worker.domain.enums import SOURCE_VI
 from worker.domain.moments import local
-from worker.health import liveness, notices
 from worker.reports import find_handoffs, recent_log, timeline
 from worker.service import sla
 from worker.service.replay import dead_letters
 from worker.service.replay import replay as replay_jobs
-from worker.settings import get_settings
 
 REPLAY_PAGE = 500
 
@@ -76,19 +74,6 @@ def _path(source: str) -> str:
     """The path an event came by, in words (the carrier's feed or its push, the one-stop,
     the desk...), padded to one column."""
     return f"{SOURCE_VI.get(source, source):<26}"
-
-
-@click.command()
-def check() -> None:
-    """Exit non-zero when no worker consumed work recently or a feed cursor went stale."""
-    problems = liveness(get_settings())
-    for p in problems:
-        click.echo(f"UNHEALTHY: {p}", err=True)
-    for note in notices(get_settings()):  # told, not failed: e.g. placeholder area codes
-        click.echo(f"CẢNH BÁO: {note}", err=True)
-    if problems:
-        sys.exit(1)
-    click.echo("ok")
 
 
 @click.command()

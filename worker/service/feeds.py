@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from functools import partial
@@ -16,6 +15,9 @@ from worker.domain.errors import HandoffError
 from worker.domain.model import CarrierAccount
 from worker.domain.privacy import scrub
 from worker.service import agencies, leases, uow
+from worker.service.cursors import ACCOUNT_CURSOR_PREFIX as ACCOUNT_CURSOR_PREFIX  # (callers
+from worker.service.cursors import CARRIER_CURSOR as CARRIER_CURSOR  # know them from here)
+from worker.service.cursors import ONESTOP_CURSOR, carrier_cursor
 from worker.service.ingest import describe_item, ingest_item
 from worker.service.isolation import Described, take_each
 from worker.service.tracking import apply_event
@@ -25,9 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CARRIER_CURSOR = "carrier-tracking"
-ONESTOP_CURSOR = "onestop-handoffs"
-ACCOUNT_CURSOR_PREFIX = "ct:"  # an agency's own account's tracking feed: "ct:<account key>"
 MAX_SECONDS = 60.0  # one poll never holds the lease longer than this
 
 
@@ -52,16 +51,6 @@ def poll_carrier(rt: Runtime) -> int:
     default = rt.default_account.key
     return sum(_poll(rt, carrier_cursor(a, default), partial(_carrier_page, a))
                for a in accounts)
-
-
-def carrier_cursor(account: CarrierAccount, default_key: str) -> str:
-    """The cursor (and lease) name of an account's feed; the default account keeps the
-    name it always had. At most 35 characters, so "poll:" + it fits a lease name."""
-    if account.key == default_key:
-        return CARRIER_CURSOR
-    name = f"{ACCOUNT_CURSOR_PREFIX}{account.key}"
-    return name if len(name) <= 35 else ACCOUNT_CURSOR_PREFIX + hashlib.sha256(
-        account.key.encode("utf-8")).hexdigest()[:24]
 
 
 def poll_onestop(rt: Runtime) -> int:

@@ -101,6 +101,23 @@ def sqlite_db(tmp_path: Path, _migrated_sqlite: Path) -> Iterator[Database]:
     db.dispose()
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def database(request: pytest.FixtureRequest) -> Iterator[Database]:
+    """The test once on `sqlite_db`, once on a fresh PostgreSQL database (`pg_url`) migrated
+    and seeded alike."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("sqlite_db")
+        return
+    from tests.agencies import seed  # loads the service layer: only for tests that ask
+
+    url = request.getfixturevalue("pg_url")
+    upgrade(url)
+    db = Database(url)
+    seed(db)
+    yield db
+    db.dispose()
+
+
 @pytest.fixture
 def web_app(sqlite_db: Database, tmp_path: Path) -> Iterator[Any]:
     """The real app (TestClient) on `sqlite_db` with `ops` and `desk` users: tests/web_app.py."""

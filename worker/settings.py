@@ -116,11 +116,13 @@ class Settings(BaseSettings):
     # false forces it (false only for a plain-HTTP staging run on localhost).
     session_https_only: bool | None = None
     # The carrier push hook's wrong signatures, counted per 15 minutes (all web processes
-    # together): past `address` from one client address, it is answered 429; past `agency`
-    # for one agency code from everywhere, a client is still let through while its own
-    # network (/24, /48) has fewer than `network` failures for that agency, so strangers
-    # failing elsewhere never hold up the carrier's pushes.
-    push_throttle_address: int = Field(default=20, ge=1)
+    # together), answered 429 past: `pair` for one agency code from one client address;
+    # `address` from one address whatever the code (far higher: the carrier pushes for
+    # every agency from the same addresses); past `agency` for one code from everywhere, a
+    # client is still let through while its own network (/24, /48) has fewer than `network`
+    # failures for that agency, so strangers failing elsewhere never hold up the carrier.
+    push_throttle_pair: int = Field(default=20, ge=1)
+    push_throttle_address: int = Field(default=1000, ge=1)
     push_throttle_agency: int = Field(default=100, ge=1)
     push_throttle_network: int = Field(default=3, ge=1)
     # /metrics: a scraper sends `Authorization: Bearer <metrics_token>`. Unset, /metrics is

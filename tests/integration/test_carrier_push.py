@@ -26,14 +26,12 @@ from starlette.testclient import TestClient
 from integrations.carrier.mapping import STATUS_TABLE, parse_tracking_page
 from integrations.onestop.mapping import read_item
 from simulators.carrier.push import push_body, signed_push
-from tests.agencies import seed
 from tests.fakes import ListBell, run_rung
 from tests.handoff_cli import handoff
 from tests.onestop_items import numbered
 from tests.service.fakes import FakeCarrier, FakeNotifier, FakeOnestop
 from tests.web_app import add_staff, login
 from worker.db.engine import Database
-from worker.db.migrate import upgrade
 from worker.db.models import CarrierPushReceipt, Handoff, Job, StatusLogEntry
 from worker.domain.enums import VN_TZ, EventSource, JobKind, Route
 from worker.domain.model import FeedPage
@@ -144,19 +142,6 @@ class World:
                 .order_by(Job.id))
             return [j.payload["status"] + (" late" if j.payload.get("late") else "")
                     for j in jobs]
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
-def database(request: pytest.FixtureRequest) -> Iterator[Database]:
-    if request.param == "sqlite":
-        yield request.getfixturevalue("sqlite_db")
-        return
-    url = request.getfixturevalue("pg_url")
-    upgrade(url)
-    db = Database(url)
-    seed(db)
-    yield db
-    db.dispose()
 
 
 def _world(db: Database, home: Path) -> Iterator[World]:

@@ -20,6 +20,7 @@ from worker.db.engine import Database
 from worker.db.migrate import upgrade
 from worker.db.models import LoginAttempt
 from worker.service import login_throttle as throttle
+from worker.service import push_throttle
 from worker.service.users import add_user
 from worker.settings import Settings
 from worker.web.app import create_app
@@ -122,6 +123,29 @@ def test_the_table_stays_bounded(sqlite_db) -> None:
     assert _rows(sqlite_db) <= 30
     _admit(sqlite_db, "later", "192.0.2.200", 16 * 60 + 40)  # all earlier rows aged out
     assert _rows(sqlite_db) == 4
+
+
+def _keys(db: Database) -> list[str]:
+    with db.unit_of_work() as s:
+        return sorted(s.scalars(select(LoginAttempt.key)))
+
+
+def test_a_flood_at_the_push_door_leaves_the_login_counts(database: Database) -> None:
+    """Each door has its own budget of rows: wrong carrier pushes past the push door's
+    budget delete the push door's oldest rows, never the logins', so a lock stays."""
+    assert all(_admit(database, "ops", "203.0.113.9", i).allowed for i in range(5))
+    logins = _keys(database)
+    push_limits = push_throttle.limits(Settings(database_url=database.url))
+    for i in range(40):  # a stranger's codes from many addresses: 4 rows a push, 160 in all
+        assert throttle.admit(database, f"000.00.{i:02d}.X99", f"198.51.100.{i}",
+                              now=T0 + timedelta(seconds=5 + i), limits=push_limits,
+                              door=push_throttle.DOOR, max_rows=40).allowed
+    kept = _keys(database)
+    pushes = [k for k in kept if k.startswith(push_throttle.DOOR)]
+    assert len(pushes) == 40 and "push:user:000.00.39.x99" in pushes  # the newest kept
+    assert [k for k in kept if not k.startswith(push_throttle.DOOR)] == logins
+    refused = _admit(database, "ops", "203.0.113.9", 50)  # still within the lock's minute
+    assert not refused.allowed and 9 <= refused.wait_seconds <= 10
 
 
 def test_addresses_are_counted_as_a_network_would_hand_them_out() -> None:

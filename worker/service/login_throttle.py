@@ -22,8 +22,9 @@ Clients sharing one address (behind a proxy not trusted by FORWARDED_ALLOW_IPS) 
 limits: nothing here can tell them apart, so the web process says so once in its log.
 Another door counts its own failures here under its own `door` prefix (the carrier push
 hook: worker/service/push_throttle.py), so logins and that door never count each other's.
-The table stays small: rows older than the longest window are deleted at every insert,
-and beyond MAX_ROWS the oldest go.
+The table stays small: rows older than LONGEST (no door counts further back) are deleted at
+every insert, and each door keeps at most its own `max_rows`, its oldest going beyond that:
+a flood at one door never deletes another door's counts (a locked login stays locked).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import ipaddress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from worker.db.engine import Database
@@ -57,7 +58,15 @@ class Limit:
 QUARTER = timedelta(minutes=15)
 LIMITS = (Limit("pair", 5, timedelta(minutes=1)), Limit("addr", 20, timedelta(minutes=5)),
           Limit("user", 100, QUARTER, unless=Limit("net", 3, QUARTER)))
-MAX_ROWS = 100_000
+LONGEST = QUARTER  # no door counts further back: older rows go at every insert
+MAX_ROWS = 100_000  # per door
+SCOPES = ("pair", "addr", "user", "net")
+# A door's rows are counted by walking them (about 20 ms for 100,000 on PostgreSQL): only
+# when the table could be over a budget, and then at most once a second per door and
+# process, so a flood does not pay it at every try (a door may outgrow its budget by what
+# one second brings meanwhile).
+BUDGET_EVERY = timedelta(seconds=1)
+_budget_checked: dict[tuple[str, str], datetime] = {}  # (database, door) -> last walked
 
 
 @dataclass(frozen=True)
@@ -102,22 +111,29 @@ def network_of(client: str) -> str:
 def keys(username: str, client: str, door: str = "") -> dict[str, str]:
     # any text a form can carry becomes a safe key: no NUL or lone surrogate reaches the DB
     name = sanitize_text(username, 80).casefold()[:80]
-    found = {"pair": f"pair:{name}|{client}", "addr": f"addr:{client}", "user": f"user:{name}",
-             "net": f"net:{name}|{network_of(client)}"}
-    return {scope: f"{door}{key}"[:200] for scope, key in found.items()}
+    found = {"pair": f"{name}|{client}", "addr": client, "user": name,
+             "net": f"{name}|{network_of(client)}"}
+    return {scope: f"{door}{scope}:{found[scope]}"[:200] for scope in SCOPES}
+
+
+def _of_door(door: str) -> ColumnElement[bool]:
+    """The rows of one door: its keys are `<door><scope>:...` (keys())."""
+    return or_(*(LoginAttempt.key.startswith(f"{door}{scope}:", autoescape=True)
+                 for scope in SCOPES))
 
 
 def admit(db: Database, username: str, client: str, *, now: datetime | None = None,
           limits: tuple[Limit, ...] = LIMITS, max_rows: int = MAX_ROWS,
           door: str = "") -> Admission:
-    """Record this try, then count; a try over any limit is refused unchecked. `limits`
-    of another door must not have a window shorter than the longest of LIMITS: the
-    rows older than the longest window given are deleted, the logins' too."""
+    """Record this try, then count; a try over any limit is refused unchecked. The door
+    keeps at most `max_rows` rows, whatever the other doors hold."""
+    if any(each.window > LONGEST for limit in limits for each in limit.chain):
+        raise ValueError(f"a throttle window is longer than {LONGEST}: its rows would go")
     now = now or datetime.now(UTC)
     wanted = keys(username, client, door)
     scopes = [each.scope for limit in limits for each in limit.chain]
     with db.unit_of_work() as s:  # committed before counting: parallel tries see each other
-        _prune(s, now, limits, max_rows, len(scopes))
+        _prune(s, now, db.url, door, max_rows, len(scopes))
         rows = [LoginAttempt(key=wanted[scope], at=now, succeeded=False) for scope in scopes]
         s.add_all(rows)
         s.flush()
@@ -170,12 +186,23 @@ def _wait_on(s: Session, limit: Limit, key: str, now: datetime, own: tuple[int, 
     return max((oldest_to_go + limit.window - now).total_seconds(), 1.0)
 
 
-def _prune(s: Session, now: datetime, limits: tuple[Limit, ...], max_rows: int,
+def _prune(s: Session, now: datetime, db_url: str, door: str, max_rows: int,
            rows_per_try: int) -> None:
-    longest = max(each.window for limit in limits for each in limit.chain)
-    s.execute(delete(LoginAttempt).where(LoginAttempt.at < now - longest))
-    # ids are unique and new ones exceed the current largest: whatever is left at or below
-    # `oldest_kept` goes, so with this try's rows the table holds at most max_rows
-    oldest_kept = (s.scalar(select(func.max(LoginAttempt.id))) or 0) - max_rows + rows_per_try
-    if oldest_kept > 0:
-        s.execute(delete(LoginAttempt).where(LoginAttempt.id <= oldest_kept))
+    """Rows older than LONGEST go; then, past its budget, the door's own oldest rows."""
+    s.execute(delete(LoginAttempt).where(LoginAttempt.at < now - LONGEST))
+    # one statement, two subqueries: each reads one end of the index (SQLite would scan
+    # for max and min in one query)
+    newest, oldest = s.execute(select(select(func.max(LoginAttempt.id)).scalar_subquery(),
+                                      select(func.min(LoginAttempt.id)).scalar_subquery())).one()
+    if newest is None or oldest is None or newest - oldest + 1 + rows_per_try <= max_rows:
+        return  # ids are unique and new ones exceed `newest`: no door can be over
+    last = _budget_checked.get((db_url, door))
+    if last is not None and abs(now - last) < BUDGET_EVERY:
+        return
+    _budget_checked[db_url, door] = now
+    mine = _of_door(door)
+    # the newest max_rows - rows_per_try of the door stay: with this try's, max_rows
+    cut = s.scalar(select(LoginAttempt.id).where(mine).order_by(LoginAttempt.id.desc())
+                   .offset(max(max_rows - rows_per_try, 0)).limit(1))
+    if cut is not None:
+        s.execute(delete(LoginAttempt).where(mine, LoginAttempt.id <= cut))

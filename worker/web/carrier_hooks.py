@@ -13,9 +13,10 @@ The post office calls the URL registered for one agency's account. Answers:
   beforehand, real or stand-in: worker/service/push_keys.py), so neither the answer nor its
   timing tells who exists, and the carrier is not told to re-send what we could never
   take; nothing is stored but the failure's count;
-- 429 {"error", "field", "reason"} with Retry-After once an address, or past the agency's
-  limit a network, has too many wrong signatures (worker/service/push_throttle.py): counted
-  before the HMAC, so a right guess is not told either; one warning line a minute per address;
+- 429 {"error", "field", "reason"} with Retry-After once the agency code from this address,
+  this address for any code (a far higher limit), or past the agency's limit this network,
+  has too many wrong signatures (worker/service/push_throttle.py): counted before the HMAC,
+  so a right guess is not told either; one warning line a minute per address;
 - 413 for a body over 1 MB (by its Content-Length or while it streams, before the HMAC);
 - 400 {"code": "error", "transaction", "reason"} for a signed push we cannot take: no
   `ems-transaction` header, not a JSON object, no order_code nor tracking_code. Not
@@ -145,8 +146,8 @@ def _too_many(door: _Door, agency: str, client: str, wait: float) -> JSONRespons
     """429 with Retry-After; one warning line a minute per address, not one per push."""
     held_back = door.throttled.due(client)
     if held_back is not None:
-        log.warning("carrier push hook: %s is refused for too many wrong signatures "
-                    "(agency %s this time; %d more refused since the last line); they are "
+        log.warning("carrier push hook: pushes from %s refused for too many wrong "
+                    "signatures (agency %s this time; %d more refused since the last line); "
                     "let through again within %d s", safe_display(client, 64),
                     safe_display(agency, 60), held_back, math.ceil(wait))
     seconds = max(math.ceil(wait), 1)
@@ -238,9 +239,10 @@ OPENAPI_PATH: dict[str, Any] = {"post": {
                      "open), or signature missing or wrong (one answer for all)",
                      _ref("WebhookError")),
         "413": _json("Body over 1,000,000 bytes", _ref("WebhookError")),
-        "429": {**_json("Too many wrong signatures from this address (or, past the "
-                        "agency's limit, this network); send again after Retry-After "
-                        "seconds", _ref("WebhookError")),
+        "429": {**_json("Too many wrong signatures for this agency from this address, "
+                        "from this address for any agency, or (past the agency's limit) "
+                        "from this network; send again after Retry-After seconds",
+                        _ref("WebhookError")),
                 "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}}},
         "503": _json("The database cannot be reached: send it again later",
                      _ref("CarrierPushAnswer")),

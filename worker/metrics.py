@@ -37,6 +37,7 @@ from worker.domain.sla_rules import Rule
 from worker.domain.statuses import Status
 from worker.ports.quota import RateLimiter
 from worker.service import metric_counts
+from worker.service.jobs import handler_for
 from worker.service.metric_counts import CALL_BUCKETS, bound_label
 from worker.service.readable import UNREADABLE, read_rows
 
@@ -45,14 +46,13 @@ log = logging.getLogger(__name__)
 LEDGER_STATES = (JobState.PENDING, JobState.DEAD)
 OUTCOMES = tuple(AttemptOutcome)
 KINDS = tuple(JobKind)
-# Which side each kind calls (the metrics' `system` label).
-SYSTEMS: dict[str, str] = {JobKind.POST_ORDER: "carrier", JobKind.CANCEL_ORDER: "carrier",
-                           JobKind.PUSH_STATUS: "onestop", JobKind.NOTIFY: "notifier"}
 
 
 def system_of(kind: str) -> str:
-    """Which side a ledger kind calls: the carrier, the one-stop system or the SLA receiver."""
-    return SYSTEMS.get(kind, "other")
+    """Which side a ledger kind calls (its module's SYSTEM): the carrier, the one-stop
+    system or the SLA receiver; "other" for a kind this code does not know."""
+    handler = handler_for(kind)
+    return handler.SYSTEM if handler is not None else "other"
 
 
 class DatabaseCollector(Collector):

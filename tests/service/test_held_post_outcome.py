@@ -10,6 +10,7 @@ from tests.service.world import World
 from worker.domain.enums import AttemptOutcome
 from worker.domain.errors import PermanentError, TransientError
 from worker.service import agency_admin, ledger, uow
+from worker.service.jobs import must_wait
 
 AGENCY = numbered(1)["agency"]["code"]
 
@@ -86,7 +87,8 @@ def test_a_try_lost_on_the_wire_before_a_hold_asks_the_carrier(world: World) -> 
     _, hid = world.requested()
     post = world.job("post_order", hid)
     with uow.begin(world.rt) as s:  # a worker takes try 1, then dies on the wire: no row
-        assert ledger.claim(s, post.id, world.rt.settings.lease_seconds) is not None
+        assert ledger.claim(s, post.id, world.rt.settings.lease_seconds,
+                            waits=must_wait) is not None
     _disable(world)
     world.later(world.rt.settings.lease_seconds + 60)  # the lease runs out: try 2 is held
     assert world.attempts(post.id) == [(2, AttemptOutcome.HELD)]

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from worker.db.models import Attempt, Handoff, Job, utcnow
 from worker.domain.enums import AttemptOutcome, EventSource, IngestOutcome, JobKind, JobState
+from worker.domain.job_payloads import CancelPayload
 from worker.domain.model import HandoffItem
 from worker.domain.privacy import scrub
 from worker.domain.reason_codes import Reason, ReasonCode
@@ -73,7 +74,7 @@ def request_cancel(session: Session, handoff: Handoff, source: EventSource, why:
     # for its moment only, so a new request asks the carrier again under a key of its own.
     job = ledger.enqueue(session, JobKind.CANCEL_ORDER, handoff.id,
                          cancel_key(handoff.order_number or "", len(earlier)),
-                         {"why": why, "source": source, "withdrawal": withdrawal})
+                         CancelPayload(why, source, withdrawal).to_json())
     handoffs.log(session, handoff, handoffs.Change(None, source, utcnow(), notes=why), True,
                  ASKED)
     return CancelResult(True, ASKED_VI, [job] if job else [], at_carrier=True)
@@ -93,8 +94,7 @@ def _join(session: Session, handoff: Handoff, earlier: Job, source: EventSource,
         ledger.revive(session, earlier.idempotency_key)
     uow.collect(session, earlier)  # rung again after commit, in case its ring was lost
     if withdrawal is not None:  # the carrier's answer must reach this one-stop item too
-        joined = [w for w in _withdrawals(earlier.payload) if w != withdrawal] + [withdrawal]
-        earlier.payload = {**earlier.payload, "withdrawal": withdrawal, "withdrawals": joined}
+        earlier.payload = CancelPayload.from_json(earlier.payload).joined(withdrawal).to_json()
     handoffs.log(session, handoff, handoffs.Change(None, source, utcnow(), notes=why),
                  True, ASKED)
     return CancelResult(True, ASKED_VI, [earlier], at_carrier=True)
@@ -166,11 +166,8 @@ def carrier_refused(session: Session, claimed: ledger.Claimed, handoff: Handoff,
 
 
 def _withdrawals(payload: dict) -> list[str]:
-    """The one-stop withdrawal items a cancel answers: every one that joined it (rows
-    written before joins were listed name only the last)."""
-    if payload.get("withdrawals"):
-        return [str(w) for w in payload["withdrawals"]]
-    return [str(payload["withdrawal"])] if payload.get("withdrawal") else []
+    """The one-stop withdrawal items a cancel answers (CancelPayload.answers)."""
+    return CancelPayload.from_json(payload).answers()
 
 
 def carrier_cancelled(session: Session, claimed: ledger.Claimed, handoff: Handoff,

@@ -28,7 +28,7 @@ from worker.domain.reason_codes import ReasonCode, reason
 from worker.domain.statuses import FINAL, LABEL_VI, Status
 from worker.domain.text import clean_text, sanitize_text
 from worker.domain.validation import check_dossier_code
-from worker.service import handoffs, ledger, uow
+from worker.service import handoffs, uow
 from worker.service.cancel import request_cancel
 from worker.service.desk_queue import Waiting as Waiting  # the doors list the queue here
 from worker.service.desk_queue import pending as pending
@@ -97,9 +97,8 @@ def _request_one(s: Session, code: str, actor: str, agency_code: str | None
     if Status(h.status) in FINAL:
         return DeskOutcome(code, DeskOutcomeKind.REFUSED,
                            f"yêu cầu đã kết thúc ({LABEL_VI[Status(h.status)]})", h.id), None
-    key = f"post:{h.order_number}"
     # a post that failed for good before (its cause since corrected) is sent again
-    job = ledger.enqueue(s, JobKind.POST_ORDER, h.id, key) or ledger.revive(s, key)
+    job = handoffs.request_post(s, h)
     if job is None:
         return DeskOutcome(code, DeskOutcomeKind.ALREADY_ORDERED, "", h.id), None
     handoffs.log(s, h, handoffs.Change(None, EventSource.DESK, utcnow(),

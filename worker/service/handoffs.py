@@ -1,4 +1,5 @@
-"""Moving a hand-off through the state machine, logging each event, queueing push-backs."""
+"""Moving a hand-off through the state machine, logging each event, queueing push-backs
+and posts."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from sqlalchemy.orm import Session
 
 from worker.db.models import Handoff, Job, StatusLogEntry, utcnow
 from worker.domain.enums import EventSource, JobKind
+from worker.domain.job_payloads import PostPayload, PushPayload
+from worker.domain.model import StatusPush
 from worker.domain.reason_codes import Reason, ReasonCode
 from worker.domain.rules import push_event_id
-from worker.domain.statuses import FINAL, PostalEvent, Status
+from worker.domain.statuses import FINAL, Direction, PostalEvent, Status
 from worker.domain.transitions import Decision, decide
 from worker.service import ledger
 
@@ -93,22 +96,25 @@ def queue_push(session: Session, handoff: Handoff, change: Change, *,
                event: PostalEvent | None = None, late: bool = False) -> Job | None:
     """Queue telling the one-stop the change's status, or `event` in its place (a postal
     event that moves no status); `late` marks a milestone older than the status told."""
-    assert change.status is not None or event is not None
     told = event or change.status
+    assert told is not None
     key = change.dedup_key or f"{change.source}|{told}|{change.occurred_at.isoformat()}"
     event_id = push_event_id(handoff.order_number or f"h{handoff.id}", key)
-    payload = {
-        "event_id": event_id, "dossier_code": handoff.dossier_code,
-        "direction": handoff.direction, "status": str(told),
-        "item_code": handoff.item_code,
-        "carrier_code": int(change.raw_code) if change.raw_code.isdigit() else None,
-        "carrier_text": change.raw_text, "occurred_at": change.occurred_at.isoformat(),
-        "note": change.notes,
-    }
-    if late:
-        payload["late"] = True
+    payload = PushPayload(StatusPush(
+        event_id, handoff.dossier_code, Direction(handoff.direction), told, handoff.item_code,
+        int(change.raw_code) if change.raw_code.isdigit() else None, change.raw_text,
+        change.occurred_at, change.notes, late))
     return ledger.enqueue(session, JobKind.PUSH_STATUS, handoff.id, f"push:{event_id}",
-                          payload)
+                          payload.to_json())
+
+
+def request_post(session: Session, handoff: Handoff) -> Job | None:
+    """Queue the hand-off's post (its order number is its key), or revive the post that
+    failed for good before (its cause since corrected: the same order number, sent again).
+    None when its post is already queued, on its way or done."""
+    key = f"post:{handoff.order_number}"
+    return ledger.enqueue(session, JobKind.POST_ORDER, handoff.id, key,
+                          PostPayload().to_json()) or ledger.revive(session, key)
 
 
 def told(session: Session, handoff_id: int) -> list[tuple[Status, datetime]]:

@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from worker.db.models import Handoff, Job, Receipt, utcnow
-from worker.domain.enums import DispatchMode, EventSource, IngestOutcome, JobKind
+from worker.domain.enums import DispatchMode, EventSource, IngestOutcome
 from worker.domain.errors import InvalidInput
 from worker.domain.model import HandoffItem, HandoffKind, OnestopItem, RefusedItem
 from worker.domain.privacy import scrub
@@ -15,7 +15,7 @@ from worker.domain.reason_codes import ReasonCode, reason
 from worker.domain.rules import order_number
 from worker.domain.statuses import Status
 from worker.domain.validation import check_dossier_code
-from worker.service import agencies, handoffs, ledger
+from worker.service import agencies, handoffs
 from worker.service.agency_settings import dispatch_mode
 from worker.service.cancel import cancel_from_onestop
 from worker.service.ingested import Ingested
@@ -100,10 +100,8 @@ def _create(session: Session, item: HandoffItem, source: EventSource, settings: 
         hold(session, handoff, why, source)
         return Ingested(IngestOutcome.CREATED, handoff.id, why.vi())
     if dispatch_mode(session, settings, item.agency_code) == DispatchMode.AUTO:
-        key = f"post:{handoff.order_number}"
         # a corrected item after a rejected post: the same order number, its post revived
-        job = ledger.enqueue(session, JobKind.POST_ORDER, handoff.id, key) or (
-            ledger.revive(session, key))
+        job = handoffs.request_post(session, handoff)
         jobs = [job] if job else []
     return Ingested(IngestOutcome.CREATED, handoff.id, jobs=jobs)
 

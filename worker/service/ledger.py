@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -16,6 +17,10 @@ from worker.service.uow import collect
 
 # how an exhausted row's error reads for people (decisions read the attempt's outcome)
 EXHAUSTED_PREFIX = "không gửi được sau"
+
+# A kind's ordering rule: True while the job must wait for another (jobs.must_wait asks
+# the job's kind, through the registry; this module knows no kind's rule).
+OrderingRule = Callable[[Session, Job, datetime], bool]
 
 
 @dataclass(frozen=True)
@@ -83,20 +88,18 @@ def stop_pending_post(session: Session, handoff_id: int, why: str) -> tuple[bool
     return False, post.attempts > 0 or post.state == JobState.DONE
 
 
-def claim(session: Session, job_id: int, lease: float, now: datetime | None = None
-          ) -> Claimed | None:
+def claim(session: Session, job_id: int, lease: float, *, waits: OrderingRule,
+          now: datetime | None = None) -> Claimed | None:
     """Take a due, unlocked, pending job for one attempt; None if it is not ours to run.
 
     The conditional UPDATE is the guard: two workers ringing the same row cannot both win.
-    Push-backs of one hand-off go out in order: a later one waits for the earlier ones.
+    While `waits` (its kind's ordering rule) holds, the job is left for a second later.
     """
     now = now or utcnow()
     job = session.get(Job, job_id)
     if job is None or job.state != JobState.PENDING or job.next_attempt_at > now:
         return None
-    if (job.kind == JobKind.PUSH_STATUS and _has_earlier_push(session, job)) or (
-        job.kind == JobKind.CANCEL_ORDER and _post_in_flight(session, job, now)
-    ):
+    if waits(session, job, now):
         job.next_attempt_at = now + timedelta(seconds=1)
         job.rung_at = None
         return None
@@ -112,20 +115,11 @@ def claim(session: Session, job_id: int, lease: float, now: datetime | None = No
     return Claimed(job.id, job.kind, job.handoff_id, dict(job.payload), job.attempts)
 
 
-def _has_earlier_push(session: Session, job: Job) -> bool:
+def has_job(session: Session, handoff_id: int, kind: JobKind,
+            *where: ColumnElement[bool]) -> bool:
+    """Whether the hand-off has a job of `kind` meeting `where` (for ordering rules)."""
     return session.scalar(
-        select(Job.id).where(
-            and_(Job.handoff_id == job.handoff_id, Job.kind == JobKind.PUSH_STATUS,
-                 Job.state == JobState.PENDING, Job.id < job.id)
-        ).limit(1)
-    ) is not None
-
-
-def _post_in_flight(session: Session, job: Job, now: datetime) -> bool:
-    """A cancel waits while a post of the same hand-off may still be on the wire."""
-    return session.scalar(
-        select(Job.id).where(Job.handoff_id == job.handoff_id, Job.kind == JobKind.POST_ORDER,
-                             Job.locked_until.is_not(None), Job.locked_until > now).limit(1)
+        select(Job.id).where(Job.handoff_id == handoff_id, Job.kind == kind, *where).limit(1)
     ) is not None
 
 

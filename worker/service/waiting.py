@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from worker.db.models import Agency, Handoff, StatusLogEntry, utcnow
-from worker.domain.enums import EventSource, JobKind
+from worker.domain.enums import EventSource
 from worker.domain.reason_codes import Reason, ReasonCode, reason
 from worker.domain.statuses import FINAL, Status
-from worker.service import handoffs, ledger
+from worker.service import handoffs
 from worker.service.agencies import AgencyRecord, get
 
 log = logging.getLogger(__name__)
@@ -68,8 +68,7 @@ def take_up_waiting(session: Session, code: str) -> int:
         handoffs.log(session, h, change, True, reason(ReasonCode.AGENCY_READY, agency=code))
         handoffs.set_status(h, Status.REQUESTED, now)
         if record.auto and h.order_number:
-            key = f"post:{h.order_number}"
-            ledger.enqueue(session, JobKind.POST_ORDER, h.id, key) or ledger.revive(session, key)
+            handoffs.request_post(session, h)
         count += 1
     if count:
         log.info("agency %s: %d waiting hand-off(s) taken up", code, count)

@@ -1,6 +1,15 @@
-"""What every job handler is: prepare / perform / settle, and the shared dead-letter step.
+"""What every job kind is: its declarations, prepare / perform / settle, the dead-letter step.
 
-A handler is a module (one per job kind, registered in `jobs/__init__.py`):
+A kind is a module (one per JobKind member, registered in `jobs/__init__.py`) that declares
+
+- ``KIND`` (its JobKind member), ``PAYLOAD`` (the dataclass its ledger rows carry, from
+  worker/domain/job_payloads.py), ``SYSTEM`` (the side it calls, the metrics' label) and
+  ``REPLAY_WHEN_FINAL``; its label sits beside the enum (JOB_KIND_VI: the domain's reason
+  texts name kinds too);
+- ``must_wait(session, job, now)``, its ordering rule: the ledger's claim asks it (through
+  the registry) and leaves the job for a second later while it holds;
+
+and handles its jobs, generic over its request and result (``JobHandler[Request, Result]``):
 
 - ``prepare(step, job)`` inside the claiming transaction: read what the call needs and
   return it as plain values (or ``Skip`` to settle the job done without calling anyone);
@@ -17,19 +26,33 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
-from worker.db.models import Handoff
-from worker.domain.enums import AttemptOutcome
+from worker.db.models import Handoff, Job
+from worker.domain.enums import AttemptOutcome, JobKind
 from worker.domain.errors import HandoffError, PermanentError
+from worker.domain.job_payloads import JobPayload
 from worker.domain.privacy import scrub
 from worker.ports import Ports
 from worker.service import ledger
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)
+
+Request = TypeVar("Request")
+Result = TypeVar("Result")
+
+
+class System(StrEnum):
+    """Which side a kind calls (the metrics' `system` label)."""
+
+    CARRIER = "carrier"
+    ONESTOP = "onestop"
+    NOTIFIER = "notifier"
 
 
 @dataclass(frozen=True)
@@ -51,18 +74,31 @@ class Skip:
     dead: bool = False
 
 
-class JobHandler(Protocol):
-    """The shape of a handler module (see the module docstring)."""
+class JobHandler(Protocol[Request, Result]):
+    """The shape of a kind's module (see the module docstring); its constants are read-only
+    properties here so that a module's plain constants match them."""
+
+    @property
+    def KIND(self) -> JobKind: ...
+
+    @property
+    def PAYLOAD(self) -> type[JobPayload]: ...
+
+    @property
+    def SYSTEM(self) -> System: ...
 
     # May ops replay a dead job of this kind once its hand-off is final (cancelled,
     # delivered, ...)? Not when it would send the carrier a request for a finished hand-off.
-    REPLAY_WHEN_FINAL: bool
+    @property
+    def REPLAY_WHEN_FINAL(self) -> bool: ...
 
-    def prepare(self, step: Step, job: ledger.Claimed) -> Any: ...
+    def must_wait(self, session: Session, job: Job, now: datetime) -> bool: ...
 
-    def perform(self, ports: Ports, request: Any) -> Any: ...
+    def prepare(self, step: Step, job: ledger.Claimed) -> Request | Skip: ...
 
-    def settle(self, step: Step, job: ledger.Claimed, outcome: Any) -> None: ...
+    def perform(self, ports: Ports, request: Request) -> Result: ...
+
+    def settle(self, step: Step, job: ledger.Claimed, outcome: Result) -> None: ...
 
     def settle_failure(self, step: Step, job: ledger.Claimed, failure: HandoffError,
                        duration_ms: int | None) -> None: ...
@@ -84,3 +120,8 @@ def dead(step: Step, job: ledger.Claimed, failure: HandoffError,
     ledger.settle_dead(step.session, job, reason, outcome, duration_ms)
     log.warning("job %s %s dead: %s", job.id, job.kind, reason)
     return reason
+
+
+def never_waits(session: Session, job: Job, now: datetime) -> bool:
+    """The ordering rule of a kind whose jobs never wait for another job."""
+    return False

@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from sqlalchemy.orm import Session
+
+from worker.db.models import Job
+from worker.domain.enums import JobKind
 from worker.domain.errors import CancelRefused, HandoffError
+from worker.domain.job_payloads import CancelPayload
 from worker.domain.model import CarrierAccount
 from worker.domain.reason_codes import ReasonCode, reason
 from worker.ports import Ports
 from worker.service import agencies, cancel, ledger
-from worker.service.jobs.base import Skip, Step, dead, reason_of
+from worker.service.jobs.base import Skip, Step, System, dead, reason_of
 from worker.service.vault import VaultError
 
+KIND = JobKind.CANCEL_ORDER
+PAYLOAD = CancelPayload
+SYSTEM = System.CARRIER
 REPLAY_WHEN_FINAL = False  # a finished hand-off has nothing left to cancel
+
+
+def must_wait(session: Session, job: Job, now: datetime) -> bool:
+    """A cancel waits while a post of the same hand-off may still be on the wire."""
+    return ledger.has_job(session, job.handoff_id, JobKind.POST_ORDER,
+                          Job.locked_until.is_not(None), Job.locked_until > now)
 
 
 @dataclass(frozen=True)

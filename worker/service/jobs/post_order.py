@@ -5,19 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from worker.db.models import Handoff, utcnow
-from worker.domain.enums import EventSource
+from worker.domain.enums import EventSource, JobKind
 from worker.domain.errors import HandoffError
+from worker.domain.job_payloads import PostPayload
 from worker.domain.model import Address, CarrierAccount, CarrierOrder, Contact, PostOutcome
 from worker.domain.reason_codes import ReasonCode, reason
 from worker.domain.statuses import FINAL, Direction, Status
 from worker.ports import Ports
 from worker.service import agencies, areas, handoffs, ledger
 from worker.service.agencies import AgencyRecord
-from worker.service.jobs.base import Skip, Step, dead
+from worker.service.jobs.base import Skip, Step, System, dead, never_waits
 from worker.service.vault import VaultError
 from worker.service.waiting import hold, why_waiting
 
+KIND = JobKind.POST_ORDER
+PAYLOAD = PostPayload
+SYSTEM = System.CARRIER
 REPLAY_WHEN_FINAL = False  # never a courier for a hand-off that is over
+# a post waits for nothing: a cancel waits for it (cancel_order.must_wait)
+must_wait = never_waits
 
 
 @dataclass(frozen=True)

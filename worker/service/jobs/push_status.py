@@ -4,26 +4,31 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
+from worker.db.models import Job
+from worker.domain.enums import JobKind, JobState
 from worker.domain.errors import HandoffError
+from worker.domain.job_payloads import PushPayload
 from worker.domain.model import StatusPush
-from worker.domain.statuses import Direction, told_as
 from worker.ports import Ports
 from worker.service import ledger
-from worker.service.jobs.base import Step, dead
+from worker.service.jobs.base import Step, System, dead
 
+KIND = JobKind.PUSH_STATUS
+PAYLOAD = PushPayload  # built by handoffs.queue_push
+SYSTEM = System.ONESTOP
 REPLAY_WHEN_FINAL = True  # "delivered" must still reach the one-stop after the end
 
 
+def must_wait(session: Session, job: Job, now: datetime) -> bool:
+    """Push-backs of one hand-off go out in order: a later one waits for the earlier ones."""
+    return ledger.has_job(session, job.handoff_id, JobKind.PUSH_STATUS,
+                          Job.state == JobState.PENDING, Job.id < job.id)
+
+
 def prepare(step: Step, job: ledger.Claimed) -> StatusPush:
-    p = job.payload
-    return StatusPush(
-        event_id=p["event_id"], dossier_code=p["dossier_code"],
-        direction=Direction(p["direction"]), status=told_as(p["status"]),
-        item_code=step.handoff.item_code or p.get("item_code"),
-        carrier_code=p.get("carrier_code"), carrier_text=p.get("carrier_text") or "",
-        occurred_at=datetime.fromisoformat(p["occurred_at"]), note=p.get("note") or "",
-        late=bool(p.get("late")),
-    )
+    return PushPayload.from_json(job.payload).sent_with(step.handoff.item_code)
 
 
 def perform(ports: Ports, push: StatusPush) -> bool:

@@ -12,7 +12,7 @@ from worker.domain.errors import HandoffError, PermanentError, TransientError
 from worker.domain.privacy import scrub
 from worker.domain.rules import backoff_seconds
 from worker.service import handoffs, ledger, uow
-from worker.service.jobs import handler_for
+from worker.service.jobs import handler_for, must_wait
 from worker.service.jobs.base import JobHandler, Skip, Step
 
 if TYPE_CHECKING:
@@ -41,7 +41,8 @@ def run_job(rt: Runtime, job_id: int) -> None:
     _settle(rt, job, handler, outcome, failure, took)
 
 
-def _claim(rt: Runtime, job_id: int) -> tuple[ledger.Claimed, JobHandler, Any] | None:
+def _claim(rt: Runtime, job_id: int
+           ) -> tuple[ledger.Claimed, JobHandler[Any, Any], Any] | None:
     """Take the job for one attempt and prepare its request, in one transaction."""
     with uow.begin(rt) as session:
         # lock order everywhere: the hand-off first, then its jobs (no deadlock on PostgreSQL)
@@ -49,7 +50,7 @@ def _claim(rt: Runtime, job_id: int) -> tuple[ledger.Claimed, JobHandler, Any] |
         if handoff_id is None:
             return None
         step = Step(session, handoffs.locked(session, handoff_id), rt.settings)
-        job = ledger.claim(session, job_id, rt.settings.lease_seconds)
+        job = ledger.claim(session, job_id, rt.settings.lease_seconds, waits=must_wait)
         if job is None:
             return None
         handler = handler_for(job.kind)
@@ -67,7 +68,7 @@ def _claim(rt: Runtime, job_id: int) -> tuple[ledger.Claimed, JobHandler, Any] |
     return job, handler, request
 
 
-def _settle(rt: Runtime, job: ledger.Claimed, handler: JobHandler, outcome: Any,
+def _settle(rt: Runtime, job: ledger.Claimed, handler: JobHandler[Any, Any], outcome: Any,
             failure: HandoffError | None, duration_ms: int) -> None:
     s = rt.settings
     with uow.begin(rt) as session:

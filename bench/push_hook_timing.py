@@ -36,7 +36,7 @@ from worker.web.app import create_app
 
 KNOWN, UNKNOWN = "000.00.17.H19", "000.00.99.H99"  # same length: the URL costs the same
 OUT_OF_REACH = {"push_throttle_address": 10**9, "push_throttle_agency": 10**9,
-                "push_throttle_network": 10**9}
+                "push_throttle_network": 10**9, "push_throttle_pair": 10**9}
 
 
 def _settings(home: Path, url: str) -> Settings:

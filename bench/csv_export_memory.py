@@ -28,7 +28,7 @@ from pg_seed import fresh_database, seed_handoffs
 
 import worker
 from worker.db.engine import Database
-from worker.service.users import add_user
+from worker.service.access.users import add_user
 
 PASSWORD = "bench-password-123"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')

@@ -6,7 +6,7 @@ Run: .venv/bin/python bench/metrics_scrape.py [--attempts 100000] [--scrapes 30]
 
 For each size a fresh database is migrated and seeded in bulk (bench/pg_seed.py: N attempts
 on N/2 ledger rows of N/4 hand-offs). Then the metrics body is computed as the web process
-computes it when its cache is stale (`worker.metrics.render`, the database and nothing
+computes it when its cache is stale (`worker.service.views.metrics.render`, the database and nothing
 else): once ("first": it also takes in the counter changes the seeding wrote, as the sweep
 or the previous scrape would have), then, after VACUUM ANALYZE (what autovacuum does within
 a minute), `--scrapes` more times; the median of those is the cost of a scrape. Prints both
@@ -25,7 +25,7 @@ from pg_seed import fresh_database, seed_attempts
 
 import worker
 from worker.db.engine import Database
-from worker.metrics import render
+from worker.service.views.metrics import render
 
 
 def measure(attempts: int, scrapes: int) -> tuple[float, float]:

@@ -30,7 +30,7 @@ from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
 from worker.domain.enums import VN_TZ
-from worker.service import agency_admin
+from worker.service.admin import agency_admin
 from worker.settings import Settings
 from worker.web.app import create_app
 

@@ -32,8 +32,9 @@ from worker.db.engine import Database
 from worker.db.migrate import upgrade
 from worker.db.models import LoginAttempt
 from worker.domain.enums import VN_TZ
-from worker.service import agency_admin, push_throttle
-from worker.service.login_throttle import Admission
+from worker.service.access import push_throttle
+from worker.service.access.login_throttle import Admission
+from worker.service.admin import agency_admin
 from worker.settings import Settings
 from worker.web.app import create_app
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from simulators.onestop.data import AGENCIES
 from worker.db.engine import Database
-from worker.service import agency_admin
+from worker.service.admin import agency_admin
 from worker.settings import Settings
 
 SENDER = {"tel": "02773000000", "email": "motcua@example.gov.vn",

@@ -14,8 +14,8 @@ from starlette.testclient import TestClient
 
 from worker.bootstrap import build_runtime
 from worker.db.engine import Database
+from worker.service.access.users import add_user
 from worker.service.runtime import Runtime
-from worker.service.users import add_user
 from worker.settings import Settings
 from worker.web.app import create_app
 

@@ -10,12 +10,12 @@ from integrations.carrier.routes import ADAPTERS
 from integrations.notify.client import WebhookNotifier
 from integrations.onestop.client import OnestopClient
 from integrations.quota.redis_bucket import RedisBucket
-from worker.celery_app import CeleryBell
 from worker.db.engine import Database
+from worker.launch.celery_app import CeleryBell
 from worker.ports import CarrierPort, NotifierPort, OnestopPort
 from worker.ports.bell import Bell
 from worker.ports.quota import RateLimiter
-from worker.service.quota import DatabaseBucket
+from worker.service.agencies.quota import DatabaseBucket
 from worker.service.runtime import Factories, Runtime
 from worker.settings import Settings, get_settings
 

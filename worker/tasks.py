@@ -4,10 +4,10 @@ Jobs a service creates are rung by its unit of work after commit, never here."""
 from __future__ import annotations
 
 from worker.bootstrap import runtime
-from worker.celery_app import RUN_JOB, app
-from worker.health import FLEET_HEARTBEAT, beat_heartbeat, host_heartbeat
-from worker.service import feeds, sla, sweeper
-from worker.service.jobs import runner
+from worker.launch.celery_app import RUN_JOB, app
+from worker.launch.health import FLEET_HEARTBEAT, beat_heartbeat, host_heartbeat
+from worker.service.flow import feeds, sla
+from worker.service.jobs import runner, sweeper
 from worker.service.runtime import Runtime
 
 __all__ = ["app"]  # `celery -A worker.tasks` and the CLI find the app here

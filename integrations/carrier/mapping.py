@@ -81,7 +81,7 @@ def _full_address(contact: Contact) -> str:
 
 def _party(prefix: str, contact: Contact, field: str) -> dict[str, Any]:
     """One side of the order. Its carrier area codes were filled from the post office's
-    area table before the order reached the adapter (worker/service/areas.py); a ward that
+    area table before the order reached the adapter (worker/service/agencies/areas.py); a ward that
     table does not map is refused here, for good, naming the field."""
     area = contact.address.carrier_area
     if area is None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from worker.demo import add_login
-from worker.stack import Stack
+from worker.launch.demo import add_login
+from worker.launch.stack import Stack
 
 USERS = {
     "ops": ("ops", "ops-password-1", "ops", None, "Trần Vận Hành"),

@@ -12,7 +12,7 @@ import httpx
 
 from simulators.onestop.data import ItemFactory, wards_by_province
 from tests.web_app import csrf, login
-from worker.stack import Stack
+from worker.launch.stack import Stack
 
 DESK_AGENCY = ("000.00.17.H19", "UBND xã Lai Vung", 82)  # in desk dispatch in web_stack
 _TOKENS: dict[tuple[str, str], str] = {}

@@ -13,7 +13,7 @@ import pytest
 
 from simulators.onestop.data import ItemFactory
 from tests.e2e.helpers import DESK_AGENCY, agency_items, api_auth, pending_codes, wait_for
-from worker.stack import Stack
+from worker.launch.stack import Stack
 
 
 def status_of(stack: Stack, code: str) -> str:

@@ -15,7 +15,7 @@ import pytest
 from simulators.onestop.data import ItemFactory
 from tests.e2e.conftest import USERS
 from tests.e2e.helpers import agency_items, pending_codes, wait_for, web_login
-from worker.stack import Stack
+from worker.launch.stack import Stack
 
 OTHER_AGENCY = ("000.00.21.H19", "UBND phường Cao Lãnh", 82)  # posts by itself, no desk
 UNKNOWN = "không có hồ sơ này trong danh sách gửi bưu chính"

@@ -21,8 +21,8 @@ from schemathesis.specs.openapi.checks import (
 
 from integrations.onestop.webhooks import sign_webhook
 from tests.e2e.helpers import api_auth
+from worker.launch.stack import Stack
 from worker.settings import Settings
-from worker.stack import Stack
 from worker.web.openapi import document
 
 # no 5xx; every status, content type and body as documented; and a request the document

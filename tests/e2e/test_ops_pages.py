@@ -22,7 +22,7 @@ from tests.e2e.helpers import wait_for
 from worker.db.engine import Database
 from worker.db.models import Handoff, Job, SlaBreach, utcnow
 from worker.domain.enums import VN_TZ
-from worker.stack import Stack
+from worker.launch.stack import Stack
 
 PAGES = ["ops", "ops/handoffs", "ops/handoffs.csv", "ops/handoffs.csv?unmasked=1",
          "ops/search?q=0912345678", "ops/handoffs/1", "ops/dead", "ops/overview.json"]

@@ -13,7 +13,7 @@ from tests.e2e.conftest import login
 from tests.e2e.helpers import DESK_AGENCY, agency_items, wait_for
 from worker.db.engine import Database
 from worker.db.models import Handoff
-from worker.stack import Stack
+from worker.launch.stack import Stack
 
 PAGES = ["desk", "ops", "ops/handoffs", "ops/search?q=0912345678", "ops/dead", "settings",
          "ops/handoffs/999999"]

@@ -16,7 +16,7 @@ from tests.e2e.conftest import login
 from tests.e2e.helpers import agency_items, wait_for
 from worker.db.engine import Database
 from worker.db.models import Agency, Handoff, Job
-from worker.stack import Stack
+from worker.launch.stack import Stack
 
 AGENCY = "000.00.17.H19"  # in desk dispatch in the stack's environment
 AGENCY_NAME, PROVINCE = "UBND xã Lai Vung", 82

@@ -8,7 +8,7 @@ from sqlalchemy import update
 from tests.handoff_cli import handoff
 from tests.web_app import COOKIE, PASSWORD, Web, logged_out, login
 from worker.db.models import User
-from worker.service.users import add_user, set_active, set_password
+from worker.service.access.users import add_user, set_active, set_password
 
 
 def test_a_new_password_ends_every_session_of_that_user_only(web_app: Web) -> None:

@@ -21,7 +21,7 @@ from tests.fakes import ListBell
 from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.models import Handoff, Job, utcnow
-from worker.service import feeds
+from worker.service.flow import feeds
 from worker.service.jobs.runner import run_job
 from worker.service.runtime import Runtime
 from worker.settings import AgencyConfig, Settings

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from worker.db.engine import Database
 from worker.db.models import Handoff, Job, StatusLogEntry
 from worker.domain.statuses import FINAL, REPEATABLE
-from worker.stack import Stack
+from worker.launch.stack import Stack
 
 
 def counts(db: Database) -> dict[str, int]:

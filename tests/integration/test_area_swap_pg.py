@@ -10,7 +10,7 @@ from worker.db.engine import Database
 from worker.db.migrate import upgrade
 from worker.domain.model import Address, CarrierOrder, Contact
 from worker.domain.statuses import Direction
-from worker.service import areas
+from worker.service.agencies import areas
 
 HOAN_KIEM, LAI_VUNG = (1, 70), (82, 30226)
 

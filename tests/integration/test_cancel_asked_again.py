@@ -11,8 +11,8 @@ import pytest
 
 from tests.integration.cancel_world import World, world_on
 from worker.db.engine import Database
-from worker.service import desk, handoffs
-from worker.service.cancel import WITHDRAWAL_REFUSED, request_cancel
+from worker.service.flow import desk, handoffs
+from worker.service.flow.cancel import WITHDRAWAL_REFUSED, request_cancel
 
 BUSY = {"Status": 105, "Message": "Đơn đang được đối soát, vui lòng thử lại sau"}
 

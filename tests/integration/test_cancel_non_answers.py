@@ -13,9 +13,9 @@ from sqlalchemy import select
 from tests.integration.cancel_world import World, world_on
 from worker.db.engine import Database
 from worker.db.models import Job, StatusLogEntry
-from worker.service import desk, desk_queue
-from worker.service.cancel import CARRIER_REFUSED, WITHDRAWAL_REFUSED
-from worker.service.replay import dead_letters, replay
+from worker.service.admin.replay import dead_letters, replay
+from worker.service.flow import desk, desk_queue
+from worker.service.flow.cancel import CARRIER_REFUSED, WITHDRAWAL_REFUSED
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from sqlalchemy import select, update
 from tests.integration.cancel_world import HOUR, World, world_on
 from worker.db.engine import Database
 from worker.db.models import Job, StatusLogEntry, utcnow
-from worker.service import desk, desk_queue, feeds
-from worker.service.cancel import WITHDRAWAL_REFUSED
+from worker.service.flow import desk, desk_queue, feeds
+from worker.service.flow.cancel import WITHDRAWAL_REFUSED
 from worker.service.jobs.runner import run_job
 
 

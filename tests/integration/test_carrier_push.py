@@ -5,7 +5,7 @@ one applied event per milestone whichever path told it first.
 
 The post office's side is played by simulators/carrier/push.py (body, headers, HMAC) and,
 for the feed, by one fake account per customer code whose feed goes through the real wire
-parser and the real feed poll (worker/service/feeds.py).
+parser and the real feed poll (worker/service/flow/feeds.py).
 """
 
 from __future__ import annotations
@@ -36,9 +36,10 @@ from worker.db.models import CarrierPushReceipt, Handoff, Job, StatusLogEntry
 from worker.domain.enums import VN_TZ, EventSource, JobKind, Route
 from worker.domain.model import FeedPage
 from worker.ports.quota import NoLimit
-from worker.service import agency_admin, uow
-from worker.service.feeds import poll_carrier
-from worker.service.ingest import ingest_item
+from worker.service.admin import agency_admin
+from worker.service.flow.feeds import poll_carrier
+from worker.service.flow.ingest import ingest_item
+from worker.service.ledger import uow
 from worker.service.runtime import Factories, Runtime
 from worker.settings import Settings
 from worker.web.app import create_app

@@ -20,7 +20,7 @@ from tests.integration.flow import (
 )
 from worker.db.engine import Database
 from worker.db.models import Handoff, StatusLogEntry
-from worker.stack import Stack
+from worker.launch.stack import Stack
 
 
 def test_collection_flow_with_pickup_failures(tmp_path):

@@ -15,7 +15,7 @@ from bench.pg_seed import seed_handoffs
 from tests.web_app import PASSWORD, add_staff, login
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
-from worker.stack import Stack
+from worker.launch.stack import Stack
 
 ROWS = 30_000
 MAX_GROWTH_MIB = 40

@@ -20,11 +20,11 @@ from simulators.onestop.data import AGENCIES
 from tests.web_app import csrf, login, page_client, web_runtime
 from worker.db.engine import Database
 from worker.db.models import Handoff, Job
-from worker.service import api_tokens
-from worker.service.desk import _request_one
-from worker.service.desk_queue import MAX_PENDING
+from worker.service.access import api_tokens
+from worker.service.access.users import add_user
+from worker.service.flow.desk import _request_one
+from worker.service.flow.desk_queue import MAX_PENDING
 from worker.service.runtime import Runtime
-from worker.service.users import add_user
 from worker.settings import AgencyConfig
 
 DESK, AUTO = "000.00.17.H19", "000.00.21.H19"

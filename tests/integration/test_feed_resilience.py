@@ -15,7 +15,8 @@ from worker.db.models import Cursor, Handoff, StatusLogEntry
 from worker.domain.model import CarrierOrder, FeedPage, PostOutcome, TrackingEvent
 from worker.domain.statuses import Status
 from worker.ports.carrier import CarrierPort
-from worker.service import feeds, leases
+from worker.service.flow import feeds
+from worker.service.ledger import leases
 from worker.settings import Settings
 
 

@@ -9,8 +9,8 @@ from tests.integration.flow import ledger_drained, wait_until
 from tests.onestop_items import numbered
 from worker.db.engine import Database
 from worker.db.models import Cursor, Handoff
-from worker.service.feeds import ONESTOP_CURSOR
-from worker.stack import Stack
+from worker.launch.stack import Stack
+from worker.service.flow.feeds import ONESTOP_CURSOR
 
 
 def _nested(depth: int) -> object:

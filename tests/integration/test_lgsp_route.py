@@ -23,7 +23,7 @@ from worker.domain.enums import Route
 from worker.domain.errors import CancelRefused, PermanentError, TransientError
 from worker.domain.model import CarrierAccount
 from worker.domain.statuses import Status
-from worker.stack import wait_http
+from worker.launch.stack import wait_http
 
 LGSP_ACCOUNT = CarrierAccount(Route.LGSP, "C0002", "lgsp-key", "lgsp-secret-MARKER")
 NGSP_ACCOUNT = CarrierAccount(Route.NGSP, "C0003", "ngsp-key", "ngsp-secret-MARKER")

@@ -15,13 +15,13 @@ from sqlalchemy import func, select, text
 
 from bench.pg_seed import seed_attempts
 from tests.integration.flow import all_final, ledger_drained, wait_until
+from worker.db import metric_counts
 from worker.db.engine import Database
+from worker.db.metric_counts import CALL_BUCKETS, bound_label
 from worker.db.migrate import alembic_config, upgrade
 from worker.db.models import Attempt, Handoff, Job, SlaBreach, utcnow
-from worker.metrics import render
-from worker.service import metric_counts
-from worker.service.metric_counts import CALL_BUCKETS, bound_label
-from worker.stack import Stack
+from worker.launch.stack import Stack
+from worker.service.views.metrics import render
 
 CALLS = "handoff_outbound_call_seconds"
 TOKEN = "tq4Wm8Zr2Lx6Pv0Nc3Hb7Ks1Dy5Gf9J-scraper"

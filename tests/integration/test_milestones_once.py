@@ -21,8 +21,8 @@ from tests.onestop_items import changed, numbered
 from worker.db.engine import Database
 from worker.db.models import Cursor, Handoff, Job
 from worker.domain.statuses import REPEATABLE
-from worker.service.feeds import ACCOUNT_CURSOR_PREFIX, CARRIER_CURSOR
-from worker.stack import EXAMPLE_AGENCIES, Stack
+from worker.launch.stack import EXAMPLE_AGENCIES, Stack
+from worker.service.flow.feeds import ACCOUNT_CURSOR_PREFIX, CARRIER_CURSOR
 
 CAO_LANH, SO_TU_PHAP = "000.00.21.H19", "000.00.01.H19"  # own accounts C0021 (B), C0101 (A)
 LAI_VUNG = "000.00.17.H19"  # the default account, which has no push: the feed alone tells it

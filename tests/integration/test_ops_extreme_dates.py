@@ -23,10 +23,10 @@ from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
 from worker.db.models import Handoff, Job, SlaBreach, StatusLogEntry, utcnow
-from worker.service import ops_queries as oq
+from worker.service.access.users import add_user
+from worker.service.flow.sla import mark
 from worker.service.runtime import Runtime
-from worker.service.sla import mark
-from worker.service.users import add_user
+from worker.service.views import ops_queries as oq
 from worker.settings import Settings
 
 FAR = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)

@@ -17,7 +17,7 @@ from tests.onestop_items import numbered
 from tests.web_app import add_staff, login
 from worker.db.engine import Database
 from worker.db.models import Base, Handoff, StatusLogEntry
-from worker.stack import EXAMPLE_AGENCIES, Stack
+from worker.launch.stack import EXAMPLE_AGENCIES, Stack
 
 MARKER = "MARKER-SECRET-9c41"
 LAI_VUNG, CAO_LANH, SO_TU_PHAP = "000.00.17.H19", "000.00.21.H19", "000.00.01.H19"

@@ -29,8 +29,9 @@ from tests.quota_windows import max_in_window
 from worker.bootstrap import build_runtime, quota_limiter
 from worker.db.engine import Database
 from worker.domain.errors import TransientError
-from worker.metrics import render
-from worker.service import agencies, agency_admin
+from worker.service import agencies
+from worker.service.admin import agency_admin
+from worker.service.views.metrics import render
 from worker.settings import Settings
 
 QUOTA = 5  # requests per second per account

@@ -19,7 +19,7 @@ from worker.db.engine import Database
 from worker.db.migrate import upgrade
 from worker.domain.errors import TransientError
 from worker.ports.quota import RateLimiter
-from worker.service.quota import DatabaseBucket
+from worker.service.agencies.quota import DatabaseBucket
 
 A, B = "ngsp:C0001", "lgsp:C0002"
 MARGIN = 0.1

@@ -16,7 +16,7 @@ from tests.integration.flow import wait_until
 from tests.onestop_items import numbered
 from worker.db.engine import Database
 from worker.db.models import Handoff
-from worker.stack import EXAMPLE_AGENCIES, Stack
+from worker.launch.stack import EXAMPLE_AGENCIES, Stack
 
 QUOTA = 4  # requests per second per account
 PER_AGENCY = 12

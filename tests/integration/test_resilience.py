@@ -15,7 +15,7 @@ from tests.integration.flow import (
 )
 from worker.db.engine import Database
 from worker.db.models import Cursor, Handoff
-from worker.stack import Stack
+from worker.launch.stack import Stack
 
 
 def _db(stack: Stack) -> Database:

@@ -13,8 +13,8 @@ from tests.integration.flow import (
     wait_until,
 )
 from worker.db.engine import Database
+from worker.launch.stack import Stack
 from worker.settings import Settings
-from worker.stack import Stack
 
 
 def _run_flow(stack: Stack, db: Database, n: int, *, twice: bool = False) -> None:

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from tests.web_app import login, page_client, web_runtime
 from worker.db.engine import Database
-from worker.service.users import add_user
+from worker.service.access.users import add_user
 from worker.settings import AgencyConfig
 from worker.web.security_headers import SecurityHeaders
 

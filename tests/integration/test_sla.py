@@ -24,11 +24,12 @@ from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
 from worker.db.models import Handoff, Job, Lease, SlaBreach
-from worker.service import leases, sweeper
+from worker.service.admin.replay import dead_letters, replay
+from worker.service.flow.sla import mark, stuck
+from worker.service.jobs import sweeper
 from worker.service.jobs.runner import run_job
-from worker.service.replay import dead_letters, replay
+from worker.service.ledger import leases
 from worker.service.runtime import Runtime
-from worker.service.sla import mark, stuck
 from worker.settings import Settings
 
 T0 = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)

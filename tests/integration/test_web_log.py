@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from worker.stack import Stack
+from worker.launch.stack import Stack
 
 FORGED_QUERY = "x=%0D%0AFORGED%1B%5B2J"
 PHONE_QUERY = "q=0912%20345%20678"

@@ -12,7 +12,9 @@ from tests.agencies import SENDER
 from tests.service.world import World
 from worker.db.models import Agency, Job
 from worker.domain.errors import InvalidInput
-from worker.service import agencies, agency_admin, uow
+from worker.service import agencies
+from worker.service.admin import agency_admin
+from worker.service.ledger import uow
 
 A, B = "000.00.17.H19", "000.00.21.H19"
 KEYS = {"customer_key": "shared-key", "secret_key": "shared-secret-1",

@@ -20,7 +20,8 @@ from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.models import CarrierArea
 from worker.domain import area_table
-from worker.service import areas, uow
+from worker.service.agencies import areas
+from worker.service.ledger import uow
 from worker.settings import Settings
 
 SEED = Path(__file__).resolve().parents[2] / "worker" / "db" / "seed" / "area_codes.csv"

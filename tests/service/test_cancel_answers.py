@@ -9,9 +9,9 @@ import pytest
 from tests.onestop_items import changed, numbered
 from tests.service.world import World
 from worker.domain.errors import NotFound, PermanentError
-from worker.service import desk
-from worker.service.cancel import CARRIER_REFUSED, WITHDRAWAL_REFUSED
-from worker.service.replay import dead_letters, replay
+from worker.service.admin.replay import dead_letters, replay
+from worker.service.flow import desk
+from worker.service.flow.cancel import CARRIER_REFUSED, WITHDRAWAL_REFUSED
 
 
 def _accepted(world: World) -> tuple[str, int]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tests.onestop_items import numbered
 from tests.service.world import World
-from worker.service import desk
+from worker.service.flow import desk
 
 
 def test_a_dossier_requested_again_after_a_cancel_is_a_new_generation(world: World) -> None:

@@ -9,8 +9,10 @@ from tests.onestop_items import changed, numbered
 from tests.service.world import World
 from worker.domain.enums import AttemptOutcome
 from worker.domain.errors import PermanentError, TransientError
-from worker.service import agency_admin, ledger, uow
+from worker.service import ledger
+from worker.service.admin import agency_admin
 from worker.service.jobs import must_wait
+from worker.service.ledger import uow
 
 AGENCY = numbered(1)["agency"]["code"]
 

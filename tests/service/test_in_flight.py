@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from tests.service.world import World
 from worker.domain.errors import HandoffError, PermanentError, TransientError
-from worker.service import desk
-from worker.service.desk import DeskOutcome
+from worker.service.flow import desk
+from worker.service.flow.desk import DeskOutcome
 from worker.service.jobs.runner import run_job
 
 

@@ -12,8 +12,9 @@ from tests.service.world import World
 from worker.domain.enums import EventSource
 from worker.domain.model import TrackingEvent
 from worker.domain.statuses import Status
-from worker.service import handoffs, tracking, uow
-from worker.service.cancel import WITHDRAWAL_REFUSED, request_cancel
+from worker.service.flow import handoffs, tracking
+from worker.service.flow.cancel import WITHDRAWAL_REFUSED, request_cancel
+from worker.service.ledger import uow
 
 # after the carrier's acceptance (told at the real clock's time): carrier times come later
 T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)

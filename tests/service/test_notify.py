@@ -10,8 +10,8 @@ from sqlalchemy import select
 from tests.service.world import World
 from worker.db.models import Handoff, SlaBreach
 from worker.domain.errors import PermanentError, TransientError
-from worker.service.replay import dead_letters, replay
-from worker.service.sla import mark
+from worker.service.admin.replay import dead_letters, replay
+from worker.service.flow.sla import mark
 
 READY = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
 LATE = READY + timedelta(hours=2)  # not accepted within the hour

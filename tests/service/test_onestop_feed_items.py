@@ -11,7 +11,7 @@ from tests.service.world import World
 from worker.db.models import Cursor, Handoff, StatusLogEntry
 from worker.domain.model import OnestopItem, OnestopPage
 from worker.domain.statuses import Status
-from worker.service.feeds import ONESTOP_CURSOR, poll_onestop
+from worker.service.flow.feeds import ONESTOP_CURSOR, poll_onestop
 
 
 def test_a_page_of_parsed_items_is_taken_one_by_one(world: World) -> None:

@@ -32,8 +32,9 @@ from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.models import CarrierPushReceipt, LoginAttempt, StatusLogEntry
 from worker.domain.enums import VN_TZ
-from worker.service import agencies, agency_admin
-from worker.service.push_throttle import EveryMinute
+from worker.service import agencies
+from worker.service.access.push_throttle import EveryMinute
+from worker.service.admin import agency_admin
 from worker.settings import Settings
 from worker.web.app import create_app
 from worker.web.carrier_hooks import UNAUTHORIZED

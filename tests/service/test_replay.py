@@ -8,8 +8,8 @@ from sqlalchemy import select
 from tests.service.world import World
 from worker.db.models import StatusLogEntry
 from worker.domain.errors import TransientError
-from worker.service import desk
-from worker.service.replay import dead_letters, replay
+from worker.service.admin.replay import dead_letters, replay
+from worker.service.flow import desk
 
 
 def test_a_replayed_dead_post_reuses_its_order_number_and_makes_no_second_order(

@@ -12,9 +12,10 @@ from tests.onestop_items import numbered
 from tests.service.world import World
 from worker.db.models import Handoff, Job
 from worker.domain.enums import JobKind
-from worker.service import ledger, uow
-from worker.service.ingest import ingest_item
+from worker.service import ledger
+from worker.service.flow.ingest import ingest_item
 from worker.service.jobs.runner import run_job
+from worker.service.ledger import uow
 
 
 def test_a_lost_ring_is_rung_again_by_the_sweep_after_redispatch_after(world: World) -> None:

@@ -9,8 +9,9 @@ from sqlalchemy import select
 
 from tests.service.world import World
 from worker.db.models import Handoff, SlaBreach
-from worker.service import agency_admin, uow
-from worker.service.sla import MarkResult, limits_of, scan
+from worker.service.admin import agency_admin
+from worker.service.flow.sla import MarkResult, limits_of, scan
+from worker.service.ledger import uow
 
 READY = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
 STRICT, PLAIN = "000.00.01.H19", "000.00.17.H19"

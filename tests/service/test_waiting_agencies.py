@@ -9,7 +9,8 @@ from tests.agencies import SENDER
 from tests.onestop_items import numbered
 from tests.service.world import World
 from worker.db.models import Job, StatusLogEntry
-from worker.service import agency_admin, uow
+from worker.service.admin import agency_admin
+from worker.service.ledger import uow
 
 NEW = "000.00.77.H19"
 

@@ -16,9 +16,11 @@ from tests.service.fakes import FakeCarrier, FakeNotifier, FakeOnestop, LedgerCl
 from worker.db.models import Attempt, Handoff, Job, StatusLogEntry
 from worker.domain.model import TrackingEvent
 from worker.domain.statuses import Status
-from worker.service import sweeper, tracking, uow
-from worker.service.ingest import ingest_item
-from worker.service.ingested import Ingested
+from worker.service.flow import tracking
+from worker.service.flow.ingest import ingest_item
+from worker.service.flow.ingested import Ingested
+from worker.service.jobs import sweeper
+from worker.service.ledger import uow
 from worker.service.runtime import Runtime
 
 

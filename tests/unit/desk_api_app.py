@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.models import Handoff, Job, utcnow
-from worker.service import api_tokens
+from worker.service.access import api_tokens
 from worker.settings import Settings
 from worker.web.app import create_app
 

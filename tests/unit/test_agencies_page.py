@@ -23,8 +23,9 @@ from worker.db.migrate import upgrade
 from worker.db.models import Agency, Handoff
 from worker.domain.enums import EventSource, Route
 from worker.domain.statuses import Status
-from worker.service import agencies, uow
-from worker.service.ingest import ingest_item
+from worker.service import agencies
+from worker.service.flow.ingest import ingest_item
+from worker.service.ledger import uow
 from worker.service.runtime import Runtime
 from worker.settings import Settings
 

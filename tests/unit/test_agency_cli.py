@@ -38,10 +38,11 @@ from worker.db.models import Agency, Handoff
 from worker.domain.enums import EventSource, Route
 from worker.domain.model import Address, CarrierOrder, Contact
 from worker.domain.statuses import Direction, Status
-from worker.service import agencies, uow
-from worker.service.ingest import ingest_item
+from worker.service import agencies
+from worker.service.agencies.vault import VaultError
+from worker.service.flow.ingest import ingest_item
+from worker.service.ledger import uow
 from worker.service.runtime import Runtime
-from worker.service.vault import VaultError
 from worker.settings import Settings
 
 MARKER = "MARKER-SECRET-7f3a"

@@ -26,8 +26,8 @@ from worker.cli.agencies import agency
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
 from worker.db.models import Agency, DeploymentMark
-from worker.service.key_guard import PREFIX
-from worker.service.vault import fingerprints
+from worker.service.agencies.key_guard import PREFIX
+from worker.service.agencies.vault import fingerprints
 from worker.settings import Settings
 
 KEY1, KEY2 = Fernet.generate_key().decode(), Fernet.generate_key().decode()

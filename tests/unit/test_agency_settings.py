@@ -11,7 +11,7 @@ from simulators.onestop.data import AGENCIES
 from tests.agencies import seed
 from worker.db.engine import Database
 from worker.db.models import Agency, Handoff, Job
-from worker.service.agency_settings import (
+from worker.service.flow.agency_settings import (
     SOURCE_UNDECLARED,
     dispatch_mode,
     list_agencies,

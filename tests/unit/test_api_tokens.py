@@ -14,7 +14,7 @@ from tests.handoff_cli import handoff as _handoff
 from worker.db.engine import Database
 from worker.db.models import ApiToken, utcnow
 from worker.domain.errors import InvalidInput
-from worker.service import api_tokens
+from worker.service.access import api_tokens
 
 
 def test_a_token_is_shown_once_and_only_its_sha256_is_stored(sqlite_db: Database) -> None:

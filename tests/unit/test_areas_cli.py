@@ -17,8 +17,8 @@ from worker.cli import main
 from worker.db.engine import Database
 from worker.db.models import CarrierArea, CarrierAreaTable
 from worker.domain.area_table import current_wards
-from worker.health import FLEET_HEARTBEAT, beat_heartbeat
-from worker.service import areas
+from worker.launch.health import FLEET_HEARTBEAT, beat_heartbeat
+from worker.service.agencies import areas
 from worker.settings import get_settings
 
 SEED = Path(__file__).resolve().parents[2] / "worker" / "db" / "seed" / "area_codes.csv"

@@ -58,7 +58,7 @@ def test_the_list_in_help_is_what_click_writes_from_the_commands_themselves() ->
 HEAVY = ("sqlalchemy", "alembic", "celery", "kombu", "redis", "httpx", "pydantic",
          "pydantic_settings", "starlette", "uvicorn", "simulators", "integrations")
 SERVICE = ("worker.service", "worker.db", "worker.web", "worker.tasks", "worker.bootstrap",
-           "worker.health", "worker.settings", "worker.reports")
+           "worker.launch.health", "worker.settings", "worker.service.views.reports")
 
 
 def _loaded_by(args: list[str], home: Path) -> set[str]:
@@ -100,8 +100,8 @@ def test_check_help_loads_its_own_module_only(tmp_path: Path) -> None:
 
 def test_check_loads_the_database_but_no_feed_queue_web_or_adapter(tmp_path: Path) -> None:
     loaded = _loaded_by(["check"], tmp_path)
-    assert "worker.health" in loaded and "sqlalchemy.orm" in loaded  # it did judge
+    assert "worker.launch.health" in loaded and "sqlalchemy.orm" in loaded  # it did judge
     assert _under(loaded, ("alembic", "celery", "kombu", "httpx", "starlette", "uvicorn",
-                           "simulators", "integrations", "worker.service.feeds",
-                           "worker.service.ingest", "worker.tasks", "worker.web",
-                           "worker.bootstrap", "worker.reports")) == []
+                           "simulators", "integrations", "worker.service.flow.feeds",
+                           "worker.service.flow.ingest", "worker.tasks", "worker.web",
+                           "worker.bootstrap", "worker.service.views.reports")) == []

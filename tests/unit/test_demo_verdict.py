@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from worker.demo import verdict
+from worker.launch.demo import verdict
 
 CARRIER = {"orders": 24, "duplicates": 0}
 

@@ -35,7 +35,7 @@ def test_two_authorization_headers_are_refused(desk_api: DeskApi) -> None:
 
 
 def test_a_revoked_token_is_401_saying_it_was_revoked(desk_api: DeskApi) -> None:
-    from worker.service import api_tokens
+    from worker.service.access import api_tokens
 
     assert desk_api.client.get(PICKUPS + "/pending", headers=desk_api.ours).status_code == 200
     with desk_api.db.unit_of_work() as s:

@@ -15,7 +15,7 @@ from tests.unit.desk_api_app import (  # noqa: F401 (fixture)
     desk_api_fixture,
 )
 from worker.db.models import Job
-from worker.service.desk import UNKNOWN_VI
+from worker.service.flow.desk import UNKNOWN_VI
 
 PICKUPS = "/api/v1/pickups"
 

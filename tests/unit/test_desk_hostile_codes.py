@@ -9,7 +9,7 @@ import pytest
 
 from worker.bootstrap import build_runtime
 from worker.db.engine import Database
-from worker.service import desk
+from worker.service.flow import desk
 from worker.settings import Settings
 
 HOSTILE = ["\udcff\udcfe", "000.00.17.H19-201126-0001\x00", "000.00.17.H19\u202e-201126",

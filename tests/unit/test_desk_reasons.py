@@ -8,7 +8,7 @@ import pytest
 
 from worker.db.engine import Database
 from worker.db.models import Attempt, Handoff, Job
-from worker.service.desk import _request_one
+from worker.service.flow.desk import _request_one
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from worker.db.engine import Database
 from worker.db.models import Cursor, Heartbeat, utcnow
-from worker.health import FLEET_HEARTBEAT, beat_heartbeat, host_heartbeat, liveness
-from worker.service.feeds import ONESTOP_CURSOR
+from worker.launch.health import FLEET_HEARTBEAT, beat_heartbeat, host_heartbeat, liveness
+from worker.service.flow.feeds import ONESTOP_CURSOR
 from worker.settings import Settings
 
 HOST = "worker-7f3a"

@@ -11,9 +11,10 @@ import pytest
 from tests.agencies import SENDER, seed
 from worker.db.engine import Database
 from worker.db.models import Cursor, Heartbeat, utcnow
-from worker.health import FLEET_HEARTBEAT, expected_feeds, liveness
-from worker.service import agencies, agency_admin
-from worker.service.feeds import CARRIER_CURSOR, ONESTOP_CURSOR, carrier_cursor
+from worker.launch.health import FLEET_HEARTBEAT, expected_feeds, liveness
+from worker.service import agencies
+from worker.service.admin import agency_admin
+from worker.service.flow.feeds import CARRIER_CURSOR, ONESTOP_CURSOR, carrier_cursor
 from worker.settings import Settings
 
 AGENCY = "000.00.17.H19"

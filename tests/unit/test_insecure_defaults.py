@@ -1,4 +1,4 @@
-"""The secrets rules (worker/secrets_check.py, and worker/service/agency_secrets.py for an
+"""The secrets rules (worker/secrets_check.py, and worker/service/agencies/agency_secrets.py for an
 agency's own account): what keeps worker, beat and web from starting."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from worker.secrets_check import (
     secret_problems,
     value_problem,
 )
-from worker.service.agency_secrets import AGENCY_CREDENTIALS, agency_credential_problem
+from worker.service.agencies.agency_secrets import AGENCY_CREDENTIALS, agency_credential_problem
 from worker.settings import AgencyConfig, Settings
 
 PG = "postgresql+psycopg://u@db.example/h"
@@ -182,7 +182,7 @@ def test_handoff_secrets_prints_our_secrets_and_names_the_issued_ones() -> None:
     assert not set(again.values()) & set(assignments.values())  # fresh every time
 
 
-# --- an agency's own account (`handoff agency ...`): worker/service/agency_secrets.py ----
+# --- an agency's own account (`handoff agency ...`): worker/service/agencies/agency_secrets.py ----
 
 EXAMPLE_AGENCIES = json.loads(
     (Path(__file__).resolve().parents[2] / "worker/examples/agencies.json").read_text("utf-8"))

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from worker.db.engine import Database
 from worker.db.models import Handoff, StatusLogEntry
-from worker.service.isolation import Described, take_each
+from worker.service.flow.isolation import Described, take_each
 
 
 def _handoff(code: str) -> Handoff:

@@ -17,9 +17,9 @@ from worker.db.models import Job
 from worker.domain.enums import JOB_KIND_VI, JobKind
 from worker.domain.job_payloads import CancelPayload, NotifyPayload, PostPayload, PushPayload
 from worker.domain.statuses import Direction, PostalEvent, Status
-from worker.metrics import system_of
 from worker.service.jobs import HANDLERS, handler_for, must_wait
 from worker.service.jobs.base import System
+from worker.service.views.metrics import system_of
 
 PROPERTY = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 STEPS = ("must_wait", "prepare", "perform", "settle", "settle_failure")

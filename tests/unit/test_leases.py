@@ -10,7 +10,7 @@ import pytest
 from tests.fakes import ListBell
 from worker.bootstrap import build_runtime
 from worker.db.engine import Database
-from worker.service import leases
+from worker.service.ledger import leases
 from worker.settings import Settings
 
 

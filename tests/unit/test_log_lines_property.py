@@ -23,9 +23,9 @@ from uvicorn.protocols.utils import get_path_with_query_string
 from uvicorn.server import Server
 
 from integrations.carrier.mapping import parse_tracking_page
-from worker import logsafe
 from worker.cli.main import main
 from worker.domain.text import escape_controls
+from worker.launch import logsafe
 from worker.web.logfilter import ScrubQueryStrings
 
 PROPERTY = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])

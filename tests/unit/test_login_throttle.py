@@ -19,9 +19,9 @@ from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
 from worker.db.models import LoginAttempt
-from worker.service import login_throttle as throttle
-from worker.service import push_throttle
-from worker.service.users import add_user
+from worker.service.access import login_throttle as throttle
+from worker.service.access import push_throttle
+from worker.service.access.users import add_user
 from worker.settings import Settings
 from worker.web.app import create_app
 

@@ -8,8 +8,8 @@ import pytest
 
 from worker.db.engine import Database
 from worker.db.models import Handoff, SlaBreach
-from worker.service import ops_queries as oq
-from worker.service.ops_queries import Filters
+from worker.service.views import ops_queries as oq
+from worker.service.views.ops_queries import Filters
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)  # 10:00 in +07:00
 PHONE = "0912345678"

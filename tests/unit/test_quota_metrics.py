@@ -9,8 +9,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from integrations.quota.redis_bucket import RedisBucket
 from worker.bootstrap import quota_limiter
 from worker.db.engine import Database
-from worker.metrics import render
-from worker.service.quota import DatabaseBucket
+from worker.service.agencies.quota import DatabaseBucket
+from worker.service.views.metrics import render
 from worker.settings import Settings
 
 A, B = "ngsp:C0001", "lgsp:C0002"

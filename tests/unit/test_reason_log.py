@@ -10,9 +10,9 @@ from worker.db.engine import Database
 from worker.db.models import Handoff, StatusLogEntry
 from worker.domain.enums import EventSource
 from worker.domain.statuses import Status
-from worker.reports import recent_log, timeline
-from worker.service import handoffs
-from worker.service.cancel import request_cancel
+from worker.service.flow import handoffs
+from worker.service.flow.cancel import request_cancel
+from worker.service.views.reports import recent_log, timeline
 
 CODE = "000.00.17.H19-261126-0001"
 

@@ -16,8 +16,10 @@ from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.models import Handoff, Job
 from worker.domain.enums import JobKind
-from worker.service import desk, ledger, uow
+from worker.service import ledger
+from worker.service.flow import desk
 from worker.service.jobs import HANDLERS, handler_for
+from worker.service.ledger import uow
 from worker.service.runtime import Runtime
 from worker.settings import Settings
 

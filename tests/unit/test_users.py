@@ -13,7 +13,7 @@ import pytest
 
 from tests.handoff_cli import handoff as _cli
 from worker.db.engine import Database
-from worker.service.users import add_user, authenticate
+from worker.service.access.users import add_user, authenticate
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from worker.db.engine import Database
 from worker.db.models import User, WebSession
-from worker.service import web_sessions
+from worker.service.access import web_sessions
 
 T0 = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
 

@@ -24,7 +24,8 @@ from worker.db.models import Agency
 from worker.domain import routes
 from worker.domain.agency_spec import CREDENTIAL_FIELDS, SLA_FIELDS
 from worker.domain.enums import DISPATCH_MODE_VI
-from worker.service import agency_admin, agency_views
+from worker.service.admin import agency_admin
+from worker.service.views import agency_views
 from worker.settings import Settings
 
 STDIN_MAX = 64_000  # a credentials object is a few hundred bytes

@@ -13,7 +13,7 @@ from worker.cli.common import echo_line, fail
 from worker.domain import json_input
 from worker.domain.errors import InvalidInput
 from worker.domain.text import safe_display
-from worker.service import agency_admin
+from worker.service.admin import agency_admin
 from worker.settings import Settings
 
 IMPORT_MAX = 10_000_000  # a province's agencies: a few thousand entries at most

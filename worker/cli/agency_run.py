@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 from worker.cli.common import fail, prepare_embedded, runtime
 from worker.domain.errors import InvalidInput
 from worker.domain.text import safe_display
-from worker.service import agency_admin, uow
+from worker.service.admin import agency_admin
+from worker.service.agencies.vault import VaultError, WrongKey
+from worker.service.ledger import uow
 from worker.service.runtime import Runtime
-from worker.service.vault import VaultError, WrongKey
 from worker.settings import Settings
 
 T = TypeVar("T")

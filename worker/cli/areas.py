@@ -18,7 +18,7 @@ from worker.db.engine import Database
 from worker.domain import area_table
 from worker.domain.moments import local
 from worker.domain.text import safe_display
-from worker.service import areas
+from worker.service.agencies import areas
 from worker.settings import get_settings
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # the country's table is about 100 KB

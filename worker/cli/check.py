@@ -11,7 +11,7 @@ import click
 def check() -> None:
     """Exit non-zero when no worker consumed work recently or a feed cursor went stale."""
     # imported here, not above: `handoff check --help` loads no database (SQLAlchemy)
-    from worker.health import liveness, notices
+    from worker.launch.health import liveness, notices
     from worker.settings import get_settings  # (as above: pydantic-settings)
 
     problems = liveness(get_settings())

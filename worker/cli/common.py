@@ -48,7 +48,8 @@ def _seed_agencies() -> None:
 
     from worker.bootstrap import runtime  # (as above)
     from worker.domain.errors import InvalidInput  # (as above)
-    from worker.service import agency_admin, uow  # (as above)
+    from worker.service.admin import agency_admin  # (as above)
+    from worker.service.ledger import uow  # (as above)
 
     rt = runtime()
     try:

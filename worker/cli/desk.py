@@ -9,7 +9,7 @@ import click
 
 from worker.cli.common import clean_arg, runtime
 from worker.domain.enums import DeskOutcomeKind
-from worker.service.desk import cancel, request_pickups, waiting_list
+from worker.service.flow.desk import cancel, request_pickups, waiting_list
 
 
 @click.group()

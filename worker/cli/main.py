@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import click
 
-from worker import logsafe
+from worker.launch import logsafe
 
 
 class Entry(NamedTuple):
@@ -96,5 +96,5 @@ def short_help(name: str, limit: int) -> str:
 def main() -> None:
     """postal-handoff: one-stop desk <-> Vietnam Post worker."""
     # every process starts here (web, worker and its pool, beat, one-shot commands): from
-    # now on, no log line carries a raw control character from outside (worker/logsafe.py)
+    # now on, no log line carries a raw control character from outside (worker/launch/logsafe.py)
     logsafe.install()

@@ -11,10 +11,10 @@ import click
 from worker.cli.common import clean_arg, echo_line, parse_moment, parse_since, runtime
 from worker.domain.enums import SOURCE_VI
 from worker.domain.moments import local
-from worker.reports import find_handoffs, recent_log, timeline
-from worker.service import sla
-from worker.service.replay import dead_letters
-from worker.service.replay import replay as replay_jobs
+from worker.service.admin.replay import dead_letters
+from worker.service.admin.replay import replay as replay_jobs
+from worker.service.flow import sla
+from worker.service.views.reports import find_handoffs, recent_log, timeline
 
 REPLAY_PAGE = 500
 

@@ -10,8 +10,8 @@ from worker.cli.agencies import seed_fresh_database
 from worker.cli.common import prepare_embedded, setup_logging
 from worker.cli.stored_accounts_guard import refuse_weak_stored_accounts
 from worker.db.migrate import upgrade
-from worker.demo import run_demo
 from worker.domain.enums import Route
+from worker.launch.demo import run_demo
 from worker.secrets_check import (
     ALLOW_SWITCH,
     demo_values_admitted,

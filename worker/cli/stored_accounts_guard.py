@@ -11,9 +11,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from worker.db.engine import Database
 from worker.domain.text import safe_display
 from worker.secrets_check import ALLOW_SWITCH
-from worker.service import key_guard
-from worker.service.agency_secrets import public_values_admitted, stored_agency_problems
-from worker.service.vault import Credentials
+from worker.service.agencies import key_guard
+from worker.service.agencies.agency_secrets import public_values_admitted, stored_agency_problems
+from worker.service.agencies.vault import Credentials
 from worker.settings import Settings
 
 

@@ -8,7 +8,7 @@ import click
 
 from worker.cli.common import prepare_embedded, runtime
 from worker.domain.errors import InvalidInput
-from worker.service.api_tokens import create, listing, revoke
+from worker.service.access.api_tokens import create, listing, revoke
 
 
 @click.group()

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 from worker.cli.common import clean_arg, fail, prepare_embedded, runtime
-from worker.service.users import (
+from worker.service.access.users import (
     ROLES,
     UserError,
     add_user,

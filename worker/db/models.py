@@ -291,7 +291,7 @@ class Agency(Base):
     post-office account its orders go by, its SLA overrides.
 
     `credentials` holds the account's customer key, secret key and push secret as one
-    Fernet token (worker/service/vault.py): never shown, logged or exported. An agency with
+    Fernet token (worker/service/agencies/vault.py): never shown, logged or exported. An agency with
     no `customer_code` posts through the deployment's default account (route A).
     """
 
@@ -395,7 +395,7 @@ class MetricCount(Base):
     """A running total /metrics serves (hand-offs by status, ledger rows by state, open
     breaches by rule, attempts and call durations by kind and outcome): a scrape reads these
     few hundred rows, whatever the size of the tables they count
-    (worker/service/metric_counts.py)."""
+    (worker/db/metric_counts.py)."""
 
     __tablename__ = "metric_counts"
 

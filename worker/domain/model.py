@@ -163,7 +163,7 @@ class OnestopItem:
     `item_id` and `dossier_code` are told even for an item that cannot be read (storable
     text; None when unusable), so it can be deduplicated and named in the log. `read` is
     the hand-off, why it was refused, or what a bug in reading it raised: re-raised where
-    the item is taken, so that item alone is quarantined (worker/service/isolation.py).
+    the item is taken, so that item alone is quarantined (worker/service/flow/isolation.py).
     """
 
     item_id: str | None

@@ -32,9 +32,11 @@ from worker.domain.moments import local
 from worker.domain.routes import DEFAULT_ROUTE, ROUTES
 from worker.domain.routes import label as route_label
 from worker.domain.text import clean_text, safe_display
-from worker.service import agency_admin, agency_views, uow
+from worker.service.admin import agency_admin
+from worker.service.agencies.vault import VaultError
+from worker.service.ledger import uow
 from worker.service.runtime import Runtime
-from worker.service.vault import VaultError
+from worker.service.views import agency_views
 from worker.web.guards import login_required
 from worker.web.render import render
 from worker.web.session import check_csrf

@@ -27,9 +27,9 @@ from worker.domain.enums import MAX_DESK_CODES, DeskOutcomeKind
 from worker.domain.errors import InvalidInput
 from worker.domain.privacy import mask_name
 from worker.domain.text import clean_text
-from worker.service import api_tokens
-from worker.service import desk as service
-from worker.service.desk_queue import MAX_PENDING
+from worker.service.access import api_tokens
+from worker.service.flow import desk as service
+from worker.service.flow.desk_queue import MAX_PENDING
 from worker.web.bodies import BodyRefused, read_json_object
 
 MAX_CODE_CHARS = 80  # Handoff.dossier_code

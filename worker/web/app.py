@@ -15,8 +15,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from worker.bootstrap import runtime
-from worker.celery_app import app as celery_app
 from worker.domain.enums import Role
+from worker.launch.celery_app import app as celery_app
 from worker.service.runtime import Runtime
 from worker.web import (
     agencies_page,

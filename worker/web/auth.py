@@ -16,8 +16,8 @@ from starlette.routing import Route
 
 from worker.domain.enums import Role
 from worker.domain.text import safe_display
-from worker.service import login_throttle, web_sessions
-from worker.service.users import authenticate
+from worker.service.access import login_throttle, web_sessions
+from worker.service.access.users import authenticate
 from worker.web.guards import NO_AGENCY_VI, STALE_FORM_VI
 from worker.web.render import render
 from worker.web.session import check_csrf, current_user

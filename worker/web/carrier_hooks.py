@@ -10,12 +10,12 @@ The post office calls the URL registered for one agency's account. Answers:
   whose stored credentials do not open (an error line for ops, at most once a minute: the
   key setting is wrong), and a missing or wrong `ems-signature` (hex, either case): one
   answer for all, with the same work (one look-up, one HMAC with a key made ready
-  beforehand, real or stand-in: worker/service/push_keys.py), so neither the answer nor its
+  beforehand, real or stand-in: worker/service/agencies/push_keys.py), so neither the answer nor its
   timing tells who exists, and the carrier is not told to re-send what we could never
   take; nothing is stored but the failure's count;
 - 429 {"error", "field", "reason"} with Retry-After once the agency code from this address,
   this address for any code (a far higher limit), or past the agency's limit this network,
-  has too many wrong signatures (worker/service/push_throttle.py): counted before the HMAC,
+  has too many wrong signatures (worker/service/access/push_throttle.py): counted before the HMAC,
   so a right guess is not told either; one warning line a minute per address;
 - 413 for a body over 1 MB (by its Content-Length or while it streams, before the HMAC);
 - 400 {"code": "error", "transaction", "reason"} for a signed push we cannot take: no
@@ -52,11 +52,12 @@ from integrations.carrier.push import (
 from worker.domain.errors import InvalidInput
 from worker.domain.model import CarrierAccount, TrackingEvent
 from worker.domain.text import clean_text, safe_display
-from worker.service import push_throttle, uow
-from worker.service.login_throttle import client_key
-from worker.service.push_keys import PushCheck, PushKeys
-from worker.service.push_throttle import EveryMinute
-from worker.service.pushes import take_push
+from worker.service.access import push_throttle
+from worker.service.access.login_throttle import client_key
+from worker.service.access.push_throttle import EveryMinute
+from worker.service.agencies.push_keys import PushCheck, PushKeys
+from worker.service.flow.pushes import take_push
+from worker.service.ledger import uow
 from worker.service.runtime import Runtime
 from worker.web.bodies import BodyRefused, read_body
 

@@ -14,9 +14,9 @@ from starlette.routing import Route
 
 from worker.db.models import utcnow
 from worker.domain.enums import MAX_DESK_CODES, DeskOutcomeKind, Role
-from worker.service import desk as service
-from worker.service import desk_queue as queue
-from worker.service.agency_settings import agency_names
+from worker.service.flow import desk as service
+from worker.service.flow import desk_queue as queue
+from worker.service.flow.agency_settings import agency_names
 from worker.web.guards import NO_AGENCY_VI, forbidden, login_required
 from worker.web.render import render
 from worker.web.session import CurrentUser, check_csrf

@@ -30,10 +30,10 @@ from worker.domain.enums import EventSource, IngestOutcome
 from worker.domain.errors import InvalidInput
 from worker.domain.model import OnestopItem
 from worker.domain.text import sanitize_text
-from worker.service import uow
-from worker.service.ingest import describe_item, ingest_item, take_receipt
-from worker.service.ingested import Ingested
-from worker.service.isolation import take_one
+from worker.service.flow.ingest import describe_item, ingest_item, take_receipt
+from worker.service.flow.ingested import Ingested
+from worker.service.flow.isolation import take_one
+from worker.service.ledger import uow
 from worker.service.runtime import Runtime
 from worker.web.bodies import BodyRefused, read_body
 

@@ -29,7 +29,7 @@ def _scrub_part(raw: str) -> str:
 
 class ScrubQueryStrings(logging.Filter):
     """Masks phone numbers in the request line uvicorn logs; other fields pass unchanged
-    (control characters in any of them are escaped for every record: worker/logsafe.py)."""
+    (control characters in any of them are escaped for every record: worker/launch/logsafe.py)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and len(record.args) >= 3:

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from worker.metrics import render
+from worker.service.views.metrics import render
 from worker.settings import Settings
 
 

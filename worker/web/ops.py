@@ -12,13 +12,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from worker.db.models import Handoff
+from worker.db.readable import read_rows
 from worker.domain.enums import SOURCE_VI, Role
 from worker.domain.ids import parse_id, parse_page
-from worker.reports import timeline
-from worker.service import areas
-from worker.service import ops_queries as oq
-from worker.service.readable import read_rows
-from worker.service.replay import count_dead, dead_letters, replay
+from worker.service.admin.replay import count_dead, dead_letters, replay
+from worker.service.agencies import areas
+from worker.service.views import ops_queries as oq
+from worker.service.views.reports import timeline
 from worker.web.guards import login_required
 from worker.web.ops_csv import BUSY_RETRY_SECONDS, BUSY_VI, csv_download, export_slots
 from worker.web.render import render, templates

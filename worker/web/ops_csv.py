@@ -16,8 +16,8 @@ from starlette.types import Receive, Scope, Send
 
 from worker.db.engine import Database
 from worker.domain.enums import VN_TZ
-from worker.service import ops_queries as oq
-from worker.service.ops_filters import Filters
+from worker.service.views import ops_queries as oq
+from worker.service.views.ops_filters import Filters
 
 # A cell starting with one of these is read as a formula by Excel and LibreOffice
 # (=HYPERLINK(...), +cmd|..., -1+1, @SUM(...)); tab and CR can hide such a start.

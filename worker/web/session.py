@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from worker.domain.enums import Role
-from worker.service import web_sessions
+from worker.service.access import web_sessions
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from worker.domain.enums import DISPATCH_MODE_VI, Role
-from worker.service.agency_settings import AgencyRow, list_agencies, set_dispatch
+from worker.service.flow.agency_settings import AgencyRow, list_agencies, set_dispatch
 from worker.web.guards import login_required
 from worker.web.render import render
 from worker.web.session import check_csrf

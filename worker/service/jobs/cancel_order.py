@@ -14,9 +14,10 @@ from worker.domain.job_payloads import CancelPayload
 from worker.domain.model import CarrierAccount
 from worker.domain.reason_codes import ReasonCode, reason
 from worker.ports import Ports
-from worker.service import agencies, cancel, ledger
+from worker.service import agencies, ledger
+from worker.service.agencies.vault import VaultError
+from worker.service.flow import cancel
 from worker.service.jobs.base import Skip, Step, System, dead, reason_of
-from worker.service.vault import VaultError
 
 KIND = JobKind.CANCEL_ORDER
 PAYLOAD = CancelPayload

@@ -13,8 +13,8 @@ from worker.domain.errors import HandoffError
 from worker.domain.job_payloads import NotifyPayload
 from worker.ports import Ports
 from worker.service import ledger
+from worker.service.flow.sla import notification_body
 from worker.service.jobs.base import Skip, Step, System, dead, never_waits
-from worker.service.sla import notification_body
 
 KIND = JobKind.NOTIFY
 PAYLOAD = NotifyPayload  # built by sla.queue_notifications

@@ -12,11 +12,12 @@ from worker.domain.model import Address, CarrierAccount, CarrierOrder, Contact, 
 from worker.domain.reason_codes import ReasonCode, reason
 from worker.domain.statuses import FINAL, Direction, Status
 from worker.ports import Ports
-from worker.service import agencies, areas, handoffs, ledger
-from worker.service.agencies import AgencyRecord
+from worker.service import agencies, ledger
+from worker.service.agencies import AgencyRecord, areas
+from worker.service.agencies.vault import VaultError
+from worker.service.flow import handoffs
+from worker.service.flow.waiting import hold, why_waiting
 from worker.service.jobs.base import Skip, Step, System, dead, never_waits
-from worker.service.vault import VaultError
-from worker.service.waiting import hold, why_waiting
 
 KIND = JobKind.POST_ORDER
 PAYLOAD = PostPayload

@@ -11,9 +11,11 @@ from worker.domain.enums import AttemptOutcome
 from worker.domain.errors import HandoffError, PermanentError, TransientError
 from worker.domain.privacy import scrub
 from worker.domain.rules import backoff_seconds
-from worker.service import handoffs, ledger, uow
+from worker.service import ledger
+from worker.service.flow import handoffs
 from worker.service.jobs import handler_for, must_wait
 from worker.service.jobs.base import JobHandler, Skip, Step
+from worker.service.ledger import uow
 
 if TYPE_CHECKING:
     from worker.service.runtime import Runtime

@@ -6,7 +6,7 @@ Revises: 0006
 Create Date: 2026-11-29 04:20:00
 
 The rows are filled by `handoff migrate` on a fresh database (HANDOFF_AGENCIES, then the
-agencies an older database already served: worker/service/agency_admin.py `seed_if_fresh`),
+agencies an older database already served: worker/service/admin/agency_admin.py `seed_if_fresh`),
 not here: a migration does not read the environment. `agency_settings` (the dispatch mode
 changed on the settings page) is read once by that seed and no longer written.
 """

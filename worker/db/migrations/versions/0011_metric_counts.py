@@ -8,7 +8,7 @@ Create Date: 2026-12-01 12:00:00
 /metrics used to count the tables at every scrape (COUNT over attempts, grouped sums for
 the latency histogram), so its cost grew with the ledger. Now each insert, delete or change
 of a counted value adds a delta row (insert-only: no writer waits on a shared counter), and
-worker/service/metric_counts.py folds the deltas into metric_counts at the next scrape or
+worker/db/metric_counts.py folds the deltas into metric_counts at the next scrape or
 sweep. The rows already stored are taken in here as grouped deltas, in the same transaction
 that creates the triggers (which holds writers off those tables until it commits).
 

@@ -1,0 +1,224 @@
+"""Starts and stops the whole system as real processes: simulators, worker, beat, web.
+
+Used by `handoff demo` and by the integration tests, so both exercise the same thing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+# The example agencies (three, on both routes): what `handoff demo` and the tests import
+# into their fresh database, and whose accounts the carrier simulator is told to accept.
+EXAMPLE_AGENCIES = Path(__file__).resolve().parents[1] / "examples" / "agencies.json"
+
+# Fast schedules so a demo or a test finishes in seconds; production keeps the defaults.
+FAST = {
+    "HANDOFF_POLL_ONESTOP_EVERY": "1",
+    "HANDOFF_POLL_CARRIER_EVERY": "1",
+    "HANDOFF_SWEEP_EVERY": "1",
+    "HANDOFF_REDISPATCH_AFTER": "8",
+    "HANDOFF_BACKOFF_BASE_SECONDS": "0.5",
+    "HANDOFF_BACKOFF_MAX_SECONDS": "5",
+    "HANDOFF_LEASE_SECONDS": "15",
+    "HANDOFF_CARRIER_TIMEOUT_SECONDS": "3",
+    "HANDOFF_ONESTOP_TIMEOUT_SECONDS": "3",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    home: Path
+    database_url: str = ""
+    broker_url: str = ""
+    speed: float = 14400.0  # 4 simulated hours a second: a return (3 days) takes ~20 s
+    extra_env: dict[str, str] = field(default_factory=dict)
+    agencies_file: Path | None = EXAMPLE_AGENCIES
+    carrier_port: int = field(default_factory=free_port)
+    onestop_port: int = field(default_factory=free_port)
+    web_port: int = field(default_factory=free_port)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _logs: dict[str, IO[bytes]] = field(default_factory=dict)
+
+    @property
+    def carrier_url(self) -> str:
+        return f"http://127.0.0.1:{self.carrier_port}/"
+
+    @property
+    def onestop_url(self) -> str:
+        return f"http://127.0.0.1:{self.onestop_port}/"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}/"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
+        env.update(FAST)
+        env.update({
+            "HANDOFF_HOME": str(self.home),
+            "HANDOFF_CARRIER_BASE_URL": self.carrier_url,
+            "HANDOFF_ONESTOP_BASE_URL": self.onestop_url,
+            "HANDOFF_LGSP_TOKEN_URL": self.carrier_url + "lgsp/token",
+            "HANDOFF_LGSP_BASE_URL": self.carrier_url + "lgsp",
+            "HANDOFF_SIM_CARRIER_ACCOUNTS": " ".join(self.sim_accounts()),
+            "HANDOFF_WEB_PORT": str(self.web_port),
+            "PYTHONUNBUFFERED": "1",
+            # The simulators accept only the demo credentials, also when a test runs the
+            # stack on PostgreSQL and Redis (where production would refuse them).
+            "HANDOFF_ALLOW_DEMO_SECRETS": "true",
+        })
+        if self.database_url:
+            env["HANDOFF_DATABASE_URL"] = self.database_url
+        if self.broker_url:
+            env["HANDOFF_BROKER_URL"] = self.broker_url
+        env.update(self.extra_env)
+        return env
+
+    def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        self.home.mkdir(parents=True, exist_ok=True)
+        out = open(self.home / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
+        self._logs[name] = out
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "worker.cli", *args], env=self.env(), stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.procs[name] = proc
+        return proc
+
+    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run a one-shot `handoff` command with this stack's environment."""
+        return subprocess.run([sys.executable, "-m", "worker.cli", *args], env=self.env(),
+                              capture_output=True, text=True, timeout=timeout)
+
+    def run_input(self, stdin: str, *args: str, timeout: float = 120
+                  ) -> subprocess.CompletedProcess[str]:
+        """`run` with `stdin` piped in (a password or credentials, never in argv)."""
+        return subprocess.run([sys.executable, "-m", "worker.cli", *args], env=self.env(),
+                              input=stdin, capture_output=True, text=True, timeout=timeout)
+
+    def start_simulators(self) -> None:
+        self._spawn("carrier-sim", "simulate", "carrier", "--port", str(self.carrier_port),
+                    "--speed", str(self.speed))
+        self._spawn("onestop-sim", "simulate", "onestop", "--port", str(self.onestop_port))
+        wait_http(self.carrier_url + "healthz")
+        wait_http(self.onestop_url + "healthz")
+
+    def sim_accounts(self) -> list[str]:
+        """KEY:SECRET:CUSTOMER_CODE of each own account in the agencies file (simulator
+        values only: the example file's credentials are public)."""
+        if self.agencies_file is None:
+            return []
+        data = json.loads(self.agencies_file.read_text(encoding="utf-8"))
+        return [f"{a['customer_key']}:{a['secret_key']}:{a['customer_code']}"
+                for a in data.values() if a.get("customer_code")]
+
+    def migrate(self) -> None:
+        """Schema, then the agencies: the file's, then HANDOFF_AGENCIES of `extra_env`
+        again (a test's own entries win over the example's)."""
+        steps: list[tuple[str, ...]] = [("migrate",)]
+        if self.agencies_file is not None:
+            steps.append(("agency", "import", str(self.agencies_file)))
+        if "HANDOFF_AGENCIES" in self.extra_env:
+            own = self.home / "agencies-from-env.json"
+            self.home.mkdir(parents=True, exist_ok=True)
+            own.write_text(self.extra_env["HANDOFF_AGENCIES"], encoding="utf-8")
+            steps.append(("agency", "import", str(own)))
+        for step in steps:
+            result = self.run(*step)
+            if result.returncode != 0:
+                raise RuntimeError(f"{' '.join(step)} failed: {result.stderr[-2000:]}"
+                                   f"{result.stdout[-1000:]}")
+
+    def start_worker(self, name: str = "worker") -> None:
+        self._spawn(name, "worker", "-l", "INFO")
+
+    def start_beat(self, name: str = "beat") -> None:
+        self._spawn(name, "beat", "-l", "INFO", "-s", str(self.home / f"{name}-schedule"))
+
+    def start_web(self) -> None:
+        self._spawn("web", "web", "--port", str(self.web_port))
+        wait_http(self.web_url + "healthz")
+
+    def start_all(self) -> None:
+        self.start_simulators()
+        self.migrate()
+        self.start_web()
+        self.start_worker()
+        self.start_beat()
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Kill a process and its children (a prefork worker's pool), as a crash would."""
+        proc = self.procs.pop(name)
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        for name in list(self.procs)[::-1]:
+            proc = self.procs.pop(name)
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=6)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        for f in self._logs.values():
+            f.close()
+        self._logs.clear()
+
+    # Simulator admin calls
+    def carrier_admin(self, path: str, payload: dict | None = None) -> dict:
+        return _admin(self.carrier_url, path, payload)
+
+    def onestop_admin(self, path: str, payload: dict | None = None) -> dict:
+        return _admin(self.onestop_url, path, payload)
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _admin(base: str, path: str, payload: dict | None) -> dict:
+    url = base + "_admin/" + path
+    # json.dumps escapes non-ASCII, so tests can hand the simulators hostile text (a lone
+    # surrogate) that httpx's own UTF-8 encoding of json= would refuse
+    r = httpx.post(url, content=json.dumps(payload), timeout=30,
+                   headers={"content-type": "application/json"}) if payload is not None else (
+        httpx.get(url, timeout=30))
+    r.raise_for_status()
+    return r.json()  # type: ignore[no-any-return]
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")

@@ -1,0 +1,172 @@
+"""Taking hand-offs from the one-stop system (feed or webhook): once, validated, recorded."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from worker.db.models import Handoff, Job, Receipt, utcnow
+from worker.domain.enums import DispatchMode, EventSource, IngestOutcome
+from worker.domain.errors import InvalidInput
+from worker.domain.model import HandoffItem, HandoffKind, OnestopItem, RefusedItem
+from worker.domain.privacy import scrub
+from worker.domain.reason_codes import ReasonCode, reason
+from worker.domain.rules import order_number
+from worker.domain.statuses import Status
+from worker.domain.validation import check_dossier_code
+from worker.service import agencies
+from worker.service.flow import handoffs
+from worker.service.flow.agency_settings import dispatch_mode
+from worker.service.flow.cancel import cancel_from_onestop
+from worker.service.flow.ingested import Ingested
+from worker.service.flow.isolation import Described
+from worker.service.flow.waiting import hold, why_waiting
+from worker.settings import Settings
+
+ITEM_SOURCE = "onestop-item"
+
+
+def describe_item(got: OnestopItem, source: EventSource) -> Described:
+    """How the status log names a one-stop item that could not be taken at all."""
+    return Described(f"item {got.item_id or '(không có id)'}", source,
+                     dossier_code=got.dossier_code or "")
+
+
+def take_receipt(session: Session, source: str, external_id: str) -> bool:
+    """True the first time an id is seen. The unique index decides, not a lookup."""
+    try:
+        with session.begin_nested():
+            session.add(Receipt(source=source, external_id=external_id[:120]))
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def ingest_item(session: Session, got: OnestopItem, source: EventSource, settings: Settings
+                ) -> Ingested:
+    """Record one item. Invalid items become needs_attention; nothing raises for bad data."""
+    item_id = got.item_id
+    if item_id is None:
+        why = reason(ReasonCode.ITEM_WITHOUT_ID)
+        handoffs.log(session, None, _note_change(source, why.vi()), False, why,
+                     dossier_code=got.dossier_code or "")
+        return Ingested(IngestOutcome.INVALID, reason=why.vi(), bad_field="id", code="id.missing")
+    if not take_receipt(session, ITEM_SOURCE, item_id):
+        return Ingested(IngestOutcome.DUPLICATE)
+    item = got.read
+    if isinstance(item, Exception):
+        raise item  # a bug in reading it: the caller quarantines this item alone
+    if isinstance(item, RefusedItem):
+        return _record_invalid(session, got, item_id, source, item)
+    if item.kind == HandoffKind.HANDOFF_CANCELLED:
+        return cancel_from_onestop(session, item, source)
+    return _create(session, item, source, settings)
+
+
+def _create(session: Session, item: HandoffItem, source: EventSource, settings: Settings
+            ) -> Ingested:
+    direction = item.direction
+    existing = handoffs.current(session, item.dossier_code, direction)
+    # A cancelled or returned hand-off may be requested again (a new generation, so a new
+    # OrderNumber); an active or delivered one may not.
+    renewable = existing is not None and existing.status in (Status.CANCELLED, Status.RETURNED)
+    if existing is not None and not _replaceable(existing) and not renewable:
+        answer = f"hồ sơ đã có yêu cầu bưu chính (trạng thái {existing.status})"
+        handoffs.log(session, existing, _note_change(source, answer), False,
+                     reason(ReasonCode.ALREADY_REQUESTED, status=existing.status))
+        return Ingested(IngestOutcome.IGNORED, existing.id, answer)
+    if existing is not None and _replaceable(existing):
+        # a corrected item for a hand-off that never reached the carrier
+        handoff = handoffs.locked(session, existing.id)
+    else:
+        generation = (existing.generation + 1) if existing is not None else 1
+        handoff = Handoff(dossier_code=item.dossier_code, direction=direction,
+                          generation=generation, status=Status.REQUESTED.value)
+        session.add(handoff)
+    _fill(handoff, item)
+    handoff.order_number = order_number(item.dossier_code, direction, handoff.generation)
+    session.flush()
+    note = item.procedure_name
+    if item.citizen and item.citizen.address.converted_from:
+        note += (f" | địa chỉ theo đơn vị hành chính cũ ({item.citizen.address.converted_from})"
+                 " đã chuyển sang đơn vị mới")
+    change = handoffs.Change(Status.REQUESTED, source, utcnow(), notes=note)
+    handoffs.log(session, handoff, change, True, reason(ReasonCode.HANDOFF_RECEIVED))
+    handoffs.set_status(handoff, Status.REQUESTED, change.occurred_at)
+    jobs: list[Job] = []
+    why = why_waiting(item.agency_code, agencies.get(session, item.agency_code))
+    if why is not None:  # kept, never dropped: taken up when the agency is added/enabled
+        hold(session, handoff, why, source)
+        return Ingested(IngestOutcome.CREATED, handoff.id, why.vi())
+    if dispatch_mode(session, settings, item.agency_code) == DispatchMode.AUTO:
+        # a corrected item after a rejected post: the same order number, its post revived
+        job = handoffs.request_post(session, handoff)
+        jobs = [job] if job else []
+    return Ingested(IngestOutcome.CREATED, handoff.id, jobs=jobs)
+
+
+def _replaceable(h: Handoff) -> bool:
+    return h.status == Status.NEEDS_ATTENTION and (h.last_carrier_code is None) and (
+        h.accepted_at is None
+    )
+
+
+def _fill(h: Handoff, item: HandoffItem) -> None:
+    assert item.citizen is not None
+    c = item.citizen
+    h.source_item_id = item.item_id
+    h.agency_code, h.agency_name = item.agency_code, item.agency_name
+    h.procedure_code, h.procedure_name = item.procedure_code, item.procedure_name
+    h.citizen_name, h.citizen_phone, h.citizen_email = c.name, c.phone, c.email
+    h.citizen_address = c.address.street
+    h.province_code, h.ward_code = c.address.province_code, c.address.ward_code
+    h.cod_amount, h.ready_at, h.status_reason = item.cod_amount, item.created_at, ""
+
+
+def _record_invalid(session: Session, got: OnestopItem, item_id: str, source: EventSource,
+                    refused: RefusedItem) -> Ingested:
+    """Keep the item visible as needs_attention with the reason; never post it."""
+    err = refused.error
+    why = scrub(str(err))
+    dossier = (got.dossier_code or f"?{item_id}")[:80]
+    direction = refused.direction
+    existing = handoffs.current(session, dossier, direction)
+    if existing is not None and not _replaceable(existing):
+        handoffs.log(session, existing, _note_change(source, why), False,
+                     reason(ReasonCode.INVALID_ITEM, item_id=item_id, detail=why))
+        return Ingested(IngestOutcome.INVALID, existing.id, why, bad_field=err.field, code=err.code)
+    handoff = existing
+    if handoff is None:
+        generation = (session.scalar(select(func.max(Handoff.generation)).where(
+            Handoff.dossier_code == dossier, Handoff.direction == direction)) or 0) + 1
+        handoff = Handoff(dossier_code=dossier, direction=direction, generation=generation,
+                          source_item_id=item_id, status=Status.NEEDS_ATTENTION.value,
+                          ready_at=utcnow())
+        session.add(handoff)
+        session.flush()
+    if refused.agency is not None:  # kept as sent, made storable, so ops see whose it is
+        handoff.agency_code, handoff.agency_name = refused.agency
+    change = handoffs.Change(Status.NEEDS_ATTENTION, source, utcnow(), notes=why,
+                             dedup_key=f"invalid:{item_id}")
+    handoffs.log(session, handoff, change, True, reason(ReasonCode.INVALID_ITEM, item_id=item_id))
+    handoffs.set_status(handoff, Status.NEEDS_ATTENTION, change.occurred_at, why)
+    jobs: list[Job] = []
+    if _valid_code(dossier):  # tell the one-stop what to fix; it cannot know a broken code
+        push = handoffs.queue_push(session, handoff, change)
+        jobs = [push] if push else []
+    return Ingested(IngestOutcome.INVALID, handoff.id, why, jobs, bad_field=err.field,
+                    code=err.code)
+
+
+def _valid_code(code: str) -> bool:
+    try:
+        check_dossier_code(code)
+    except InvalidInput:
+        return False
+    return True
+
+
+def _note_change(source: EventSource, note: str) -> handoffs.Change:
+    return handoffs.Change(None, source, utcnow(), notes=note)

@@ -1,0 +1,79 @@
+"""Taking outside entries one at a time: one that fails never blocks the others.
+
+Each entry (a one-stop feed item, a webhook item, a carrier tracking event) is taken in
+its own savepoint. When taking it raises anything at all (a bug, a value a column cannot
+hold, a database refusal), the savepoint is rolled back and the entry is quarantined: a
+row in the delivery-status log says which entry it was and why, written in a savepoint of
+its own with only storable text, so even a poisoned entry cannot leave the transaction
+broken. The caller then moves its cursor past the entry as for any other.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from worker.db.models import utcnow
+from worker.domain.enums import EventSource
+from worker.domain.reason_codes import ReasonCode, reason
+from worker.domain.text import sanitize_text
+from worker.service.flow.handoffs import Change
+from worker.service.flow.handoffs import log as log_event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Described:
+    """What the status log says about an entry we could not take (storable text only)."""
+
+    what: str  # "item hof_123", "event 65f1…"
+    source: EventSource  # the log's source
+    order_number: str = ""
+    dossier_code: str = ""
+
+
+def take_each(session: Session, things: list[Any], take: Callable[[Any], list[Any]],
+              describe: Callable[[Any], Described]) -> list[int]:
+    """Take every entry in its own savepoint; returns the ids of the jobs they created."""
+    ids: list[int] = []
+    for thing in things:
+        ids += take_one(session, thing, take, describe) or []
+    return ids
+
+
+def take_one(session: Session, thing: Any, take: Callable[[Any], list[Any]],
+             describe: Callable[[Any], Described]) -> list[int] | None:
+    """The ids of the jobs the entry created; None when it was quarantined instead."""
+    try:
+        with session.begin_nested():
+            jobs = take(thing)
+            session.flush()
+    except Exception as err:
+        quarantine(session, thing, describe, err)
+        return None
+    return [j.id for j in jobs if j is not None]
+
+
+def quarantine(session: Session, thing: Any, describe: Callable[[Any], Described],
+               err: BaseException) -> None:
+    """Record that an entry could not be taken; never raises."""
+    kind = type(err).__name__  # the type only: a database error's text carries the row's data
+    try:
+        d = describe(thing)
+        what = sanitize_text(d.what, 120)
+        log.error("%s could not be taken: %s", what, kind)
+        why = reason(ReasonCode.ENTRY_NOT_TAKEN, what=what, error=kind)
+        with session.begin_nested():
+            log_event(session, None, Change(None, d.source, utcnow(),
+                                            notes=why.vi()), False, why,
+                      order_number=sanitize_text(d.order_number, 50),
+                      dossier_code=sanitize_text(d.dossier_code, 80))
+            session.flush()
+    except Exception as second:  # the log row itself failed: the logger is all we have
+        log.error("an entry could not be taken (%s) nor quarantined (%s)", kind,
+                  type(second).__name__)

@@ -1,0 +1,103 @@
+"""Applying the carrier's tracking events: every event logged, forward moves pushed back.
+
+Events come by two paths: the tracking feed (the safety net, always on) and, where the
+carrier offers it, the status push (worker/service/flow/pushes.py). The two speak different
+codes, so "the same event" is decided on the milestone both map to: the order, the
+normalized status and the time to the second. The first copy of a milestone is logged
+(applied or not, as the state machine decides) with its milestone key in the log's unique
+`dedup_key`; any later copy, by either path, is logged as a duplicate and moves nothing.
+Informational and unknown codes have no milestone: they are keyed by their own code.
+A milestone the state machine does not apply because the hand-off is already past it is
+still told to the one-stop once, marked late (domain.transitions.told_late): the push
+product lacks some codes (failed pick-ups), so the feed brings them after the push moved on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from worker.db.models import Handoff, Job, StatusLogEntry
+from worker.domain.enums import EventSource
+from worker.domain.model import TrackingEvent
+from worker.domain.reason_codes import ReasonCode, reason
+from worker.domain.statuses import Status
+from worker.domain.transitions import told_late
+from worker.service.flow import handoffs
+
+CARRIER_SOURCES = (EventSource.CARRIER_FEED, EventSource.CARRIER_PUSH)
+
+
+def milestone_key(order_number: str, status: Status, occurred_at: datetime) -> str:
+    """One milestone of one order, whichever path told it: the push gives its time to the
+    second (local, no zone), the feed in milliseconds, so the key keeps whole seconds."""
+    return f"milestone:{order_number}|{status.value}|{int(occurred_at.timestamp())}"
+
+
+def code_key(ev: TrackingEvent, source: EventSource) -> str:
+    """An event keyed by its own code. The feed's form, `carrier:order|code|ms`, is what
+    every feed row was stored with before milestone keys, so rows already in a database
+    are still recognised; the push's codes are another table, hence another prefix."""
+    prefix = "push" if source == EventSource.CARRIER_PUSH else "carrier"
+    return f"{prefix}:{ev.dedup_key}"
+
+
+def event_keys(ev: TrackingEvent, source: EventSource) -> tuple[str, tuple[str, ...]]:
+    """(the key stored on the event's row, every key under which it was seen before)."""
+    own = code_key(ev, source)
+    if ev.status is None:
+        return own, (own,)
+    milestone = milestone_key(ev.order_number, ev.status, ev.occurred_at)
+    return milestone, (milestone, own)
+
+
+def apply_event(session: Session, ev: TrackingEvent,
+                source: EventSource = EventSource.CARRIER_FEED) -> Job | None:
+    """Apply one carrier event. Duplicates, late events and unknown codes are logged only."""
+    key, seen_as = event_keys(ev, source)
+    change = handoffs.Change(
+        ev.status, source, ev.occurred_at, raw_code=str(ev.raw_code), raw_text=ev.raw_text,
+        post_office=ev.post_office, notes=ev.notes, dedup_key=key, known_code=ev.known_code,
+        unique=True,
+    )
+    handoff = handoffs.by_order_number(session, ev.order_number)  # row-locked until commit
+    if _seen(session, handoff, ev, seen_as):
+        dup = handoffs.Change(**{**change.__dict__, "unique": False})
+        handoffs.log(session, handoff, dup, False,
+                     reason(ReasonCode.DUPLICATE_EVENT, event_id=ev.event_id),
+                     order_number=ev.order_number)
+        return None
+    if handoff is None:
+        handoffs.log(session, None, change, False, reason(ReasonCode.ORDER_NOT_KNOWN),
+                     order_number=ev.order_number)
+        return None
+    if ev.item_code and not handoff.item_code:
+        handoff.item_code = ev.item_code
+    decision, job = handoffs.apply(session, handoff, change)
+    if not decision.applied and ev.status is not None and told_late(
+            ev.status, ev.occurred_at, handoffs.told(session, handoff.id)):
+        # the hand-off is past this milestone (e.g. a failed pick-up the feed brings after
+        # the push said delivered): it moves nothing, but the one-stop hears it once
+        job = handoffs.queue_push(session, handoff, change, late=True)
+    return job
+
+
+def _seen(session: Session, handoff: Handoff | None, ev: TrackingEvent,
+          keys: tuple[str, ...]) -> bool:
+    """Whether this event (or its milestone) is in the log already. Besides the keys, a
+    carrier row of the hand-off with the same status in the same second counts: rows the
+    feed stored before milestone keys carry only their code key, which a push cannot
+    compute (the feed's code is not the push's)."""
+    if session.scalar(select(StatusLogEntry.id).where(StatusLogEntry.dedup_key.in_(keys))
+                      .limit(1)) is not None:
+        return True
+    if handoff is None or ev.status is None:
+        return False
+    second = ev.occurred_at.replace(microsecond=0)
+    return session.scalar(select(StatusLogEntry.id).where(
+        StatusLogEntry.handoff_id == handoff.id, StatusLogEntry.status == ev.status.value,
+        StatusLogEntry.source.in_(CARRIER_SOURCES), StatusLogEntry.dedup_key.is_not(None),
+        StatusLogEntry.occurred_at >= second,
+        StatusLogEntry.occurred_at < second + timedelta(seconds=1)).limit(1)) is not None

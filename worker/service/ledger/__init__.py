@@ -1,0 +1,195 @@
+"""The outbound ledger: enqueue, claim, and settle rows of work on the outside world.
+
+The package is the ledger (this module, so `ledger.enqueue(...)` reads the same everywhere)
+with its machinery: the unit of work that rings new rows after commit (`uow`) and leases
+(`leases`). It knows no use case: the flow, the jobs and the operators build on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from worker.db.models import Attempt, Job, utcnow
+from worker.domain.enums import AttemptOutcome, JobKind, JobState
+from worker.service.ledger.uow import collect
+
+# how an exhausted row's error reads for people (decisions read the attempt's outcome)
+EXHAUSTED_PREFIX = "không gửi được sau"
+
+# A kind's ordering rule: True while the job must wait for another (jobs.must_wait asks
+# the job's kind, through the registry; this module knows no kind's rule).
+OrderingRule = Callable[[Session, Job, datetime], bool]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A job taken for one attempt; plain values, safe to use outside the transaction."""
+
+    id: int
+    kind: str
+    handoff_id: int
+    payload: dict[str, Any]
+    attempts: int
+
+
+def enqueue(session: Session, kind: JobKind, handoff_id: int, key: str,
+            payload: dict[str, Any] | None = None, *, at: datetime | None = None) -> Job | None:
+    """Add a job unless one with the same idempotency key exists. Returns the new job,
+    collected for the unit of work to ring after commit.
+
+    The unique index decides: two clerks (or two processes) adding the same key at once
+    get one row; the loser's savepoint rolls back and it is told None.
+    """
+    if session.scalar(select(Job.id).where(Job.idempotency_key == key)) is not None:
+        return None
+    job = Job(kind=kind, handoff_id=handoff_id, idempotency_key=key, payload=payload or {},
+              next_attempt_at=at or utcnow())
+    try:
+        with session.begin_nested():
+            session.add(job)
+            session.flush()
+    except IntegrityError:
+        return None
+    collect(session, job)
+    return job
+
+
+def handoff_of(session: Session, job_id: int) -> int | None:
+    return session.scalar(select(Job.handoff_id).where(Job.id == job_id))
+
+
+def revive(session: Session, key: str) -> Job | None:
+    """A dead job back to pending from scratch (its cause was fixed), collected for the
+    unit of work to ring after commit; None if not dead."""
+    job = session.scalar(select(Job).where(Job.idempotency_key == key).with_for_update())
+    if job is None or job.state != JobState.DEAD:
+        return None
+    job.state, job.attempts, job.next_attempt_at = JobState.PENDING, 0, utcnow()
+    job.rung_at, job.locked_until = None, None
+    collect(session, job)
+    return job
+
+
+def stop_pending_post(session: Session, handoff_id: int, why: str) -> tuple[bool, bool]:
+    """Stop a hand-off's post that is waiting (not on the wire). Returns (stopped,
+    reached_carrier): reached_carrier is True when a post may have reached the carrier
+    (it was tried before, or it is on the wire right now)."""
+    now = utcnow()
+    post = session.scalar(select(Job).where(Job.handoff_id == handoff_id,
+                                            Job.kind == JobKind.POST_ORDER).with_for_update())
+    if post is None:
+        return False, False
+    in_flight = post.locked_until is not None and post.locked_until > now
+    if post.state == JobState.PENDING and not in_flight:
+        post.state, post.last_error = JobState.DONE, f"stopped: {why}"
+        return True, post.attempts > 0
+    return False, post.attempts > 0 or post.state == JobState.DONE
+
+
+def claim(session: Session, job_id: int, lease: float, *, waits: OrderingRule,
+          now: datetime | None = None) -> Claimed | None:
+    """Take a due, unlocked, pending job for one attempt; None if it is not ours to run.
+
+    The conditional UPDATE is the guard: two workers ringing the same row cannot both win.
+    While `waits` (its kind's ordering rule) holds, the job is left for a second later.
+    """
+    now = now or utcnow()
+    job = session.get(Job, job_id)
+    if job is None or job.state != JobState.PENDING or job.next_attempt_at > now:
+        return None
+    if waits(session, job, now):
+        job.next_attempt_at = now + timedelta(seconds=1)
+        job.rung_at = None
+        return None
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state == JobState.PENDING, Job.next_attempt_at <= now,
+               or_(Job.locked_until.is_(None), Job.locked_until < now))
+        .values(locked_until=now + timedelta(seconds=lease), attempts=Job.attempts + 1)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    session.refresh(job)
+    return Claimed(job.id, job.kind, job.handoff_id, dict(job.payload), job.attempts)
+
+
+def has_job(session: Session, handoff_id: int, kind: JobKind,
+            *where: ColumnElement[bool]) -> bool:
+    """Whether the hand-off has a job of `kind` meeting `where` (for ordering rules)."""
+    return session.scalar(
+        select(Job.id).where(Job.handoff_id == handoff_id, Job.kind == kind, *where).limit(1)
+    ) is not None
+
+
+def _mine(session: Session, claimed: Claimed) -> Job | None:
+    """The job, if this attempt is still the latest. After a lease ran out another worker
+    may have claimed it again: the stale attempt then records only its try, never the state.
+    """
+    job = session.get_one(Job, claimed.id, with_for_update=True)
+    return job if job.attempts == claimed.attempts else None
+
+
+def is_current(session: Session, claimed: Claimed) -> bool:
+    """True while this attempt is still the job's latest (it may settle the hand-off)."""
+    return _mine(session, claimed) is not None
+
+
+def _record(session: Session, claimed: Claimed, outcome: AttemptOutcome, error: str,
+            duration_ms: int | None) -> None:
+    session.add(Attempt(job_id=claimed.id, number=claimed.attempts, outcome=outcome,
+                        error=error, duration_ms=duration_ms))
+
+
+def settle_done(session: Session, claimed: Claimed, note: str = "",
+                duration_ms: int | None = None) -> None:
+    job = _mine(session, claimed)
+    if job is not None:
+        job.state, job.done_at, job.locked_until, job.last_error = JobState.DONE, utcnow(), None, ""
+    _record(session, claimed, AttemptOutcome.OK, note, duration_ms)
+
+
+def settle_retry(session: Session, claimed: Claimed, error: str, wait: float,
+                 duration_ms: int | None = None) -> None:
+    job = _mine(session, claimed)
+    if job is not None:
+        job.next_attempt_at = utcnow() + timedelta(seconds=wait)
+        job.locked_until, job.rung_at, job.last_error = None, None, error
+    _record(session, claimed, AttemptOutcome.TRANSIENT, error, duration_ms)
+
+
+def settle_dead(session: Session, claimed: Claimed, error: str,
+                outcome: AttemptOutcome = AttemptOutcome.PERMANENT,
+                duration_ms: int | None = None) -> None:
+    job = _mine(session, claimed)
+    if job is not None:
+        job.state, job.locked_until, job.last_error = JobState.DEAD, None, error
+    _record(session, claimed, outcome, error, duration_ms)
+
+
+def due_job_ids(session: Session, redispatch_after: float, limit: int = 500,
+                now: datetime | None = None) -> list[int]:
+    """Rows due and not rung recently (or whose ring was lost); marks them rung."""
+    now = now or utcnow()
+    stale = now - timedelta(seconds=redispatch_after)
+    ids = list(session.scalars(
+        select(Job.id).where(
+            Job.state == JobState.PENDING, Job.next_attempt_at <= now,
+            or_(Job.rung_at.is_(None), Job.rung_at < stale),
+            or_(Job.locked_until.is_(None), Job.locked_until < now),
+        ).order_by(Job.next_attempt_at, Job.id).limit(limit)
+    ))
+    if ids:
+        session.execute(update(Job).where(Job.id.in_(ids)).values(rung_at=now))
+    return ids
+
+
+def mark_rung(session: Session, job_ids: list[int]) -> None:
+    if job_ids:
+        session.execute(update(Job).where(Job.id.in_(job_ids)).values(rung_at=utcnow()))

@@ -18,7 +18,7 @@ class Address:
     ward_code: str  # GSO ward code, e.g. "30226"
     converted_from: str = ""  # the legacy (pre-July-2025) units it was converted from
     # The post office's own (province, district) codes of this ward, filled from the area
-    # table just before an order is posted (service/areas.resolve); None: not mapped.
+    # table just before an order is posted (service/agencies/areas.resolve); None: not mapped.
     carrier_area: tuple[int, int] | None = None
 
 

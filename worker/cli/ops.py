@@ -12,7 +12,7 @@ from worker.cli.common import clean_arg, echo_line, parse_moment, parse_since, r
 from worker.domain.enums import SOURCE_VI
 from worker.domain.moments import local
 from worker.reports import find_handoffs, recent_log, timeline
-from worker.service import sla
+from worker.service import sla, uow
 from worker.service.replay import dead_letters
 from worker.service.replay import replay as replay_jobs
 
@@ -24,7 +24,7 @@ REPLAY_PAGE = 500
 @click.option("--json", "as_json", is_flag=True)
 def status(code: str, as_json: bool) -> None:
     """Timeline of one hand-off (dossier code, order number or item code)."""
-    with runtime().db.unit_of_work() as s:
+    with uow.read(runtime()) as s:
         found = [timeline(s, h) for h in find_handoffs(s, code)]
     if not found:
         click.echo(f"không tìm thấy hồ sơ {code}", err=True)
@@ -55,7 +55,7 @@ def status(code: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def log_cmd(status_filter: str | None, since: str | None, limit: int, as_json: bool) -> None:
     """Recent entries of the delivery-status log."""
-    with runtime().db.unit_of_work() as s:
+    with uow.read(runtime()) as s:
         rows = recent_log(s, status=status_filter, since=parse_since(since), limit=limit)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
@@ -80,7 +80,7 @@ def _path(source: str) -> str:
 @click.option("--json", "as_json", is_flag=True)
 def stuck(as_json: bool) -> None:
     """Open SLA breaches (late or stuck hand-offs), worst first."""
-    with runtime().db.unit_of_work() as s:
+    with uow.read(runtime()) as s:
         rows = sla.stuck(s)
     if as_json:
         click.echo(json.dumps([{
@@ -107,7 +107,7 @@ def replay(job_ids: tuple[str, ...], all_dead: bool, as_json: bool) -> None:
     rt = runtime()
     ids: list[int | str] = list(job_ids)
     if all_dead:
-        with rt.db.unit_of_work() as s:
+        with uow.read(rt) as s:
             offset = 0
             while page := dead_letters(s, limit=REPLAY_PAGE, offset=offset):
                 ids += [d.job_id for d in page]

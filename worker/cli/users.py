@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 from worker.cli.common import clean_arg, fail, prepare_embedded, runtime
+from worker.service import uow
 from worker.service.users import (
     ROLES,
     UserError,
@@ -56,7 +57,7 @@ def _users_do(work: Callable[[Session], T]) -> T:
     """`work` on the users in one transaction; a refusal is told plainly (exit 2)."""
     prepare_embedded()
     try:
-        with runtime().db.unit_of_work() as s:
+        with uow.begin(runtime()) as s:
             return work(s)
     except UserError as err:
         fail(str(err))

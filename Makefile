@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # requirements-test.lock adds the test tools. `make lock` refreshes both from pyproject.toml.
 LOCK := requirements-test.lock
 
-.PHONY: demo test test-fast install lint clean browser lock audit
+.PHONY: demo test test-fast install lint clean browser lock audit docs
 
 # Re-installs whenever pyproject.toml or the lock changes; the project itself goes in
 # without dependencies, so nothing outside the lock is ever resolved.
@@ -48,6 +48,11 @@ test-fast: $(STAMP)
 	$(BIN)/ruff check worker integrations simulators tests tools celeryconfig.py
 	$(BIN)/pytest -q -x -m "not processes" tests/unit tests/service
 	$(BIN)/lint-imports --no-logo
+
+# The generated pages: docs/configuration.md (from worker/settings.py) and docs/cli.md (from
+# every command's --help); tests/unit/test_docs_fresh.py fails while either is stale.
+docs: $(STAMP)
+	$(BIN)/python tools/gen_docs.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check worker integrations simulators tests tools celeryconfig.py

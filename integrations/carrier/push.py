@@ -30,6 +30,7 @@ from worker.domain.errors import InvalidInput
 from worker.domain.model import TrackingEvent
 from worker.domain.privacy import scrub
 from worker.domain.rules import MAX_ORDER_NUMBER
+from worker.domain.signatures import PushKey  # re-exported: the wire's signature check
 from worker.domain.statuses import Status
 from worker.domain.text import check_moment, safe_display, sanitize_text
 
@@ -86,28 +87,6 @@ class BadPush(ValueError):
 def sign(secret: str, body: bytes) -> str:
     """The `ems-signature` of `body`: lowercase hex of HMAC-SHA256(secret, raw body)."""
     return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-
-
-class PushKey:
-    """A push secret made ready to check signatures. The HMAC's key is set up once, so a
-    check costs the same whatever the secret (its length included), and a stand-in key for
-    an unknown agency costs what a real one does. Its repr never shows the secret."""
-
-    __slots__ = ("_mac",)
-
-    def __init__(self, secret: str) -> None:
-        self._mac = hmac.new(secret.encode("utf-8"), digestmod=hashlib.sha256)
-
-    def __repr__(self) -> str:
-        return "PushKey(…)"
-
-    def verify(self, body: bytes, signature: str | None) -> bool:
-        """True when `signature` is the body's HMAC in hex, upper or lower case (the
-        contract says lowercase; case carries nothing), compared in constant time."""
-        mac = self._mac.copy()
-        mac.update(body)
-        given = (signature or "").strip().encode("utf-8", "replace").lower()
-        return hmac.compare_digest(mac.hexdigest().encode("ascii"), given)
 
 
 def verify(secret: str, body: bytes, signature: str | None) -> bool:

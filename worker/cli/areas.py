@@ -19,6 +19,7 @@ from worker.domain import area_table
 from worker.domain.moments import local
 from worker.domain.text import safe_display
 from worker.service.agencies import areas
+from worker.service.ledger import uow
 from worker.settings import get_settings
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # the country's table is about 100 KB
@@ -27,13 +28,14 @@ SHOWN_CHANGES = 10
 
 
 @contextmanager
-def _session() -> Iterator[Session]:
-    """One transaction on the configured database (the embedded one migrated first).
-    Only the database: no adapter, broker or web app is loaded for these commands."""
+def _session(*, read: bool = False) -> Iterator[Session]:
+    """One transaction on the configured database (the embedded one migrated first), read
+    only when `read`. Only the database: no adapter, broker or web app is loaded for these
+    commands, so no bell either (the area table queues no work)."""
     prepare_embedded()
     db = Database(get_settings().resolved_database_url())
     try:
-        with db.unit_of_work() as s:
+        with uow.read(db) if read else uow.write(db) as s:
             yield s
     finally:
         db.dispose()
@@ -85,7 +87,7 @@ def import_cmd(file: Path, dry_run: bool) -> None:
 def check_cmd(as_json: bool) -> None:
     """List the wards in force the table in use does not map (exit 1 when there are any)
     and say whether the table is still the placeholders."""
-    with _session() as s:
+    with _session(read=True) as s:
         info = areas.info(s)
         table = areas.current(s)
     current = area_table.current_wards()

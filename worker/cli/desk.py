@@ -10,6 +10,7 @@ import click
 from worker.cli.common import clean_arg, runtime
 from worker.domain.enums import DeskOutcomeKind
 from worker.service.flow.desk import cancel, request_pickups, waiting_list
+from worker.service.ledger import uow
 
 
 @click.group()
@@ -46,7 +47,7 @@ def pickup_cancel(code: str, agency: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def pickup_pending(agency: str | None, as_json: bool) -> None:
     """Hand-offs waiting for the desk to call the courier, oldest first."""
-    with runtime().db.unit_of_work() as s:
+    with uow.read(runtime()) as s:
         waiting = waiting_list(s, agency)
     rows = waiting.items
     if waiting.truncated:  # on stderr: the --json list on stdout stays a plain list

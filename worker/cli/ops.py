@@ -14,6 +14,7 @@ from worker.domain.moments import local
 from worker.service.admin.replay import dead_letters
 from worker.service.admin.replay import replay as replay_jobs
 from worker.service.flow import sla
+from worker.service.ledger import uow
 from worker.service.views.reports import find_handoffs, recent_log, timeline
 
 REPLAY_PAGE = 500
@@ -24,7 +25,7 @@ REPLAY_PAGE = 500
 @click.option("--json", "as_json", is_flag=True)
 def status(code: str, as_json: bool) -> None:
     """Timeline of one hand-off (dossier code, order number or item code)."""
-    with runtime().db.unit_of_work() as s:
+    with uow.read(runtime()) as s:
         found = [timeline(s, h) for h in find_handoffs(s, code)]
     if not found:
         click.echo(f"không tìm thấy hồ sơ {code}", err=True)
@@ -55,7 +56,7 @@ def status(code: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def log_cmd(status_filter: str | None, since: str | None, limit: int, as_json: bool) -> None:
     """Recent entries of the delivery-status log."""
-    with runtime().db.unit_of_work() as s:
+    with uow.read(runtime()) as s:
         rows = recent_log(s, status=status_filter, since=parse_since(since), limit=limit)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
@@ -80,7 +81,7 @@ def _path(source: str) -> str:
 @click.option("--json", "as_json", is_flag=True)
 def stuck(as_json: bool) -> None:
     """Open SLA breaches (late or stuck hand-offs), worst first."""
-    with runtime().db.unit_of_work() as s:
+    with uow.read(runtime()) as s:
         rows = sla.stuck(s)
     if as_json:
         click.echo(json.dumps([{
@@ -107,7 +108,7 @@ def replay(job_ids: tuple[str, ...], all_dead: bool, as_json: bool) -> None:
     rt = runtime()
     ids: list[int | str] = list(job_ids)
     if all_dead:
-        with rt.db.unit_of_work() as s:
+        with uow.read(rt) as s:
             offset = 0
             while page := dead_letters(s, limit=REPLAY_PAGE, offset=offset):
                 ids += [d.job_id for d in page]

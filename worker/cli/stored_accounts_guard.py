@@ -14,6 +14,7 @@ from worker.secrets_check import ALLOW_SWITCH
 from worker.service.agencies import key_guard
 from worker.service.agencies.agency_secrets import public_values_admitted, stored_agency_problems
 from worker.service.agencies.vault import Credentials
+from worker.service.ledger import uow
 from worker.settings import Settings
 
 
@@ -22,7 +23,7 @@ def _stored(settings: Settings) -> list[tuple[str, Credentials | None]]:
     (exit 2) when the database cannot be read: a guard that cannot look must not pass."""
     db = Database(settings.resolved_database_url())
     try:
-        with db.unit_of_work() as session:
+        with uow.read(db) as session:
             if not inspect(session.connection()).has_table("agencies"):
                 return []  # not migrated yet: nothing stored
             return list(key_guard.stored_accounts(session, settings))

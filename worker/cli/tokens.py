@@ -9,6 +9,7 @@ import click
 from worker.cli.common import prepare_embedded, runtime
 from worker.domain.errors import InvalidInput
 from worker.service.access.api_tokens import create, listing, revoke
+from worker.service.ledger import uow
 
 
 @click.group()
@@ -29,7 +30,7 @@ def token_add(name: str, agency: str | None, all_agencies: bool) -> None:
     """Make a token and print it once (only its hash is kept)."""
     prepare_embedded()
     try:
-        with runtime().db.unit_of_work() as s:
+        with uow.begin(runtime()) as s:
             row, secret = create(s, name, agency_code=agency, all_agencies=all_agencies)
             scope = "all agencies" if row.all_agencies else f"agency {row.agency_code}"
     except InvalidInput as err:
@@ -42,7 +43,7 @@ def token_add(name: str, agency: str | None, all_agencies: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def token_list(as_json: bool) -> None:
     """Tokens by name, prefix and agency, with when they were made, last used and revoked."""
-    with runtime().db.unit_of_work() as s:
+    with uow.read(runtime()) as s:
         rows = [{"name": r.name, "prefix": r.prefix,
                  "agency": "*" if r.all_agencies else r.agency_code,
                  "created": _fmt(r.created_at), "last_used": _fmt(r.last_used_at),
@@ -62,7 +63,7 @@ def token_list(as_json: bool) -> None:
 def token_revoke(name: str) -> None:
     """Revoke a token at once: its next call gets 401."""
     try:
-        with runtime().db.unit_of_work() as s:
+        with uow.begin(runtime()) as s:
             row = revoke(s, name)
             when = _fmt(row.revoked_at)
     except InvalidInput as err:

@@ -18,6 +18,7 @@ from worker.service.access.users import (
     set_active,
     set_password,
 )
+from worker.service.ledger import uow
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -56,7 +57,7 @@ def _users_do(work: Callable[[Session], T]) -> T:
     """`work` on the users in one transaction; a refusal is told plainly (exit 2)."""
     prepare_embedded()
     try:
-        with runtime().db.unit_of_work() as s:
+        with uow.begin(runtime()) as s:
             return work(s)
     except UserError as err:
         fail(str(err))

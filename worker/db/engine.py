@@ -121,9 +121,10 @@ class Database:
 
     @contextmanager
     def long_read(self) -> Iterator[Session]:
-        """A session that only reads, for as long as a streamed download lasts; never
-        committed. PostgreSQL: a READ ONLY transaction. SQLite: begun DEFERRED, so under WAL
-        the workers keep writing meanwhile (every other transaction begins IMMEDIATE)."""
+        """A session that only reads (`uow.read`: pages, views, checks, and a streamed
+        download for as long as it lasts); never committed. PostgreSQL: a READ ONLY
+        transaction. SQLite: begun DEFERRED, so under WAL the workers keep writing
+        meanwhile (every other transaction begins IMMEDIATE)."""
         with self.engine.connect() as conn:
             conn.execution_options(**{LONG_READ: True}, postgresql_readonly=True)
             with Session(bind=conn) as session:

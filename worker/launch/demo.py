@@ -18,6 +18,7 @@ from worker.domain import routes
 from worker.domain.enums import Role
 from worker.domain.statuses import FINAL, Status
 from worker.launch.stack import Stack
+from worker.service.ledger import uow
 from worker.service.views.reports import counts_by_status
 
 DEMO_USERS = (("ops", "ops-demo-2026", Role.OPS, None, "Cán bộ vận hành"),
@@ -79,7 +80,7 @@ def add_login(stack: Stack, username: str, password: str, role: str, agency: str
 
 def _counts(db: Database) -> dict[str, int]:
     try:
-        with db.unit_of_work() as s:
+        with uow.read(db) as s:
             return counts_by_status(s)
     except Exception:  # schema not there yet in the first second
         return {}
@@ -150,7 +151,7 @@ def _per_agency(db: Database, carrier: dict) -> list[str]:
     """Print each agency's figures and check that every order reached the carrier by its
     agency's route and customer code; returns what is wrong (for the verdict)."""
     orders = carrier.get("orders_by_number") or {}
-    with db.unit_of_work() as s:
+    with uow.read(db) as s:
         agencies = {a.code: a for a in s.scalars(select(Agency))}
         rows = s.execute(select(Handoff.agency_code, Handoff.order_number, Handoff.status)).all()
     click.echo("\nTheo đơn vị:")

@@ -21,6 +21,7 @@ from worker.db.models import Cursor, Heartbeat, utcnow
 from worker.service import agencies
 from worker.service.agencies import areas
 from worker.service.flow.cursors import ONESTOP_CURSOR, carrier_cursor
+from worker.service.ledger import uow
 from worker.settings import Settings
 
 FLEET_HEARTBEAT = "worker"
@@ -35,7 +36,7 @@ def beat_heartbeat(db: Database, *names: str) -> None:
     """Mark each named heartbeat as beating now.
     Two processes of one host may insert the same row at once: the loser just updates."""
     now = utcnow()
-    with db.unit_of_work() as s:
+    with uow.write(db) as s:
         for name in names:
             if s.execute(update(Heartbeat).where(Heartbeat.name == name)
                          .values(at=now)).rowcount == 1:  # type: ignore[attr-defined]
@@ -53,7 +54,7 @@ def liveness(settings: Settings, hostname: str | None = None) -> list[str]:
     now = utcnow()
     problems: list[str] = []
     try:
-        with db.unit_of_work() as s:
+        with uow.read(db) as s:
             own = host_heartbeat(hostname)
             beat = s.scalar(select(Heartbeat.at).where(Heartbeat.name == own))
             subject = f"worker {own.split(':', 1)[1]} (this container)"
@@ -96,7 +97,7 @@ def notices(settings: Settings) -> list[str]:
     report, so it gives no notice here."""
     db = Database(settings.resolved_database_url())
     try:
-        with db.unit_of_work() as s:
+        with uow.read(db) as s:
             note = areas.placeholder_notice(s)
     except Exception:
         return []

@@ -20,7 +20,6 @@ from urllib.parse import urlencode
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -34,12 +33,12 @@ from worker.domain.routes import label as route_label
 from worker.domain.text import clean_text, safe_display
 from worker.service.admin import agency_admin
 from worker.service.agencies.vault import VaultError
-from worker.service.ledger import uow
 from worker.service.runtime import Runtime
 from worker.service.views import agency_views
 from worker.web.guards import login_required
 from worker.web.render import render
 from worker.web.session import check_csrf
+from worker.web.units import reading, writing
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +71,7 @@ def _rt(request: Request) -> Runtime:
 
 
 async def _read(request: Request, work: Any, *args: Any) -> Any:
-    rt = _rt(request)
-
-    def run() -> Any:
-        with rt.db.unit_of_work() as s:
-            return work(s, *args)
-
-    return await run_in_threadpool(run)
+    return await reading(_rt(request), work, *args)
 
 
 def _one(form: dict[str, list[str]], name: str) -> str:
@@ -242,13 +235,8 @@ def _after(code: str, done: str, saved: agency_admin.Saved) -> RedirectResponse:
 
 async def _write(request: Request, work: Any) -> agency_admin.Saved:
     rt = _rt(request)
-
-    def run() -> agency_admin.Saved:
-        with uow.begin(rt) as s:  # posts taken up are rung once committed
-            saved: agency_admin.Saved = work(s, rt.settings)
-            return saved
-
-    return await run_in_threadpool(run)
+    saved: agency_admin.Saved = await writing(rt, work, rt.settings)  # takes-up are rung
+    return saved
 
 
 VAULT_VI = ("Không mở được khóa mã hóa thông tin tài khoản (HANDOFF_CREDENTIALS_KEY chưa "

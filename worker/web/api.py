@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.requests import Request
@@ -31,6 +32,7 @@ from worker.service.access import api_tokens
 from worker.service.flow import desk as service
 from worker.service.flow.desk_queue import MAX_PENDING
 from worker.web.bodies import BodyRefused, read_json_object
+from worker.web.units import reading, writing
 
 MAX_CODE_CHARS = 80  # Handoff.dossier_code
 MAX_AGENCY_CHARS = 40  # Handoff.agency_code
@@ -203,11 +205,8 @@ def token_required(handler: Handler) -> Handler:
         if scheme.lower() != "bearer":
             return _unauthorized("thiếu mã truy cập (bearer token) hoặc mã không đúng")
 
-        def check() -> api_tokens.Caller | api_tokens.Refused:
-            with rt.db.unit_of_work() as s:
-                return api_tokens.authenticate(s, token.strip())
-
-        found = await run_in_threadpool(check)
+        # a write: the token's last use is recorded
+        found = await writing(rt, api_tokens.authenticate, token.strip())
         if isinstance(found, api_tokens.Refused):
             return _unauthorized(found.reason)
         request.state.caller = found
@@ -260,18 +259,17 @@ async def pending(request: Request) -> Response:
                    "mã đơn vị", required=False) or None
     agency = _scope(caller, asked, "agency")
 
-    def load() -> dict[str, Any]:
-        with rt.db.unit_of_work() as s:
-            waiting = service.waiting_list(s, agency)
-            return PendingList(items=[PendingItem(
-                dossierCode=w.dossier_code, direction=w.direction,  # type: ignore[arg-type]
-                procedureName=w.procedure_name, citizenName=mask_name(w.citizen_name),
-                phoneMasked=w.phone_masked, place=w.place, readyAt=w.ready_at,
-                waitedSeconds=w.waited_seconds,
-            ) for w in waiting.items], total=waiting.total,
-                truncated=waiting.truncated).model_dump(mode="json")
+    def load(s: Session) -> dict[str, Any]:
+        waiting = service.waiting_list(s, agency)
+        return PendingList(items=[PendingItem(
+            dossierCode=w.dossier_code, direction=w.direction,  # type: ignore[arg-type]
+            procedureName=w.procedure_name, citizenName=mask_name(w.citizen_name),
+            phoneMasked=w.phone_masked, place=w.place, readyAt=w.ready_at,
+            waitedSeconds=w.waited_seconds,
+        ) for w in waiting.items], total=waiting.total,
+            truncated=waiting.truncated).model_dump(mode="json")
 
-    return JSONResponse(await run_in_threadpool(load))
+    return JSONResponse(await reading(rt, load))
 
 
 class _AnyText(PathConvertor):

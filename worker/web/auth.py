@@ -18,9 +18,11 @@ from worker.domain.enums import Role
 from worker.domain.text import safe_display
 from worker.service.access import login_throttle, web_sessions
 from worker.service.access.users import authenticate
+from worker.service.ledger import uow
 from worker.web.guards import NO_AGENCY_VI, STALE_FORM_VI
 from worker.web.render import render
 from worker.web.session import check_csrf, current_user
+from worker.web.units import writing
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ def _try_login(request: Request, username: str, password: str) -> tuple[str, obj
     admission = login_throttle.admit(rt.db, username, client)
     if not admission.allowed:
         return "wait", admission.wait_seconds
-    with rt.db.unit_of_work() as s:
+    with uow.read(rt) as s:
         user = authenticate(s, username, password)
         if user is None:
             return "wrong", None
@@ -65,7 +67,7 @@ def _try_login(request: Request, username: str, password: str) -> tuple[str, obj
     if role == Role.DESK and not agency:
         # a desk clerk sees and acts for one agency only; without one, nothing is safe
         return "no_agency", None
-    with rt.db.unit_of_work() as s:
+    with uow.begin(rt) as s:
         old = request.session.get("sid")
         if isinstance(old, str):  # another login in this browser: the old session ends
             web_sessions.end(s, old)
@@ -112,13 +114,7 @@ async def logout(request: Request) -> Response:
     except PermissionError:
         return render(request, "error.html", {"message": STALE_FORM_VI}, status_code=403)
     sid = request.session.get("sid")
-    db = request.app.state.runtime.db
-
-    def end() -> None:
-        with db.unit_of_work() as s:
-            web_sessions.end(s, str(sid))
-
-    await run_in_threadpool(end)
+    await writing(request.app.state.runtime, web_sessions.end, str(sid))
     request.session.clear()
     return RedirectResponse("/login", 303)
 

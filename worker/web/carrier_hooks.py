@@ -168,7 +168,7 @@ def _usable_code(agency: str) -> bool:
 
 def _check_for(rt: Runtime, door: _Door, agency: str) -> PushCheck:
     """How to check the agency's pushes: one look-up whoever asks (push_keys.py)."""
-    with rt.db.unit_of_work() as s:
+    with uow.read(rt) as s:
         return door.keys.check_for(s, rt.settings, agency if _usable_code(agency) else None)
 
 

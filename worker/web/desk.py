@@ -20,6 +20,7 @@ from worker.service.flow.agency_settings import agency_names
 from worker.web.guards import NO_AGENCY_VI, forbidden, login_required
 from worker.web.render import render
 from worker.web.session import CurrentUser, check_csrf
+from worker.web.units import reading
 
 
 def waited_words(seconds: int) -> str:
@@ -70,19 +71,18 @@ async def _context(request: Request, user: CurrentUser) -> dict[str, Any]:
     rt = request.app.state.runtime
     agency = _scope(user, request)
 
-    def load() -> dict[str, Any]:
-        with rt.db.unit_of_work() as s:
-            now = utcnow()
-            waiting = queue.waiting_list(s, agency)
-            return {
-                "waiting": [(w, waited_words(w.waited_seconds)) for w in waiting.items],
-                "waiting_total": waiting.total,
-                "ordered": [(o, waited_words(int((now - o.since).total_seconds())))
-                            for o in queue.ordered(s, agency)],
-                "agencies": _agencies(s) if user.role == Role.OPS else [],
-            }
+    def load(s: Session) -> dict[str, Any]:
+        now = utcnow()
+        waiting = queue.waiting_list(s, agency)
+        return {
+            "waiting": [(w, waited_words(w.waited_seconds)) for w in waiting.items],
+            "waiting_total": waiting.total,
+            "ordered": [(o, waited_words(int((now - o.since).total_seconds())))
+                        for o in queue.ordered(s, agency)],
+            "agencies": _agencies(s) if user.role == Role.OPS else [],
+        }
 
-    return {"agency": agency or "", **await run_in_threadpool(load)}
+    return {"agency": agency or "", **await reading(rt, load)}
 
 
 @desk_login
@@ -98,15 +98,14 @@ async def pending_json(request: Request) -> Response:
     rt = request.app.state.runtime
     agency = _scope(user, request)
 
-    def load() -> dict[str, Any]:
-        with rt.db.unit_of_work() as s:
-            waiting = queue.waiting_list(s, agency)
-            return {"items": [{"dossierCode": w.dossier_code,
-                               "waited": waited_words(w.waited_seconds)}
-                              for w in waiting.items],
-                    "total": waiting.total, "truncated": waiting.truncated}
+    def load(s: Session) -> dict[str, Any]:
+        waiting = queue.waiting_list(s, agency)
+        return {"items": [{"dossierCode": w.dossier_code,
+                           "waited": waited_words(w.waited_seconds)}
+                          for w in waiting.items],
+                "total": waiting.total, "truncated": waiting.truncated}
 
-    return JSONResponse(await run_in_threadpool(load))
+    return JSONResponse(await reading(rt, load))
 
 
 def _codes(form: dict[str, list[str]]) -> list[str]:

@@ -23,20 +23,15 @@ from worker.web.guards import login_required
 from worker.web.ops_csv import BUSY_RETRY_SECONDS, BUSY_VI, csv_download, export_slots
 from worker.web.render import render, templates
 from worker.web.session import check_csrf, current_user
+from worker.web.units import reading
 
 DEAD_PAGE = 100
 DIRECTIONS = list(oq.DIRECTION_VI.items())
 
 
 async def _read(request: Request, work: Any, *args: Any) -> Any:
-    """Run a read-only function `work(session, *args)` in a unit of work, off the loop."""
-    rt = request.app.state.runtime
-
-    def run() -> Any:
-        with rt.db.unit_of_work() as s:
-            return work(s, *args)
-
-    return await run_in_threadpool(run)
+    """Run a read-only function `work(session, *args)` in a read-only unit of work."""
+    return await reading(request.app.state.runtime, work, *args)
 
 
 def _live_html(request: Request, ov: dict[str, Any]) -> str:
@@ -88,7 +83,7 @@ async def handoff_csv(request: Request) -> Response:
         busy.headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
         return busy
     rt = request.app.state.runtime
-    return csv_download(rt.db, f, unmasked=unmasked, limit=rt.settings.csv_max_rows,
+    return csv_download(rt, f, unmasked=unmasked, limit=rt.settings.csv_max_rows,
                         done=lambda: slots.give_back(user.username))
 
 

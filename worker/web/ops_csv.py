@@ -14,8 +14,9 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from worker.db.engine import Database
 from worker.domain.enums import VN_TZ
+from worker.service.ledger import uow
+from worker.service.runtime import Runtime
 from worker.service.views import ops_queries as oq
 from worker.service.views.ops_filters import Filters
 
@@ -107,15 +108,15 @@ class CsvDownload(StreamingResponse):
             self._done()
 
 
-def export_chunks(db: Database, f: Filters, *, unmasked: bool, limit: int
+def export_chunks(rt: Runtime, f: Filters, *, unmasked: bool, limit: int
                   ) -> Generator[bytes, None, None]:
     """The export's bytes, read in one long read (PostgreSQL: a server-side cursor) that
     starts with the first chunk asked for and ends when the generator is closed."""
-    with db.long_read() as s:
+    with uow.read(rt) as s:
         yield from csv_chunks(oq.csv_rows(s, f, unmasked=unmasked, limit=limit))
 
 
-def csv_download(db: Database, f: Filters, *, unmasked: bool, limit: int,
+def csv_download(rt: Runtime, f: Filters, *, unmasked: bool, limit: int,
                  done: Callable[[], None]) -> CsvDownload:
-    return CsvDownload(export_chunks(db, f, unmasked=unmasked, limit=limit), done,
+    return CsvDownload(export_chunks(rt, f, unmasked=unmasked, limit=limit), done,
                        unmasked=unmasked)

@@ -11,12 +11,12 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from worker.domain.enums import Role
 from worker.service.access import web_sessions
+from worker.web.units import writing
 
 
 @dataclass(frozen=True)
@@ -48,13 +48,8 @@ class SessionUsers:
             cookie = scope.get("session")
             sid = cookie.get("sid") if cookie is not None else None
             if isinstance(sid, str) and cookie is not None:
-                db = scope["app"].state.runtime.db
-
-                def load() -> web_sessions.SessionUser | None:
-                    with db.unit_of_work() as s:
-                        return web_sessions.resolve(s, sid)
-
-                found = await run_in_threadpool(load)
+                # a write: an expired session is deleted, a live one's last use recorded
+                found = await writing(scope["app"].state.runtime, web_sessions.resolve, sid)
                 if found is None:
                     cookie.clear()
                 else:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -14,16 +13,12 @@ from worker.service.flow.agency_settings import AgencyRow, list_agencies, set_di
 from worker.web.guards import login_required
 from worker.web.render import render
 from worker.web.session import check_csrf
+from worker.web.units import reading, writing
 
 
 async def _rows(request: Request) -> list[AgencyRow]:
     rt = request.app.state.runtime
-
-    def run() -> list[AgencyRow]:
-        with rt.db.unit_of_work() as s:
-            return list_agencies(s, rt.settings)
-
-    return await run_in_threadpool(run)
+    return await reading(rt, list_agencies, rt.settings)
 
 
 def _page(request: Request, rows: list[AgencyRow], *, saved: str = "", error: str = "",
@@ -48,12 +43,8 @@ async def save_dispatch(request: Request) -> Response:
     rt = request.app.state.runtime
     actor = request.state.user.username
 
-    def run() -> None:
-        with rt.db.unit_of_work() as s:
-            set_dispatch(s, code, mode, actor)
-
     try:
-        await run_in_threadpool(run)
+        await writing(rt, set_dispatch, code, mode, actor)
     except ValueError as err:
         return _page(request, await _rows(request), error=str(err), status_code=400)
     return RedirectResponse("/settings?" + urlencode({"saved": code}), 303)

@@ -5,7 +5,7 @@ Opening the stored credentials (Fernet) costs a tenth of a millisecond or more: 
 every push, it made a wrong signature for an agency with its own account answer slower
 than one for a code that names nobody, and timing told strangers which agencies exist.
 Now both paths do the same work: one look-up of the code, then one HMAC with a key made
-ready beforehand (integrations/carrier/push.PushKey), real or stand-in. What is kept is
+ready beforehand (worker/domain/signatures.PushKey), real or stand-in. What is kept is
 tied to the agency's row as read on each push: when its credentials (or its customer code,
 route, quota) change, by this process or another (`handoff agency update`, rotate-key),
 the next push sees another row and opens the new value once.
@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import String, literal, select
 from sqlalchemy.orm import Session
 
-from integrations.carrier.push import PushKey
 from worker.db.models import Agency
 from worker.domain.model import CarrierAccount
+from worker.domain.signatures import PushKey
 from worker.service.agencies import account_of_row
 from worker.service.agencies.vault import VaultError
 from worker.settings import Settings

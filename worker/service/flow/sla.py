@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from worker.db.models import Handoff, Job, SlaBreach, utcnow
 from worker.db.readable import read_rows
 from worker.domain.enums import JobKind, JobState
+from worker.domain.job_payloads import NotifyPayload
 from worker.domain.moments import as_utc
 from worker.domain.sla_rules import Limits, Rule, Snapshot, broken, rule_label, severity
 from worker.domain.statuses import FINAL
@@ -221,7 +222,7 @@ def queue_notifications(session: Session) -> int:
     for handoff_id, rule in rows:
         msg = message_id(handoff_id, rule)
         if ledger.enqueue(session, JobKind.NOTIFY, handoff_id, msg,
-                          {"rule": rule, "message_id": msg}) is not None:
+                          NotifyPayload(rule, msg).to_json()) is not None:
             count += 1
     return count
 

@@ -1,5 +1,10 @@
 """The unit of work: one transaction whose new ledger rows are rung only after it commits.
 
+Above the service layer (pages, CLI, tasks, checks) every transaction is one of these:
+`begin(rt)` to change things, `read(rt)` to look, and `write(db)` only where no runtime
+(and so no bell) exists and nothing is queued. `Database.unit_of_work()` is the service
+layer's own tool; tests/unit/test_one_unit_of_work.py keeps it out of the layers above.
+
 Services never ring. Every row the ledger adds or revives in a session is collected on
 that session (`collect`); `begin(rt)` opens the transaction, and once it has committed it
 rings the bell for the collected rows that are really there (a row added in a savepoint
@@ -18,9 +23,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
-from sqlalchemy import inspect
-from sqlalchemy.orm import Session
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import ORMExecuteState, Session
 
+from worker.db.engine import Database
 from worker.db.models import Job
 
 if TYPE_CHECKING:
@@ -71,3 +77,43 @@ def batch(rt: Runtime) -> Iterator[None]:
         _BATCH.reset(token)
         if held:
             rt.bell.ring(list(dict.fromkeys(held)))
+
+
+class WriteRefused(RuntimeError):
+    """A write where none may be: a change inside `read`, or work queued inside `write`
+    (which has no bell to ring it). A bug in the caller, never a user's doing."""
+
+
+@contextmanager
+def read(source: Runtime | Database) -> Iterator[Session]:
+    """A transaction that only reads (pages, CLI views, checks): never committed, and any
+    change made in it is refused at once (`WriteRefused`) rather than silently dropped.
+    It is the database's long read: READ ONLY on PostgreSQL, and on SQLite begun DEFERRED,
+    so a page that looks never waits for, nor holds up, the workers' writes."""
+    db = source if isinstance(source, Database) else source.db
+    with db.long_read() as session:
+        event.listen(session, "do_orm_execute", _no_write_statement)
+        event.listen(session, "before_flush", _no_pending_change)
+        yield session
+
+
+def _no_write_statement(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        raise WriteRefused("a read-only unit of work was asked to write")
+
+
+def _no_pending_change(session: Session, *_: object) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise WriteRefused("a read-only unit of work was asked to write")
+
+
+@contextmanager
+def write(db: Database) -> Iterator[Session]:
+    """A transaction for a process that has a database but no runtime, and so no bell
+    (heartbeats, the metrics' totals, the area table): committed on success. It may queue
+    no work: a ledger row collected in it is refused before commit, as there is nothing
+    to ring it and it would wait for the sweep."""
+    with db.unit_of_work() as session:
+        yield session
+        if _to_ring(session):
+            raise WriteRefused("work queued where no bell can ring it: use uow.begin(rt)")

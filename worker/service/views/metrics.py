@@ -40,6 +40,7 @@ from worker.domain.sla_rules import Rule
 from worker.domain.statuses import Status
 from worker.ports.quota import RateLimiter
 from worker.service.jobs import handler_for
+from worker.service.ledger import uow
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class DatabaseCollector(Collector):
         skipped = GaugeMetricFamily("handoff_metrics_families_skipped",
                                     "Families left out of this scrape: a stored value could "
                                     "not be read (see the web process log)")
-        with self.db.unit_of_work() as s:
+        with uow.write(self.db) as s:  # a write: reading folds the pending deltas
             sc = Scrape(s, now, metric_counts.read(s))
             for build in FAMILIES:
                 try:

@@ -26,6 +26,18 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # `services` on every test that needs PostgreSQL or Redis, so `make test-fast` can leave
+    # them out by marker: a fixture that takes them, or a postgresql/redis parameter (a
+    # fixture that calls getfixturevalue("pg_url") for it is not visible before it runs).
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = {str(v) for v in callspec.params.values()} if callspec else set()
+        if ({"pg_url", "redis_url"} & set(getattr(item, "fixturenames", ()))
+                or {"postgresql", "redis"} & params):
+            item.add_marker(pytest.mark.services)
+
+
 def _reachable(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=1):
@@ -60,14 +72,26 @@ def pg_url() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def redis_db_index() -> int:
+    """TEST_REDIS_DB: a different index for each test run that shares one Redis server
+    (default 7). Under pytest-xdist worker gwN takes the N-th of a comma-separated list, or
+    the one index + N: `make test`'s five workers use 7-11."""
+    given = [int(i) for i in os.environ.get("TEST_REDIS_DB", "7").split(",")]
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:])
+    index = given[worker] if len(given) > 1 else given[0] + worker
+    if not 0 <= index < 16:  # Redis keeps 16 databases unless told otherwise
+        pytest.fail(f"Redis database {index} for xdist worker {worker}: set TEST_REDIS_DB "
+                    f"lower or to one index per worker")
+    return index
+
+
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """A Redis database index of its own, flushed before and after."""
     require_service("Redis", "127.0.0.1", 6379)
     import redis
 
-    # TEST_REDIS_DB: a different index for each test run that shares one Redis server
-    url = f"{REDIS_URL}/{os.environ.get('TEST_REDIS_DB', '7')}"
+    url = f"{REDIS_URL}/{redis_db_index()}"
     client = redis.Redis.from_url(url)
     client.flushdb()
     yield url

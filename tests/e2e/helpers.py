@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 from simulators.onestop.data import ItemFactory, wards_by_province
 from tests.web_app import csrf, login
+from worker.db.engine import Database
+from worker.db.models import Handoff, Job
+from worker.domain.enums import JobKind, JobState
 from worker.launch.stack import Stack
 
 DESK_AGENCY = ("000.00.17.H19", "UBND xã Lai Vung", 82)  # in desk dispatch in web_stack
@@ -31,16 +32,19 @@ def api_auth(stack: Stack, name: str = "e2e-lai-vung", agency: str | None = DESK
     return {"Authorization": f"Bearer {_TOKENS[key]}"}
 
 
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    """Poll until check() is truthy; returns its value."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+def posts_closed(stack: Stack, codes: set[str]) -> bool:
+    """Each of these dossiers has its post job, and every one is done: the worker has acted on
+    them, and a done job is never tried again (so no second courier trip can follow)."""
+    db = Database(f"sqlite:///{(stack.home / 'handoff.db').resolve()}")
+    try:
+        with db.unit_of_work() as s:
+            states = s.execute(select(Handoff.dossier_code, Job.state)
+                               .join(Job, Job.handoff_id == Handoff.id)
+                               .where(Handoff.dossier_code.in_(codes),
+                                      Job.kind == JobKind.POST_ORDER)).all()
+    finally:
+        db.dispose()
+    return {c for c, _ in states} == codes and all(st == JobState.DONE for _, st in states)
 
 
 def agency_items(factory: ItemFactory, n: int, defect: str | None = None,

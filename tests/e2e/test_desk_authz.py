@@ -14,7 +14,8 @@ import pytest
 
 from simulators.onestop.data import ItemFactory
 from tests.e2e.conftest import USERS
-from tests.e2e.helpers import agency_items, pending_codes, wait_for, web_login
+from tests.e2e.helpers import agency_items, pending_codes, web_login
+from tests.support.waits import wait_for
 from worker.launch.stack import Stack
 
 OTHER_AGENCY = ("000.00.21.H19", "UBND phường Cao Lãnh", 82)  # posts by itself, no desk

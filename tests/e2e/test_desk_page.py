@@ -11,7 +11,8 @@ import httpx
 
 from simulators.onestop.data import ItemFactory
 from tests.e2e.conftest import login
-from tests.e2e.helpers import agency_items, pending_codes, wait_for
+from tests.e2e.helpers import agency_items, pending_codes, posts_closed
+from tests.support.waits import wait_for
 
 
 def test_desk_page_needs_a_login(web_stack):
@@ -69,7 +70,8 @@ def test_clerk_calls_the_courier_for_the_selected_dossiers(web_stack, page, arti
     numbers = {f"{c}/R1" for c in chosen}
     wait_for(lambda: set(web_stack.carrier_admin("stats")["orders_by_number"]) == numbers,
              "the carrier to get exactly the chosen orders", 60)
-    time.sleep(2)
+    # another order could only come from a post job not yet done
+    wait_for(lambda: posts_closed(web_stack, set(chosen)), "the three post jobs done", 60)
     assert set(web_stack.carrier_admin("stats")["orders_by_number"]) == numbers
 
     # cancel one from "Đã gọi bưu tá, chưa lấy"

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from simulators.onestop.data import ItemFactory
 from tests.e2e.conftest import login
-from tests.e2e.helpers import DESK_AGENCY, agency_items, wait_for
+from tests.e2e.helpers import DESK_AGENCY, agency_items
+from tests.support.waits import wait_for
 from worker.db.engine import Database
 from worker.db.models import Handoff
 from worker.launch.stack import Stack

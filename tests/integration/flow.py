@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 from sqlalchemy import func, select
 
+from tests.support.waits import log_tails, wait_for
 from worker.db.engine import Database
 from worker.db.models import Handoff, Job, StatusLogEntry
 from worker.domain.statuses import FINAL, REPEATABLE
@@ -18,33 +18,36 @@ def counts(db: Database) -> dict[str, int]:
         return dict(s.execute(select(Handoff.status, func.count()).group_by(Handoff.status)).all())
 
 
+def _counts_or_none(db: Database) -> dict[str, int]:
+    try:
+        return counts(db)
+    except Exception:  # the database is not there yet, or busy: nothing seen
+        return {}
+
+
 def wait_until(db: Database, predicate, timeout: float, what: str, stack: Stack) -> dict:
-    deadline = time.monotonic() + timeout
-    seen: dict[str, int] = {}
-    while time.monotonic() < deadline:
-        try:
-            seen = counts(db)
-        except Exception:
-            seen = {}
-        if predicate(seen):
-            return seen
-        time.sleep(0.5)
-    logs = {n: (stack.home / f"{n}.log").read_text(errors="replace")[-3000:]
-            for n in ("worker", "beat", "web") if (stack.home / f"{n}.log").exists()}
-    raise AssertionError(f"timed out waiting for {what}; statuses now {seen}; logs: {logs}")
+    """Wait until predicate(hand-off counts by status) holds; return those counts."""
+    found: list[dict[str, int]] = [{}]
+
+    def reached() -> bool:
+        found[0] = _counts_or_none(db)
+        return bool(predicate(found[0]))
+
+    wait_for(reached, what, timeout,
+             seen=lambda: f"statuses now {found[0]}; logs: {log_tails(stack.home)}")
+    return found[0]
+
+
+def _pending(db: Database) -> int:
+    with db.unit_of_work() as s:
+        return int(s.scalar(select(func.count()).select_from(Job).where(
+            Job.state == "pending")) or 0)
 
 
 def ledger_drained(db: Database, timeout: float, stack: Stack) -> None:
     """Wait until no outbound work is pending (push-backs trail the last status)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with db.unit_of_work() as s:
-            pending = s.scalar(select(func.count()).select_from(Job).where(
-                Job.state == "pending"))
-        if pending == 0:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{pending} ledger rows still pending after {timeout}s")
+    wait_for(lambda: _pending(db) == 0, "the ledger to drain", timeout,
+             seen=lambda: f"{_pending(db)} ledger rows still pending after {timeout}s")
 
 
 def all_final(n: int):

@@ -18,6 +18,7 @@ from tests.integration.flow import (
     ledger_drained,
     wait_until,
 )
+from tests.support.waits import wait_for
 from worker.db.engine import Database
 from worker.db.models import Handoff, StatusLogEntry
 from worker.launch.stack import Stack
@@ -128,10 +129,7 @@ def test_withdrawals_from_the_onestop_cancel_before_pickup_and_are_refused_after
             out = stack.run("status", late["dossierCode"], "--json")
             return any("cancel refused" in e["reason"] for e in json.loads(out.stdout)[0]["events"])
 
-        deadline = time.monotonic() + 60
-        while not refused():
-            assert time.monotonic() < deadline, "the withdrawal after pickup was not refused"
-            time.sleep(1)
+        wait_for(refused, "the withdrawal after pickup to be refused", 60, every=1)
         stack.carrier_admin("advance", {"seconds": 24 * 3600})
         wait_until(db, lambda c: c.get("delivered") == 1, 90, "the other delivered", stack)
         stats = stack.carrier_admin("stats")

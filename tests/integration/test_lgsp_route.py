@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from worker.domain.enums import Route
 from worker.domain.errors import CancelRefused, PermanentError, TransientError
 from worker.domain.model import CarrierAccount
 from worker.domain.statuses import Status
-from worker.launch.stack import wait_http
+from worker.launch.stack import free_port, release_port, wait_http
 
 LGSP_ACCOUNT = CarrierAccount(Route.LGSP, "C0002", "lgsp-key", "lgsp-secret-MARKER")
 NGSP_ACCOUNT = CarrierAccount(Route.NGSP, "C0003", "ngsp-key", "ngsp-secret-MARKER")
@@ -172,19 +171,15 @@ def test_two_routes_two_accounts_on_one_simulator(sim, admin):
 
 
 # --- `handoff simulate carrier --route ...`: one simulator process per route ---------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def simulate(tmp_path):
     procs: list[subprocess.Popen[bytes]] = []
+    ports: list[int] = []
     logs = contextlib.ExitStack()
 
     def start(*args: str, env: dict[str, str] | None = None) -> str:
-        port = _free_port()
+        port = free_port()
+        ports.append(port)
         log = logs.enter_context(open(tmp_path / f"sim-{port}.log", "wb"))  # noqa: SIM115
         proc = subprocess.Popen(
             [sys.executable, "-m", "worker.cli", "simulate", "carrier", "--port", str(port),
@@ -199,6 +194,8 @@ def simulate(tmp_path):
         proc.terminate()
         proc.wait(timeout=10)
     logs.close()
+    for port in ports:
+        release_port(port)
 
 
 @pytest.mark.processes

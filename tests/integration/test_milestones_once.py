@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -18,6 +16,7 @@ from sqlalchemy import select
 from integrations.carrier.mapping import lookup_status
 from tests.integration.flow import all_final, ledger_drained, wait_until
 from tests.onestop_items import changed, numbered
+from tests.support.waits import wait_for
 from worker.db.engine import Database
 from worker.db.models import Cursor, Handoff, Job
 from worker.domain.statuses import REPEATABLE
@@ -81,13 +80,6 @@ def _statuses(db: Database) -> dict[str, str]:
         return dict(s.execute(select(Handoff.dossier_code, Handoff.status)).all())
 
 
-def _until(check: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.3)
-
-
 def _withdraw(stack: Stack, item: dict, n: int) -> None:
     stack.onestop_admin("handoffs", {"items": [changed(
         item, id=f"hof_withdraw_{n}", type="handoff_cancelled")]})
@@ -143,12 +135,12 @@ def test_pushes_ahead_of_the_feed_and_refused_withdrawals_tell_each_milestone_on
             # carrier, which refuses it. A pushing account's is known here at once and is
             # refused here.
             _withdraw(stack, by_code[unseen[0]], 1)
-            _until(lambda: _statuses(db)[pushed[0]] == "picked_up", 30,
-                   "the push of the pick-up applied")
+            wait_for(lambda: _statuses(db)[pushed[0]] == "picked_up",
+                     "the push of the pick-up applied", 30, every=0.3)
             _withdraw(stack, by_code[pushed[0]], 2)
             withdrawn = Counter({unseen[0]: 1, pushed[0]: 1})
-            _until(lambda: all(_told(_recorded(stack)[c])["withdrawal_refused"] == 1
-                               for c in withdrawn), 30, "both withdrawals refused")
+            wait_for(lambda: all(_told(_recorded(stack)[c])["withdrawal_refused"] == 1
+                                 for c in withdrawn), "both withdrawals refused", 30, every=0.3)
 
             stack.carrier_admin("faults", {"speed": FAST})
             wait_until(db, all_final(len(items)), 120, "every dossier delivered", stack)
@@ -168,12 +160,10 @@ def test_pushes_ahead_of_the_feed_and_refused_withdrawals_tell_each_milestone_on
                         missing[code] = (dict(told), dict(wanted))
                 return missing
 
-            deadline = time.monotonic() + 60
-            while missing := untold():
-                assert time.monotonic() < deadline, f"not told to the one-stop: {missing}"
-                time.sleep(0.5)
-            _until(lambda: _feeds_read_to_the_end(stack, db, items), 60,
-                   "every feed read to its last entry")
+            wait_for(lambda: not untold(), "every milestone told to the one-stop", 60,
+                     seen=lambda: f"not told to the one-stop: {untold()}")
+            wait_for(lambda: _feeds_read_to_the_end(stack, db, items),
+                     "every feed read to its last entry", 60, every=0.3)
             ledger_drained(db, 60, stack)
 
             recorded = _recorded(stack)

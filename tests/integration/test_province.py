@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 import httpx
@@ -14,6 +13,7 @@ from sqlalchemy import String, Text, inspect, select
 
 from tests.integration.flow import all_final, wait_until
 from tests.onestop_items import numbered
+from tests.support.waits import log_tails, wait_for
 from tests.web_app import add_staff, login
 from worker.db.engine import Database
 from worker.db.models import Base, Handoff, StatusLogEntry
@@ -73,12 +73,8 @@ def _check_orders(stack: Stack, handoffs: list[Handoff], agency: dict, code: str
 
 
 def _wait_for(predicate, timeout: float, what: str, stack: Stack, db: Database) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate(_by_agency(db)):
-            return
-        time.sleep(0.5)
-    wait_until(db, lambda c: False, 0.1, what, stack)  # fails with the logs
+    wait_for(lambda: predicate(_by_agency(db)), what, timeout,
+             seen=lambda: f"logs: {log_tails(stack.home)}")
 
 
 def test_agencies_on_two_routes_and_a_disabled_one_on_a_real_worker(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from simulators.carrier.app import SimConfig, serve_in_thread
 from tests.integration.test_carrier_client import make_order
 from tests.quota_windows import max_in_window
+from tests.support.waits import wait_for
 from worker.bootstrap import build_runtime, quota_limiter
 from worker.db.engine import Database
 from worker.domain.errors import TransientError
@@ -91,13 +92,9 @@ def _worker(index: int, home: str, db_url: str, broker_url: str, sim: str, start
 
 def _until_seen(sim: str, key: str, requests: int, timeout: float = 60) -> None:
     """Wait until the post office has seen `requests` requests of account `key`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        seen = httpx.get(f"{sim}_admin/quota").json()["accounts"].get(key, {})
-        if seen.get("requests", 0) >= requests:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"the workers sent fewer than {requests} requests of {key}")
+    wait_for(lambda: httpx.get(f"{sim}_admin/quota").json()["accounts"].get(key, {}).get(
+        "requests", 0) >= requests, f"the workers to send {requests} requests of {key}",
+        timeout, every=0.05)
 
 
 @pytest.fixture(params=[pytest.param("redis", marks=pytest.mark.services), "database"])

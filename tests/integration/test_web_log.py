@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.waits import wait_for
 from worker.launch.stack import Stack
 
 FORGED_QUERY = "x=%0D%0AFORGED%1B%5B2J"
@@ -22,13 +23,12 @@ PHONE_QUERY = "q=0912%20345%20678"
 
 
 def _wait_for(log: Path, marker: bytes, timeout: float = 15.0) -> bytes:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def text_with_marker() -> bytes:
         text = log.read_bytes()
-        if marker in text:
-            return text
-        time.sleep(0.1)
-    raise AssertionError(f"{marker!r} never reached {log}: {log.read_bytes()[-2000:]!r}")
+        return text if marker in text else b""
+
+    return wait_for(text_with_marker, f"{marker!r} in {log}", timeout, every=0.1,
+                    seen=lambda: f"{log.read_bytes()[-2000:]!r}")
 
 
 @pytest.mark.processes

@@ -214,9 +214,10 @@ WSO2_SHAPED = secrets.token_urlsafe(21)  # 28 characters, as the post office's g
     ("push_secret", "ab12" * 10, "low_entropy"),
     ("push_secret", "password-password-password-password", "low_entropy"),
     ("push_secret", "Xk4ZfK8b2pDemoR7uT1nVxQ9wA3mLe5sHj", "placeholder"),  # ours: draw again
-    ("push_secret", RANDOM, None),
+    # drawn afresh each run: named, so every pytest-xdist worker collects the same test ids
+    pytest.param("push_secret", RANDOM, None, id="push_secret-random-None"),
     # issued by the post office: taken as issued, only public values and placeholders refused
-    ("secret_key", WSO2_SHAPED, None),
+    pytest.param("secret_key", WSO2_SHAPED, None, id="secret_key-wso2-shaped-None"),
     ("secret_key", "Qx4Rt8Vb3Nm6Kc1Wz5Hj", None),
     ("secret_key", "Xk4ZfK8b2pDemoR7uT1nVxQ9wA3a", None),  # "demo" inside a random run
     ("secret_key", "my-demo-secret", "placeholder"),

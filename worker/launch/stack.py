@@ -5,12 +5,15 @@ Used by `handoff demo` and by the integration tests, so both exercise the same t
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,10 +39,53 @@ FAST = {
 }
 
 
+# Ports for the processes a Stack starts: below Linux's ephemeral range (32768 up), so no
+# outgoing connection or bind to port 0 takes one between our pick and the child's bind; a
+# lock on a file named after the port keeps every other process that uses this module (the
+# parallel test workers, a second test run, a demo) off it until the Stack stops.
+PORTS = range(20000, 32768)
+_PORT_LOCKS = Path(tempfile.gettempdir()) / f"handoff-stack-ports-{os.getuid()}"
+_held: dict[int, int] = {}  # port -> the open file whose lock reserves it
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port nobody listens on, reserved for this process until `release_port`."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.choice(PORTS)
+        if port in _held or not _reserve(port):
+            continue
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port))
+        except OSError:  # someone listens there (or it lingers in TIME_WAIT)
+            release_port(port)
+            continue
+        return port
+    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
+
+
+def release_port(port: int) -> None:
+    fd = _held.pop(port, None)
+    if fd is not None:
+        os.close(fd)  # closing drops the lock
+
+
+def _reserve(port: int) -> bool:
+    """False when another process holds the port's lock; True (unlocked) when the lock
+    folder cannot be used: the bind check alone then decides, as before."""
+    try:
+        _PORT_LOCKS.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(_PORT_LOCKS / str(port), os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    _held[port] = fd
+    return True
 
 
 @dataclass
@@ -186,6 +232,8 @@ class Stack:
         for f in self._logs.values():
             f.close()
         self._logs.clear()
+        for port in (self.carrier_port, self.onestop_port, self.web_port):
+            release_port(port)
 
     # Simulator admin calls
     def carrier_admin(self, path: str, payload: dict | None = None) -> dict:

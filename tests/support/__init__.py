@@ -1,0 +1,1 @@
+"""Helpers shared by every test tier: waiting for a positive sign, serving an app on loopback."""

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # requirements-test.lock adds the test tools. `make lock` refreshes both from pyproject.toml.
 LOCK := requirements-test.lock
 
-.PHONY: demo test test-fast install lint clean browser lock audit docs
+.PHONY: demo test test-fast coverage install lint clean browser lock audit docs
 
 # Re-installs whenever pyproject.toml or the lock changes; the project itself goes in
 # without dependencies, so nothing outside the lock is ever resolved.
@@ -36,18 +36,33 @@ browser:
 audit: $(STAMP)
 	$(BIN)/python tools/audit.py requirements.lock requirements-test.lock
 
+# The suite in parallel processes (pytest-xdist): most process tests wait on the processes
+# they started, so more workers than cores pay. loadscope keeps each module on one worker, in
+# order (an e2e module starts its stack of processes once). Tests marked `serial` time speed
+# against the clock: they run alone afterwards. PYTEST_WORKERS=0: everything in one process.
+PYTEST_WORKERS ?= 4
+PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadscope
 test: $(STAMP) browser audit
 	$(BIN)/ruff check worker integrations simulators tests tools celeryconfig.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo  # the layers and import rules of .importlinter
-	$(BIN)/pytest -q -rs --durations=25
+	$(BIN)/pytest -q -rs --durations=25 $(PYTEST_PARALLEL) -m "not serial"
+	$(BIN)/pytest -q -rs -m serial
 
-# The edit-test loop: ruff, unit and service tests (no worker processes, no `handoff`
-# subprocesses, no browser; under a minute), import rules.
+# The edit-test loop (about 20 s): ruff; of tests/unit and tests/service the rules on fakes,
+# parsing and mapping, in two processes: no `handoff` subprocesses (processes), no PostgreSQL
+# or Redis (services), no web, CLI or server-thread flows on a database (flows); import rules.
 test-fast: $(STAMP)
 	$(BIN)/ruff check worker integrations simulators tests tools celeryconfig.py
-	$(BIN)/pytest -q -x -m "not processes" tests/unit tests/service
+	$(BIN)/pytest -q -x -n 2 -m "not processes and not services and not flows" \
+	  tests/unit tests/service
 	$(BIN)/lint-imports --no-logo
+
+# Branch coverage of worker/ and integrations/ as the test processes see it (the `handoff`
+# processes they start are not measured): measured the same way each time, to compare.
+coverage: $(STAMP)
+	$(BIN)/pytest -q $(PYTEST_PARALLEL) --cov=worker --cov=integrations \
+	  --cov-branch --cov-report=term:skip-covered --cov-report=json:test-artifacts/coverage.json
 
 # The generated pages: docs/configuration.md (from worker/settings.py) and docs/cli.md (from
 # every command's --help); tests/unit/test_docs_fresh.py fails while either is stale.

@@ -70,6 +70,7 @@ def _hammer(kind: str, url: str, account: str, per_second: float, threads: int, 
     out.put(sent)
 
 
+@pytest.mark.serial  # times taken by the senders: other tests' load jitters them into a window
 def test_processes_hammering_one_account_never_pass_the_quota(store):
     kind, url = store
     per_second, procs, threads, each = 20, 4, 4, 6

@@ -10,6 +10,7 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from tests.integration.flow import wait_until
@@ -36,6 +37,7 @@ def _accepted_at(db: Database) -> dict[str, list[float]]:
     return out
 
 
+@pytest.mark.serial  # the free account's full speed is timed: alone, not beside other tests
 def test_three_workers_keep_every_account_under_its_quota(tmp_path: Path) -> None:
     data = json.loads(EXAMPLE_AGENCIES.read_text(encoding="utf-8"))
     for entry in data.values():

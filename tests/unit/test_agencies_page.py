@@ -29,6 +29,8 @@ from worker.service.ledger import uow
 from worker.service.runtime import Runtime
 from worker.settings import Settings
 
+pytestmark = pytest.mark.flows  # the pages through the real app
+
 # long and random enough for the secrets rules off the embedded default (PostgreSQL runs)
 MARKER = "MARKER-SECRET-7f3a-Qx4Rt8Vb3Nm6Kc1W"
 CODE = "000.00.99.H19"  # not one of the agencies sqlite_db seeds

@@ -45,6 +45,8 @@ from worker.service.ledger import uow
 from worker.service.runtime import Runtime
 from worker.settings import Settings
 
+pytestmark = pytest.mark.flows  # the CLI on a database, a simulator thread
+
 MARKER = "MARKER-SECRET-7f3a"
 CODE = "000.00.99.H19"  # not one of the agencies sqlite_db seeds
 SENDER = ["--name", "UBND xã Thử Nghiệm", "--tel", "02773000001", "--address", "Số 1",

@@ -21,6 +21,8 @@ from worker.launch.health import FLEET_HEARTBEAT, beat_heartbeat
 from worker.service.agencies import areas
 from worker.settings import get_settings
 
+pytestmark = pytest.mark.flows  # the CLI and the ops overview on a database
+
 SEED = Path(__file__).resolve().parents[2] / "worker" / "db" / "seed" / "area_codes.csv"
 NEW_HOAN_KIEM = (101, 999001)  # the post office's codes for Phường Hoàn Kiếm (1/70)
 

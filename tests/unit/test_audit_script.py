@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.flows  # tools/audit.py and pip-audit in subprocesses
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tools" / "audit.py"
 PIP_AUDIT = Path(sys.executable).with_name("pip-audit")

@@ -18,6 +18,8 @@ from worker.domain.json_input import json_depth
 from worker.settings import Settings
 from worker.web.app import create_app
 
+pytestmark = pytest.mark.flows  # the app on a real server thread
+
 
 @pytest.fixture
 def web(tmp_path: Path) -> Iterator[str]:

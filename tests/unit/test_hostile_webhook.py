@@ -26,6 +26,8 @@ from worker.db.models import Handoff, Receipt, StatusLogEntry
 from worker.settings import Settings
 from worker.web.hooks import onestop_hook
 
+pytestmark = pytest.mark.flows  # the hook on a real server thread
+
 SECRET = Settings().webhook_secret
 
 

@@ -25,6 +25,9 @@ from worker.service.access.users import add_user
 from worker.settings import Settings
 from worker.web.app import create_app
 
+# the throttle's rules on a real database of many rows, and through the web app
+pytestmark = pytest.mark.flows
+
 T0 = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
 PASSWORD = "the-right-password"
 

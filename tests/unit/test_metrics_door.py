@@ -20,6 +20,8 @@ from worker.secrets_check import secret_problems
 from worker.settings import Settings
 from worker.web.metrics_route import ScrapeCache
 
+pytestmark = pytest.mark.flows  # /metrics through the real app on a database
+
 TOKEN = "Xq7vN2pL9sT4wK8mR3cZ6bF1hJ5dG0yA-metrics"
 # Settings off the embedded default; the runtime's database stays the test's SQLite file
 # (create_app connects to nothing at start)

@@ -77,6 +77,7 @@ def capped(sqlite_db: Database, tmp_path: Path) -> Iterator[Web]:
         yield web
 
 
+@pytest.mark.flows  # through the real app on a database
 def test_the_download_quotes_formulas_and_is_never_cached(capped: Web) -> None:
     _seed(capped.db, 1, 1, agency_name='=HYPERLINK("http://evil.example","Bấm")')
     r = capped.client.get("/ops/handoffs.csv")
@@ -88,6 +89,7 @@ def test_the_download_quotes_formulas_and_is_never_cached(capped: Web) -> None:
     assert header[0] == "Mã hồ sơ" and line[3] == '\'=HYPERLINK("http://evil.example","Bấm")'
 
 
+@pytest.mark.flows  # through the real app on a database
 def test_an_export_past_the_row_cap_ends_with_a_line_saying_so(capped: Web) -> None:
     _seed(capped.db, 1, 3)
     rows = _cells(capped.client.get("/ops/handoffs.csv").content)
@@ -160,6 +162,7 @@ def _cookie(web: Web, username: str) -> str:
         return str(browser.cookies[COOKIE])
 
 
+@pytest.mark.flows  # through the real app on a database
 def test_a_second_export_by_the_same_person_at_once_is_refused_in_vietnamese(
         capped: Web) -> None:
     _seed(capped.db, 1, 3)
@@ -190,6 +193,7 @@ def test_a_second_export_by_the_same_person_at_once_is_refused_in_vietnamese(
         assert len(_cells(whole.body)) == 4  # the header and the three hand-offs
 
 
+@pytest.mark.flows  # through the real app on a database
 def test_a_download_the_browser_leaves_midway_frees_the_turn(capped: Web) -> None:
     _seed(capped.db, 1, 3)
     ops = _cookie(capped, "ops")

@@ -6,6 +6,8 @@ import pytest
 
 from tests.web_app import csrf, login
 
+pytestmark = pytest.mark.flows  # the pages through the real app
+
 
 @pytest.mark.parametrize("path", ["/desk/pickups", "/desk/cancel"])
 def test_a_file_sent_in_place_of_the_dossier_code_is_ignored_not_a_500(web_app, path) -> None:

@@ -4,6 +4,7 @@ does not answer is up=0, and the other families are still served."""
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from integrations.quota.redis_bucket import RedisBucket
@@ -25,6 +26,7 @@ def samples(text: str) -> dict[str, dict[str, float]]:
     return out
 
 
+@pytest.mark.flows  # through the real app
 def test_quota_counters_of_the_workers_reach_the_web_metrics(sqlite_db: Database, web_app):
     worker = DatabaseBucket(Database(sqlite_db.url), max_wait=30, margin=0.0)  # another process
     for _ in range(3):

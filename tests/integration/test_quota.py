@@ -104,6 +104,7 @@ def broker_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue("redis_url") if request.param == "redis" else ""
 
 
+@pytest.mark.serial  # the free account's full speed is timed: alone, not beside other tests
 def test_three_workers_keep_each_account_quota_and_a_429_holds_only_its_account(
         sqlite_db: Database, broker_url: str, tmp_path: Path):
     sim, stop = serve_in_thread(SimConfig(

@@ -3,8 +3,11 @@
 Why not kombu's filesystem transport: under load a consumer can read a message file before
 the producer has finished writing it, and the JSON error kills the worker's consumer (seen
 in our flow test). The SQLAlchemy transport reads under BEGIN IMMEDIATE, so it cannot.
-Two changes to it: a short polling interval (the default 1 s caps a worker at about two
-tasks a second) and a generous SQLite busy timeout (worker, beat and web share the file).
+Three changes to it: a short polling interval (the default 1 s caps a worker at about two
+tasks a second), a generous SQLite busy timeout (worker, beat and web share the file), and a
+queue created by another process between kombu's look and its insert taken as found (kombu
+guards that race with a lock of its own process only; the lost insert's IntegrityError
+stopped a worker's consumer at start-up on a loaded machine).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport.sqlalchemy import Channel as _Channel
 from kombu.transport.sqlalchemy import Transport as _Transport
 from sqlalchemy import create_engine
+from sqlalchemy.exc import IntegrityError
 
 SCHEME = "handoffsqlite"
 URL_PREFIX = f"{SCHEME}+"
@@ -26,6 +30,16 @@ class Channel(_Channel):
         conninfo = self.connection.client
         return create_engine(conninfo.hostname, connect_args={"timeout": 60},
                              hide_parameters=True)  # like every engine of ours
+
+    def _get_or_create(self, queue: str) -> Any:
+        try:
+            return super()._get_or_create(queue)
+        except IntegrityError:  # another process created it meanwhile: the unique name decides
+            self.session.rollback()
+            found = self.session.query(self.queue_cls).filter(self.queue_cls.name == queue).first()
+            if found is None:
+                raise
+            return found
 
 
 class Transport(_Transport):

@@ -61,7 +61,9 @@ test-fast: $(STAMP)
 # Branch coverage of worker/ and integrations/ as the test processes see it (the `handoff`
 # processes they start are not measured): measured the same way each time, to compare.
 coverage: $(STAMP)
-	$(BIN)/pytest -q $(PYTEST_PARALLEL) --cov=worker --cov=integrations \
+	mkdir -p test-artifacts
+	COVERAGE_FILE=test-artifacts/.coverage \
+	  $(BIN)/pytest -q $(PYTEST_PARALLEL) --cov=worker --cov=integrations \
 	  --cov-branch --cov-report=term:skip-covered --cov-report=json:test-artifacts/coverage.json
 
 # The generated pages: docs/configuration.md (from worker/settings.py) and docs/cli.md (from

@@ -68,7 +68,9 @@ def test_a_small_form_still_reaches_the_login_page(web: str) -> None:
 def test_json_depth_of_a_hostile_megabyte_takes_well_under_a_second(body: bytes) -> None:
     started = time.perf_counter()
     json_depth(body)
-    assert time.perf_counter() - started < 1.0  # the quadratic scan took ~45 minutes
+    # linear: ~0.2 s alone, under 2 s on a loaded 2-core machine running the suite in parallel;
+    # the bound only has to catch the quadratic scan, which took ~45 minutes
+    assert time.perf_counter() - started < 10.0
 
 
 def test_json_depth_ignores_brackets_inside_strings() -> None:

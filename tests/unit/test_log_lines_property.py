@@ -203,7 +203,6 @@ def test_a_failed_celery_task_is_logged_with_its_traceback_escaped() -> None:
     """Celery's own failure log (celery.app.trace, its formatter): the traceback kept
     readable, the exception's outside text one escaped line."""
     app = Celery("tests.logsafe", set_as_current=False)
-    app.conf.task_always_eager = True
 
     @app.task(name="tests.boom")
     def boom(text: str) -> None:

@@ -42,7 +42,11 @@ def test_ten_hostile_items_before_five_valid_ones_never_stop_the_feed(tmp_path):
         stack.carrier_admin("faults", {"return_rate": 0.0, "pickup_fail_rate": 0.0})
         stack.onestop_admin("handoffs", {"items": [item for item, _ in HOSTILE]})
         valid = stack.onestop_admin("handoffs", {"count": 5, "type": "result_ready"})["items"]
-        stack.start_all()
+        # the rest of start_all: starting the simulators again would leave these two running
+        stack.migrate()
+        stack.start_web()
+        stack.start_worker()
+        stack.start_beat()
         try:
             wait_until(db, lambda c: c.get("delivered", 0) == 5 and c.get(
                 "needs_attention", 0) == 10, 150, "5 delivered and 10 needing attention", stack)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from integrations.carrier.routes import ADAPTERS
+from integrations.carriers.registry import ADAPTERS
 from integrations.notify.client import WebhookNotifier
 from integrations.onestop.client import OnestopClient
 from integrations.quota.redis_bucket import RedisBucket

@@ -25,7 +25,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as Path
 
-from integrations.carrier import lgsp_wire, mapping
+from integrations.carriers.vnpost import wire
+from integrations.carriers.vnpost.routes import lgsp_wire
 from simulators.carrier.store import SimStore
 from worker.domain.enums import Route
 from worker.domain.routes import ROUTES
@@ -94,17 +95,17 @@ class Doors:
 
     def _ngsp_paths(self, alone: bool) -> list[Path]:
         return [
-            Path(f"/{mapping.TOKEN_PATH}", self._token(Route.NGSP), methods=["POST"]),
-            Path(f"/{mapping.POST_PATH}", self._ngsp(self.post), methods=["POST"]),
-            Path(f"/{mapping.TRACKING_PATH}", self._ngsp(self.tracking), methods=["GET"]),
-            Path(f"/{mapping.CANCEL_PATH}", self._ngsp(self.cancel), methods=["GET"]),
+            Path(f"/{wire.TOKEN_PATH}", self._token(Route.NGSP), methods=["POST"]),
+            Path(f"/{wire.POST_PATH}", self._ngsp(self.post), methods=["POST"]),
+            Path(f"/{wire.TRACKING_PATH}", self._ngsp(self.tracking), methods=["GET"]),
+            Path(f"/{wire.CANCEL_PATH}", self._ngsp(self.cancel), methods=["GET"]),
         ]
 
     def _lgsp_paths(self, alone: bool) -> list[Path]:
         paths = [Path(LGSP_TOKEN_PATH, self._token(Route.LGSP), methods=["POST"]),
                  Path(LGSP_PATH, self.lgsp, methods=["GET", "POST"])]
         if alone:  # the LGSP served alone: its token URL is /token too
-            paths.append(Path(f"/{mapping.TOKEN_PATH}", self._token(Route.LGSP),
+            paths.append(Path(f"/{wire.TOKEN_PATH}", self._token(Route.LGSP),
                               methods=["POST"]))
         return paths
 
@@ -177,12 +178,12 @@ class Doors:
         return _reply(door, status, message)
 
     async def tracking(self, request: Request, door: str, account: str | None) -> Response:
-        last_id = request.query_params.get("lastId", mapping.FIRST_CURSOR)
+        last_id = request.query_params.get("lastId", wire.FIRST_CURSOR)
         try:
             size = int(request.query_params.get("pagesize", "100"))
         except ValueError:
             size = 0
-        if not 1 <= size <= mapping.MAX_PAGE_SIZE or not _OID_RE.match(last_id):
+        if not 1 <= size <= wire.MAX_PAGE_SIZE or not _OID_RE.match(last_id):
             return JSONResponse({"message": "invalid pagesize or lastId"}, 400)
         return JSONResponse(self.store.tracking(last_id, size, account))
 

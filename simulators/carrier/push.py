@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from integrations.carrier.push import (
+from integrations.carriers.vnpost.push import (
     HEADER_SIGNATURE,
     HEADER_TRANSACTION,
     PUSH_STATUS_TABLE,

@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from integrations.carrier import lgsp_wire
+from integrations.carriers.vnpost.routes import lgsp_wire
 from simulators.carrier.store import SimStore
 
 ADMIN_PATH = "/_admin/quota"

@@ -8,7 +8,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from integrations.carrier import lgsp_wire, mapping
+from integrations.carriers.vnpost import wire
+from integrations.carriers.vnpost.routes import lgsp_wire
 
 HOUR = 3600.0
 PICKUP_FAIL_CODES = frozenset({13, 14, 15, 16})
@@ -156,7 +157,7 @@ def validate_order(body: Any, customer_code: str | None) -> tuple[int, str] | No
     for name in _OPTIONAL_TEXT:
         if body.get(name) is not None and not isinstance(body[name], str):
             return 102, f"Trường {name} không hợp lệ"
-    if len(body["OrderNumber"]) > mapping.MAX_ORDER_NUMBER:
+    if len(body["OrderNumber"]) > wire.MAX_ORDER_NUMBER:
         return 102, "Trường OrderNumber dài quá 50 ký tự"
     cod = body.get("CODAmount", 0)
     if not isinstance(cod, int) or isinstance(cod, bool) or cod < 0:

@@ -10,8 +10,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from integrations.carrier import mapping
-from integrations.carrier.s10 import make_s10
+from integrations.carriers.vnpost import wire
+from integrations.carriers.vnpost.s10 import make_s10
 from simulators.carrier.rules import (
     PICKUP_FAIL_CODES,
     UNKNOWN_CODE,
@@ -150,7 +150,7 @@ class SimStore:
             if number in self.orders:
                 self.orders[number].posts += 1
                 self.counts["repeat_posts"] += 1
-                return mapping.ALREADY_EXISTS, "Đơn hàng đã tồn tại", False
+                return wire.ALREADY_EXISTS, "Đơn hàng đã tồn tại", False
             self.orders[number] = SimOrder(
                 number,
                 dict(body),
@@ -159,7 +159,7 @@ class SimStore:
                 route=route,
                 account=account,
             )
-            return mapping.ACCEPTED, "Tạo đơn hàng thành công", True
+            return wire.ACCEPTED, "Tạo đơn hàng thành công", True
 
     def cancel(self, customer_code: str, number: str,
                account: str | None = None) -> tuple[int, str]:
@@ -172,9 +172,9 @@ class SimStore:
             if order is None or order.body["CustomerCode"] != customer_code:
                 return SIM_NO_SUCH_ORDER, "Không tìm thấy đơn hàng"
             if order.cancelled:
-                return mapping.ACCEPTED, "Đơn hàng đã được hủy trước đó"
+                return wire.ACCEPTED, "Đơn hàng đã được hủy trước đó"
             if any(
-                e["StatusCode"] in mapping.STATUS_TABLE
+                e["StatusCode"] in wire.STATUS_TABLE
                 and e["StatusCode"] >= 1
                 and e["StatusCode"] not in PICKUP_FAIL_CODES
                 for e in order.events
@@ -182,7 +182,7 @@ class SimStore:
                 return self.config.cancel_refused_status, "Bưu tá đã nhận hàng, không thể hủy đơn"
             order.cancelled = True
             self.counts["cancelled"] += 1
-            return mapping.ACCEPTED, "Hủy đơn hàng thành công"
+            return wire.ACCEPTED, "Hủy đơn hàng thành công"
 
     def tracking(self, last_id: str, pagesize: int, account: str | None = None
                  ) -> dict[str, Any]:
@@ -307,7 +307,7 @@ class SimStore:
             "EventTime": event_ms,
             "POSID": f"{side % 100_000:05d}0",
             "StatusCode": step.code,
-            "StatusMessage": mapping.STATUS_TABLE[step.code][1],
+            "StatusMessage": wire.STATUS_TABLE[step.code][1],
             "Notes": step.notes,
         }
         key = (order.number, len(order.events))

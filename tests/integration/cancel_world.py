@@ -13,7 +13,7 @@ import httpx
 from sqlalchemy import select
 from starlette.responses import JSONResponse
 
-from integrations.carrier import mapping
+from integrations.carriers.vnpost import wire
 from simulators.carrier.app import SimConfig, create_app
 from simulators.onestop.app import serve_in_thread as serve_onestop
 from simulators.serve import serve_in_thread
@@ -43,7 +43,7 @@ class Gateway:
     seen: list[str] = field(default_factory=list)
 
     def cancels_asked(self) -> int:
-        return sum(1 for p in self.seen if p.endswith(mapping.CANCEL_PATH))
+        return sum(1 for p in self.seen if p.endswith(wire.CANCEL_PATH))
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         path = scope.get("path", "")
@@ -51,9 +51,9 @@ class Gateway:
             await self.app(scope, receive, send)
             return
         self.seen.append(path)
-        cancel = path.endswith(mapping.CANCEL_PATH)
+        cancel = path.endswith(wire.CANCEL_PATH)
         status = (self.cancel_status if cancel else
-                  self.token_status if path == f"/{mapping.TOKEN_PATH}" else None)
+                  self.token_status if path == f"/{wire.TOKEN_PATH}" else None)
         if status is not None:
             answer = JSONResponse({"message": f"refused by the gateway ({status})"}, status)
         elif cancel and self.cancel_reply is not None:

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from tenacity import wait_none
 
-from integrations.carrier import s10
-from integrations.carrier.ngsp import NgspClient
+from integrations.carriers.vnpost import s10
+from integrations.carriers.vnpost.routes.ngsp import NgspClient
 from simulators.carrier.app import SimConfig, serve_in_thread
 from worker.domain.enums import Route
 from worker.domain.errors import PermanentError, TransientError

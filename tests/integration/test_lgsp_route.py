@@ -13,9 +13,9 @@ import httpx
 import pytest
 from tenacity import wait_none
 
-from integrations.carrier import s10
-from integrations.carrier.lgsp import LgspClient, LgspDoor
-from integrations.carrier.ngsp import NgspClient
+from integrations.carriers.vnpost import s10
+from integrations.carriers.vnpost.routes.lgsp import LgspClient, LgspDoor
+from integrations.carriers.vnpost.routes.ngsp import NgspClient
 from simulators.carrier.app import SimConfig, serve_in_thread
 from tests.integration.test_carrier_client import make_order
 from worker.domain.enums import Route

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
-from integrations.carrier.mapping import lookup_status
+from integrations.carriers.vnpost.wire import lookup_status
 from tests.integration.flow import all_final, ledger_drained, wait_until
 from tests.onestop_items import changed, numbered
 from tests.support.waits import wait_for

@@ -10,8 +10,8 @@ import logging
 import pytest
 from tenacity import wait_none
 
-from integrations.carrier.gateway import MAX_THROTTLE_S
-from integrations.carrier.ngsp import NgspClient
+from integrations.carriers.vnpost.gateway import MAX_THROTTLE_S
+from integrations.carriers.vnpost.routes.ngsp import NgspClient
 from simulators.carrier.app import SimConfig, serve_in_thread
 from tests.integration.test_carrier_client import make_order
 from worker.domain.enums import Route
@@ -57,7 +57,7 @@ def test_a_429_holds_the_account_at_most_the_cap(sim, admin, caplog, asked: int,
     try:
         client.fetch_events(None)  # the token first: the hold below refuses token requests too
         admin("_admin/quota", {"throttle": {KEY: {"seconds": 30, "retry_after": asked}}})
-        with caplog.at_level(logging.WARNING, logger="integrations.carrier.gateway"), \
+        with caplog.at_level(logging.WARNING, logger="integrations.carriers.vnpost.gateway"), \
                 pytest.raises(TransientError) as info:
             client.post_order(make_order())
     finally:

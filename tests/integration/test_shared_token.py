@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from integrations.carrier.routes import ADAPTERS
+from integrations.carriers.registry import ADAPTERS
 from simulators.carrier.app import SimConfig, serve_in_thread
 from worker.domain.enums import Route
 from worker.domain.model import CarrierAccount

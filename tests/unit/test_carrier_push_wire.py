@@ -1,4 +1,4 @@
-"""The carrier status push's wire (integrations/carrier/push.py): its code table agrees with
+"""The carrier status push's wire (integrations/carriers/vnpost/push.py): its code table agrees with
 the feed's on every shared milestone, the body becomes a TrackingEvent whatever it holds
 (odd values give an event that moves nothing; only an unattributable body is refused), and
 the signature is the contract's HMAC, checked in constant time."""
@@ -14,8 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from integrations.carrier.mapping import STATUS_TABLE
-from integrations.carrier.push import (
+from integrations.carriers.vnpost.push import (
     PUSH_STATUS_TABLE,
     BadPush,
     PushKey,
@@ -26,6 +25,7 @@ from integrations.carrier.push import (
     transaction_of,
     verify,
 )
+from integrations.carriers.vnpost.wire import STATUS_TABLE
 from simulators.carrier.push import push_body, signed_push
 from worker.domain.enums import VN_TZ
 from worker.domain.statuses import Status

@@ -11,9 +11,9 @@ Adding a route ("C"), the edit list these tests hold:
 2. its `RouteSpec` in worker/domain/routes.py (letter, label, settings, simulator door,
    own_account);
 3. its settings fields in worker/settings.py (and .env.example);
-4. its adapter module in integrations/carrier/ (a CarrierGateway: where each call goes,
-   how the token rides) with a `for_account` factory, and its line in
-   integrations/carrier/routes.py `ADAPTERS`;
+4. its adapter module in integrations/carriers/vnpost/routes/ (a CarrierGateway: where
+   each call goes, how the token rides) with a `for_account` factory, and its line in
+   integrations/carriers/registry.py `ADAPTERS`;
 5. its door in simulators/carrier/doors.py `Doors.doors`.
 Nothing else maps or labels a route: the CLI, the page, the import, the demo and the
 runtime read the registry.
@@ -32,7 +32,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import update
 
-from integrations.carrier.routes import ADAPTERS
+from integrations.carriers.registry import ADAPTERS
 from simulators.carrier.app import SimConfig, serve_in_thread
 from simulators.carrier.doors import Doors
 from simulators.carrier.store import SimStore

@@ -7,7 +7,8 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from integrations.carrier import lgsp_wire, mapping
+from integrations.carriers.vnpost import wire
+from integrations.carriers.vnpost.routes import lgsp_wire
 from simulators.carrier.app import create_app
 from simulators.carrier.quota import QuotaMeter
 from simulators.carrier.rules import SimConfig
@@ -22,14 +23,14 @@ def client():
         yield c
 
 
-def token(client: TestClient, key: str, path: str = mapping.TOKEN_PATH) -> httpx.Response:
+def token(client: TestClient, key: str, path: str = wire.TOKEN_PATH) -> httpx.Response:
     return client.post(f"/{path}", data={"grant_type": "client_credentials"},
                        auth=(key, KEYS[key][0]))
 
 
 def feed(client: TestClient, value: str) -> httpx.Response:
-    return client.get(f"/{mapping.TRACKING_PATH}", headers={"Authorization": f"Bearer {value}"},
-                      params={"pagesize": 10, "lastId": mapping.FIRST_CURSOR})
+    return client.get(f"/{wire.TRACKING_PATH}", headers={"Authorization": f"Bearer {value}"},
+                      params={"pagesize": 10, "lastId": wire.FIRST_CURSOR})
 
 
 def quota(client: TestClient) -> dict:
@@ -43,7 +44,7 @@ def test_requests_are_counted_per_account_through_both_doors(client):
         assert feed(client, a).status_code == 200
     lgsp = client.get("/lgsp", headers={lgsp_wire.TOKEN_HEADER: b},
                       params={"service": lgsp_wire.TRACKING_SERVICE, "pagesize": 10,
-                              "lastId": mapping.FIRST_CURSOR})
+                              "lastId": wire.FIRST_CURSOR})
     assert lgsp.status_code == 200
     assert feed(client, "no-such-token").status_code == 401
     assert client.get("/healthz").status_code == 200  # not a contract request

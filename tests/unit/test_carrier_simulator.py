@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from integrations.carrier import mapping
+from integrations.carriers.vnpost import wire
 from simulators.carrier.rules import HOUR, SimConfig, plan_path
 from simulators.carrier.store import SimStore
 
@@ -54,7 +54,7 @@ def test_out_of_order_events_reach_the_feed_swapped():
     store = SimStore(SimConfig(return_rate=0, pickup_fail_rate=0, out_of_order_rate=1.0))
     assert store.post(dict(BODY)) == (100, "Tạo đơn hàng thành công", True)
     store.advance(30 * HOUR)
-    docs = store.tracking(mapping.FIRST_CURSOR, 100)["_embedded"]["rh:doc"]
+    docs = store.tracking(wire.FIRST_CURSOR, 100)["_embedded"]["rh:doc"]
     times = [d["EventTime"] for d in docs]
     assert len(docs) == 5 and times != sorted(times)
     oids = [d["_id"]["$oid"] for d in docs]
@@ -74,7 +74,7 @@ def test_feed_ids_keep_growing_across_a_reset():
     store = SimStore(SimConfig(return_rate=0, pickup_fail_rate=0))
     store.post(dict(BODY))
     store.advance(100 * HOUR)
-    last = store.tracking(mapping.FIRST_CURSOR, 100)["_embedded"]["rh:doc"][-1]["_id"]["$oid"]
+    last = store.tracking(wire.FIRST_CURSOR, 100)["_embedded"]["rh:doc"][-1]["_id"]["$oid"]
     store.reset()
     store.post(dict(BODY))
     store.advance(2 * HOUR)

@@ -9,7 +9,7 @@ import hmac
 import json
 from pathlib import Path
 
-from integrations.carrier.token_cache import TokenCache, cache_name, fingerprint
+from integrations.carriers.vnpost.tokens.cache import TokenCache, cache_name, fingerprint
 from worker.domain.enums import Route
 from worker.domain.model import CarrierAccount
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from integrations.carrier import token_files
-from integrations.carrier.token_cache import TokenCache
-from integrations.carrier.token_files import UnsafeTokenFolder
+from integrations.carriers.vnpost.tokens import files as token_files
+from integrations.carriers.vnpost.tokens.cache import TokenCache
+from integrations.carriers.vnpost.tokens.files import UnsafeTokenFolder
 from worker.domain.errors import TransientError
 
 NAME = "a" * 32

@@ -330,7 +330,7 @@ class CarrierPushReceipt(Base):
     """A status push the carrier sent, by its `ems-transaction` id: the carrier re-sends
     the same id until it is answered "success", and a re-sent one is answered again
     without being applied twice. `content_key` (a hash of the order, status code and time
-    the push told; integrations/carrier/push.py) holds the same content under a new id to
+    the push told; integrations/carriers/vnpost/push.py) holds the same content under a new id to
     one receipt too: a captured push replayed with fresh ids is taken once."""
 
     __tablename__ = "carrier_push_receipts"

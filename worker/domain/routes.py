@@ -14,7 +14,7 @@ from worker.domain.errors import InvalidInput
 @dataclass(frozen=True)
 class RouteSpec:
     """Everything about one route but its adapter, which sits in the adapter layer
-    (`integrations/carrier/routes.py`, keyed by the same `route`; a test holds the two
+    (`integrations/carriers/registry.py`, keyed by the same `route`; a test holds the two
     together)."""
 
     route: Route  # the stored value (agencies.route, CarrierAccount.route)

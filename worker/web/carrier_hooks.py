@@ -39,7 +39,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from integrations.carrier.push import (
+from integrations.carriers.vnpost.push import (
     ERROR,
     HEADER_SIGNATURE,
     HEADER_TRANSACTION,

@@ -2,7 +2,7 @@
 
 Its own token URL; every call goes to one gateway URL with ``?service=<name>`` (names are
 per-province settings) and the token in an ``access_token`` header. Replies carry Status as
-a string ("100"), which mapping.py's parsers read like route A's numbers.
+a string ("100"), which wire.py's parsers read like route A's numbers.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from integrations.carrier import lgsp_wire
-from integrations.carrier.gateway import CarrierGateway, Target
-from integrations.carrier.token_cache import token_dir
+from integrations.carriers.vnpost.gateway import CarrierGateway, Target
+from integrations.carriers.vnpost.routes import lgsp_wire
+from integrations.carriers.vnpost.tokens.cache import token_dir
 from worker.domain.model import CarrierAccount
 from worker.ports.carrier import CarrierPort
 from worker.ports.quota import RateLimiter
@@ -47,7 +47,7 @@ class LgspClient(CarrierGateway):
     @classmethod
     def for_account(cls, settings: Settings, account: CarrierAccount,
                     limiter: RateLimiter) -> CarrierPort:
-        """Route B's factory in the adapter registry (integrations/carrier/routes.py)."""
+        """Route B's factory in the adapter registry (integrations/carriers/registry.py)."""
         return cls(LgspDoor.from_settings(settings), account, limiter=limiter,
                    token_dir=token_dir(settings), timeout=settings.carrier_timeout_seconds)
 

@@ -1,15 +1,15 @@
 """Route A: straight to the national N-GSP gateway (contract sections 1-4).
 
-`Authorization: Bearer <token>`; each call has its own path under the base URL (mapping.py).
+`Authorization: Bearer <token>`; each call has its own path under the base URL (wire.py).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from integrations.carrier import mapping
-from integrations.carrier.gateway import CarrierGateway, Target
-from integrations.carrier.token_cache import token_dir
+from integrations.carriers.vnpost import wire
+from integrations.carriers.vnpost.gateway import CarrierGateway, Target
+from integrations.carriers.vnpost.tokens.cache import token_dir
 from worker.domain.model import CarrierAccount
 from worker.ports.carrier import CarrierPort
 from worker.ports.quota import RateLimiter
@@ -23,23 +23,23 @@ class NgspClient(CarrierGateway):
 
     def __init__(self, base_url: str, account: CarrierAccount, **kwargs: Any) -> None:
         self._base = base_url.rstrip("/") + "/"
-        super().__init__(account, self._base + mapping.TOKEN_PATH, **kwargs)
+        super().__init__(account, self._base + wire.TOKEN_PATH, **kwargs)
 
     @classmethod
     def for_account(cls, settings: Settings, account: CarrierAccount,
                     limiter: RateLimiter) -> CarrierPort:
-        """Route A's factory in the adapter registry (integrations/carrier/routes.py)."""
+        """Route A's factory in the adapter registry (integrations/carriers/registry.py)."""
         return cls(settings.carrier_base_url, account, limiter=limiter,
                    token_dir=token_dir(settings), timeout=settings.carrier_timeout_seconds)
 
     def _post_target(self) -> Target:
-        return Target(self._base + mapping.POST_PATH, label=mapping.POST_PATH)
+        return Target(self._base + wire.POST_PATH, label=wire.POST_PATH)
 
     def _tracking_target(self, params: dict[str, str]) -> Target:
-        return Target(self._base + mapping.TRACKING_PATH, params, mapping.TRACKING_PATH)
+        return Target(self._base + wire.TRACKING_PATH, params, wire.TRACKING_PATH)
 
     def _cancel_target(self, params: dict[str, str]) -> Target:
-        return Target(self._base + mapping.CANCEL_PATH, params, mapping.CANCEL_PATH)
+        return Target(self._base + wire.CANCEL_PATH, params, wire.CANCEL_PATH)
 
     def _auth_headers(self, token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}

@@ -1,4 +1,4 @@
-"""Carrier mapping: status table, order body, reply and feed parsing, HTTP classification."""
+"""The carrier wire: status table, order body, reply and feed parsing, HTTP classification."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from integrations.carrier import mapping, s10
+from integrations.carriers.vnpost import s10, wire
 from simulators.carrier.store import validate_order
 from worker.domain.errors import CancelRefused, PermanentError, TransientError
 from worker.domain.model import Address, CarrierOrder, Contact
@@ -56,14 +56,14 @@ def test_status_table_maps_codes_to_statuses_as_data():
         15: Status.PICKUP_FAILED,
         16: Status.PICKUP_FAILED,
     }
-    assert {c: s for c, (s, _) in mapping.STATUS_TABLE.items()} == expected
-    assert mapping.STATUS_TABLE[5][1] == "Phát thành công"
-    assert mapping.lookup_status(12) == (None, False)
-    assert mapping.lookup_status(6) == (None, True)
+    assert {c: s for c, (s, _) in wire.STATUS_TABLE.items()} == expected
+    assert wire.STATUS_TABLE[5][1] == "Phát thành công"
+    assert wire.lookup_status(12) == (None, False)
+    assert wire.lookup_status(6) == (None, True)
 
 
 def test_result_delivery_body_has_agency_as_sender_and_citizen_as_receiver():
-    body = mapping.build_order_body(order(Direction.RESULT_DELIVERY), "C0001")
+    body = wire.build_order_body(order(Direction.RESULT_DELIVERY), "C0001")
     assert body["CustomerCode"] == "C0001"
     assert body["OrderNumber"] == "000.00.17.H19-201126-0001/R1"
     assert body["CODAmount"] == 25000
@@ -80,7 +80,7 @@ def test_result_delivery_body_has_agency_as_sender_and_citizen_as_receiver():
 
 
 def test_pickup_body_has_citizen_as_sender_and_agency_as_receiver():
-    body = mapping.build_order_body(order(Direction.PICKUP), "C0001")
+    body = wire.build_order_body(order(Direction.PICKUP), "C0001")
     assert body["SenderName"] == "Nguyễn Thị Hồng"
     assert body["SenderTel"] == "0912345678"
     assert body["ReceiverName"] == "Bộ phận Một cửa huyện Lai Vung"
@@ -97,7 +97,7 @@ def test_pickup_body_has_citizen_as_sender_and_agency_as_receiver():
 def test_unmapped_ward_is_a_permanent_error_naming_the_field(direction, field):
     nowhere = Contact("Trần Văn An", "0987654321", Address("Ấp 3", "82", "99999"))
     with pytest.raises(PermanentError) as info:
-        mapping.build_order_body(order(direction, citizen=nowhere), "C0001")
+        wire.build_order_body(order(direction, citizen=nowhere), "C0001")
     assert info.value.field == field
     assert "chưa có mã vùng của bưu điện" in info.value.reason
     assert "99999" in info.value.reason
@@ -107,7 +107,7 @@ def test_unmapped_agency_ward_names_the_agency_field():
     bad_agency = Contact("Một cửa", "02773000000", Address("x", "82", "1"))
     o = CarrierOrder("X-1", Direction.RESULT_DELIVERY, bad_agency, CITIZEN)
     with pytest.raises(PermanentError) as info:
-        mapping.build_order_body(o, "C0001")
+        wire.build_order_body(o, "C0001")
     assert info.value.field == "agency.wardCode"
 
 
@@ -115,13 +115,13 @@ def test_unmapped_agency_ward_names_the_agency_field():
     ("status", "existed"), [(100, False), (101, True), ("100", False), ("101", True)]
 )
 def test_post_reply_accepted_or_already_there(status, existed):
-    outcome = mapping.parse_post_reply(200, {"Status": status, "Message": "ok"})
+    outcome = wire.parse_post_reply(200, {"Status": status, "Message": "ok"})
     assert outcome.already_existed is existed
 
 
 def test_post_reply_rejection_is_permanent_with_the_carrier_message_and_code():
     with pytest.raises(PermanentError) as info:
-        mapping.parse_post_reply(200, {"Status": 102, "Message": "Sai SĐT 0912345678"})
+        wire.parse_post_reply(200, {"Status": 102, "Message": "Sai SĐT 0912345678"})
     assert info.value.code == "102"
     assert info.value.reason.startswith("Bưu điện từ chối đơn:")
     assert "0912345678" not in info.value.reason  # phone masked
@@ -129,20 +129,20 @@ def test_post_reply_rejection_is_permanent_with_the_carrier_message_and_code():
 
 def test_post_reply_without_status_is_transient():
     with pytest.raises(TransientError):
-        mapping.parse_post_reply(200, {"Message": "?"})
+        wire.parse_post_reply(200, {"Message": "?"})
 
 
 def test_only_status_100_cancels():
-    assert mapping.parse_cancel_reply({"Status": 100, "Message": "Hủy thành công"}) == (
+    assert wire.parse_cancel_reply({"Status": 100, "Message": "Hủy thành công"}) == (
         "Hủy thành công"
     )
-    assert mapping.parse_cancel_reply({"Status": "100", "Message": "ok"}) == "ok"  # LGSP
+    assert wire.parse_cancel_reply({"Status": "100", "Message": "ok"}) == "ok"  # LGSP
 
 
 @pytest.mark.parametrize("status", [101, 104, 105, 999, "abc", 100.5, True, "1 00"])
 def test_every_other_cancel_status_is_a_refusal_never_not_found(status):
     with pytest.raises(CancelRefused) as info:
-        mapping.parse_cancel_reply({"Status": status, "Message": "Bưu tá đã nhận hàng 0912345678"})
+        wire.parse_cancel_reply({"Status": status, "Message": "Bưu tá đã nhận hàng 0912345678"})
     err = info.value
     assert type(err) is CancelRefused  # a refusal: never NotFound, never success
     assert err.reason.startswith("bưu điện từ chối hủy đơn") and "0912345678" not in err.reason
@@ -152,7 +152,7 @@ def test_every_other_cancel_status_is_a_refusal_never_not_found(status):
 @pytest.mark.parametrize("body", [{}, {"Status": None}, {"Status": "  "}, {"Message": "ok"}])
 def test_a_cancel_reply_without_a_status_is_no_answer_not_a_refusal(body):
     with pytest.raises(TransientError):
-        mapping.parse_cancel_reply(body)
+        wire.parse_cancel_reply(body)
 
 
 def doc(oid: str, code: object = 2, **extra) -> dict:
@@ -171,9 +171,9 @@ def doc(oid: str, code: object = 2, **extra) -> dict:
 
 
 def test_tracking_page_parses_events_and_moves_the_cursor():
-    page = mapping.parse_tracking_page(
+    page = wire.parse_tracking_page(
         {"_embedded": {"rh:doc": [doc("a" * 24), doc("b" * 24, code=99, StatusMessage="Lạ")]}},
-        mapping.FIRST_CURSOR,
+        wire.FIRST_CURSOR,
     )
     first, unknown = page.events
     assert first.event_id == "a" * 24 and first.order_number == "O-1"
@@ -186,9 +186,9 @@ def test_tracking_page_parses_events_and_moves_the_cursor():
 
 
 def test_empty_tracking_page_keeps_the_cursor():
-    page = mapping.parse_tracking_page({"_embedded": {"rh:doc": []}, "_returned": 0}, "c" * 24)
+    page = wire.parse_tracking_page({"_embedded": {"rh:doc": []}, "_returned": 0}, "c" * 24)
     assert page.events == [] and page.last_id == "c" * 24
-    assert mapping.parse_tracking_page({"_returned": 0}, None).last_id == mapping.FIRST_CURSOR
+    assert wire.parse_tracking_page({"_returned": 0}, None).last_id == wire.FIRST_CURSOR
 
 
 def test_malformed_doc_is_logged_as_an_unknown_event_and_docs_without_oid_are_skipped():
@@ -198,7 +198,7 @@ def test_malformed_doc_is_logged_as_an_unknown_event_and_docs_without_oid_are_sk
         doc("b" * 24, OrderNumber=""),
         doc("c" * 24, code="5"),
     ]
-    page = mapping.parse_tracking_page({"_embedded": {"rh:doc": docs}}, None)
+    page = wire.parse_tracking_page({"_embedded": {"rh:doc": docs}}, None)
     bad, good = page.events
     assert bad.event_id == "a" * 24 and bad.status is None and not bad.known_code
     assert "không hợp lệ" in bad.raw_text
@@ -210,7 +210,7 @@ def test_over_long_tracking_text_is_cut_to_its_column_and_the_event_kept():
     long_order = "000.00.17.H19-201126-0001/R1" + "X" * 40
     docs = [doc("a" * 24, OrderNumber=long_order, ItemCode="EB" + "9" * 30, POSID="8" * 60,
                 StatusMessage="m" * 600, Notes="n" * 3000)]
-    (event,) = mapping.parse_tracking_page({"_embedded": {"rh:doc": docs}}, None).events
+    (event,) = wire.parse_tracking_page({"_embedded": {"rh:doc": docs}}, None).events
     assert len(event.order_number) == MAX_ORDER_NUMBER == 50
     assert event.order_number.startswith(long_order[:49])
     assert event.order_number != long_order[:50]  # can never equal one of our numbers
@@ -223,28 +223,28 @@ def test_over_long_tracking_text_is_cut_to_its_column_and_the_event_kept():
 
 def test_order_numbers_up_to_the_limit_are_kept_as_sent():
     number = "N" * MAX_ORDER_NUMBER
-    (event,) = mapping.parse_tracking_page(
+    (event,) = wire.parse_tracking_page(
         {"_embedded": {"rh:doc": [doc("a" * 24, OrderNumber=f" {number} ")]}}, None).events
     assert event.order_number == number
-    assert mapping.MAX_ORDER_NUMBER is MAX_ORDER_NUMBER  # one definition, in the rules
+    assert wire.MAX_ORDER_NUMBER is MAX_ORDER_NUMBER  # one definition, in the rules
 
 
 def test_absurd_status_code_is_a_malformed_event():
-    (event,) = mapping.parse_tracking_page(
+    (event,) = wire.parse_tracking_page(
         {"_embedded": {"rh:doc": [doc("a" * 24, code=10**20)]}}, None).events
     assert event.raw_code == -1 and event.status is None and not event.known_code
 
 
 def test_http_classification():
-    assert mapping.classify_http(200, {}, "") is None
-    assert isinstance(mapping.classify_http(503, {}, ""), mapping.BurstError)
-    limited = mapping.classify_http(429, {"Retry-After": "7"}, "")
+    assert wire.classify_http(200, {}, "") is None
+    assert isinstance(wire.classify_http(503, {}, ""), wire.BurstError)
+    limited = wire.classify_http(429, {"Retry-After": "7"}, "")
     assert isinstance(limited, TransientError) and limited.retry_after == 7.0
-    dated = mapping.classify_http(429, {"retry-after": "Thu, 01 Jan 2099 00:00:00 GMT"}, "")
+    dated = wire.classify_http(429, {"retry-after": "Thu, 01 Jan 2099 00:00:00 GMT"}, "")
     assert isinstance(dated, TransientError) and dated.retry_after and dated.retry_after > 0
-    assert not isinstance(limited, mapping.BurstError)  # rescheduled by the ledger instead
-    assert isinstance(mapping.classify_http(401, {}, ""), mapping.TokenRejected)
-    bad = mapping.classify_http(400, {}, "ReceiverTel 0912345678 sai")
+    assert not isinstance(limited, wire.BurstError)  # rescheduled by the ledger instead
+    assert isinstance(wire.classify_http(401, {}, ""), wire.TokenRejected)
+    bad = wire.classify_http(400, {}, "ReceiverTel 0912345678 sai")
     assert isinstance(bad, PermanentError) and "0912345678" not in str(bad)
 
 
@@ -257,7 +257,7 @@ def test_s10_check_digit():
 
 
 def test_simulator_validation_names_the_field_and_rejects_unknown_areas():
-    body = mapping.build_order_body(order(Direction.PICKUP), "C0001")
+    body = wire.build_order_body(order(Direction.PICKUP), "C0001")
     assert validate_order({**body, "SenderName": 5}, None) == (
         102,
         "Trường SenderName bị thiếu hoặc không hợp lệ",

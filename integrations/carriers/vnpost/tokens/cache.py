@@ -3,7 +3,7 @@
 Every worker runs a pool of processes; each used to fetch its own token, so a machine
 asked the post office for `pool size` tokens per expiry window (the contract wants one).
 The token now lives in a file per account under ``<home>/tokens`` (directory 0700, file
-0600, both private to the service user: see token_files.py, which refuses a folder others
+0600, both private to the service user: see files.py, which refuses a folder others
 own or may write and never opens a file through a symlink), read and written under an
 exclusive ``fcntl.flock`` on the account's lock file:
 the first process that finds no valid token fetches one while holding the lock, the
@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from integrations.carrier.token_files import (
+from integrations.carriers.vnpost.tokens.files import (
     checked_folder,
     open_lock,
     read_private,

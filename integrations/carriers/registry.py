@@ -7,8 +7,8 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from integrations.carrier.lgsp import LgspClient
-from integrations.carrier.ngsp import NgspClient
+from integrations.carriers.vnpost.routes.lgsp import LgspClient
+from integrations.carriers.vnpost.routes.ngsp import NgspClient
 from worker.domain.enums import Route
 from worker.domain.model import CarrierAccount
 from worker.ports.carrier import CarrierPort

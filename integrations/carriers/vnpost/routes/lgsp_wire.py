@@ -1,5 +1,5 @@
 """Route B's wire: the province's LGSP door (contract, "Route B"). The order body, the
-codes and the feed are route A's (mapping.py); only the door differs, and it is here so
+codes and the feed are route A's (../wire.py); only the door differs, and it is here so
 that a province whose LGSP differs changes this file and its settings."""
 
 from __future__ import annotations

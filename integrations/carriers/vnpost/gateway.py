@@ -2,7 +2,7 @@
 
 An adapter (route A `ngsp.py`, route B `lgsp.py`) says only where each call goes and how
 the token rides along; the order body, the reply parsers and the HTTP classification are
-the same wire (mapping.py) on both routes.
+the same wire (wire.py) on both routes.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
-from integrations.carrier import mapping
-from integrations.carrier.token_cache import TokenCache, cache_name, fingerprint
+from integrations.carriers.vnpost import wire
+from integrations.carriers.vnpost.tokens.cache import TokenCache, cache_name, fingerprint
 from integrations.http_errors import retry_after
 from worker.domain.errors import PermanentError, TransientError
 from worker.domain.model import CarrierAccount, CarrierOrder, FeedPage, PostOutcome
@@ -122,24 +122,24 @@ class CarrierGateway(CarrierPort):
 
     # --- CarrierPort -----------------------------------------------------------------------
     def post_order(self, order: CarrierOrder) -> PostOutcome:
-        body = mapping.build_order_body(order, self.account.customer_code)
+        body = wire.build_order_body(order, self.account.customer_code)
         status, reply = self._call("POST", self._post_target(), json=body)
-        outcome = mapping.parse_post_reply(status, reply)
+        outcome = wire.parse_post_reply(status, reply)
         log.info("carrier order %s posted via %s (already existed: %s)",
                  order.order_number, self.account.key, outcome.already_existed)
         return outcome
 
     def cancel_order(self, order_number: str) -> str:
-        params = mapping.cancel_params(self.account.customer_code, order_number)
+        params = wire.cancel_params(self.account.customer_code, order_number)
         _, reply = self._call("GET", self._cancel_target(params))
-        message = mapping.parse_cancel_reply(reply)
+        message = wire.parse_cancel_reply(reply)
         log.info("carrier order %s cancelled via %s", order_number, self.account.key)
         return message
 
     def fetch_events(self, last_id: str | None, page_size: int = 1000) -> FeedPage:
-        params = mapping.tracking_params(last_id, page_size)
+        params = wire.tracking_params(last_id, page_size)
         _, reply = self._call("GET", self._tracking_target(params))
-        return mapping.parse_tracking_page(reply, last_id)
+        return wire.parse_tracking_page(reply, last_id)
 
     def close(self) -> None:
         if self._owns_http:
@@ -183,7 +183,7 @@ class CarrierGateway(CarrierPort):
         retrying = Retrying(
             stop=stop_after_attempt(self._attempts),
             wait=self._wait,
-            retry=retry_if_exception_type(mapping.BurstError),
+            retry=retry_if_exception_type(wire.BurstError),
             reraise=True,
             before_sleep=lambda rs: log.warning(
                 "carrier %s %s failed (%s), attempt %d; retrying",
@@ -197,7 +197,7 @@ class CarrierGateway(CarrierPort):
             for attempt in retrying:
                 with attempt:
                     return self._call_authorized(method, target, **kwargs)
-        except mapping.BurstError as exc:
+        except wire.BurstError as exc:
             raise TransientError(f"{exc} (sau {self._attempts} lần thử)") from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -222,9 +222,9 @@ class CarrierGateway(CarrierPort):
             response = self._http.request(method, target.url, params=target.params or None,
                                           timeout=self._timeout, **kwargs)
         except httpx.TimeoutException as exc:
-            raise mapping.BurstError(f"bưu điện không trả lời kịp ({type(exc).__name__})") from None
+            raise wire.BurstError(f"bưu điện không trả lời kịp ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
-            raise mapping.BurstError(f"lỗi kết nối tới bưu điện ({type(exc).__name__})") from None
+            raise wire.BurstError(f"lỗi kết nối tới bưu điện ({type(exc).__name__})") from None
         except httpx.HTTPError as exc:  # anything else httpx may raise
             raise TransientError(f"lỗi gọi bưu điện ({type(exc).__name__})") from None
         if response.status_code == 429:
@@ -238,7 +238,7 @@ class CarrierGateway(CarrierPort):
 
     @staticmethod
     def _raise_for(response: httpx.Response) -> None:
-        err = mapping.classify_http(response.status_code, response.headers, response.text)
+        err = wire.classify_http(response.status_code, response.headers, response.text)
         if isinstance(err, TransientError) and (err.retry_after or 0.0) > MAX_THROTTLE_S:
             err.retry_after = MAX_THROTTLE_S  # as capped as the hold (see _send)
         if err is not None:

@@ -4,7 +4,7 @@ the body read into a TrackingEvent, and the signature check.
 Some VNPost products POST each status of an order to a URL the customer registers, besides
 the tracking feed. The push speaks its own code table (not the feed's): both are mapped
 here to the same normalized statuses, so that the state machine sees one milestone
-whichever way it came. Wire details stay in this module, as for the feed in mapping.py.
+whichever way it came. Wire details stay in this module, as for the feed in wire.py.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from integrations.carrier.mapping import (
+from integrations.carriers.vnpost.wire import (
     MAX_ITEM_CODE,
     MAX_NOTES,
     MAX_POST_OFFICE,

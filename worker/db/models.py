@@ -417,3 +417,39 @@ class MetricDelta(Base):
     labels: Mapped[str] = mapped_column(String(200))
     n: Mapped[int] = mapped_column(Integer)
     ms: Mapped[int | None] = mapped_column(Integer)  # an attempt's call duration
+
+
+class HandoverRecord(Base):
+    """A hand-over record (biên bản bàn giao) the agency and the postal worker sign: which
+    envelopes the courier took (result delivery) or which dossiers they brought (pickup).
+    Open until the desk marks it handed over or the carrier's event closes it (migration 0012,
+    worker/service/flow/handover.py)."""
+
+    __tablename__ = "handover_records"
+    __table_args__ = (Index("ix_handover_open", "closed_at", "created_at"),
+                      Index("ix_handover_content", "agency_code", "direction", "content_key"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(80), unique=True)  # BB-<agency>-<yyyymmdd>-<nnn>
+    agency_code: Mapped[str] = mapped_column(String(40))
+    direction: Mapped[str] = mapped_column(String(20))
+    content_key: Mapped[str] = mapped_column(String(64))  # sha256 of the hand-off ids
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str] = mapped_column(String(80), default="")
+    closed_how: Mapped[str | None] = mapped_column(String(16))  # desk or carrier
+
+
+class HandoverRecordItem(Base):
+    """One hand-off on a record; `open_handoff_id` (unique) is set while the record is
+    open, so a hand-off is on at most one open record."""
+
+    __tablename__ = "handover_record_items"
+    __table_args__ = (Index("uq_handover_item_open", "open_handoff_id", unique=True),
+                      Index("ix_handover_item_handoff", "handoff_id"))
+
+    record_id: Mapped[int] = mapped_column(ForeignKey("handover_records.id"), primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    open_handoff_id: Mapped[int | None] = mapped_column(Integer)

@@ -453,3 +453,23 @@ class HandoverRecordItem(Base):
     handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id"), primary_key=True)
     position: Mapped[int] = mapped_column(Integer)
     open_handoff_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class CodLedger(Base):
+    """The fee reconciliation (COD) of one hand-off, from the carrier's tracking feed: when
+    the courier collected the fee from the citizen (code 6) and when the post office paid
+    it to the agency (code 8), by which feed event, and the amount each reported when the
+    doc carried one (None: not reported; the contract has no amount field). What was
+    expected is the hand-off's own `cod_amount` (sent as CODAmount on the order). The first
+    event of each kind is kept; a repeat changes nothing (worker/service/flow/cod.py)."""
+
+    __tablename__ = "cod_ledger"
+
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id"), primary_key=True)
+    collected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    collected_event: Mapped[str | None] = mapped_column(String(64))
+    collected_amount: Mapped[int | None] = mapped_column(BigInteger)
+    remitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    remitted_event: Mapped[str | None] = mapped_column(String(64))
+    remitted_amount: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from worker.domain.cod import CodEvent
 from worker.domain.errors import InvalidInput
 from worker.domain.statuses import Direction, PostalEvent, Status
 
@@ -118,6 +119,10 @@ class TrackingEvent:
     known_code: bool  # False when the code is not in the carrier's table
     post_office: str = ""
     notes: str = ""
+    cod: CodEvent | None = None  # a fee collected or remitted (worker/domain/cod.py)
+    # the amount a COD doc reported (its optional CODAmount, not in the contract); None:
+    # not reported, so the amount is not known
+    amount: int | None = None
 
     @property
     def dedup_key(self) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from vietnam_provinces import Province, Ward
 
 from integrations.http_errors import retry_after
+from worker.domain.cod import CodEvent
 from worker.domain.errors import CancelRefused, InvalidInput, PermanentError, TransientError
 from worker.domain.model import CarrierOrder, Contact, FeedPage, PostOutcome, TrackingEvent
 from worker.domain.privacy import scrub
@@ -30,6 +31,7 @@ ACCEPTED, ALREADY_EXISTS = 100, 101
 # Longest text kept from a tracking doc (the columns of worker/db/models.py), largest code.
 MAX_ITEM_CODE, MAX_POST_OFFICE, MAX_STATUS_TEXT, MAX_NOTES = 20, 40, 400, 2000
 MAX_STATUS_CODE = 10**9
+MAX_COD_AMOUNT = 10**15  # đồng; a reported CODAmount at or over this is not one
 MAX_OID = 64  # a RESTHeart ObjectId is 24 hex digits; anything far longer is not one
 
 # code -> (normalized status or None when informational, carrier's Vietnamese text)
@@ -51,6 +53,10 @@ STATUS_TABLE: dict[int, tuple[Status | None, str]] = {
     15: (Status.PICKUP_FAILED, "Đến lấy nhưng chưa có hàng lần 3"),
     16: (Status.PICKUP_FAILED, "Đến lấy nhưng chưa có hàng lần ≥3"),
 }
+
+
+# The feed's fee codes (informational: they move no status; worker/service/flow/cod.py)
+COD_CODES: dict[int, CodEvent] = {6: CodEvent.COLLECTED, 8: CodEvent.REMITTED}
 
 
 def lookup_status(code: int) -> tuple[Status | None, bool]:
@@ -228,7 +234,21 @@ def _parse_doc(doc: Mapping[str, Any], oid: str, order_number: str) -> TrackingE
         known_code=known,
         post_office=sanitize_text(doc.get("POSID"), MAX_POST_OFFICE),
         notes=scrub(sanitize_text(doc.get("Notes"), MAX_NOTES)),
+        cod=COD_CODES.get(code),
+        amount=_cod_amount(doc, oid) if code in COD_CODES else None,
     )
+
+
+def _cod_amount(doc: Mapping[str, Any], oid: str) -> int | None:
+    """CODAmount of a doc, read when present (not in the contract; docs/carrier-vnpost-
+    ngsp.md section 5): a whole number of đồng from 0 up; anything else is not an amount."""
+    raw = doc.get("CODAmount")
+    if raw is None:
+        return None
+    if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw < MAX_COD_AMOUNT:
+        return raw
+    log.warning("tracking doc %s has a CODAmount that is not an amount; ignored", oid)
+    return None
 
 
 def parse_tracking_page(body: dict, last_id: str | None) -> FeedPage:

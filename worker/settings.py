@@ -235,6 +235,9 @@ class Settings(BaseSettings):
     sla_silent_hours: float = Field(default=72.0, gt=0, description=(
         "Stuck when no event arrived for this many hours while not final."))
     sla_check_every: float = Field(default=60.0, description="Seconds between beat's SLA checks.")
+    cod_remit_days: float = Field(default=10.0, gt=0, le=3650, description=(
+        "Late (SLA rule cod_not_remitted, and listed first on /ops/cod) when the post office "
+        "has not paid a collected fee (COD) to the agency within this many days."))
     notify_url: str = Field(default="", description=(
         "URL that receives one signed POST per hand-off and broken SLA rule; empty: "
         "notifications are off."))

@@ -18,6 +18,7 @@ class Rule(StrEnum):
     DELIVERY_FAILED = "delivery_failed"
     NEEDS_ATTENTION = "needs_attention"
     PUSH_FAILED = "push_failed"  # a status the one-stop refused for good (e.g. 422)
+    COD_NOT_REMITTED = "cod_not_remitted"  # a collected fee not paid to the agency in time
 
 
 # What ops read next to the rule name.
@@ -29,6 +30,7 @@ RULE_LABEL_VI: dict[Rule, str] = {
     Rule.DELIVERY_FAILED: "Phát không thành công",
     Rule.NEEDS_ATTENTION: "Cần xử lý",
     Rule.PUSH_FAILED: "Không báo được trạng thái về hệ thống một cửa",
+    Rule.COD_NOT_REMITTED: "Bưu điện chưa trả tiền thu hộ",
 }
 
 # "Worst first": a higher number is worse (an error someone must act on beats a delay).
@@ -36,11 +38,17 @@ SEVERITY: dict[str, int] = {
     Rule.NEEDS_ATTENTION: 60,
     Rule.PUSH_FAILED: 55,
     Rule.DELIVERY_FAILED: 50,
+    Rule.COD_NOT_REMITTED: 45,
     Rule.NOT_DELIVERED: 40,
     Rule.SILENT: 30,
     Rule.NOT_PICKED_UP: 20,
     Rule.NOT_ACCEPTED: 10,
 }
+
+
+# Judged from other tables than the hand-off's status (the ledger, the fee records), final
+# hand-off or not: the status pass neither opens nor clears them.
+OUTSIDE_STATUS: frozenset[str] = frozenset({Rule.PUSH_FAILED, Rule.COD_NOT_REMITTED})
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,19 @@ from worker.db.readable import read_rows
 from worker.domain.enums import JobKind, JobState
 from worker.domain.job_payloads import NotifyPayload
 from worker.domain.moments import as_utc
-from worker.domain.sla_rules import Limits, Rule, Snapshot, broken, rule_label, severity
+from worker.domain.sla_rules import (
+    OUTSIDE_STATUS,
+    Limits,
+    Rule,
+    Snapshot,
+    broken,
+    rule_label,
+    severity,
+)
 from worker.domain.statuses import FINAL
 from worker.service import agencies, ledger
 from worker.service.agencies import limits_for
+from worker.service.flow import cod
 from worker.service.ledger import leases, uow
 
 if TYPE_CHECKING:
@@ -81,6 +90,7 @@ def mark(rt: Runtime, now: datetime | None = None) -> MarkResult:
         result = MarkResult()
         with uow.begin(rt) as s:
             scan(s, now, limits_of(rt.settings), result)
+            scan_cod(s, now, rt.settings.cod_remit_days, result)
             if rt.settings.notify_url:  # empty: notifications are off
                 result.queued = queue_notifications(s)
         return result
@@ -121,7 +131,7 @@ def scan(session: Session, now: datetime, limits: Limits, result: MarkResult) ->
         if hid in still_open:
             continue
         for b in mine.values():
-            if b.cleared_at is None and b.rule != Rule.PUSH_FAILED:
+            if b.cleared_at is None and b.rule not in OUTSIDE_STATUS:
                 b.cleared_at = now
                 result.cleared += 1
     _scan_push_failures(session, now, result)
@@ -141,8 +151,8 @@ def _apply(session: Session, hid: int, now_broken: dict[Rule, str],
             found.cleared_at, found.detail = None, detail
             result.reopened += 1
     for name, breach in mine.items():
-        if name == Rule.PUSH_FAILED:
-            continue  # judged from the ledger below, final or not
+        if name in OUTSIDE_STATUS:
+            continue  # judged from the ledger or the fee records, final or not
         if name not in now_broken and breach.cleared_at is None:
             breach.cleared_at = now
             result.cleared += 1
@@ -156,19 +166,34 @@ def _scan_push_failures(session: Session, now: datetime, result: MarkResult) -> 
         select(Job.handoff_id, func.max(Job.last_error))
         .where(Job.kind == JobKind.PUSH_STATUS, Job.state == JobState.DEAD).group_by(Job.handoff_id)
     ).all())
+    _flag(session, Rule.PUSH_FAILED, {
+        hid: f"Hệ thống một cửa không nhận trạng thái: {error or 'không rõ lý do'}"[:500]
+        for hid, error in dead.items()}, now, result)  # cleared once replayed and delivered
+
+
+def scan_cod(session: Session, now: datetime, remit_days: float, result: MarkResult) -> None:
+    """A fee the courier collected and the post office has not paid to the agency after
+    `remit_days` days (worker/service/flow/cod.py), final hand-off or not; cleared once the
+    remittance arrives."""
+    _flag(session, Rule.COD_NOT_REMITTED, cod.unremitted(session, now, remit_days), now, result)
+
+
+def _flag(session: Session, rule: Rule, broken_now: dict[int, str], now: datetime,
+          result: MarkResult) -> None:
+    """Bring one rule judged outside the status (OUTSIDE_STATUS) in line: a breach open for
+    each hand-off in `broken_now` (hand-off id -> detail), none for any other."""
     flagged = {b.handoff_id: b for b in session.scalars(
-        select(SlaBreach).where(SlaBreach.rule == Rule.PUSH_FAILED))}
-    for hid, error in dead.items():
-        detail = f"Hệ thống một cửa không nhận trạng thái: {error or 'không rõ lý do'}"[:500]
+        select(SlaBreach).where(SlaBreach.rule == rule))}
+    for hid, detail in broken_now.items():
         b = flagged.get(hid)
         if b is None:
-            if _insert(session, hid, Rule.PUSH_FAILED, detail, now):
+            if _insert(session, hid, rule, detail, now):
                 result.opened += 1
         elif b.cleared_at is not None:
             b.cleared_at, b.detail = None, detail
             result.reopened += 1
     for hid, b in flagged.items():
-        if hid not in dead and b.cleared_at is None:  # replayed and delivered since
+        if hid not in broken_now and b.cleared_at is None:
             b.cleared_at = now
             result.cleared += 1
 

@@ -25,7 +25,7 @@ from worker.domain.model import TrackingEvent
 from worker.domain.reason_codes import ReasonCode, reason
 from worker.domain.statuses import Status
 from worker.domain.transitions import told_late
-from worker.service.flow import handoffs
+from worker.service.flow import cod, handoffs
 
 CARRIER_SOURCES = (EventSource.CARRIER_FEED, EventSource.CARRIER_PUSH)
 
@@ -75,6 +75,7 @@ def apply_event(session: Session, ev: TrackingEvent,
         return None
     if ev.item_code and not handoff.item_code:
         handoff.item_code = ev.item_code
+    cod.record(session, handoff, ev)  # fee codes 6/8: collected, remitted (informational)
     decision, job = handoffs.apply(session, handoff, change)
     if not decision.applied and ev.status is not None and told_late(
             ev.status, ev.occurred_at, handoffs.told(session, handoff.id)):

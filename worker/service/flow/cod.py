@@ -1,0 +1,60 @@
+"""Recording a hand-off's fee (COD) from the carrier's feed: collected (code 6) and remitted
+(code 8), when, by which event, and the amount when the doc reported one.
+
+Called by tracking.apply_event under the hand-off's row lock, after the event was found new
+(a repeat of the same event never reaches here). The first event of each kind is kept: a
+second, different collection or remittance of the same hand-off changes nothing and is
+logged, so the record never moves under ops' feet. Nothing is pushed to the one-stop: the
+fee events stay informational there.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from worker.db.models import CodLedger, Handoff
+from worker.db.readable import read_rows
+from worker.domain.cod import CodEvent, not_remitted_detail
+from worker.domain.model import TrackingEvent
+from worker.domain.moments import safe_add
+
+log = logging.getLogger(__name__)
+
+
+def record(session: Session, handoff: Handoff, ev: TrackingEvent) -> bool:
+    """Record a fee event of `handoff`; whether it changed anything."""
+    if ev.cod is None:
+        return False
+    row = session.get(CodLedger, handoff.id)
+    if row is None:
+        row = CodLedger(handoff_id=handoff.id)
+        session.add(row)
+    if ev.cod == CodEvent.COLLECTED:
+        if row.collected_event is not None:
+            log.info("hand-off %s: a second COD collection (%s) kept out; first was %s",
+                     handoff.id, ev.event_id, row.collected_event)
+            return False
+        row.collected_at, row.collected_event = ev.occurred_at, ev.event_id
+        row.collected_amount = ev.amount
+        return True
+    if row.remitted_event is not None:
+        log.info("hand-off %s: a second COD remittance (%s) kept out; first was %s",
+                 handoff.id, ev.event_id, row.remitted_event)
+        return False
+    row.remitted_at, row.remitted_event = ev.occurred_at, ev.event_id
+    row.remitted_amount = ev.amount
+    return True
+
+
+def unremitted(session: Session, now: datetime, remit_days: float) -> dict[int, str]:
+    """Hand-offs whose fee was collected more than `remit_days` days before `now` and not
+    remitted since: hand-off id -> the detail ops read (the SLA rule cod_not_remitted)."""
+    before = safe_add(now, -timedelta(days=remit_days))
+    rows = read_rows(session, select(CodLedger.handoff_id, CodLedger.collected_at).where(
+        CodLedger.collected_at.is_not(None), CodLedger.remitted_at.is_(None),
+        CodLedger.collected_at < before).order_by(CodLedger.handoff_id), CodLedger.handoff_id)
+    return {hid: not_remitted_detail(at, remit_days) for hid, at in rows}

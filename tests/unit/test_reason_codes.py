@@ -9,7 +9,8 @@ from worker.domain.reason_codes import CATALOGUE, Reason, ReasonCode, reason, st
 PARAMS = {"current": "delivered", "new": "in_transit", "status": "accepted", "item_id": "hof_1",
           "what": "item hof_1", "error": "ValueError", "event_id": "65f1",
           "why": "courier_took_item", "kind": "post_order", "text": "old words",
-          "agency": "000.00.17.H19"}
+          "agency": "000.00.17.H19", "number": "BB-000.00.17.H19-20261126-001",
+          "by": "BB-000.00.17.H19-20261126-002"}
 
 
 @pytest.mark.parametrize("code", list(ReasonCode))

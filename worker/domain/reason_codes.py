@@ -48,6 +48,11 @@ class ReasonCode(StrEnum):
     AGENCY_DISABLED = "agency_disabled"  # agency
     AGENCY_READY = "agency_ready"  # agency: added or enabled, its waiting hand-offs go on
     CREDENTIALS_UNREADABLE = "credentials_unreadable"  # agency: its keys do not decrypt
+    # the hand-over record (worker/service/flow/handover.py): number; replaced also `by`
+    HANDOVER_RECORDED = "handover_recorded"
+    HANDOVER_CONFIRMED = "handover_confirmed"  # the desk marked the record handed over
+    HANDOVER_TAKEN = "handover_taken"  # the carrier's event settled the hand-off
+    HANDOVER_REPLACED = "handover_replaced"  # by: the new record's number
     LEGACY = "legacy"  # text: a row written before reasons were coded
 
 
@@ -105,6 +110,14 @@ CATALOGUE: dict[ReasonCode, tuple[str, str]] = {
         "thiếu khóa cũ?); sửa cấu hình rồi chạy lại việc này",
         "agency {agency}: its post-office credentials do not decrypt with "
         "HANDOFF_CREDENTIALS_KEY; fix the key, then replay"),
+    ReasonCode.HANDOVER_RECORDED: ("đã lập biên bản bàn giao {number}",
+                                   "on hand-over record {number}"),
+    ReasonCode.HANDOVER_CONFIRMED: ("đã bàn giao theo biên bản {number}",
+                                    "handed over by record {number}"),
+    ReasonCode.HANDOVER_TAKEN: ("bưu điện báo đã nhận, biên bản {number}",
+                                "the carrier took it, record {number}"),
+    ReasonCode.HANDOVER_REPLACED: ("biên bản {number} được thay bằng biên bản {by}",
+                                   "record {number} replaced by record {by}"),
     ReasonCode.LEGACY: ("{text}", "{text}"),
 }
 

@@ -19,6 +19,7 @@ class Rule(StrEnum):
     NEEDS_ATTENTION = "needs_attention"
     PUSH_FAILED = "push_failed"  # a status the one-stop refused for good (e.g. 422)
     COD_NOT_REMITTED = "cod_not_remitted"  # a collected fee not paid to the agency in time
+    HANDOVER_NOT_TAKEN = "handover_not_taken"  # on a hand-over record, the carrier silent
 
 
 # What ops read next to the rule name.
@@ -31,6 +32,7 @@ RULE_LABEL_VI: dict[Rule, str] = {
     Rule.NEEDS_ATTENTION: "Cần xử lý",
     Rule.PUSH_FAILED: "Không báo được trạng thái về hệ thống một cửa",
     Rule.COD_NOT_REMITTED: "Bưu điện chưa trả tiền thu hộ",
+    Rule.HANDOVER_NOT_TAKEN: "Đã lập biên bản bàn giao, bưu điện chưa báo nhận",
 }
 
 # "Worst first": a higher number is worse (an error someone must act on beats a delay).
@@ -41,6 +43,7 @@ SEVERITY: dict[str, int] = {
     Rule.COD_NOT_REMITTED: 45,
     Rule.NOT_DELIVERED: 40,
     Rule.SILENT: 30,
+    Rule.HANDOVER_NOT_TAKEN: 25,
     Rule.NOT_PICKED_UP: 20,
     Rule.NOT_ACCEPTED: 10,
 }
@@ -60,6 +63,10 @@ class Snapshot:
     accepted_at: datetime | None = None
     last_event_at: datetime | None = None
     final_at: datetime | None = None
+    # the hand-over record it is on and not settled by the carrier (open, or closed at the
+    # desk): when it was made, its number (worker/service/flow/handover.py)
+    handover_at: datetime | None = None
+    handover_number: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,7 @@ class Limits:
     pickup_within_hours: float = 24
     deliver_within_days: float = 5
     silent_hours: float = 72
+    handover_within_hours: float = 8  # a record made, the carrier tells nothing taken
 
 
 def _num(x: float) -> str:
@@ -119,6 +127,11 @@ def broken(h: Snapshot, now: datetime, limits: Limits) -> list[tuple[Rule, str]]
     if _over(last, now, hours=limits.silent_hours):
         out.append((Rule.SILENT, f"Không có cập nhật nào trong "
                     f"{_num(limits.silent_hours)} giờ, lần cuối lúc {short(last)}"))
+    if h.handover_at is not None and _over(h.handover_at, now,
+                                           hours=limits.handover_within_hours):
+        out.append((Rule.HANDOVER_NOT_TAKEN, f"Biên bản bàn giao {h.handover_number} lập lúc "
+                    f"{short(h.handover_at)}: bưu điện chưa báo nhận sau "
+                    f"{_num(limits.handover_within_hours)} giờ"))
     if status == Status.DELIVERY_FAILED:
         out.append((Rule.DELIVERY_FAILED, f"Trạng thái: {LABEL_VI[status]}"))
     if status == Status.NEEDS_ATTENTION:

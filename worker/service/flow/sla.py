@@ -31,6 +31,7 @@ from worker.domain.statuses import FINAL
 from worker.service import agencies, ledger
 from worker.service.agencies import limits_for
 from worker.service.flow import cod
+from worker.service.flow.handover import unsettled_record
 from worker.service.ledger import leases, uow
 
 if TYPE_CHECKING:
@@ -111,7 +112,8 @@ def scan(session: Session, now: datetime, limits: Limits, result: MarkResult) ->
                   if r.sla}
     handoffs = read_rows(session, select(
         Handoff.id, Handoff.agency_code, Handoff.status, Handoff.ready_at, Handoff.accepted_at,
-        Handoff.last_event_at, Handoff.final_at).where(Handoff.status.not_in(_FINAL))
+        Handoff.last_event_at, Handoff.final_at, *unsettled_record())
+        .where(Handoff.status.not_in(_FINAL))
         .order_by(Handoff.id), Handoff.id)
     still_open = set(session.scalars(select(Handoff.id).where(Handoff.status.not_in(_FINAL))))
     result.skipped += len(still_open - {row[0] for row in handoffs})

@@ -1,0 +1,210 @@
+"""Hand-over records (biên bản bàn giao): made for the hand-offs the courier is to take (or
+bring), printed again as the same record, closed at the desk or by the carrier's events.
+
+A record is made for a set of hand-offs of one agency and direction (worker/domain/handover.py
+says which wait for one). Printing again for the same set, while its record is open, gives
+that record (same number, same rows). A record for another set that shares hand-offs with
+an open one replaces it (closed as `replaced`): a hand-off is on at most one open record
+(the unique `open_handoff_id`). Each hand-off's timeline names its record. The carrier's
+event that settles a hand-off (picked up; delivered to the desk for a collection) takes it
+off its record; the record closes when none is left. A hand-off still unsettled on a record
+(open, or closed at the desk) N hours after it was made is late (Rule.HANDOVER_NOT_TAKEN).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ScalarSelect, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from worker.db.models import Handoff, HandoverRecord, HandoverRecordItem, utcnow
+from worker.domain.enums import EventSource
+from worker.domain.errors import InvalidInput
+from worker.domain.handover import (
+    AWAITING,
+    UNSETTLED,
+    ClosedHow,
+    content_key,
+    next_seq,
+    number_prefix,
+    record_number,
+    settled,
+)
+from worker.domain.moments import local_date
+from worker.domain.reason_codes import Reason, ReasonCode, reason
+from worker.domain.statuses import Direction
+from worker.service.flow import handoffs
+from worker.service.ledger import uow
+
+if TYPE_CHECKING:
+    from worker.service.runtime import Runtime
+
+TRIES = 3  # two desks printing at once: the loser's unique number or item is taken again
+
+
+@dataclass(frozen=True)
+class Made:
+    number: str
+    created: bool  # False: the open record for the same hand-offs, printed again
+
+
+def candidates(session: Session, agency_code: str | None, direction: str) -> list[Handoff]:
+    """The hand-offs waiting for a record: awaiting the courier and on no closed record
+    (one closed at the desk was handed over already), oldest first."""
+    closed = select(HandoverRecordItem.handoff_id).join(
+        HandoverRecord, HandoverRecord.id == HandoverRecordItem.record_id).where(
+        HandoverRecord.closed_how.in_([ClosedHow.DESK.value, ClosedHow.CARRIER.value]))
+    q = select(Handoff).where(
+        Handoff.direction == Direction(direction).value,
+        Handoff.status.in_([s.value for s in AWAITING[Direction(direction)]]),
+        Handoff.id.not_in(closed))
+    if agency_code:
+        q = q.where(Handoff.agency_code == agency_code)
+    return list(session.scalars(q.order_by(Handoff.ready_at, Handoff.id)))
+
+
+def chosen(session: Session, agency_code: str | None, direction: str,
+           codes: list[str] | None) -> list[Handoff]:
+    """The hand-offs of a record: every candidate of the agency, or those named (dossier
+    code or order number). Refuses, naming the code, one that waits for no record."""
+    found = candidates(session, agency_code, direction)
+    if codes:
+        by_code = {h.dossier_code: h for h in found} | {h.order_number: h for h in found
+                                                         if h.order_number}
+        missing = [c for c in codes if c not in by_code]
+        if missing:
+            raise InvalidInput(f"codes: hồ sơ {', '.join(missing[:5])} không chờ bàn giao "
+                               f"(chưa gọi bưu tá, bưu tá đã nhận, hoặc thuộc đơn vị khác)")
+        found = list({by_code[c].id: by_code[c] for c in codes}.values())
+    if not found:
+        raise InvalidInput("codes: không có hồ sơ nào chờ bàn giao cho bưu tá")
+    agencies = {h.agency_code for h in found}
+    if len(agencies) > 1:
+        raise InvalidInput("agency: các hồ sơ thuộc nhiều đơn vị; mỗi biên bản một đơn vị")
+    return found
+
+
+def make_record(session: Session, *, agency_code: str | None, direction: str,
+                codes: list[str] | None, actor: str, now: datetime | None = None) -> Made:
+    """The record for these hand-offs: the open one for the same set, or a new one."""
+    rows = chosen(session, agency_code, direction, codes)
+    agency, key = rows[0].agency_code, content_key(h.id for h in rows)
+    same = session.scalar(select(HandoverRecord).where(
+        HandoverRecord.agency_code == agency, HandoverRecord.direction == direction,
+        HandoverRecord.content_key == key, HandoverRecord.closed_at.is_(None)))
+    if same is not None:
+        return Made(same.number, False)
+    now = now or utcnow()
+    day = local_date(now)
+    assert day is not None
+    prefix = number_prefix(agency, day)
+    taken = session.scalars(select(HandoverRecord.number).where(
+        HandoverRecord.number.startswith(prefix, autoescape=True)))
+    record = HandoverRecord(number=record_number(agency, day, next_seq(taken, prefix)),
+                            agency_code=agency, direction=direction, content_key=key,
+                            created_by=actor, created_at=now, closed_by="")
+    session.add(record)
+    _replace_overlapping(session, [h.id for h in rows], record.number, actor, now)
+    session.flush()
+    for pos, h in enumerate(rows, 1):
+        session.add(HandoverRecordItem(record_id=record.id, handoff_id=h.id, position=pos,
+                                       open_handoff_id=h.id))
+        _log(session, h, reason(ReasonCode.HANDOVER_RECORDED, number=record.number), actor, now)
+    session.flush()
+    return Made(record.number, True)
+
+
+def print_record(rt: Runtime, *, agency_code: str | None, direction: str,
+                 codes: list[str] | None, actor: str) -> Made:
+    """make_record in its own unit of work; taken again if another desk won a race."""
+    for attempt in range(TRIES):
+        try:
+            with uow.begin(rt) as s:
+                return make_record(s, agency_code=agency_code, direction=direction,
+                                   codes=codes, actor=actor)
+        except IntegrityError:
+            if attempt == TRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def close_by_desk(session: Session, number: str, actor: str,
+                  agency_code: str | None = None) -> HandoverRecord:
+    """"Đã bàn giao": the courier signed; the record and its hand-offs are closed."""
+    record = session.scalar(select(HandoverRecord).where(HandoverRecord.number == number)
+                            .with_for_update())
+    if record is None or (agency_code and record.agency_code != agency_code):
+        raise InvalidInput(f"number: không có biên bản {number}")
+    if record.closed_at is not None:
+        return record
+    now = utcnow()
+    for item, h in _open_items(session, record.id):
+        item.open_handoff_id = None
+        _log(session, h, reason(ReasonCode.HANDOVER_CONFIRMED, number=number), actor, now)
+    record.closed_at, record.closed_by, record.closed_how = now, actor, ClosedHow.DESK.value
+    return record
+
+
+def carrier_moved(session: Session, handoff: Handoff, at: datetime) -> None:
+    """After a carrier event moved `handoff`: off its open record once settled, and the
+    record closed when none of its hand-offs is left."""
+    item = session.scalar(select(HandoverRecordItem).where(
+        HandoverRecordItem.open_handoff_id == handoff.id))
+    if item is None or not settled(handoff.direction, handoff.status):
+        return
+    record = session.get_one(HandoverRecord, item.record_id)
+    item.open_handoff_id = None
+    _log(session, handoff, reason(ReasonCode.HANDOVER_TAKEN, number=record.number),
+         "bưu điện", at)
+    session.flush()
+    if not _open_items(session, record.id):
+        record.closed_at, record.closed_by = utcnow(), "bưu điện"
+        record.closed_how = ClosedHow.CARRIER.value
+
+
+def unsettled_record() -> tuple[ScalarSelect[datetime], ScalarSelect[str]]:
+    """For the SLA scan, beside each hand-off: when its record was made and its number, if
+    the hand-off is on one (open, or closed at the desk) and not settled by the carrier."""
+    q = (select(HandoverRecord.created_at).join(
+        HandoverRecordItem, HandoverRecordItem.record_id == HandoverRecord.id).where(
+        HandoverRecordItem.handoff_id == Handoff.id,
+        (HandoverRecord.closed_how.is_(None)) | (HandoverRecord.closed_how == ClosedHow.DESK),
+        ((Handoff.direction == Direction.RESULT_DELIVERY.value)
+         & Handoff.status.in_(UNSETTLED[Direction.RESULT_DELIVERY]))
+        | ((Handoff.direction == Direction.PICKUP.value)
+           & Handoff.status.in_(UNSETTLED[Direction.PICKUP])))
+        .order_by(HandoverRecord.created_at.desc()).limit(1))
+    number = q.with_only_columns(HandoverRecord.number)
+    return q.scalar_subquery(), number.scalar_subquery()
+
+
+def _open_items(session: Session, record_id: int) -> list[tuple[HandoverRecordItem, Handoff]]:
+    return [(i, h) for i, h in session.execute(select(HandoverRecordItem, Handoff).join(
+        Handoff, Handoff.id == HandoverRecordItem.handoff_id).where(
+        HandoverRecordItem.record_id == record_id,
+        HandoverRecordItem.open_handoff_id.is_not(None)))]
+
+
+def _replace_overlapping(session: Session, ids: list[int], number: str, actor: str,
+                         now: datetime) -> None:
+    """Close as replaced every open record holding one of `ids`."""
+    older = session.scalars(select(HandoverRecord).join(
+        HandoverRecordItem, HandoverRecordItem.record_id == HandoverRecord.id).where(
+        HandoverRecordItem.open_handoff_id.in_(ids)).distinct()).all()
+    for record in older:
+        for item, h in _open_items(session, record.id):
+            item.open_handoff_id = None
+            _log(session, h, reason(ReasonCode.HANDOVER_REPLACED, number=record.number,
+                                    by=number), actor, now)
+        record.closed_at, record.closed_by = now, actor
+        record.closed_how = ClosedHow.REPLACED.value
+    session.flush()
+
+
+def _log(session: Session, h: Handoff, why: Reason, actor: str, at: datetime) -> None:
+    handoffs.log(session, h, handoffs.Change(None, EventSource.DESK, at, notes=actor),
+                 True, why)

@@ -1,0 +1,159 @@
+"""Fee reconciliation (COD) on fakes: the carrier's codes 6 and 8 recorded once per hand-off,
+the report's rules (a remittance missing after N days, a delivery without collection, an
+amount that differs, an unknown amount that does not), the month in Vietnam time, and the
+SLA rule cod_not_remitted opened and cleared."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tests.service.world import World
+from worker.db.models import CodLedger, SlaBreach
+from worker.domain.cod import CodEvent, Problem
+from worker.domain.errors import InvalidInput
+from worker.domain.model import TrackingEvent
+from worker.domain.sla_rules import Rule
+from worker.domain.statuses import Status
+from worker.service.flow import sla, tracking
+from worker.service.ledger import uow
+from worker.service.views.cod_report import report, table
+
+NOW = datetime(2026, 12, 15, 3, 0, tzinfo=UTC)  # the report is read mid-December
+FEE = 35_000
+
+
+def fee(world: World, order: str, kind: CodEvent, at: datetime, amount: int | None = None,
+        event_id: str | None = None) -> None:
+    """A fee event of the feed (code 6 or 8), as the wire reads it."""
+    code = 6 if kind == CodEvent.COLLECTED else 8
+    ev = TrackingEvent(event_id=event_id or f"cod{code}-{order}-{at:%m%d%H%M}",
+                       order_number=order, item_code=None, occurred_at=at, raw_code=code,
+                       raw_text=f"mã {code}", status=None, known_code=True, cod=kind,
+                       amount=amount)
+    with uow.begin(world.rt) as s:
+        tracking.apply_event(s, ev)
+
+
+def delivered(world: World, n: int, at: datetime, cod_amount: int = FEE) -> tuple[str, int]:
+    """A result delivery with a fee, picked up and delivered at `at`: (order, hand-off id)."""
+    code, hid = world.requested(n, codAmount=cod_amount)
+    world.work()
+    order = f"{code}/R1"
+    world.carrier_event(order, 1, Status.PICKED_UP, at - timedelta(hours=9))
+    world.carrier_event(order, 5, Status.DELIVERED, at)
+    world.work()
+    return order, hid
+
+
+def ledger_row(world: World, hid: int) -> CodLedger | None:
+    with world.rt.db.unit_of_work() as s:
+        row = s.get(CodLedger, hid)
+        if row is not None:
+            s.expunge(row)
+        return row
+
+
+def month(world: World, text: str = "2026-11", agency: str | None = None):  # noqa: ANN201
+    with uow.read(world.rt) as s:
+        return report(s, text, now=NOW, remit_days=world.rt.settings.cod_remit_days,
+                      agency=agency)
+
+
+def test_collection_and_remittance_are_recorded_once_and_told_to_no_one(world: World) -> None:
+    at = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+    order, hid = delivered(world, 1, at)
+    pushed = list(world.onestop.statuses(order.split("/")[0]))
+    fee(world, order, CodEvent.COLLECTED, at + timedelta(minutes=2))
+    fee(world, order, CodEvent.COLLECTED, at + timedelta(minutes=2))  # the same event again
+    fee(world, order, CodEvent.COLLECTED, at + timedelta(days=1), event_id="other")  # a second
+    fee(world, order, CodEvent.REMITTED, at + timedelta(days=2), amount=FEE)
+    world.work()
+    row = ledger_row(world, hid)
+    assert row is not None
+    assert row.collected_at == at + timedelta(minutes=2)
+    assert row.collected_event == f"cod6-{order}-11200302" and row.collected_amount is None
+    assert (row.remitted_at, row.remitted_amount) == (at + timedelta(days=2), FEE)
+    assert "duplicate event" in " ".join(world.log_reasons(hid))
+    # informational for the one-stop: no push beyond the statuses told before the fees
+    assert world.onestop.statuses(order.split("/")[0]) == pushed == ["accepted", "picked_up",
+                                                                      "delivered"]
+
+
+def test_the_report_lists_exactly_the_hand_offs_that_differ_first(world: World) -> None:
+    at = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+    fine, fine_id = delivered(world, 1, at)  # collected and remitted, amounts not reported
+    fee(world, fine, CodEvent.COLLECTED, at + timedelta(minutes=2))
+    fee(world, fine, CodEvent.REMITTED, at + timedelta(days=2))
+    unpaid, unpaid_id = delivered(world, 2, at)  # collected 25 days before NOW, never paid
+    fee(world, unpaid, CodEvent.COLLECTED, at + timedelta(minutes=2))
+    _, uncollected_id = delivered(world, 3, at)  # delivered, no code 6
+    wrong, wrong_id = delivered(world, 4, at)  # the carrier reports less than expected
+    fee(world, wrong, CodEvent.COLLECTED, at + timedelta(minutes=2), amount=FEE - 5_000)
+    fee(world, wrong, CodEvent.REMITTED, at + timedelta(days=2), amount=FEE - 5_000)
+    recent, recent_id = delivered(world, 5, NOW - timedelta(days=3))  # not due yet; December
+    fee(world, recent, CodEvent.COLLECTED, NOW - timedelta(days=3))
+    delivered(world, 6, at, cod_amount=0)  # no fee, no fee event: not in the report
+
+    rep = month(world)
+    assert [(r.handoff_id, r.problems) for r in rep.rows] == [
+        (wrong_id, (Problem.AMOUNT_MISMATCH,)),
+        (unpaid_id, (Problem.NOT_REMITTED,)),
+        (uncollected_id, (Problem.NOT_COLLECTED,)),
+        (fine_id, ()),
+    ]
+    (agency,) = rep.totals
+    assert (agency.handoffs, agency.expected, agency.collected_n, agency.remitted_n,
+            agency.differing) == (4, 4 * FEE, 3, 2, 3)
+    assert agency.collected == FEE + FEE + (FEE - 5_000)  # unreported amounts count as expected
+    assert agency.remitted == FEE + (FEE - 5_000)
+    lines = table(rep)
+    assert len(lines) == 5 and lines[1][-1] == "Số tiền bưu điện báo khác số tiền thu hộ"
+    assert [r.handoff_id for r in month(world, "2026-12").rows] == [recent_id]
+    assert month(world, agency="000.00.99.H19").rows == []
+
+
+def test_the_month_is_the_collection_s_month_in_vietnam_time(world: World) -> None:
+    # 16:59 UTC on 30 Nov is 23:59 in Vietnam (November); 17:00 UTC is 1 December there
+    late_nov = datetime(2026, 11, 30, 16, 59, tzinfo=UTC)
+    early_dec = datetime(2026, 11, 30, 17, 0, tzinfo=UTC)
+    a, a_id = delivered(world, 1, late_nov - timedelta(hours=1))
+    b, b_id = delivered(world, 2, late_nov - timedelta(hours=1))
+    fee(world, a, CodEvent.COLLECTED, late_nov)
+    fee(world, b, CodEvent.COLLECTED, early_dec)
+    assert [r.handoff_id for r in month(world, "2026-11").rows] == [a_id]
+    assert [r.handoff_id for r in month(world, "2026-12").rows] == [b_id]
+
+
+@pytest.mark.parametrize("bad", ["2026-13", "11/2026", "2026-1", "", "2026-11-01"])
+def test_a_month_not_yyyy_mm_is_refused_naming_the_field(world: World, bad: str) -> None:
+    with pytest.raises(InvalidInput) as err:
+        month(world, bad)
+    assert err.value.field == "month" and "YYYY-MM" in err.value.reason
+
+
+def test_the_sla_rule_opens_after_n_days_and_clears_with_the_remittance(world: World) -> None:
+    at = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+    order, hid = delivered(world, 1, at)
+    fee(world, order, CodEvent.COLLECTED, at)
+    days = world.rt.settings.cod_remit_days
+
+    def open_rules() -> list[tuple[int, str]]:
+        with world.rt.db.unit_of_work() as s:
+            return [(b.handoff_id, b.rule) for b in s.scalars(
+                select(SlaBreach).where(SlaBreach.cleared_at.is_(None)))]
+
+    sla.mark(world.rt, at + timedelta(days=days - 1))
+    assert open_rules() == []
+    sla.mark(world.rt, at + timedelta(days=days + 1))
+    assert open_rules() == [(hid, Rule.COD_NOT_REMITTED)]  # the hand-off is final: still on
+    with uow.read(world.rt) as s:
+        (row,) = sla.stuck(s)
+    assert row.rule_label == "Bưu điện chưa trả tiền thu hộ" and "10 ngày" in row.detail
+    sla.mark(world.rt, at + timedelta(days=days + 2))
+    assert open_rules() == [(hid, Rule.COD_NOT_REMITTED)]  # a second pass keeps it
+    fee(world, order, CodEvent.REMITTED, at + timedelta(days=days + 2))
+    sla.mark(world.rt, at + timedelta(days=days + 3))
+    assert open_rules() == []

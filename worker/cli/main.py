@@ -59,6 +59,8 @@ COMMANDS = {
     "agency": Entry("worker.cli.agencies:agency",
                     "The province's agencies: sender block, dispatch, route, post-office "
                     "account."),
+    "cod": Entry("worker.cli.cod:cod",
+                 "Fee reconciliation (COD): fees collected and paid back, per agency and month."),
     "areas": Entry("worker.cli.areas:areas_group",
                    "The post office's area table (GSO ward -> the carrier's province/district "
                    "codes)."),

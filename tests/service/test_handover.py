@@ -28,7 +28,8 @@ def _handoff(world: World, n: int, status: str = "accepted", agency: str = AGENC
         s.add(Handoff(dossier_code=code, direction=direction, source_item_id=f"i{n}",
                       agency_code=agency, status=status, cod_amount=15000 * n,
                       order_number=f"{code}/{'R' if direction == 'result_delivery' else 'P'}1",
-                      ready_at=READY, accepted_at=READY, citizen_name="Trần Văn Bình"))
+                      ready_at=READY, accepted_at=READY, citizen_name="Trần Văn Bình",
+                      citizen_phone="0912 345 678"))
     return code
 
 

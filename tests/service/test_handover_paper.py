@@ -1,0 +1,71 @@
+"""The hand-over record and the envelope slips as printed: read back from the PDF (text
+with its Vietnamese marks, each barcode decoded from the drawn bars), the same bytes when
+printed again, four A6 slips to an A4 page with the phone in full."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from pypdf import PdfReader
+
+from tests.service.test_handover import AGENCY, READY, _handoff, _make
+from tests.service.world import World
+from tests.support.code128 import barcodes, decode, modules
+from worker.paper import handover_pdf, slips_pdf
+from worker.paper.drawing import modules as drawn
+from worker.service.ledger import uow
+from worker.service.views import handover_views
+
+
+def _record_pdf(world: World, number: str) -> PdfReader:
+    with uow.read(world.rt) as s:
+        return PdfReader(io.BytesIO(handover_pdf.render(handover_views.record(s, number))))
+
+
+def test_the_record_reads_back_with_its_marks_and_its_barcodes(world: World) -> None:
+    codes = [_handoff(world, n) for n in (1, 2, 3)]
+    made = _make(world)
+    pdf = _record_pdf(world, made.number)
+    text = pdf.pages[0].extract_text()
+    for words in ("BIÊN BẢN BÀN GIAO KẾT QUẢ CHO BƯU CHÍNH", f"Số: {made.number}",
+                  "Trần Văn Bình", "ĐẠI DIỆN CƠ QUAN", "NHÂN VIÊN BƯU CHÍNH",
+                  "Tổng cộng: 3 bưu gửi; tiền thu hộ: 90.000 đồng", "08:00 ngày 26 tháng 11"):
+        assert words in text
+    assert barcodes(pdf) == [f"{c}/R1" for c in codes]
+    assert pdf.metadata is not None and pdf.metadata.creation_date is not None
+    assert pdf.metadata.creation_date.timestamp() == READY.timestamp()
+
+
+def test_printing_again_gives_the_same_bytes(world: World) -> None:
+    _handoff(world, 1), _handoff(world, 2)
+    first = _make(world)
+    with uow.read(world.rt) as s:
+        before = handover_pdf.render(handover_views.record(s, first.number))
+    again = _make(world, at=READY + timedelta(hours=1))
+    assert again.number == first.number and not again.created
+    with uow.read(world.rt) as s:
+        assert handover_pdf.render(handover_views.record(s, again.number)) == before
+
+
+def test_the_decoder_refuses_a_damaged_symbol() -> None:
+    good = drawn("000.00.17.H19-261126-0001/R1")
+    assert decode(good) == "000.00.17.H19-261126-0001/R1"
+    with pytest.raises((ValueError, KeyError)):
+        decode(good[:11] + good[22:33] + good[11:22] + good[33:])  # two symbols swapped
+    assert modules([(0.0, 2.0), (3.0, 1.0)]) == "1101"
+
+
+def test_slips_are_four_to_a_page_with_the_phone_in_full(world: World) -> None:
+    codes = [_handoff(world, n) for n in range(1, 6)]
+    with uow.read(world.rt) as s:
+        sheet = handover_views.slips(s, AGENCY, None)
+    pdf = PdfReader(io.BytesIO(slips_pdf.render(sheet)))
+    assert len(pdf.pages) == 2
+    assert [round(float(v)) for v in pdf.pages[0].mediabox[2:]] == [595, 842]  # A4
+    assert barcodes(pdf, 0) == [f"{c}/R1" for c in codes[:4]]
+    assert barcodes(pdf, 1) == [f"{codes[4]}/R1"]
+    text = pdf.pages[1].extract_text()
+    assert "NGƯỜI NHẬN" in text and "Trần Văn Bình" in text and codes[4] in text
+    assert "ĐT: 0912 345 678" in text  # in full: the courier calls it

@@ -53,6 +53,12 @@ class SimConfig:
     # holds each new event back, so that pushes run ahead of it as they do in production
     push_targets: dict[str, list[str]] = field(default_factory=dict)
     feed_lag_s: float = 0.0
+    # Fees (COD): the contract's codes 6/8 carry no amount; with cod_amount_in_feed they
+    # carry the order's CODAmount. For chosen OrderNumbers: no code 8 ever (a remittance
+    # missing), or this amount reported on codes 6 and 8 (a mismatch)
+    cod_amount_in_feed: bool = False
+    cod_unremitted: list[str] = field(default_factory=list)
+    cod_reported: dict[str, int] = field(default_factory=dict)
 
     def merge(self, changes: dict[str, Any]) -> None:
         """Apply a JSON object; unknown keys or wrong types raise ValueError (nothing applied)."""
@@ -62,8 +68,13 @@ class SimConfig:
             if key not in types:
                 raise ValueError(f"unknown config key {key!r}")
             kind = str(types[key])
-            if kind.startswith("dict"):
+            if kind == "dict[str, int]":
+                ok = isinstance(value, dict) and all(
+                    isinstance(k, str) and type(v) is int and v >= 0 for k, v in value.items())
+            elif kind.startswith("dict"):
                 ok = _accounts_ok(value)
+            elif kind.startswith("list"):
+                ok = isinstance(value, list) and all(isinstance(x, str) for x in value)
             elif "bool" in kind:
                 ok = isinstance(value, bool)
             elif "int" in kind and "float" not in kind:
@@ -174,6 +185,15 @@ def validate_order(body: Any, customer_code: str | None) -> tuple[int, str] | No
     if customer_code is not None and body["CustomerCode"] != customer_code:
         return 102, "Trường CustomerCode không đúng"
     return None
+
+
+def fee_reported(cfg: SimConfig, number: str, body: dict, code: int) -> int | None:
+    """The CODAmount a fee doc (code 6 or 8) carries; None: none (as in the contract)."""
+    if code not in wire.COD_CODES:
+        return None
+    if number in cfg.cod_reported:
+        return cfg.cod_reported[number]
+    return int(body.get("CODAmount", 0)) if cfg.cod_amount_in_feed else None
 
 
 def uniform(seed: int, *parts: object) -> float:

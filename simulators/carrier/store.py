@@ -18,6 +18,7 @@ from simulators.carrier.rules import (
     SimClock,
     SimConfig,
     Step,
+    fee_reported,
     plan_path,
     uniform,
     validate_order,
@@ -295,6 +296,8 @@ class SimStore:
             self._emit(order, step, now)
 
     def _emit(self, order: SimOrder, step: Step, now: float) -> None:
+        if step.code == 8 and order.number in self.config.cod_unremitted:
+            return  # the post office never pays this fee back (rules.SimConfig)
         if order.item_code is None:
             self._item_seq += 1
             order.item_code = make_s10("EB", self._item_seq)
@@ -310,6 +313,9 @@ class SimStore:
             "StatusMessage": wire.STATUS_TABLE[step.code][1],
             "Notes": step.notes,
         }
+        fee = fee_reported(self.config, order.number, order.body, step.code)
+        if fee is not None:
+            doc["CODAmount"] = fee
         key = (order.number, len(order.events))
         self._append(order, doc, now)
         if uniform(self.config.seed, *key, "dup") < self.config.duplicate_event_rate:

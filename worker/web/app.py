@@ -26,6 +26,7 @@ from worker.web import (
     metrics_route,
     openapi,
     ops,
+    ops_cod,
     session,
     settings_page,
 )
@@ -84,7 +85,7 @@ def create_app(rt: Runtime | None = None) -> Starlette:
             Mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")),
                   name="static"),
             *auth.routes, *desk.routes, *api.routes, *ops.routes, *metrics_route.routes,
-            *settings_page.routes, *agencies_page.routes,
+            *settings_page.routes, *agencies_page.routes, *ops_cod.routes,
         ],
         middleware=[Middleware(
             # the signed cookie holds only a session id (or the login form's CSRF token);

@@ -14,9 +14,11 @@ from starlette.routing import Route
 
 from worker.db.models import utcnow
 from worker.domain.enums import MAX_DESK_CODES, DeskOutcomeKind, Role
+from worker.domain.errors import InvalidInput
 from worker.service.flow import desk as service
 from worker.service.flow import desk_queue as queue
 from worker.service.flow.agency_settings import agency_names
+from worker.web import desk_paper as paper
 from worker.web.guards import NO_AGENCY_VI, forbidden, login_required
 from worker.web.render import render
 from worker.web.session import CurrentUser, check_csrf
@@ -66,7 +68,7 @@ def _agencies(s: Session) -> list[tuple[str, str]]:
     return sorted(agency_names(s, open_only=True).items())
 
 
-async def _context(request: Request, user: CurrentUser) -> dict[str, Any]:
+async def context(request: Request, user: CurrentUser) -> dict[str, Any]:
     """What the desk page shows below any result: waiting and ordered hand-offs."""
     rt = request.app.state.runtime
     agency = _scope(user, request)
@@ -80,6 +82,7 @@ async def _context(request: Request, user: CurrentUser) -> dict[str, Any]:
             "ordered": [(o, waited_words(int((now - o.since).total_seconds())))
                         for o in queue.ordered(s, agency)],
             "agencies": _agencies(s) if user.role == Role.OPS else [],
+            **paper.lists(s, agency),
         }
 
     return {"agency": agency or "", **await reading(rt, load)}
@@ -88,7 +91,7 @@ async def _context(request: Request, user: CurrentUser) -> dict[str, Any]:
 @desk_login
 async def desk_page(request: Request) -> Response:
     user: CurrentUser = request.state.user
-    return render(request, "desk.html", await _context(request, user))
+    return render(request, "desk.html", await context(request, user))
 
 
 @desk_login
@@ -137,7 +140,7 @@ async def pickups(request: Request) -> Response:
         outcomes = await run_in_threadpool(
             service.request_pickups, rt, codes, actor=user.username,
             agency_code=_actor_scope(user))
-    ctx = await _context(request, user)
+    ctx = await context(request, user)
     counts = {k: sum(1 for o in outcomes if o.outcome == k)
               for k in (DeskOutcomeKind.ORDERED, DeskOutcomeKind.ALREADY_ORDERED,
                         DeskOutcomeKind.REFUSED)}
@@ -159,11 +162,32 @@ async def cancel(request: Request) -> Response:
     else:
         outcomes = [await run_in_threadpool(
             service.cancel, rt, code, actor=user.username, agency_code=_actor_scope(user))]
-    ctx = await _context(request, user)
+    ctx = await context(request, user)
     return render(request, "desk_result.html", {
         **ctx, "title": "Kết quả hủy", "action": "cancel", "outcomes": outcomes,
         "counts": {}, "error": error},
         status_code=400 if error else 200)
+
+
+def _paper(handler: Callable[[Request], Awaitable[Response]]
+           ) -> Callable[[Request], Awaitable[Response]]:
+    """A paper action behind the desk's login; a refusal shown on the page with its lists."""
+
+    @desk_login
+    @wraps(handler)
+    async def wrapper(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except InvalidInput as err:
+            user: CurrentUser = request.state.user
+            words = str(err).split(": ", 1)[-1]
+            if "nhiều đơn vị" in words and user.role == Role.OPS:
+                words = paper.AGENCY_VI
+            return render(request, "desk_result.html", {
+                **await context(request, user), "title": "Không in được", "action": "paper",
+                "outcomes": [], "counts": {}, "error": words}, status_code=400)
+
+    return wrapper
 
 
 routes = [
@@ -171,4 +195,9 @@ routes = [
     Route("/desk/pending.json", pending_json),
     Route("/desk/pickups", pickups, methods=["POST"]),
     Route("/desk/cancel", cancel, methods=["POST"]),
+    # the desk's paper (worker/web/desk_paper.py), behind the same login
+    Route("/desk/handover", _paper(paper.print_record), methods=["POST"]),
+    Route("/desk/handover/close", _paper(paper.handed_over), methods=["POST"]),
+    Route("/desk/handover/{number}.pdf", _paper(paper.reprint)),
+    Route("/desk/slips", _paper(paper.print_slips), methods=["POST"]),
 ]

@@ -74,6 +74,11 @@ class OpenRecord:
     created_by: str
     count: int
 
+    @property
+    def created_local(self) -> str:
+        t = to_vn(self.created_at)
+        return f"{t:%H:%M %d/%m/%Y}" if t else ""
+
 
 def _ward(h: Handoff) -> str:
     try:

@@ -1,14 +1,18 @@
-"""`handoff pickup request|cancel|pending`: the desk's actions from the command line."""
+"""`handoff pickup request|cancel|pending|record|slips|handed-over`: the desk's actions from
+the command line."""
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
 from worker.cli.common import clean_arg, runtime
 from worker.domain.enums import DeskOutcomeKind
+from worker.domain.errors import InvalidInput
+from worker.domain.statuses import Direction
 from worker.service.flow.desk import cancel, request_pickups, waiting_list
 from worker.service.ledger import uow
 
@@ -63,6 +67,72 @@ def pickup_pending(agency: str | None, as_json: bool) -> None:
         hours, minutes = divmod(r.waited_seconds // 60, 60)
         click.echo(f"{r.dossier_code:<28} {r.direction:<16} chờ {hours}h{minutes:02d}  "
                    f"{r.procedure_name[:40]:<40} {r.place}")
+
+
+DIRECTIONS = click.Choice([d.value for d in Direction])
+
+
+@pickup.command("record")
+@click.argument("codes", nargs=-1)
+@click.option("--agency", default=None, callback=clean_arg, help="the agency (all its hand-offs)")
+@click.option("--direction", type=DIRECTIONS, default=Direction.RESULT_DELIVERY.value,
+              show_default=True, help="pickup: the dossiers the courier brings to the desk")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="the PDF's path (default: <record number>.pdf here)")
+def pickup_record(codes: tuple[str, ...], agency: str | None, direction: str,
+                  output: Path | None) -> None:
+    """Print the hand-over record (biên bản bàn giao) for the hand-offs the courier is to
+    take: all of an agency's, or the CODES given. Printing again gives the same record."""
+    from worker.paper import handover_pdf  # fpdf only when printing: `--help` stays fast
+    from worker.service.flow.handover import print_record
+    from worker.service.views.handover_views import record
+
+    rt = runtime()
+    try:
+        made = print_record(rt, agency_code=agency, direction=direction,
+                            codes=list(codes) or None, actor="cli")
+        with uow.read(rt) as s:
+            data = handover_pdf.render(record(s, made.number))
+    except InvalidInput as err:
+        raise click.UsageError(str(err)) from None
+    path = output or Path(f"{made.number}.pdf")
+    path.write_bytes(data)
+    click.echo(f"{made.number} ({'mới lập' if made.created else 'in lại'}): {path}")
+
+
+@pickup.command("slips")
+@click.argument("codes", nargs=-1)
+@click.option("--agency", default=None, callback=clean_arg)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("phieu-gui.pdf"), show_default=True)
+def pickup_slips(codes: tuple[str, ...], agency: str | None, output: Path) -> None:
+    """Print the envelope slips (A6, four to an A4 page) of the hand-offs the courier is to
+    take: all of an agency's, or the CODES given. Phones are printed in full, for delivery."""
+    from worker.paper import slips_pdf
+    from worker.service.views.handover_views import slips
+
+    try:
+        with uow.read(runtime()) as s:
+            sheet = slips(s, agency, list(codes) or None)
+    except InvalidInput as err:
+        raise click.UsageError(str(err)) from None
+    output.write_bytes(slips_pdf.render(sheet))
+    click.echo(f"{len(sheet.slips)} phiếu gửi: {output}")
+
+
+@pickup.command("handed-over")
+@click.argument("number")
+@click.option("--agency", default=None, callback=clean_arg)
+def pickup_handed_over(number: str, agency: str | None) -> None:
+    """Mark a hand-over record handed over ("Đã bàn giao"): the courier signed it."""
+    from worker.service.flow.handover import close_by_desk
+
+    try:
+        with uow.begin(runtime()) as s:
+            close_by_desk(s, number, "cli", agency)
+    except InvalidInput as err:
+        raise click.UsageError(str(err)) from None
+    click.echo(f"{number}: đã bàn giao")
 
 
 def _print_outcomes(outcomes: list, as_json: bool) -> None:  # type: ignore[type-arg]

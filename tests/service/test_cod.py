@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.service.world import World
-from worker.db.models import CodLedger, SlaBreach
+from worker.db.engine import Database
+from worker.db.models import CodLedger, Handoff, SlaBreach
 from worker.domain.cod import CodEvent, Problem
 from worker.domain.errors import InvalidInput
 from worker.domain.model import TrackingEvent
@@ -157,3 +158,26 @@ def test_the_sla_rule_opens_after_n_days_and_clears_with_the_remittance(world: W
     fee(world, order, CodEvent.REMITTED, at + timedelta(days=days + 2))
     sla.mark(world.rt, at + timedelta(days=days + 3))
     assert open_rules() == []
+
+
+def test_the_month_window_and_the_fee_table_read_alike_on_both_databases(
+        database: Database) -> None:
+    # migration 0013 and the report's query on SQLite and PostgreSQL: a collection at 23:59
+    # and one at 00:00 Vietnam time fall on either side of the month's end
+    moments = {"DS-NOV": datetime(2026, 11, 30, 16, 59, tzinfo=UTC),
+               "DS-DEC": datetime(2026, 11, 30, 17, 0, tzinfo=UTC)}
+    with database.unit_of_work() as s:
+        for n, (code, at) in enumerate(moments.items(), 1):
+            h = Handoff(dossier_code=code, direction="result_delivery", source_item_id=f"i{n}",
+                        agency_code="A", order_number=f"{code}/R1", cod_amount=FEE,
+                        status="delivered", ready_at=at - timedelta(days=2), final_at=at)
+            s.add(h)
+            s.flush()
+            s.add(CodLedger(handoff_id=h.id, collected_at=at, collected_event=f"e{n}",
+                            collected_amount=FEE + n))
+    with database.unit_of_work() as s:
+        nov = report(s, "2026-11", now=NOW, remit_days=10)
+        dec = report(s, "2026-12", now=NOW, remit_days=10)
+    assert [(r.dossier_code, r.problems) for r in nov.rows] == [
+        ("DS-NOV", (Problem.AMOUNT_MISMATCH, Problem.NOT_REMITTED))]
+    assert [(r.dossier_code, r.collected_amount) for r in dec.rows] == [("DS-DEC", FEE + 2)]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from worker.cli.common import clean_arg, echo_line, runtime
+from worker.cli.common import clean_arg, echo_line, parse_moment, runtime
 from worker.domain.errors import InvalidInput
 from worker.domain.moments import local
 from worker.paper.cod_xlsx import render
@@ -32,14 +32,18 @@ def cod() -> None:
               show_default=True, help="table on the terminal, or a CSV/XLSX file")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="write to this file (needed for xlsx; csv: else stdout)")
-def report_cmd(month: str, agency: str | None, fmt: str, output: Path | None) -> None:
+@click.option("--now", "now_text", default=None,
+              help="ISO time to judge late remittances by (default: now; no zone = UTC)")
+def report_cmd(month: str, agency: str | None, fmt: str, output: Path | None,
+               now_text: str | None) -> None:
     """Expected vs collected vs remitted per agency, the hand-offs that differ first."""
     if fmt == "xlsx" and output is None:
         raise click.UsageError("--format xlsx cần -o TỆP (bảng tính không in ra terminal)")
+    now = parse_moment(now_text, "--now") if now_text else datetime.now(UTC)
     rt = runtime()
     try:
         with uow.read(rt) as s:
-            rep = report(s, month, now=datetime.now(UTC), agency=agency,
+            rep = report(s, month, now=now, agency=agency,
                          remit_days=rt.settings.cod_remit_days)
     except InvalidInput as err:
         raise click.BadParameter(err.reason, param_hint="--month") from None

@@ -23,6 +23,8 @@ from worker.db.engine import Database
 from worker.db.models import Handoff, StatusLogEntry
 from worker.launch.stack import Stack
 
+pytestmark = pytest.mark.spread  # each test starts its own stack
+
 
 def test_collection_flow_with_pickup_failures(tmp_path):
     """pickup_requested: the citizen sends, the agency receives; the courier first finds

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 
+import pytest
 from sqlalchemy import select
 
 from tests.integration.flow import (
@@ -16,6 +17,8 @@ from tests.integration.flow import (
 from worker.db.engine import Database
 from worker.db.models import Cursor, Handoff
 from worker.launch.stack import Stack
+
+pytestmark = pytest.mark.spread  # each test starts its own stack
 
 
 def _db(stack: Stack) -> Database:

@@ -16,6 +16,8 @@ from worker.db.engine import Database
 from worker.launch.stack import Stack
 from worker.settings import Settings
 
+pytestmark = pytest.mark.spread  # each test starts its own stack
+
 
 def _run_flow(stack: Stack, db: Database, n: int, *, twice: bool = False) -> None:
     stack.start_all()

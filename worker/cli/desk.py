@@ -14,7 +14,9 @@ from worker.domain.enums import DeskOutcomeKind
 from worker.domain.errors import InvalidInput
 from worker.domain.statuses import Direction
 from worker.service.flow.desk import cancel, request_pickups, waiting_list
+from worker.service.flow.handover import close_by_desk, print_record
 from worker.service.ledger import uow
+from worker.service.views.handover_views import record, slips
 
 
 @click.group()
@@ -84,8 +86,6 @@ def pickup_record(codes: tuple[str, ...], agency: str | None, direction: str,
     """Print the hand-over record (biên bản bàn giao) for the hand-offs the courier is to
     take: all of an agency's, or the CODES given. Printing again gives the same record."""
     from worker.paper import handover_pdf  # fpdf only when printing: `--help` stays fast
-    from worker.service.flow.handover import print_record
-    from worker.service.views.handover_views import record
 
     rt = runtime()
     try:
@@ -108,8 +108,7 @@ def pickup_record(codes: tuple[str, ...], agency: str | None, direction: str,
 def pickup_slips(codes: tuple[str, ...], agency: str | None, output: Path) -> None:
     """Print the envelope slips (A6, four to an A4 page) of the hand-offs the courier is to
     take: all of an agency's, or the CODES given. Phones are printed in full, for delivery."""
-    from worker.paper import slips_pdf
-    from worker.service.views.handover_views import slips
+    from worker.paper import slips_pdf  # fpdf only when printing
 
     try:
         with uow.read(runtime()) as s:
@@ -125,8 +124,6 @@ def pickup_slips(codes: tuple[str, ...], agency: str | None, output: Path) -> No
 @click.option("--agency", default=None, callback=clean_arg)
 def pickup_handed_over(number: str, agency: str | None) -> None:
     """Mark a hand-over record handed over ("Đã bàn giao"): the courier signed it."""
-    from worker.service.flow.handover import close_by_desk
-
     try:
         with uow.begin(runtime()) as s:
             close_by_desk(s, number, "cli", agency)

@@ -13,6 +13,7 @@ account's own orders, so a test can tell which credentials each order went with.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -175,7 +176,20 @@ class Doors:
         status, message, created = self.store.post(body, account, door)
         if created and self.store.config.lose_first_reply:
             return JSONResponse({"message": "Gateway Timeout"}, 504)  # the reply is "lost"
+        if created and self._hold_reply():
+            await asyncio.sleep(self.store.config.timeout_sleep_s)  # the client gave up
+            return JSONResponse({"message": "Gateway Timeout"}, 504)
         return _reply(door, status, message)
+
+    def _hold_reply(self) -> bool:
+        """True for the next `lose_reply_next` orders created (counted as timeouts)."""
+        with self.store.lock:
+            cfg = self.store.config
+            if cfg.lose_reply_next <= 0:
+                return False
+            cfg.lose_reply_next -= 1
+            self.store.counts["timeouts_injected"] += 1
+            return True
 
     async def tracking(self, request: Request, door: str, account: str | None) -> Response:
         last_id = request.query_params.get("lastId", wire.FIRST_CURSOR)

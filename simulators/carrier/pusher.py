@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -72,15 +73,22 @@ class Pusher:
                                           f"tx-{uuid.uuid4().hex[:16]}"))
 
     def send(self, client: httpx.Client) -> None:
-        """Post each waiting push once; keep those not answered success for the next tick."""
+        """Post each waiting push once (or `push_copies` times at once, all under the same
+        transaction id); keep those not answered success for the next tick."""
         waiting = []
+        copies = max(1, self.store.config.push_copies)
         for push in self.outgoing:
             headers, raw = signed_push(push.secret, push.body, transaction=push.transaction)
-            try:
-                reply = client.post(push.url, content=raw, headers=headers, timeout=5.0)
-                ok = reply.status_code == 200 and reply.json().get("code") == "success"
-            except (httpx.HTTPError, ValueError, AttributeError):
-                ok = False
+            if copies == 1:
+                ok = _post(client, push.url, raw, headers)
+            else:
+                with ThreadPoolExecutor(copies) as pool:
+                    futures = [pool.submit(_post, client, push.url, raw, headers)
+                               for _ in range(copies)]
+                    answers = [f.result() for f in futures]
+                ok = all(answers)
+                with self.store.lock:
+                    self.store.counts["push_copies_not_2xx"] += answers.count(False)
             with self.store.lock:
                 self.store.counts["pushes_sent" if ok else "pushes_resent"] += 1
             if not ok:
@@ -93,3 +101,12 @@ class Pusher:
                 self.collect()
                 self.send(client)
                 time.sleep(TICK_S)
+
+
+def _post(client: httpx.Client, url: str, raw: bytes, headers: dict[str, str]) -> bool:
+    """True when the receiver answered success."""
+    try:
+        reply = client.post(url, content=raw, headers=headers, timeout=5.0)
+        return reply.status_code == 200 and reply.json().get("code") == "success"
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return False

@@ -40,6 +40,9 @@ class SimConfig:
     timeout_sleep_s: float = 15.0
     rate_limit_per_s: float = 0.0  # 0: unlimited; above it: 429 with Retry-After
     lose_first_reply: bool = False  # first post of each OrderNumber creates it, answers 504
+    # The next N posts that create an order create it, then hold the reply timeout_sleep_s
+    # (longer than the client waits): the reply never arrives, a timeout rather than a 504
+    lose_reply_next: int = 0
     duplicate_event_rate: float = 0.0
     out_of_order_rate: float = 0.0
     unknown_code_rate: float = 0.0
@@ -53,6 +56,7 @@ class SimConfig:
     # holds each new event back, so that pushes run ahead of it as they do in production
     push_targets: dict[str, list[str]] = field(default_factory=dict)
     feed_lag_s: float = 0.0
+    push_copies: int = 1  # each push posted this many times at once (a duplicating network)
     # Fees (COD): the contract's codes 6/8 carry no amount; with cod_amount_in_feed they
     # carry the order's CODAmount. For chosen OrderNumbers: no code 8 ever (a remittance
     # missing), or this amount reported on codes 6 and 8 (a mismatch)

@@ -83,6 +83,7 @@ class SimStore:
                 "timeouts_injected": 0,
                 "pushes_sent": 0,  # answered success by the receiver
                 "pushes_resent": 0,  # tried again under the same transaction id
+                "push_copies_not_2xx": 0,  # copies (push_copies) answered other than 2xx
             }
             self._item_seq = 10_000_000 + self.config.seed % 1_000_000
 
@@ -225,7 +226,8 @@ class SimStore:
                 "sim_time": self.clock.now(),
                 **{
                     k: self.counts[k] for k in ("throttled", "errors_injected", "timeouts_injected",
-                                                "pushes_sent", "pushes_resent")
+                                                "pushes_sent", "pushes_resent",
+                                                "push_copies_not_2xx")
                 },
                 "orders_by_number": {
                     n: {

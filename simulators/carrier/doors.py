@@ -18,6 +18,7 @@ import base64
 import binascii
 import json
 import re
+import time
 from collections.abc import Awaitable, Callable, Collection
 from typing import Protocol
 from urllib.parse import parse_qs
@@ -173,6 +174,14 @@ class Doors:
             body = json.loads(await request.body())
         except ValueError:
             body = None
+        number = body.get("OrderNumber") if isinstance(body, dict) else None
+        cfg = self.store.config
+        if isinstance(number, str) and number.rpartition("/")[0] in cfg.hang_dossiers:
+            with self.store.lock:  # who holds it: the client's port names its process
+                self.store.hung.append({"order": number, "at": time.time(), "client_port":
+                                        request.client.port if request.client else 0})
+            await asyncio.sleep(cfg.hang_s)
+            return JSONResponse({"message": "Service Unavailable"}, 503)
         status, message, created = self.store.post(body, account, door)
         if created and self.store.config.lose_first_reply:
             return JSONResponse({"message": "Gateway Timeout"}, 504)  # the reply is "lost"

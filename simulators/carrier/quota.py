@@ -8,10 +8,15 @@ for a request with no valid token). The meter keeps, per account, the number of 
 and the most that arrived in any sliding one-second window.
 
 It can be told, per account, to answer 429 with Retry-After: for a while (`throttle`), or
-above a rate (`limit_per_s`, the per-account twin of the fault gate's `rate_limit_per_s`).
+above a rate (`limit_per_s`, the per-account twin of the fault gate's `rate_limit_per_s`);
+and to play the whole post office down (`outage`): every contract request answered 503 with
+Retry-After for a while. Each account's `early` counts the requests that arrived before the
+Retry-After this meter last gave that account had passed (a client honouring it sends none),
+and `?times=1` also lists the arrival times of its order posts (`post_times`).
 Admin: ``GET /_admin/quota`` (counts and knobs), ``POST /_admin/quota`` with
-``{"throttle": {"key-b": {"seconds": 3, "retry_after": 1}}, "limit_per_s": {"key-a": 5}}``
-(null drops a knob), ``POST /_admin/quota/reset``; ``POST /_admin/reset`` resets it too.
+``{"throttle": {"key-b": {"seconds": 3, "retry_after": 1}}, "limit_per_s": {"key-a": 5},
+"outage": {"seconds": 300, "retry_after": 30}}`` (null drops a knob),
+``POST /_admin/quota/reset``; ``POST /_admin/reset`` resets it too.
 """
 
 from __future__ import annotations
@@ -45,8 +50,12 @@ class _Account:
     requests: int = 0
     max_per_second: int = 0
     throttled: int = 0  # 429s this meter answered
+    unavailable: int = 0  # 503s of an outage
+    early: int = 0  # arrived before the Retry-After last given had passed
+    not_before: float = 0.0  # monotonic: when the last Retry-After given runs out
     window: deque[float] = field(default_factory=deque)  # arrivals of the last second
     times: deque[float] = field(default_factory=lambda: deque(maxlen=KEEP_TIMES))
+    posts: deque[float] = field(default_factory=lambda: deque(maxlen=KEEP_TIMES))
 
 
 @dataclass
@@ -72,6 +81,7 @@ class QuotaMeter:
             self.accounts: dict[str, _Account] = {}
             self.throttles: dict[str, _Throttle] = {}
             self.limits: dict[str, float] = {}
+            self.outage: _Throttle | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
@@ -84,7 +94,10 @@ class QuotaMeter:
                 self.reset()
             await self.app(scope, receive, send)
             return
-        refused = self.arrive(self.account_of(Request(scope)))
+        request = Request(scope)
+        refused = self.arrive(self.account_of(request), post=request.method == "POST"
+                              and not request.headers.get("authorization", "").startswith(
+                                  "Basic "))
         if refused is not None:
             await refused(scope, receive, send)
             return
@@ -103,23 +116,39 @@ class QuotaMeter:
                  else request.headers.get(lgsp_wire.TOKEN_HEADER, "").strip())
         return (self.store.token_account(token) if token else None) or UNKNOWN
 
-    def arrive(self, account: str) -> Response | None:
-        """Record one request; a 429 if the account is held or above its rate."""
+    def arrive(self, account: str, post: bool = False) -> Response | None:
+        """Record one request (`post`: an order post); a 503 during an outage, a 429 if the
+        account is held or above its rate."""
         now = self.clock()
         with self.lock:
             acc = self.accounts.setdefault(account, _Account())
             acc.requests += 1
+            acc.early += int(now < acc.not_before)
             acc.times.append(now - self.started)
+            if post:
+                acc.posts.append(now - self.started)
             while acc.window and acc.window[0] <= now - WINDOW_S:
                 acc.window.popleft()
             acc.window.append(now)
             acc.max_per_second = max(acc.max_per_second, len(acc.window))
+            if self.outage is not None and now < self.outage.until:
+                acc.unavailable += 1
+                return self._refuse(acc, now, self.outage.retry_after, 503,
+                                    "Service Unavailable")
             wait = self._refusal(account, acc, now)
             if wait is None:
                 return None
             acc.throttled += 1
-        return JSONResponse({"message": "Too Many Requests"}, 429,
-                            headers={"Retry-After": str(max(1, math.ceil(wait)))})
+            return self._refuse(acc, now, wait, 429, "Too Many Requests")
+
+    @staticmethod
+    def _refuse(acc: _Account, now: float, wait: float, status: int, message: str
+                ) -> Response:
+        """The refusal, noting when the Retry-After it carries runs out (lock held)."""
+        seconds = max(1, math.ceil(wait))
+        acc.not_before = max(acc.not_before, now + seconds)
+        return JSONResponse({"message": message}, status,
+                            headers={"Retry-After": str(seconds)})
 
     def _refusal(self, account: str, acc: _Account, now: float) -> float | None:
         """Seconds to tell the client to wait, or None to let the request in."""
@@ -137,18 +166,23 @@ class QuotaMeter:
             return {
                 "accounts": {
                     k: {"requests": a.requests, "max_per_second": a.max_per_second,
-                        "throttled": a.throttled,
-                        **({"times": [round(t, 6) for t in a.times]} if times else {})}
+                        "throttled": a.throttled, "unavailable": a.unavailable,
+                        "early": a.early,
+                        **({"times": [round(t, 6) for t in a.times],
+                            "post_times": [round(t, 6) for t in a.posts]} if times else {})}
                     for k, a in sorted(self.accounts.items())},
                 "throttle": {k: {"seconds_left": round(t.until - now, 3),
                                  "retry_after": t.retry_after}
                              for k, t in self.throttles.items() if t.until > now},
                 "limit_per_s": dict(self.limits),
+                "outage": ({"seconds_left": round(self.outage.until - now, 3),
+                            "retry_after": self.outage.retry_after}
+                           if self.outage is not None and self.outage.until > now else None),
             }
 
     def configure(self, changes: dict[str, Any]) -> None:
         """Apply the admin body; a bad one raises ValueError and changes nothing."""
-        unknown = set(changes) - {"throttle", "limit_per_s"}
+        unknown = set(changes) - {"throttle", "limit_per_s", "outage"}
         if unknown:
             raise ValueError(f"unknown quota knob(s): {sorted(unknown)}")
         throttles: dict[str, _Throttle | None] = {}
@@ -161,7 +195,14 @@ class QuotaMeter:
             throttles[key] = _Throttle(self.clock() + seconds, retry)
         limits = {k: None if v is None else _number(v)
                   for k, v in _object(changes.get("limit_per_s", {})).items()}
+        outage: _Throttle | None = None
+        if changes.get("outage") is not None:
+            spec = _object(changes["outage"])
+            outage = _Throttle(self.clock() + _number(spec.get("seconds")),
+                               _number(spec.get("retry_after", 1)))
         with self.lock:
+            if "outage" in changes:
+                self.outage = outage
             for key, throttle in throttles.items():
                 if throttle is None:
                     self.throttles.pop(key, None)

@@ -40,6 +40,10 @@ class SimConfig:
     timeout_sleep_s: float = 15.0
     rate_limit_per_s: float = 0.0  # 0: unlimited; above it: 429 with Retry-After
     lose_first_reply: bool = False  # first post of each OrderNumber creates it, answers 504
+    # Posts of these dossiers (the OrderNumber before its last "/") hang hang_s seconds and
+    # answer 503, creating nothing: work that holds whoever processes it (stats: hung_posts)
+    hang_dossiers: list[str] = field(default_factory=list)
+    hang_s: float = 30.0
     # The next N posts that create an order create it, then hold the reply timeout_sleep_s
     # (longer than the client waits): the reply never arrives, a timeout rather than a 504
     lose_reply_next: int = 0

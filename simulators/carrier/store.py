@@ -69,6 +69,7 @@ class SimStore:
             self.feed: list[dict] = []
             self.feed_ready: list[float] = []  # monotonic time each feed entry shows from
             self.pushed_upto = 0  # feed entries the push product has taken (pusher.py)
+            self.hung: list[dict[str, Any]] = []  # posts held by hang_dossiers (doors.py)
             self.tokens: dict[str, tuple[float, str]] = {}  # -> (expiry, customer key)
             self.token_requests_by_account: Counter[str] = Counter()
             self.requests_by_route: Counter[str] = Counter()
@@ -224,6 +225,7 @@ class SimStore:
                 "events": len(self.feed),
                 "cancelled": self.counts["cancelled"],
                 "sim_time": self.clock.now(),
+                "hung_posts": list(self.hung),
                 **{
                     k: self.counts[k] for k in ("throttled", "errors_injected", "timeouts_injected",
                                                 "pushes_sent", "pushes_resent",

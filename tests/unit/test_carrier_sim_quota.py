@@ -73,7 +73,8 @@ def test_one_account_held_with_429_and_retry_after_the_other_served(client):
     client.post("/_admin/quota", json={"throttle": {"key-a": None}})
     assert feed(client, a).status_code == 200
     client.post("/_admin/reset")  # the simulator's reset clears the meter as well
-    assert quota(client) == {"accounts": {}, "throttle": {}, "limit_per_s": {}}
+    assert quota(client) == {"accounts": {}, "throttle": {}, "limit_per_s": {},
+                             "outage": None}
 
 
 def test_a_per_account_rate_answers_429_above_it(client):
@@ -103,7 +104,8 @@ def test_the_most_in_any_sliding_second():
         now[0] = t
         assert meter.arrive("key-a") is None
     assert meter.view()["accounts"]["key-a"] == {"requests": 10, "max_per_second": 6,
-                                                 "throttled": 0}
+                                                 "throttled": 0, "unavailable": 0,
+                                                 "early": 0}
     times = meter.view(times=True)["accounts"]["key-a"]["times"]
     assert times[:3] == [0.0, 0.1, 0.2] and len(times) == 10
     now[0] = 10.0
@@ -111,3 +113,33 @@ def test_the_most_in_any_sliding_second():
     now[0] = 11.0  # exactly one second apart: never in the same window
     meter.arrive("key-a")
     assert meter.view()["accounts"]["key-a"]["max_per_second"] == 6
+
+
+def test_an_outage_answers_503_with_retry_after_to_every_account_until_it_ends(client):
+    a = token(client, "key-a").json()["access_token"]
+    set_ = client.post("/_admin/quota", json={"outage": {"seconds": 30, "retry_after": 7}})
+    assert set_.status_code == 200 and set_.json()["outage"]["retry_after"] == 7
+    down = feed(client, a)
+    assert down.status_code == 503 and down.headers["retry-after"] == "7"
+    assert token(client, "key-b").status_code == 503  # token requests too, every account
+    assert feed(client, a).status_code == 503
+    counted = quota(client)["accounts"]
+    assert counted["key-a"]["unavailable"] == 2 and counted["key-b"]["unavailable"] == 1
+    assert counted["key-a"]["early"] == 1  # the second came before the first's 7 s ran out
+    assert counted["key-b"]["early"] == 0
+    client.post("/_admin/quota", json={"outage": None})
+    assert feed(client, a).status_code == 200 and quota(client)["outage"] is None
+
+
+def test_early_requests_and_post_times_are_recorded_against_the_retry_after_given():
+    now = [0.0]
+    meter = QuotaMeter(create_app(), SimStore(SimConfig()), clock=lambda: now[0])
+    meter.configure({"outage": {"seconds": 10, "retry_after": 3}})
+    answers = []
+    for t, post in ((0.0, True), (1.0, False), (4.5, True), (10.5, True)):
+        now[0] = t
+        answers.append(meter.arrive("key-a", post=post))
+    assert [r.status_code if r else None for r in answers] == [503, 503, 503, None]
+    seen = meter.view(times=True)["accounts"]["key-a"]
+    assert (seen["unavailable"], seen["early"]) == (3, 1)  # only the one at 1.0 < 0 + 3
+    assert seen["post_times"] == [0.0, 4.5, 10.5]

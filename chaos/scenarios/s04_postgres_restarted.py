@@ -17,6 +17,7 @@ from pathlib import Path
 from chaos import measure
 from chaos.measure import Row, Scenario
 from chaos.world import World
+from worker.db.engine import Database
 
 NAME = "PostgreSQL restarted, then unreachable"
 
@@ -31,14 +32,12 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
         recoveries: dict[str, float | None] = {}
         for mode in ("fast", "immediate"):
             codes += world.seed(batch)
-            before = measure.progress_mark(db)
             # the fault hits while this batch is being worked on
-            measure.time_until(lambda b=before: measure.progress_mark(db) > b + batch, 120)
+            _wait_progress(db, batch)
             world.pg.restart(mode)
             recoveries[f"restart -m {mode}"] = measure.seconds_until_progress(db, 120)
         codes += world.seed(n - len(codes))
-        before = measure.progress_mark(db)
-        measure.time_until(lambda: measure.progress_mark(db) > before + batch // 4, 120)
+        _wait_progress(db, batch // 4)
         world.pg_proxy.cut()
         time.sleep(outage_s)
         world.pg_proxy.forward()
@@ -60,6 +59,12 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
             row.failed = "; ".join(failures)
             row.notes += f"; {row.failed}"
         return row
+
+
+def _wait_progress(db: Database, marks: int) -> None:
+    """Until the progress mark moved `marks` past its value now (at most 120 s)."""
+    before = measure.progress_mark(db)
+    measure.time_until(lambda: measure.progress_mark(db) > before + marks, 120)
 
 
 SCENARIO = Scenario(number=4, name=NAME, full={"handoffs": 600, "outage_s": 60},

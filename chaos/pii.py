@@ -1,0 +1,120 @@
+"""Personal data under failure: recognisable markers seeded everywhere, then looked for.
+
+Every citizen the chaos worlds seed carries a marker in the name, the phone number and the
+address; the extra agency's post-office secrets, the webhook, session and credentials
+secrets and the database password carry markers too. `scan(world)` looks for every marker
+in what an operator or an attacker could read: the log files under the world's home (every
+process, the servers included), dead-letter reasons and status-log texts, the /ops pages
+and CSV as an ops user, /metrics, and `handoff stuck --json` / `handoff log` output.
+The masked forms (initials, 09****678) are fine: only the whole marker counts.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+from sqlalchemy import select
+
+from worker.db.models import Job, StatusLogEntry
+
+if TYPE_CHECKING:
+    from chaos.world import World
+
+NAME = "Xoanvirak"  # a middle name: masked names keep only its initial
+ADDRESS = "Wyrmquist"  # a street
+PHONE_HEAD = "0867314"  # + 3 digits: a valid mobile number, rare enough to be ours
+SECRET = "Jkwmzfhqa"  # in the extra agency's post-office secret
+PUSH_SECRET = "Hbqnvxepd"  # in its push secret
+DB_PASSWORD = "dbpw-Ycnomrvtu-7f3k"
+_WEBHOOK_RAW = b"chaos-webhook-Tlzqmwnv-32bytes!!"
+_CREDKEY_RAW = b"chaos-credkey-Rxqvwplb-32bytes!!"
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(_WEBHOOK_RAW).decode()
+CREDENTIALS_KEY = base64.b64encode(_CREDKEY_RAW).decode()
+SESSION_SECRET = "chaos-session-Gmvqrtzkw-secret-0123456789"
+
+# the environment a world's processes get: every secret we can choose carries a marker
+SECRET_ENV = {
+    "HANDOFF_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    "HANDOFF_CREDENTIALS_KEY": CREDENTIALS_KEY,
+    "HANDOFF_SESSION_SECRET": SESSION_SECRET,
+}
+
+_PATTERN = re.compile("|".join([
+    re.escape(NAME), re.escape(ADDRESS), rf"(?<!\d){PHONE_HEAD}\d{{3}}(?!\d)",
+    rf"(?<!\d)\+?84{PHONE_HEAD[1:]}\d{{3}}(?!\d)", re.escape(SECRET), re.escape(PUSH_SECRET),
+    re.escape(DB_PASSWORD), re.escape(WEBHOOK_SECRET.removeprefix("whsec_")),
+    re.escape(CREDENTIALS_KEY), re.escape(SESSION_SECRET),
+]), re.IGNORECASE)
+
+# files that hold the seeded values on purpose: the suite's own, and the other systems' logs
+_OWN_FILES = {"agencies.json", "agencies-from-env.json",
+              "carrier-sim.log", "onestop-sim.log"}  # the simulators play the other systems
+
+
+def citizen(i: int, family: str = "Nguyễn", given: str = "Hoa") -> dict[str, str]:
+    """The marked name, phone and address of the i-th seeded citizen."""
+    return {"name": f"{family} {NAME} {given}", "phone": f"{PHONE_HEAD}{i % 1000:03d}",
+            "address": f"Số {i % 250 + 1} hẻm {ADDRESS}"}
+
+
+def find(text: str) -> list[str]:
+    """The markers in `text` (each once)."""
+    return sorted({m.group(0) for m in _PATTERN.finditer(text)})
+
+
+def scan_files(home: Path) -> list[str]:
+    """'path: markers' for every log file under `home` that holds a marker."""
+    found = []
+    for path in sorted(home.rglob("*")):
+        if not path.is_file() or path.name in _OWN_FILES or path.suffix != ".log":
+            continue
+        if path.stat().st_size > 200_000_000:
+            continue
+        hits = find(path.read_text(errors="replace"))
+        if hits:
+            found.append(f"{path}: {', '.join(hits)}")
+    return found
+
+
+def scan_live(world: World) -> list[str]:
+    """What a running world shows: ledger and status-log texts, pages, CSV, metrics, CLI."""
+    found = []
+    with world.db().unit_of_work() as s:
+        texts = [("dead-letter reason", j.last_error) for j in s.scalars(select(Job))]
+        texts += [("status log", f"{e.reason} {e.raw_text or ''}")
+                  for e in s.scalars(select(StatusLogEntry))]
+    for where, text in texts:
+        hits = find(text or "")
+        if hits:
+            found.append(f"{where}: {', '.join(hits)}")
+    for where, text in _pages(world):
+        hits = find(text)
+        if hits:
+            found.append(f"{where}: {', '.join(hits)}")
+    return found
+
+
+def _pages(world: World) -> list[tuple[str, str]]:
+    """(where, text) of the ops pages, CSV and metrics as an ops user, and CLI output."""
+    stack = world.stack
+    out = []
+    for args in (("stuck", "--json"), ("log", "--json"), ("log",)):
+        result = stack.run(*args)
+        out.append((f"handoff {' '.join(args)}", result.stdout + result.stderr))
+    password = "chaos-ops-password-Wq1"
+    stack.run_input(f"{password}\n{password}\n", "user", "add", "chaos-ops", "--role", "ops")
+    with httpx.Client(base_url=stack.web_url, timeout=30, follow_redirects=True) as web:
+        page = web.get("login")
+        token = re.search(r'name="csrf[^"]*" value="([^"]+)"', page.text)
+        form = {"username": "chaos-ops", "password": password}
+        if token:
+            form["csrf_token"] = token.group(1)
+        web.post("login", data=form)
+        for path in ("ops", "ops/stuck", "ops/dead", "ops/export.csv", "metrics"):
+            reply = web.get(path)
+            out.append((f"GET /{path} ({reply.status_code})", reply.text))
+    return out

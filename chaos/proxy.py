@@ -181,6 +181,10 @@ class TcpProxy:
         with self._lock:
             listener, self._listener = self._listener, None
         if listener is not None:
+            try:  # stops listening now; close alone waits for the accept thread's select
+                listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             listener.close()
 
     def _accept_loop(self) -> None:

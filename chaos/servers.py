@@ -250,11 +250,22 @@ class PgCluster:
 
     def set_read_only(self, on: bool) -> None:
         """Make every new transaction read-only (ALTER SYSTEM + reload; sessions already
-        open take it at their next transaction), or writable again."""
+        open take it at their next transaction), or writable again. Returns once a new
+        session sees it: the postmaster has then signalled every session too."""
         value = "on" if on else "off"
         self._sql("SET default_transaction_read_only = off",
                   f"ALTER SYSTEM SET default_transaction_read_only = {value}",
                   "SELECT pg_reload_conf()")
+        import psycopg
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as conn:
+                row = conn.execute("SHOW default_transaction_read_only").fetchone()
+            if row is not None and row[0] == value:
+                return
+            time.sleep(0.02)
+        raise RuntimeError(f"default_transaction_read_only did not become {value} in 10 s")
 
     def _sql(self, *statements: str) -> None:
         import psycopg

@@ -1,0 +1,123 @@
+"""7. Half-open broker connection: every process reaches Redis through the suite's TCP proxy,
+which stops forwarding without closing anything (chaos/proxy.py blackhole) while hand-offs
+run, and a few webhooks arrive during the silence. When the link returns, the connections
+held during the silence are forgotten by the far side (the proxy's default: silent to a
+reader, a reset to a writer), as after a Redis restart or a firewall that dropped its state
+behind a partition: the workers, the beat and the web must notice by themselves.
+
+Nothing is restarted by the suite. Time to recover: the longest, over the silences, from the
+link returning to the next progress (a status-log row or a finished ledger row); the
+scenario fails past 60 s, or when progress did not stop during the silence (then the link
+was not what carried the work, and the figure would prove nothing).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from chaos import measure
+from chaos.measure import Row, Scenario
+from chaos.world import World
+from worker.db.engine import Database
+
+NAME = "Half-open broker connection"
+RESUME_WITHIN_S = 60.0
+MARKS_PER_HANDOFF = 8  # progress marks per hand-off, roughly (as scenario 1)
+QUIET_S = 5.0  # progress must have stood still this long at the end of a silence
+
+
+def _past(db: Database, mark: int) -> bool:
+    return measure.progress_mark(db) >= mark
+
+
+def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
+    n, silences, silence_s = int(size["handoffs"]), int(size["silences"]), float(size["silence_s"])
+    hooks = int(size.get("webhooks", 5))
+    with world_factory(workers=1, proxy_redis=True) as world:
+        world.start()
+        db = world.db()
+        proxy = world.redis_proxy
+        codes = world.seed(n)
+        step = MARKS_PER_HANDOFF * n // (silences + 1)
+        start_mark = measure.progress_mark(db)
+        recoveries: list[float | None] = []
+        moved: list[int] = []  # progress marks made in the last QUIET_S s of each silence
+        answers: list[tuple[int, str]] = []
+        answer_s: list[float] = []
+        for i in range(silences):
+            if measure.time_until(partial(_past, db, start_mark + step * (i + 1)), 300) is None:
+                break
+            proxy.blackhole()
+            began = time.monotonic()
+            arrivals = _Arrivals(world, hooks)
+            arrivals.start()
+            time.sleep(max(0.0, silence_s - QUIET_S))
+            quiet_from = measure.progress_mark(db)
+            time.sleep(max(0.0, began + silence_s - time.monotonic()))
+            moved.append(measure.progress_mark(db) - quiet_from)
+            proxy.forward()
+            recoveries.append(measure.seconds_until_progress(db, 180))
+            arrivals.join(120)
+            codes += arrivals.codes
+            answers += arrivals.answers
+            answer_s.append(arrivals.took)
+        world.wait_all_final(codes, timeout=max(180, n * 0.6))
+        world.wait_drained(60)
+        worst = max((r if r is not None else float("inf")) for r in recoveries) \
+            if recoveries else None
+        refused = [a for a in answers if not 200 <= a[0] < 300]
+        row = world.verdict(NAME, codes, worst, notes=(
+            f"{len(recoveries)} silences of {silence_s:.0f} s; progress back after "
+            + ", ".join("none" if r is None else f"{r:.1f} s" for r in recoveries)
+            + f"; {len(answers)} webhooks during the silences, "
+            f"{len(answers) - len(refused)} answered 2xx, slowest batch "
+            f"{max(answer_s, default=0):.1f} s"))
+        failures = []
+        if len(recoveries) < silences:
+            failures.append(f"only {len(recoveries)} of {silences} silences before the work "
+                            "ran out")
+        if any(r is None or r > RESUME_WITHIN_S for r in recoveries):
+            failures.append(f"progress not back within {RESUME_WITHIN_S:.0f} s of the link "
+                            "returning")
+        if any(m > 0 for m in moved):
+            failures.append(f"progress went on in the last {QUIET_S:.0f} s of a silence "
+                            f"({moved} marks): the broker link was not holding the work")
+        if refused:
+            failures.append(f"{len(refused)} webhooks not answered 2xx (e.g. {refused[0]})")
+        exited = {name: p.returncode for name, p in world.stack.procs.items()
+                  if p.poll() is not None}
+        if exited:
+            failures.append(f"processes exited (exit codes): {exited}")
+        if failures:
+            row.failed = "; ".join(failures)
+            row.notes += f"; {row.failed}"
+        return row
+
+
+class _Arrivals(threading.Thread):
+    """Webhooks posted during a silence (the web rings through the held broker link)."""
+
+    def __init__(self, world: World, n: int) -> None:
+        super().__init__(daemon=True)
+        self.world, self.n = world, n
+        self.codes: list[str] = []
+        self.answers: list[tuple[int, str]] = []
+        self.took = 0.0
+
+    def run(self) -> None:
+        began = time.monotonic()
+        items = self.world.items(self.n)
+        self.world.stack.onestop_admin("handoffs", {"items": items})
+        self.codes = [i["dossierCode"] for i in items]
+        self.answers = self.world.deliver_webhooks(items)
+        self.took = time.monotonic() - began
+
+
+SCENARIO = Scenario(number=7, name=NAME,
+                    full={"handoffs": 600, "silences": 3, "silence_s": 30, "webhooks": 10},
+                    short={"handoffs": 100, "silences": 1, "silence_s": 15, "webhooks": 5},
+                    run=run)

@@ -13,9 +13,10 @@ from tests.service.world import World
 from worker.db.models import Handoff, HandoverRecord, SlaBreach, StatusLogEntry
 from worker.domain.errors import InvalidInput
 from worker.domain.statuses import Status
-from worker.service.flow import handover
+from worker.service.flow import desk, handover
 from worker.service.flow.sla import MarkResult, limits_of, scan
 from worker.service.ledger import uow
+from worker.service.views import handover_views
 
 AGENCY, OTHER = "000.00.17.H19", "000.00.01.H19"
 READY = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)  # 08:00 in Vietnam: numbers say 20261126
@@ -145,3 +146,26 @@ def test_a_record_the_carrier_never_took_is_late_after_eight_hours(world: World)
     assert f"Biên bản bàn giao {made.number} lập lúc" in late[0][1]
     world.carrier_event(f"{b}/R1", 2, Status.PICKED_UP, READY + timedelta(hours=10))
     assert [cleared for *_, cleared in _late(world, READY + timedelta(hours=11))] == [True]
+
+
+def test_a_cancelled_hand_off_leaves_its_record_and_is_never_confirmed(world: World) -> None:
+    a, b = _handoff(world, 1), _handoff(world, 2)
+    made = _make(world)
+    got = desk.cancel(world.rt, a, actor="canbo1", agency_code=AGENCY)  # no order posted yet
+    assert got.outcome == "cancelled", got
+    assert _reasons(world, a)[-1] == ("handover_dropped", made.number)
+    assert _record(world, made.number).closed_at is None  # b still waits for the courier
+    with uow.begin(world.rt) as s:
+        handover.close_by_desk(s, made.number, "canbo2", agency_code=AGENCY)
+    assert "handover_confirmed" not in [c for c, _ in _reasons(world, a)]
+    assert _reasons(world, b)[-1] == ("handover_confirmed", made.number)
+
+
+def test_a_record_whose_every_hand_off_was_cancelled_closes_as_cancelled(world: World) -> None:
+    a = _handoff(world, 1)
+    made = _make(world)
+    desk.cancel(world.rt, a, actor="canbo1", agency_code=AGENCY)
+    closed = _record(world, made.number)
+    assert (closed.closed_how, closed.closed_by) == ("cancelled", "desk")
+    with uow.read(world.rt) as s:
+        assert handover_views.open_records(s, AGENCY) == []  # not listed for reprint

@@ -24,6 +24,7 @@ class ClosedHow(StrEnum):
     DESK = "desk"  # "Đã bàn giao" at the desk
     CARRIER = "carrier"  # the carrier's events settled every hand-off on it
     REPLACED = "replaced"  # a record for another set of the same hand-offs was printed
+    CANCELLED = "cancelled"  # every hand-off on it was cancelled before the courier came
 
 
 AWAITING: dict[Direction, frozenset[Status]] = {
@@ -47,7 +48,8 @@ UNSETTLED: dict[Direction, tuple[str, ...]] = {
 
 
 def settled(direction: str, status: str) -> bool:
-    """The carrier has taken the hand-off (or it ended): its record no longer waits on it."""
+    """The carrier has taken the hand-off, or it ended (cancelled too): its record no longer
+    waits on it."""
     return status not in UNSETTLED[Direction(direction)]
 
 

@@ -53,6 +53,7 @@ class ReasonCode(StrEnum):
     HANDOVER_CONFIRMED = "handover_confirmed"  # the desk marked the record handed over
     HANDOVER_TAKEN = "handover_taken"  # the carrier's event settled the hand-off
     HANDOVER_REPLACED = "handover_replaced"  # by: the new record's number
+    HANDOVER_DROPPED = "handover_dropped"  # cancelled before the courier took it
     LEGACY = "legacy"  # text: a row written before reasons were coded
 
 
@@ -118,6 +119,8 @@ CATALOGUE: dict[ReasonCode, tuple[str, str]] = {
                                 "the carrier took it, record {number}"),
     ReasonCode.HANDOVER_REPLACED: ("biên bản {number} được thay bằng biên bản {by}",
                                    "record {number} replaced by record {by}"),
+    ReasonCode.HANDOVER_DROPPED: ("đã hủy, bỏ khỏi biên bản {number}",
+                                  "cancelled, taken off record {number}"),
     ReasonCode.LEGACY: ("{text}", "{text}"),
 }
 

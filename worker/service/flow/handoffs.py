@@ -3,13 +3,12 @@ and posts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from worker.db.models import Handoff, Job, StatusLogEntry, utcnow
+from worker.db.models import Handoff, Job, utcnow
 from worker.domain.enums import EventSource, JobKind
 from worker.domain.job_payloads import PostPayload, PushPayload
 from worker.domain.model import StatusPush
@@ -18,40 +17,9 @@ from worker.domain.rules import push_event_id
 from worker.domain.statuses import FINAL, Direction, PostalEvent, Status
 from worker.domain.transitions import Decision, decide
 from worker.service import ledger
-
-
-@dataclass(frozen=True)
-class Change:
-    """What happened to a hand-off, for the log."""
-
-    status: Status | None
-    source: EventSource
-    occurred_at: datetime
-    raw_code: str = ""
-    raw_text: str = ""
-    post_office: str = ""
-    notes: str = ""
-    dedup_key: str | None = None  # stable key of the event; the push-back eventId derives from it
-    known_code: bool = True
-    unique: bool = False  # carrier events: the log's unique index rejects a second copy
-
-
-def log(session: Session, handoff: Handoff | None, change: Change, applied: bool, reason: Reason,
-        *, order_number: str = "", dossier_code: str = "") -> StatusLogEntry:
-    """One row of the delivery-status log. The reason is stored as its code and parameters;
-    its English words go beside them for scripts and grep, never to be parsed back."""
-    entry = StatusLogEntry(
-        handoff_id=handoff.id if handoff else None,
-        dossier_code=handoff.dossier_code if handoff else dossier_code,
-        order_number=(handoff.order_number or "") if handoff else order_number,
-        source=change.source, status=change.status.value if change.status else None,
-        raw_code=change.raw_code, raw_text=change.raw_text[:400],
-        post_office=change.post_office, notes=change.notes, applied=applied, reason=reason.en(),
-        reason_code=reason.code.value, reason_params=dict(reason.params),
-        dedup_key=change.dedup_key if change.unique else None, occurred_at=change.occurred_at,
-    )
-    session.add(entry)
-    return entry
+from worker.service.flow import handover
+from worker.service.flow.status_log import Change as Change  # (callers know them from here)
+from worker.service.flow.status_log import log as log
 
 
 def apply(session: Session, handoff: Handoff, change: Change, *, push: bool = True
@@ -63,7 +31,7 @@ def apply(session: Session, handoff: Handoff, change: Change, *, push: bool = Tr
         handoff.last_event_at = change.occurred_at
     if not decision.applied or change.status is None:
         return decision, None
-    set_status(handoff, change.status, change.occurred_at)
+    set_status(handoff, change.status, change.occurred_at, source=change.source)
     if change.raw_code.isdigit():
         handoff.last_carrier_code = int(change.raw_code)
         handoff.last_carrier_text = change.raw_text[:200]
@@ -71,13 +39,20 @@ def apply(session: Session, handoff: Handoff, change: Change, *, push: bool = Tr
     return decision, job
 
 
-def set_status(handoff: Handoff, status: Status, at: datetime, reason: str = "") -> None:
+def set_status(handoff: Handoff, status: Status, at: datetime, reason: str = "", *,
+               source: EventSource = EventSource.WORKER) -> None:
+    """Every status change goes through here, whatever its source: a change that settles
+    the hand-off (the courier took it, it ended, it was cancelled) takes it off its open
+    hand-over record."""
     handoff.status = status.value
     handoff.status_reason = reason
     if status == Status.ACCEPTED and handoff.accepted_at is None:
         handoff.accepted_at = at
     if status in FINAL:
         handoff.final_at = at
+    session = object_session(handoff)
+    if session is not None and handoff.id is not None:
+        handover.leave_record(session, handoff, at, source)
 
 
 def needs_attention(session: Session, handoff: Handoff, reason: str,
@@ -88,7 +63,7 @@ def needs_attention(session: Session, handoff: Handoff, reason: str,
     now = utcnow()
     change = Change(Status.NEEDS_ATTENTION, source, now, notes=reason)
     log(session, handoff, change, True, Reason(ReasonCode.PERMANENT_ERROR))
-    set_status(handoff, Status.NEEDS_ATTENTION, now, reason)
+    set_status(handoff, Status.NEEDS_ATTENTION, now, reason, source=source)
     return queue_push(session, handoff, change)
 
 

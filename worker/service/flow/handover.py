@@ -6,13 +6,15 @@ says which wait for one). Printing again for the same set, while its record is o
 that record (same number, same rows). A record for another set that shares hand-offs with
 an open one replaces it (closed as `replaced`): a hand-off is on at most one open record
 (the unique `open_handoff_id`). Each hand-off's timeline names its record. The carrier's
-event that settles a hand-off (picked up; delivered to the desk for a collection) takes it
-off its record; the record closes when none is left. A hand-off still unsettled on a record
+change that settles a hand-off (picked up, or delivered to the desk for a collection; or
+ended, cancelled too, whatever the source) takes it off its record; the record closes when
+none is left. A hand-off still unsettled on a record
 (open, or closed at the desk) N hours after it was made is late (Rule.HANDOVER_NOT_TAKEN).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -36,13 +38,16 @@ from worker.domain.handover import (
 )
 from worker.domain.moments import local_date
 from worker.domain.reason_codes import Reason, ReasonCode, reason
-from worker.domain.statuses import Direction
-from worker.service.flow import handoffs
+from worker.domain.statuses import Direction, Status
+from worker.service.flow import status_log
 from worker.service.ledger import uow
 
 if TYPE_CHECKING:
     from worker.service.runtime import Runtime
 
+log = logging.getLogger(__name__)
+
+CARRIER_VI = "bưu điện"  # who closed a record the carrier's events settled
 TRIES = 3  # two desks printing at once: the loser's unique number or item is taken again
 
 
@@ -149,21 +154,51 @@ def close_by_desk(session: Session, number: str, actor: str,
     return record
 
 
-def carrier_moved(session: Session, handoff: Handoff, at: datetime) -> None:
-    """After a carrier event moved `handoff`: off its open record once settled, and the
-    record closed when none of its hand-offs is left."""
-    item = session.scalar(select(HandoverRecordItem).where(
-        HandoverRecordItem.open_handoff_id == handoff.id))
-    if item is None or not settled(handoff.direction, handoff.status):
+def leave_record(session: Session, handoff: Handoff, at: datetime,
+                 source: EventSource) -> None:
+    """After any status change (handoffs.set_status): a hand-off it settled (the courier
+    took it, it ended, it was cancelled) leaves its open record, and the record closes once
+    none is left. In a savepoint of its own: a failure here is logged by id and never undoes
+    the change, nor the carrier event that brought it."""
+    if not settled(handoff.direction, handoff.status):
         return
-    record = session.get_one(HandoverRecord, item.record_id)
+    try:
+        with session.begin_nested():
+            _leave(session, handoff, at, source)
+    except Exception as err:
+        log.error("hand-off %s: not taken off its hand-over record (%s)", handoff.id,
+                  type(err).__name__)
+
+
+def _leave(session: Session, handoff: Handoff, at: datetime, source: EventSource) -> None:
+    found = session.scalar(select(HandoverRecordItem.record_id).where(
+        HandoverRecordItem.open_handoff_id == handoff.id))
+    if found is None:
+        return
+    # lock order everywhere: the hand-off (held by the caller), its record, then the item
+    record = session.scalar(select(HandoverRecord).where(HandoverRecord.id == found)
+                            .with_for_update().execution_options(populate_existing=True))
+    item = session.scalar(select(HandoverRecordItem).where(
+        HandoverRecordItem.record_id == found,
+        HandoverRecordItem.open_handoff_id == handoff.id).with_for_update()
+        .execution_options(populate_existing=True))
+    if record is None or item is None:  # the desk closed it meanwhile
+        return
     item.open_handoff_id = None
-    _log(session, handoff, reason(ReasonCode.HANDOVER_TAKEN, number=record.number),
-         "bưu điện", at)
+    cancelled = handoff.status == Status.CANCELLED
+    why = ReasonCode.HANDOVER_DROPPED if cancelled else ReasonCode.HANDOVER_TAKEN
+    by = CARRIER_VI if source in (EventSource.CARRIER_FEED, EventSource.CARRIER_PUSH) else source
+    _log(session, handoff, reason(why, number=record.number), str(by), at, source)
     session.flush()
-    if not _open_items(session, record.id):
-        record.closed_at, record.closed_by = utcnow(), "bưu điện"
-        record.closed_how = ClosedHow.CARRIER.value
+    if _open_items(session, record.id):
+        return
+    statuses = session.scalars(select(Handoff.status).join(
+        HandoverRecordItem, HandoverRecordItem.handoff_id == Handoff.id).where(
+        HandoverRecordItem.record_id == record.id))
+    every_cancelled = all(st == Status.CANCELLED for st in statuses)
+    record.closed_at = at
+    record.closed_how = (ClosedHow.CANCELLED if every_cancelled else ClosedHow.CARRIER).value
+    record.closed_by = str(by) if every_cancelled else CARRIER_VI
 
 
 def unsettled_record() -> tuple[ScalarSelect[datetime], ScalarSelect[str]]:
@@ -205,6 +240,6 @@ def _replace_overlapping(session: Session, ids: list[int], number: str, actor: s
     session.flush()
 
 
-def _log(session: Session, h: Handoff, why: Reason, actor: str, at: datetime) -> None:
-    handoffs.log(session, h, handoffs.Change(None, EventSource.DESK, at, notes=actor),
-                 True, why)
+def _log(session: Session, h: Handoff, why: Reason, actor: str, at: datetime,
+         source: EventSource = EventSource.DESK) -> None:
+    status_log.log(session, h, status_log.Change(None, source, at, notes=actor), True, why)

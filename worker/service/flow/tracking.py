@@ -25,7 +25,7 @@ from worker.domain.model import TrackingEvent
 from worker.domain.reason_codes import ReasonCode, reason
 from worker.domain.statuses import Status
 from worker.domain.transitions import told_late
-from worker.service.flow import cod, handoffs, handover
+from worker.service.flow import cod, handoffs
 
 CARRIER_SOURCES = (EventSource.CARRIER_FEED, EventSource.CARRIER_PUSH)
 
@@ -77,8 +77,6 @@ def apply_event(session: Session, ev: TrackingEvent,
         handoff.item_code = ev.item_code
     cod.record(session, handoff, ev)  # fee codes 6/8: collected, remitted (informational)
     decision, job = handoffs.apply(session, handoff, change)
-    if decision.applied:  # a courier's pick-up (or delivery to the desk) settles its record
-        handover.carrier_moved(session, handoff, ev.occurred_at)
     if not decision.applied and ev.status is not None and told_late(
             ev.status, ev.occurred_at, handoffs.told(session, handoff.id)):
         # the hand-off is past this milestone (e.g. a failed pick-up the feed brings after

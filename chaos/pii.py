@@ -16,7 +16,6 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
 from sqlalchemy import select
 
 from worker.db.models import Job, StatusLogEntry
@@ -99,22 +98,25 @@ def scan_live(world: World) -> list[str]:
 
 
 def _pages(world: World) -> list[tuple[str, str]]:
-    """(where, text) of the ops pages, CSV and metrics as an ops user, and CLI output."""
-    stack = world.stack
+    """(where, text) of the ops pages, CSV and metrics as an ops user (the real web app on
+    the world's database, in this process: its session cookie is Secure off the embedded
+    default), and of the command line's `stuck --json` and `log` output."""
+    from tests.web_app import add_staff, login, page_client, web_runtime
+
     out = []
     for args in (("stuck", "--json"), ("log", "--json"), ("log",)):
-        result = stack.run(*args)
+        result = world.stack.run(*args)
         out.append((f"handoff {' '.join(args)}", result.stdout + result.stderr))
-    password = "chaos-ops-password-Wq1"
-    stack.run_input(f"{password}\n{password}\n", "user", "add", "chaos-ops", "--role", "ops")
-    with httpx.Client(base_url=stack.web_url, timeout=30, follow_redirects=True) as web:
-        page = web.get("login")
-        token = re.search(r'name="csrf[^"]*" value="([^"]+)"', page.text)
-        form = {"username": "chaos-ops", "password": password}
-        if token:
-            form["csrf_token"] = token.group(1)
-        web.post("login", data=form)
-        for path in ("ops", "ops/stuck", "ops/dead", "ops/export.csv", "metrics"):
+    db = world.db()
+    add_staff(db)
+    token = "chaos-metrics-token-0123456789abcdef"
+    rt = web_runtime(db, world.stack.home, metrics_token=token, allow_demo_secrets=True)
+    with page_client(rt) as web:
+        login(web, "ops")
+        for path in ("/ops", "/ops/handoffs", "/ops/handoffs.csv", "/ops/dead",
+                     "/ops/overview.json", "/ops/handoffs/1", "/ops/handoffs/2"):
             reply = web.get(path)
-            out.append((f"GET /{path} ({reply.status_code})", reply.text))
+            out.append((f"GET {path} ({reply.status_code})", reply.text))
+        reply = web.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        out.append((f"GET /metrics ({reply.status_code})", reply.text))
     return out

@@ -1,0 +1,145 @@
+"""5. Post office down: every request to the carrier answered 503 with Retry-After for a
+while (wall-clock seconds: the simulator's sped-up clock moves its parcels, not its front
+door, and the worker waits in real seconds), then back: everything completes, the
+Retry-After is honoured, and the retries that follow are spread by jitter, not a herd.
+
+The outage is the carrier simulator's quota meter (`/_admin/quota` `outage`), which answers
+every contract request of every account (token requests too) and notes, per account, each
+request that arrived before the Retry-After it last gave that account had run out (`early`;
+the account is the post office's notion of a client, and the worker's own 429 hold is per
+account too). The histogram: per-second counts of the retried posts after the outage's end,
+read from the ledger (each post attempt, its number and when it started): a post arriving
+after the end is a retry only if its row was tried during the outage.
+
+A herd: more than HERD_SHARE of those posts in one second. The scenario's backoff cap is
+BACKOFF_MAX (so the last retries before the end are spread uniformly over [cap/2, cap], at
+most 2/cap of them per second: 10 % for 20 s, 3 % for 60 s); a herd that the accounts'
+quotas (4 accounts x 20/s) smear out still puts more than 25 % into one second at both
+sizes (100 posts in ~1.3 s; 300 in ~3.8 s). So 25 % leaves room for chance, and no more.
+Time to recover: from the outage's end to the first order the post office creates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select
+
+from chaos import measure
+from chaos.measure import Row, Scenario
+from chaos.world import World
+from worker.db.engine import Database
+from worker.db.models import Attempt, Job
+from worker.domain.enums import JobKind
+
+NAME = "Post office down (503)"
+HERD_SHARE = 0.25
+PROBE = "chaos-probe"  # an account nobody has: its one request marks when the outage began
+
+
+def _probe(world: World) -> None:
+    """One token request under an account of our own, timed by the meter like the rest."""
+    httpx.post(world.stack.carrier_url + "token", data={"grant_type": "client_credentials"},
+               auth=(PROBE, "x"), timeout=10)
+
+
+def _retries_after(db: Database, end: float) -> tuple[Counter[int], int]:
+    """(per-second counts from `end` (epoch s) of the post attempts after a row's first that
+    started after it, the rows whose first try started after it)."""
+    with db.unit_of_work() as s:
+        rows = s.execute(select(Attempt.number, Attempt.at, Attempt.duration_ms).join(
+            Job, Attempt.job_id == Job.id).where(Job.kind == JobKind.POST_ORDER)).all()
+    hist: Counter[int] = Counter()
+    late_first = 0
+    for number, at, took in rows:
+        started = (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp() - (took or 0) / 1000
+        if started < end:
+            continue
+        if number >= 2:
+            hist[int(started - end)] += 1
+        else:
+            late_first += 1
+    return hist, late_first
+
+
+def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
+    n, down_s, retry_after = int(size["handoffs"]), float(size["down_s"]), int(size["retry_after"])
+    env = {"HANDOFF_BACKOFF_BASE_SECONDS": str(size["backoff_base"]),
+           "HANDOFF_BACKOFF_MAX_SECONDS": str(size["backoff_max"])}
+    with world_factory(extra_env=env) as world:
+        world.start()
+        db = world.db()
+        # every account has polled its feed once: its token is cached before the door shuts
+        accounts = {a["customer_key"] for a in world.agencies.values() if a.get("customer_key")}
+        wanted = accounts | {"demo-key"}
+        if measure.time_until(lambda: wanted <= set(world.stack.carrier_admin("stats")[
+                "token_requests_by_account"]), 60) is None:
+            raise AssertionError("not every account fetched a token within 60 s")
+        world.stack.carrier_admin("quota", {"outage": {"seconds": down_s,
+                                                       "retry_after": retry_after}})
+        shut, shut_wall = time.monotonic(), time.time()
+        _probe(world)
+        codes = world.seed(n)
+        time.sleep(max(0.0, shut + down_s - time.monotonic()))
+        recover_s = measure.time_until(
+            lambda: world.stack.carrier_admin("stats")["orders"] > 0, 120, every=0.1)
+        all_posted = measure.time_until(
+            lambda: world.stack.carrier_admin("stats")["orders"] >= n, 300)
+        world.wait_all_final(codes, timeout=max(180, n * 1.0))
+        world.wait_drained(60)
+
+        meter = world.stack.carrier_admin("quota?times=1")["accounts"]
+        probe = meter.get(PROBE, {}).get("times", [])
+        if not probe:
+            raise AssertionError(f"the probe request was not metered: {sorted(meter)}")
+        end = probe[0] + down_s  # meter time of the outage's end (the probe came right after)
+        clients = {k: v for k, v in meter.items() if k != PROBE}
+        early = {k: v["early"] for k, v in clients.items() if v["early"]}
+        refused = sum(v["unavailable"] for v in clients.values())
+        posts = [t for v in clients.values() for t in v.get("post_times", [])]
+        during = sum(1 for t in posts if probe[0] <= t < end)
+        arrived_after = sum(1 for t in posts if t >= end)
+        hist, late_first = _retries_after(db, shut_wall + down_s)
+        after = sum(hist.values())
+        top_second, top = max(hist.items(), key=lambda kv: kv[1]) if hist else (0, 0)
+        share = top / after if after else 0.0
+        shown = " ".join(f"{s}s:{hist[s]}" for s in range(max(hist) + 1)) if hist else "none"
+        notes = (f"outage {down_s:.0f} real s (wall clock), Retry-After {retry_after}s, "
+                 f"backoff {size['backoff_base']}-{size['backoff_max']}s; {refused} requests "
+                 f"answered 503, {during} order posts during the outage and {arrived_after} "
+                 f"after it ({late_first} hand-offs first tried only after it); early "
+                 f"requests (before the Retry-After given ran out) per account: "
+                 f"{early or 'none'}; retried post attempts after it, per second from its "
+                 f"end: [{shown}] (busiest "
+                 f"second {top_second}: {top}/{after} = {share:.0%}, herd above "
+                 f"{HERD_SHARE:.0%}); every hand-off accepted "
+                 + (f"{all_posted:.1f}s after the end" if all_posted is not None
+                    else "NOT within 300 s"))
+        row = world.verdict(NAME, codes, recover_s, notes=notes)
+        failures = []
+        if early:
+            failures.append(f"Retry-After not honoured: {sum(early.values())} requests sent "
+                            f"before it ran out")
+        if share > HERD_SHARE:
+            failures.append(f"a herd: {share:.0%} of the retried posts in one second")
+        if after == 0:
+            failures.append("no order post after the outage was metered")
+        if recover_s is None:
+            failures.append("no order created within 120 s of the outage's end")
+        if failures:
+            row.failed = "; ".join(failures)
+            row.notes += f"; {row.failed}"
+        return row
+
+
+SCENARIO = Scenario(
+    number=5, name=NAME, run=run,
+    full={"handoffs": 300, "down_s": 300, "retry_after": 30, "backoff_base": 5,
+          "backoff_max": 60},
+    short={"handoffs": 100, "down_s": 20, "retry_after": 5, "backoff_base": 0.5,
+           "backoff_max": 20})

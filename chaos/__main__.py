@@ -39,6 +39,7 @@ def run_scenario(scenario: Scenario, size: dict, home: Path, pii_found: list[str
     if why := missing(scenario):
         return Row.skipped(scenario.name, why, scenario.number)
     started = time.monotonic()
+    home.mkdir(parents=True, exist_ok=True)
     try:
         row = scenario.run(world_factory(home, pii_found), size, home)
     except Exception as exc:

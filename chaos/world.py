@@ -75,13 +75,17 @@ class World:
                                                  encoding="utf-8")
         if self.backend == "redis+pg":
             self._start_servers()
-        self.stack.start_simulators()
-        self.stack.migrate()
-        self.stack.start_web()
+        # the schema is made while the simulators start; workers and beats start (they
+        # take seconds to import) while the web comes up
+        with ThreadPoolExecutor(1) as pool:
+            migrated = pool.submit(self.stack.migrate)
+            self.stack.start_simulators()
+            migrated.result()
         for i in range(self.workers):
             self.start_worker(f"worker-{i + 1}")
         for i in range(self.beats):
             self.stack.start_beat(f"beat-{i + 1}")
+        self.stack.start_web()
 
     def _start_servers(self) -> None:
         from chaos.proxy import TcpProxy

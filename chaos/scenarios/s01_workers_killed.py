@@ -23,6 +23,7 @@ NAME = "Workers killed"
 # progress marks (status-log rows + finished ledger rows) per hand-off, roughly: the kills
 # are spread over the first ~60 % of the run's work
 MARKS_PER_HANDOFF = 8
+ASKED = 2000  # the issue's size; the full size is what fits make chaos's 30 minutes
 
 
 def _past(db: Database, mark: int) -> bool:
@@ -61,6 +62,8 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
         row = world.verdict(NAME, codes, max(recoveries) if recoveries else None,
                             notes=f"{made} SIGKILLs: {done['pool']} pool processes, "
                                   f"{done['main']} whole workers")
+        if n < ASKED:
+            row.notes += f" (the issue asks {ASKED} hand-offs: {n} fit the time budget)"
         if made < kills:
             row.failed = f"only {made} of {kills} kills happened before the work ran out"
             row.notes += f"; {row.failed}"
@@ -70,5 +73,5 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
         return row
 
 
-SCENARIO = Scenario(number=1, name=NAME, full={"handoffs": 2000, "kills": 20},
-                    short={"handoffs": 150, "kills": 3}, run=run)
+SCENARIO = Scenario(number=1, name=NAME, full={"handoffs": 600, "kills": 20},
+                    short={"handoffs": 80, "kills": 3}, run=run)

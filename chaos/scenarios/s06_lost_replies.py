@@ -60,5 +60,5 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
         return row
 
 
-SCENARIO = Scenario(number=6, name=NAME, full={"handoffs": 100}, short={"handoffs": 30},
+SCENARIO = Scenario(number=6, name=NAME, full={"handoffs": 100}, short={"handoffs": 20},
                     run=run)

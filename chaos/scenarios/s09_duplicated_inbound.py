@@ -91,5 +91,5 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
         return row
 
 
-SCENARIO = Scenario(number=9, name=NAME, full={"handoffs": 500, "copies": 3},
+SCENARIO = Scenario(number=9, name=NAME, full={"handoffs": 300, "copies": 3},
                     short={"handoffs": 40, "copies": 3}, run=run)

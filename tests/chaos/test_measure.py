@@ -1,0 +1,51 @@
+"""The chaos suite's counting and its personal-data markers, on plain values: a second live
+order or a second push-back of one status is counted, what is legitimate is not."""
+
+from __future__ import annotations
+
+from chaos import pii
+from chaos.__main__ import pii_row, table
+from chaos.measure import Row, count_duplicate_orders, count_duplicate_pushbacks
+from worker.domain.privacy import mask_name, mask_phone
+
+
+def test_a_second_live_order_of_a_dossier_is_a_duplicate_a_reorder_after_cancel_is_not():
+    orders = {
+        "000.00.17.H19-051226-0001/R1": {"cancelled": False},
+        "000.00.17.H19-051226-0002/R1": {"cancelled": True},  # cancelled, then ordered again
+        "000.00.17.H19-051226-0002/R2": {"cancelled": False},
+        "000.00.17.H19-051226-0003/P1": {"cancelled": False},  # the other direction
+        "000.00.17.H19-051226-0003/R1": {"cancelled": False},
+    }
+    assert count_duplicate_orders(orders) == 0
+    orders["000.00.17.H19-051226-0001/R2"] = {"cancelled": False}
+    assert count_duplicate_orders(orders) == 1
+
+
+def test_a_status_recorded_twice_is_a_duplicate_push_back_unless_repeatable():
+    events = [{"dossierCode": "D1", "status": s}
+              for s in ("accepted", "pickup_failed", "pickup_failed", "delivered")]
+    assert count_duplicate_pushbacks(events) == 0
+    events.append({"dossierCode": "D1", "status": "delivered"})
+    assert count_duplicate_pushbacks(events) == 1
+
+
+def test_markers_are_found_whole_and_not_in_their_masked_forms():
+    person = pii.citizen(7)
+    text = f"{person['name']} {person['phone']} {person['address']} +84{person['phone'][1:]}"
+    assert len(pii.find(text)) == 4
+    assert pii.find(f"{mask_name(person['name'])} {mask_phone(person['phone'])} ***") == []
+    assert pii.find(f"postgresql://postgres:{pii.DB_PASSWORD}@h/db") == [pii.DB_PASSWORD]
+
+
+def test_a_row_passes_only_with_nothing_lost_or_done_twice_and_its_checks_held():
+    ok = Row("x", 10, 0, 0, 0, 2, 1.5, redelivered=3)
+    assert ok.passed()  # dead letters and redeliveries are shown, not failures
+    for bad in (Row("x", 10, 1, 0, 0, 0, None), Row("x", 10, 0, 1, 0, 0, None),
+                Row("x", 10, 0, 0, 1, 0, None), Row("x", 10, 0, 0, 0, 0, None, failed="no"),
+                Row.skipped("x", "no namespaces")):
+        assert not bad.passed()
+    leak = pii_row(["/tmp/w/stack/worker-1.log: Xoanvirak"], 1)
+    assert not leak.passed()
+    shown = table([ok, Row.skipped("y", "no namespaces", 16), leak])
+    assert "not run: no namespaces" in shown and "| FAIL |" in shown and "| pass |" in shown

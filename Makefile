@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # requirements-test.lock adds the test tools. `make lock` refreshes both from pyproject.toml.
 LOCK := requirements-test.lock
 
-.PHONY: demo test test-fast coverage install lint clean browser lock audit docs
+.PHONY: demo test test-fast coverage install lint clean browser lock audit docs chaos
 
 # Re-installs whenever pyproject.toml or the lock changes; the project itself goes in
 # without dependencies, so nothing outside the lock is ever resolved.
@@ -45,17 +45,23 @@ audit: $(STAMP)
 PYTEST_WORKERS ?= 4
 PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 test: $(STAMP) browser audit
-	$(BIN)/ruff check worker integrations simulators tests tools celeryconfig.py
+	$(BIN)/ruff check worker integrations simulators chaos tests tools celeryconfig.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo  # the layers and import rules of .importlinter
 	$(BIN)/pytest -q -rs --durations=25 $(PYTEST_PARALLEL) -m "not serial"
 	$(BIN)/pytest -q -rs -m serial
 
+# The fault-injection suite (chaos/): every scenario on real processes and the suite's own
+# redis-server and PostgreSQL cluster, one table, written with the machine to bench/CHAOS.md
+# (about 30 minutes on 2 cores). `make test` runs short versions of 1, 3, 6 and 9.
+chaos: $(STAMP)
+	$(BIN)/python -m chaos --out bench/CHAOS.md
+
 # The edit-test loop (about 20 s): ruff; of tests/unit and tests/service the rules on fakes,
 # parsing and mapping, in two processes: no `handoff` subprocesses (processes), no PostgreSQL
 # or Redis (services), no web, CLI or server-thread flows on a database (flows); import rules.
 test-fast: $(STAMP)
-	$(BIN)/ruff check worker integrations simulators tests tools celeryconfig.py
+	$(BIN)/ruff check worker integrations simulators chaos tests tools celeryconfig.py
 	$(BIN)/pytest -q -x -n 2 -m "not processes and not services and not flows" \
 	  tests/unit tests/service
 	$(BIN)/lint-imports --no-logo
@@ -74,7 +80,7 @@ docs: $(STAMP)
 	$(BIN)/python tools/gen_docs.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check worker integrations simulators tests tools celeryconfig.py
+	$(BIN)/ruff check worker integrations simulators chaos tests tools celeryconfig.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo
 

@@ -77,6 +77,9 @@ def test_a_record_for_another_set_replaces_the_open_one(world: World) -> None:
     assert _reasons(world, b) == [("handover_recorded", first.number),
                                   ("handover_replaced", first.number)]
     assert _make(world, [a]) == handover.Made(second.number, False)
+    with uow.begin(world.rt) as s, pytest.raises(InvalidInput, match=f"thay bằng biên bản "
+                                                                      f"{second.number}"):
+        handover.close_by_desk(s, first.number, "canbo2")  # signing it would confirm nothing
 
 
 def test_the_carriers_pick_up_closes_the_record_once_every_hand_off_is_taken(

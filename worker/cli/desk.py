@@ -14,7 +14,7 @@ from worker.domain.enums import DeskOutcomeKind
 from worker.domain.errors import InvalidInput
 from worker.domain.statuses import Direction
 from worker.service.flow.desk import cancel, request_pickups, waiting_list
-from worker.service.flow.handover import close_by_desk, print_record
+from worker.service.flow.handover_desk import close_record, print_record
 from worker.service.ledger import uow
 from worker.service.views.handover_views import record, slips
 
@@ -125,8 +125,7 @@ def pickup_slips(codes: tuple[str, ...], agency: str | None, output: Path) -> No
 def pickup_handed_over(number: str, agency: str | None) -> None:
     """Mark a hand-over record handed over ("Đã bàn giao"): the courier signed it."""
     try:
-        with uow.begin(runtime()) as s:
-            close_by_desk(s, number, "cli", agency)
+        close_record(runtime(), number, "cli", agency)
     except InvalidInput as err:
         raise click.UsageError(str(err)) from None
     click.echo(f"{number}: đã bàn giao")

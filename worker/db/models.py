@@ -438,7 +438,9 @@ class HandoverRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by: Mapped[str] = mapped_column(String(80), default="")
-    closed_how: Mapped[str | None] = mapped_column(String(16))  # desk or carrier
+    closed_how: Mapped[str | None] = mapped_column(String(16))  # ClosedHow: desk, carrier,
+    # cancelled or replaced; replaced_by: the number of the record that replaced it
+    replaced_by: Mapped[str | None] = mapped_column(String(80))
 
 
 class HandoverRecordItem(Base):

@@ -15,8 +15,7 @@ from worker.domain.enums import MAX_DESK_CODES, Role
 from worker.domain.errors import InvalidInput
 from worker.domain.statuses import Direction
 from worker.paper import handover_pdf, slips_pdf
-from worker.service.flow import handover
-from worker.service.ledger import uow
+from worker.service.flow import handover, handover_desk
 from worker.service.views import handover_views
 from worker.web.session import CurrentUser, check_csrf
 from worker.web.units import reading
@@ -63,7 +62,7 @@ async def print_record(request: Request) -> Response:
     form = await check_csrf(request)
     rt = request.app.state.runtime
     made = await run_in_threadpool(
-        handover.print_record, rt, agency_code=_scope(request), direction=_direction(form),
+        handover_desk.print_record, rt, agency_code=_scope(request), direction=_direction(form),
         codes=_form_codes(form), actor=user.username)
     return await _record_pdf(request, made.number)
 
@@ -98,11 +97,8 @@ async def handed_over(request: Request) -> Response:
     number = (form.get("number") or [""])[0].strip()
     agency = _scope(request)
 
-    def close() -> None:
-        with uow.begin(request.app.state.runtime) as s:
-            handover.close_by_desk(s, number, user.username, agency)
-
-    await run_in_threadpool(close)
+    await run_in_threadpool(handover_desk.close_record, request.app.state.runtime, number,
+                            user.username, agency)
     query = f"?agency={quote(agency)}" if agency and user.role == Role.OPS else ""
     return RedirectResponse(f"/desk{query}#handover", status_code=303)
 

@@ -17,10 +17,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import ScalarSelect, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from worker.db.models import Handoff, HandoverRecord, HandoverRecordItem, utcnow
@@ -40,15 +38,11 @@ from worker.domain.moments import local_date
 from worker.domain.reason_codes import Reason, ReasonCode, reason
 from worker.domain.statuses import Direction, Status
 from worker.service.flow import status_log
-from worker.service.ledger import uow
-
-if TYPE_CHECKING:
-    from worker.service.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 CARRIER_VI = "bưu điện"  # who closed a record the carrier's events settled
-TRIES = 3  # two desks printing at once: the loser's unique number or item is taken again
+TRIES = 3  # the chosen hand-offs changed while being locked: chosen again
 
 
 @dataclass(frozen=True)
@@ -96,7 +90,7 @@ def chosen(session: Session, agency_code: str | None, direction: str,
 def make_record(session: Session, *, agency_code: str | None, direction: str,
                 codes: list[str] | None, actor: str, now: datetime | None = None) -> Made:
     """The record for these hand-offs: the open one for the same set, or a new one."""
-    rows = chosen(session, agency_code, direction, codes)
+    rows = _chosen_locked(session, agency_code, direction, codes)
     agency, key = rows[0].agency_code, content_key(h.id for h in rows)
     same = session.scalar(select(HandoverRecord).where(
         HandoverRecord.agency_code == agency, HandoverRecord.direction == direction,
@@ -123,28 +117,51 @@ def make_record(session: Session, *, agency_code: str | None, direction: str,
     return Made(record.number, True)
 
 
-def print_record(rt: Runtime, *, agency_code: str | None, direction: str,
-                 codes: list[str] | None, actor: str) -> Made:
-    """make_record in its own unit of work; taken again if another desk won a race."""
-    for attempt in range(TRIES):
-        try:
-            with uow.begin(rt) as s:
-                return make_record(s, agency_code=agency_code, direction=direction,
-                                   codes=codes, actor=actor)
-        except IntegrityError:
-            if attempt == TRIES - 1:
-                raise
-    raise AssertionError("unreachable")
+def _chosen_locked(session: Session, agency_code: str | None, direction: str,
+                   codes: list[str] | None) -> list[Handoff]:
+    """The chosen hand-offs, row-locked, chosen again under the lock: a pick-up committed
+    meanwhile is seen (READ COMMITTED), and no other desk or carrier event moves them until
+    commit. Locked in id order with NOWAIT: the feed locks hand-offs in its events' order, so
+    a desk that waited while holding some could deadlock with it. The desk never waits on a
+    lock (hand-offs, records: NOWAIT), so it is never in a deadlock; it tries again (at_desk).
+    """
+    for _ in range(TRIES):
+        ids = sorted(h.id for h in chosen(session, agency_code, direction, codes))
+        _lock_handoffs(session, ids)
+        rows = chosen(session, agency_code, direction, codes)
+        if {h.id for h in rows} <= set(ids):
+            return rows
+    raise BusyError("hand-offs changing while being locked")
+
+
+def _lock_handoffs(session: Session, ids: list[int]) -> None:
+    session.execute(select(Handoff.id).where(Handoff.id.in_(ids)).order_by(Handoff.id)
+                    .with_for_update(nowait=True))
+
+
+class BusyError(Exception):
+    """Another desk or a carrier event holds these hand-offs: try again in a moment
+    (handover_desk.at_desk)."""
 
 
 def close_by_desk(session: Session, number: str, actor: str,
                   agency_code: str | None = None) -> HandoverRecord:
-    """"Đã bàn giao": the courier signed; the record and its hand-offs are closed."""
-    record = session.scalar(select(HandoverRecord).where(HandoverRecord.number == number)
-                            .with_for_update())
-    if record is None or (agency_code and record.agency_code != agency_code):
+    """"Đã bàn giao": the courier signed; the record and its hand-offs are closed. Locks as
+    everywhere: its hand-offs (id order, NOWAIT), then the record, then its items."""
+    found = session.scalar(select(HandoverRecord).where(HandoverRecord.number == number))
+    if found is None or (agency_code and found.agency_code != agency_code):
         raise InvalidInput(f"number: không có biên bản {number}")
-    if record.closed_at is not None:
+    _lock_handoffs(session, sorted(h.id for _, h in _open_items(session, found.id)))
+    record = session.scalar(select(HandoverRecord).where(HandoverRecord.id == found.id)
+                            .with_for_update(nowait=True)
+                            .execution_options(populate_existing=True))
+    assert record is not None
+    if record.closed_how == ClosedHow.REPLACED:
+        raise InvalidInput(f"number: biên bản {number} đã được thay bằng biên bản "
+                           f"{record.replaced_by}; hãy bàn giao theo biên bản đó")
+    if record.closed_how == ClosedHow.CANCELLED:
+        raise InvalidInput(f"number: biên bản {number} đã đóng: mọi hồ sơ trên đó đã hủy")
+    if record.closed_at is not None:  # handed over already (a second click), or taken
         return record
     now = utcnow()
     for item, h in _open_items(session, record.id):
@@ -226,17 +243,20 @@ def _open_items(session: Session, record_id: int) -> list[tuple[HandoverRecordIt
 
 def _replace_overlapping(session: Session, ids: list[int], number: str, actor: str,
                          now: datetime) -> None:
-    """Close as replaced every open record holding one of `ids`."""
-    older = session.scalars(select(HandoverRecord).join(
-        HandoverRecordItem, HandoverRecordItem.record_id == HandoverRecord.id).where(
-        HandoverRecordItem.open_handoff_id.in_(ids)).distinct()).all()
+    """Close as replaced every open record holding one of `ids` (hand-offs the caller holds
+    locked: the records are locked next, in id order, and read again under the lock)."""
+    held = select(HandoverRecordItem.record_id).where(HandoverRecordItem.open_handoff_id.in_(ids))
+    older = session.scalars(select(HandoverRecord).where(
+        HandoverRecord.id.in_(held), HandoverRecord.closed_at.is_(None))
+        .order_by(HandoverRecord.id).with_for_update(nowait=True)
+        .execution_options(populate_existing=True)).all()
     for record in older:
         for item, h in _open_items(session, record.id):
             item.open_handoff_id = None
             _log(session, h, reason(ReasonCode.HANDOVER_REPLACED, number=record.number,
                                     by=number), actor, now)
         record.closed_at, record.closed_by = now, actor
-        record.closed_how = ClosedHow.REPLACED.value
+        record.closed_how, record.replaced_by = ClosedHow.REPLACED.value, number
     session.flush()
 
 

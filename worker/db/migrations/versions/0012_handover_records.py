@@ -33,6 +33,7 @@ def upgrade() -> None:
     sa.Column('closed_at', sa.DateTime(), nullable=True),
     sa.Column('closed_by', sa.String(length=80), nullable=False),
     sa.Column('closed_how', sa.String(length=16), nullable=True),
+    sa.Column('replaced_by', sa.String(length=80), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('number', name='uq_handover_number'),
     )

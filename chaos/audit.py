@@ -140,26 +140,30 @@ class Mark:
     status: str
     detected_at: datetime  # the marking process's clock
     real_at: datetime  # the server's clock at the insert
+    ready_at: datetime | None  # when the one-stop announced it (its time, not a worker's)
     born_real: datetime | None  # the server's clock when the hand-off row was written
 
     @property
     def true_age(self) -> timedelta | None:
-        return None if self.born_real is None else self.real_at - self.born_real
+        """Since the one-stop announced it (what every SLA limit counts from), by the
+        server's clock at the mark."""
+        return None if self.ready_at is None else self.real_at - self.ready_at
 
 
 def marks(db: Database) -> list[Mark]:
     with db.engine.connect() as conn:
         rows = conn.execute(text(
-            "SELECT b.handoff_id, b.rule, b.status, b.detected_at, b.real_at, h.real_at "
+            "SELECT b.handoff_id, b.rule, b.status, b.detected_at, b.real_at, h.ready_at, "
+            "h.real_at "
             "FROM chaos_breaches b LEFT JOIN chaos_handoff_born h USING (handoff_id) "
             "ORDER BY b.id")).all()
     return [Mark(*row) for row in rows]
 
 
-def stamps_ahead(db: Database, slack_s: float = 5.0) -> int:
-    """Hand-offs whose ready_at (the ingesting process's clock) is later than the server's
-    clock at the insert by more than `slack_s`: written by a process whose clock runs ahead."""
+def rows_due_ahead(db: Database, beyond_s: float) -> int:
+    """Pending ledger rows due more than `beyond_s` seconds after the server's clock now:
+    stamped by a process whose clock runs ahead (backoff waits are far shorter)."""
     with db.engine.connect() as conn:
         return int(conn.execute(text(
-            "SELECT count(*) FROM chaos_handoff_born WHERE ready_at > real_at + "
-            f"interval '{float(slack_s)} seconds'")).scalar() or 0)
+            "SELECT count(*) FROM jobs WHERE state = 'pending' AND next_attempt_at > "
+            f"{_REAL_NOW} + interval '{float(beyond_s)} seconds'")).scalar() or 0)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -67,6 +69,7 @@ class World:
         self.before_stop: list[Any] = []  # callables(world) run before the processes stop
         self.webhook_answers: list[tuple[int, str]] = []  # (status, outcome) of each POST
         self._direct_url = ""
+        self._pg_home: Path | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -93,7 +96,11 @@ class World:
 
         self.redis = RedisServer(self.home / "redis")
         self.redis.start()
-        self.pg = PgCluster(self.home / "postgres")
+        # the cluster runs as `postgres` when we are root: its folder lives outside the
+        # caller's (pytest makes its temporary root 0700 again whenever another run starts)
+        self._pg_home = Path(tempfile.mkdtemp(prefix="chaos-pg-"))
+        self._pg_home.chmod(0o755)
+        self.pg = PgCluster(self._pg_home)
         self.pg.start()
         redis_port, pg_port = self.redis.port, self.pg.port
         if self.proxy_redis:
@@ -148,6 +155,12 @@ class World:
             for server in (self.redis_proxy, self.pg_proxy, self.redis, self.pg):
                 if server is not None:
                     server.close() if hasattr(server, "close") else server.stop()
+            if self._pg_home is not None:  # its log kept beside the world's (the PII scan)
+                log = self._pg_home / "pg-log" / "postgres.log"
+                if log.exists():
+                    (self.home / "postgres").mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(log, self.home / "postgres" / "postgres.log")
+                shutil.rmtree(self._pg_home, ignore_errors=True)
 
     def __enter__(self) -> World:
         return self

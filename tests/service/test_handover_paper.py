@@ -9,10 +9,12 @@ from datetime import timedelta
 
 import pytest
 from pypdf import PdfReader
+from sqlalchemy import select
 
 from tests.service.test_handover import AGENCY, READY, _handoff, _make
 from tests.service.world import World
 from tests.support.code128 import barcodes, decode, modules
+from worker.db.models import Agency, Handoff
 from worker.paper import handover_pdf, slips_pdf
 from worker.paper.drawing import modules as drawn
 from worker.service.ledger import uow
@@ -47,6 +49,25 @@ def test_printing_again_gives_the_same_bytes(world: World) -> None:
     assert again.number == first.number and not again.created
     with uow.read(world.rt) as s:
         assert handover_pdf.render(handover_views.record(s, again.number)) == before
+
+
+def test_a_reprint_is_the_stored_record_not_the_hand_offs_as_they_are_now(
+        world: World) -> None:
+    code = _handoff(world, 1)
+    made = _make(world)
+    with uow.read(world.rt) as s:
+        before = handover_pdf.render(handover_views.record(s, made.number))
+    with uow.begin(world.rt) as s:  # corrected after the courier signed
+        h = s.scalar(select(Handoff).where(Handoff.dossier_code == code))
+        assert h is not None
+        h.citizen_name, h.cod_amount, h.procedure_name = "Lê Thị Khác", 1, "Thủ tục khác"
+        agency = s.get(Agency, AGENCY)
+        assert agency is not None
+        agency.name = "Tên mới của cơ quan"
+    with uow.read(world.rt) as s:
+        view = handover_views.record(s, made.number)
+        assert handover_pdf.render(view) == before
+    assert view.rows[0].person == "Trần Văn Bình" and view.cod_total == 15000
 
 
 def test_the_decoder_refuses_a_damaged_symbol() -> None:

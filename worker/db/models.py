@@ -441,6 +441,8 @@ class HandoverRecord(Base):
     closed_how: Mapped[str | None] = mapped_column(String(16))  # ClosedHow: desk, carrier,
     # cancelled or replaced; replaced_by: the number of the record that replaced it
     replaced_by: Mapped[str | None] = mapped_column(String(80))
+    # what it prints, stored when made: a reprint is this, not the hand-offs as they are now
+    printed: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class HandoverRecordItem(Base):

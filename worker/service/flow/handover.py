@@ -2,14 +2,15 @@
 bring), printed again as the same record, closed at the desk or by the carrier's events.
 
 A record is made for a set of hand-offs of one agency and direction (worker/domain/handover.py
-says which wait for one). Printing again for the same set, while its record is open, gives
-that record (same number, same rows). A record for another set that shares hand-offs with
-an open one replaces it (closed as `replaced`): a hand-off is on at most one open record
-(the unique `open_handoff_id`). Each hand-off's timeline names its record. The carrier's
-change that settles a hand-off (picked up, or delivered to the desk for a collection; or
-ended, cancelled too, whatever the source) takes it off its record; the record closes when
-none is left. A hand-off still unsettled on a record
-(open, or closed at the desk) N hours after it was made is late (Rule.HANDOVER_NOT_TAKEN).
+says which wait for one); what it prints is stored on it then (handover_rows.py). Printing
+again for the same set, while its record is open, gives that record (same number, same
+rows). A record for another set that shares hand-offs with an open one replaces it (closed
+as `replaced`): a hand-off is on at most one open record (the unique `open_handoff_id`).
+Each hand-off's timeline names its record. A change that settles a hand-off (picked up, or
+delivered to the desk for a collection; or ended, cancelled too, whatever the source) takes
+it off its record; the record closes when none is left. A hand-off still unsettled on a
+record (open, or closed at the desk) N hours after it was made is late
+(Rule.HANDOVER_NOT_TAKEN).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from worker.domain.handover import (
 from worker.domain.moments import local_date
 from worker.domain.reason_codes import Reason, ReasonCode, reason
 from worker.domain.statuses import Direction, Status
-from worker.service.flow import status_log
+from worker.service.flow import handover_rows, status_log
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,8 @@ def make_record(session: Session, *, agency_code: str | None, direction: str,
         HandoverRecord.number.startswith(prefix, autoescape=True)))
     record = HandoverRecord(number=record_number(agency, day, next_seq(taken, prefix)),
                             agency_code=agency, direction=direction, content_key=key,
-                            created_by=actor, created_at=now, closed_by="")
+                            created_by=actor, created_at=now, closed_by="",
+                            printed=handover_rows.printed(session, rows))
     session.add(record)
     _replace_overlapping(session, [h.id for h in rows], record.number, actor, now)
     session.flush()

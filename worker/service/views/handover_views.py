@@ -9,13 +9,13 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from worker.db.models import Agency, Handoff, HandoverRecord, HandoverRecordItem
+from worker.db.models import HandoverRecord, HandoverRecordItem
 from worker.domain.errors import InvalidInput
 from worker.domain.handover import TITLE_VI
 from worker.domain.moments import to_vn
 from worker.domain.statuses import Direction
-from worker.domain.validation import province_name, ward_name
 from worker.service.flow.handover import chosen
+from worker.service.flow.handover_rows import ROW_FIELDS, sender, ward
 
 
 @dataclass(frozen=True)
@@ -80,36 +80,17 @@ class OpenRecord:
         return f"{t:%H:%M %d/%m/%Y}" if t else ""
 
 
-def _ward(h: Handoff) -> str:
-    try:
-        return f"{ward_name(h.ward_code)}, {province_name(h.province_code)}"
-    except (ValueError, KeyError):
-        return ""
-
-
-def _sender(session: Session, agency_code: str, fallback: str) -> tuple[str, str, str]:
-    a = session.get(Agency, agency_code)
-    if a is None:
-        return fallback or agency_code, "", ""
-    place = ", ".join(p for p in (a.sender_address, _ward(Handoff(
-        ward_code=a.ward_code, province_code=a.province_code))) if p)
-    return a.name, place, a.sender_tel
-
-
 def record(session: Session, number: str, agency_code: str | None = None) -> RecordView:
-    """The record as printed: its rows in their order (a clerk sees their agency's only)."""
+    """The record as printed when it was made (stored on it: handover_rows.printed), never
+    the hand-offs as they are now; a clerk sees their agency's only."""
     r = session.scalar(select(HandoverRecord).where(HandoverRecord.number == number))
     if r is None or (agency_code and r.agency_code != agency_code):
         raise InvalidInput(f"number: không có biên bản {number}")
-    rows = list(session.scalars(select(Handoff).join(
-        HandoverRecordItem, HandoverRecordItem.handoff_id == Handoff.id).where(
-        HandoverRecordItem.record_id == r.id).order_by(HandoverRecordItem.position)))
-    name, address, _ = _sender(session, r.agency_code, rows[0].agency_name if rows else "")
+    p = r.printed
     return RecordView(
-        r.number, TITLE_VI[Direction(r.direction)], r.direction, r.agency_code, name, address,
-        r.created_at, r.created_by,
-        [RecordRow(h.dossier_code, h.order_number or "", h.procedure_name, h.citizen_name,
-                   _ward(h), h.cod_amount) for h in rows])
+        r.number, TITLE_VI[Direction(r.direction)], r.direction, r.agency_code,
+        p["agency_name"], p["agency_address"], r.created_at, r.created_by,
+        [RecordRow(**{f: row[f] for f in ROW_FIELDS}) for row in p["rows"]])
 
 
 @dataclass(frozen=True)
@@ -121,11 +102,11 @@ class SlipSheet:
 def slips(session: Session, agency_code: str | None, codes: list[str] | None) -> SlipSheet:
     """A slip per result-delivery hand-off waiting for the courier (all, or those named)."""
     rows = chosen(session, agency_code, Direction.RESULT_DELIVERY, codes)
-    name, address, tel = _sender(session, rows[0].agency_code, rows[0].agency_name)
+    name, address, tel = sender(session, rows[0].agency_code, rows[0].agency_name)
     moment = max(h.accepted_at or h.ready_at for h in rows)
     return SlipSheet([SlipView(h.order_number or "", h.dossier_code, h.citizen_name,
                                h.citizen_phone,
-                               ", ".join(p for p in (h.citizen_address, _ward(h)) if p),
+                               ", ".join(p for p in (h.citizen_address, ward(h)) if p),
                                name, address, tel) for h in rows], moment)
 
 

@@ -6,6 +6,8 @@ Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-02 09:00:00
 
+`printed` is what the record prints (agency as sender, one row per hand-off), stored when
+it is made: a reprint renders it, never the hand-offs as they are later.
 Only new tables: no counted table of 0011 is altered, so its triggers stay as they are.
 `open_handoff_id` is the hand-off's id while its record is open and NULL once closed: its
 unique index keeps a hand-off on at most one open record (NULLs never collide, on SQLite and
@@ -34,6 +36,7 @@ def upgrade() -> None:
     sa.Column('closed_by', sa.String(length=80), nullable=False),
     sa.Column('closed_how', sa.String(length=16), nullable=True),
     sa.Column('replaced_by', sa.String(length=80), nullable=True),
+    sa.Column('printed', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('number', name='uq_handover_number'),
     )

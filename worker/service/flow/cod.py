@@ -26,9 +26,21 @@ log = logging.getLogger(__name__)
 
 
 def record(session: Session, handoff: Handoff, ev: TrackingEvent) -> bool:
-    """Record a fee event of `handoff`; whether it changed anything."""
+    """Record a fee event of `handoff`; whether it changed anything. In a savepoint of its
+    own: a failure here is logged by id and never loses, nor quarantines, the event (which
+    the status log keeps: ops can record the fee by hand)."""
     if ev.cod is None:
         return False
+    try:
+        with session.begin_nested():
+            return _record(session, handoff, ev)
+    except Exception as err:
+        log.error("hand-off %s: COD event %s not recorded (%s)", handoff.id, ev.event_id,
+                  type(err).__name__)
+        return False
+
+
+def _record(session: Session, handoff: Handoff, ev: TrackingEvent) -> bool:
     row = session.get(CodLedger, handoff.id)
     if row is None:
         row = CodLedger(handoff_id=handoff.id)

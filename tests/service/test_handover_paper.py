@@ -5,6 +5,7 @@ printed again, four A6 slips to an A4 page with the phone in full."""
 from __future__ import annotations
 
 import io
+import logging
 from datetime import timedelta
 
 import pytest
@@ -19,6 +20,7 @@ from worker.paper import handover_pdf, slips_pdf
 from worker.paper.drawing import modules as drawn
 from worker.service.ledger import uow
 from worker.service.views import handover_views
+from worker.service.views.handover_views import RecordRow, RecordView, SlipSheet, SlipView
 
 
 def _record_pdf(world: World, number: str) -> PdfReader:
@@ -68,6 +70,19 @@ def test_a_reprint_is_the_stored_record_not_the_hand_offs_as_they_are_now(
         view = handover_views.record(s, made.number)
         assert handover_pdf.render(view) == before
     assert view.rows[0].person == "Trần Văn Bình" and view.cod_total == 15000
+
+
+def test_a_name_the_font_cannot_draw_prints_and_leaves_nothing_in_the_logs(
+        caplog: pytest.LogCaptureFixture) -> None:
+    row = RecordRow("D-1", "D-1/R1", "Thủ tục", "山田 Trần", "Phường 1", 0)
+    view = RecordView("BB-X-20261126-001", "BIÊN BẢN", "result_delivery", "X", "Cơ quan", "",
+                      READY, "canbo1", [row])
+    slip = SlipView("D-1/R1", "D-1", "山田 Trần", "0912 345 678", "Phường 1", "Cơ quan", "", "")
+    with caplog.at_level(logging.DEBUG):
+        record = PdfReader(io.BytesIO(handover_pdf.render(view)))
+        slips_pdf.render(SlipSheet([slip], READY))
+    assert "Trần" in record.pages[0].extract_text()
+    assert not any(c in caplog.text for c in "山田"), caplog.text
 
 
 def test_the_decoder_refuses_a_damaged_symbol() -> None:

@@ -7,8 +7,14 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import logging
+
 from barcode import Code128
 from fpdf import FPDF
+
+# fpdf warns of each glyph the font lacks, quoting the characters: pieces of a citizen's
+# name in the logs. The paper shows a blank for them; the log says nothing.
+logging.getLogger("fpdf").setLevel(logging.ERROR)
 
 FONTS = Path(__file__).resolve().parent / "fonts"
 FONT = "DejaVu"

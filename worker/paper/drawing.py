@@ -4,10 +4,9 @@ filled rectangles (vector: crisp at any printer's resolution)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from pathlib import Path
-
-import logging
 
 from barcode import Code128
 from fpdf import FPDF

@@ -83,20 +83,27 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
         pushing = {code: code for code in own}
         forged: Counter[int] = Counter()
         deadline = time.monotonic() + max(180, n * 1.0)
+        last_real, still = -1, 0
+        # forge along with the real pushes (to orders still on their way where there are
+        # any) until every hand-off is final and the carrier's pushes have stopped coming
         while time.monotonic() < deadline:
             stats = world.stack.carrier_admin("stats")
-            orders = [num for num, o in stats["orders_by_number"].items()
-                      if num.split("-")[0] in pushing]
+            numbers = stats["orders_by_number"]
+            mine = [num for num in numbers if num.split("-")[0] in pushing]
+            open_ = [num for num in mine if numbers[num]["final_code"] not in (5, 9)]
             real = stats["pushes_sent"] + stats["pushes_resent"]
             want = math.ceil(real * FORGED_SHARE / (1 - FORGED_SHARE))
             for _ in range(max(0, want - sum(forged.values()))):
-                if orders:
-                    forged[_forge(world, rng, pushing, orders)] += 1
+                if mine:
+                    forged[_forge(world, rng, pushing, open_ or mine)] += 1
+            still = still + 1 if real == last_real else 0
+            last_real = real
             try:
                 world.wait_all_final(codes, timeout=0.5)
-                break
             except AssertionError:
                 continue
+            if still >= 4:
+                break
         took = world.wait_all_final(codes, timeout=max(60, n * 0.5))
         time.sleep(FEED_LAG_S + 2)  # the last events' feed entries come out after the push
         world.wait_drained(60)
@@ -140,7 +147,7 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
         failures = []
         if twice:
             failures.append(f"applied twice: {twice[:3]}")
-        if forged_logged or any(status != 401 for status in forged):
+        if forged_logged or any(200 <= status < 300 for status in forged):
             failures.append(f"a forged push taken: {forged_logged} logged, answers "
                             f"{dict(forged)}")
         if wrong:

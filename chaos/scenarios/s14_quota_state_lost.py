@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from bisect import bisect_left
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -51,7 +52,7 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
         for i in range(flushes):
             # flush while posts are still queued: after 1/(flushes+1) of them went, etc.
             target = n * (i + 1) // (flushes + 2)
-            measure.time_until(lambda t=target: _dispatched(db) >= t, 300)
+            measure.time_until(partial(_reached, db, target), 300)
             before = _times(world)
             world.redis.flushall()
             last_before.append({k: v[-1] for k, v in before.items() if v})
@@ -92,6 +93,10 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
             row.failed = "; ".join(failures)
             row.notes += f"; {row.failed}"
         return row
+
+
+def _reached(db: Database, count: int) -> bool:
+    return _dispatched(db) >= count
 
 
 def _dispatched(db: Database) -> int:

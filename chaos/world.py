@@ -152,15 +152,21 @@ class World:
             self.stack.stop()
             if self._db is not None:
                 self._db.dispose()
+            errors = []
             for server in (self.redis_proxy, self.pg_proxy, self.redis, self.pg):
-                if server is not None:
-                    server.close() if hasattr(server, "close") else server.stop()
+                try:  # every one is stopped, whichever fails
+                    if server is not None:
+                        server.close() if hasattr(server, "close") else server.stop()
+                except Exception as exc:
+                    errors.append(exc)
             if self._pg_home is not None:  # its log kept beside the world's (the PII scan)
                 log = self._pg_home / "pg-log" / "postgres.log"
                 if log.exists():
                     (self.home / "postgres").mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(log, self.home / "postgres" / "postgres.log")
                 shutil.rmtree(self._pg_home, ignore_errors=True)
+            if errors:
+                raise errors[0]
 
     def __enter__(self) -> World:
         return self

@@ -126,11 +126,13 @@ class World:
     def worker_pids(self, name: str) -> tuple[int, list[int]]:
         """(main process, pool processes) of a running worker."""
         main = self.stack.procs[name].pid
-        try:
-            kids = Path(f"/proc/{main}/task/{main}/children").read_text().split()
-        except OSError:
-            kids = []
-        return main, [int(k) for k in kids]
+        kids: list[int] = []
+        for task in Path(f"/proc/{main}/task").glob("*"):  # any thread may have forked one
+            try:
+                kids += [int(k) for k in (task / "children").read_text().split()]
+            except OSError:
+                continue
+        return main, sorted(set(kids))
 
     def kill_pool_child(self, name: str) -> int | None:
         """SIGKILL one pool process of a worker (its main process starts another)."""

@@ -7,7 +7,7 @@ import importlib
 from collections.abc import Callable
 from pathlib import Path
 
-from chaos.measure import Scenario
+from chaos.measure import Row, Scenario
 from chaos.servers import pg_bin, redis_bin
 
 NAMES = (
@@ -45,13 +45,24 @@ def _load() -> dict[int, Scenario]:
     for name in (*NAMES, *others):
         try:
             module = importlib.import_module(f"chaos.scenarios.{name}")
+            scenario: Scenario = module.SCENARIO
         except ModuleNotFoundError as exc:
-            if exc.name == f"chaos.scenarios.{name}":
+            if exc.name != f"chaos.scenarios.{name}":
+                scenario = _broken(name, exc)
+            else:
                 continue  # not written yet
-            raise
-        scenario: Scenario = module.SCENARIO
+        except Exception as exc:  # one broken module is a failed row, not a dead suite
+            scenario = _broken(name, exc)
         found[scenario.number] = scenario
     return dict(sorted(found.items()))
+
+
+def _broken(name: str, error: Exception) -> Scenario:
+    def run(*_: object) -> Row:
+        raise RuntimeError(f"chaos/scenarios/{name}.py does not load: "
+                           f"{type(error).__name__}: {error}")
+
+    return Scenario(number=int(name[1:3]), name=name, full={}, short={}, run=run, needs=())
 
 
 SCENARIOS: dict[int, Scenario] = _load()

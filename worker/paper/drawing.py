@@ -34,6 +34,19 @@ def document(created_at: datetime, title: str) -> FPDF:
     return pdf
 
 
+def fit(pdf: FPDF, w: float, text: str, max_lines: int) -> str:
+    """`text` as the current font wraps it in `w`, at most `max_lines` lines: what is cut is
+    marked with "…". Free text (names, addresses, agency names) stays inside its box."""
+    lines = pdf.multi_cell(w, 4, text, dry_run=True, output="LINES")
+    assert isinstance(lines, list)
+    if len(lines) <= max_lines:
+        return "\n".join(lines)
+    last = lines[max_lines - 1].rstrip()
+    while last and pdf.get_string_width(last + "…") > w - 2 * pdf.c_margin:
+        last = last[:-1].rstrip()
+    return "\n".join([*lines[:max_lines - 1], last + "…"])
+
+
 def modules(value: str) -> str:
     """The symbol as modules, '1' a bar, '0' a space (start, data, checksum, stop)."""
     return str(Code128(value).build()[0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fpdf import FPDF
 
-from worker.paper.drawing import FONT, code128, document, money
+from worker.paper.drawing import FONT, code128, document, fit, money
 from worker.service.views.handover_views import RecordRow, RecordView
 
 LEFT, WIDTH, BOTTOM = 10.0, 190.0, 282.0
@@ -14,6 +14,7 @@ COLUMNS = (("STT", 9.0), ("Mã hồ sơ", 36.0), ("Số hiệu đơn / mã vạc
            ("Thủ tục", 31.0), ("Người nhận, nơi nhận", 30.0), ("Thu hộ (đồng)", 16.0))
 LINE = 4.0
 BAR_HEIGHT = 8.0
+MOST = 6  # lines of a row's longest free text (a procedure's name)
 PERSON = {"result_delivery": "Người nhận, nơi nhận", "pickup": "Người gửi, nơi gửi"}
 
 
@@ -30,28 +31,32 @@ def render(view: RecordView) -> bytes:
 
 
 def _head(pdf: FPDF, view: RecordView) -> None:
+    """The agency (its name wrapped in its half, at most three lines) beside the national
+    motto, then the title and number below whichever is longer."""
     pdf.set_font(FONT, "B", 10)
-    pdf.set_xy(LEFT, 10)
-    pdf.cell(95, 5, view.agency_name.upper())
+    pdf.set_xy(LEFT + 95, 10)
     pdf.cell(95, 5, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", align="C")
-    pdf.set_xy(LEFT, 15)
-    pdf.set_font(FONT, "", 9)
-    pdf.cell(95, 5, f"Mã cơ quan: {view.agency_code}")
-    pdf.set_font(FONT, "B", 10)
+    pdf.set_xy(LEFT + 95, 15)
     pdf.cell(95, 5, "Độc lập - Tự do - Hạnh phúc", align="C")
+    pdf.set_xy(LEFT, 10)
+    pdf.multi_cell(93, 5, fit(pdf, 93, view.agency_name.upper(), 3), align="C")
+    pdf.set_x(LEFT)
+    pdf.set_font(FONT, "", 9)
+    pdf.multi_cell(93, 5, fit(pdf, 93, f"Mã cơ quan: {view.agency_code}", 1), align="C")
+    y = max(pdf.get_y(), 20.0) + 6
     pdf.set_font(FONT, "B", 14)
-    pdf.set_xy(LEFT, 26)
+    pdf.set_xy(LEFT, y)
     pdf.cell(WIDTH, 7, view.title, align="C")
     pdf.set_font(FONT, "", 10)
-    pdf.set_xy(LEFT, 34)
+    pdf.set_xy(LEFT, y + 8)
     pdf.cell(WIDTH, 5, f"Số: {view.number}", align="C")
-    pdf.set_xy(LEFT, 42)
-    pdf.multi_cell(WIDTH, 5, (
+    pdf.set_xy(LEFT, y + 16)
+    pdf.multi_cell(WIDTH, 5, fit(pdf, WIDTH, (
         f"Hôm nay, {view.created_local}, tại {view.agency_name}"
         f"{', ' + view.agency_address if view.agency_address else ''}, đại diện cơ quan và "
         f"nhân viên bưu chính bàn giao {len(view.rows)} bưu gửi theo danh sách dưới đây "
         f"(dịch vụ bưu chính công ích, Quyết định 45/2016/QĐ-TTg). Người lập: "
-        f"{view.created_by}."))
+        f"{view.created_by}."), 6))
     pdf.ln(2)
 
 
@@ -74,8 +79,14 @@ def _lines(pdf: FPDF, w: float, text: str) -> int:
 
 
 def _row(pdf: FPDF, view: RecordView, i: int, row: RecordRow) -> None:
-    texts = [str(i), row.dossier_code, row.order_number, row.procedure_name,
-             f"{row.person}\n{row.ward}", money(row.cod_amount)]
+    """One envelope; free text cut to a few lines (MOST), the order number to one: its
+    barcode is drawn on the line below it."""
+    widths = [w - 1 for _, w in COLUMNS]
+    texts = [str(i), fit(pdf, widths[1], row.dossier_code, 2),
+             fit(pdf, widths[2], row.order_number, 1),
+             fit(pdf, widths[3], row.procedure_name, MOST),
+             f"{fit(pdf, widths[4], row.person, 3)}\n{fit(pdf, widths[4], row.ward, 3)}",
+             money(row.cod_amount)]
     height = max(max(_lines(pdf, w, t) for (_, w), t in zip(COLUMNS, texts, strict=True))
                  * LINE, LINE + BAR_HEIGHT + 1.5) + 1
     if pdf.get_y() + height > BOTTOM:

@@ -102,6 +102,10 @@ class SlipSheet:
 def slips(session: Session, agency_code: str | None, codes: list[str] | None) -> SlipSheet:
     """A slip per result-delivery hand-off waiting for the courier (all, or those named)."""
     rows = chosen(session, agency_code, Direction.RESULT_DELIVERY, codes)
+    bare = [h.dossier_code for h in rows if not h.order_number]
+    if bare:  # a slip without its order's barcode is no use to the courier
+        raise InvalidInput(f"hồ sơ {', '.join(bare[:5])} chưa có số hiệu đơn của bưu điện, "
+                           f"chưa in được phiếu gửi", field="codes", code="no_order_number")
     name, address, tel = sender(session, rows[0].agency_code, rows[0].agency_name)
     moment = max(h.accepted_at or h.ready_at for h in rows)
     return SlipSheet([SlipView(h.order_number or "", h.dossier_code, h.citizen_name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -57,3 +58,14 @@ def test_a_code_of_another_agency_is_refused_by_name(world: World,
     other = _handoff(world, 1, agency=OTHER)
     got = cli("record", "--agency", AGENCY, other)
     assert got.exit_code == 2 and f"hồ sơ {other} không chờ bàn giao" in got.output
+
+
+def test_a_record_number_from_an_odd_agency_code_is_one_safe_file_name(
+        world: World, cli: Callable[..., Result], tmp_path: Path) -> None:
+    odd = "../x/y z"  # agency codes come from the one-stop as free text
+    _handoff(world, 1, agency=odd)
+    got = cli("record", "--agency", odd)
+    assert got.exit_code == 0, got.output
+    number = got.output.split()[0]
+    assert re.fullmatch(r"BB-\.\.-x-y-z-\d{8}-001", number), got.output
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".pdf"] == [f"{number}.pdf"]

@@ -66,3 +66,19 @@ def test_refusals_are_shown_on_the_page_and_tokens_are_required(
     assert refused.status_code == 400 and f"hồ sơ {other} không chờ bàn giao" in refused.text
     assert desk.post("/desk/handover", data={}).status_code in (400, 403)
     assert desk.get("/desk/handover/BB-000.00.01.H19-20261126-001.pdf").status_code == 400
+
+
+def test_a_record_of_an_odd_agency_code_is_reprinted_by_its_link(world: World) -> None:
+    add_staff(world.rt.db)
+    code = _handoff(world, 1, agency="../x/y z")
+    with page_client(world.rt) as ops:
+        assert login(ops, "ops").status_code == 303
+        token = csrf(ops.get("/desk").text)
+        made = ops.post("/desk/handover", data={"csrf": token, "code": [code]})
+        assert made.status_code == 200, made.text[-500:]
+        number = PdfReader(io.BytesIO(made.content)).pages[0].extract_text().split(
+            "Số: ")[1].split()[0]
+        assert number.startswith("BB-..-x-y-z-")
+        assert f'href="/desk/handover/{number}.pdf"' in ops.get("/desk").text
+        again = ops.get(f"/desk/handover/{number}.pdf")
+        assert again.status_code == 200 and again.content == made.content

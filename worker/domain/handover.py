@@ -13,6 +13,7 @@ A record goes with the courier each way:
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from datetime import date
 from enum import StrEnum
@@ -59,8 +60,14 @@ def content_key(handoff_ids: Iterable[int]) -> str:
     return hashlib.sha256(ids.encode()).hexdigest()
 
 
+UNSAFE = re.compile(r"[^A-Za-z0-9.-]")
+
+
 def number_prefix(agency_code: str, day: date) -> str:
-    return f"BB-{agency_code}-{day:%Y%m%d}-"
+    """The agency code as the one-stop sent it is free text: in a record number (a file
+    name, a URL's path) only letters, digits, '.' and '-' are kept, any other character
+    becomes '-' (no '/', no space: "../x" is "..-x", one harmless name)."""
+    return f"BB-{UNSAFE.sub('-', agency_code)}-{day:%Y%m%d}-"
 
 
 def record_number(agency_code: str, day: date, seq: int) -> str:

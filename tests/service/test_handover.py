@@ -112,8 +112,10 @@ def test_handed_over_at_the_desk_closes_the_record_and_its_hand_offs(world: Worl
 
 def test_a_code_that_waits_for_no_record_is_refused_by_name(world: World) -> None:
     a, taken = _handoff(world, 1), _handoff(world, 2, "in_transit")
-    with pytest.raises(InvalidInput, match=f"codes: hồ sơ {taken} không chờ bàn giao"):
+    with pytest.raises(InvalidInput, match=f"codes: hồ sơ {taken} không chờ bàn giao") as no:
         _make(world, [a, taken])
+    assert (no.value.field, no.value.code) == ("codes", "not_waiting")  # data, not prose
+    assert no.value.reason.startswith(f"hồ sơ {taken} không chờ bàn giao")  # the clerk's
     with pytest.raises(InvalidInput, match=f"codes: hồ sơ {a} không chờ"):
         _make(world, [a], agency=OTHER)
 

@@ -15,6 +15,7 @@ from tests.service.test_handover import OTHER, _handoff
 from tests.service.world import World
 from tests.support.code128 import barcodes
 from tests.web_app import add_staff, csrf, login, page_client
+from worker.web.desk_paper import AGENCY_VI
 
 pytestmark = pytest.mark.flows  # the pages through the real app
 
@@ -64,6 +65,7 @@ def test_refusals_are_shown_on_the_page_and_tokens_are_required(
     other = _handoff(world, 2, agency=OTHER)
     refused = _post(desk, "/desk/handover", code=[other])
     assert refused.status_code == 400 and f"hồ sơ {other} không chờ bàn giao" in refused.text
+    assert "codes:" not in refused.text  # the Vietnamese message, not the field's name
     assert desk.post("/desk/handover", data={}).status_code in (400, 403)
     assert desk.get("/desk/handover/BB-000.00.01.H19-20261126-001.pdf").status_code == 400
 
@@ -82,3 +84,13 @@ def test_a_record_of_an_odd_agency_code_is_reprinted_by_its_link(world: World) -
         assert f'href="/desk/handover/{number}.pdf"' in ops.get("/desk").text
         again = ops.get(f"/desk/handover/{number}.pdf")
         assert again.status_code == 200 and again.content == made.content
+
+
+def test_ops_printing_for_two_agencies_at_once_are_told_to_pick_one(world: World) -> None:
+    add_staff(world.rt.db)
+    codes = [_handoff(world, 1), _handoff(world, 2, agency=OTHER)]
+    with page_client(world.rt) as ops:
+        assert login(ops, "ops").status_code == 303
+        got = ops.post("/desk/handover", data={"csrf": csrf(ops.get("/desk").text),
+                                               "code": codes})
+    assert got.status_code == 400 and AGENCY_VI in got.text

@@ -18,7 +18,29 @@ from collections.abc import Iterable
 from datetime import date
 from enum import StrEnum
 
+from worker.domain.errors import InvalidInput
 from worker.domain.statuses import FINAL, RANK, Direction, Status
+
+
+class Refusal(StrEnum):
+    """Why the desk's paper was refused: the `code` of the InvalidInput (its `field` names
+    the form's field, its reason is the clerk's Vietnamese)."""
+
+    NOT_WAITING = "not_waiting"  # a code named waits for no record
+    NONE_WAITING = "none_waiting"
+    MIXED_AGENCIES = "mixed_agencies"
+    TOO_MANY = "too_many"
+    DIRECTION = "direction"
+    NO_RECORD = "no_record"  # no such record, or another agency's
+    REPLACED = "replaced"
+    CANCELLED = "cancelled"
+    BUSY = "busy"  # another desk or a carrier event holds the hand-offs
+    NO_ORDER_NUMBER = "no_order_number"
+
+
+def no_record(number: str) -> InvalidInput:
+    """The refusal for a record that is not there, or not the clerk's (the same words)."""
+    return InvalidInput(f"không có biên bản {number}", field="number", code=Refusal.NO_RECORD)
 
 
 class ClosedHow(StrEnum):

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from worker.db.models import utcnow
 from worker.domain.enums import MAX_DESK_CODES, DeskOutcomeKind, Role
 from worker.domain.errors import InvalidInput
+from worker.domain.handover import Refusal
 from worker.service.flow import desk as service
 from worker.service.flow import desk_queue as queue
 from worker.service.flow.agency_settings import agency_names
@@ -180,8 +181,8 @@ def _paper(handler: Callable[[Request], Awaitable[Response]]
             return await handler(request)
         except InvalidInput as err:
             user: CurrentUser = request.state.user
-            words = str(err).split(": ", 1)[-1]
-            if "nhiều đơn vị" in words and user.role == Role.OPS:
+            words = err.reason  # the clerk's words; the field and code are data
+            if err.code == Refusal.MIXED_AGENCIES and user.role == Role.OPS:
                 words = paper.AGENCY_VI
             return render(request, "desk_result.html", {
                 **await context(request, user), "title": "Không in được", "action": "paper",

@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from worker.domain.enums import MAX_DESK_CODES, Role
 from worker.domain.errors import InvalidInput
+from worker.domain.handover import Refusal
 from worker.domain.statuses import Direction
 from worker.paper import handover_pdf, slips_pdf
 from worker.service.flow import handover, handover_desk
@@ -46,14 +47,16 @@ def _scope(request: Request) -> str | None:
 def _form_codes(form: dict[str, list[str]]) -> list[str] | None:
     codes = list(dict.fromkeys(c.strip() for c in form.get("code", []) if c.strip()))
     if len(codes) > MAX_DESK_CODES:
-        raise InvalidInput(f"codes: mỗi biên bản tối đa {MAX_DESK_CODES} hồ sơ")
+        raise InvalidInput(f"mỗi biên bản tối đa {MAX_DESK_CODES} hồ sơ", field="codes",
+                           code=Refusal.TOO_MANY)
     return codes or None
 
 
 def _direction(form: dict[str, list[str]]) -> str:
     value = (form.get("direction") or [Direction.RESULT_DELIVERY.value])[0]
     if value not in {d.value for d in Direction}:
-        raise InvalidInput("direction: không rõ chiều bàn giao")
+        raise InvalidInput("không rõ chiều bàn giao", field="direction",
+                           code=Refusal.DIRECTION)
     return value
 
 

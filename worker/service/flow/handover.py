@@ -29,8 +29,10 @@ from worker.domain.handover import (
     AWAITING,
     UNSETTLED,
     ClosedHow,
+    Refusal,
     content_key,
     next_seq,
+    no_record,
     number_prefix,
     record_number,
     settled,
@@ -77,14 +79,17 @@ def chosen(session: Session, agency_code: str | None, direction: str,
                                                          if h.order_number}
         missing = [c for c in codes if c not in by_code]
         if missing:
-            raise InvalidInput(f"codes: hồ sơ {', '.join(missing[:5])} không chờ bàn giao "
-                               f"(chưa gọi bưu tá, bưu tá đã nhận, hoặc thuộc đơn vị khác)")
+            raise InvalidInput(f"hồ sơ {', '.join(missing[:5])} không chờ bàn giao (chưa gọi "
+                               f"bưu tá, bưu tá đã nhận, hoặc thuộc đơn vị khác)",
+                               field="codes", code=Refusal.NOT_WAITING)
         found = list({by_code[c].id: by_code[c] for c in codes}.values())
     if not found:
-        raise InvalidInput("codes: không có hồ sơ nào chờ bàn giao cho bưu tá")
+        raise InvalidInput("không có hồ sơ nào chờ bàn giao cho bưu tá", field="codes",
+                           code=Refusal.NONE_WAITING)
     agencies = {h.agency_code for h in found}
     if len(agencies) > 1:
-        raise InvalidInput("agency: các hồ sơ thuộc nhiều đơn vị; mỗi biên bản một đơn vị")
+        raise InvalidInput("các hồ sơ thuộc nhiều đơn vị; mỗi biên bản một đơn vị",
+                           field="agency", code=Refusal.MIXED_AGENCIES)
     return found
 
 
@@ -152,17 +157,19 @@ def close_by_desk(session: Session, number: str, actor: str,
     everywhere: its hand-offs (id order, NOWAIT), then the record, then its items."""
     found = session.scalar(select(HandoverRecord).where(HandoverRecord.number == number))
     if found is None or (agency_code and found.agency_code != agency_code):
-        raise InvalidInput(f"number: không có biên bản {number}")
+        raise no_record(number)
     _lock_handoffs(session, sorted(h.id for _, h in _open_items(session, found.id)))
     record = session.scalar(select(HandoverRecord).where(HandoverRecord.id == found.id)
                             .with_for_update(nowait=True)
                             .execution_options(populate_existing=True))
     assert record is not None
     if record.closed_how == ClosedHow.REPLACED:
-        raise InvalidInput(f"number: biên bản {number} đã được thay bằng biên bản "
-                           f"{record.replaced_by}; hãy bàn giao theo biên bản đó")
+        raise InvalidInput(f"biên bản {number} đã được thay bằng biên bản "
+                           f"{record.replaced_by}; hãy bàn giao theo biên bản đó",
+                           field="number", code=Refusal.REPLACED)
     if record.closed_how == ClosedHow.CANCELLED:
-        raise InvalidInput(f"number: biên bản {number} đã đóng: mọi hồ sơ trên đó đã hủy")
+        raise InvalidInput(f"biên bản {number} đã đóng: mọi hồ sơ trên đó đã hủy",
+                           field="number", code=Refusal.CANCELLED)
     if record.closed_at is not None:  # handed over already (a second click), or taken
         return record
     now = utcnow()

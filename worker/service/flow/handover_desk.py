@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from worker.domain.errors import InvalidInput
+from worker.domain.handover import Refusal
 from worker.service.flow.handover import BusyError, Made, close_by_desk, make_record
 from worker.service.ledger import uow
 
@@ -39,7 +40,7 @@ def at_desk(rt: Runtime, act: Callable[[Session], T]) -> T:
             busy = isinstance(err, BusyError) or _lock_refused(err)
             if attempt == TRIES or not (busy or isinstance(err, IntegrityError)):
                 if busy:
-                    raise InvalidInput(BUSY_VI, field="codes", code="busy") from None
+                    raise InvalidInput(BUSY_VI, field="codes", code=Refusal.BUSY) from None
                 raise
             time.sleep(0.1 * attempt)
     raise AssertionError("unreachable")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from worker.db.models import HandoverRecord, HandoverRecordItem
 from worker.domain.errors import InvalidInput
-from worker.domain.handover import TITLE_VI
+from worker.domain.handover import TITLE_VI, Refusal, no_record
 from worker.domain.moments import to_vn
 from worker.domain.statuses import Direction
 from worker.service.flow.handover import chosen
@@ -85,7 +85,7 @@ def record(session: Session, number: str, agency_code: str | None = None) -> Rec
     the hand-offs as they are now; a clerk sees their agency's only."""
     r = session.scalar(select(HandoverRecord).where(HandoverRecord.number == number))
     if r is None or (agency_code and r.agency_code != agency_code):
-        raise InvalidInput(f"number: không có biên bản {number}")
+        raise no_record(number)
     p = r.printed
     return RecordView(
         r.number, TITLE_VI[Direction(r.direction)], r.direction, r.agency_code,
@@ -105,7 +105,7 @@ def slips(session: Session, agency_code: str | None, codes: list[str] | None) ->
     bare = [h.dossier_code for h in rows if not h.order_number]
     if bare:  # a slip without its order's barcode is no use to the courier
         raise InvalidInput(f"hồ sơ {', '.join(bare[:5])} chưa có số hiệu đơn của bưu điện, "
-                           f"chưa in được phiếu gửi", field="codes", code="no_order_number")
+                           f"chưa in được phiếu gửi", field="codes", code=Refusal.NO_ORDER_NUMBER)
     name, address, tel = sender(session, rows[0].agency_code, rows[0].agency_name)
     moment = max(h.accepted_at or h.ready_at for h in rows)
     return SlipSheet([SlipView(h.order_number or "", h.dossier_code, h.citizen_name,

@@ -39,8 +39,10 @@ SENDERS = 64  # webhooks in flight at most (the one-stop's sender)
 def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
     n, down_s = int(size["handoffs"]), float(size["down_s"])
     by_feed, by_hook = n // 2, n - n // 2
+    began = time.monotonic()
     with world_factory(workers=1) as world:
         world.start()
+        started = time.monotonic() - began
         db = world.db()
         world.redis.stop()  # SIGTERM: Redis is gone, its queue with it
         down_at = time.monotonic()
@@ -58,7 +60,7 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
         codes += [i["dossierCode"] for i in items]
         took = measure.time_until(lambda: _undispatched(db, codes) == 0, 180)
         left = _undispatched(db, codes)
-        world.wait_all_final(codes, timeout=max(120, n * 0.5))
+        final = world.wait_all_final(codes, timeout=max(120, n * 0.5))
         world.wait_drained(60)
         refused = [a for a in answers if not 200 <= a[0] < 300 or a[1] != "created"]
         slowest = max((a[2] for a in answers), default=0.0)
@@ -66,7 +68,8 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
             f"{by_feed} by feed, {by_hook} by webhook while Redis was down {outage:.0f} s; "
             f"webhooks answered in {_median(answers):.1f} s (median), {slowest:.1f} s at "
             f"most; {in_ledger}/{by_hook} webhook hand-offs in the ledger before Redis came "
-            f"back; /healthz {health.ok}/{health.asked} OK while down"))
+            f"back; /healthz {health.ok}/{health.asked} OK while down; started in "
+            f"{started:.0f} s, all final {final:.0f} s after Redis was back"))
         failures = []
         if refused:
             failures.append(f"{len(refused)} webhooks not answered 2xx 'created' "

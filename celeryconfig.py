@@ -17,7 +17,13 @@ if _s.embedded:
     worker_enable_remote_control = False
 else:
     # Longer than any task (task_time_limit) so Redis never re-delivers a running task.
-    broker_transport_options = {"visibility_timeout": _s.visibility_timeout}
+    # A broker link that goes silent without closing (a half-open connection) must not hold
+    # a process: each call on the socket gives up after socket_timeout (longer than the
+    # consumer's 1 s BRPOP), so a ring from the web fails fast (the sweep rings the row
+    # again) and a worker or beat reconnects; health checks find a dead idle link.
+    broker_transport_options = {"visibility_timeout": _s.visibility_timeout,
+                                "socket_timeout": 5.0, "socket_connect_timeout": 5.0,
+                                "socket_keepalive": True, "health_check_interval": 10}
 
 task_acks_late = True
 task_reject_on_worker_lost = True

@@ -238,6 +238,10 @@ class Settings(BaseSettings):
     cod_remit_days: float = Field(default=10.0, gt=0, le=3650, description=(
         "Late (SLA rule cod_not_remitted, and listed first on /ops/cod) when the post office "
         "has not paid a collected fee (COD) to the agency within this many days."))
+    cod_collect_grace_days: float = Field(default=2.0, ge=0, le=3650, description=(
+        "A delivered hand-off with a fee (COD) is listed on /ops/cod as delivered without "
+        "collection only when the carrier has not reported the collection within this many "
+        "days of the delivery."))
     notify_url: str = Field(default="", description=(
         "URL that receives one signed POST per hand-off and broken SLA rule; empty: "
         "notifications are off."))

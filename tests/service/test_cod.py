@@ -60,7 +60,7 @@ def ledger_row(world: World, hid: int) -> CodLedger | None:
 def month(world: World, text: str = "2026-11", agency: str | None = None):  # noqa: ANN201
     with uow.read(world.rt) as s:
         return report(s, text, now=NOW, remit_days=world.rt.settings.cod_remit_days,
-                      agency=agency)
+                      grace_days=world.rt.settings.cod_collect_grace_days, agency=agency)
 
 
 def test_collection_and_remittance_are_recorded_once_and_told_to_no_one(world: World) -> None:
@@ -114,6 +114,24 @@ def test_the_report_lists_exactly_the_hand_offs_that_differ_first(world: World) 
     assert len(lines) == 5 and lines[1][-1] == "Số tiền bưu điện báo khác số tiền thu hộ"
     assert [r.handoff_id for r in month(world, "2026-12").rows] == [recent_id]
     assert month(world, agency="000.00.99.H19").rows == []
+
+
+def test_a_delivery_waits_its_grace_days_for_the_collection_before_it_differs(
+        world: World) -> None:
+    assert world.rt.settings.cod_collect_grace_days == 2
+    _, yesterday = delivered(world, 1, NOW - timedelta(days=1))  # the courier's pace
+    _, long_ago = delivered(world, 2, NOW - timedelta(days=3))
+    assert [(r.handoff_id, r.problems) for r in month(world, "2026-12").rows] == [
+        (long_ago, (Problem.NOT_COLLECTED,)), (yesterday, ())]
+
+
+def test_a_remittance_without_an_amount_counts_what_was_collected(world: World) -> None:
+    at = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+    short, _ = delivered(world, 1, at)
+    fee(world, short, CodEvent.COLLECTED, at, amount=FEE - 5_000)  # reported short
+    fee(world, short, CodEvent.REMITTED, at + timedelta(days=1))  # no amount: what it took
+    (agency,) = month(world).totals
+    assert (agency.collected, agency.remitted) == (FEE - 5_000, FEE - 5_000)
 
 
 def test_the_month_is_the_collection_s_month_in_vietnam_time(world: World) -> None:

@@ -88,10 +88,15 @@ def test_the_carriers_pick_up_closes_the_record_once_every_hand_off_is_taken(
     made = _make(world)
     world.carrier_event(f"{a}/R1", 1, Status.PICKED_UP, READY + timedelta(hours=1))
     assert _record(world, made.number).closed_at is None
-    world.carrier_event(f"{b}/R1", 2, Status.PICKED_UP, READY + timedelta(hours=1))
+    world.carrier_event(f"{b}/R1", 2, Status.PICKED_UP, READY + timedelta(hours=2))
     closed = _record(world, made.number)
     assert (closed.closed_how, closed.closed_by) == ("carrier", "bưu điện")
+    assert closed.closed_at == READY + timedelta(hours=2)  # the event's time, not the clock's
     assert ("handover_taken", made.number) in _reasons(world, b)
+    with world.rt.db.unit_of_work() as s:  # told by the carrier's feed, not the desk
+        assert s.scalar(select(StatusLogEntry.source).where(
+            StatusLogEntry.reason_code == "handover_taken",
+            StatusLogEntry.dossier_code == b)) == "feed"
     with pytest.raises(InvalidInput, match="không có hồ sơ nào chờ bàn giao"):
         _make(world)
 

@@ -44,7 +44,8 @@ def report_cmd(month: str, agency: str | None, fmt: str, output: Path | None,
     try:
         with uow.read(rt) as s:
             rep = report(s, month, now=now, agency=agency,
-                         remit_days=rt.settings.cod_remit_days)
+                         remit_days=rt.settings.cod_remit_days,
+                         grace_days=rt.settings.cod_collect_grace_days)
     except InvalidInput as err:
         raise click.BadParameter(err.reason, param_hint="--month") from None
     if fmt == "table":

@@ -50,6 +50,7 @@ class CodFacts:
     collected_amount: int | None = None  # None: the carrier reported no amount
     remitted_at: datetime | None = None
     remitted_amount: int | None = None
+    delivered_at: datetime | None = None  # when the hand-off was delivered, if it was
 
 
 def parse_month(text: str, field: str = "month") -> tuple[date, date]:
@@ -83,8 +84,11 @@ def not_remitted_detail(collected_at: datetime, remit_days: float) -> str:
             f"{short(collected_at)}")
 
 
-def problems(facts: CodFacts, now: datetime, remit_days: float) -> list[Problem]:
-    """How this hand-off's fee differs from what was expected, worst first."""
+def problems(facts: CodFacts, now: datetime, remit_days: float,
+             grace_days: float = 2.0) -> list[Problem]:
+    """How this hand-off's fee differs from what was expected, worst first. A delivery
+    without collection counts only `grace_days` after it: the feed tells the collection
+    (code 6) after the delivery, at the courier's pace."""
     out: list[Problem] = []
     reported = (facts.collected_amount, facts.remitted_amount)
     if any(amount is not None and amount != facts.expected for amount in reported):
@@ -92,6 +96,8 @@ def problems(facts: CodFacts, now: datetime, remit_days: float) -> list[Problem]
     if overdue(facts, now, remit_days):
         out.append(Problem.NOT_REMITTED)
     if (facts.expected > 0 and facts.status == Status.DELIVERED
-            and facts.collected_at is None):
+            and facts.collected_at is None and (
+                facts.delivered_at is None
+                or elapsed(facts.delivered_at, now) > timedelta(days=grace_days))):
         out.append(Problem.NOT_COLLECTED)
     return out

@@ -17,6 +17,7 @@ from worker.domain.text import clean_text
 from worker.paper.cod_xlsx import render as render_xlsx
 from worker.service.views import ops_queries as oq
 from worker.service.views.cod_report import CodReport, report, table, totals_table
+from worker.settings import Settings
 from worker.web.guards import login_required
 from worker.web.ops_csv import csv_bytes
 from worker.web.render import render
@@ -35,13 +36,15 @@ def _asked(request: Request) -> tuple[str, str | None]:
     return month, clean_text(q.get("agency"), "agency", max_len=40) or None
 
 
-def _report(s: Session, month: str, agency: str | None, remit_days: float) -> CodReport:
-    return report(s, month, now=datetime.now(UTC), agency=agency, remit_days=remit_days)
+def _report(s: Session, month: str, agency: str | None, settings: Settings) -> CodReport:
+    return report(s, month, now=datetime.now(UTC), agency=agency,
+                  remit_days=settings.cod_remit_days,
+                  grace_days=settings.cod_collect_grace_days)
 
 
-def _page_ctx(s: Session, month: str, agency: str | None, remit_days: float
+def _page_ctx(s: Session, month: str, agency: str | None, settings: Settings
               ) -> dict[str, Any]:
-    rep = _report(s, month, agency, remit_days)
+    rep = _report(s, month, agency, settings)
     return {"rep": rep, "totals": totals_table(rep)[1:], "agencies": oq.agencies(s)}
 
 
@@ -56,7 +59,7 @@ async def cod_page(request: Request) -> Response:
     rt = request.app.state.runtime
     try:
         month, agency = _asked(request)
-        ctx = await reading(rt, _page_ctx, month, agency, rt.settings.cod_remit_days)
+        ctx = await reading(rt, _page_ctx, month, agency, rt.settings)
     except InvalidInput as err:
         return _refused(request, err)
     query = {"month": month, **({"agency": agency} if agency else {})}
@@ -64,8 +67,8 @@ async def cod_page(request: Request) -> Response:
                                             "query": query})
 
 
-def _file(s: Session, month: str, agency: str | None, remit_days: float, fmt: str) -> bytes:
-    rep = _report(s, month, agency, remit_days)
+def _file(s: Session, month: str, agency: str | None, settings: Settings, fmt: str) -> bytes:
+    rep = _report(s, month, agency, settings)
     return render_xlsx(rep) if fmt == "xlsx" else csv_bytes(table(rep))
 
 
@@ -73,7 +76,7 @@ async def _download(request: Request, fmt: str, media_type: str) -> Response:
     rt = request.app.state.runtime
     try:
         month, agency = _asked(request)
-        data = await reading(rt, _file, month, agency, rt.settings.cod_remit_days, fmt)
+        data = await reading(rt, _file, month, agency, rt.settings, fmt)
     except InvalidInput as err:
         return _refused(request, err)
     name = f"doi-soat-cod-{month}.{fmt}"  # the month is YYYY-MM once the report read it

@@ -40,25 +40,28 @@ def record(session: Session, handoff: Handoff, ev: TrackingEvent) -> bool:
         return False
 
 
+# each kind of fee event: the ledger's columns for (when, which event, the amount reported)
+COLUMNS: dict[CodEvent, tuple[str, str, str]] = {
+    CodEvent.COLLECTED: ("collected_at", "collected_event", "collected_amount"),
+    CodEvent.REMITTED: ("remitted_at", "remitted_event", "remitted_amount"),
+}
+
+
 def _record(session: Session, handoff: Handoff, ev: TrackingEvent) -> bool:
+    assert ev.cod is not None
+    at, event, amount = COLUMNS[ev.cod]
     row = session.get(CodLedger, handoff.id)
     if row is None:
         row = CodLedger(handoff_id=handoff.id)
         session.add(row)
-    if ev.cod == CodEvent.COLLECTED:
-        if row.collected_event is not None:
-            log.info("hand-off %s: a second COD collection (%s) kept out; first was %s",
-                     handoff.id, ev.event_id, row.collected_event)
-            return False
-        row.collected_at, row.collected_event = ev.occurred_at, ev.event_id
-        row.collected_amount = ev.amount
-        return True
-    if row.remitted_event is not None:
-        log.info("hand-off %s: a second COD remittance (%s) kept out; first was %s",
-                 handoff.id, ev.event_id, row.remitted_event)
+    first = getattr(row, event)
+    if first is not None:
+        log.info("hand-off %s: a second COD %s (%s) kept out; first was %s", handoff.id,
+                 ev.cod.value, ev.event_id, first)
         return False
-    row.remitted_at, row.remitted_event = ev.occurred_at, ev.event_id
-    row.remitted_amount = ev.amount
+    setattr(row, at, ev.occurred_at)
+    setattr(row, event, ev.event_id)
+    setattr(row, amount, ev.amount)
     return True
 
 

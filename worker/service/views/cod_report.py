@@ -5,9 +5,10 @@ and XLSX exports and `handoff cod report`.
 A hand-off is in the report when a fee was expected (cod_amount > 0) or the carrier told a
 fee event for it. Its month is that of its collection (code 6); not collected, of its
 delivery; neither, of when the one-stop announced it (ready_at): a fee is reconciled in the
-month the courier took it. Amounts are whole đồng. A collection or remittance the carrier
-reported without an amount counts at the expected amount in the totals (the contract
-carries none) and is never a mismatch.
+month the courier took it. Amounts are whole đồng. A collection the carrier reported
+without an amount counts at the expected amount in the totals (the contract carries none), a
+remittance without one at the amount collected (reported, else expected); neither is ever a
+mismatch. A delivery without collection differs only after a grace period (grace_days).
 """
 
 from __future__ import annotations
@@ -86,8 +87,9 @@ class Totals:
             self.collected_n += 1
             self.collected += _counted(r.collected_amount, r.expected)
         if r.remitted_at is not None:
-            self.remitted_n += 1
-            self.remitted += _counted(r.remitted_amount, r.expected)
+            self.remitted_n += 1  # paid back what was collected, when it says no amount
+            self.remitted += _counted(r.remitted_amount,
+                                      _counted(r.collected_amount, r.expected))
         self.differing += bool(r.problems)
 
 
@@ -121,16 +123,17 @@ def _amount(value: int | None) -> object:
 
 
 def report(session: Session, month: str, *, now: datetime, remit_days: float,
-           agency: str | None = None) -> CodReport:
+           grace_days: float = 2.0, agency: str | None = None) -> CodReport:
     """The month's report (month 'YYYY-MM'; InvalidInput naming `month` otherwise), for one
-    agency or all; `now` decides which remittances are overdue."""
+    agency or all; `now` decides which remittances are overdue and which deliveries have
+    waited past `grace_days` for their collection."""
     start, end = month_window(month)
     delivered_at = case((Handoff.status == Status.DELIVERED.value, Handoff.final_at))
     moment = func.coalesce(CodLedger.collected_at, delivered_at, Handoff.ready_at)
     stmt = (select(Handoff.id, Handoff.agency_code, Handoff.agency_name, Handoff.dossier_code,
                    Handoff.order_number, Handoff.status, Handoff.cod_amount,
                    CodLedger.collected_at, CodLedger.collected_amount, CodLedger.remitted_at,
-                   CodLedger.remitted_amount)
+                   CodLedger.remitted_amount, delivered_at)
             .outerjoin(CodLedger, CodLedger.handoff_id == Handoff.id)
             .where(or_(Handoff.cod_amount > 0, CodLedger.handoff_id.is_not(None)),
                    moment >= start, moment < end)
@@ -138,12 +141,12 @@ def report(session: Session, month: str, *, now: datetime, remit_days: float,
     if agency:
         stmt = stmt.where(Handoff.agency_code == agency)
     rows = []
-    for hid, code, name, dossier, number, status, expected, c_at, c_amt, r_at, r_amt in (
+    for hid, code, name, dossier, number, status, expected, c_at, c_amt, r_at, r_amt, d_at in (
             read_rows(session, stmt, Handoff.id)):
-        facts = CodFacts(expected or 0, status, c_at, c_amt, r_at, r_amt)
+        facts = CodFacts(expected or 0, status, c_at, c_amt, r_at, r_amt, d_at)
         rows.append(CodRow(hid, code, name, dossier, number or "", status, expected or 0,
                            c_at, c_amt, r_at, r_amt,
-                           tuple(problems(facts, now, remit_days))))
+                           tuple(problems(facts, now, remit_days, grace_days))))
     rows.sort(key=lambda r: ORDER.index(r.problems[0]) if r.problems else len(ORDER))
     totals: dict[str, Totals] = {}
     for r in rows:

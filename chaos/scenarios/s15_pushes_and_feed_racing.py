@@ -83,7 +83,7 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
         pushing = {code: code for code in own}
         forged: Counter[int] = Counter()
         deadline = time.monotonic() + max(180, n * 1.0)
-        last_real, still = -1, 0
+        last_real, moved = -1, time.monotonic()
         # forge along with the real pushes (to orders still on their way where there are
         # any) until every hand-off is final and the carrier's pushes have stopped coming
         while time.monotonic() < deadline:
@@ -96,14 +96,15 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
             for _ in range(max(0, want - sum(forged.values()))):
                 if mine:
                     forged[_forge(world, rng, pushing, open_ or mine)] += 1
-            still = still + 1 if real == last_real else 0
-            last_real = real
+            if real != last_real:
+                last_real, moved = real, time.monotonic()
             try:
                 world.wait_all_final(codes, timeout=0.5)
             except AssertionError:
                 continue
-            if still >= 4:
+            if time.monotonic() - moved >= 5:  # no push for 5 s: the pusher is done
                 break
+            time.sleep(0.5)
         took = world.wait_all_final(codes, timeout=max(60, n * 0.5))
         time.sleep(FEED_LAG_S + 2)  # the last events' feed entries come out after the push
         world.wait_drained(60)

@@ -1,10 +1,10 @@
 """13. Province faults under a steady stream of hand-offs for every agency: one agency
-disabled and enabled again, the credentials key rotated (HANDOFF_CREDENTIALS_KEY=NEW,OLD on
+disabled and enabled again and one account held with 429 for HOLD seconds by the post
+office (phase 1), then the credentials key rotated (HANDOFF_CREDENTIALS_KEY=NEW,OLD on
 every process by a rolling restart, `handoff agency rotate-key`, then NEW alone and another
-rolling restart: docs/deployment.md), and one account held with 429 for HOLD seconds by the
-post office. The agencies hit by none of these keep their throughput (orders created per
-second at the post office during the faults, and during the hold alone, at least KEEP of
-the rate before), the held account never passes its quota at the post office (the
+rolling restart: docs/deployment.md; phase 2). The agencies hit by none of these keep
+their throughput (orders created per second at the post office in each phase at least KEEP
+of the rate before), the held account never passes its quota at the post office (the
 simulator's most requests in any sliding second), and nothing is lost.
 
 KEEP = 80 %: the stream is the same every tick, so a rate below it is a stall of the worker
@@ -116,19 +116,23 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
             t.start()
         time.sleep(baseline_s)
 
+        # phase 1: the hold, with the agency disabled for its first half
         fault_start = time.monotonic()
         sim.carrier_admin("quota", {"throttle": {held_key: {"seconds": hold_s,
                                                             "retry_after": RETRY_AFTER}}})
         _cli(world, "agency", "disable", DISABLED)
+        time.sleep(max(0.0, fault_start + hold_s / 2 - time.monotonic()))
+        _cli(world, "agency", "enable", DISABLED)
+        time.sleep(max(0.0, fault_start + hold_s - time.monotonic()))
+        hold_end = time.monotonic()
+        # phase 2: the credentials key rotated, with two rolling restarts
         old = sim.env()["HANDOFF_CREDENTIALS_KEY"]
         new = Fernet.generate_key().decode()
         sim.extra_env["HANDOFF_CREDENTIALS_KEY"] = f"{new},{old}"
         _restart_all(world)
         _cli(world, "agency", "rotate-key")
-        _cli(world, "agency", "enable", DISABLED)
         sim.extra_env["HANDOFF_CREDENTIALS_KEY"] = new
         _restart_all(world)
-        time.sleep(max(0.0, fault_start + hold_s - time.monotonic()))
         fault_end = time.monotonic()
         time.sleep(min(baseline_s, 10))  # a little of the stream after the faults
         stream.stop.set()
@@ -142,17 +146,17 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
         meter = sim.carrier_admin("quota")["accounts"].get(held_key, {})
         before = {c: stream.rate(customer[c], fault_start - baseline_s + 3, fault_start)
                   for c in agencies}
-        during = {c: stream.rate(customer[c], fault_start, fault_end) for c in agencies}
-        held = {c: stream.rate(customer[c], fault_start, fault_start + hold_s)
-                for c in agencies}
-        shown = ", ".join(f"{c[-6:]} {before[c]:.2f}->{during[c]:.2f}/s (hold "
-                          f"{held[c]:.2f})" for c in sorted(agencies))
+        held = {c: stream.rate(customer[c], fault_start, hold_end) for c in agencies}
+        during = {c: stream.rate(customer[c], hold_end, fault_end) for c in agencies}
+        shown = ", ".join(f"{c[-6:]} {before[c]:.2f} -> hold {held[c]:.2f} -> rotation "
+                          f"{during[c]:.2f}" for c in sorted(agencies))
         row = world.verdict(NAME, codes, recover_s, notes=(
-            f"stream {size['per_tick']} hand-offs every {size['tick_s']}s; faults for "
-            f"{fault_end - fault_start:.0f}s: {DISABLED} disabled then enabled, credentials "
-            f"key rotated (NEW,OLD + rolling restart, rotate-key, NEW + rolling restart), "
-            f"{held_key} held {hold_s:.0f}s with 429 (Retry-After {RETRY_AFTER}s); orders "
-            f"per second before -> during: {shown}; held account: most in one second "
+            f"stream {size['per_tick']} hand-offs every {size['tick_s']}s; hold "
+            f"{hold_end - fault_start:.0f}s ({held_key} answered 429, Retry-After "
+            f"{RETRY_AFTER}s; {DISABLED} disabled for its first half), then rotation "
+            f"{fault_end - hold_end:.0f}s (credentials key NEW,OLD + rolling restart, "
+            f"rotate-key, NEW + rolling restart); orders per second: {shown}; held "
+            f"account: most in one second "
             f"{meter.get('max_per_second')} (quota {quota:.0f}), {meter.get('throttled')} "
             f"429s, {meter.get('early')} requests before a Retry-After ran out"
             + (f"; stream errors: {stream.errors[:3]}" if stream.errors else "")))
@@ -160,8 +164,8 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
         dropped = [c for c in others if min(during[c], held[c]) < KEEP * before[c]]
         if dropped:
             failures.append("throughput dropped for " + ", ".join(
-                f"{c} ({before[c]:.2f}->{during[c]:.2f}/s, {held[c]:.2f} during the hold)"
-                for c in dropped))
+                f"{c} ({before[c]:.2f}/s -> hold {held[c]:.2f} -> rotation "
+                f"{during[c]:.2f})" for c in dropped))
         if not all(before[c] > 0 for c in others):
             failures.append("no baseline throughput measured")
         if (meter.get("max_per_second") or 0) > quota:

@@ -13,6 +13,7 @@ from datetime import timedelta
 import openpyxl
 from sqlalchemy import func, select
 
+from tests.onestop_items import numbered
 from tests.support.waits import log_tails, wait_for
 from worker.db.engine import Database
 from worker.db.models import CodLedger
@@ -20,7 +21,7 @@ from worker.domain.cod import PROBLEM_VI, Problem
 from worker.domain.moments import to_vn
 from worker.launch.stack import Stack
 
-SHORT_BY = 5_000
+FEE, SHORT_BY = 25_000, 5_000
 
 
 def _fees(db: Database) -> tuple[int, int]:
@@ -37,14 +38,15 @@ def test_a_missing_remittance_and_a_short_amount_are_what_the_report_lists(tmp_p
     with Stack(home=tmp_path / "home") as stack:
         db = Database(f"sqlite:///{tmp_path / 'home' / 'handoff.db'}")
         stack.start_all()
-        stack.carrier_admin("faults", {"return_rate": 0.0, "pickup_fail_rate": 0.0,
-                                       "cod_amount_in_feed": True})
-        items = stack.onestop_admin("handoffs", {"count": 12, "type": "result_ready"})["items"]
-        fees = [i for i in items if i["codAmount"] > 0]
-        assert len(fees) >= 3, [i["codAmount"] for i in items]
+        # the dossiers known beforehand, the simulator's switches set before any exists: the
+        # feed cannot bring a fee before its switch is on
+        fees = [numbered(n, codAmount=FEE) for n in range(1, 5)]
+        items = [*fees, *(numbered(n, codAmount=0) for n in range(5, 9))]
         unpaid, short = (f"{i['dossierCode']}/R1" for i in fees[:2])
-        stack.carrier_admin("faults", {"cod_unremitted": [unpaid], "cod_reported": {
-            short: fees[1]["codAmount"] - SHORT_BY}})
+        stack.carrier_admin("faults", {
+            "return_rate": 0.0, "pickup_fail_rate": 0.0, "cod_amount_in_feed": True,
+            "cod_unremitted": [unpaid], "cod_reported": {short: FEE - SHORT_BY}})
+        stack.onestop_admin("handoffs", {"items": items})
         wait_for(lambda: _fees(db) == (len(fees), len(fees) - 1),
                  "every fee collected, all but one paid back", 120,
                  seen=lambda: f"(collected, remitted) {_fees(db)}; {log_tails(stack.home)}")
@@ -73,7 +75,7 @@ def test_a_missing_remittance_and_a_short_amount_are_what_the_report_lists(tmp_p
         assert {r[3]: r[10] for r in books if r[10]} == expected
         assert {r[3] for r in books} == fees_by_order
         short_row = next(r for r in books if r[3] == short)
-        assert short_row[7] == short_row[9] == fees[1]["codAmount"] - SHORT_BY
+        assert short_row[7] == short_row[9] == FEE - SHORT_BY
 
         table = stack.run("cod", "report", "--month", months[0], "--now", now)
         assert table.returncode == 0 and "Đối soát tiền thu hộ" in table.stdout

@@ -11,10 +11,12 @@ import pytest
 from pypdf import PdfReader
 from starlette.testclient import TestClient
 
-from tests.service.test_handover import OTHER, _handoff
+from tests.service.test_handover import OTHER, _handoff, _make
 from tests.service.world import World
 from tests.support.code128 import barcodes
 from tests.web_app import add_staff, csrf, login, page_client
+from worker.service.ledger import uow
+from worker.service.views import handover_views
 from worker.web.desk_paper import AGENCY_VI
 
 pytestmark = pytest.mark.flows  # the pages through the real app
@@ -66,8 +68,24 @@ def test_refusals_are_shown_on_the_page_and_tokens_are_required(
     refused = _post(desk, "/desk/handover", code=[other])
     assert refused.status_code == 400 and f"hồ sơ {other} không chờ bàn giao" in refused.text
     assert "codes:" not in refused.text  # the Vietnamese message, not the field's name
-    assert desk.post("/desk/handover", data={}).status_code in (400, 403)
-    assert desk.get("/desk/handover/BB-000.00.01.H19-20261126-001.pdf").status_code == 400
+    for path in ("/desk/handover", "/desk/handover/close", "/desk/slips"):
+        assert desk.post(path, data={"code": [other]}).status_code == 403, path
+        assert desk.post(path, data={"csrf": "forged", "code": [other]}).status_code == 403
+
+
+def test_another_agencys_record_is_not_the_clerks_to_reprint_close_or_slip(
+        world: World, desk: TestClient) -> None:
+    other = _handoff(world, 1, agency=OTHER)
+    theirs = _make(world, [other], agency=OTHER)  # a real record of the other agency
+    reprint = desk.get(f"/desk/handover/{theirs.number}.pdf")
+    assert reprint.status_code == 400 and f"không có biên bản {theirs.number}" in reprint.text
+    assert reprint.headers["content-type"].startswith("text/html")
+    close = _post(desk, "/desk/handover/close", number=theirs.number)
+    assert close.status_code == 400 and f"không có biên bản {theirs.number}" in close.text
+    slips = _post(desk, "/desk/slips", code=[other])
+    assert slips.status_code == 400 and f"hồ sơ {other} không chờ bàn giao" in slips.text
+    with uow.read(world.rt) as s:  # still open, as the other agency left it
+        assert [r.number for r in handover_views.open_records(s, OTHER)] == [theirs.number]
 
 
 def test_a_record_of_an_odd_agency_code_is_reprinted_by_its_link(world: World) -> None:

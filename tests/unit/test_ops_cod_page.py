@@ -22,7 +22,7 @@ pytestmark = pytest.mark.flows  # through the real app on a database
 _BACK = datetime.now(UTC) - timedelta(days=40)
 AT = datetime(_BACK.year, _BACK.month, 3, 2, 0, tzinfo=UTC)
 MONTH, EARLIER = f"{AT:%Y-%m}", f"{AT - timedelta(days=10):%Y-%m}"
-HOSTILE = '=HYPERLINK("http://evil.invalid","x")'
+HOSTILE = '=HYPERLINK("http://evil.invalid","x")<b id="injected">x</b>'
 
 
 def _seed(db: Database) -> dict[str, int]:
@@ -63,7 +63,9 @@ def test_the_page_lists_the_differing_first_with_links_to_their_timelines(web_ap
     assert "Số tiền bưu điện báo khác số tiền thu hộ" in html
     assert "Đã thu tiền nhưng bưu điện chưa trả" in html
     assert "3 hồ sơ, 2 chênh lệch" in html
-    assert HOSTILE not in html  # the agency name is escaped, not markup
+    assert 'id="injected"' not in html and "<b " not in html  # not markup: shown as text
+    assert "&lt;b id=&#34;injected&#34;&gt;x&lt;/b&gt;" in html or \
+        "&lt;b id=&quot;injected&quot;&gt;x&lt;/b&gt;" in html
     assert "DS-EARLIER" in web_app.client.get(f"/ops/cod?month={EARLIER}").text
 
 

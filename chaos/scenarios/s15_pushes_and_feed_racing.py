@@ -9,7 +9,8 @@ every status is one that happens once; the forged pushes claim a return (push co
 13) or a delivery, and carry FORGED in their note: a forged push applied shows as a status
 the carrier never reported or as that note in the status log. The agency on the default
 account (no push product) is told by the feed alone, as in production.
-Time to recover: not applicable (no outage); the seconds from the last seed to all final.
+Time to recover: not applicable (no outage): the notes give the seconds from the seeding to
+every hand-off final.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
         forged: Counter[int] = Counter()
         deadline = time.monotonic() + max(180, n * 1.0)
         last_real, moved = -1, time.monotonic()
+        final_after: float | None = None
         # forge along with the real pushes (to orders still on their way where there are
         # any) until every hand-off is final and the carrier's pushes have stopped coming
         while time.monotonic() < deadline:
@@ -102,13 +104,14 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
                 world.wait_all_final(codes, timeout=0.5)
             except AssertionError:
                 continue
+            if final_after is None:
+                final_after = time.monotonic() - seeded_at
             if time.monotonic() - moved >= 5:  # no push for 5 s: the pusher is done
                 break
             time.sleep(0.5)
-        took = world.wait_all_final(codes, timeout=max(60, n * 0.5))
+        world.wait_all_final(codes, timeout=max(60, n * 0.5))
         time.sleep(FEED_LAG_S + 2)  # the last events' feed entries come out after the push
         world.wait_drained(60)
-        recover_s = time.monotonic() - seeded_at - took if took else time.monotonic() - seeded_at
 
         events = world.stack.onestop_admin("events")["events"]
         told: dict[str, Counter[str]] = {}
@@ -137,8 +140,9 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
         sent = stats["pushes_sent"]
         total_forged = sum(forged.values())
         share = total_forged / (total_forged + sent) if sent + total_forged else 0.0
-        row = world.verdict(NAME, codes, recover_s, notes=(
-            f"{sent} pushes answered success (each posted {PUSH_COPIES}x at once; "
+        row = world.verdict(NAME, codes, None, notes=(
+            f"all final {final_after or 0:.0f}s after seeding; {sent} pushes answered "
+            f"success (each posted {PUSH_COPIES}x at once; "
             f"{stats.get('push_copies_not_2xx', 0)} copies not 2xx, {stats['pushes_resent']} "
             f"re-sent), feed {FEED_LAG_S:.0f}s behind, 30 % of paths out of order, 20 % of "
             f"feed events doubled; {total_forged} forged pushes ({share:.0%}), answered "
@@ -162,5 +166,5 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
         return row
 
 
-SCENARIO = Scenario(number=15, name=NAME, run=run, full={"handoffs": 1000},
+SCENARIO = Scenario(number=15, name=NAME, run=run, full={"handoffs": 400},
                     short={"handoffs": 120})

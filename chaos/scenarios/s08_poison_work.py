@@ -119,7 +119,7 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
         row.notes = (f"poison hand-off: its post held {seen} times, {kills} SIGKILLs of the "
                      f"pool process holding it ({missed} holders not found), its row "
                      f"{what} after {attempts} deliveries (bound {MAX_ATTEMPTS}); the "
-                     f"{n - 1} others judged; " + row.notes)
+                     f"{n - 1} others judged" + (f"; {row.notes}" if row.notes else ""))
         if what != JobState.DEAD or attempts > MAX_ATTEMPTS:
             row.failed = (f"poison row not dead-lettered within {MAX_ATTEMPTS} deliveries: "
                           f"{what} after {attempts} (each killed attempt is claimed again "

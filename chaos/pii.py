@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import re
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -101,7 +102,9 @@ def _pages(world: World) -> list[tuple[str, str]]:
     """(where, text) of the ops pages, CSV and metrics as an ops user (the real web app on
     the world's database, in this process: its session cookie is Secure off the embedded
     default), and of the command line's `stuck --json` and `log` output."""
-    from tests.web_app import add_staff, login, page_client, web_runtime
+    with warnings.catch_warnings():  # starlette's note on its test client's httpx
+        warnings.simplefilter("ignore")
+        from tests.web_app import add_staff, login, page_client, web_runtime
 
     out = []
     for args in (("stuck", "--json"), ("log", "--json"), ("log",)):

@@ -62,7 +62,7 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
         row = world.verdict(NAME, codes, max(recoveries) if recoveries else None,
                             notes=f"{made} SIGKILLs: {done['pool']} pool processes, "
                                   f"{done['main']} whole workers")
-        if n < ASKED:
+        if size == FULL and n < ASKED:
             row.notes += f" (the issue asks {ASKED} hand-offs: {n} fit the time budget)"
         if made < kills:
             row.failed = f"only {made} of {kills} kills happened before the work ran out"
@@ -73,5 +73,5 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
         return row
 
 
-SCENARIO = Scenario(number=1, name=NAME, full={"handoffs": 600, "kills": 20},
-                    short={"handoffs": 80, "kills": 3}, run=run)
+FULL = {"handoffs": 600, "kills": 20}
+SCENARIO = Scenario(number=1, name=NAME, full=FULL, short={"handoffs": 80, "kills": 3}, run=run)

@@ -136,14 +136,19 @@ def machine(total_s: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chaos", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m chaos",
+        description="Run the chaos scenarios on real processes and servers; print the table.")
     parser.add_argument("--short", action="store_true", help="the short sizes (make test's)")
     parser.add_argument("--only", default="", help="scenario numbers, e.g. 1,3,6")
     parser.add_argument("--out", type=Path, default=None, help="write the table there too")
     parser.add_argument("--no-pii", action="store_true", help="skip the personal-data scan")
     parser.add_argument("--keep", action="store_true", help="keep the worlds' folders")
     args = parser.parse_args(argv)
-    wanted = {int(x) for x in args.only.split(",") if x.strip()} or set(SCENARIOS)
+    try:
+        wanted = {int(x) for x in args.only.split(",") if x.strip()} or set(SCENARIOS)
+    except ValueError:
+        parser.error(f"--only: {args.only!r} is not a list of scenario numbers (e.g. 1,3,6)")
     unknown = wanted - set(SCENARIOS)
     if unknown:
         parser.error(f"--only: no scenario {sorted(unknown)} (there are {sorted(SCENARIOS)})")

@@ -81,7 +81,8 @@ class Tmpfs:
 
 def group_cpu_seconds(pgid: int) -> float:
     """User + system CPU of every live process in process group `pgid` (a worker and its
-    pool children, started with a session of their own)."""
+    pool children, started with a session of their own), with that of the children they
+    reaped (a pool process that died and was replaced still counts)."""
     total = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -91,7 +92,7 @@ def group_cpu_seconds(pgid: int) -> float:
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()
-        # after the command: state ppid pgrp session ... utime(12) stime(13)
+        # after the command: state ppid pgrp session ... utime stime cutime cstime
         if int(fields[2]) == pgid:
-            total += int(fields[11]) + int(fields[12])
+            total += sum(int(f) for f in fields[11:15])
     return total / _CLK_TCK

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -13,11 +14,11 @@ from tests.e2e.conftest import login
 from tests.e2e.helpers import DESK_AGENCY, agency_items
 from tests.support.waits import wait_for
 from worker.db.engine import Database
-from worker.db.models import Handoff
+from worker.db.models import CodLedger, Handoff
 from worker.launch.stack import Stack
 
 PAGES = ["desk", "ops", "ops/handoffs", "ops/search?q=0912345678", "ops/dead", "settings",
-         "ops/handoffs/999999"]
+         "ops/handoffs/999999", "ops/agencies", "ops/cod", "ops/cod?month=2026-11"]
 
 
 def test_every_page_renders_under_the_policy_without_violations(
@@ -55,3 +56,38 @@ def test_every_page_renders_under_the_policy_without_violations(
     page.wait_for_url(f"**/desk?agency={agency}*", timeout=10_000)
     page.screenshot(path=str(artifacts / "desk-under-csp.png"), full_page=True)
     assert not blocked, blocked
+
+
+def test_the_fee_reconciliation_shows_the_differing_first(web_stack: Stack, page,
+                                                          artifacts: Path) -> None:
+    """/ops/cod in the browser: three fees of November, one collected and paid back, one
+    collected but never paid back, one reported short; the two that differ come first and
+    stand out."""
+    at = datetime(2026, 11, 10, 3, 0, tzinfo=UTC)
+    fees = {"0001": (30000, 30000, True), "0002": (45000, 45000, False),
+            "0003": (60000, 50000, True)}  # expected, reported, paid back
+    db = Database(f"sqlite:///{(web_stack.home / 'handoff.db').resolve()}")
+    with db.unit_of_work() as s:
+        for n, (expected, reported, paid) in fees.items():
+            h = Handoff(dossier_code=f"COD-261110-{n}", direction="result_delivery",
+                        source_item_id=f"cod-{n}", agency_code=DESK_AGENCY[0],
+                        agency_name=DESK_AGENCY[1], cod_amount=expected, status="delivered",
+                        order_number=f"COD-261110-{n}/R1", ready_at=at, final_at=at,
+                        citizen_name="Nguyễn Văn An", citizen_phone="0912345678")
+            s.add(h)
+            s.flush()
+            s.add(CodLedger(handoff_id=h.id, collected_at=at, collected_event=f"c{n}",
+                            collected_amount=reported, remitted_at=at if paid else None,
+                            remitted_event=f"r{n}" if paid else None,
+                            remitted_amount=reported if paid else None))
+    db.dispose()
+    login(page, web_stack, "ops")
+    page.goto(web_stack.web_url + "ops/cod?month=2026-11")
+    rows = page.locator("tr.differs")
+    assert rows.count() == 2
+    first_two = rows.all_inner_texts()
+    assert any("COD-261110-0003" in r for r in first_two)
+    assert any("COD-261110-0002" in r for r in first_two)
+    assert rows.first.locator("td").first.evaluate(
+        "e => getComputedStyle(e).backgroundColor") == "rgb(255, 242, 204)"
+    page.screenshot(path=str(artifacts / "ops-cod.png"), full_page=True)

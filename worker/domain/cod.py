@@ -18,6 +18,11 @@ from worker.domain.moments import day_start, elapsed, short
 from worker.domain.statuses import Status
 
 
+def money(amount: int) -> str:
+    """15000 -> '15.000': an amount in đồng as Vietnamese write it (pages, paper, exports)."""
+    return f"{amount:,}".replace(",", ".")
+
+
 class CodEvent(StrEnum):
     COLLECTED = "collected"  # [COD] Đã thu tiền: the courier took the fee from the citizen
     REMITTED = "remitted"  # [COD] Trả tiền cho người gửi: the post office paid the agency

@@ -67,6 +67,3 @@ def code128(pdf: FPDF, value: str, x: float, y: float, width: float, height: flo
     return module * len(bars)
 
 
-def money(amount: int) -> str:
-    """15000 -> '15.000' (Vietnamese thousands)."""
-    return f"{amount:,}".replace(",", ".")

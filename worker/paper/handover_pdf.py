@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from fpdf import FPDF
 
-from worker.paper.drawing import FONT, code128, document, fit, money
+from worker.domain.cod import money
+from worker.paper.drawing import FONT, code128, document, fit
 from worker.service.views.handover_views import RecordRow, RecordView
 
 LEFT, WIDTH, BOTTOM = 10.0, 190.0, 282.0

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from worker.domain.cod import money
 from worker.domain.moments import duration, local
 from worker.domain.sla_rules import rule_label
 from worker.domain.statuses import status_label
@@ -17,7 +18,7 @@ from worker.web.session import csrf_token, current_user
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 # Stored dates and durations are shown only through domain/moments: they never raise.
 templates.env.globals.update(status_label=status_label, local_time=local, rule_label=rule_label,
-                             duration=duration)
+                             duration=duration, money=money)
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None,

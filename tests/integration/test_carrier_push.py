@@ -23,7 +23,8 @@ import schemathesis
 from sqlalchemy import func, select, text
 from starlette.testclient import TestClient
 
-from integrations.carriers.vnpost.wire import STATUS_TABLE, parse_tracking_page
+from integrations.carriers.vnpost.feed import parse_tracking_page
+from integrations.carriers.vnpost.wire import STATUS_TABLE
 from integrations.onestop.mapping import read_item
 from simulators.carrier.push import push_body, signed_push
 from tests.fakes import ListBell, run_rung

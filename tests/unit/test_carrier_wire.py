@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from integrations.carriers.vnpost import s10, wire
+from integrations.carriers.vnpost import feed, s10, wire
 from simulators.carrier.store import validate_order
 from worker.domain.errors import CancelRefused, PermanentError, TransientError
 from worker.domain.model import Address, CarrierOrder, Contact
@@ -171,7 +171,7 @@ def doc(oid: str, code: object = 2, **extra) -> dict:
 
 
 def test_tracking_page_parses_events_and_moves_the_cursor():
-    page = wire.parse_tracking_page(
+    page = feed.parse_tracking_page(
         {"_embedded": {"rh:doc": [doc("a" * 24), doc("b" * 24, code=99, StatusMessage="Lạ")]}},
         wire.FIRST_CURSOR,
     )
@@ -186,9 +186,9 @@ def test_tracking_page_parses_events_and_moves_the_cursor():
 
 
 def test_empty_tracking_page_keeps_the_cursor():
-    page = wire.parse_tracking_page({"_embedded": {"rh:doc": []}, "_returned": 0}, "c" * 24)
+    page = feed.parse_tracking_page({"_embedded": {"rh:doc": []}, "_returned": 0}, "c" * 24)
     assert page.events == [] and page.last_id == "c" * 24
-    assert wire.parse_tracking_page({"_returned": 0}, None).last_id == wire.FIRST_CURSOR
+    assert feed.parse_tracking_page({"_returned": 0}, None).last_id == wire.FIRST_CURSOR
 
 
 def test_malformed_doc_is_logged_as_an_unknown_event_and_docs_without_oid_are_skipped():
@@ -198,7 +198,7 @@ def test_malformed_doc_is_logged_as_an_unknown_event_and_docs_without_oid_are_sk
         doc("b" * 24, OrderNumber=""),
         doc("c" * 24, code="5"),
     ]
-    page = wire.parse_tracking_page({"_embedded": {"rh:doc": docs}}, None)
+    page = feed.parse_tracking_page({"_embedded": {"rh:doc": docs}}, None)
     bad, good = page.events
     assert bad.event_id == "a" * 24 and bad.status is None and not bad.known_code
     assert "không hợp lệ" in bad.raw_text
@@ -210,7 +210,7 @@ def test_over_long_tracking_text_is_cut_to_its_column_and_the_event_kept():
     long_order = "000.00.17.H19-201126-0001/R1" + "X" * 40
     docs = [doc("a" * 24, OrderNumber=long_order, ItemCode="EB" + "9" * 30, POSID="8" * 60,
                 StatusMessage="m" * 600, Notes="n" * 3000)]
-    (event,) = wire.parse_tracking_page({"_embedded": {"rh:doc": docs}}, None).events
+    (event,) = feed.parse_tracking_page({"_embedded": {"rh:doc": docs}}, None).events
     assert len(event.order_number) == MAX_ORDER_NUMBER == 50
     assert event.order_number.startswith(long_order[:49])
     assert event.order_number != long_order[:50]  # can never equal one of our numbers
@@ -223,14 +223,14 @@ def test_over_long_tracking_text_is_cut_to_its_column_and_the_event_kept():
 
 def test_order_numbers_up_to_the_limit_are_kept_as_sent():
     number = "N" * MAX_ORDER_NUMBER
-    (event,) = wire.parse_tracking_page(
+    (event,) = feed.parse_tracking_page(
         {"_embedded": {"rh:doc": [doc("a" * 24, OrderNumber=f" {number} ")]}}, None).events
     assert event.order_number == number
     assert wire.MAX_ORDER_NUMBER is MAX_ORDER_NUMBER  # one definition, in the rules
 
 
 def test_absurd_status_code_is_a_malformed_event():
-    (event,) = wire.parse_tracking_page(
+    (event,) = feed.parse_tracking_page(
         {"_embedded": {"rh:doc": [doc("a" * 24, code=10**20)]}}, None).events
     assert event.raw_code == -1 and event.status is None and not event.known_code
 

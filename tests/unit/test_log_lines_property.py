@@ -22,7 +22,7 @@ from uvicorn.logging import AccessFormatter, DefaultFormatter
 from uvicorn.protocols.utils import get_path_with_query_string
 from uvicorn.server import Server
 
-from integrations.carriers.vnpost.wire import parse_tracking_page
+from integrations.carriers.vnpost.feed import parse_tracking_page
 from worker.cli.main import main
 from worker.domain.text import escape_controls
 from worker.launch import logsafe
@@ -257,7 +257,7 @@ def test_a_hostile_order_number_in_the_carrier_feed_is_one_escaped_log_line(
         caplog: pytest.LogCaptureFixture) -> None:
     doc = {"_id": {"$oid": "65a000000000000000000001"}, "OrderNumber": "HS1\u2028FORGED\u202e",
            "StatusCode": 999, "EventTime": 1_735_689_600_000}
-    with caplog.at_level(logging.WARNING, logger="integrations.carriers.vnpost.wire"):
+    with caplog.at_level(logging.WARNING, logger="integrations.carriers.vnpost.feed"):
         parse_tracking_page({"_embedded": {"rh:doc": [doc]}}, None)
     assert "unknown carrier status code 999 on order HS1\\u2028FORGED\\u202e" in caplog.text
     assert not UNSAFE.search(caplog.text.replace("\n", ""))

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from integrations.carriers.vnpost.wire import parse_tracking_page
+from integrations.carriers.vnpost.feed import parse_tracking_page
 from integrations.onestop.items import parse_item
 from integrations.onestop.webhooks import BadSignature, sign_webhook, verify_webhook
 from tests.onestop_items import ITEM, changed

@@ -25,7 +25,7 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
-from integrations.carriers.vnpost import wire
+from integrations.carriers.vnpost import feed, wire
 from integrations.carriers.vnpost.tokens.cache import TokenCache, cache_name, fingerprint
 from integrations.http_errors import retry_after
 from worker.domain.errors import PermanentError, TransientError
@@ -137,9 +137,9 @@ class CarrierGateway(CarrierPort):
         return message
 
     def fetch_events(self, last_id: str | None, page_size: int = 1000) -> FeedPage:
-        params = wire.tracking_params(last_id, page_size)
+        params = feed.tracking_params(last_id, page_size)
         _, reply = self._call("GET", self._tracking_target(params))
-        return wire.parse_tracking_page(reply, last_id)
+        return feed.parse_tracking_page(reply, last_id)
 
     def close(self) -> None:
         if self._owns_http:

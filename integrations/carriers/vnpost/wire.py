@@ -1,22 +1,21 @@
-"""VNPost N-GSP wire <-> domain translation: paths, status table, order body, reply parsers."""
+"""VNPost N-GSP wire <-> domain translation: paths, status table, order body, reply parsers,
+HTTP classification. The tracking feed's pages are read in feed.py."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from vietnam_provinces import Province, Ward
 
 from integrations.http_errors import retry_after
 from worker.domain.cod import CodEvent
-from worker.domain.errors import CancelRefused, InvalidInput, PermanentError, TransientError
-from worker.domain.model import CarrierOrder, Contact, FeedPage, PostOutcome, TrackingEvent
+from worker.domain.errors import CancelRefused, PermanentError, TransientError
+from worker.domain.model import CarrierOrder, Contact, PostOutcome
 from worker.domain.privacy import scrub
 from worker.domain.rules import MAX_ORDER_NUMBER
 from worker.domain.statuses import Direction, Status
-from worker.domain.text import check_moment, safe_display, sanitize_text
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +30,6 @@ ACCEPTED, ALREADY_EXISTS = 100, 101
 # Longest text kept from a tracking doc (the columns of worker/db/models.py), largest code.
 MAX_ITEM_CODE, MAX_POST_OFFICE, MAX_STATUS_TEXT, MAX_NOTES = 20, 40, 400, 2000
 MAX_STATUS_CODE = 10**9
-MAX_COD_AMOUNT = 10**15  # đồng; a reported CODAmount at or over this is not one
-MAX_OID = 64  # a RESTHeart ObjectId is 24 hex digits; anything far longer is not one
 
 # code -> (normalized status or None when informational, carrier's Vietnamese text)
 STATUS_TABLE: dict[int, tuple[Status | None, str]] = {
@@ -181,132 +178,10 @@ def parse_cancel_reply(body: dict) -> str:
     )
 
 
-def tracking_params(last_id: str | None, page_size: int) -> dict[str, str]:
-    size = max(1, min(int(page_size), MAX_PAGE_SIZE))
-    return {"pagesize": str(size), "lastId": last_id or FIRST_CURSOR}
-
-
 def cancel_params(customer_code: str, order_number: str) -> dict[str, str]:
     return {"CustomerCode": customer_code, "OrderNumber": order_number}
 
 
-def _as_int(value: object) -> int:
-    if isinstance(value, bool):
-        raise TypeError("bool is not a number")
-    if isinstance(value, Mapping) and "$date" in value:  # RESTHeart extended JSON
-        value = value["$date"]
-    return int(str(value).strip()) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
-
-
-
-
-def _parse_doc(doc: Mapping[str, Any], oid: str, order_number: str) -> TrackingEvent:
-    """One tracking doc -> TrackingEvent; never raises. Free text is kept but made storable
-    (forbidden characters replaced, cut to its column); a code or time we cannot use (not a
-    number, out of range, outside the sane date window) makes an event that is logged and
-    moves no state."""
-    try:
-        code = _as_int(doc.get("StatusCode"))
-        if abs(code) >= MAX_STATUS_CODE:
-            raise ValueError("StatusCode out of range")
-        occurred = datetime.fromtimestamp(_as_int(doc.get("EventTime")) / 1000, UTC)
-        check_moment(occurred, "EventTime")
-        status, known = lookup_status(code)
-        text = sanitize_text(doc.get("StatusMessage"), MAX_STATUS_TEXT) or (
-            STATUS_TABLE[code][1] if known else "")
-        if not known:
-            log.warning("unknown carrier status code %s on order %s", code, order_number)
-    except (TypeError, ValueError, OverflowError, OSError, InvalidInput) as exc:
-        # Recorded, not dropped: ops see it in the log and it moves no state. The time we
-        # read it stands in for the time because the doc gave no usable one.
-        code, occurred, status, known = -1, datetime.now(UTC), None, False
-        text = (f"sự kiện không hợp lệ ({type(exc).__name__}): StatusCode="
-                f"{safe_display(doc.get('StatusCode'), 40)}, EventTime="
-                f"{safe_display(doc.get('EventTime'), 40)}")
-    return TrackingEvent(
-        event_id=oid,
-        order_number=order_number,
-        item_code=sanitize_text(doc.get("ItemCode"), MAX_ITEM_CODE) or None,
-        occurred_at=occurred,
-        raw_code=code,
-        raw_text=scrub(text)[:MAX_STATUS_TEXT],
-        status=status,
-        known_code=known,
-        post_office=sanitize_text(doc.get("POSID"), MAX_POST_OFFICE),
-        notes=scrub(sanitize_text(doc.get("Notes"), MAX_NOTES)),
-        cod=COD_CODES.get(code),
-        amount=_cod_amount(doc, oid) if code in COD_CODES else None,
-    )
-
-
-def _cod_amount(doc: Mapping[str, Any], oid: str) -> int | None:
-    """CODAmount of a doc, read when present (not in the contract; docs/carrier-vnpost-
-    ngsp.md section 5): a whole number of đồng from 0 up; anything else is not an amount."""
-    raw = doc.get("CODAmount")
-    if raw is None:
-        return None
-    if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw < MAX_COD_AMOUNT:
-        return raw
-    log.warning("tracking doc %s has a CODAmount that is not an amount; ignored", oid)
-    return None
-
-
-def parse_tracking_page(body: dict, last_id: str | None) -> FeedPage:
-    """RESTHeart page -> FeedPage.
-
-    A doc without an ``_id.$oid`` or without an OrderNumber cannot be attributed nor
-    deduplicated: it is skipped (logged), but the cursor still moves past every doc that
-    has an oid, so one bad doc never blocks the feed. A doc with both but a bad code or time
-    becomes an event with status None / known_code False, so it lands in the log. Over-long
-    text is cut to its column (an over-long OrderNumber too: see _order_number_of).
-    """
-    if not isinstance(body, Mapping):
-        raise TransientError("trang theo dõi của bưu điện không đúng định dạng")
-    embedded = body.get("_embedded") or {}
-    docs = embedded.get("rh:doc") if isinstance(embedded, Mapping) else None
-    if docs is None:
-        docs = []
-    if not isinstance(docs, list):
-        raise TransientError("trang theo dõi của bưu điện không đúng định dạng (rh:doc)")
-    events: list[TrackingEvent] = []
-    cursor = last_id or FIRST_CURSOR
-    for doc in docs:
-        oid = _oid_of(doc)
-        if oid is None:
-            log.warning("tracking doc without _id.$oid skipped")
-            continue
-        cursor = oid
-        order_number = _order_number_of(doc, oid)
-        if not order_number:
-            log.warning("tracking doc %s without OrderNumber skipped", oid)
-            continue
-        events.append(_parse_doc(doc, oid, order_number))
-    return FeedPage(events=events, last_id=cursor)
-
-
-def _order_number_of(doc: Mapping[str, Any], oid: str) -> str:
-    """OrderNumber; a longer one than ours can be is cut, ending with "…" (never in ours), so
-    it matches no hand-off and the event is logged as "order not known"."""
-    number = sanitize_text(doc.get("OrderNumber"), 4 * MAX_ORDER_NUMBER)
-    if len(number) <= MAX_ORDER_NUMBER:
-        return number
-    log.warning("tracking doc %s has an OrderNumber of %d characters; not ours", oid, len(number))
-    return number[: MAX_ORDER_NUMBER - 1] + "…"
-
-
-def _oid_of(doc: object) -> str | None:
-    """The doc's `_id.$oid` when it can serve as our cursor (storable text of at most
-    MAX_OID characters); None otherwise, and the doc is skipped."""
-    if not isinstance(doc, Mapping):
-        return None
-    ident = doc.get("_id")
-    oid = ident.get("$oid") if isinstance(ident, Mapping) else ident
-    if not isinstance(oid, str) or not oid or len(oid) > MAX_OID:
-        return None
-    return oid if sanitize_text(oid, MAX_OID) == oid else None
-
-
-# --- HTTP status classification -------------------------------------------------------------
 def classify_http(status_code: int, headers: Mapping[str, str], body_text: str) -> Exception | None:
     """None for success; otherwise the error to raise, with personal data scrubbed."""
     if status_code < 400:

@@ -51,10 +51,16 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
             world.redis.restart(sig, down_s=DOWN_S)
             back = datetime.now(UTC)
             resumed.append(measure.time_until(partial(_consumed_since, db, back), 120))
-        exited = {name: p.returncode for name, p in world.stack.procs.items()
-                  if p.poll() is not None}
-        world.wait_all_final(codes, timeout=max(180, n * 0.6))
-        world.wait_drained(60)
+            exited = _exited(world)
+            if exited:  # nobody restarts it: the rest of the run would only wait
+                break
+        exited = _exited(world)
+        stuck = ""
+        try:  # a dead worker leaves the work undone: counted as lost below, not waited for
+            world.wait_all_final(codes, timeout=60 if exited else max(180, n * 0.6))
+            world.wait_drained(60)
+        except AssertionError as exc:
+            stuck = str(exc)[:300]
         done = [r for r in resumed if r is not None]
         worst = None if len(done) < len(resumed) else max(done, default=None)
         shown = ", ".join("none" if r is None else f"{r:.1f}" for r in resumed)
@@ -62,7 +68,7 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
             f"{len(resumed)} restarts (SIGTERM and SIGKILL in turn, {DOWN_S:.0f} s down); "
             f"consumption resumed after [{shown}] s"))
         failures = []
-        if len(resumed) < restarts:
+        if len(resumed) < restarts and not exited:
             failures.append(f"only {len(resumed)} of {restarts} restarts happened before the "
                             "work ran out")
         slow = [r for r in resumed if r is None or r > RESUME_WITHIN_S]
@@ -70,11 +76,18 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
             failures.append(f"{len(slow)} restarts not followed by consumption within "
                             f"{RESUME_WITHIN_S:.0f} s")
         if exited:
-            failures.append(f"processes exited during the restarts (exit codes): {exited}")
+            failures.append(f"processes exited during the restarts (exit codes): {exited}; "
+                            "see their logs (worker: 'Unrecoverable error')")
+        if stuck:
+            failures.append(f"the work did not complete: {stuck}")
         if failures:
             row.failed = "; ".join(failures)
             row.notes += f"; {row.failed}"
         return row
+
+
+def _exited(world: World) -> dict[str, int | None]:
+    return {name: p.returncode for name, p in world.stack.procs.items() if p.poll() is not None}
 
 
 def _past(db: Database, mark: int) -> bool:

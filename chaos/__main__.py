@@ -80,6 +80,8 @@ def pii_row(found: list[str], worlds: int) -> Row:
               notes="; ".join(found[:5]) or f"no marker found ({worlds} scenarios scanned)")
     if leaks:
         row.failed = f"{len(leaks)} places hold a personal-data marker"
+    elif len(leaks) < len(found):  # a scan not done is not a clean scan
+        row.failed = f"{len(found) - len(leaks)} worlds could not be scanned live"
     return row
 
 

@@ -72,7 +72,8 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
             NAME, codes, None,
             notes=f"{len(answers)} webhook posts ({copies} × {n}): {dict(outcomes)}; "
                   f"{stats['pushes_sent']} carrier pushes × {copies} copies, "
-                  f"{stats['push_copies_not_2xx']} copies not 2xx; "
+                  f"{stats['push_copies_not_2xx']} copies not 2xx "
+                  f"(answers {stats.get('push_copy_answers', {})}); "
                   f"{twice} milestones applied twice")
         problems = []
         if not_2xx:

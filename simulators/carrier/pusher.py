@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -83,8 +84,8 @@ class Pusher:
                 ok = _post(client, push.url, raw, headers)
             else:
                 with ThreadPoolExecutor(copies) as pool:
-                    futures = [pool.submit(_post, client, push.url, raw, headers)
-                               for _ in range(copies)]
+                    futures = [pool.submit(_post, client, push.url, raw, headers,
+                                           self.store.copy_answers) for _ in range(copies)]
                     answers = [f.result() for f in futures]
                 ok = all(answers)
                 with self.store.lock:
@@ -103,10 +104,18 @@ class Pusher:
                 time.sleep(TICK_S)
 
 
-def _post(client: httpx.Client, url: str, raw: bytes, headers: dict[str, str]) -> bool:
-    """True when the receiver answered success."""
+def _post(client: httpx.Client, url: str, raw: bytes, headers: dict[str, str],
+          answers: Counter[str] | None = None) -> bool:
+    """True when the receiver answered success; each answer counted in `answers`."""
     try:
         reply = client.post(url, content=raw, headers=headers, timeout=5.0)
+    except httpx.HTTPError as exc:
+        if answers is not None:
+            answers[type(exc).__name__] += 1
+        return False
+    if answers is not None:
+        answers[str(reply.status_code)] += 1
+    try:
         return reply.status_code == 200 and reply.json().get("code") == "success"
-    except (httpx.HTTPError, ValueError, AttributeError):
+    except (ValueError, AttributeError):
         return False

@@ -86,6 +86,7 @@ class SimStore:
                 "pushes_resent": 0,  # tried again under the same transaction id
                 "push_copies_not_2xx": 0,  # copies (push_copies) answered other than 2xx
             }
+            self.copy_answers: Counter[str] = Counter()  # push copies by answer (or error)
             self._item_seq = 10_000_000 + self.config.seed % 1_000_000
 
     def set_faults(self, changes: dict[str, Any]) -> dict[str, Any]:
@@ -231,6 +232,7 @@ class SimStore:
                                                 "pushes_sent", "pushes_resent",
                                                 "push_copies_not_2xx")
                 },
+                "push_copy_answers": dict(self.copy_answers),
                 "orders_by_number": {
                     n: {
                         "posts": o.posts,

@@ -20,16 +20,23 @@ else:
     # A broker link that goes silent without closing (a half-open connection) must not hold
     # a process: each call on the socket gives up after socket_timeout (longer than the
     # consumer's 1 s BRPOP), so a ring from the web fails fast (the sweep rings the row
-    # again) and a worker or beat reconnects; health checks find a dead idle link.
+    # again) and a worker or beat reconnects; health checks find a dead idle link. A
+    # publish meets a dead broker at once (max_retries 0) instead of retrying the connection
+    # for broker_connection_timeout (~6 s a ring, serialised by the producer pool: webhook
+    # answers queued past 30 s while Redis was down); the worker's own reconnect loop passes
+    # its own arguments and is not affected.
     broker_transport_options = {"visibility_timeout": _s.visibility_timeout,
                                 "socket_timeout": 5.0, "socket_connect_timeout": 5.0,
-                                "socket_keepalive": True, "health_check_interval": 10}
+                                "socket_keepalive": True, "health_check_interval": 10,
+                                "max_retries": 0}
 
 task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
 worker_cancel_long_running_tasks_on_connection_loss = True
 broker_connection_retry_on_startup = True
+# a worker never gives up on the broker (the default gives up after 100 tries, ~45 min)
+broker_connection_max_retries = None
 task_serializer = "json"
 result_serializer = "json"
 accept_content = ["json"]

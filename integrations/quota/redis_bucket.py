@@ -13,6 +13,7 @@ waited_seconds, throttled) and `<prefix>accounts` (set of account keys).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 import redis
 
 from worker.domain.errors import TransientError
-from worker.domain.quota import Budget, Reservation, take_slot
+from worker.domain.quota import LOOK_AHEAD_S, Budget, Reservation, take_slot
 from worker.ports.quota import AccountUsage
 
 if TYPE_CHECKING:
@@ -36,14 +37,18 @@ PREFIX = "handoff:quota:"
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local state = redis.call('HMGET', KEYS[1], 'last_slot', 'blocked_until')
-local slot = math.max(now, tonumber(state[2] or '0'),
-                      tonumber(state[1] or '-1e18') + tonumber(ARGV[1]))
+local state = redis.call('HMGET', KEYS[1], 'last_slot', 'blocked_until', 'epoch')
+local epoch = state[3] or string.format('%.6f', now)
+-- no state (the first request ever, or Redis lost it): a request granted by the lost
+-- state may go up to LOOK_AHEAD from now, so start one interval after that
+local floor = ARGV[5] == '' and '-1e18' or tostring(now + tonumber(ARGV[5]))
+local last = tonumber(state[1] or floor)
+local slot = math.max(now, tonumber(state[2] or '0'), last + tonumber(ARGV[1]))
 local wait = slot - now
 if wait > tonumber(ARGV[2]) then
-  return {0, string.format('%.6f', wait), string.format('%.6f', slot)}
+  return {0, string.format('%.6f', wait), string.format('%.6f', slot), epoch}
 end
-redis.call('HSET', KEYS[1], 'last_slot', string.format('%.6f', slot))
+redis.call('HSET', KEYS[1], 'last_slot', string.format('%.6f', slot), 'epoch', epoch)
 redis.call('SADD', KEYS[2], ARGV[3])
 if ARGV[4] == '1' then
   redis.call('HINCRBY', KEYS[1], 'requests', 1)
@@ -52,7 +57,7 @@ end
 if wait > 0 then
   redis.call('HINCRBYFLOAT', KEYS[1], 'waited_seconds', string.format('%.6f', wait))
 end
-return {1, string.format('%.6f', wait), string.format('%.6f', slot)}
+return {1, string.format('%.6f', wait), string.format('%.6f', slot), epoch}
 """
 
 # KEYS: the account's hash, the accounts set. ARGV: retry_after seconds, account.
@@ -79,6 +84,7 @@ class RedisBucket:
         self.margin = margin
         self.prefix = prefix
         self._sleep = sleep
+        self._epochs: dict[str, str] = {}  # account -> the state that granted our last slot
         self._reserve_script = client.register_script(_RESERVE)
         self._throttle_script = client.register_script(_THROTTLE)
 
@@ -127,11 +133,14 @@ class RedisBucket:
     # --- Plumbing --------------------------------------------------------------------------
     def _reserve(self, account: str, budget: Budget, new: bool, max_wait: float) -> Reservation:
         try:
-            granted, wait, slot = self._reserve_script(
+            granted, wait, slot, epoch = self._reserve_script(
                 keys=[self._key(account), self._accounts],
                 args=[f"{budget.interval:.6f}", f"{max_wait:.6f}", account,
-                      "1" if new else "0"])
+                      "1" if new else "0",
+                      # a state this process knew is gone: floor the new one
+                      f"{LOOK_AHEAD_S:.6f}" if account in self._epochs else ""])
             seen_at = time.monotonic()  # the server read its clock just before answering
+            self._epochs[account] = _text(epoch)
         except redis.RedisError as exc:
             raise TransientError(
                 f"không đọc được hạn mức gọi bưu điện trong Redis ({type(exc).__name__})"
@@ -140,9 +149,12 @@ class RedisBucket:
 
     def _blocked_until(self, account: str) -> float:
         try:
-            value = self._redis.hget(self._key(account), "blocked_until")
+            epoch, value = self._redis.hmget(self._key(account), "epoch", "blocked_until")
         except redis.RedisError:
             return 0.0  # the slot was granted; a missed hold costs at most one more 429
+        if epoch is None or _text(epoch) != self._epochs.get(account):
+            # the state that granted our slot is gone (flushed): it no longer knows our slot
+            return math.inf  # so the request asks again, after the others' new slots
         return float(_text(value)) if value else 0.0
 
     def _key(self, account: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from worker import embedded_broker
+from worker import embedded_broker, redis_broker
 from worker.settings import get_settings
 
 _s = get_settings()
@@ -16,6 +16,9 @@ if _s.embedded:
     broker_transport_options: dict[str, object] = {}
     worker_enable_remote_control = False
 else:
+    # Redis URLs load kombu's Redis transport with a close that survives a Redis restart
+    # (worker/redis_broker.py: kombu's own stopped the worker for good).
+    redis_broker.register()
     # Longer than any task (task_time_limit) so Redis never re-delivers a running task.
     # A broker link that goes silent without closing (a half-open connection) must not hold
     # a process: each call on the socket gives up after socket_timeout (longer than the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -66,7 +67,26 @@ def worker(concurrency: int | None, loglevel: str) -> None:
             "-c", str(concurrency or s.worker_concurrency)]
     if s.embedded:
         argv += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
-    app.worker_main(argv=argv)
+    sys.exit(_run_worker(app, argv))
+
+
+def _run_worker(app: Any, argv: list[str]) -> int:
+    """Run the worker; its exit code, which `worker_main` drops: 1 after Celery's
+    "Unrecoverable error", so that systemd (Restart=on-failure) and compose start it again."""
+    from celery.signals import worker_shutdown
+
+    codes: list[object] = []
+
+    def keep(sender: Any, **_: Any) -> None:
+        codes.append(sender.exitcode)
+
+    worker_shutdown.connect(keep, weak=False)
+    try:
+        app.worker_main(argv=argv)
+    finally:
+        worker_shutdown.disconnect(keep)
+    code = codes[-1] if codes else 0
+    return code if isinstance(code, int) else (1 if code else 0)
 
 
 @click.command()

@@ -1,7 +1,9 @@
 """A 429's Retry-After holds the account in the shared quota store (every process obeys
 it), so an absurd one from a carrier bug is capped: the account is held at most
-MAX_THROTTLE_S, and the TransientError says the same wait. Against the carrier simulator,
-whose quota admin throttles one account with a chosen Retry-After."""
+MAX_THROTTLE_S, and the TransientError says the same wait. A 503 with Retry-After (the post
+office down for a while) holds the account the same way, without the short retries of a
+burst. Against the carrier simulator, whose quota admin throttles one account with a chosen
+Retry-After, or plays the whole post office down (`outage`)."""
 
 from __future__ import annotations
 
@@ -67,3 +69,36 @@ def test_a_429_holds_the_account_at_most_the_cap(sim, admin, caplog, asked: int,
     assert admin("_admin/quota")["accounts"][KEY]["throttled"] == 1  # the 429 was real
     capped = [r for r in caplog.records if "Retry-After" in r.getMessage()]
     assert len(capped) == (1 if asked > MAX_THROTTLE_S else 0)
+
+
+@pytest.mark.parametrize("asked", [30, 86_400_000])
+def test_a_503_with_retry_after_holds_the_account_without_short_retries(sim, admin,
+                                                                        asked: int) -> None:
+    limiter = RecordingLimiter()
+    client = NgspClient(sim, ACCOUNT, limiter=limiter, wait=wait_none())  # 3 attempts
+    try:
+        client.fetch_events(None)  # the token first
+        admin("_admin/quota", {"outage": {"seconds": 30, "retry_after": asked}})
+        with pytest.raises(TransientError) as info:
+            client.post_order(make_order())
+    finally:
+        client.close()
+    held = min(asked, MAX_THROTTLE_S)
+    assert limiter.throttles == [(ACCOUNT.key, held)]
+    assert info.value.retry_after == held and "HTTP 503" in str(info.value)
+    seen = admin("_admin/quota")["accounts"][KEY]
+    assert seen["unavailable"] == 1 and seen["early"] == 0  # one request, not three
+
+
+def test_a_503_without_retry_after_is_still_a_burst_retried_inline(sim, admin) -> None:
+    limiter = RecordingLimiter()
+    client = NgspClient(sim, ACCOUNT, limiter=limiter, wait=wait_none())
+    try:
+        client.fetch_events(None)
+        admin("_admin/faults", {"fail_next": 3})
+        with pytest.raises(TransientError) as info:
+            client.post_order(make_order())
+    finally:
+        client.close()
+    assert "3 lần thử" in str(info.value) and info.value.retry_after is None
+    assert limiter.throttles == []

@@ -243,6 +243,14 @@ def test_http_classification():
     dated = wire.classify_http(429, {"retry-after": "Thu, 01 Jan 2099 00:00:00 GMT"}, "")
     assert isinstance(dated, TransientError) and dated.retry_after and dated.retry_after > 0
     assert not isinstance(limited, wire.BurstError)  # rescheduled by the ledger instead
+    # the post office down for a while and saying so: no short retries, the ledger waits
+    down = wire.classify_http(503, {"Retry-After": "30"}, "")
+    assert isinstance(down, TransientError) and not isinstance(down, wire.BurstError)
+    assert down.retry_after == 30.0 and "HTTP 503" in str(down)
+    assert isinstance(wire.classify_http(503, {"Retry-After": "0"}, ""), wire.BurstError)
+    assert isinstance(wire.classify_http(502, {"Retry-After": "soon"}, ""), wire.BurstError)
+    assert wire.holds_account(429, None) and wire.holds_account(503, 30.0)
+    assert not wire.holds_account(503, None) and not wire.holds_account(408, 5.0)
     assert isinstance(wire.classify_http(401, {}, ""), wire.TokenRejected)
     bad = wire.classify_http(400, {}, "ReceiverTel 0912345678 sai")
     assert isinstance(bad, PermanentError) and "0912345678" not in str(bad)

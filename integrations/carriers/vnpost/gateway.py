@@ -40,10 +40,11 @@ DEFAULT_WAIT = wait_exponential(multiplier=0.5, max=2.0) + wait_random(0, 0.5)
 DEFAULT_ATTEMPTS = 3
 # A 429 without a (readable) Retry-After still holds the account this long.
 DEFAULT_THROTTLE_S = 1.0
-# The longest a 429 may hold an account. The hold lands in the shared quota store, so every
-# process obeys it: a carrier bug answering "Retry-After: 86400000" would stop the account
-# for about 1000 days. The post office's real holds are seconds; ten minutes is already
-# long, and the next 429 after it holds the account again if the carrier still means it.
+# The longest a 429 (or a 5xx's Retry-After) may hold an account. The hold lands in the
+# shared quota store, so every process obeys it: a carrier bug answering
+# "Retry-After: 86400000" would stop the account for about 1000 days. The post office's
+# real holds are seconds; ten minutes is already long, and the next 429 after it holds the
+# account again if the carrier still means it.
 MAX_THROTTLE_S = 600.0
 TOKEN_FORM = {"grant_type": "client_credentials"}  # section 1, on both routes
 
@@ -71,7 +72,8 @@ class CarrierGateway(CarrierPort):
     PermanentError. ``account`` is public: the runtime rebuilds the adapter when it changes.
 
     Before every HTTP request (token requests too) the account's share of the quota is
-    taken from `limiter`; a 429 holds the account there for its Retry-After.
+    taken from `limiter`; a 429, or a 5xx with Retry-After (the post office down for a
+    while), holds the account there for its Retry-After.
     """
 
     def __init__(
@@ -214,7 +216,8 @@ class CarrierGateway(CarrierPort):
         raise TransientError("bưu điện vẫn từ chối mã truy cập mới (HTTP 401)")
 
     def _send(self, method: str, target: Target, **kwargs: Any) -> httpx.Response:
-        """One HTTP request, after its share of the account's quota; a 429 holds the account."""
+        """One HTTP request, after its share of the account's quota; a 429 (or a 5xx with
+        Retry-After) holds the account."""
         waited = self._limiter.acquire(self.account.key, self.account.quota_per_second)
         if waited > 0:
             log.debug("carrier quota of %s: waited %.3f s", self.account.key, waited)
@@ -227,8 +230,8 @@ class CarrierGateway(CarrierPort):
             raise wire.BurstError(f"lỗi kết nối tới bưu điện ({type(exc).__name__})") from None
         except httpx.HTTPError as exc:  # anything else httpx may raise
             raise TransientError(f"lỗi gọi bưu điện ({type(exc).__name__})") from None
-        if response.status_code == 429:
-            wait = retry_after(response.headers)
+        wait = retry_after(response.headers)
+        if wire.holds_account(response.status_code, wait):
             if wait is not None and wait > MAX_THROTTLE_S:
                 log.warning("carrier asked %s to wait %.0f s (Retry-After); holding it %.0f s",
                             self.account.key, wait, MAX_THROTTLE_S)

@@ -68,7 +68,14 @@ class TokenRejected(TransientError):
 
 
 class BurstError(TransientError):
-    """A short outage (transport error, timeout, 5xx, 408): worth retrying within seconds."""
+    """A short outage (transport error, timeout, 5xx or 408 without Retry-After): worth
+    retrying within seconds."""
+
+
+def holds_account(status_code: int, wait: float | None) -> bool:
+    """Whether a reply holds the whole account (in the shared quota store, every process):
+    a 429, or a 5xx that says how long the post office is down (Retry-After above 0)."""
+    return status_code == 429 or (status_code >= 500 and wait is not None and wait > 0)
 
 
 def _full_address(contact: Contact) -> str:
@@ -187,12 +194,15 @@ def classify_http(status_code: int, headers: Mapping[str, str], body_text: str) 
     if status_code < 400:
         return None
     snippet = scrub(body_text or "")[:200]
+    wait = retry_after(headers)
     if status_code == 401:
         return TokenRejected("bưu điện từ chối mã truy cập (HTTP 401)")
     if status_code == 429:
-        return TransientError(
-            "bưu điện báo gửi quá nhiều yêu cầu (HTTP 429)", retry_after=retry_after(headers)
-        )
+        return TransientError("bưu điện báo gửi quá nhiều yêu cầu (HTTP 429)", retry_after=wait)
+    if status_code >= 500 and holds_account(status_code, wait):
+        # the post office is down and said until when: no short retries, the ledger waits
+        return TransientError(f"bưu điện tạm ngừng phục vụ (HTTP {status_code}), "
+                              f"hẹn thử lại sau {wait:.0f} giây", retry_after=wait)
     if status_code >= 500 or status_code == 408:
         return BurstError(f"bưu điện tạm thời lỗi (HTTP {status_code})")
     reasons = {

@@ -8,7 +8,12 @@ import pytest
 
 from worker.domain.errors import InvalidInput
 from worker.domain.privacy import mask_name, mask_phone, scrub
-from worker.domain.rules import backoff_seconds, order_number, push_event_id
+from worker.domain.rules import (
+    backoff_seconds,
+    order_number,
+    push_event_id,
+    retry_after_spread,
+)
 from worker.domain.statuses import Direction, Status
 from worker.domain.transitions import told_late
 from worker.domain.validation import check_dossier_code, check_unit_codes, normalize_phone
@@ -39,6 +44,22 @@ def test_backoff_grows_with_jitter_and_respects_retry_after():
     assert waits[0] <= 5 and waits[-1] > waits[0]
     assert all(w <= 3600 for w in waits)
     assert backoff_seconds(1, 5, 3600, retry_after=120, rng=rng) >= 120
+
+
+@pytest.mark.parametrize(("asked", "spread"), [(0.0, 1.0), (1.0, 1.0), (30.0, 5.0), (10.0, 2.0),
+                                               (600.0, 5.0), (7200.0, 5.0)])
+def test_retry_after_gets_a_bounded_jitter_never_earlier(asked: float, spread: float):
+    """Rows refused in the same second with one Retry-After spread over the next
+    `spread` seconds instead of all coming back in one second (a herd)."""
+    assert retry_after_spread(asked) == pytest.approx(spread)
+    rng = random.Random(5)
+    # attempt 1: the backoff alone (2.5..5 s) is below every Retry-After but the smallest
+    waits = [backoff_seconds(1, 5, 3600, retry_after=asked, rng=rng) for _ in range(400)]
+    assert all(w >= asked for w in waits)
+    assert max(waits) <= max(asked + spread, 5.0)
+    if asked >= 30:
+        assert len({round(w, 1) for w in waits}) > 20  # spread out, not one instant
+        assert max(waits) - min(waits) > spread * 0.8
 
 
 @pytest.mark.parametrize("raw,expected", [

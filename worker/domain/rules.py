@@ -32,14 +32,29 @@ def push_event_id(order_or_handoff_key: str, dedup_key: str) -> str:
     return f"pev_{digest}"
 
 
+# Rows refused together with one Retry-After must not all come back in the same second (a
+# herd at the post office the moment it reopens): each waits Retry-After plus a random share
+# of it, up to 20 %, but at least up to 1 s and at most up to 5 s. Never earlier.
+RETRY_AFTER_SPREAD = 0.2
+RETRY_AFTER_SPREAD_MIN_S, RETRY_AFTER_SPREAD_MAX_S = 1.0, 5.0
+
+
+def retry_after_spread(retry_after: float) -> float:
+    """The most seconds added on top of a Retry-After (the jitter's upper bound)."""
+    return min(max(retry_after * RETRY_AFTER_SPREAD, RETRY_AFTER_SPREAD_MIN_S),
+               RETRY_AFTER_SPREAD_MAX_S)
+
+
 def backoff_seconds(
     attempts: int, base: float, cap: float, retry_after: float | None = None,
     rng: random.Random | None = None,
 ) -> float:
-    """Exponential backoff with full jitter; never less than what the other side asked."""
+    """Exponential backoff with full jitter, at most `cap`; with a Retry-After, never less
+    than it, plus a small jitter (`retry_after_spread`) so rows refused together spread out."""
     r = rng or random
     ceiling = min(cap, base * (2 ** max(0, attempts - 1)))
-    wait = ceiling / 2 + r.uniform(0, ceiling / 2)
-    if retry_after is not None:
-        wait = max(wait, retry_after)
-    return min(wait, cap) if retry_after is None else max(min(wait, cap), retry_after)
+    wait = min(ceiling / 2 + r.uniform(0, ceiling / 2), cap)
+    if retry_after is None:
+        return wait
+    asked = max(0.0, retry_after)
+    return max(wait, asked + r.uniform(0, retry_after_spread(asked)))

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# why a row is dead whose last try never settled (ledger.claim: `lost`)
+LOST_VI = "lần thử cuối bị gián đoạn (tiến trình xử lý dừng đột ngột khi đang gửi)"
+
 
 def run_job(rt: Runtime, job_id: int) -> None:
     """One attempt of one job. Jobs it creates are rung after their commit (uow)."""
@@ -52,13 +55,17 @@ def _claim(rt: Runtime, job_id: int
         if handoff_id is None:
             return None
         step = Step(session, handoffs.locked(session, handoff_id), rt.settings)
-        job = ledger.claim(session, job_id, rt.settings.lease_seconds, waits=must_wait)
+        job = ledger.claim(session, job_id, rt.settings.lease_seconds, waits=must_wait,
+                           max_attempts=rt.settings.max_attempts)
         if job is None:
             return None
         handler = handler_for(job.kind)
         if handler is None:  # written by a newer version, or by hand: a person must look
             log.error("job %s has unknown kind %r", job.id, job.kind)
             ledger.settle_dead(session, job, f"unknown job kind {job.kind!r}")
+            return None
+        if job.lost:  # its tries used up, the last one's process died: exhausted, as any
+            handler.settle_failure(step, job, TransientError(LOST_VI), None)
             return None
         request = handler.prepare(step, job)
         if isinstance(request, Skip):

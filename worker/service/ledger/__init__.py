@@ -37,6 +37,9 @@ class Claimed:
     handoff_id: int
     payload: dict[str, Any]
     attempts: int
+    # True when the row was taken not for an attempt but to be settled dead: its tries are
+    # used up and the last one never settled (its process died holding it). See `claim`.
+    lost: bool = False
 
 
 def enqueue(session: Session, kind: JobKind, handoff_id: int, key: str,
@@ -94,11 +97,19 @@ def stop_pending_post(session: Session, handoff_id: int, why: str) -> tuple[bool
 
 
 def claim(session: Session, job_id: int, lease: float, *, waits: OrderingRule,
-          now: datetime | None = None) -> Claimed | None:
+          max_attempts: int | None = None, now: datetime | None = None) -> Claimed | None:
     """Take a due, unlocked, pending job for one attempt; None if it is not ours to run.
 
     The conditional UPDATE is the guard: two workers ringing the same row cannot both win.
     While `waits` (its kind's ordering rule) holds, the job is left for a second later.
+
+    A row with its `max_attempts` tries used whose lease ran out was never settled: its last
+    try's process died holding it (an OOM kill, a crash). The bound is checked here, where
+    each try is counted, because such a try never reaches the runner's settle step: without
+    this a row that kills its process would be claimed again after every lease, forever.
+    It is taken (locked, its count unchanged) as `lost`, for the caller to settle dead the
+    way an exhausted failure is settled. Its count stays: were that process only slow, its
+    answer still owns the row when it comes back (an accepted post is then done).
     """
     now = now or utcnow()
     job = session.get(Job, job_id)
@@ -108,16 +119,20 @@ def claim(session: Session, job_id: int, lease: float, *, waits: OrderingRule,
         job.next_attempt_at = now + timedelta(seconds=1)
         job.rung_at = None
         return None
+    lost = (max_attempts is not None and job.attempts >= max_attempts
+            and job.locked_until is not None and job.locked_until < now)
     result = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.state == JobState.PENDING, Job.next_attempt_at <= now,
+               Job.attempts == job.attempts,
                or_(Job.locked_until.is_(None), Job.locked_until < now))
-        .values(locked_until=now + timedelta(seconds=lease), attempts=Job.attempts + 1)
+        .values(locked_until=now + timedelta(seconds=lease),
+                attempts=Job.attempts + (0 if lost else 1))
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
     session.refresh(job)
-    return Claimed(job.id, job.kind, job.handoff_id, dict(job.payload), job.attempts)
+    return Claimed(job.id, job.kind, job.handoff_id, dict(job.payload), job.attempts, lost)
 
 
 def has_job(session: Session, handoff_id: int, kind: JobKind,

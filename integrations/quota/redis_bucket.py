@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import redis
 
 from worker.domain.errors import TransientError
-from worker.domain.quota import LOOK_AHEAD_S, Budget, Reservation, take_slot
+from worker.domain.quota import LOOK_AHEAD_S, MAX_HOLD_SLEEP_S, Budget, Reservation, take_slot
 from worker.ports.quota import AccountUsage
 
 if TYPE_CHECKING:
@@ -32,8 +32,10 @@ log = logging.getLogger(__name__)
 PREFIX = "handoff:quota:"
 
 # KEYS: the account's hash, the accounts set.
-# ARGV: interval, longest acceptable wait, account, "1" for a new request.
-# Mirrors worker.domain.quota.next_slot; answers {granted, wait, slot}.
+# ARGV: interval, longest acceptable wait, account, "1" for a new request, the floor's
+# look-ahead ('' when this process knew no state), longest hold slept.
+# Mirrors worker.domain.quota.hold_left and next_slot; answers {granted, wait, slot, epoch,
+# held}.
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -43,10 +45,14 @@ local epoch = state[3] or string.format('%.6f', now)
 -- state may go up to LOOK_AHEAD from now, so start one interval after that
 local floor = ARGV[5] == '' and '-1e18' or tostring(now + tonumber(ARGV[5]))
 local last = tonumber(state[1] or floor)
-local slot = math.max(now, tonumber(state[2] or '0'), last + tonumber(ARGV[1]))
+local blocked = tonumber(state[2] or '0')
+if blocked - now > tonumber(ARGV[6]) then
+  return {0, string.format('%.6f', blocked - now), string.format('%.6f', blocked), epoch, 1}
+end
+local slot = math.max(now, blocked, last + tonumber(ARGV[1]))
 local wait = slot - now
 if wait > tonumber(ARGV[2]) then
-  return {0, string.format('%.6f', wait), string.format('%.6f', slot), epoch}
+  return {0, string.format('%.6f', wait), string.format('%.6f', slot), epoch, 0}
 end
 redis.call('HSET', KEYS[1], 'last_slot', string.format('%.6f', slot), 'epoch', epoch)
 redis.call('SADD', KEYS[2], ARGV[3])
@@ -57,7 +63,7 @@ end
 if wait > 0 then
   redis.call('HINCRBYFLOAT', KEYS[1], 'waited_seconds', string.format('%.6f', wait))
 end
-return {1, string.format('%.6f', wait), string.format('%.6f', slot), epoch}
+return {1, string.format('%.6f', wait), string.format('%.6f', slot), epoch, 0}
 """
 
 # KEYS: the account's hash, the accounts set. ARGV: retry_after seconds, account.
@@ -78,10 +84,12 @@ class RedisBucket:
     """RateLimiter over Redis (production, when the broker is Redis)."""
 
     def __init__(self, client: redis.Redis, *, max_wait: float, margin: float,
-                 prefix: str = PREFIX, sleep: Callable[[float], None] = time.sleep) -> None:
+                 max_hold: float = MAX_HOLD_SLEEP_S, prefix: str = PREFIX,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self._redis = client
         self.max_wait = max_wait
         self.margin = margin
+        self.max_hold = max_hold
         self.prefix = prefix
         self._sleep = sleep
         self._epochs: dict[str, str] = {}  # account -> the state that granted our last slot
@@ -102,7 +110,7 @@ class RedisBucket:
     def acquire(self, account: str, per_second: float) -> float:
         return take_slot(account, Budget.of(per_second, self.margin), self.max_wait,
                          reserve=self._reserve, blocked_until=self._blocked_until,
-                         sleep=self._sleep, clock=time.monotonic)
+                         sleep=self._sleep, clock=time.monotonic, max_hold=self.max_hold)
 
     def throttled(self, account: str, retry_after: float) -> None:
         """Best effort: with Redis down the 429 still becomes a retry (the adapter raises it);
@@ -131,21 +139,24 @@ class RedisBucket:
         self._redis.close()
 
     # --- Plumbing --------------------------------------------------------------------------
-    def _reserve(self, account: str, budget: Budget, new: bool, max_wait: float) -> Reservation:
+    def _reserve(self, account: str, budget: Budget, new: bool, max_wait: float,
+                 max_hold: float) -> Reservation:
         try:
-            granted, wait, slot, epoch = self._reserve_script(
+            granted, wait, slot, epoch, held = self._reserve_script(
                 keys=[self._key(account), self._accounts],
                 args=[f"{budget.interval:.6f}", f"{max_wait:.6f}", account,
                       "1" if new else "0",
                       # a state this process knew is gone: floor the new one
-                      f"{LOOK_AHEAD_S:.6f}" if account in self._epochs else ""])
+                      f"{LOOK_AHEAD_S:.6f}" if account in self._epochs else "",
+                      f"{max_hold:.6f}"])
             seen_at = time.monotonic()  # the server read its clock just before answering
             self._epochs[account] = _text(epoch)
         except redis.RedisError as exc:
             raise TransientError(
                 f"không đọc được hạn mức gọi bưu điện trong Redis ({type(exc).__name__})"
             ) from None
-        return Reservation(bool(int(granted)), float(wait), float(slot), seen_at)
+        return Reservation(bool(int(granted)), float(wait), float(slot), seen_at,
+                           held=bool(int(held)))
 
     def _blocked_until(self, account: str) -> float:
         try:

@@ -1,7 +1,8 @@
 """Both quota limiters (Redis in production, the database on the embedded default), each on
 its real store: several OS processes hammering one account never send more than the quota
-in any one-second window; a 429's hold slows that account only; a wait past the maximum
-becomes a TransientError; the counters /metrics reads add up."""
+in any one-second window; a 429's hold slows that account only; a hold longer than about a
+second is a TransientError at once (no process sleeps it out), and so is a wait past the
+maximum; the counters /metrics reads add up."""
 
 from __future__ import annotations
 
@@ -99,7 +100,7 @@ def test_processes_hammering_one_account_never_pass_the_quota(store):
 def test_a_429_holds_its_account_only(store):
     kind, url = store
     limiter = build(kind, url)
-    limiter.throttled(A, 1.5)
+    limiter.throttled(A, 0.9)  # short enough to be slept out (MAX_HOLD_SLEEP_S)
     held: list[float] = []
     thread = threading.Thread(target=lambda: held.append(limiter.acquire(A, 20)))
     started = time.monotonic()
@@ -109,26 +110,76 @@ def test_a_429_holds_its_account_only(store):
     assert max(waits) <= 1.1 / 20 + 0.01
     assert time.monotonic() - started < 1.3
     thread.join()
-    assert 1.3 <= held[0] <= 1.7 and time.monotonic() - started >= 1.4
+    assert 0.7 <= held[0] <= 0.95 and time.monotonic() - started >= 0.8
     usage = {u.account: u for u in limiter.usage()}
     assert (usage[A].throttled, usage[A].requests, usage[A].waits) == (1, 1, 1)
     assert (usage[B].throttled, usage[B].requests) == (0, 20)
+
+
+def _acquire_in_thread(limiter: RateLimiter, account: str, per_second: float,
+                       out: list[float | TransientError]) -> threading.Thread:
+    def run() -> None:
+        try:
+            out.append(limiter.acquire(account, per_second))
+        except TransientError as exc:
+            out.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
 
 
 def test_a_429_during_the_wait_sends_the_request_past_the_hold(store):
     """A request already asleep until its slot does not go into a hold that began meanwhile."""
     kind, url = store
     limiter = build(kind, url, margin=0.0)
-    assert limiter.acquire(A, 1) == 0.0
-    waited: list[float] = []
+    assert limiter.acquire(A, 2) == 0.0
+    waited: list[float | TransientError] = []
     started = time.monotonic()
-    thread = threading.Thread(target=lambda: waited.append(limiter.acquire(A, 1)))
-    thread.start()  # its slot is one second away
-    time.sleep(0.3)
-    limiter.throttled(A, 2.0)  # the hold ends at about 2.3 s
+    thread = _acquire_in_thread(limiter, A, 2, waited)  # its slot is half a second away
+    time.sleep(0.1)
+    limiter.throttled(A, 0.95)  # the hold ends at about 1.05 s, a short one: slept out
     thread.join()
-    assert time.monotonic() - started >= 2.2
-    assert 2.1 <= waited[0] <= 2.6
+    assert time.monotonic() - started >= 1.0
+    assert isinstance(waited[0], float) and 1.1 <= waited[0] <= 1.35
+
+
+def test_a_long_hold_during_the_wait_is_a_retry_at_once(store):
+    """A request asleep until its slot when a long hold begins does not sleep the hold out
+    in its worker slot: at its slot it is a TransientError with what is left of the hold."""
+    kind, url = store
+    limiter = build(kind, url, margin=0.0)
+    assert limiter.acquire(A, 1) == 0.0
+    out: list[float | TransientError] = []
+    started = time.monotonic()
+    thread = _acquire_in_thread(limiter, A, 1, out)  # its slot is one second away
+    time.sleep(0.3)
+    limiter.throttled(A, 3.0)  # the hold ends at about 3.3 s
+    thread.join()
+    assert time.monotonic() - started < 1.6  # back at its slot, not after the hold
+    (err,) = out
+    assert isinstance(err, TransientError)
+    assert err.retry_after is not None and 2.0 <= err.retry_after <= 2.5
+
+
+@pytest.mark.parametrize("hold", [5.0, 30.0])
+def test_a_hold_longer_than_about_a_second_is_a_retry_without_sleeping(store, hold):
+    """A 429's (or a 503's) hold: every request of the account is refused at once with
+    what is left of it, and takes no slot; the other account is not slowed."""
+    kind, url = store
+    limiter = build(kind, url)  # the production maximum wait: 30 s
+    limiter.throttled(A, hold)
+    started = time.monotonic()
+    for _ in range(3):
+        with pytest.raises(TransientError) as err:
+            limiter.acquire(A, 20)
+        assert err.value.retry_after is not None
+        assert hold - 1.0 <= err.value.retry_after <= hold
+    assert time.monotonic() - started < 0.5  # no sleep
+    assert [limiter.acquire(B, 20) for _ in range(3)][0] == 0.0
+    usage = {u.account: u for u in limiter.usage()}
+    assert (usage[A].requests, usage[A].waits, usage[A].throttled) == (0, 0, 1)
+    assert usage[B].requests == 3
 
 
 def test_a_wait_past_the_maximum_is_a_retry_with_retry_after(store):

@@ -8,6 +8,7 @@ Retry-After, or plays the whole post office down (`outage`)."""
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 from tenacity import wait_none
@@ -20,6 +21,7 @@ from worker.domain.enums import Route
 from worker.domain.errors import TransientError
 from worker.domain.model import CarrierAccount
 from worker.ports.quota import AccountUsage
+from worker.service.agencies.quota import DatabaseBucket
 
 KEY, SECRET, CUSTOMER = "demo-key", "demo-secret", "C0001"
 ACCOUNT = CarrierAccount(Route.NGSP, CUSTOMER, KEY, SECRET, quota_per_second=5)
@@ -102,3 +104,28 @@ def test_a_503_without_retry_after_is_still_a_burst_retried_inline(sim, admin) -
         client.close()
     assert "3 lần thử" in str(info.value) and info.value.retry_after is None
     assert limiter.throttles == []
+
+
+def test_a_503_hold_refuses_every_client_of_the_account_at_once(sim, admin, sqlite_db) -> None:
+    """Two clients (two processes in production) share the limiter's store: after one met
+    the outage's 503, the other's request does not reach the post office nor sleep in its
+    worker slot: it is a TransientError at once, with what is left of the Retry-After."""
+    clients = [NgspClient(sim, ACCOUNT, limiter=DatabaseBucket(sqlite_db, max_wait=30,
+                                                               margin=0.1), wait=wait_none())
+               for _ in range(2)]
+    try:
+        clients[0].fetch_events(None)  # the token first (cached per client)
+        clients[1].fetch_events(None)
+        admin("_admin/quota", {"outage": {"seconds": 30, "retry_after": 30}})
+        with pytest.raises(TransientError):
+            clients[0].post_order(make_order())
+        started = time.monotonic()
+        with pytest.raises(TransientError) as info:
+            clients[1].post_order(make_order(2))
+        assert time.monotonic() - started < 0.5
+    finally:
+        for client in clients:
+            client.close()
+    assert info.value.retry_after is not None and 29 <= info.value.retry_after <= 30
+    seen = admin("_admin/quota")["accounts"][KEY]
+    assert seen["unavailable"] == 1 and seen["early"] == 0

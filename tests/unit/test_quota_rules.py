@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 
 from tests.quota_windows import max_in_window
 from worker.domain.errors import TransientError
-from worker.domain.quota import Budget, Reservation, next_slot, take_slot
+from worker.domain.quota import (
+    MAX_HOLD_SLEEP_S,
+    Budget,
+    Reservation,
+    hold_left,
+    next_slot,
+    take_slot,
+)
 
 
 @pytest.mark.parametrize(("per_second", "interval"), [
@@ -45,7 +52,8 @@ def test_granted_slots_keep_the_quota_in_every_window(per_second, margin, gaps, 
 
 
 def test_a_refused_reservation_is_a_transient_error_with_the_wait():
-    def reserve(account: str, budget: Budget, new: bool, max_wait: float) -> Reservation:
+    def reserve(account: str, budget: Budget, new: bool, max_wait: float,
+                max_hold: float) -> Reservation:
         return Reservation(False, 42.0, 1042.0, 0.0)
 
     with pytest.raises(TransientError) as err:
@@ -63,7 +71,8 @@ def test_a_hold_that_began_during_the_sleep_takes_a_later_slot_counted_once():
     holds = iter([102.5, 102.5])
     slept: list[float] = []
 
-    def reserve(account: str, budget: Budget, new: bool, max_wait: float) -> Reservation:
+    def reserve(account: str, budget: Budget, new: bool, max_wait: float,
+                max_hold: float) -> Reservation:
         asks.append((new, max_wait))
         return next(answers)
 
@@ -72,3 +81,27 @@ def test_a_hold_that_began_during_the_sleep_takes_a_later_slot_counted_once():
                        clock=lambda: next(clock))
     assert waited == 3.0 and slept == pytest.approx([0.9, 1.65, 0.05])
     assert asks == [(True, 30), (False, 29.0)]  # a new request once; the rest of the budget
+
+
+@pytest.mark.parametrize(("blocked_until", "left"), [
+    (0.0, 0.0), (1000.5, 0.0), (1001.0, 0.0),  # no hold, or one short enough to sleep
+    (1001.2, 1.2), (1030.0, 30.0)])
+def test_a_hold_longer_than_the_bound_is_what_is_left_of_it(blocked_until, left):
+    assert MAX_HOLD_SLEEP_S == 1.0
+    assert hold_left(1000.0, blocked_until, MAX_HOLD_SLEEP_S) == pytest.approx(left)
+
+
+def test_a_held_account_is_a_transient_error_at_once_without_sleeping():
+    asks: list[float] = []
+    slept: list[float] = []
+
+    def reserve(account: str, budget: Budget, new: bool, max_wait: float,
+                max_hold: float) -> Reservation:
+        asks.append(max_hold)
+        return Reservation(False, 28.5, 1028.5, 0.0, held=True)
+
+    with pytest.raises(TransientError) as err:
+        take_slot("ngsp:C0001", Budget.of(20, 0.1), 30, reserve=reserve,
+                  blocked_until=lambda a: 1028.5, sleep=slept.append, clock=lambda: 0.0)
+    assert err.value.retry_after == 28.5 and "ngsp:C0001" in str(err.value)
+    assert slept == [] and asks == [MAX_HOLD_SLEEP_S]

@@ -43,6 +43,20 @@ def next_slot(last: float, now: float, blocked_until: float, budget: Budget) -> 
     return max(now, blocked_until, last + budget.interval)
 
 
+# The longest a request sleeps in its worker slot for a hold (a 429's or a 503's
+# Retry-After). A longer hold refuses the request at once (no slot taken): the ledger
+# reschedules the row past the hold and the process serves the other accounts meanwhile,
+# instead of sleeping up to the maximum wait while their rows queue behind it.
+MAX_HOLD_SLEEP_S = 1.0
+
+
+def hold_left(now: float, blocked_until: float, max_hold: float) -> float:
+    """The seconds of the account's hold still to run when that is more than `max_hold`
+    (the request is refused), else 0.0 (a short hold is waited out like pacing)."""
+    left = blocked_until - now
+    return left if left > max_hold else 0.0
+
+
 @dataclass(frozen=True)
 class Reservation:
     """What a store answers: granted or not, the wait until the slot, the slot itself (in
@@ -55,10 +69,11 @@ class Reservation:
     wait: float
     slot: float
     seen_at: float
+    held: bool = False  # refused for a hold longer than the longest hold slept (`hold_left`)
 
 
-# reserve(account, budget, new request?, longest acceptable wait) -> Reservation
-Reserve = Callable[[str, Budget, bool, float], Reservation]
+# reserve(account, budget, new request?, longest acceptable wait, longest hold slept)
+Reserve = Callable[[str, Budget, bool, float, float], Reservation]
 
 # A sleeping request looks for a new 429 hold this long before its slot, so that the look
 # (a read of the shared store, slower when the store is busy) does not delay the request
@@ -68,16 +83,21 @@ LOOK_AHEAD_S = 0.1
 
 def take_slot(account: str, budget: Budget, max_wait: float, *, reserve: Reserve,
               blocked_until: Callable[[str], float], sleep: Callable[[float], None],
-              clock: Callable[[], float]) -> float:
+              clock: Callable[[], float], max_hold: float = MAX_HOLD_SLEEP_S) -> float:
     """Reserve a slot, sleep until it (`clock` is the monotonic clock of `seen_at`), and
     return the seconds waited. A 429 that arrived while sleeping (the account's hold now
     reaches past the slot) sends the request back for a later slot instead of letting it go
-    into the hold. Raises TransientError when the total wait would pass `max_wait`: the job
+    into the hold. Raises TransientError (retry_after: the wait) when the account is held
+    longer than `max_hold`, at once, or when the total wait would pass `max_wait`: the job
     is retried later instead of holding a worker."""
     waited = 0.0
     new = True
     while True:
-        got = reserve(account, budget, new, max_wait - waited)
+        got = reserve(account, budget, new, max_wait - waited, max_hold)
+        if got.held:
+            raise TransientError(
+                f"bưu điện yêu cầu tạm ngừng gửi với tài khoản {account}: còn "
+                f"{got.wait:.0f} giây nữa mới gửi lại", retry_after=got.wait)
         if not got.granted:
             raise TransientError(
                 f"hạn mức gọi bưu điện của tài khoản {account} đã kín: cần chờ "

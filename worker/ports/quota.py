@@ -25,12 +25,13 @@ class RateLimiter(Protocol):
         """Block until a request of `account` may go so that no one-second window holds
         more than `per_second` of its requests; returns the seconds waited. Raises
         TransientError (with retry_after) instead of waiting longer than the limiter's
-        maximum wait."""
+        maximum wait, and at once, without a slot, while the account is held (`throttled`)
+        longer than the limiter's longest hold slept (about a second)."""
         ...
 
     def throttled(self, account: str, retry_after: float) -> None:
-        """The carrier answered 429: hold this account's requests (only this account's)
-        for `retry_after` seconds."""
+        """The carrier answered 429 (or a 5xx with Retry-After): hold this account's
+        requests (only this account's) for `retry_after` seconds."""
         ...
 
     def usage(self) -> list[AccountUsage]: ...

@@ -20,7 +20,14 @@ from sqlalchemy.orm import Session
 
 from worker.db.engine import Database
 from worker.db.models import RateBucket
-from worker.domain.quota import Budget, Reservation, next_slot, take_slot
+from worker.domain.quota import (
+    MAX_HOLD_SLEEP_S,
+    Budget,
+    Reservation,
+    hold_left,
+    next_slot,
+    take_slot,
+)
 from worker.ports.quota import AccountUsage
 
 if TYPE_CHECKING:
@@ -31,10 +38,12 @@ class DatabaseBucket:
     """RateLimiter over the `rate_buckets` table (the embedded default)."""
 
     def __init__(self, db: Database, *, max_wait: float, margin: float,
+                 max_hold: float = MAX_HOLD_SLEEP_S,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.db = db
         self.max_wait = max_wait
         self.margin = margin
+        self.max_hold = max_hold
         self._sleep = sleep
         self._server_clock = db.engine.dialect.name == "postgresql"
 
@@ -50,7 +59,7 @@ class DatabaseBucket:
     def acquire(self, account: str, per_second: float) -> float:
         return take_slot(account, Budget.of(per_second, self.margin), self.max_wait,
                          reserve=self._reserve, blocked_until=self._blocked_until,
-                         sleep=self._sleep, clock=time.monotonic)
+                         sleep=self._sleep, clock=time.monotonic, max_hold=self.max_hold)
 
     def throttled(self, account: str, retry_after: float) -> None:
         with self.db.unit_of_work() as s:
@@ -66,11 +75,15 @@ class DatabaseBucket:
                                  throttled=r.throttled) for r in rows]
 
     # --- Plumbing --------------------------------------------------------------------------
-    def _reserve(self, account: str, budget: Budget, new: bool, max_wait: float) -> Reservation:
+    def _reserve(self, account: str, budget: Budget, new: bool, max_wait: float,
+                 max_hold: float) -> Reservation:
         with self.db.unit_of_work() as s:
             row = self._row(s, account)
             now = self._now(s)  # after the lock: a process that queued sees when it got it
             seen_at = time.monotonic()
+            held = hold_left(now, row.blocked_until, max_hold)
+            if held > 0:
+                return Reservation(False, held, row.blocked_until, seen_at, held=True)
             slot = next_slot(row.last_slot, now, row.blocked_until, budget)
             wait = slot - now
             if wait > max_wait:

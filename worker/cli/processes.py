@@ -73,7 +73,7 @@ def worker(concurrency: int | None, loglevel: str) -> None:
 def _run_worker(app: Any, argv: list[str]) -> int:
     """Run the worker; its exit code, which `worker_main` drops: 1 after Celery's
     "Unrecoverable error", so that systemd (Restart=on-failure) and compose start it again."""
-    from celery.signals import worker_shutdown
+    from celery.signals import worker_shutdown  # Celery only in the processes that run it
 
     codes: list[object] = []
 

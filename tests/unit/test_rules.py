@@ -46,8 +46,8 @@ def test_backoff_grows_with_jitter_and_respects_retry_after():
     assert backoff_seconds(1, 5, 3600, retry_after=120, rng=rng) >= 120
 
 
-@pytest.mark.parametrize(("asked", "spread"), [(0.0, 1.0), (1.0, 1.0), (30.0, 5.0), (10.0, 2.0),
-                                               (600.0, 5.0), (7200.0, 5.0)])
+@pytest.mark.parametrize(("asked", "spread"), [(0.0, 1.0), (1.0, 1.0), (5.0, 5.0), (30.0, 10.0),
+                                               (10.0, 10.0), (600.0, 10.0), (7200.0, 10.0)])
 def test_retry_after_gets_a_bounded_jitter_never_earlier(asked: float, spread: float):
     """Rows refused in the same second with one Retry-After spread over the next
     `spread` seconds instead of all coming back in one second (a herd)."""
@@ -57,7 +57,7 @@ def test_retry_after_gets_a_bounded_jitter_never_earlier(asked: float, spread: f
     waits = [backoff_seconds(1, 5, 3600, retry_after=asked, rng=rng) for _ in range(400)]
     assert all(w >= asked for w in waits)
     assert max(waits) <= max(asked + spread, 5.0)
-    if asked >= 30:
+    if asked >= 5:
         assert len({round(w, 1) for w in waits}) > 20  # spread out, not one instant
         assert max(waits) - min(waits) > spread * 0.8
 

@@ -18,7 +18,7 @@ from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport.sqlalchemy import Channel as _Channel
 from kombu.transport.sqlalchemy import Transport as _Transport
 from sqlalchemy import create_engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 SCHEME = "handoffsqlite"
 URL_PREFIX = f"{SCHEME}+"
@@ -40,6 +40,23 @@ class Channel(_Channel):
             if found is None:
                 raise
             return found
+
+    def _get(self, queue: Any, timeout: Any = None) -> Any:
+        try:
+            return super()._get(queue)
+        except OperationalError:
+            # kombu commits in a `finally:` and never rolls back: after a failed commit (the
+            # disk full) the session kept its connection and SQLite's write lock, each
+            # reconnect left another, and the pool ran dry (the worker died of a QueuePool
+            # timeout). End the transaction; the consumer reconnects as for any broker error.
+            self.session.rollback()
+            raise
+
+    def close(self) -> None:
+        if self._session is not None:  # give its connection back to the pool
+            self._session.close()
+            self._session = None
+        super().close()
 
 
 class Transport(_Transport):

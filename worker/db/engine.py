@@ -60,8 +60,8 @@ def _redact_server_detail(context: Any) -> None:
     orig = context.original_exception
     diag = getattr(orig, "diag", None)
     wrapped = context.sqlalchemy_exception
-    if diag is None or wrapped is None:
-        return
+    if diag is None or wrapped is None or diag.sqlstate is None:
+        return  # no SQLSTATE: libpq's own text (connection refused, server closed), no values
     parts = [f"sqlstate {diag.sqlstate}"]
     if _is_integrity(orig) and diag.message_primary:
         parts.insert(0, diag.message_primary)  # constraint violations name, never show, values

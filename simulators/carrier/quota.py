@@ -11,7 +11,9 @@ It can be told, per account, to answer 429 with Retry-After: for a while (`throt
 above a rate (`limit_per_s`, the per-account twin of the fault gate's `rate_limit_per_s`);
 and to play the whole post office down (`outage`): every contract request answered 503 with
 Retry-After for a while. Each account's `early` counts the requests that arrived before the
-Retry-After this meter last gave that account had passed (a client honouring it sends none),
+Retry-After this meter last gave that account had passed, leaving out those that arrived
+within IN_FLIGHT_S of the refusal (sent by another process before the answer could reach
+its client: no client can honour a Retry-After it has not read yet),
 and `?times=1` also lists the arrival times of its order posts (`post_times`).
 Admin: ``GET /_admin/quota`` (counts and knobs), ``POST /_admin/quota`` with
 ``{"throttle": {"key-b": {"seconds": 3, "retry_after": 1}}, "limit_per_s": {"key-a": 5},
@@ -42,6 +44,7 @@ from simulators.carrier.store import SimStore
 ADMIN_PATH = "/_admin/quota"
 UNKNOWN = "?"  # requests carrying no valid token
 WINDOW_S = 1.0
+IN_FLIGHT_S = 0.5  # a request arriving this soon after a refusal was sent before it was read
 KEEP_TIMES = 10_000  # arrival times kept per account for `?times=1`
 
 
@@ -53,6 +56,7 @@ class _Account:
     unavailable: int = 0  # 503s of an outage
     early: int = 0  # arrived before the Retry-After last given had passed
     not_before: float = 0.0  # monotonic: when the last Retry-After given runs out
+    told_at: float = float("-inf")  # monotonic: when the last Retry-After was given
     window: deque[float] = field(default_factory=deque)  # arrivals of the last second
     times: deque[float] = field(default_factory=lambda: deque(maxlen=KEEP_TIMES))
     posts: deque[float] = field(default_factory=lambda: deque(maxlen=KEEP_TIMES))
@@ -123,7 +127,7 @@ class QuotaMeter:
         with self.lock:
             acc = self.accounts.setdefault(account, _Account())
             acc.requests += 1
-            acc.early += int(now < acc.not_before)
+            acc.early += int(acc.told_at + IN_FLIGHT_S <= now < acc.not_before)
             acc.times.append(now - self.started)
             if post:
                 acc.posts.append(now - self.started)
@@ -147,6 +151,7 @@ class QuotaMeter:
         """The refusal, noting when the Retry-After it carries runs out (lock held)."""
         seconds = max(1, math.ceil(wait))
         acc.not_before = max(acc.not_before, now + seconds)
+        acc.told_at = now
         return JSONResponse({"message": message}, status,
                             headers={"Retry-After": str(seconds)})
 

@@ -125,7 +125,7 @@ def test_an_outage_answers_503_with_retry_after_to_every_account_until_it_ends(c
     assert feed(client, a).status_code == 503
     counted = quota(client)["accounts"]
     assert counted["key-a"]["unavailable"] == 2 and counted["key-b"]["unavailable"] == 1
-    assert counted["key-a"]["early"] == 1  # the second came before the first's 7 s ran out
+    assert counted["key-a"]["early"] == 0  # the second came at once: in flight, not early
     assert counted["key-b"]["early"] == 0
     client.post("/_admin/quota", json={"outage": None})
     assert feed(client, a).status_code == 200 and quota(client)["outage"] is None
@@ -136,10 +136,12 @@ def test_early_requests_and_post_times_are_recorded_against_the_retry_after_give
     meter = QuotaMeter(create_app(), SimStore(SimConfig()), clock=lambda: now[0])
     meter.configure({"outage": {"seconds": 10, "retry_after": 3}})
     answers = []
-    for t, post in ((0.0, True), (1.0, False), (4.5, True), (10.5, True)):
+    for t, post in ((0.0, True), (0.3, False), (1.0, False), (4.5, True), (10.5, True)):
         now[0] = t
         answers.append(meter.arrive("key-a", post=post))
-    assert [r.status_code if r else None for r in answers] == [503, 503, 503, None]
+    assert [r.status_code if r else None for r in answers] == [503, 503, 503, 503, None]
     seen = meter.view(times=True)["accounts"]["key-a"]
-    assert (seen["unavailable"], seen["early"]) == (3, 1)  # only the one at 1.0 < 0 + 3
+    # at 0.3 the refusal at 0.0 could not have been read yet (in flight); 1.0 came after the
+    # refusal at 0.3 was read (0.3 + 0.5) and before its Retry-After ran out (0.3 + 3)
+    assert (seen["unavailable"], seen["early"]) == (4, 1)
     assert seen["post_times"] == [0.0, 4.5, 10.5]

@@ -26,7 +26,6 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # `services` on every test that needs PostgreSQL or Redis, so `make test-fast` can leave
     # them out by marker: a fixture that takes them, or a postgresql/redis parameter (a
@@ -41,14 +40,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def _schedule(items: list[pytest.Item]) -> None:
-    """How `make test` (xdist, `--dist loadgroup --no-loadscope-reorder`) hands out tests:
-    a module's tests stay on one worker, in order (an e2e module starts its stack of
-    processes once), except in modules marked `spread`, whose tests each start their own
-    stack and go out one by one. Those go first, then the rest in collection order (e2e
-    and integration before unit): the longest work starts first instead of ending last."""
-    for item in items:
-        if item.get_closest_marker("spread") is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+    """How `make test` (xdist, `--dist loadscope --no-loadscope-reorder`) hands out tests: a
+    module's test functions stay on one worker, in order (an e2e module starts its stack of
+    processes once; a class is a scope of its own). Modules marked `spread` go first: their
+    tests each start their own processes and are the longest, so they start first instead
+    of ending last. Then the rest in collection order (e2e and integration before unit).
+    (`--dist loadgroup` with xdist_group marks would hand them out test by test, but it does
+    not group at all under pytest 9.2: pytest-xdist issue 1386.)"""
     items.sort(key=lambda item: item.get_closest_marker("spread") is None)  # stable
 
 

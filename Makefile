@@ -42,7 +42,7 @@ audit: $(STAMP)
 # own); no reorder, and modules marked `spread` first (tests/conftest.py _schedule): the
 # longest work starts first instead of ending last. Tests marked `serial` time speed against
 # the clock: they run alone afterwards. PYTEST_WORKERS=0: everything in one process.
-PYTEST_WORKERS ?= 6
+PYTEST_WORKERS ?= 4
 PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
 test: $(STAMP) browser audit
 	$(BIN)/ruff check worker integrations simulators chaos tests tools celeryconfig.py

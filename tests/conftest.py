@@ -87,7 +87,7 @@ def pg_url() -> Iterator[str]:
 def redis_db_index() -> int:
     """TEST_REDIS_DB: a different index for each test run that shares one Redis server
     (default 7). Under pytest-xdist worker gwN takes the N-th of a comma-separated list, or
-    the one index + N: `make test`'s six workers use 7-12."""
+    the one index + N: `make test`'s four workers use 7-10."""
     given = [int(i) for i in os.environ.get("TEST_REDIS_DB", "7").split(",")]
     worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:])
     index = given[worker] if len(given) > 1 else given[0] + worker

@@ -50,6 +50,13 @@ class Row:
         return (self.not_run is None and self.failed is None and self.lost == 0
                 and self.duplicate_orders == 0 and self.duplicate_pushbacks == 0)
 
+    def fail(self, failures: list[str]) -> Row:
+        """The scenario's own checks that did not hold: the row fails, its notes say why."""
+        if failures:
+            self.failed = "; ".join(failures)
+            self.notes += f"; {self.failed}"
+        return self
+
     def result(self) -> str:
         if self.not_run is not None:
             return f"not run: {self.not_run}"

@@ -134,6 +134,11 @@ class World:
                 continue
         return main, sorted(set(kids))
 
+    def exited(self) -> dict[str, int | None]:
+        """The processes of the stack that are no longer running, with their exit codes."""
+        return {name: p.returncode for name, p in self.stack.procs.items()
+                if p.poll() is not None}
+
     def kill_pool_child(self, name: str) -> int | None:
         """SIGKILL one pool process of a worker (its main process starts another)."""
         _, kids = self.worker_pids(name)

@@ -51,10 +51,10 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
             world.redis.restart(sig, down_s=DOWN_S)
             back = datetime.now(UTC)
             resumed.append(measure.time_until(partial(_consumed_since, db, back), 120))
-            exited = _exited(world)
+            exited = world.exited()
             if exited:  # nobody restarts it: the rest of the run would only wait
                 break
-        exited = _exited(world)
+        exited = world.exited()
         stuck = ""
         try:  # a dead worker leaves the work undone: counted as lost below, not waited for
             world.wait_all_final(codes, timeout=60 if exited else max(180, n * 0.6))
@@ -80,14 +80,7 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
                             "see their logs (worker: 'Unrecoverable error')")
         if stuck:
             failures.append(f"the work did not complete: {stuck}")
-        if failures:
-            row.failed = "; ".join(failures)
-            row.notes += f"; {row.failed}"
-        return row
-
-
-def _exited(world: World) -> dict[str, int | None]:
-    return {name: p.returncode for name, p in world.stack.procs.items() if p.poll() is not None}
+        return row.fail(failures)
 
 
 def _past(db: Database, mark: int) -> bool:

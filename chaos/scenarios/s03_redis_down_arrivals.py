@@ -86,10 +86,7 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
             failures.append(f"not all dispatched within {DISPATCH_WITHIN_S:.0f} s of Redis "
                             f"coming back ({left} left at 180 s)" if took is None else
                             f"all dispatched only {took:.1f} s after Redis came back")
-        if failures:
-            row.failed = "; ".join(failures)
-            row.notes += f"; {row.failed}"
-        return row
+        return row.fail(failures)
 
 
 def _post_spread(world: World, items: list[dict], start: float, over_s: float

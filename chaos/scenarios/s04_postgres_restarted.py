@@ -42,8 +42,7 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
         time.sleep(outage_s)
         world.pg_proxy.forward()
         recoveries[f"unreachable {outage_s:.0f} s"] = measure.seconds_until_progress(db, 120)
-        exited = {name: p.returncode for name, p in world.stack.procs.items()
-                  if p.poll() is not None}
+        exited = world.exited()
         world.wait_all_final(codes, timeout=max(180, n * 0.8))
         world.wait_drained(90)
         worst = max((r if r is not None else float("inf")) for r in recoveries.values())
@@ -55,10 +54,7 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
             failures.append("no progress within 120 s of PostgreSQL coming back")
         if exited:
             failures.append(f"processes exited during the faults (exit codes): {exited}")
-        if failures:
-            row.failed = "; ".join(failures)
-            row.notes += f"; {row.failed}"
-        return row
+        return row.fail(failures)
 
 
 def _wait_progress(db: Database, marks: int) -> None:

@@ -150,10 +150,7 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
             failures.append("no order post after the outage was metered")
         if recover_s is None:
             failures.append("no order created within 120 s of the outage's end")
-        if failures:
-            row.failed = "; ".join(failures)
-            row.notes += f"; {row.failed}"
-        return row
+        return row.fail(failures)
 
 
 SCENARIO = Scenario(

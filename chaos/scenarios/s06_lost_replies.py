@@ -54,10 +54,7 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
             problems.append(f"{stats['orders']} orders at the post office for {n} hand-offs")
         if recover is None:
             problems.append("hand-offs still waiting for an order 120 s after the last loss")
-        if problems:
-            row.failed = "; ".join(problems)
-            row.notes += "; " + row.failed
-        return row
+        return row.fail(problems)
 
 
 SCENARIO = Scenario(number=6, name=NAME, full={"handoffs": 100}, short={"handoffs": 20},

@@ -88,14 +88,10 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
                             f"({moved} marks): the broker link was not holding the work")
         if refused:
             failures.append(f"{len(refused)} webhooks not answered 2xx (e.g. {refused[0]})")
-        exited = {name: p.returncode for name, p in world.stack.procs.items()
-                  if p.poll() is not None}
+        exited = world.exited()
         if exited:
             failures.append(f"processes exited (exit codes): {exited}")
-        if failures:
-            row.failed = "; ".join(failures)
-            row.notes += f"; {row.failed}"
-        return row
+        return row.fail(failures)
 
 
 class _Arrivals(threading.Thread):

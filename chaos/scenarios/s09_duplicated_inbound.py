@@ -86,10 +86,7 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
             problems.append("the post office pushed nothing")
         if twice:
             problems.append(f"{twice} milestones applied twice")
-        if problems:
-            row.failed = "; ".join(problems)
-            row.notes += "; " + row.failed
-        return row
+        return row.fail(problems)
 
 
 SCENARIO = Scenario(number=9, name=NAME, full={"handoffs": 300, "copies": 3},

@@ -57,10 +57,7 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
                             f"e.g. {'; '.join(str(s) for s in stolen[:3])}")
         if not seen.get("job claims"):
             failures.append("the audit saw no ledger claim: nothing was checked")
-        if failures:
-            row.failed = "; ".join(failures)
-            row.notes += f"; {row.failed}"
-        return row
+        return row.fail(failures)
 
 
 def ledger_once(db: Database) -> tuple[dict[int, int], dict[str, int], int, dict[str, int]]:

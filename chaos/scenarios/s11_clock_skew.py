@@ -110,10 +110,7 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
         if ran == 0:
             failures.append("the skewed worker ran no task: nothing was tested")
         row.notes = "; ".join([*notes, row.notes] if row.notes else notes)
-        if failures:
-            row.failed = "; ".join(failures)
-            row.notes += f"; {row.failed}"
-        return row
+        return row.fail(failures)
 
 
 def seed_now(world: World, k: int) -> list[str]:

@@ -72,7 +72,7 @@ def _run(world_factory: Callable[..., World], n: int, full_s: float, disk: Tmpfs
         check = world.stack.run("check", timeout=60)
         said = _said_why(world.stack.home, logs)
         half_full = half_written(db)
-        exited = _exited(world)
+        exited = world.exited()
         disk.free()
         recover, crashed = _progress_or_exit(world, db, 120)
         crashed = {**exited, **crashed}
@@ -117,14 +117,7 @@ def _run(world_factory: Callable[..., World], n: int, full_s: float, disk: Tmpfs
         if recover is None and not crashed:
             failures.append("no progress within 120 s of space returning")
         row.notes = "; ".join([*notes, row.notes] if row.notes else notes)
-        if failures:
-            row.failed = "; ".join(failures)
-            row.notes += f"; {row.failed}"
-        return row
-
-
-def _exited(world: World) -> dict[str, int | None]:
-    return {name: p.returncode for name, p in world.stack.procs.items() if p.poll() is not None}
+        return row.fail(failures)
 
 
 def _last_words(world: World, names: dict[str, int | None]) -> str:
@@ -196,7 +189,7 @@ def _progress_or_exit(world: World, db: Database, timeout: float
     while time.monotonic() - started < timeout:
         if _mark(db) > before >= 0:
             return time.monotonic() - started, {}
-        gone = _exited(world)
+        gone = world.exited()
         if gone:
             return None, gone
         if before < 0:

@@ -173,10 +173,7 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
                             f"in one second (quota {quota:.0f})")
         if not meter.get("throttled"):
             failures.append("the hold was never met (no 429 answered)")
-        if failures:
-            row.failed = "; ".join(failures)
-            row.notes += f"; {row.failed}"
-        return row
+        return row.fail(failures)
 
 
 SCENARIO = Scenario(number=13, name=NAME, run=run,

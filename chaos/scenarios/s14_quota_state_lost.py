@@ -57,8 +57,7 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
             world.redis.flushall()
             last_before.append({k: v[-1] for k, v in before.items() if v})
             recoveries.append(measure.seconds_until_progress(db, 120))
-        exited = {name: p.returncode for name, p in world.stack.procs.items()
-                  if p.poll() is not None}
+        exited = world.exited()
         try:
             world.wait_all_final(codes, timeout=max(180, n * 1.5))
             world.wait_drained(60)
@@ -89,10 +88,7 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
             failures.append(f"the work did not complete: {stalled}")
         if exited:
             failures.append(f"processes exited (exit codes): {exited}")
-        if failures:
-            row.failed = "; ".join(failures)
-            row.notes += f"; {row.failed}"
-        return row
+        return row.fail(failures)
 
 
 def _reached(db: Database, count: int) -> bool:

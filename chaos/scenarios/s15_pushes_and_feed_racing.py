@@ -160,10 +160,7 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
         if share < FORGED_SHARE * 0.8 or sent == 0 or by_source.get(
                 EventSource.CARRIER_PUSH, 0) == 0:
             failures.append(f"the race was not staged: {sent} pushes, {share:.0%} forged")
-        if failures:
-            row.failed = "; ".join(failures)
-            row.notes += f"; {row.failed}"
-        return row
+        return row.fail(failures)
 
 
 SCENARIO = Scenario(number=15, name=NAME, run=run, full={"handoffs": 400},

@@ -69,14 +69,10 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
         failures = problems[:3]
         if any(r is None for r in recoveries):
             failures.append("no progress within 180 s of the link returning")
-        exited = {name: p.returncode for name, p in world.stack.procs.items()
-                  if p.poll() is not None}
+        exited = world.exited()
         if exited:
             failures.append(f"processes exited (exit codes): {exited}")
-        if failures:
-            row.failed = "; ".join(failures)
-            row.notes += f"; {row.failed}"
-        return row
+        return row.fail(failures)
 
 
 def _wait_applying(db: Database, timeout: float) -> bool:

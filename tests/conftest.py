@@ -167,3 +167,25 @@ def web_app(sqlite_db: Database, tmp_path: Path) -> Iterator[Any]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def require_program(found: object, what: str) -> None:
+    """A program a test needs (redis-server, PostgreSQL's initdb): skip with a clear message
+    on a developer machine when it is missing; fail under CI=true."""
+    if found:
+        return
+    msg = f"{what} is not installed; install it to run this test"
+    if os.environ.get("CI"):
+        pytest.fail(f"CI: {msg}")
+    pytest.skip(msg)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[Any]:
+    """A redis-server of the test's own (chaos/servers.py), which the test may kill."""
+    from chaos.servers import RedisServer, redis_bin  # only the tests that stop a server
+
+    require_program(redis_bin(), "redis-server")
+    with RedisServer(tmp_path / "redis") as server:
+        server.start()
+        yield server

@@ -4,7 +4,6 @@ sees them. Each test starts its own servers (a second or two each)."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 from collections.abc import Iterator
@@ -16,33 +15,16 @@ import redis
 import sqlalchemy as sa
 
 from chaos.proxy import TcpProxy
-from chaos.servers import PgCluster, RedisServer, pg_bin, redis_bin
+from chaos.servers import PgCluster, RedisServer, pg_bin
+from tests.conftest import require_program
 from tests.support.waits import wait_for
 
 pytestmark = pytest.mark.processes  # they start redis-server and postgres processes
 
 
-def _require(found: object, what: str) -> None:
-    """Skip with a clear message on a developer machine; fail under CI=true."""
-    if found:
-        return
-    msg = f"{what} is not installed; install it to run the chaos suite's server tests"
-    if os.environ.get("CI"):
-        pytest.fail(f"CI: {msg}")
-    pytest.skip(msg)
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    _require(redis_bin(), "redis-server")
-    with RedisServer(tmp_path / "redis") as server:
-        server.start()
-        yield server
-
-
 @pytest.fixture
 def pg_cluster(tmp_path: Path) -> Iterator[PgCluster]:
-    _require(pg_bin(), "PostgreSQL's server programs (initdb, pg_ctl)")
+    require_program(pg_bin(), "PostgreSQL's server programs (initdb, pg_ctl)")
     with PgCluster(tmp_path / "pg") as cluster:
         cluster.start()
         yield cluster

@@ -10,8 +10,6 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Iterator
-from pathlib import Path
 from ssl import CERT_NONE
 
 import pytest
@@ -20,19 +18,10 @@ from kombu import Connection, Consumer, Exchange, Queue
 from kombu.common import ignore_errors
 from kombu.transport import get_transport_cls
 
-from chaos.servers import RedisServer, redis_bin
-from tests.chaos.test_servers import _require
+from chaos.servers import RedisServer
 from worker import redis_broker
 
 KOMBU_TRANSPORT = "kombu.transport.redis:Transport"
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    _require(redis_bin(), "redis-server")
-    with RedisServer(tmp_path / "redis") as server:
-        server.start()
-        yield server
 
 
 def _consumer_killed_under(server: RedisServer, transport: str) -> Connection:

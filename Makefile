@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # requirements-test.lock adds the test tools. `make lock` refreshes both from pyproject.toml.
 LOCK := requirements-test.lock
 
-.PHONY: demo test test-fast coverage install lint clean browser lock audit docs chaos
+.PHONY: demo test test-fast coverage install lint clean browser faketime lock audit docs chaos
 
 # Re-installs whenever pyproject.toml or the lock changes; the project itself goes in
 # without dependencies, so nothing outside the lock is ever resolved.
@@ -30,6 +30,14 @@ browser:
 	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "chromium not installed: browser tests will skip (CI fails them)"; }
 
+# libfaketime runs one process with its clock ahead (the clock-skew test and chaos scenario):
+# installed like the browser; elsewhere those skip with a message (CI fails them).
+faketime:
+	@ls /usr/lib/*/faketime/libfaketimeMT.so.1 /usr/lib/faketime/libfaketimeMT.so.1 2>/dev/null | grep -q . \
+	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null) \
+	  || echo "libfaketime not installed: the clock-skew test will skip (CI fails it)"; }
+
 # Every pin of both lock files against the known advisories (tools/audit.py, pip-audit from
 # the test lock; nothing installed): a finding stops the build. Where no advisory database
 # can be reached, one line says the audit was not done and why, and the build goes on.
@@ -44,7 +52,7 @@ audit: $(STAMP)
 # the clock: they run alone afterwards. PYTEST_WORKERS=0: everything in one process.
 PYTEST_WORKERS ?= 4
 PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
-test: $(STAMP) browser audit
+test: $(STAMP) browser faketime audit
 	$(BIN)/ruff check worker integrations simulators chaos tests tools celeryconfig.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo  # the layers and import rules of .importlinter
@@ -54,7 +62,7 @@ test: $(STAMP) browser audit
 # The fault-injection suite (chaos/): every scenario on real processes and the suite's own
 # redis-server and PostgreSQL cluster, one table, written with the machine to bench/CHAOS.md
 # (about 30 minutes on 2 cores). `make test` runs short versions of 1, 3, 6 and 9.
-chaos: $(STAMP)
+chaos: $(STAMP) faketime
 	$(BIN)/python -m chaos --out bench/CHAOS.md
 
 # The edit-test loop (about 20 s): ruff; of tests/unit and tests/service the rules on fakes,

@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from worker.db import clock
+
 # Execution option of Database.long_read's connection (read by the SQLite begin hook).
 LONG_READ = "handoff_long_read"
 
@@ -28,6 +30,7 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
                            hide_parameters=True)
     event.listen(engine, "handle_error", _redact_server_detail)
+    clock.follow_engine(engine)  # stamps on the server's clock (worker/db/clock.py)
     return engine
 
 

@@ -21,11 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from worker.db.clock import utcnow as utcnow  # every stamp on the server's clock
 from worker.domain.enums import JobState
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

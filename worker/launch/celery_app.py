@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
-from celery import Celery
+from celery import Celery, Task
+from celery.signals import beat_init, before_task_publish, worker_init
+from celery.worker.request import Request
 
-from worker.db.engine import Database
+from worker.db import clock
+from worker.db.engine import Database, make_engine
 from worker.ports.bell import Bell
 from worker.service import ledger
 
@@ -17,8 +22,51 @@ log = logging.getLogger(__name__)
 # The name every ring sends; worker/tasks.py registers the task under it.
 RUN_JOB = "handoff.run_job"
 
-app = Celery("handoff")
+
+
+class DatabaseClockRequest(Request):
+    """A task request whose expiry (put on the database server's clock by its sender,
+    `_expiry_on_server_clock`) is read on this process's clock: a worker whose clock runs
+    ahead would otherwise discard every periodic ring as expired (worker/db/clock.py)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        expires: datetime | None = self._expires  # type: ignore[has-type]  # untyped Celery
+        if expires is not None and clock.offset():
+            self._expires = expires - timedelta(seconds=clock.offset())
+
+
+class HandoffTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
+    Request = DatabaseClockRequest
+
+
+app = Celery("handoff", task_cls=HandoffTask)
 app.config_from_object("celeryconfig")  # lazy: read on first use, not at import
+
+
+@before_task_publish.connect
+def _expiry_on_server_clock(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    """An absolute expiry written by this process's clock (beat's rings) is put on the
+    database server's clock."""
+    if not headers or not headers.get("expires") or not clock.offset():
+        return
+    try:
+        at = datetime.fromisoformat(str(headers["expires"]))
+    except ValueError:
+        return
+    headers["expires"] = (at + timedelta(seconds=clock.offset())).isoformat()
+
+
+@worker_init.connect
+@beat_init.connect
+def _follow_server_clock(**_: Any) -> None:
+    """A worker's main process and beat open no database session of their own: a thread
+    keeps their clock offset measured (pool processes measure on their connections)."""
+    from worker.settings import get_settings
+
+    url = get_settings().resolved_database_url()
+    if not url.startswith("sqlite"):  # the embedded default: one machine, one clock
+        clock.follow_in_thread(make_engine(url))
 
 
 class CeleryBell(Bell):

@@ -1,0 +1,117 @@
+"""The one clock every stamp is read from: the database server's.
+
+Every process stamps rows with `utcnow()`: when a ledger row is due, when a lease or a
+job's claim runs out, when an SLA limit was passed. Processes run on several machines and
+share one PostgreSQL, so a machine whose clock is wrong would put rows due in its future
+(they wait for the true time to catch up, whoever runs them), take rows early (a
+Retry-After not honoured), see live leases as run out (two holders at once) and mark SLA
+breaches before the limit. So each process measures how far its clock is from the
+server's (one `clock_timestamp()`, halfway through the round trip) and `utcnow()` adds
+that offset: every stamp is on the server's clock, whichever machine writes it.
+
+Below `TRUSTED_S` the clocks agree (NTP keeps machines within milliseconds); the offset
+is then left at zero, so measuring noise never moves a stamp. The embedded default has no
+server (SQLite runs in each process on one machine): its processes share the machine's
+clock and nothing is measured.
+
+Celery's expiry of a periodic ring is on the server's clock too
+(worker/launch/celery_app.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+TRUSTED_S = 0.5  # clocks this close agree: no correction
+REFRESH_S = 60.0  # a process measures again at most this often (clocks drift, NTP steps)
+
+# one process-wide value, replaced whole (no lock: a pool process forked while another
+# thread held one would wait for ever)
+_state = {"offset": 0.0, "measured": float("-inf")}
+
+
+def utcnow() -> datetime:
+    """The time now by the database server's clock (timezone-aware UTC)."""
+    now = datetime.now(UTC)
+    offset = _state["offset"]
+    return now + timedelta(seconds=offset) if offset else now
+
+
+def offset() -> float:
+    """Seconds to add to this process's clock to read the server's (0.0 when they agree)."""
+    return _state["offset"]
+
+
+def set_offset(seconds: float) -> None:
+    """Take a measured offset: kept only past TRUSTED_S; a change is logged once."""
+    kept = seconds if abs(seconds) > TRUSTED_S else 0.0
+    before = _state["offset"]
+    _state["offset"], _state["measured"] = kept, time.monotonic()
+    if abs(kept - before) > TRUSTED_S:
+        if kept:
+            log.warning("this machine's clock is %.1f s %s the database server's: every "
+                        "stamp uses the server's clock", abs(kept),
+                        "behind" if kept > 0 else "ahead of")
+        else:
+            log.warning("this machine's clock agrees with the database server's again")
+
+
+def measure(dbapi_conn: Any) -> float:
+    """Offset of this process's clock from the server's, read on a DB-API connection
+    (PostgreSQL). Ends the transaction the query began."""
+    cur = dbapi_conn.cursor()
+    try:
+        before = time.time()
+        cur.execute("SELECT extract(epoch FROM clock_timestamp())")
+        server = float(cur.fetchone()[0])
+        after = time.time()
+    finally:
+        cur.close()
+        dbapi_conn.rollback()
+    return server - (before + after) / 2
+
+
+def due() -> bool:
+    return time.monotonic() - _state["measured"] >= REFRESH_S
+
+
+def follow_engine(engine: Any) -> None:
+    """Measure on the engine's connections (PostgreSQL only): on the first, then at most
+    every REFRESH_S, when a connection is checked out. A failed measurement changes
+    nothing (the statement that follows meets the same fault and reports it)."""
+    from sqlalchemy import event
+
+    def _checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        if not due():
+            return
+        _state["measured"] = time.monotonic()  # one try per period, even when it fails
+        try:
+            set_offset(measure(dbapi_conn))
+        except Exception as err:  # noqa: BLE001 — the caller's own statement reports it
+            log.debug("clock not measured: %s", type(err).__name__)
+
+    event.listen(engine, "checkout", _checkout)
+
+
+def follow_in_thread(engine: Any) -> threading.Thread:
+    """A Celery main process (worker, beat) has no database session of its own: a daemon
+    thread measures every REFRESH_S on a connection of `engine` (PostgreSQL)."""
+
+    def loop() -> None:
+        while True:
+            try:
+                with engine.connect() as conn:
+                    set_offset(measure(conn.connection.dbapi_connection))
+            except Exception as err:  # noqa: BLE001 — a database down: try again later
+                log.debug("clock not measured: %s", type(err).__name__)
+            time.sleep(REFRESH_S)
+
+    thread = threading.Thread(target=loop, name="database-clock", daemon=True)
+    thread.start()
+    return thread

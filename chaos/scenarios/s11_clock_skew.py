@@ -7,10 +7,14 @@ PostgreSQL. Leases and SLA marks must stay correct:
   limit is set to 3 minutes, under the skew, so a marker that trusts its own clock shows.
 Both are witnessed by triggers in PostgreSQL with the server's clock (chaos/audit.py).
 
+Every process stamps on the database server's clock (worker/db/clock.py), so the skewed
+worker must also leave no ledger row due in its future (rows it enqueued or put off would
+wait for the true time to catch up, whoever runs them) and must not discard the periodic
+rings as expired (their expiry is on the server's clock too).
+
 Hand-offs are announced "now" (their SLA clock starts when they arrive). Then the skewed
 worker stops (its clock "fixed") and more hand-offs arrive. Time to recover: from its stop
-until the ledger is drained: rows it stamped with its clock (rows it enqueued, rows it put
-off) are due in its future, so they wait up to the skew whoever runs them.
+until the ledger is drained.
 """
 
 from __future__ import annotations
@@ -109,6 +113,11 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
             failures.append(f"{len(early)} SLA breaches marked early, e.g. {'; '.join(early[:3])}")
         if ran == 0:
             failures.append("the skewed worker ran no task: nothing was tested")
+        if ahead:  # stamped by its own clock: they wait for the true time to catch up
+            failures.append(f"{ahead} ledger rows due in the skewed worker's future")
+        if discarded > max(5, ran // 10):  # blind to the rings: polls and sweeps stop
+            failures.append(f"the skewed worker discarded {discarded} periodic rings as "
+                            f"expired (it ran {ran} tasks)")
         row.notes = "; ".join([*notes, row.notes] if row.notes else notes)
         return row.fail(failures)
 

@@ -26,6 +26,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import event
+
 log = logging.getLogger(__name__)
 
 TRUSTED_S = 0.5  # clocks this close agree: no correction
@@ -85,8 +87,6 @@ def follow_engine(engine: Any) -> None:
     """Measure on the engine's connections (PostgreSQL only): on the first, then at most
     every REFRESH_S, when a connection is checked out. A failed measurement changes
     nothing (the statement that follows meets the same fault and reports it)."""
-    from sqlalchemy import event
-
     def _checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
         if not due():
             return

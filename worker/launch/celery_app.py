@@ -62,7 +62,7 @@ def _expiry_on_server_clock(headers: dict[str, Any] | None = None, **_: Any) -> 
 def _follow_server_clock(**_: Any) -> None:
     """A worker's main process and beat open no database session of their own: a thread
     keeps their clock offset measured (pool processes measure on their connections)."""
-    from worker.settings import get_settings
+    from worker.settings import get_settings  # read when a process starts, not at import
 
     url = get_settings().resolved_database_url()
     if not url.startswith("sqlite"):  # the embedded default: one machine, one clock

@@ -59,6 +59,8 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
         orders = world.stack.carrier_admin("stats")["orders_by_number"]
         agree = measure.time_until(lambda: _disagreement(world, db, orders) == [], 60, 1.0)
         problems = _disagreement(world, db, orders)
+        if problems:  # the store goes with the world: what disagrees is kept beside its logs
+            _dump(world, db, orders, world.home / "disagreement.txt")
         worst = max((r if r is not None else float("inf")) for r in recoveries)
         row = world.verdict(NAME, codes, worst, notes=(
             f"cut then blackhole, {down_s:.0f} s each; a page was being applied when each "
@@ -130,7 +132,7 @@ def _disagreement(world: World, db: Database, orders: dict[str, dict]) -> list[s
     applied = Counter((r.order_number, r.status, int(r.occurred_at.timestamp()))
                       for r in applied_rows)
     applied_twice = [key for key, k in applied.items() if k > 1]
-    out = []
+    out: list[str] = []
     if skipped:
         out.append(f"{skipped} carrier events never read into the log")
     if twice:
@@ -142,6 +144,44 @@ def _disagreement(world: World, db: Database, orders: dict[str, dict]) -> list[s
         out.append(f"{len(behind)} accounts' feeds end past every cursor (last events "
                    f"{behind[:2]}, cursors {sorted(cursors.values())[:4]})")
     return out
+
+
+def _dump(world: World, db: Database, orders: dict[str, dict], path: Path) -> None:
+    """For each order whose events the log holds fewer or more times than owed: the feed's
+    events and every log row of that order (codes, keys, times: no personal data); then
+    every quarantine row and the cursors."""
+    views, _ = _events(world, orders)
+    own = {str(a["customer_code"]) for a in world.agencies.values() if a.get("customer_code")}
+    with db.unit_of_work() as s:
+        rows = s.execute(select(StatusLogEntry).order_by(StatusLogEntry.id)).scalars().all()
+        cursors = {c.name: (c.value, c.updated_at) for c in s.scalars(select(Cursor))}
+    by_order: dict[str, list[StatusLogEntry]] = {}
+    for r in rows:
+        by_order.setdefault(r.order_number, []).append(r)
+
+    def line(r: StatusLogEntry) -> str:
+        return (f"  log #{r.id} {r.source} status={r.status} raw={r.raw_code} "
+                f"applied={r.applied} reason={r.reason_code} {r.reason_params or ''} "
+                f"key={r.dedup_key} occurred={r.occurred_at.isoformat()} "
+                f"recorded={r.recorded_at.isoformat()}")
+
+    out: list[str] = []
+    for number, events in sorted(views.items()):
+        owed: Counter[int] = Counter()
+        for ev in events:
+            owed[int(ev["EventTime"]) // 1000] += 2 if str(ev["CustomerCode"]) in own else 1
+        logged = Counter(int(r.occurred_at.timestamp()) for r in by_order.get(number, [])
+                         if r.source == EventSource.CARRIER_FEED)
+        if all(logged[second] == k for second, k in owed.items()):
+            continue
+        out.append(f"order {number}: owed {dict(owed)} logged {dict(logged)}")
+        out += [f"  feed {ev['_id']['$oid']} code={ev['StatusCode']} "
+                f"customer={ev['CustomerCode']} time={ev['EventTime']}" for ev in events]
+        out += [line(r) for r in by_order.get(number, [])]
+    out.append("quarantined:")
+    out += [line(r) for r in rows if r.reason_code == "entry_not_taken"]
+    out.append(f"cursors: {cursors}")
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
 
 
 SCENARIO = Scenario(number=16, name=NAME, full={"handoffs": 400, "down_s": 30},

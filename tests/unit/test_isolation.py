@@ -1,10 +1,16 @@
-"""One entry that cannot be taken is quarantined in the log; the others go through."""
+"""One entry that cannot be taken is quarantined in the log; the others go through. The
+database failing (a deadlock, a lost connection) is no entry's fault: it is raised, never
+quarantined, so the caller's transaction (and its cursor) is given up."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
+import pytest
+from psycopg import errors
 from sqlalchemy import select
+from sqlalchemy.exc import InvalidRequestError, OperationalError, PendingRollbackError
 
 from worker.db.engine import Database
 from worker.db.models import Handoff, StatusLogEntry
@@ -51,3 +57,64 @@ def test_when_even_the_quarantine_row_fails_the_unit_of_work_still_commits(
         take_each(s, ["bad", "000.00.17.H19-201126-0003"], take, describe)
     with sqlite_db.unit_of_work() as s:
         assert list(s.scalars(select(Handoff.dossier_code))) == ["000.00.17.H19-201126-0003"]
+
+
+def _deadlock() -> OperationalError:
+    return OperationalError("SELECT handoffs FOR UPDATE", None,
+                            errors.DeadlockDetected("deadlock detected"))
+
+
+def _savepoint_lost() -> InvalidRequestError:
+    """What a savepoint's rollback raises after the connection went: the lost connection
+    is only its context."""
+    try:
+        raise OperationalError("SELECT 1", None, errors.OperationalError("connection reset"),
+                               connection_invalidated=True)
+    except OperationalError:
+        try:
+            raise InvalidRequestError("This nested transaction is inactive")
+        except InvalidRequestError as err:
+            return err
+
+
+@pytest.mark.parametrize("trouble", [
+    _deadlock,
+    lambda: OperationalError("SELECT 1", None, errors.QueryCanceled("lock timeout")),
+    lambda: PendingRollbackError("Can't reconnect until invalid transaction is rolled back"),
+    _savepoint_lost,
+], ids=["deadlock", "cancelled", "pending-rollback", "savepoint-after-lost-connection"])
+def test_the_database_failing_is_raised_and_nothing_is_quarantined(
+        sqlite_db: Database, trouble: Callable[[], Exception]) -> None:
+    # quarantined, the entry would be skipped for good by the cursor moving past it
+    error = trouble()
+
+    def take(code: str) -> list:
+        if code == "second":
+            raise error
+        s.add(_handoff(code))
+        return []
+
+    def describe(code: str) -> Described:
+        return Described(f"item {code}", "onestop-feed", dossier_code=code)
+
+    with pytest.raises(type(error)), sqlite_db.unit_of_work() as s:
+        take_each(s, ["000.00.17.H19-201126-0004", "second", "000.00.17.H19-201126-0005"],
+                  take, describe)
+    with sqlite_db.unit_of_work() as s:  # the whole transaction was given up
+        assert list(s.scalars(select(Handoff.dossier_code))) == []
+        assert list(s.scalars(select(StatusLogEntry))) == []
+
+
+def test_an_entry_over_a_database_limit_is_still_quarantined(sqlite_db: Database) -> None:
+    def take(code: str) -> list:
+        if code == "huge":  # e.g. a value too big for an index: the entry's own doing
+            raise OperationalError("INSERT", None, errors.ProgramLimitExceeded("index row"))
+        s.add(_handoff(code))
+        return []
+
+    with sqlite_db.unit_of_work() as s:
+        take_each(s, ["huge", "000.00.17.H19-201126-0006"], take,
+                  lambda code: Described(f"item {code}", "onestop-feed"))
+    with sqlite_db.unit_of_work() as s:
+        assert list(s.scalars(select(Handoff.dossier_code))) == ["000.00.17.H19-201126-0006"]
+        assert [e.reason_code for e in s.scalars(select(StatusLogEntry))] == ["entry_not_taken"]

@@ -19,7 +19,7 @@ from worker.service.flow.cursors import ACCOUNT_CURSOR_PREFIX as ACCOUNT_CURSOR_
 from worker.service.flow.cursors import CARRIER_CURSOR as CARRIER_CURSOR  # know them from here)
 from worker.service.flow.cursors import ONESTOP_CURSOR, carrier_cursor
 from worker.service.flow.ingest import describe_item, ingest_item
-from worker.service.flow.isolation import Described, take_each
+from worker.service.flow.isolation import Described, database_trouble, take_each
 from worker.service.flow.tracking import apply_event
 from worker.service.ledger import leases, uow
 
@@ -96,14 +96,23 @@ def _poll(rt: Runtime, name: str, read_page) -> int:  # type: ignore[no-untyped-
             except HandoffError as err:
                 log.warning("poll %s: %s", name, scrub(str(err)))
                 break
-            with uow.begin(rt) as s:  # the page's new jobs are rung once it commits
-                if not leases.acquire(s, lease, rt.settings.lease_seconds):
-                    break  # lost the lease (we were too slow); the new holder re-reads
-                if get_cursor(s, name) != cursor:
-                    break  # someone else moved the cursor meanwhile: never move it back
-                apply(s)
-                if next_cursor:
-                    set_cursor(s, name, next_cursor)
+            try:
+                with uow.begin(rt) as s:  # the page's new jobs are rung once it commits
+                    if not leases.acquire(s, lease, rt.settings.lease_seconds):
+                        break  # lost the lease (we were too slow); the new holder re-reads
+                    if get_cursor(s, name) != cursor:
+                        break  # someone else moved the cursor meanwhile: never move it back
+                    apply(s)
+                    if next_cursor:
+                        set_cursor(s, name, next_cursor)
+            except Exception as err:
+                if not database_trouble(err):
+                    raise
+                # rolled back, cursor unmoved: the next poll reads the page again (e.g. the
+                # loser of a deadlock with another account's page); the other feeds go on
+                log.warning("poll %s: page not applied, read again next poll (%s)", name,
+                            type(err).__name__)
+                break
             total += count
             if count < page_size:
                 break

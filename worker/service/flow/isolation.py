@@ -1,11 +1,18 @@
 """Taking outside entries one at a time: one that fails never blocks the others.
 
 Each entry (a one-stop feed item, a webhook item, a carrier tracking event) is taken in
-its own savepoint. When taking it raises anything at all (a bug, a value a column cannot
-hold, a database refusal), the savepoint is rolled back and the entry is quarantined: a
-row in the delivery-status log says which entry it was and why, written in a savepoint of
-its own with only storable text, so even a poisoned entry cannot leave the transaction
-broken. The caller then moves its cursor past the entry as for any other.
+its own savepoint. When taking it raises (a bug, a value a column cannot hold, a database
+refusal of that entry), the savepoint is rolled back and the entry is quarantined: a row in
+the delivery-status log says which entry it was and why, written in a savepoint of its own
+with only storable text, so even a poisoned entry cannot leave the transaction broken. The
+caller then moves its cursor past the entry as for any other.
+
+Trouble of the database itself is not the entry's doing and is never quarantined
+(`database_trouble`): it is raised, so the whole transaction is given up and the page (or
+webhook) is taken again later. Quarantined, such an entry would be lost: a deadlock
+between two feeds' pages (each locks hand-offs in its own events' order) aborts only the
+victim's statement, so the page would commit without the entry and move its cursor past
+it for good (chaos scenario 16).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import exc
 from sqlalchemy.orm import Session
 
 from worker.db.models import utcnow
@@ -46,14 +54,47 @@ def take_each(session: Session, things: list[Any], take: Callable[[Any], list[An
     return ids
 
 
+# The database failing, whatever the entry: the connection lost or reset, a deadlock or a
+# serialization failure, a statement cancelled, a lock or the pool timed out, disk or memory
+# short (DBAPI OperationalError); the connection closed (InterfaceError); a session that
+# cannot go on after one of these (PendingRollbackError).
+_TROUBLE = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError,
+            exc.PendingRollbackError)
+_ENTRY_LIMITS = "54"  # SQLSTATE class program_limit_exceeded: a value too big for an index
+
+
+def database_trouble(err: BaseException) -> bool:
+    """Whether `err`, or an error it was raised while handling (a savepoint's rollback
+    failing after a lost connection raises InvalidRequestError), is the database failing
+    rather than the entry: taking it again later may well succeed."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, exc.DBAPIError) and current.connection_invalidated:
+            return True
+        sqlstate = getattr(getattr(current, "orig", None), "sqlstate", None) or ""
+        if isinstance(current, _TROUBLE) and not sqlstate.startswith(_ENTRY_LIMITS):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def take_one(session: Session, thing: Any, take: Callable[[Any], list[Any]],
              describe: Callable[[Any], Described]) -> list[int] | None:
-    """The ids of the jobs the entry created; None when it was quarantined instead."""
+    """The ids of the jobs the entry created; None when it was quarantined instead.
+    Raises what `database_trouble` says is the database failing, leaving the caller's
+    transaction to be rolled back."""
     try:
         with session.begin_nested():
             jobs = take(thing)
             session.flush()
     except Exception as err:
+        if database_trouble(err):
+            # not the entry's fault: quarantined, it would be skipped for good once the
+            # caller commits (a deadlock aborts only this statement; the transaction
+            # lives on and its cursor moves past the entry). The caller gives up instead.
+            raise
         quarantine(session, thing, describe, err)
         return None
     return [j.id for j in jobs if j is not None]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -40,14 +41,20 @@ def web_stack(tmp_path_factory) -> Iterator[Stack]:
     """
     home = tmp_path_factory.mktemp("web") / "home"
     agencies = '{"000.00.17.H19": {"name": "UBND xã Lai Vung", "dispatch": "desk"}}'
-    with Stack(home=home, extra_env={"HANDOFF_AGENCIES": agencies}) as stack:
+    with Stack(home=home, extra_env={"HANDOFF_AGENCIES": agencies}) as stack, \
+            ThreadPoolExecutor(len(USERS)) as pool:
+        # every module starts one: the steps that do not wait on each other overlap (the
+        # schema while the simulators start; the logins while the web comes up)
+        migrated = pool.submit(stack.migrate)
         stack.start_simulators()
-        stack.migrate()
-        for username, password, role, agency, name in USERS.values():
-            add_login(stack, username, password, role, agency, name)
-        stack.start_web()
+        migrated.result()
+        logins = [pool.submit(add_login, stack, username, password, role, agency, name)
+                  for username, password, role, agency, name in USERS.values()]
         stack.start_worker()
         stack.start_beat()
+        stack.start_web()
+        for login_added in logins:
+            login_added.result()
         yield stack
 
 

@@ -5,6 +5,7 @@ Used by `handoff demo` and by the integration tests, so both exercise the same t
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -17,7 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, ClassVar
 
 import httpx
 
@@ -101,6 +102,11 @@ class Stack:
     web_port: int = field(default_factory=free_port)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _logs: dict[str, IO[bytes]] = field(default_factory=dict)
+    _commands: dict[str, str] = field(default_factory=dict)  # name -> `handoff` command
+    # How long stop() lets each wave shut down before SIGKILL. The tests, whose checks are
+    # done when they stop a stack, set it short (tests/conftest.py): a Celery worker's warm
+    # shutdown takes 2-6 s, paid by every test that starts a stack.
+    stop_grace: ClassVar[float] = 6.0
 
     @property
     def carrier_url(self) -> str:
@@ -146,6 +152,7 @@ class Stack:
             stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.procs[name] = proc
+        self._commands[name] = args[0]
         return proc
 
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -219,16 +226,28 @@ class Stack:
         proc.wait(timeout=30)
 
     def stop(self) -> None:
-        for name in list(self.procs)[::-1]:
-            proc = self.procs.pop(name)
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=6)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
+        """Workers and beats first (their tasks in flight still reach the web, simulators
+        and stores), then the rest; each wave gets SIGTERM at once and shuts down side by
+        side, and whatever has not left within `stop_grace` gets SIGKILL with its process
+        group.
+        SIGTERM goes to the main process only: a Celery worker whose pool processes get it
+        too (a signal to the whole group) never finishes its warm shutdown; as `docker stop`
+        does, the worker stops its own pool."""
+        names = list(self.procs)[::-1]
+        celery = [n for n in names if self._commands.get(n) in ("worker", "beat")]
+        for wave in (celery, [n for n in names if n not in celery]):
+            procs = [self.procs.pop(name) for name in wave]
+            for proc in procs:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGTERM)
+            deadline = time.monotonic() + self.stop_grace
+            for proc in procs:
                 try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                    proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout=30)
         for f in self._logs.values():
             f.close()
         self._logs.clear()

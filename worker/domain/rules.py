@@ -33,19 +33,18 @@ def push_event_id(order_or_handoff_key: str, dedup_key: str) -> str:
 
 
 # Rows refused together with one Retry-After must not all come back in the same second (a
-# herd at the post office the moment it reopens): each waits Retry-After plus a random share
-# of one more Retry-After (at least up to 1 s, at most up to 10 s). Never earlier. A smaller
-# share is not enough: the first row back after a hold meets the next 503 and its new hold,
-# so the rest bunch again at each hold's end (chaos scenario 5 measured 90 % of the retried
-# posts in one second with a 20 % share on a 5 s Retry-After).
-RETRY_AFTER_SPREAD = 1.0
-RETRY_AFTER_SPREAD_MIN_S, RETRY_AFTER_SPREAD_MAX_S = 1.0, 10.0
-
-
-def retry_after_spread(retry_after: float) -> float:
-    """The most seconds added on top of a Retry-After (the jitter's upper bound)."""
-    return min(max(retry_after * RETRY_AFTER_SPREAD, RETRY_AFTER_SPREAD_MIN_S),
-               RETRY_AFTER_SPREAD_MAX_S)
+# herd at the post office the moment it reopens): each waits the Retry-After plus a random
+# 0-10 s, never earlier. The window is the same whatever the Retry-After, because the rows
+# of a held account are refused with what is left of the hold (worker/domain/quota.py), not
+# with the post office's Retry-After: a window in proportion to the Retry-After (one more of
+# it, 1-10 s) gave a row refused 1 s before the hold's end 1 s of jitter and one refused 4 s
+# before it 4 s, so the rows refused late in a hold all came back within a second or two of
+# its end (chaos scenario 5: 31-45 % of the retried posts in one second after a 5 s hold,
+# every row refused with 1-2 s left among them). One window puts every row of one hold,
+# whenever it was refused, uniformly over the same 10 s after its end; 10 s was already the
+# window of every Retry-After of 10 s or more. (A smaller share bunched them worse still:
+# 90 % in one second with 20 % of a 5 s Retry-After.)
+RETRY_AFTER_SPREAD_S = 10.0
 
 
 def backoff_seconds(
@@ -53,11 +52,11 @@ def backoff_seconds(
     rng: random.Random | None = None,
 ) -> float:
     """Exponential backoff with full jitter, at most `cap`; with a Retry-After, never less
-    than it, plus a small jitter (`retry_after_spread`) so rows refused together spread out."""
+    than it, plus a jitter of up to RETRY_AFTER_SPREAD_S so rows refused together spread out."""
     r = rng or random
     ceiling = min(cap, base * (2 ** max(0, attempts - 1)))
     wait = min(ceiling / 2 + r.uniform(0, ceiling / 2), cap)
     if retry_after is None:
         return wait
     asked = max(0.0, retry_after)
-    return max(wait, asked + r.uniform(0, retry_after_spread(asked)))
+    return max(wait, asked + r.uniform(0, RETRY_AFTER_SPREAD_S))

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import multiprocessing
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -54,7 +53,7 @@ def settings_for(home: Path, db_url: str, broker_url: str, sim: str) -> Settings
                     lgsp_base_url=f"{sim}lgsp", carrier_quota_margin_seconds=MARGIN)
 
 
-def _worker(index: int, home: str, db_url: str, broker_url: str, sim: str, start_at: float,
+def _worker(index: int, home: str, db_url: str, broker_url: str, sim: str, start,
             out) -> None:  # type: ignore[no-untyped-def]
     """One worker process: the production runtime; per agency, THREADS threads posting
     ORDERS orders each, a TransientError (429, quota) retried as the ledger would."""
@@ -79,7 +78,7 @@ def _worker(index: int, home: str, db_url: str, broker_url: str, sim: str, start
                     with lock:
                         retries[code] += 1
 
-    time.sleep(max(0.0, start_at - time.time()))
+    start.wait(60)  # every process starts together, once all have imported
     threads = [threading.Thread(target=post, args=(code, t)) for code in KEYS
                for t in range(THREADS)]
     for t in threads:
@@ -123,12 +122,13 @@ def test_three_workers_keep_each_account_quota_and_a_429_holds_only_its_account(
 
         ctx = multiprocessing.get_context("spawn")
         out = ctx.Queue()
-        start_at = time.time() + 4  # spawned interpreters take a moment to import
+        start = ctx.Barrier(PROCESSES + 1)  # spawned interpreters take a moment to import
         procs = [ctx.Process(target=_worker, args=(i, str(settings.home), sqlite_db.url,
-                                                   broker_url, sim, start_at, out))
+                                                   broker_url, sim, start, out))
                  for i in range(PROCESSES)]
         for p in procs:
             p.start()
+        start.wait(60)
         _until_seen(sim, KEYS[HELD][0], 2 * QUOTA)  # in full swing: hold one account
         httpx.post(f"{sim}_admin/quota", json={"throttle": {KEYS[HELD][0]: {
             "seconds": HOLD_S, "retry_after": RETRY_AFTER_S}}}).raise_for_status()

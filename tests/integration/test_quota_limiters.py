@@ -49,7 +49,7 @@ def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[tuple[str, str]]
 
 
 def _hammer(kind: str, url: str, account: str, per_second: float, threads: int, each: int,
-            start_at: float, out) -> None:  # type: ignore[no-untyped-def]
+            start, out) -> None:  # type: ignore[no-untyped-def]
     """One OS process: `threads` threads, each taking `each` slots; puts the send times."""
     limiter = build(kind, url)
     sent: list[float] = []
@@ -62,7 +62,7 @@ def _hammer(kind: str, url: str, account: str, per_second: float, threads: int, 
             with lock:
                 sent.append(now)
 
-    time.sleep(max(0.0, start_at - time.time()))  # every process starts together
+    start.wait(60)  # every process starts together, once all have imported
     workers = [threading.Thread(target=run) for _ in range(threads)]
     for w in workers:
         w.start()
@@ -77,12 +77,13 @@ def test_processes_hammering_one_account_never_pass_the_quota(store):
     per_second, procs, threads, each = 20, 4, 4, 6
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    start_at = time.time() + 3  # spawned interpreters take a moment to import
+    start = ctx.Barrier(procs + 1)  # spawned interpreters take a moment to import
     children = [ctx.Process(target=_hammer,
-                            args=(kind, url, A, per_second, threads, each, start_at, out))
+                            args=(kind, url, A, per_second, threads, each, start, out))
                 for _ in range(procs)]
     for c in children:
         c.start()
+    start.wait(60)
     sent = [t for _ in children for t in out.get(timeout=120)]
     for c in children:
         c.join(timeout=30)

@@ -23,7 +23,7 @@ QUOTA = 4  # requests per second per account
 PER_AGENCY = 8
 NAMES = {"000.00.17.H19": "UBND xã Lai Vung", "000.00.21.H19": "UBND phường Cao Lãnh",
          "000.00.01.H19": "Sở Tư pháp tỉnh Đồng Tháp"}
-HOLD_S = 12.0
+HOLD_S = 9.0
 HELD_KEY, FREE_KEY = "sim-caolanh-lgsp-consumer", "sim-sotuphap-ngsp-key"  # route B / A
 
 

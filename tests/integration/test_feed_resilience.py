@@ -1,8 +1,12 @@
-"""One bad feed entry never blocks a feed, on PostgreSQL (which enforces column sizes)."""
+"""One bad feed entry never blocks a feed, on PostgreSQL (which enforces column sizes); a
+deadlock between two feeds never skips an entry."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 from sqlalchemy import select
@@ -12,6 +16,7 @@ from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
 from worker.db.models import Cursor, Handoff, StatusLogEntry
+from worker.domain.enums import EventSource
 from worker.domain.model import CarrierOrder, FeedPage, PostOutcome, TrackingEvent
 from worker.domain.statuses import Status
 from worker.ports.carrier import CarrierPort
@@ -70,5 +75,65 @@ def test_an_event_our_columns_cannot_hold_is_logged_and_the_feed_moves_on(pg_url
         assert any(n.startswith("không xử lý được event " + bad.event_id) for n in notes)
         with db.unit_of_work() as s:  # and the lease was given back
             assert leases.acquire(s, "poll:" + feeds.CARRIER_CURSOR, 5, holder="another")
+    finally:
+        db.dispose()
+
+
+@pytest.mark.services
+def test_two_feeds_deadlocking_on_postgresql_skip_no_event(pg_url, monkeypatch):
+    """Two accounts' pages lock the same hand-offs in opposite orders: PostgreSQL aborts one
+    page's statement (deadlock detected). That page is given up whole and read again, never
+    committed with the event quarantined and its cursor past it."""
+    upgrade(pg_url)
+    db = Database(pg_url)
+    orders = [f"000.00.17.H19-261126-000{n}/R1" for n in (1, 2)]
+    with db.unit_of_work() as s:
+        for n, order in enumerate(orders, 1):
+            s.add(Handoff(dossier_code=f"000.00.17.H19-261126-000{n}", order_number=order,
+                          direction="result_delivery", source_item_id=f"hof_{n}",
+                          status="accepted", ready_at=datetime.now(UTC)))
+    first = [_event("0" * 23 + "1", orders[0], 1, Status.PICKED_UP),
+             _event("0" * 23 + "2", orders[1], 1, Status.PICKED_UP)]
+    second = [_event("1" * 23 + "1", orders[1], 2, Status.IN_TRANSIT),
+              _event("1" * 23 + "2", orders[0], 2, Status.IN_TRANSIT)]
+    feeds_by_name = {"feed-a": first, "feed-b": second}
+    carriers = {name: PagedCarrier(events) for name, events in feeds_by_name.items()}
+    rts = {name: build_runtime(settings=Settings(database_url=pg_url), db=db,
+                               carriers={"ngsp": carrier}, bell=ListBell())
+           for name, carrier in carriers.items()}
+    both_hold_one = threading.Barrier(2)
+    apply = feeds.apply_event
+
+    def apply_then_meet(session, ev):  # each page holds its first hand-off, then goes on
+        job = apply(session, ev)
+        if ev.event_id.endswith("1") and not both_hold_one.broken:
+            both_hold_one.wait(timeout=10)
+        return job
+
+    monkeypatch.setattr(feeds, "apply_event", apply_then_meet)
+
+    def poll(name: str) -> int:
+        rt = rts[name]
+        return feeds._poll(rt, name, partial(feeds._carrier_page, rt.default_account))
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            read = dict(zip(feeds_by_name, pool.map(poll, feeds_by_name), strict=True))
+        both_hold_one.abort()  # from here on, nobody waits
+        # the deadlock's victim gives its page up (committed, it would skip an event)
+        assert sorted(read.values()) == [0, 2], read
+        (loser,) = [name for name, n in read.items() if n == 0]
+        with db.unit_of_work() as s:
+            assert s.get(Cursor, loser) is None  # its cursor did not move past the page
+        carriers[loser].__init__(feeds_by_name[loser])  # the carrier shows the page again
+        assert poll(loser) == 2  # read again, whole
+        with db.unit_of_work() as s:
+            assert s.get_one(Cursor, loser).value == feeds_by_name[loser][-1].event_id
+            rows = s.execute(select(StatusLogEntry.order_number, StatusLogEntry.raw_code,
+                                    StatusLogEntry.reason_code)
+                             .where(StatusLogEntry.source == EventSource.CARRIER_FEED)).all()
+        assert "entry_not_taken" not in {r.reason_code for r in rows}
+        assert sorted((r.order_number, r.raw_code) for r in rows) == sorted(
+            (o, c) for o in orders for c in ("1", "2"))  # each event logged, once
     finally:
         db.dispose()

@@ -12,6 +12,12 @@ from worker.service.runtime import Runtime
 
 __all__ = ["app"]  # `celery -A worker.tasks` and the CLI find the app here
 
+# A periodic task (a poll, the sweep, the SLA pass) stops itself within feeds.MAX_SECONDS and
+# holds its lease no longer. One past that is stuck, e.g. waiting for a reply on a database
+# connection that went silent (a partition): the soft limit rolls its transaction back and
+# frees the pool process for the work behind it long before the tasks' own limit (300 s).
+PERIODIC = {"soft_time_limit": feeds.MAX_SECONDS + 30, "time_limit": feeds.MAX_SECONDS + 60}
+
 
 def _beat(rt: Runtime, name: str = FLEET_HEARTBEAT) -> None:
     """Say this host consumed work (for `handoff check`)."""
@@ -25,28 +31,28 @@ def run_job(job_id: int) -> None:
     _beat(rt)
 
 
-@app.task(name="handoff.sweep", ignore_result=True)
+@app.task(name="handoff.sweep", ignore_result=True, **PERIODIC)
 def sweep() -> None:
     rt = runtime()
     sweeper.sweep(rt)
     _beat(rt)
 
 
-@app.task(name="handoff.poll_onestop", ignore_result=True)
+@app.task(name="handoff.poll_onestop", ignore_result=True, **PERIODIC)
 def poll_onestop() -> None:
     rt = runtime()
     feeds.poll_onestop(rt)
     _beat(rt, "poll:onestop")
 
 
-@app.task(name="handoff.poll_carrier", ignore_result=True)
+@app.task(name="handoff.poll_carrier", ignore_result=True, **PERIODIC)
 def poll_carrier() -> None:
     rt = runtime()
     feeds.poll_carrier(rt)
     _beat(rt, "poll:carrier")
 
 
-@app.task(name="handoff.mark_sla", ignore_result=True)
+@app.task(name="handoff.mark_sla", ignore_result=True, **PERIODIC)
 def mark_sla() -> None:
     rt = runtime()
     sla.mark(rt)

@@ -8,7 +8,9 @@ import logging
 from datetime import timedelta
 
 import pytest
+from psycopg import errors
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from tests.service.test_cod import fee
 from tests.service.test_handover import AGENCY, READY, _handoff, _make, _reasons
@@ -57,3 +59,34 @@ def test_a_failing_hook_neither_loses_nor_quarantines_the_event(
     assert not any("Bình" in m or "0912" in m for m in caplog.messages)
     with uow.read(world.rt) as s:  # its record stays open, for the desk to close
         assert [r.number for r in handover_views.open_records(s, AGENCY)] == [made.number]
+
+
+def _deadlock(*_: object) -> None:
+    raise OperationalError("UPDATE handover_records", None,
+                           errors.DeadlockDetected("deadlock detected"))
+
+
+@pytest.mark.parametrize("hook", ["handover", "cod"])
+def test_the_database_failing_in_a_hook_undoes_the_event_to_be_taken_again(
+        world: World, monkeypatch: pytest.MonkeyPatch, hook: str) -> None:
+    """A deadlock is no fault of the event: swallowed, the event would commit with its
+    record left open or its fee missed for good. It is raised out of the entry's
+    savepoint, so the feed gives the page up and reads it again whole."""
+    code = _handoff(world, 1)
+    _make(world, [code])
+    monkeypatch.setattr(*((handover, "_leave") if hook == "handover" else (cod, "_record")),
+                        _deadlock)
+    code_of_event = 1 if hook == "handover" else 6  # a pick-up; a fee collected
+    ev = TrackingEvent(event_id="ev1", order_number=f"{code}/R1", item_code="EB123456785VN",
+                       occurred_at=READY + timedelta(hours=1), raw_code=code_of_event,
+                       raw_text=f"mã {code_of_event}", known_code=True,
+                       status=Status.PICKED_UP if hook == "handover" else None,
+                       cod=None if hook == "handover" else CodEvent.COLLECTED)
+    before = _reasons(world, code)
+    with pytest.raises(OperationalError), uow.begin(world.rt) as s:
+        take_one(s, ev, lambda e: [apply_event(s, e)],
+                 lambda e: Described(f"event {e.event_id}", EventSource.CARRIER_FEED))
+    with world.rt.db.unit_of_work() as s:
+        h = s.scalar(select(Handoff).where(Handoff.dossier_code == code))
+        assert h is not None and h.status != Status.PICKED_UP  # rolled back, to be re-read
+    assert _reasons(world, code) == before  # neither logged nor quarantined

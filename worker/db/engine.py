@@ -18,6 +18,14 @@ from worker.db import clock
 LONG_READ = "handoff_long_read"
 
 
+# libpq's own checks of a PostgreSQL link, so a process waiting on a connection whose far
+# side is gone (a partition, a server restarted behind a firewall that dropped its state)
+# hears of it within about a minute instead of waiting for ever: TCP keepalive probes while
+# it waits for a reply, and a limit on how long sent data may stay unacknowledged.
+LINK_CHECKS = {"keepalives": 1, "keepalives_idle": 20, "keepalives_interval": 10,
+               "keepalives_count": 3, "tcp_user_timeout": 60_000}
+
+
 def make_engine(url: str) -> Engine:
     # hide_parameters: a failed statement's text never carries its bound values, which hold
     # names, phones and addresses; errors reach logs, ledger rows and pages.
@@ -28,7 +36,7 @@ def make_engine(url: str) -> Engine:
         _sqlite_tuning(engine)
         return engine
     engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
-                           hide_parameters=True)
+                           hide_parameters=True, connect_args=LINK_CHECKS)
     event.listen(engine, "handle_error", _redact_server_detail)
     clock.follow_engine(engine)  # stamps on the server's clock (worker/db/clock.py)
     return engine

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from worker.db.failures import database_trouble
 from worker.db.models import CodLedger, Handoff
 from worker.db.readable import read_rows
 from worker.domain.cod import CodEvent, not_remitted_detail
@@ -28,13 +29,17 @@ log = logging.getLogger(__name__)
 def record(session: Session, handoff: Handoff, ev: TrackingEvent) -> bool:
     """Record a fee event of `handoff`; whether it changed anything. In a savepoint of its
     own: a failure here is logged by id and never loses, nor quarantines, the event (which
-    the status log keeps: ops can record the fee by hand)."""
+    the status log keeps: ops can record the fee by hand). The database failing (a
+    deadlock, a lost connection) is raised: the event is rolled back and taken again whole,
+    never committed with its fee silently missed."""
     if ev.cod is None:
         return False
     try:
         with session.begin_nested():
             return _record(session, handoff, ev)
     except Exception as err:
+        if database_trouble(err):  # the database failing: the event is taken again whole
+            raise
         log.error("hand-off %s: COD event %s not recorded (%s)", handoff.id, ev.event_id,
                   type(err).__name__)
         return False

@@ -22,6 +22,7 @@ from datetime import datetime
 from sqlalchemy import ScalarSelect, select
 from sqlalchemy.orm import Session
 
+from worker.db.failures import database_trouble
 from worker.db.models import Handoff, HandoverRecord, HandoverRecordItem, utcnow
 from worker.domain.enums import EventSource
 from worker.domain.errors import InvalidInput
@@ -185,13 +186,17 @@ def leave_record(session: Session, handoff: Handoff, at: datetime,
     """After any status change (handoffs.set_status): a hand-off it settled (the courier
     took it, it ended, it was cancelled) leaves its open record, and the record closes once
     none is left. In a savepoint of its own: a failure here is logged by id and never undoes
-    the change, nor the carrier event that brought it."""
+    the change, nor the carrier event that brought it; the database failing (a deadlock, a
+    lost connection) is raised, so the change and the event are rolled back and taken again
+    whole rather than committed without their record kept right."""
     if not settled(handoff.direction, handoff.status):
         return
     try:
         with session.begin_nested():
             _leave(session, handoff, at, source)
     except Exception as err:
+        if database_trouble(err):  # the database failing: the whole change is retried
+            raise
         log.error("hand-off %s: not taken off its hand-over record (%s)", handoff.id,
                   type(err).__name__)
 

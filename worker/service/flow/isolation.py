@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exc
 from sqlalchemy.orm import Session
 
+from worker.db.failures import database_trouble as database_trouble  # (feeds use it)
 from worker.db.models import utcnow
 from worker.domain.enums import EventSource
 from worker.domain.reason_codes import ReasonCode, reason
@@ -52,32 +52,6 @@ def take_each(session: Session, things: list[Any], take: Callable[[Any], list[An
     for thing in things:
         ids += take_one(session, thing, take, describe) or []
     return ids
-
-
-# The database failing, whatever the entry: the connection lost or reset, a deadlock or a
-# serialization failure, a statement cancelled, a lock or the pool timed out, disk or memory
-# short (DBAPI OperationalError); the connection closed (InterfaceError); a session that
-# cannot go on after one of these (PendingRollbackError).
-_TROUBLE = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError,
-            exc.PendingRollbackError)
-_ENTRY_LIMITS = "54"  # SQLSTATE class program_limit_exceeded: a value too big for an index
-
-
-def database_trouble(err: BaseException) -> bool:
-    """Whether `err`, or an error it was raised while handling (a savepoint's rollback
-    failing after a lost connection raises InvalidRequestError), is the database failing
-    rather than the entry: taking it again later may well succeed."""
-    seen: set[int] = set()
-    current: BaseException | None = err
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, exc.DBAPIError) and current.connection_invalidated:
-            return True
-        sqlstate = getattr(getattr(current, "orig", None), "sqlstate", None) or ""
-        if isinstance(current, _TROUBLE) and not sqlstate.startswith(_ENTRY_LIMITS):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
 
 
 def take_one(session: Session, thing: Any, take: Callable[[Any], list[Any]],

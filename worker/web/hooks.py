@@ -75,8 +75,9 @@ def _take(rt: Runtime, msg_id: str, item: OnestopItem) -> dict[str, Any]:
     with uow.begin(rt) as s:  # what the item created is rung once it commits
         if not take_receipt(s, EventSource.WEBHOOK, msg_id):
             return {"outcome": IngestOutcome.DUPLICATE}
-        # in its own savepoint, like a feed item: whatever goes wrong, the item is
-        # quarantined in the status log and the sender gets an answer, not a 500
+        # in its own savepoint, like a feed item: whatever goes wrong with the item, it is
+        # quarantined in the status log and the sender gets an answer; the database failing
+        # is raised (nothing stored, a 5xx: the sender sends it again)
         jobs = take_one(s, item, take, lambda got: describe_item(got, EventSource.WEBHOOK))
     if jobs is None:
         return {"outcome": "quarantined",

@@ -12,8 +12,10 @@ push secret before anything here runs. Then, in one transaction:
   applied (a push secret speaks for one account's orders only);
 - the event goes through tracking.apply_event as a feed event does, so a milestone told by
   push and again by the feed is one applied event.
-The event is taken in its own savepoint (isolation.take_one): whatever goes wrong with it,
-it is quarantined in the status log and the carrier still gets its answer, never a 500.
+The event is taken in its own savepoint (isolation.take_one): whatever goes wrong with the
+event itself, it is quarantined in the status log and the carrier still gets its answer.
+The database failing (a deadlock, a lost connection) is no fault of the event: nothing is
+stored and the carrier is answered 503, so it sends the push again.
 """
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ class Stack:
     web_port: int = field(default_factory=free_port)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _logs: dict[str, IO[bytes]] = field(default_factory=dict)
-    _commands: dict[str, str] = field(default_factory=dict)  # name -> `handoff` command
+    _celery: set[str] = field(default_factory=set)  # names of the workers and beats
     # How long stop() lets each wave shut down before SIGKILL. The tests, whose checks are
     # done when they stop a stack, set it short (tests/conftest.py): a Celery worker's warm
     # shutdown takes 2-6 s, paid by every test that starts a stack.
@@ -143,7 +143,7 @@ class Stack:
         env.update(self.extra_env)
         return env
 
-    def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+    def _spawn(self, name: str, *args: str, celery: bool = False) -> subprocess.Popen[bytes]:
         self.home.mkdir(parents=True, exist_ok=True)
         out = open(self.home / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
         self._logs[name] = out
@@ -152,7 +152,8 @@ class Stack:
             stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.procs[name] = proc
-        self._commands[name] = args[0]
+        if celery:
+            self._celery.add(name)
         return proc
 
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -200,10 +201,11 @@ class Stack:
                                    f"{result.stdout[-1000:]}")
 
     def start_worker(self, name: str = "worker") -> None:
-        self._spawn(name, "worker", "-l", "INFO")
+        self._spawn(name, "worker", "-l", "INFO", celery=True)
 
     def start_beat(self, name: str = "beat") -> None:
-        self._spawn(name, "beat", "-l", "INFO", "-s", str(self.home / f"{name}-schedule"))
+        self._spawn(name, "beat", "-l", "INFO", "-s", str(self.home / f"{name}-schedule"),
+                    celery=True)
 
     def start_web(self) -> None:
         self._spawn("web", "web", "--port", str(self.web_port))
@@ -234,7 +236,7 @@ class Stack:
         too (a signal to the whole group) never finishes its warm shutdown; as `docker stop`
         does, the worker stops its own pool."""
         names = list(self.procs)[::-1]
-        celery = [n for n in names if self._commands.get(n) in ("worker", "beat")]
+        celery = [n for n in names if n in self._celery]
         for wave in (celery, [n for n in names if n not in celery]):
             procs = [self.procs.pop(name) for name in wave]
             for proc in procs:

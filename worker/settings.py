@@ -167,7 +167,8 @@ class Settings(BaseSettings):
     visibility_timeout: int = Field(default=3600, description=(
         "Redis visibility timeout in seconds; longer than any task."))
     task_time_limit: int = Field(default=300, description=(
-        "Hard time limit of one task in seconds (the soft limit is 30 s less)."))
+        "Hard time limit of one task in seconds (the soft limit is 30 s less). The feed "
+        "polls have their own: 90 s soft, 120 s hard (a poll stops itself at 60 s)."))
     worker_concurrency: int = Field(default=2, description=(
         "Pool processes per worker (scale out by running more workers)."))
 

@@ -3,7 +3,10 @@ Jobs a service creates are rung by its unit of work after commit, never here."""
 
 from __future__ import annotations
 
+from celery.exceptions import SoftTimeLimitExceeded
+
 from worker.bootstrap import runtime
+from worker.db import failures
 from worker.launch.celery_app import RUN_JOB, app
 from worker.launch.health import FLEET_HEARTBEAT, beat_heartbeat, host_heartbeat
 from worker.service.flow import feeds, sla
@@ -12,8 +15,12 @@ from worker.service.runtime import Runtime
 
 __all__ = ["app"]  # `celery -A worker.tasks` and the CLI find the app here
 
-# A periodic task (a poll, the sweep, the SLA pass) stops itself within feeds.MAX_SECONDS and
-# holds its lease no longer. One past that is stuck, e.g. waiting for a reply on a database
+# A task's soft time limit stops its work from outside: never taken for an entry's fault
+# (quarantined, the entry would be skipped), always raised through (worker/db/failures.py).
+failures.ABORTS.append(SoftTimeLimitExceeded)
+
+# A feed poll (all its accounts together) stops itself within feeds.MAX_SECONDS and holds its
+# lease no longer. One past that is stuck, e.g. waiting for a reply on a database
 # connection that went silent (a partition): the soft limit rolls its transaction back and
 # frees the pool process for the work behind it long before the tasks' own limit (300 s).
 PERIODIC = {"soft_time_limit": feeds.MAX_SECONDS + 30, "time_limit": feeds.MAX_SECONDS + 60}
@@ -31,7 +38,7 @@ def run_job(job_id: int) -> None:
     _beat(rt)
 
 
-@app.task(name="handoff.sweep", ignore_result=True, **PERIODIC)
+@app.task(name="handoff.sweep", ignore_result=True)
 def sweep() -> None:
     rt = runtime()
     sweeper.sweep(rt)
@@ -52,7 +59,7 @@ def poll_carrier() -> None:
     _beat(rt, "poll:carrier")
 
 
-@app.task(name="handoff.mark_sla", ignore_result=True, **PERIODIC)
+@app.task(name="handoff.mark_sla", ignore_result=True)
 def mark_sla() -> None:
     rt = runtime()
     sla.mark(rt)

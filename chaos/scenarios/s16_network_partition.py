@@ -160,8 +160,11 @@ def _dump(world: World, db: Database, orders: dict[str, dict], path: Path) -> No
         by_order.setdefault(r.order_number, []).append(r)
 
     def line(r: StatusLogEntry) -> str:
+        # a quarantine's parameters name the entry (an event id, an error type); others'
+        # may hold text from the carrier, left out of a file kept beside the logs
+        params = r.reason_params if r.reason_code == "entry_not_taken" else ""
         return (f"  log #{r.id} {r.source} status={r.status} raw={r.raw_code} "
-                f"applied={r.applied} reason={r.reason_code} {r.reason_params or ''} "
+                f"applied={r.applied} reason={r.reason_code} {params or ''} "
                 f"key={r.dedup_key} occurred={r.occurred_at.isoformat()} "
                 f"recorded={r.recorded_at.isoformat()}")
 

@@ -21,7 +21,7 @@ from worker.domain.model import Address, Contact, HandoffItem, HandoffKind
 from worker.domain.text import check_amount, check_moment, clean_text, safe_display
 from worker.domain.validation import check_dossier_code, normalize_phone
 
-# Longest accepted value per wire field: the database columns (worker/db/models.py).
+# Longest accepted value per wire field: the database columns (worker/db/models/).
 MAX_LEN = {
     "id": 80,
     "dossierCode": 80,

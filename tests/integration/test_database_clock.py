@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -47,4 +48,4 @@ def test_a_machine_clock_five_minutes_ahead_stamps_on_the_server_clock(pg_url: s
     assert seen["before"] - started > SKEW_S - 30
     assert abs(seen["after"] - seen["server"]) < 1.0  # ... its stamps are the server's
     assert abs(seen["after"] - time.time()) < 30
-    assert "clock is 300" in out.stderr and "ahead of the database server's" in out.stderr
+    assert re.search(r"clock is (29\d|30\d)\.\d s ahead of the database server's", out.stderr)

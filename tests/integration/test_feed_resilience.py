@@ -4,6 +4,7 @@ deadlock between two feeds never skips an entry."""
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
@@ -114,7 +115,8 @@ def test_two_feeds_deadlocking_on_postgresql_skip_no_event(pg_url, monkeypatch):
 
     def poll(name: str) -> int:
         rt = rts[name]
-        return feeds._poll(rt, name, partial(feeds._carrier_page, rt.default_account))
+        return feeds._poll(rt, name, partial(feeds._carrier_page, rt.default_account),
+                           time.monotonic() + feeds.MAX_SECONDS)
 
     try:
         with ThreadPoolExecutor(2) as pool:

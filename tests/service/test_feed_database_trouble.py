@@ -8,11 +8,10 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from psycopg import errors
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 
 from tests.service.world import World
+from tests.support.db_failures import deadlock
 from worker.db.models import Cursor, StatusLogEntry
 from worker.domain.model import FeedPage, TrackingEvent
 from worker.domain.statuses import Status
@@ -41,8 +40,7 @@ def test_a_deadlocked_page_is_read_again_whole_and_nothing_is_quarantined(
     def apply_or_deadlock(session, ev):  # type: ignore[no-untyped-def]
         if ev.event_id in deadlocks:
             deadlocks.remove(ev.event_id)
-            raise OperationalError("SELECT handoffs FOR UPDATE", None,
-                                   errors.DeadlockDetected("deadlock detected"))
+            raise deadlock()
         return apply(session, ev)
 
     monkeypatch.setattr(feeds, "apply_event", apply_or_deadlock)

@@ -8,13 +8,13 @@ import logging
 from datetime import timedelta
 
 import pytest
-from psycopg import errors
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from tests.service.test_cod import fee
 from tests.service.test_handover import AGENCY, READY, _handoff, _make, _reasons
 from tests.service.world import World
+from tests.support.db_failures import deadlock
 from worker.db.models import Handoff
 from worker.domain.cod import CodEvent
 from worker.domain.enums import EventSource
@@ -62,8 +62,7 @@ def test_a_failing_hook_neither_loses_nor_quarantines_the_event(
 
 
 def _deadlock(*_: object) -> None:
-    raise OperationalError("UPDATE handover_records", None,
-                           errors.DeadlockDetected("deadlock detected"))
+    raise deadlock("UPDATE handover_records")
 
 
 @pytest.mark.parametrize("hook", ["handover", "cod"])

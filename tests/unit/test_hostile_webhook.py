@@ -1,4 +1,5 @@
-"""/hooks/onestop against hostile bodies: an answer for each, never a 500, nothing lost."""
+"""/hooks/onestop against hostile bodies: an answer for each, never a 500, nothing lost; the
+database failing is a 503 the sender retries."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from integrations.onestop.webhooks import sign_webhook
 from simulators.serve import serve_in_thread
 from tests.fakes import ListBell
 from tests.onestop_items import numbered
+from tests.support.db_failures import deadlock
 from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
@@ -100,6 +102,32 @@ def test_an_item_whose_reading_hit_a_bug_is_quarantined_and_answered_200(
         assert s.scalar(select(Handoff)) is None
         note = s.scalars(select(StatusLogEntry.notes)).one()
     assert note.startswith("không xử lý được item hof_t040") and "ZeroDivisionError" in note
+
+
+def test_the_database_failing_is_answered_503_and_the_item_taken_when_sent_again(
+        served: tuple[str, Database], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deadlock while the item is taken is no fault of the item: nothing is stored (not
+    even its receipt), the sender is told to send it again, and the same message is then
+    taken."""
+    from worker.web import hooks
+
+    real, failing = hooks.ingest_item, [True]
+
+    def deadlocked(*args: object, **kwargs: object) -> object:
+        if failing.pop(0) if failing else False:
+            raise deadlock("INSERT INTO handoffs")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hooks, "ingest_item", deadlocked)
+    url, db = served
+    body = json.dumps(numbered(41)).encode()
+    r = httpx.post(url, content=body, headers=_signed(body, "msg_deadlock"))
+    assert r.status_code == 503 and r.json()["error"] == "unavailable", r.text
+    with db.unit_of_work() as s:
+        assert s.scalar(select(Handoff)) is None and s.scalar(select(Receipt)) is None
+        assert s.scalar(select(StatusLogEntry)) is None  # not quarantined
+    again = httpx.post(url, content=body, headers=_signed(body, "msg_deadlock"))
+    assert again.status_code == 200 and again.json()["outcome"] == "created", again.text
 
 
 def test_json_nested_100000_deep_is_refused_before_parsing(served: tuple[str, Database]) -> None:

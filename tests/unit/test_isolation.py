@@ -4,7 +4,8 @@ quarantined, so the caller's transaction (and its cursor) is given up."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -12,6 +13,8 @@ from psycopg import errors
 from sqlalchemy import select
 from sqlalchemy.exc import InvalidRequestError, OperationalError, PendingRollbackError
 
+from tests.support.db_failures import deadlock
+from worker.db import failures
 from worker.db.engine import Database
 from worker.db.models import Handoff, StatusLogEntry
 from worker.service.flow.isolation import Described, take_each
@@ -59,11 +62,6 @@ def test_when_even_the_quarantine_row_fails_the_unit_of_work_still_commits(
         assert list(s.scalars(select(Handoff.dossier_code))) == ["000.00.17.H19-201126-0003"]
 
 
-def _deadlock() -> OperationalError:
-    return OperationalError("SELECT handoffs FOR UPDATE", None,
-                            errors.DeadlockDetected("deadlock detected"))
-
-
 def _savepoint_lost() -> InvalidRequestError:
     """What a savepoint's rollback raises after the connection went: the lost connection
     is only its context."""
@@ -77,12 +75,35 @@ def _savepoint_lost() -> InvalidRequestError:
             return err
 
 
+def _sqlite(name: str, text: str) -> OperationalError:
+    err = sqlite3.OperationalError(text)
+    err.sqlite_errorname = name
+    return OperationalError("INSERT", None, err)
+
+
+class _Stopped(Exception):
+    """A task's time limit, as the process running the work registers it."""
+
+
+@pytest.fixture
+def stopped_registered() -> Iterator[None]:
+    failures.ABORTS.append(_Stopped)
+    yield
+    failures.ABORTS.remove(_Stopped)
+
+
 @pytest.mark.parametrize("trouble", [
-    _deadlock,
-    lambda: OperationalError("SELECT 1", None, errors.QueryCanceled("lock timeout")),
+    deadlock,
+    lambda: OperationalError("SELECT 1", None, errors.QueryCanceled("statement timeout")),
+    lambda: OperationalError("SELECT 1", None, errors.LockNotAvailable("lock timeout")),
     lambda: PendingRollbackError("Can't reconnect until invalid transaction is rolled back"),
     _savepoint_lost,
-], ids=["deadlock", "cancelled", "pending-rollback", "savepoint-after-lost-connection"])
+    lambda: _sqlite("SQLITE_BUSY", "database is locked"),
+    lambda: _sqlite("SQLITE_FULL", "database or disk is full"),
+    _Stopped,
+], ids=["deadlock", "cancelled", "lock-timeout", "pending-rollback",
+        "savepoint-after-lost-connection", "sqlite-busy", "sqlite-full", "task-stopped"])
+@pytest.mark.usefixtures("stopped_registered")
 def test_the_database_failing_is_raised_and_nothing_is_quarantined(
         sqlite_db: Database, trouble: Callable[[], Exception]) -> None:
     # quarantined, the entry would be skipped for good by the cursor moving past it
@@ -105,10 +126,19 @@ def test_the_database_failing_is_raised_and_nothing_is_quarantined(
         assert list(s.scalars(select(StatusLogEntry))) == []
 
 
-def test_an_entry_over_a_database_limit_is_still_quarantined(sqlite_db: Database) -> None:
+@pytest.mark.parametrize("own", [
+    lambda: OperationalError("INSERT", None, errors.ProgramLimitExceeded("index row")),
+    lambda: _sqlite("SQLITE_ERROR", "malformed JSON"),
+    lambda: OperationalError("INSERT", None, errors.OperationalError(
+        "number of parameters must be between 0 and 65535")),  # libpq's, no SQLSTATE
+], ids=["pg-index-row", "sqlite-malformed-json", "libpq-too-many-parameters"])
+def test_an_error_of_the_entry_itself_is_still_quarantined(
+        sqlite_db: Database, own: Callable[[], Exception]) -> None:
+    """An error not known to be the database failing is the entry's: counted the other
+    way, the entry would roll its page back on every poll and stop the feed for good."""
     def take(code: str) -> list:
-        if code == "huge":  # e.g. a value too big for an index: the entry's own doing
-            raise OperationalError("INSERT", None, errors.ProgramLimitExceeded("index row"))
+        if code == "huge":
+            raise own()
         s.add(_handoff(code))
         return []
 

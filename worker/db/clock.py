@@ -31,10 +31,11 @@ from sqlalchemy import event
 log = logging.getLogger(__name__)
 
 TRUSTED_S = 0.5  # clocks this close agree: no correction
+NOISE_S = 0.1  # a measurement this close to the offset applied changes nothing
 REFRESH_S = 60.0  # a process measures again at most this often (clocks drift, NTP steps)
 
-# one process-wide value, replaced whole (no lock: a pool process forked while another
-# thread held one would wait for ever)
+# one process-wide pair of values, each assigned at once (no lock: a pool process forked
+# while another thread held one would wait for ever)
 _state = {"offset": 0.0, "measured": float("-inf")}
 
 
@@ -51,11 +52,21 @@ def offset() -> float:
 
 
 def set_offset(seconds: float) -> None:
-    """Take a measured offset: kept only past TRUSTED_S; a change is logged once."""
-    kept = seconds if abs(seconds) > TRUSTED_S else 0.0
+    """Take a measured offset. Applied past TRUSTED_S, dropped again only under half of it
+    (an offset near the bound does not flip each minute), and a new measurement within
+    NOISE_S of the one applied changes nothing (a stamp never moves by measuring noise,
+    nor runs backwards by it); a change is logged once."""
     before = _state["offset"]
+    if before and abs(seconds) < TRUSTED_S / 2:
+        kept = 0.0
+    elif not before and abs(seconds) <= TRUSTED_S:
+        kept = 0.0
+    elif before and abs(seconds - before) < NOISE_S:
+        kept = before
+    else:
+        kept = seconds
     _state["offset"], _state["measured"] = kept, time.monotonic()
-    if abs(kept - before) > TRUSTED_S:
+    if kept != before and (not kept or not before or abs(kept - before) > TRUSTED_S):
         if kept:
             log.warning("this machine's clock is %.1f s %s the database server's: every "
                         "stamp uses the server's clock", abs(kept),

@@ -21,9 +21,11 @@ LONG_READ = "handoff_long_read"
 # libpq's own checks of a PostgreSQL link, so a process waiting on a connection whose far
 # side is gone (a partition, a server restarted behind a firewall that dropped its state)
 # hears of it within about a minute instead of waiting for ever: TCP keepalive probes while
-# it waits for a reply, and a limit on how long sent data may stay unacknowledged.
+# it waits for a reply, a limit on how long sent data may stay unacknowledged, and on how
+# long a connection may take to open. (A proxy in between, pgbouncer or HAProxy, keeps its
+# own side of the link alive: these see only that side.)
 LINK_CHECKS = {"keepalives": 1, "keepalives_idle": 20, "keepalives_interval": 10,
-               "keepalives_count": 3, "tcp_user_timeout": 60_000}
+               "keepalives_count": 3, "tcp_user_timeout": 60_000, "connect_timeout": 10}
 
 
 def make_engine(url: str) -> Engine:
@@ -117,11 +119,16 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._server_clock = not url.startswith("sqlite")  # measured on PostgreSQL
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
         session = self._sessions()
         try:
+            if self._server_clock and clock.due():
+                # the connection now, not at the first statement: its checkout measures
+                # the server's clock before this unit of work reads utcnow()
+                session.connection()
             yield session
             session.commit()
         except BaseException:

@@ -51,10 +51,10 @@ def beat_heartbeat(db: Database, *names: str) -> None:
 def liveness(settings: Settings, hostname: str | None = None) -> list[str]:
     """Plain reasons the system is not healthy; empty when it is."""
     db = Database(settings.resolved_database_url())
-    now = utcnow()
     problems: list[str] = []
     try:
         with uow.read(db) as s:
+            now = utcnow()  # after the connection: on the server's clock (worker/db/clock.py)
             own = host_heartbeat(hostname)
             beat = s.scalar(select(Heartbeat.at).where(Heartbeat.name == own))
             subject = f"worker {own.split(':', 1)[1]} (this container)"

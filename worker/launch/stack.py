@@ -219,42 +219,48 @@ class Stack:
         self.start_beat()
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        """Kill a process and its children (a prefork worker's pool), as a crash would."""
+        """SIGKILL: the process and its children (a prefork worker's pool), as a crash
+        would. Another signal (SIGTERM): the main process only, as `docker stop` does (a
+        worker whose pool got it too would never finish its warm shutdown), then SIGKILL to
+        the group if it has not left within 30 s."""
         proc = self.procs.pop(name)
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=30)
+        self._celery.discard(name)
+        self._end([proc], sig, 0.0 if sig == signal.SIGKILL else 30.0)
 
     def stop(self) -> None:
         """Workers and beats first (their tasks in flight still reach the web, simulators
         and stores), then the rest; each wave gets SIGTERM at once and shuts down side by
         side, and whatever has not left within `stop_grace` gets SIGKILL with its process
-        group.
-        SIGTERM goes to the main process only: a Celery worker whose pool processes get it
-        too (a signal to the whole group) never finishes its warm shutdown; as `docker stop`
-        does, the worker stops its own pool."""
+        group."""
         names = list(self.procs)[::-1]
         celery = [n for n in names if n in self._celery]
         for wave in (celery, [n for n in names if n not in celery]):
-            procs = [self.procs.pop(name) for name in wave]
-            for proc in procs:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(proc.pid, signal.SIGTERM)
-            deadline = time.monotonic() + self.stop_grace
-            for proc in procs:
-                try:
-                    proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=30)
+            self._end([self.procs.pop(name) for name in wave], signal.SIGTERM, self.stop_grace)
+        self._celery.clear()
         for f in self._logs.values():
             f.close()
         self._logs.clear()
         for port in (self.carrier_port, self.onestop_port, self.web_port):
             release_port(port)
+
+    @staticmethod
+    def _end(procs: list[subprocess.Popen[bytes]], sig: int, grace: float) -> None:
+        """`sig` to each main process (SIGKILL: to its whole group), a shared `grace` to
+        leave, then SIGKILL to each group: to what has not left, and to any child a main
+        process that did leave left behind."""
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                if sig == signal.SIGKILL:
+                    os.killpg(proc.pid, sig)
+                else:
+                    os.kill(proc.pid, sig)
+        deadline = time.monotonic() + grace
+        for proc in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
 
     # Simulator admin calls
     def carrier_admin(self, path: str, payload: dict | None = None) -> dict:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -39,6 +40,10 @@ from worker.web.bodies import BodyRefused, read_body
 
 log = logging.getLogger(__name__)
 
+# the database failing while the item was taken: nothing stored, the sender sends it again
+UNAVAILABLE = {"error": "unavailable",
+               "reason": "hệ thống tạm thời không lưu được mục này; hãy gửi lại sau ít phút"}
+
 
 async def onestop_hook(request: Request) -> JSONResponse:
     rt: Runtime = request.app.state.runtime
@@ -61,7 +66,11 @@ async def onestop_hook(request: Request) -> JSONResponse:
                              "reason": "thiếu id của mục (chuỗi hoặc số nguyên, tối đa 80 "
                                        "ký tự)"}, 422)
     msg_id = sanitize_text(headers.get(HEADER_ID), 120)
-    outcome = await run_in_threadpool(_take, rt, msg_id, item)
+    try:
+        outcome = await run_in_threadpool(_take, rt, msg_id, item)
+    except SQLAlchemyError as err:  # the database failing: nothing was stored
+        log.error("webhook %s not taken: %s", msg_id, type(err).__name__)  # the type only:
+        return JSONResponse(UNAVAILABLE, 503)  # its text may quote parameters; sent again
     return JSONResponse(outcome, 200)
 
 
@@ -77,7 +86,7 @@ def _take(rt: Runtime, msg_id: str, item: OnestopItem) -> dict[str, Any]:
             return {"outcome": IngestOutcome.DUPLICATE}
         # in its own savepoint, like a feed item: whatever goes wrong with the item, it is
         # quarantined in the status log and the sender gets an answer; the database failing
-        # is raised (nothing stored, a 5xx: the sender sends it again)
+        # is raised (nothing stored, a 503: the sender sends it again)
         jobs = take_one(s, item, take, lambda got: describe_item(got, EventSource.WEBHOOK))
     if jobs is None:
         return {"outcome": "quarantined",

@@ -27,7 +27,7 @@ CANCEL_PATH = "apiVNPostNGSP/p1.0/order/cancel"
 FIRST_CURSOR = "0" * 24
 MAX_PAGE_SIZE = 1000
 ACCEPTED, ALREADY_EXISTS = 100, 101
-# Longest text kept from a tracking doc (the columns of worker/db/models.py), largest code.
+# Longest text kept from a tracking doc (the columns of worker/db/models/), largest code.
 MAX_ITEM_CODE, MAX_POST_OFFICE, MAX_STATUS_TEXT, MAX_NOTES = 20, 40, 400, 2000
 MAX_STATUS_CODE = 10**9
 

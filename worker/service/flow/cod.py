@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from worker.db.failures import database_trouble
+from worker.db.failures import outside_failure
 from worker.db.models import CodLedger, Handoff
 from worker.db.readable import read_rows
 from worker.domain.cod import CodEvent, not_remitted_detail
@@ -38,7 +38,7 @@ def record(session: Session, handoff: Handoff, ev: TrackingEvent) -> bool:
         with session.begin_nested():
             return _record(session, handoff, ev)
     except Exception as err:
-        if database_trouble(err):  # the database failing: the event is taken again whole
+        if outside_failure(err):  # the database failing: the event is taken again whole
             raise
         log.error("hand-off %s: COD event %s not recorded (%s)", handoff.id, ev.event_id,
                   type(err).__name__)

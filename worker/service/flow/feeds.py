@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import random
 import time
 from functools import partial
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from worker.db.failures import database_trouble
 from worker.db.models import Cursor, utcnow
 from worker.domain.enums import EventSource
 from worker.domain.errors import HandoffError
@@ -19,7 +21,7 @@ from worker.service.flow.cursors import ACCOUNT_CURSOR_PREFIX as ACCOUNT_CURSOR_
 from worker.service.flow.cursors import CARRIER_CURSOR as CARRIER_CURSOR  # know them from here)
 from worker.service.flow.cursors import ONESTOP_CURSOR, carrier_cursor
 from worker.service.flow.ingest import describe_item, ingest_item
-from worker.service.flow.isolation import Described, database_trouble, take_each
+from worker.service.flow.isolation import Described, take_each
 from worker.service.flow.tracking import apply_event
 from worker.service.ledger import leases, uow
 
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_SECONDS = 60.0  # one poll never holds the lease longer than this
+MAX_SECONDS = 60.0  # one poll (all its accounts) never holds a lease longer than this
 
 
 def get_cursor(session: Session, name: str) -> str | None:
@@ -45,18 +47,22 @@ def set_cursor(session: Session, name: str, value: str) -> None:
 
 
 def poll_carrier(rt: Runtime) -> int:
-    """Read the tracking feed of every account to its end (each under its own lease and
-    cursor: one account's outage never holds up another's). Returns how many events."""
+    """Read the tracking feed of every account towards its end (each under its own lease
+    and cursor: one account's outage never holds up another's), all within MAX_SECONDS.
+    The accounts are taken in a random order, so when the time runs out (a backlog after
+    an outage) it is not always the same accounts that wait. Returns how many events."""
     with rt.db.unit_of_work() as s:
-        accounts = agencies.accounts(s, rt.settings)
+        accounts = list(agencies.accounts(s, rt.settings))
+    random.shuffle(accounts)
     default = rt.default_account.key
-    return sum(_poll(rt, carrier_cursor(a, default), partial(_carrier_page, a))
+    deadline = time.monotonic() + MAX_SECONDS
+    return sum(_poll(rt, carrier_cursor(a, default), partial(_carrier_page, a), deadline)
                for a in accounts)
 
 
 def poll_onestop(rt: Runtime) -> int:
     """Read the one-stop hand-off feed to its end. Returns how many items were read."""
-    return _poll(rt, ONESTOP_CURSOR, _onestop_page)
+    return _poll(rt, ONESTOP_CURSOR, _onestop_page, time.monotonic() + MAX_SECONDS)
 
 
 def _carrier_page(account: CarrierAccount, rt: Runtime, session: Session | None,  # type: ignore[no-untyped-def]
@@ -82,13 +88,15 @@ def _onestop_page(rt: Runtime, session: Session, cursor: str | None):  # type: i
     return len(page.items), page.next_cursor or cursor or "", apply, rt.settings.onestop_page_size
 
 
-def _poll(rt: Runtime, name: str, read_page) -> int:  # type: ignore[no-untyped-def]
+def _poll(rt: Runtime, name: str, read_page, deadline: float) -> int:  # type: ignore[no-untyped-def]
     lease = f"poll:{name}"
+    if time.monotonic() >= deadline:
+        return 0  # the poll's time is up: this feed is read at the next ring
     with leases.held(rt, lease) as got:
         if not got:
             return 0
-        total, started = 0, time.monotonic()
-        while time.monotonic() - started < MAX_SECONDS:
+        total = 0
+        while time.monotonic() < deadline:
             with rt.db.unit_of_work() as s:
                 cursor = get_cursor(s, name)
             try:

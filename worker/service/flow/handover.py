@@ -22,7 +22,7 @@ from datetime import datetime
 from sqlalchemy import ScalarSelect, select
 from sqlalchemy.orm import Session
 
-from worker.db.failures import database_trouble
+from worker.db.failures import outside_failure
 from worker.db.models import Handoff, HandoverRecord, HandoverRecordItem, utcnow
 from worker.domain.enums import EventSource
 from worker.domain.errors import InvalidInput
@@ -195,7 +195,7 @@ def leave_record(session: Session, handoff: Handoff, at: datetime,
         with session.begin_nested():
             _leave(session, handoff, at, source)
     except Exception as err:
-        if database_trouble(err):  # the database failing: the whole change is retried
+        if outside_failure(err):  # the database failing: the whole change is retried
             raise
         log.error("hand-off %s: not taken off its hand-over record (%s)", handoff.id,
                   type(err).__name__)

@@ -7,9 +7,10 @@ the delivery-status log says which entry it was and why, written in a savepoint 
 with only storable text, so even a poisoned entry cannot leave the transaction broken. The
 caller then moves its cursor past the entry as for any other.
 
-Trouble of the database itself is not the entry's doing and is never quarantined
-(`database_trouble`): it is raised, so the whole transaction is given up and the page (or
-webhook) is taken again later. Quarantined, such an entry would be lost: a deadlock
+Trouble of the database itself, or the work being stopped (a task's time limit), is not
+the entry's doing and is never quarantined (`worker/db/failures.outside_failure`): it is
+raised, so the whole transaction is given up and the page (or webhook) is taken again
+later. Quarantined, such an entry would be lost: a deadlock
 between two feeds' pages (each locks hand-offs in its own events' order) aborts only the
 victim's statement, so the page would commit without the entry and move its cursor past
 it for good (chaos scenario 16).
@@ -24,7 +25,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from worker.db.failures import database_trouble as database_trouble  # (feeds use it)
+from worker.db.failures import outside_failure
 from worker.db.models import utcnow
 from worker.domain.enums import EventSource
 from worker.domain.reason_codes import ReasonCode, reason
@@ -57,14 +58,14 @@ def take_each(session: Session, things: list[Any], take: Callable[[Any], list[An
 def take_one(session: Session, thing: Any, take: Callable[[Any], list[Any]],
              describe: Callable[[Any], Described]) -> list[int] | None:
     """The ids of the jobs the entry created; None when it was quarantined instead.
-    Raises what `database_trouble` says is the database failing, leaving the caller's
-    transaction to be rolled back."""
+    Raises a failure outside the entry (the database failing, the work stopped), leaving
+    the caller's transaction to be rolled back."""
     try:
         with session.begin_nested():
             jobs = take(thing)
             session.flush()
     except Exception as err:
-        if database_trouble(err):
+        if outside_failure(err):
             # not the entry's fault: quarantined, it would be skipped for good once the
             # caller commits (a deadlock aborts only this statement; the transaction
             # lives on and its cursor moves past the entry). The caller gives up instead.

@@ -84,10 +84,12 @@ def mark(rt: Runtime, now: datetime | None = None) -> MarkResult:
     (handoff_id, rule) would keep rows single anyway). The notifications are queued in the
     same transaction as the breaches and rung once it commits.
     """
-    now = as_utc(now or utcnow())  # any zone or year the CLI was given, as a storable moment
     with leases.held(rt, LEASE) as got:
         if not got:
             return MarkResult(ran=False)
+        # any zone or year the CLI was given, as a storable moment; else now, read after
+        # the lease's connection measured the server's clock (worker/db/clock.py)
+        now = as_utc(now or utcnow())
         result = MarkResult()
         with uow.begin(rt) as s:
             scan(s, now, limits_of(rt.settings), result)

@@ -57,9 +57,8 @@ def set_offset(seconds: float) -> None:
     NOISE_S of the one applied changes nothing (a stamp never moves by measuring noise,
     nor runs backwards by it); a change is logged once."""
     before = _state["offset"]
-    if before and abs(seconds) < TRUSTED_S / 2:
-        kept = 0.0
-    elif not before and abs(seconds) <= TRUSTED_S:
+    drop_under = TRUSTED_S / 2 if before else TRUSTED_S
+    if abs(seconds) <= drop_under:
         kept = 0.0
     elif before and abs(seconds - before) < NOISE_S:
         kept = before

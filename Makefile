@@ -61,7 +61,7 @@ test: $(STAMP) browser faketime audit
 
 # The fault-injection suite (chaos/): every scenario on real processes and the suite's own
 # redis-server and PostgreSQL cluster, one table, written with the machine to bench/CHAOS.md
-# (about 30 minutes on 2 cores). `make test` runs short versions of 1, 3, 6 and 9.
+# (about 35 minutes on 2 cores). `make test` runs short versions of 1, 3, 6 and 9.
 chaos: $(STAMP) faketime
 	$(BIN)/python -m chaos --out bench/CHAOS.md
 

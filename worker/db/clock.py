@@ -113,8 +113,8 @@ def measure_once(engine: Any) -> None:
     process (worker, beat), which has no database session of its own. In its main thread,
     before the worker forks its pool; never a thread of its own: one running while a
     process forks (inside libpq, or holding a lock libfaketime or the C library takes)
-    leaves the child waiting for ever on a lock nobody will release (seen: a worker that
-    never started its pool).
+    leaves the child waiting for ever on a lock nobody will release (seen once: a worker
+    with libfaketime preloaded hung in its start-up while such a thread ran).
     A database down changes nothing (the offset stays as it was)."""
     try:
         with engine.connect() as conn:

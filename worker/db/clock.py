@@ -21,7 +21,6 @@ Celery's expiry of a periodic ring is on the server's clock too
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -109,19 +108,18 @@ def follow_engine(engine: Any) -> None:
     event.listen(engine, "checkout", _checkout)
 
 
-def follow_in_thread(engine: Any) -> threading.Thread:
-    """A Celery main process (worker, beat) has no database session of its own: a daemon
-    thread measures every REFRESH_S on a connection of `engine` (PostgreSQL)."""
-
-    def loop() -> None:
-        while True:
-            try:
-                with engine.connect() as conn:
-                    set_offset(measure(conn.connection.dbapi_connection))
-            except Exception as err:  # noqa: BLE001 — a database down: try again later
-                log.debug("clock not measured: %s", type(err).__name__)
-            time.sleep(REFRESH_S)
-
-    thread = threading.Thread(target=loop, name="database-clock", daemon=True)
-    thread.start()
-    return thread
+def measure_once(engine: Any) -> None:
+    """Measure now on a connection of `engine` (PostgreSQL) and close it: for a Celery main
+    process (worker, beat), which has no database session of its own. In its main thread,
+    before the worker forks its pool; never a thread of its own: one running while a
+    process forks (inside libpq, or holding a lock libfaketime or the C library takes)
+    leaves the child waiting for ever on a lock nobody will release (seen once: a worker
+    with libfaketime preloaded hung in its start-up while such a thread ran).
+    A database down changes nothing (the offset stays as it was)."""
+    try:
+        with engine.connect() as conn:
+            set_offset(measure(conn.connection.dbapi_connection))
+    except Exception as err:  # noqa: BLE001 — the processes' own statements report it
+        log.debug("clock not measured: %s", type(err).__name__)
+    finally:
+        engine.dispose()

@@ -59,14 +59,15 @@ def _expiry_on_server_clock(headers: dict[str, Any] | None = None, **_: Any) -> 
 
 @worker_init.connect
 @beat_init.connect
-def _follow_server_clock(**_: Any) -> None:
-    """A worker's main process and beat open no database session of their own: a thread
-    keeps their clock offset measured (pool processes measure on their connections)."""
+def _measure_server_clock(**_: Any) -> None:
+    """A worker's main process and beat open no database session of their own: their clock
+    offset is measured once as they start, in their main thread (before the pool forks).
+    Pool processes measure on their own connections, again every minute."""
     from worker.settings import get_settings  # read when a process starts, not at import
 
     url = get_settings().resolved_database_url()
     if not url.startswith("sqlite"):  # the embedded default: one machine, one clock
-        clock.follow_in_thread(make_engine(url))
+        clock.measure_once(make_engine(url))
 
 
 class CeleryBell(Bell):

@@ -115,10 +115,11 @@ def measure_once(engine: Any) -> None:
     process forks (inside libpq, or holding a lock libfaketime or the C library takes)
     leaves the child waiting for ever on a lock nobody will release (seen once: a worker
     with libfaketime preloaded hung in its start-up while such a thread ran).
-    A database down changes nothing (the offset stays as it was)."""
+    A database down changes nothing (the offset stays as it was). The measuring itself is
+    `follow_engine`'s, on the connection's checkout (make_engine installs it)."""
     try:
-        with engine.connect() as conn:
-            set_offset(measure(conn.connection.dbapi_connection))
+        with engine.connect():
+            pass
     except Exception as err:  # noqa: BLE001 — the processes' own statements report it
         log.debug("clock not measured: %s", type(err).__name__)
     finally:

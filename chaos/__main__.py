@@ -1,7 +1,9 @@
-"""`python -m chaos [--short] [--only 1,3,6] [--out bench/CHAOS.md] [--no-pii] [--keep]`:
-run the scenarios one after another, each in its own worlds under a temporary folder, print
-the table, write it with the machine it ran on to --out, exit 1 unless every scenario that
-ran passed. A scenario that raises is a failed row (the error in its notes); one the machine
+"""`python -m chaos [--short] [--only 1,3,6] [--out bench/CHAOS.md] [--no-pii] [--keep]
+[--lanes 1|2]`: run the scenarios one after another, each in its own worlds under a
+temporary folder (with two lanes, the default, those that mostly wait on a held fault run
+one after another in a second process beside the rest: chaos/lanes.py), print the table,
+write it with the machine it ran on to --out, exit 1 unless every scenario that ran
+passed. A scenario that raises is a failed row (the error in its notes); one the machine
 cannot stage is "not run: why". Last, unless --no-pii: the row "Personal data", failed when
 any seeded marker (chaos/pii.py) showed in a log, a page, a CSV, a metric or an error.
 """
@@ -23,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from chaos import pii
+from chaos import lanes, pii
 from chaos.measure import Row, Scenario
 from chaos.scenarios import SCENARIOS, missing
 from chaos.servers import pg_bin, redis_bin
@@ -146,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="write the table there too")
     parser.add_argument("--no-pii", action="store_true", help="skip the personal-data scan")
     parser.add_argument("--keep", action="store_true", help="keep the worlds' folders")
+    parser.add_argument("--lanes", type=int, choices=(1, 2), default=2,
+                        help="2: the scenarios that mostly wait run in a second process "
+                             "beside the others (default); 1: all one after another")
+    parser.add_argument("--rows-json", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
         wanted = {int(x) for x in args.only.split(",") if x.strip()} or set(SCENARIOS)
@@ -154,18 +160,37 @@ def main(argv: list[str] | None = None) -> int:
     unknown = wanted - set(SCENARIOS)
     if unknown:
         parser.error(f"--only: no scenario {sorted(unknown)} (there are {sorted(SCENARIOS)})")
+    here, beside = lanes.split(sorted(wanted), args.lanes)
     base = Path(tempfile.mkdtemp(prefix="chaos-"))
     pii_found: list[str] | None = None if args.no_pii else []
     rows: list[Row] = []
     started = time.monotonic()
-    for number in sorted(wanted):
-        scenario = SCENARIOS[number]
-        size = scenario.short if args.short else scenario.full
-        print(f"[chaos] {number}. {scenario.name} {size} …", file=sys.stderr, flush=True)
-        row = run_scenario(scenario, size, base / f"s{number:02d}", pii_found)
-        rows.append(row)
-        print(f"[chaos]    {row.result()} in {row.elapsed_s:.0f} s {row.notes}",
-              file=sys.stderr, flush=True)
+    side = (lanes.SideLane(beside, short=args.short, pii=not args.no_pii, keep=args.keep)
+            if beside else None)
+    try:
+        for number in here:
+            scenario = SCENARIOS[number]
+            size = scenario.short if args.short else scenario.full
+            print(f"[chaos] {number}. {scenario.name} {size} …", file=sys.stderr, flush=True)
+            row = run_scenario(scenario, size, base / f"s{number:02d}", pii_found)
+            rows.append(row)
+            print(f"[chaos]    {number}. {row.result()} in {row.elapsed_s:.0f} s {row.notes}",
+                  file=sys.stderr, flush=True)
+        if side is not None:
+            side_rows, side_pii = side.rows()
+            rows = sorted(rows + side_rows, key=lambda r: r.number)
+            if pii_found is not None:
+                pii_found.extend(side_pii)
+    finally:
+        if side is not None:
+            side.stop()
+    if args.rows_json is not None:  # a second lane: its parent makes the table
+        lanes.write_rows(args.rows_json, rows, pii_found)
+        if args.keep:
+            print(f"[chaos] second lane's worlds kept in {base}", file=sys.stderr)
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+        return 0
     if pii_found is not None:
         rows.append(pii_row(pii_found, len(rows)))
     total = time.monotonic() - started
@@ -175,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         size_name = "short" if args.short else "full"
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(f"# Chaos suite ({size_name} sizes)\n\n{text}\n\n## Machine\n\n"
-                            f"{machine(total)}\n", encoding="utf-8")
+                            f"{machine(total)}\n{lanes.describe(rows, beside)}\n",
+                            encoding="utf-8")
     if args.keep:
         print(f"[chaos] worlds kept in {base}", file=sys.stderr)
     else:

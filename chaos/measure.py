@@ -164,3 +164,7 @@ class Scenario:
     short: dict[str, Any]
     run: Callable[..., Row]
     needs: tuple[str, ...] = ("pg_bin", "redis_bin")
+    # True when most of its time is a fault held for a fixed time (an outage, a silence, a
+    # full disk, a partition) with the worker waiting: `make chaos` runs such scenarios in
+    # a second process beside the busy ones (chaos.lanes)
+    mostly_waits: bool = False

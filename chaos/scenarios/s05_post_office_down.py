@@ -181,4 +181,5 @@ SCENARIO = Scenario(
     full={"handoffs": 300, "down_s": 300, "retry_after": 30, "backoff_base": 5,
           "backoff_max": 60},
     short={"handoffs": 40, "down_s": 20, "retry_after": 5, "backoff_base": 0.5,
-           "backoff_max": 20})
+           "backoff_max": 20},
+    mostly_waits=True)

@@ -116,4 +116,4 @@ class _Arrivals(threading.Thread):
 SCENARIO = Scenario(number=7, name=NAME,
                     full={"handoffs": 600, "silences": 3, "silence_s": 30, "webhooks": 10},
                     short={"handoffs": 100, "silences": 1, "silence_s": 15, "webhooks": 5},
-                    run=run)
+                    run=run, mostly_waits=True)

@@ -188,4 +188,5 @@ def _dump(world: World, db: Database, orders: dict[str, dict], path: Path) -> No
 
 
 SCENARIO = Scenario(number=16, name=NAME, full={"handoffs": 400, "down_s": 30},
-                    short={"handoffs": 100, "down_s": 8}, run=run)
+                    short={"handoffs": 100, "down_s": 8}, run=run,
+                    mostly_waits=True)

@@ -171,6 +171,13 @@ class Settings(BaseSettings):
         "polls have their own: 90 s soft, 120 s hard (a poll stops itself at 60 s)."))
     worker_concurrency: int = Field(default=2, description=(
         "Pool processes per worker (scale out by running more workers)."))
+    job_batch: int = Field(default=16, ge=1, le=500, description=(
+        "Ledger rows per bell message: a pool process takes them together (1: one message "
+        "and one task per row)."))
+    job_threads: int = Field(default=8, ge=1, le=32, description=(
+        "Rows of one bell message a pool process runs at once, each call to the post office "
+        "or the one-stop on a thread of its own (1: one after another). Keep it at most the "
+        "database pool of a process (10 connections)."))
 
     # Web
     web_host: str = Field(default="127.0.0.1", description=(

@@ -3,11 +3,13 @@ Jobs a service creates are rung by its unit of work after commit, never here."""
 
 from __future__ import annotations
 
+import time
+
 from celery.exceptions import SoftTimeLimitExceeded
 
 from worker.bootstrap import runtime
 from worker.db import failures
-from worker.launch.celery_app import RUN_JOB, app
+from worker.launch.celery_app import RUN_JOB, RUN_JOBS, app
 from worker.launch.health import FLEET_HEARTBEAT, beat_heartbeat, host_heartbeat
 from worker.service.flow import feeds, sla
 from worker.service.jobs import runner, sweeper
@@ -26,15 +28,33 @@ failures.ABORTS.append(SoftTimeLimitExceeded)
 PERIODIC = {"soft_time_limit": feeds.MAX_SECONDS + 30, "time_limit": feeds.MAX_SECONDS + 60}
 
 
+# A heartbeat is a write: once per process in this many seconds is plenty for `handoff
+# check` (it looks for one within a minute), where one per ledger row was a transaction
+# for every row run.
+BEAT_EVERY_S = 5.0
+_last_beat: dict[str, float] = {}
+
+
 def _beat(rt: Runtime, name: str = FLEET_HEARTBEAT) -> None:
-    """Say this host consumed work (for `handoff check`)."""
+    """Say this host consumed work (for `handoff check`), at most every BEAT_EVERY_S."""
+    now = time.monotonic()
+    if now - _last_beat.get(name, -BEAT_EVERY_S) < BEAT_EVERY_S:
+        return
     beat_heartbeat(rt.db, name, host_heartbeat())
+    _last_beat[name] = now
 
 
 @app.task(name=RUN_JOB, ignore_result=True)
 def run_job(job_id: int) -> None:
     rt = runtime()
     runner.run_job(rt, job_id)
+    _beat(rt)
+
+
+@app.task(name=RUN_JOBS, ignore_result=True)
+def run_jobs(job_ids: list[int]) -> None:
+    rt = runtime()
+    runner.run_jobs(rt, [int(i) for i in job_ids])
     _beat(rt)
 
 

@@ -1,6 +1,7 @@
 """Push-backs of one hand-off reach the one-stop in the order they were applied: a later
 push is not taken while an earlier one of the same hand-off is still pending (it waits a
-second and is rung again by the sweep); a dead earlier push holds nothing back."""
+second), and is rung as soon as the earlier one is answered, not on the sweep's next round;
+a dead earlier push holds nothing back."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ def test_a_later_push_rung_first_waits_for_the_earlier_one(world: World) -> None
     assert waiting.next_attempt_at > before and waiting.rung_at is None
 
     run_job(world.rt, accepted)
-    world.later(1)  # the sweep rings the waiting push again
+    assert world.bell.take() == [picked]  # answered: the next one is rung at once, due now
+    run_job(world.rt, picked)
     assert world.onestop.statuses(code) == ["accepted", "picked_up"]
     assert [j.state for j in world.jobs("push_status")] == ["done", "done"]
 
@@ -49,6 +51,7 @@ def test_a_push_waiting_for_its_retry_holds_back_the_later_ones(world: World) ->
     run_job(world.rt, accepted)  # fails, waits for its backoff
     run_job(world.rt, picked)
     assert world.onestop.pushes == []
+    assert world.bell.take() == []  # a retry is not an answer: the later one still waits
     for _ in range(3):  # the later push is rung first (due first) and still waits its turn
         world.later(60)
     assert world.onestop.statuses(code) == ["accepted", "picked_up"]
@@ -60,6 +63,7 @@ def test_a_dead_earlier_push_does_not_hold_back_the_later_ones(world: World) -> 
     code, _, accepted, picked = _accepted_then_picked_up(world)
     world.onestop.faults.fail_next("push", PermanentError("HTTP 422: trạng thái không hợp lệ"))
     run_job(world.rt, accepted)
+    assert world.bell.take() == [picked]  # the dead one is settled: the next goes now
     run_job(world.rt, picked)
     assert world.onestop.statuses(code) == ["picked_up"]
     assert [j.state for j in world.jobs("push_status")] == ["dead", "done"]

@@ -16,11 +16,14 @@ from worker.db import clock
 from worker.db.engine import Database, make_engine
 from worker.ports.bell import Bell
 from worker.service import ledger
+from worker.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# The name every ring sends; worker/tasks.py registers the task under it.
+# The names rings send: one row, or the rows of one message (worker/tasks.py registers
+# the tasks under them).
 RUN_JOB = "handoff.run_job"
+RUN_JOBS = "handoff.run_jobs"
 
 
 
@@ -71,22 +74,28 @@ def _measure_server_clock(**_: Any) -> None:
 
 
 class CeleryBell(Bell):
-    """The production bell: one broker message per job, sent by task name."""
+    """The production bell: one broker message per `job_batch` rows (a pool process runs
+    them side by side, worker/service/jobs/runner.py `run_jobs`), sent by task name."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, settings: Settings, db: Database) -> None:
         self.db = db
+        self.batch = settings.job_batch
 
     def ring(self, job_ids: Sequence[int]) -> int:
-        """A failed publish is only logged: the row stays due and the sweep rings it again."""
+        """A failed publish is only logged: the rows stay due and the sweep rings them again."""
         ids = [i for i in job_ids if i is not None]
         sent = 0
-        for job_id in ids:
+        while sent < len(ids):
+            chunk = ids[sent:sent + self.batch]
             try:
-                app.send_task(RUN_JOB, args=(job_id,), retry=False)
-                sent += 1
-            except Exception as err:  # broker down: the row stays due in the ledger
-                log.warning("could not ring job %s: %s", job_id, type(err).__name__)
+                if len(chunk) == 1:
+                    app.send_task(RUN_JOB, args=(chunk[0],), retry=False)
+                else:
+                    app.send_task(RUN_JOBS, args=(chunk,), retry=False)
+            except Exception as err:  # broker down: the rows stay due in the ledger
+                log.warning("could not ring jobs %s: %s", chunk, type(err).__name__)
                 break
+            sent += len(chunk)
         if sent:
             with self.db.unit_of_work() as s:
                 ledger.mark_rung(s, ids[:sent])

@@ -7,6 +7,7 @@ hands its production factories to `build_runtime`; a test passes fakes ready-mad
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -36,7 +37,7 @@ class Factories:
     carriers: Mapping[str, CarrierFactory] = field(default_factory=dict)
     onestop: Callable[[Settings], OnestopPort] | None = None
     notifier: Callable[[Settings], NotifierPort] | None = None
-    bell: Callable[[Database], Bell] | None = None
+    bell: Callable[[Settings, Database], Bell] | None = None
     limiter: Callable[[Settings, Database], RateLimiter] | None = None
 
 
@@ -58,6 +59,9 @@ class Runtime:
         self._notifier = notifier
         self._bell = bell
         self._limiter = limiter
+        # the rows of one bell message run on threads of one process (jobs/runner.py): an
+        # adapter is built, or rebuilt for new credentials, by one of them at a time
+        self._building = threading.RLock()
 
     def __repr__(self) -> str:
         return f"Runtime(db={self.db.engine.url!r})"  # the URL repr hides the password
@@ -77,38 +81,43 @@ class Runtime:
         if factory is None:
             raise InvalidInput(f"tài khoản {account.key}: không có tuyến '{account.route}'; "
                                f"chỉ có: {choices()}", field="route", code="agency.choice")
-        known = self._carriers.get(account.key)
-        if known is None or getattr(known, "account", account) != account:
-            if known is not None:  # credentials or quota changed: a fresh client
-                known.close()
-            known = factory(self.settings, account, self.limiter)
-            self._carriers[account.key] = known
-        return known
+        with self._building:
+            known = self._carriers.get(account.key)
+            if known is None or getattr(known, "account", account) != account:
+                if known is not None:  # credentials or quota changed: a fresh client
+                    known.close()
+                known = factory(self.settings, account, self.limiter)
+                self._carriers[account.key] = known
+            return known
 
     @property
     def limiter(self) -> RateLimiter:
-        if self._limiter is None:
-            self._limiter = _built(self.factories.limiter, "quota limiter")(self.settings,
-                                                                           self.db)
-        return self._limiter
+        with self._building:
+            if self._limiter is None:
+                self._limiter = _built(self.factories.limiter, "quota limiter")(self.settings,
+                                                                               self.db)
+            return self._limiter
 
     @property
     def onestop(self) -> OnestopPort:
-        if self._onestop is None:
-            self._onestop = _built(self.factories.onestop, "one-stop")(self.settings)
-        return self._onestop
+        with self._building:
+            if self._onestop is None:
+                self._onestop = _built(self.factories.onestop, "one-stop")(self.settings)
+            return self._onestop
 
     @property
     def notifier(self) -> NotifierPort:
-        if self._notifier is None:
-            self._notifier = _built(self.factories.notifier, "notifier")(self.settings)
-        return self._notifier
+        with self._building:
+            if self._notifier is None:
+                self._notifier = _built(self.factories.notifier, "notifier")(self.settings)
+            return self._notifier
 
     @property
     def bell(self) -> Bell:
-        if self._bell is None:
-            self._bell = _built(self.factories.bell, "bell")(self.db)
-        return self._bell
+        with self._building:
+            if self._bell is None:
+                self._bell = _built(self.factories.bell, "bell")(self.settings, self.db)
+            return self._bell
 
     def close(self) -> None:
         for port in (*self._carriers.values(), *self._given.values(), self._onestop,

@@ -36,10 +36,13 @@ def perform(ports: Ports, push: StatusPush) -> bool:
 
 
 def settle(step: Step, job: ledger.Claimed, had_it_already: bool) -> None:
-    """Nothing more to do: the one-stop has the status."""
+    """The one-stop has the status: the hand-off's next one goes now (not on a timer)."""
+    ledger.ring_next(step.session, job)
 
 
 def settle_failure(step: Step, job: ledger.Claimed, failure: HandoffError,
                    duration_ms: int | None) -> None:
-    # a dead push flags the hand-off (SLA rule push_failed) until it is replayed
+    # a dead push flags the hand-off (SLA rule push_failed) until it is replayed; the
+    # statuses after it still go (its ordering rule waits only for pending ones)
     dead(step, job, failure, duration_ms)
+    ledger.ring_next(step.session, job)

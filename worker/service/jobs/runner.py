@@ -1,13 +1,19 @@
-"""Running one ledger row: claim and prepare, perform outside any transaction, then settle
-(done, retry with backoff, or failed for good), whatever its kind."""
+"""Running ledger rows: claim and prepare, perform outside any transaction, then settle
+(done, retry with backoff, or failed for good), whatever its kind; one row, or the rows of
+one bell message side by side (`run_jobs`)."""
 
 from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from worker.domain.enums import AttemptOutcome
+from sqlalchemy import select
+
+from worker.db import failures
+from worker.db.models import Job, utcnow
+from worker.domain.enums import AttemptOutcome, JobState
 from worker.domain.errors import HandoffError, PermanentError, TransientError
 from worker.domain.privacy import scrub
 from worker.domain.rules import backoff_seconds
@@ -24,6 +30,53 @@ log = logging.getLogger(__name__)
 
 # why a row is dead whose last try never settled (ledger.claim: `lost`)
 LOST_VI = "lần thử cuối bị gián đoạn (tiến trình xử lý dừng đột ngột khi đang gửi)"
+
+
+def run_jobs(rt: Runtime, job_ids: list[int]) -> None:
+    """The rows of one bell message, up to `job_threads` at once, each exactly as `run_job`
+    runs it: its own claim (the conditional UPDATE still decides who runs it), call and
+    settle, so nothing about one row depends on the others. Concurrency only overlaps
+    their waits on the post office, the one-stop and the database.
+
+    A row whose last try never settled (its lease ran out: the process running it died) may
+    be what killed that process. It runs last, alone, once the others are settled, so a
+    poison row can take down no other row's try a second time; the bound on its tries
+    (`ledger.claim`) then ends it as it would with one row per task.
+    """
+    ids = list(dict.fromkeys(job_ids))
+    if len(ids) == 1:
+        run_job(rt, ids[0])
+        return
+    threads = min(rt.settings.job_threads, len(ids))
+    suspects = _unsettled(rt, ids) if threads > 1 else set()
+    rest = [i for i in ids if i not in suspects]
+    if threads > 1 and len(rest) > 1:
+        with ThreadPoolExecutor(threads, thread_name_prefix="job") as pool:
+            list(pool.map(lambda i: _run_caught(rt, i), rest))
+    else:
+        for job_id in rest:
+            _run_caught(rt, job_id)
+    for job_id in sorted(suspects):
+        _run_caught(rt, job_id)
+
+
+def _unsettled(rt: Runtime, ids: list[int]) -> set[int]:
+    """The rows among `ids` whose last try was claimed and never settled."""
+    with uow.read(rt) as session:
+        return set(session.scalars(select(Job.id).where(
+            Job.id.in_(ids), Job.state == JobState.PENDING,
+            Job.locked_until.is_not(None), Job.locked_until < utcnow())))
+
+
+def _run_caught(rt: Runtime, job_id: int) -> None:
+    """One row of a batch: its failure (the database away, say) is logged and left to the
+    row's lease and the sweep, never taken out on the rows beside it."""
+    try:
+        run_job(rt, job_id)
+    except Exception as err:
+        if isinstance(err, tuple(failures.ABORTS)):  # the task's time is up: stop here
+            raise
+        log.warning("job %s not run: %s", job_id, scrub(f"{type(err).__name__}: {err}"))
 
 
 def run_job(rt: Runtime, job_id: int) -> None:

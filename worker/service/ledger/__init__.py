@@ -135,6 +135,25 @@ def claim(session: Session, job_id: int, lease: float, *, waits: OrderingRule,
     return Claimed(job.id, job.kind, job.handoff_id, dict(job.payload), job.attempts, lost)
 
 
+def ring_next(session: Session, claimed: Claimed) -> Job | None:
+    """Once a job of an ordered kind is settled (done or dead), the hand-off's next pending
+    job of that kind: made due now if it never ran (it waited only for its turn, see
+    `claim`) and collected to be rung after commit, so it goes out as soon as this one is
+    answered instead of on the sweep's next round. A retry keeps its backoff. The caller
+    holds the hand-off's lock, which every claim takes first: no one claims it meanwhile."""
+    now = utcnow()
+    job = session.scalar(select(Job).where(
+        Job.handoff_id == claimed.handoff_id, Job.kind == claimed.kind,
+        Job.state == JobState.PENDING, Job.id > claimed.id).order_by(Job.id).limit(1))
+    if job is None:
+        return None
+    if job.attempts == 0 and job.next_attempt_at > now:
+        job.next_attempt_at = now
+    if job.next_attempt_at <= now:
+        collect(session, job)
+    return job
+
+
 def has_job(session: Session, handoff_id: int, kind: JobKind,
             *where: ColumnElement[bool]) -> bool:
     """Whether the hand-off has a job of `kind` meeting `where` (for ordering rules)."""

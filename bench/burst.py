@@ -1,0 +1,123 @@
+"""Benchmarks 1, 2, 7 and 8 of the performance issue: a burst of result-ready hand-offs put
+in the one-stop feed at once, on a deployment of the chaos suite's kind (chaos/world.py:
+the real worker, beat, web and both simulators as processes, with its own redis-server and
+PostgreSQL cluster, or the embedded default), timed from the moment they are in the feed
+to the moment the post office has accepted every order.
+
+    python -m bench.burst --handoffs 1000 [--workers 1] [--concurrency 2]
+                         [--backend redis+pg|embedded] [--quota 200] [--latency-ms 50]
+
+Prints one JSON line: the rate of orders accepted (per second, over the run and over its
+busiest stretch), duplicates at the post office, 429s, and the peak memory (VmHWM) of every
+worker process. bench/run.py runs it in the combinations `make bench` reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from chaos.measure import count_duplicate_orders
+from chaos.world import World
+from worker.db.models import Job
+from worker.domain.enums import JobKind, JobState
+
+
+def _accepted(world: World) -> int:
+    """Posts done: the post office has answered with an order (or recognised it)."""
+    with world.db().unit_of_work() as s:
+        return int(s.scalar(select(func.count()).select_from(Job).where(
+            Job.kind == JobKind.POST_ORDER, Job.state == JobState.DONE)) or 0)
+
+
+def _peak_rss_mb(pids: list[int]) -> dict[int, float]:
+    """Each process's peak resident memory so far (VmHWM), in MB."""
+    out: dict[int, float] = {}
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    out[pid] = int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return out
+
+
+def burst(handoffs: int, *, workers: int = 1, concurrency: int = 2, backend: str = "redis+pg",
+          quota: float = 10_000.0, office_quota: float | None = None,
+          latency_ms: float = 0.0, timeout: float = 1800.0,
+          extra_env: dict[str, str] | None = None, home: Path | None = None) -> dict[str, Any]:
+    """Run one burst; its figures."""
+    home = home or Path(tempfile.mkdtemp(prefix="bench-burst-"))
+    env = {"HANDOFF_WORKER_CONCURRENCY": str(concurrency),
+           "HANDOFF_POLL_ONESTOP_EVERY": "1", "HANDOFF_CARRIER_QUOTA_PER_SECOND": str(quota),
+           **(extra_env or {})}
+    from worker.launch.stack import EXAMPLE_AGENCIES
+    agencies = json.loads(EXAMPLE_AGENCIES.read_text(encoding="utf-8"))
+    own = {code: {**entry, "quota_per_second": quota} for code, entry in agencies.items()}
+    with World(home, backend=backend, workers=workers, extra_env=env,
+               extra_agencies=own) as world:
+        world.start()
+        world.stack.carrier_admin("faults", {"latency_ms": latency_ms})
+        if office_quota:  # the post office's own limit, per account: 429 above it
+            keys = {e.get("customer_key") or e.get("consumer_key") for e in own.values()}
+            world.stack.carrier_admin("quota", {"limit_per_s": {
+                k: office_quota for k in keys | {"demo-key"} if k}})
+        world.seed(handoffs)  # in the one-stop's feed, all at once
+        started = time.monotonic()
+        marks: list[tuple[float, int]] = []
+        done = 0
+        while done < handoffs and time.monotonic() - started < timeout:
+            time.sleep(0.5)
+            done = _accepted(world)
+            marks.append((time.monotonic() - started, done))
+        took = marks[-1][0]
+        pids = [p for name in world.worker_names for p in
+                (world.worker_pids(name)[0], *world.worker_pids(name)[1])]
+        rss = _peak_rss_mb(pids)
+        carrier = world.stack.carrier_admin("stats")
+        meter = world.stack.carrier_admin("quota")
+    first = next((t for t, n in marks if n > 0), took)
+    return {
+        "handoffs": handoffs, "accepted": done, "seconds": round(took, 1),
+        "first_accepted_s": round(first, 1),
+        "rate": round(done / took, 1) if took else 0.0,
+        # the rate once orders flow: from the first accepted to the last
+        "flowing_rate": round(done / max(took - first, 0.5), 1),
+        "duplicate_orders": count_duplicate_orders(carrier["orders_by_number"]),
+        "answered_429": int(sum(a.get("throttled", 0)
+                                for a in meter.get("accounts", {}).values())),
+        "max_per_second": {k: a.get("max_per_second") for k, a in
+                           meter.get("accounts", {}).items()},
+        "peak_rss_mb": {str(k): round(v, 1) for k, v in rss.items()},
+        "workers": workers, "concurrency": concurrency, "backend": backend, "quota": quota,
+        "office_quota": office_quota, "latency_ms": latency_ms,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--handoffs", type=int, default=1000)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--concurrency", type=int, default=2)
+    p.add_argument("--backend", default="redis+pg", choices=("redis+pg", "embedded"))
+    p.add_argument("--quota", type=float, default=10_000.0, help="the worker's own, per account")
+    p.add_argument("--office-quota", type=float, default=None,
+                   help="the post office's, per account (429 above it)")
+    p.add_argument("--latency-ms", type=float, default=0.0)
+    a = p.parse_args(argv)
+    print(json.dumps(burst(a.handoffs, workers=a.workers, concurrency=a.concurrency,
+                           backend=a.backend, quota=a.quota, office_quota=a.office_quota,
+                           latency_ms=a.latency_ms)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

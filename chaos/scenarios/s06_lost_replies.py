@@ -58,4 +58,4 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
 
 
 SCENARIO = Scenario(number=6, name=NAME, full={"handoffs": 100}, short={"handoffs": 20},
-                    run=run)
+                    run=run, mostly_waits=True)

@@ -1,0 +1,166 @@
+"""`make bench`: the performance issue's benchmarks, each figure a ratio against a baseline
+or a bound measured in the same run, written with the commands and the machine to
+bench/RESULTS.md.
+
+    python -m bench.run [--size N] [--out bench/RESULTS.md] [--only burst,ceiling,...]
+
+- burst: benchmark 2, a burst of result-ready hand-offs with no quota anywhere, from the
+  one-stop feed to "accepted by the post office", on Redis + PostgreSQL: the naive design
+  (one message and one task per row, a prefork pool of 2: HANDOFF_JOB_BATCH=1,
+  HANDOFF_JOB_THREADS=1) against the shipped one; the shipped one on the embedded default;
+  the peak memory of every worker process (benchmark 7);
+- ceiling: Celery's own no-op dispatch rate on the same kind of broker and pool;
+- scaling: benchmark 8, the shipped design at 1, 2 and 4 pool processes;
+- quota: benchmark 1, the post office answering in 50 ms with a quota of 200 requests/s
+  per account (429 above it): orders accepted per second against that quota;
+- ops: benchmark 6, the ops queries on 1,000,000 log events (bench/ops_queries.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench.burst import burst
+from bench.celery_ceiling import ceiling
+
+NAIVE = {"HANDOFF_JOB_BATCH": "1", "HANDOFF_JOB_THREADS": "1"}
+
+
+def _peak(result: dict[str, Any]) -> float:
+    return max(result["peak_rss_mb"].values(), default=0.0)
+
+
+def bench_burst(n: int) -> tuple[str, dict[str, Any]]:
+    naive = burst(n, extra_env=NAIVE)
+    shipped = burst(n)
+    embedded = burst(n, backend="embedded")
+    ratio = shipped["flowing_rate"] / max(naive["flowing_rate"], 0.1)
+    rows = [("naive: one task per row, prefork 2", naive),
+            ("shipped: batches of 16 on 8 threads, prefork 2", shipped),
+            ("shipped, embedded default (SQLite, no server)", embedded)]
+    lines = ["| design | backend | hand-offs | seconds | first order after | orders/s "
+             "(flowing) | orders/s (whole run) | duplicate orders | peak RSS per worker "
+             "process |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, r in rows:
+        lines.append(f"| {name} | {r['backend']} | {r['accepted']}/{r['handoffs']} | "
+                     f"{r['seconds']} | {r['first_accepted_s']} s | {r['flowing_rate']} | "
+                     f"{r['rate']} | {r['duplicate_orders']} | {_peak(r):.0f} MB |")
+    lines.append("")
+    lines.append(f"Shipped against naive, same run, same machine: **{ratio:.1f} ×** "
+                 f"(orders per second once they flow; goal 20 ×). Redis + PostgreSQL: "
+                 f"{shipped['flowing_rate']} hand-offs/s (goal 1,000/s, "
+                 f"{shipped['flowing_rate'] / 1000:.2f} of it); embedded default: "
+                 f"{embedded['flowing_rate']}/s (goal 100/s, "
+                 f"{embedded['flowing_rate'] / 100:.2f} of it). Peak memory of a worker "
+                 f"process: {max(_peak(r) for _, r in rows):.0f} MB (goal 150 MB).")
+    return "\n".join(lines), {"naive": naive, "shipped": shipped, "embedded": embedded}
+
+
+def bench_ceiling(n: int) -> tuple[str, dict[str, Any]]:
+    r = ceiling(max(2000, n * 2))
+    return (f"Celery's no-op task, {r['messages']} messages, prefork 2, acks late, prefetch 1, "
+            f"its own redis-server: **{r['rate']} messages/s** (publishing took "
+            f"{r['publish_seconds']} s of {r['seconds']} s). A design that rings one message "
+            f"per hand-off cannot pass this on this machine."), r
+
+
+def bench_scaling(n: int) -> tuple[str, dict[str, Any]]:
+    runs = {c: burst(n, concurrency=c) for c in (1, 2, 4)}
+    base = runs[1]["flowing_rate"] or 0.1
+    lines = ["| pool processes | orders/s (flowing) | against 1 process | peak RSS per process |",
+             "|---|---|---|---|"]
+    for c, r in runs.items():
+        lines.append(f"| {c} | {r['flowing_rate']} | {r['flowing_rate'] / base:.2f} × | "
+                     f"{_peak(r):.0f} MB |")
+    return "\n".join(lines), {str(c): r for c, r in runs.items()}
+
+
+def bench_quota(n: int) -> tuple[str, dict[str, Any]]:
+    quota = 200.0
+    r = burst(n, quota=quota, office_quota=quota, latency_ms=50)
+    most = max((v or 0 for v in r["max_per_second"].values()), default=0)
+    accounts = len([v for v in r["max_per_second"].values() if v])
+    share = r["flowing_rate"] / (quota * max(accounts, 1))
+    return (f"{r['accepted']}/{r['handoffs']} hand-offs over {accounts} accounts, the post "
+            f"office answering in 50 ms with a quota of {quota:.0f} requests/s per account: "
+            f"**{r['flowing_rate']} orders/s**, {share:.2f} of the accounts' quotas together "
+            f"(goal 0.90); {r['answered_429']} answered 429; the busiest second of one "
+            f"account held {most} requests; duplicate orders {r['duplicate_orders']}; peak "
+            f"RSS per worker process {_peak(r):.0f} MB."), r
+
+
+def bench_ops(n: int) -> tuple[str, dict[str, Any]]:
+    out = subprocess.run([sys.executable, "-m", "bench.ops_queries"], capture_output=True,
+                         text=True, timeout=1800)
+    if out.returncode != 0:
+        return f"not run: bench/ops_queries.py failed: {out.stderr[-400:]}", {}
+    return out.stdout.strip(), {}
+
+
+BENCHES: dict[str, tuple[str, Callable[[int], tuple[str, dict[str, Any]]], str]] = {
+    "burst": ("2 and 7. Burst without a quota; memory", bench_burst,
+              "python -m bench.burst --handoffs N [--backend embedded] (HANDOFF_JOB_BATCH=1 "
+              "HANDOFF_JOB_THREADS=1 for the naive design)"),
+    "ceiling": ("2. Celery's no-op ceiling", bench_ceiling, "python -m bench.celery_ceiling"),
+    "scaling": ("8. Scaling over pool processes", bench_scaling,
+                "python -m bench.burst --handoffs N --concurrency 1|2|4"),
+    "quota": ("1. Burst at the post office's quota", bench_quota,
+              "python -m bench.burst --handoffs N --quota 200 --office-quota 200 "
+              "--latency-ms 50"),
+    "ops": ("6. Ops queries", bench_ops, "python -m bench.ops_queries"),
+}
+
+
+def machine() -> str:
+    model = "unknown"
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    return (f"- Date: {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}\n"
+            f"- CPU: {os.cpu_count()} × {model}\n- RAM: {mem_kb / 1024 / 1024:.1f} GiB\n"
+            f"- Python: {platform.python_version()}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--size", type=int, default=2000, help="hand-offs per burst")
+    p.add_argument("--only", default="", help=f"some of {','.join(BENCHES)}")
+    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--json", type=Path, default=None, help="the raw figures too")
+    a = p.parse_args(argv)
+    wanted = [b for b in a.only.split(",") if b] or list(BENCHES)
+    sections, raw = [], {}
+    started = time.monotonic()
+    for key in wanted:
+        title, fn, command = BENCHES[key]
+        print(f"[bench] {title} …", file=sys.stderr, flush=True)
+        t0 = time.monotonic()
+        text, figures = fn(a.size)
+        raw[key] = figures
+        sections.append(f"## {title}\n\n`{command}` ({time.monotonic() - t0:.0f} s)\n\n{text}")
+        print(sections[-1] + "\n", flush=True)
+    total = (time.monotonic() - started) / 60
+    doc = ("# Benchmarks\n\n" + "\n\n".join(sections)
+           + f"\n\n## Machine\n\n{machine()}\n- Total run time: {total:.1f} min\n")
+    if a.out:
+        a.out.write_text(doc, encoding="utf-8")
+    if a.json:
+        a.json.write_text(json.dumps(raw, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

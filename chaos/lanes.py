@@ -1,7 +1,8 @@
 """A second lane for the scenarios that mostly wait (`Scenario.mostly_waits`: a fault held
 for a fixed time, an outage of five minutes, three silences of 30 s, a full disk, a
-partition, PostgreSQL away for a minute, replies held past the worker's timeout): they run in a child `python -m chaos` beside the busy ones, so their waiting
-overlaps other scenarios' work instead of adding to the suite's time.
+partition, PostgreSQL away for a minute, replies held past the worker's timeout): they run
+in a child `python -m chaos` beside the busy ones, so their waiting overlaps other
+scenarios' work instead of adding to the suite's time.
 
 Each scenario still has its own worlds (its own redis-server, PostgreSQL cluster, simulators
 and ports, reserved across processes by worker.launch.stack.free_port), so the two lanes

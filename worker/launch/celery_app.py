@@ -82,7 +82,9 @@ class CeleryBell(Bell):
         self.batch = settings.job_batch
 
     def ring(self, job_ids: Sequence[int]) -> int:
-        """A failed publish is only logged: the rows stay due and the sweep rings them again."""
+        """The rows come marked rung (by the transaction that made them, or the sweep's). A
+        failed publish is only logged, and the unsent rows' mark is taken back so that the
+        sweep rings them again at its next round, not a redispatch period later."""
         ids = [i for i in job_ids if i is not None]
         sent = 0
         while sent < len(ids):
@@ -94,9 +96,14 @@ class CeleryBell(Bell):
                     app.send_task(RUN_JOBS, args=(chunk,), retry=False)
             except Exception as err:  # broker down: the rows stay due in the ledger
                 log.warning("could not ring jobs %s: %s", chunk, type(err).__name__)
+                self._unmark(ids[sent:])
                 break
             sent += len(chunk)
-        if sent:
-            with self.db.unit_of_work() as s:
-                ledger.mark_rung(s, ids[:sent])
         return sent
+
+    def _unmark(self, ids: list[int]) -> None:
+        try:
+            with self.db.unit_of_work() as s:
+                ledger.unmark_rung(s, ids)
+        except Exception as err:  # the database away too: rung again after the redispatch
+            log.warning("could not unmark %d rows: %s", len(ids), type(err).__name__)

@@ -121,6 +121,7 @@ def claim(session: Session, job_id: int, lease: float, *, waits: OrderingRule,
         return None
     lost = (max_attempts is not None and job.attempts >= max_attempts
             and job.locked_until is not None and job.locked_until < now)
+    attempts = job.attempts + (0 if lost else 1)
     result = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.state == JobState.PENDING, Job.next_attempt_at <= now,
@@ -131,8 +132,11 @@ def claim(session: Session, job_id: int, lease: float, *, waits: OrderingRule,
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
-    session.refresh(job)
-    return Claimed(job.id, job.kind, job.handoff_id, dict(job.payload), job.attempts, lost)
+    # the UPDATE matched only the count read before it: the new one is known without a
+    # SELECT (the object's own copy is expired, so anything reading it later loads it fresh)
+    claimed = Claimed(job.id, job.kind, job.handoff_id, dict(job.payload), attempts, lost)
+    session.expire(job, ["attempts", "locked_until"])
+    return claimed
 
 
 def ring_next(session: Session, claimed: Claimed) -> Job | None:
@@ -224,6 +228,7 @@ def due_job_ids(session: Session, redispatch_after: float, limit: int = 500,
     return ids
 
 
-def mark_rung(session: Session, job_ids: list[int]) -> None:
+def unmark_rung(session: Session, job_ids: list[int]) -> None:
+    """Rows whose ring never left (the broker down): due for the sweep's next round."""
     if job_ids:
-        session.execute(update(Job).where(Job.id.in_(job_ids)).values(rung_at=utcnow()))
+        session.execute(update(Job).where(Job.id.in_(job_ids)).values(rung_at=None))

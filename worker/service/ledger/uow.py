@@ -27,7 +27,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from worker.db.engine import Database
-from worker.db.models import Job
+from worker.db.models import Job, utcnow
 
 if TYPE_CHECKING:
     from worker.service.runtime import Runtime
@@ -44,10 +44,17 @@ def collect(session: Session, job: Job | None) -> None:
 
 
 def _to_ring(session: Session) -> list[int]:
-    """Ids of the collected rows that are in the transaction (savepoints kept), in order."""
+    """Ids of the collected rows that are in the transaction (savepoints kept), in order,
+    marked rung in it: the commit that makes them real also says they were rung, so no
+    second transaction per ring (a publish that fails takes the mark back: CeleryBell)."""
     session.flush()
-    jobs = session.info.pop(_NEW_JOBS, [])
-    return list(dict.fromkeys(j.id for j in jobs if inspect(j).persistent))
+    jobs = [j for j in session.info.pop(_NEW_JOBS, []) if inspect(j).persistent]
+    if jobs:
+        now = utcnow()
+        for job in jobs:
+            job.rung_at = now
+        session.flush()
+    return list(dict.fromkeys(j.id for j in jobs))
 
 
 @contextmanager

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # requirements-test.lock adds the test tools. `make lock` refreshes both from pyproject.toml.
 LOCK := requirements-test.lock
 
-.PHONY: demo test test-fast coverage install lint clean browser faketime lock audit docs chaos
+.PHONY: demo test test-fast coverage install lint clean browser faketime lock audit docs chaos bench
 
 # Re-installs whenever pyproject.toml or the lock changes; the project itself goes in
 # without dependencies, so nothing outside the lock is ever resolved.
@@ -61,9 +61,17 @@ test: $(STAMP) browser faketime audit
 
 # The fault-injection suite (chaos/): every scenario on real processes and the suite's own
 # redis-server and PostgreSQL cluster, one table, written with the machine to bench/CHAOS.md
-# (about 35 minutes on 2 cores). `make test` runs short versions of 1, 3, 6 and 9.
+# (the scenarios that mostly wait in a second lane; bench/CHAOS.md gives the time). `make test`
+# runs short versions of 1, 3, 6 and 9.
 chaos: $(STAMP) faketime
 	$(BIN)/python -m chaos --out bench/CHAOS.md
+
+# The performance benchmarks (bench/run.py): bursts of hand-offs on deployments of their own
+# (Redis + PostgreSQL, and the embedded default), Celery's no-op ceiling, scaling, the
+# post office's quota, the ops queries on 1,000,000 log events; figures as ratios against
+# baselines measured in the same run, written to bench/RESULTS.md (about 15 minutes).
+bench: $(STAMP)
+	$(BIN)/python -m bench.run --out bench/RESULTS.md
 
 # The edit-test loop (about 20 s): ruff; of tests/unit and tests/service the rules on fakes,
 # parsing and mapping, in two processes: no `handoff` subprocesses (processes), no PostgreSQL

@@ -21,6 +21,12 @@ class Handoff(Base):
         UniqueConstraint("dossier_code", "direction", "generation", name="uq_handoff_dossier"),
         Index("ix_handoffs_status", "status"),
         Index("ix_handoffs_agency_status", "agency_code", "status"),
+        # the ops search and lists (migration 0014): by phone, by the beginning of a
+        # dossier code (LIKE 'q%': pattern ops on PostgreSQL), newest first
+        Index("ix_handoffs_citizen_phone", "citizen_phone"),
+        Index("ix_handoffs_dossier_prefix", "dossier_code",
+              postgresql_ops={"dossier_code": "varchar_pattern_ops"}),
+        Index("ix_handoffs_ready_at", "ready_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

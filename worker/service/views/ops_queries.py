@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy import ColumnElement, Float, Select, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from worker.db.models import Handoff, SlaBreach, utcnow
 from worker.db.readable import read_rows
 from worker.domain.errors import InvalidInput
-from worker.domain.moments import day_start, elapsed, hours_between, local, local_date, safe_add
+from worker.domain.moments import day_start, hours_between, local, local_date, safe_add
 from worker.domain.privacy import mask_address, mask_name, mask_phone
 from worker.domain.sla_rules import Rule, severity
 from worker.domain.statuses import LABEL_VI, Direction, Status, status_label
@@ -154,19 +154,30 @@ def percentile(values: list[float], p: float) -> float | None:
 
 def delivery_times(session: Session, now: datetime | None = None,
                    days: int = TIMES_DAYS) -> dict[str, Any]:
-    """Median and P90 hours from ready to delivered, computed in Python (any database).
+    """Median and P90 hours from ready to delivered, the percentiles computed in Python
+    (any database).
 
     Result deliveries only (a collection from the citizen is another service), and only
     those ready in the last `days` days: recent enough to mean something, and bounded.
-    A delivery stored as ending before it began or in the future is no real time: left out."""
+    A delivery stored as ending before it began or in the future is no real time: left out.
+    On PostgreSQL the database subtracts and sends one number a row: turning each row's two
+    moments into Python datetimes cost some 7 ms per 1,000 deliveries on a busy 2-core
+    machine (bench/ops_queries.py), and 200,000 hand-offs a year deliver ~45,000 in 90 days."""
     now = now or utcnow()
-    rows = read_rows(session, select(Handoff.ready_at, Handoff.final_at, Handoff.id).where(
+    delivered = select(Handoff.id).where(
         Handoff.status == Status.DELIVERED, Handoff.final_at.is_not(None),
         Handoff.direction == Direction.RESULT_DELIVERY,
-        Handoff.ready_at >= safe_add(now, timedelta(days=-days))), Handoff.id)
-    hours = [hours_between(ready, final) for ready, final, _ in rows
-             if final and elapsed(ready, final) >= timedelta(0)
-             and elapsed(final, now) >= -timedelta(days=1)]  # a day of clock skew allowed
+        Handoff.ready_at >= safe_add(now, timedelta(days=-days)),
+        Handoff.final_at >= Handoff.ready_at,
+        Handoff.final_at <= safe_add(now, timedelta(days=1)))  # a day of clock skew allowed
+    if session.get_bind().dialect.name == "postgresql":
+        took = cast(func.extract("epoch", Handoff.final_at - Handoff.ready_at) / 3600, Float)
+        hours = [h for h, _ in read_rows(session, delivered.with_only_columns(took, Handoff.id),
+                                         Handoff.id)]
+    else:
+        hours = [hours_between(ready, final) for ready, final, _ in read_rows(
+            session, delivered.with_only_columns(Handoff.ready_at, Handoff.final_at,
+                                                 Handoff.id), Handoff.id)]
     return {"n": len(hours), "median_h": percentile(hours, 50), "p90_h": percentile(hours, 90),
             "days": days}
 

@@ -11,7 +11,9 @@ from bench.pg_seed import seed_ops
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
 from worker.db.models import Handoff, SlaBreach, utcnow
-from worker.domain.validation import normalize_phone
+from worker.domain.rules import order_number
+from worker.domain.statuses import Direction
+from worker.domain.validation import check_dossier_code, normalize_phone
 from worker.service.flow import sla
 from worker.settings import Settings
 
@@ -22,8 +24,11 @@ def test_the_report_at_a_tiny_size(pg_url: str) -> None:
     db = Database(pg_url)
     try:
         with db.unit_of_work() as s:
-            phones = s.scalars(select(Handoff.citizen_phone)).all()
-            assert all(normalize_phone(p) == p for p in phones)  # stored as the app stores
+            for code, phone, order, direction in s.execute(select(
+                    Handoff.dossier_code, Handoff.citizen_phone, Handoff.order_number,
+                    Handoff.direction)):  # as the one-stop sends them and ingest stores them
+                assert check_dossier_code(code) == code and normalize_phone(phone) == phone
+                assert order == order_number(code, Direction(direction))
             assert s.scalar(select(func.count()).select_from(SlaBreach).where(
                 SlaBreach.cleared_at.is_(None))), "no hand-off is late"
             again = sla.MarkResult()

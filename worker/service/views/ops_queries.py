@@ -154,30 +154,29 @@ def percentile(values: list[float], p: float) -> float | None:
 
 def delivery_times(session: Session, now: datetime | None = None,
                    days: int = TIMES_DAYS) -> dict[str, Any]:
-    """Median and P90 hours from ready to delivered, the percentiles computed in Python
-    (any database).
+    """Median and P90 hours from ready to delivered.
 
     Result deliveries only (a collection from the citizen is another service), and only
     those ready in the last `days` days: recent enough to mean something, and bounded.
     A delivery stored as ending before it began or in the future is no real time: left out.
-    On PostgreSQL the database subtracts and sends one number a row: turning each row's two
-    moments into Python datetimes cost some 7 ms per 1,000 deliveries on a busy 2-core
-    machine (bench/ops_queries.py), and 200,000 hand-offs a year deliver ~45,000 in 90 days."""
+    PostgreSQL computes the two (percentile_cont interpolates as `percentile` does): 200,000
+    hand-offs a year deliver some 45,000 in 90 days, and bringing each to Python cost the
+    overview 100-200 ms (bench/ops_queries.py). SQLite (the embedded default) in Python."""
     now = now or utcnow()
-    delivered = select(Handoff.id).where(
-        Handoff.status == Status.DELIVERED, Handoff.final_at.is_not(None),
-        Handoff.direction == Direction.RESULT_DELIVERY,
-        Handoff.ready_at >= safe_add(now, timedelta(days=-days)),
-        Handoff.final_at >= Handoff.ready_at,
-        Handoff.final_at <= safe_add(now, timedelta(days=1)))  # a day of clock skew allowed
+    where = (Handoff.status == Status.DELIVERED, Handoff.final_at.is_not(None),
+             Handoff.direction == Direction.RESULT_DELIVERY,
+             Handoff.ready_at >= safe_add(now, timedelta(days=-days)),
+             Handoff.final_at >= Handoff.ready_at,
+             Handoff.final_at <= safe_add(now, timedelta(days=1)))  # a day of clock skew
     if session.get_bind().dialect.name == "postgresql":
-        took = cast(func.extract("epoch", Handoff.final_at - Handoff.ready_at) / 3600, Float)
-        hours = [h for h, _ in read_rows(session, delivered.with_only_columns(took, Handoff.id),
-                                         Handoff.id)]
-    else:
-        hours = [hours_between(ready, final) for ready, final, _ in read_rows(
-            session, delivered.with_only_columns(Handoff.ready_at, Handoff.final_at,
-                                                 Handoff.id), Handoff.id)]
+        took = func.extract("epoch", Handoff.final_at - Handoff.ready_at) / 3600
+        n, median, p90 = session.execute(select(
+            func.count(), *(cast(func.percentile_cont(p).within_group(took), Float)
+                            for p in (0.5, 0.9))).where(*where)).one()
+        return {"n": n, "median_h": median, "p90_h": p90, "days": days}
+    hours = [hours_between(ready, final) for ready, final, _ in read_rows(
+        session, select(Handoff.ready_at, Handoff.final_at, Handoff.id).where(*where),
+        Handoff.id)]
     return {"n": len(hours), "median_h": percentile(hours, 50), "p90_h": percentile(hours, 90),
             "days": days}
 
@@ -199,9 +198,14 @@ def per_day(session: Session, now: datetime | None = None, days: int = DAYS) -> 
 def counts_by_agency(session: Session) -> dict[str, Any]:
     """Counts per status per agency: the statuses present (in rank order) and one row each."""
     table: dict[str, dict[str, Any]] = {}
-    rows = session.execute(select(Handoff.agency_code, func.max(Handoff.agency_name),
-                                  Handoff.status, func.count())
-                           .group_by(Handoff.agency_code, Handoff.status))
+    # counted from the (agency_code, status) index alone, each agency's name then looked up
+    # in (agency_code, agency_name): the greatest of 200,000 names compared one by one cost
+    # more than the counting (bench/ops_queries.py)
+    counted = select(Handoff.agency_code, Handoff.status, func.count().label("n")).group_by(
+        Handoff.agency_code, Handoff.status).subquery()
+    named = select(func.max(Handoff.agency_name)).where(
+        Handoff.agency_code == counted.c.agency_code).scalar_subquery()
+    rows = session.execute(select(counted.c.agency_code, named, counted.c.status, counted.c.n))
     seen: set[str] = set()
     for code, name, status, n in rows:
         entry = table.setdefault(code or "", {"agency": code or "", "name": name or code or "",

@@ -247,7 +247,7 @@ def _seed_log_and_ledger(conn: psycopg.Connection) -> None:
         SELECT id, n, CASE WHEN n < attempts THEN 'transient'
                            WHEN state = 'dead' THEN 'permanent' ELSE 'ok' END,
                CASE WHEN n < attempts THEN 'timeout' ELSE '' END, created_at,
-               (id * 7919) % 3000
+               (id::bigint * 7919) % 3000
         FROM jobs, generate_series(1, attempts) AS n ORDER BY id, n""")
 
 

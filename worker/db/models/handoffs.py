@@ -6,7 +6,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from worker.db.clock import utcnow
@@ -21,6 +31,14 @@ class Handoff(Base):
         UniqueConstraint("dossier_code", "direction", "generation", name="uq_handoff_dossier"),
         Index("ix_handoffs_status", "status"),
         Index("ix_handoffs_agency_status", "agency_code", "status"),
+        # the ops search and lists (migration 0014): by phone, by the beginning of a
+        # dossier code (LIKE 'q%': pattern ops on PostgreSQL), newest first, and the
+        # overview's name of each agency
+        Index("ix_handoffs_citizen_phone", "citizen_phone"),
+        Index("ix_handoffs_dossier_prefix", "dossier_code",
+              postgresql_ops={"dossier_code": "varchar_pattern_ops"}),
+        Index("ix_handoffs_ready_at", "ready_at", "id"),
+        Index("ix_handoffs_agency_name", "agency_code", "agency_name"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -83,7 +101,11 @@ class SlaBreach(Base):
     """A hand-off that broke an SLA rule; notified once per hand-off and rule."""
 
     __tablename__ = "sla_breaches"
-    __table_args__ = (UniqueConstraint("handoff_id", "rule", name="uq_sla_breach"),)
+    __table_args__ = (UniqueConstraint("handoff_id", "rule", name="uq_sla_breach"),
+                      # the open ones only: the late list (migration 0014)
+                      Index("ix_sla_breaches_open", "handoff_id",
+                            postgresql_where=text("cleared_at IS NULL"),
+                            sqlite_where=text("cleared_at IS NULL")))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id"), index=True)

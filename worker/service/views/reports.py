@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +40,12 @@ def timeline(session: Session, handoff: Handoff) -> dict[str, Any]:
         StatusLogEntry.id, entities=True)
     jobs = read_rows(session, select(Job).where(Job.handoff_id == handoff.id).order_by(Job.id),
                      Job.id, entities=True)
+    tries: dict[int, list[Attempt]] = defaultdict(list)
+    if jobs:  # every try of every row in one query, not a query (a round trip) per row
+        for a in read_rows(session, select(Attempt).join(Job, Job.id == Attempt.job_id)
+                           .where(Job.handoff_id == handoff.id).order_by(Attempt.id),
+                           Attempt.id, entities=True):
+            tries[a.job_id].append(a)
     return {
         "dossier_code": handoff.dossier_code, "direction": handoff.direction,
         "generation": handoff.generation, "order_number": handoff.order_number,
@@ -52,8 +59,7 @@ def timeline(session: Session, handoff: Handoff) -> dict[str, Any]:
             "next_attempt_at": local(j.next_attempt_at) if j.state == JobState.PENDING else "",
             "last_error": j.last_error,
             "tries": [{"n": a.number, "outcome": a.outcome, "error": a.error, "at": local(a.at)}
-                      for a in read_rows(session, select(Attempt).where(Attempt.job_id == j.id)
-                                         .order_by(Attempt.id), Attempt.id, entities=True)],
+                      for a in tries[j.id]],
         } for j in jobs],
     }
 

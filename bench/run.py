@@ -49,7 +49,8 @@ def bench_burst(n: int) -> tuple[str, dict[str, Any]]:
         ("shipped", 50): burst(n, latency_ms=50),
         ("embedded", 0): burst(n, backend="embedded"),
     }
-    names = {"naive": "naive: one task per row, one row at a time, prefork 2",
+    names = {"naive": "naive: one task per row, one row at a time, prefork 2 (the shipped "
+                      "code with HANDOFF_JOB_BATCH=1 HANDOFF_JOB_THREADS=1)",
              "shipped": "shipped: 16 rows a message on 4 threads, prefork 2",
              "embedded": "shipped, embedded default (SQLite, no server)"}
     lines = ["| design | post office answers in | backend | hand-offs | seconds | first order "

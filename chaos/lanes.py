@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -56,8 +57,8 @@ class SideLane:
 
     def stop(self) -> None:
         """On the way out after an error or Ctrl-C: the child and its worlds stop too."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
+        if self.proc.poll() is None:  # SIGINT: its `finally` blocks stop its worlds
+            self.proc.send_signal(signal.SIGINT)
             try:
                 self.proc.wait(60)
             except subprocess.TimeoutExpired:

@@ -40,3 +40,14 @@ def test_a_row_whose_last_try_never_settled_runs_last_and_alone(world: World) ->
     assert sorted(posted) == sorted(f"{c}/R1" for c in codes)
     assert posted[-1] == f"{codes[0]}/R1"  # after every other row of the message
     assert world.attempts(suspect) == [(2, "ok")]  # its first try is the one that died
+
+
+def test_a_batch_starts_no_row_past_half_its_time_limit(world: World) -> None:
+    codes = [world.requested(n)[0] for n in range(1, 4)]
+    posts = world.bell.take()
+    world.rt.settings = world.rt.settings.model_copy(update={"task_time_limit": 0})
+    run_jobs(world.rt, posts)  # its time is up before the first row: none is taken
+    assert world.carrier.posted_numbers() == []
+    assert {j.attempts for j in world.jobs("post_order")} == {0}  # left for the sweep
+    world.later(world.rt.settings.redispatch_after + 1)
+    assert sorted(world.carrier.posted_numbers()) == sorted(f"{c}/R1" for c in codes)

@@ -7,8 +7,9 @@ from typing import Protocol
 
 
 class Bell(Protocol):
-    """Rings once per job id; a lost ring is harmless (the sweep rings due rows again)."""
+    """Rings for job ids (the production bell: one message per batch of rows); a lost ring
+    is harmless (the sweep rings due rows again)."""
 
     def ring(self, job_ids: Sequence[int]) -> int:
-        """Ring each job; returns how many rings went out. Never raises."""
+        """Ring the jobs; returns how many of them were rung. Never raises."""
         ...

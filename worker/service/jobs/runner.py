@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# A batch starts no row after this share of the task's time limit: a row's worst case (the
+# client's short retries, a quota wait) fits in the rest, before the soft limit.
+START_WITHIN = 0.5
+
 # why a row is dead whose last try never settled (ledger.claim: `lost`)
 LOST_VI = "lần thử cuối bị gián đoạn (tiến trình xử lý dừng đột ngột khi đang gửi)"
 
@@ -40,24 +44,29 @@ def run_jobs(rt: Runtime, job_ids: list[int]) -> None:
 
     A row whose last try never settled (its lease ran out: the process running it died) may
     be what killed that process. It runs last, alone, once the others are settled, so a
-    poison row can take down no other row's try a second time; the bound on its tries
-    (`ledger.claim`) then ends it as it would with one row per task.
+    poison row found so at the start takes down no other row's try again; the bound on
+    its tries (`ledger.claim`) then ends it as it would with one row per task.
+
+    No row starts once half the task's time limit has passed (`START_WITHIN`): a slow post
+    office cannot push a batch past its limit and get it killed mid-call. The rows not
+    started are left unclaimed; the sweep rings them again.
     """
     ids = list(dict.fromkeys(job_ids))
     if len(ids) == 1:
         run_job(rt, ids[0])
         return
+    deadline = time.monotonic() + rt.settings.task_time_limit * START_WITHIN
     threads = min(rt.settings.job_threads, len(ids))
     suspects = _unsettled(rt, ids) if threads > 1 else set()
     rest = [i for i in ids if i not in suspects]
     if threads > 1 and len(rest) > 1:
         with ThreadPoolExecutor(threads, thread_name_prefix="job") as pool:
-            list(pool.map(lambda i: _run_caught(rt, i), rest))
+            list(pool.map(lambda i: _run_caught(rt, i, deadline), rest))
     else:
         for job_id in rest:
-            _run_caught(rt, job_id)
+            _run_caught(rt, job_id, deadline)
     for job_id in sorted(suspects):
-        _run_caught(rt, job_id)
+        _run_caught(rt, job_id, deadline)
 
 
 def _unsettled(rt: Runtime, ids: list[int]) -> set[int]:
@@ -68,9 +77,13 @@ def _unsettled(rt: Runtime, ids: list[int]) -> set[int]:
             Job.locked_until.is_not(None), Job.locked_until < utcnow())))
 
 
-def _run_caught(rt: Runtime, job_id: int) -> None:
+def _run_caught(rt: Runtime, job_id: int, deadline: float) -> None:
     """One row of a batch: its failure (the database away, say) is logged and left to the
-    row's lease and the sweep, never taken out on the rows beside it."""
+    row's lease and the sweep, never taken out on the rows beside it. Past `deadline` it
+    is not started (its ring is marked: the sweep rings it again)."""
+    if time.monotonic() >= deadline:
+        log.info("job %s left for the sweep: the batch's time is up", job_id)
+        return
     try:
         run_job(rt, job_id)
     except Exception as err:

@@ -73,9 +73,9 @@ def begin(rt: Runtime) -> Iterator[Session]:
 @contextmanager
 def batch(rt: Runtime) -> Iterator[None]:
     """Many units of work (one per dossier of a desk batch, one per replayed row) that ring
-    the bell once, at the end, for every row they committed: one publish round and one
-    `rung` update for a batch of 500, and a broker that is down costs one wait, not 500.
-    Rows committed before an error are still rung."""
+    the bell once, at the end, for every row they committed: one publish round for a batch
+    of 500 (each row was marked rung by its own commit), and a broker that is down costs
+    one wait, not 500. Rows committed before an error are still rung."""
     held: list[int] = []
     token = _BATCH.set(held)
     try:

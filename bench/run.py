@@ -21,18 +21,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from bench.burst import burst
 from bench.celery_ceiling import ceiling
+from chaos.__main__ import machine  # the same description as bench/CHAOS.md's
 
 NAIVE = {"HANDOFF_JOB_BATCH": "1", "HANDOFF_JOB_THREADS": "1"}
 
@@ -131,19 +129,6 @@ BENCHES: dict[str, tuple[str, Callable[[int], tuple[str, dict[str, Any]]], str]]
 }
 
 
-def machine() -> str:
-    model = "unknown"
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
-    return (f"- Date: {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}\n"
-            f"- CPU: {os.cpu_count()} × {model}\n- RAM: {mem_kb / 1024 / 1024:.1f} GiB\n"
-            f"- Python: {platform.python_version()}")
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--size", type=int, default=2000, help="hand-offs per burst")
@@ -162,9 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         raw[key] = figures
         sections.append(f"## {title}\n\n`{command}` ({time.monotonic() - t0:.0f} s)\n\n{text}")
         print(sections[-1] + "\n", flush=True)
-    total = (time.monotonic() - started) / 60
     doc = ("# Benchmarks\n\n" + "\n\n".join(sections)
-           + f"\n\n## Machine\n\n{machine()}\n- Total run time: {total:.1f} min\n")
+           + f"\n\n## Machine\n\n{machine(time.monotonic() - started)}\n")
     if a.out:
         a.out.write_text(doc, encoding="utf-8")
     if a.json:

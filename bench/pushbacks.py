@@ -1,0 +1,93 @@
+"""Benchmark 4 of the performance issue, as the flow makes it: N result-ready hand-offs go
+through the whole path with the post office's clock sped up (each parcel picked up,
+carried and delivered within seconds, so every hand-off has about six statuses to tell the
+one-stop), and the one-stop simulator answering at once. Measured at the one-stop, from
+its own record of what arrived: push-backs per second (over the run, and in its busiest
+second), statuses sent twice (the same eventId again), statuses that arrived out of order
+(a hand-off's status of lower rank after a higher one, `late` events and the repeatable
+side paths left out), and how long the last push trailed the last order.
+
+    python -m bench.pushbacks --handoffs 1000 [--naive]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from chaos.measure import count_duplicate_pushbacks
+from chaos.world import World
+from worker.domain.statuses import RANK, REPEATABLE, Status
+
+NAIVE = {"HANDOFF_JOB_BATCH": "1", "HANDOFF_JOB_THREADS": "1"}
+
+
+def out_of_order(events: list[dict]) -> int:
+    """Events of a hand-off whose status ranks below one told before it (not late, not a
+    repeatable side path), in the order the one-stop received them."""
+    best: dict[str, int] = {}
+    wrong = 0
+    for e in events:
+        try:
+            status = Status(e["status"])
+        except ValueError:  # a postal event, not a status
+            continue
+        if e.get("late") or status in REPEATABLE:
+            continue
+        rank = RANK[status]
+        if rank < best.get(e["dossierCode"], -1):
+            wrong += 1
+        best[e["dossierCode"]] = max(rank, best.get(e["dossierCode"], -1))
+    return wrong
+
+
+def pushbacks(handoffs: int, *, extra_env: dict[str, str] | None = None,
+              timeout: float = 1800.0) -> dict[str, Any]:
+    home = Path(tempfile.mkdtemp(prefix="bench-push-"))
+    env = {"HANDOFF_POLL_ONESTOP_EVERY": "1", "HANDOFF_POLL_CARRIER_EVERY": "1",
+           **(extra_env or {})}
+    with World(home, extra_env=env) as world:
+        world.start()
+        world.stack.carrier_admin("faults", {"return_rate": 0.0, "pickup_fail_rate": 0.0})
+        codes = world.seed(handoffs)
+        started = time.monotonic()
+        world.wait_all_final(codes, timeout=timeout)
+        world.wait_drained(timeout)
+        took = time.monotonic() - started
+        events = world.stack.onestop_admin("events")["events"]
+        stats = world.stack.onestop_admin("stats")
+    arrived = sorted(datetime.fromisoformat(e["receivedAt"]) for e in events)
+    span = (arrived[-1] - arrived[0]).total_seconds() if len(arrived) > 1 else 0.0
+    per_second = Counter(int((t - arrived[0]).total_seconds()) for t in arrived)
+    per_dossier: dict[str, int] = defaultdict(int)
+    for e in events:
+        per_dossier[e["dossierCode"]] += 1
+    return {
+        "handoffs": handoffs, "pushes": len(events), "seconds": round(took, 1),
+        "push_span_s": round(span, 1), "rate": round(len(events) / span, 1) if span else 0.0,
+        "busiest_second": max(per_second.values(), default=0),
+        "per_handoff": round(len(events) / max(len(per_dossier), 1), 2),
+        "sent_twice": int(stats.get("duplicate_deliveries", 0)),
+        "duplicate_pushbacks": count_duplicate_pushbacks(events),
+        "out_of_order": out_of_order(events), "design": "naive" if extra_env else "shipped",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--handoffs", type=int, default=1000)
+    p.add_argument("--naive", action="store_true", help="HANDOFF_JOB_BATCH=1, THREADS=1")
+    a = p.parse_args(argv)
+    print(json.dumps(pushbacks(a.handoffs, extra_env=NAIVE if a.naive else None)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

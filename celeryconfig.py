@@ -54,14 +54,21 @@ beat_schedule_filename = str((_s.home / "celerybeat-schedule").resolve())
 
 # Beat only rings: each task takes a database lease, so two beats or many workers are safe.
 # A periodic ring that sat in the queue longer than twice its period is useless: it expires.
+PERIODIC = (
+    ("sweep-ledger", "handoff.sweep", _s.sweep_every),
+    ("poll-onestop", "handoff.poll_onestop", _s.poll_onestop_every),
+    ("poll-carrier", "handoff.poll_carrier", _s.poll_carrier_every),
+    ("mark-sla", "handoff.mark_sla", _s.sla_check_every),
+)
 beat_schedule = {
     name: {"task": task, "schedule": every, "options": {"expires": max(2.0, 2 * every)}}
-    for name, task, every in (
-        ("sweep-ledger", "handoff.sweep", _s.sweep_every),
-        ("poll-onestop", "handoff.poll_onestop", _s.poll_onestop_every),
-        ("poll-carrier", "handoff.poll_carrier", _s.poll_carrier_every),
-        ("mark-sla", "handoff.mark_sla", _s.sla_check_every),
-    )
+    for name, task, every in PERIODIC
 }
-task_routes = {"handoff.*": {"queue": "handoff"}}
-task_default_queue = "handoff"
+# The periodic rings have a queue of their own: behind a backlog of ledger rows (the
+# sweep's 500 due rows are 32 messages of 16) they expired unread, and the feeds were not
+# polled while the backlog lasted (chaos scenario 11 counted 190 such rings on one worker).
+# A worker consumes both (`handoff worker`: -Q handoff,handoff-periodic), and kombu takes
+# them in turn, so a periodic ring waits for a free pool process, not for the backlog.
+ROWS_QUEUE, PERIODIC_QUEUE = "handoff", "handoff-periodic"
+task_routes = {task: {"queue": PERIODIC_QUEUE} for _, task, _ in PERIODIC}
+task_default_queue = ROWS_QUEUE

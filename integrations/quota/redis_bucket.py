@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -92,7 +93,13 @@ class RedisBucket:
         self.max_hold = max_hold
         self.prefix = prefix
         self._sleep = sleep
-        self._epochs: dict[str, str] = {}  # account -> the state that granted our last slot
+        # Per thread (the rows of a batch run on threads, worker/service/jobs/runner.py):
+        # account -> the state that granted this thread's last slot. Shared by the threads,
+        # one thread's new slot after a flush made another's older slot look granted by the
+        # new state, which never knew it (chaos scenario 14: 4 requests in a second at a
+        # quota of 2). `_known`: the accounts any thread of this process saw a state of.
+        self._local = threading.local()
+        self._known: set[str] = set()
         self._reserve_script = client.register_script(_RESERVE)
         self._throttle_script = client.register_script(_THROTTLE)
 
@@ -147,10 +154,11 @@ class RedisBucket:
                 args=[f"{budget.interval:.6f}", f"{max_wait:.6f}", account,
                       "1" if new else "0",
                       # a state this process knew is gone: floor the new one
-                      f"{LOOK_AHEAD_S:.6f}" if account in self._epochs else "",
+                      f"{LOOK_AHEAD_S:.6f}" if account in self._known else "",
                       f"{max_hold:.6f}"])
             seen_at = time.monotonic()  # the server read its clock just before answering
-            self._epochs[account] = _text(epoch)
+            self._epochs()[account] = _text(epoch)
+            self._known.add(account)
         except redis.RedisError as exc:
             raise TransientError(
                 f"không đọc được hạn mức gọi bưu điện trong Redis ({type(exc).__name__})"
@@ -163,10 +171,17 @@ class RedisBucket:
             epoch, value = self._redis.hmget(self._key(account), "epoch", "blocked_until")
         except redis.RedisError:
             return 0.0  # the slot was granted; a missed hold costs at most one more 429
-        if epoch is None or _text(epoch) != self._epochs.get(account):
+        if epoch is None or _text(epoch) != self._epochs().get(account):
             # the state that granted our slot is gone (flushed): it no longer knows our slot
             return math.inf  # so the request asks again, after the others' new slots
         return float(_text(value)) if value else 0.0
+
+    def _epochs(self) -> dict[str, str]:
+        """This thread's: account -> the state that granted its last slot."""
+        epochs: dict[str, str] | None = getattr(self._local, "epochs", None)
+        if epochs is None:
+            epochs = self._local.epochs = {}
+        return epochs
 
     def _key(self, account: str) -> str:
         return f"{self.prefix}{{{account}}}"

@@ -19,6 +19,7 @@ from tests.quota_windows import max_in_window
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
 from worker.domain.errors import TransientError
+from worker.domain.quota import Budget
 from worker.ports.quota import RateLimiter
 from worker.service.agencies.quota import DatabaseBucket
 
@@ -210,3 +211,36 @@ def test_below_one_request_a_second_the_window_stretches(store):
     assert 0.95 <= time.monotonic() - started <= 1.3
     assert limiter.acquire(B, 0.5) == 0.0
     assert 1.9 <= limiter.acquire(B, 0.5) <= 2.05  # one every two seconds
+
+
+@pytest.mark.services
+def test_after_a_flush_a_threads_older_slot_is_asked_again_whatever_the_others_took(
+        redis_url: str) -> None:
+    """Threads of one process share the bucket (a batch's rows): one thread's new slot after
+    Redis lost the state must not make another thread's older slot look granted by it."""
+    client = redis.Redis.from_url(redis_url)
+    bucket = RedisBucket(client, max_wait=30.0, margin=0.0)
+    budget = Budget.of(2.0, 0.0)
+    seen: dict[str, float] = {}
+
+    def reserve_then_check(name: str, between: threading.Event | None,
+                           done: threading.Event | None) -> None:
+        bucket._reserve(A, budget, True, 30.0, 1.0)
+        if between is not None and done is not None:
+            between.set()
+            done.wait(10)
+        seen[name] = bucket._blocked_until(A)
+
+    reserved, flushed = threading.Event(), threading.Event()
+    old = threading.Thread(target=reserve_then_check, args=("old", reserved, flushed))
+    old.start()
+    reserved.wait(10)
+    client.flushdb()  # Redis lost the bucket while the old slot waits
+    new = threading.Thread(target=reserve_then_check, args=("new", None, None))
+    new.start()
+    new.join(10)
+    flushed.set()
+    old.join(10)
+    client.close()
+    assert seen["old"] == float("inf")  # granted by a lost state: ask again
+    assert seen["new"] != float("inf")

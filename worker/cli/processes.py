@@ -63,7 +63,8 @@ def worker(concurrency: int | None, loglevel: str) -> None:
     from worker.tasks import app
 
     s = get_settings()
-    argv = ["worker", "-Q", "handoff", "-l", loglevel,
+    # the ledger rows' queue and the periodic rings' own (celeryconfig.py)
+    argv = ["worker", "-Q", "handoff,handoff-periodic", "-l", loglevel,
             "-c", str(concurrency or s.worker_concurrency)]
     if s.embedded:
         argv += ["--without-mingle", "--without-gossip", "--without-heartbeat"]

@@ -27,6 +27,9 @@ CarrierFactory = Callable[[Settings, CarrierAccount, RateLimiter], CarrierPort]
 
 F = TypeVar("F")
 
+# Replaced carrier adapters kept open for the threads that may still be using them.
+RETIRED_KEPT = 8
+
 
 @dataclass(frozen=True)
 class Factories:
@@ -62,6 +65,7 @@ class Runtime:
         # the rows of one bell message run on threads of one process (jobs/runner.py): an
         # adapter is built, or rebuilt for new credentials, by one of them at a time
         self._building = threading.RLock()
+        self._retired: list[CarrierPort] = []  # replaced adapters, closed later (_retire)
 
     def __repr__(self) -> str:
         return f"Runtime(db={self.db.engine.url!r})"  # the URL repr hides the password
@@ -85,7 +89,7 @@ class Runtime:
             known = self._carriers.get(account.key)
             if known is None or getattr(known, "account", account) != account:
                 if known is not None:  # credentials or quota changed: a fresh client
-                    known.close()
+                    self._retire(known)
                 known = factory(self.settings, account, self.limiter)
                 self._carriers[account.key] = known
             return known
@@ -119,9 +123,16 @@ class Runtime:
                 self._bell = _built(self.factories.bell, "bell")(self.settings, self.db)
             return self._bell
 
+    def _retire(self, old: CarrierPort) -> None:
+        """An adapter replaced by a fresh one: other threads may be mid-call on it, so it is
+        closed only once RETIRED_KEPT newer ones were retired after it (or at close)."""
+        self._retired.append(old)
+        while len(self._retired) > RETIRED_KEPT:
+            self._retired.pop(0).close()
+
     def close(self) -> None:
-        for port in (*self._carriers.values(), *self._given.values(), self._onestop,
-                     self._notifier):
+        for port in (*self._carriers.values(), *self._given.values(), *self._retired,
+                     self._onestop, self._notifier):
             if port is not None:
                 port.close()
         self.db.dispose()

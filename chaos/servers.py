@@ -225,7 +225,7 @@ class PgCluster:
                       "--encoding=UTF8", "--no-locale", "--no-sync", timeout=120)
         options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} "
                    f"-c unix_socket_directories={self.run_dir} -c fsync=off "
-                   f"-c full_page_writes=off -c max_connections=200")
+                   f"-c full_page_writes=off -c max_connections=200 -c log_lock_waits=on")
         self._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data),
                   "-l", str(self.log), "-o", options, timeout=90)
         _wait_port(self.port, 10, "PostgreSQL")

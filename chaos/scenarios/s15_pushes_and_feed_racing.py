@@ -144,7 +144,7 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
             f"all final {final_after or 0:.0f}s after seeding; {sent} pushes answered "
             f"success (each posted {PUSH_COPIES}x at once; "
             f"{stats.get('push_copies_not_2xx', 0)} copies not 2xx, {stats['pushes_resent']} "
-            f"re-sent), feed {FEED_LAG_S:.0f}s behind, 30 % of paths out of order, 20 % of "
+            f"re-sent; answers {stats.get('push_copy_answers', {})}), feed {FEED_LAG_S:.0f}s behind, 30 % of paths out of order, 20 % of "
             f"feed events doubled; {total_forged} forged pushes ({share:.0%}), answered "
             f"{dict(forged)}; status-log rows by source {by_source}; milestones applied "
             f"twice: {len(twice)}; forged rows logged: {forged_logged}; dossiers told other "

@@ -37,6 +37,9 @@ class Outgoing:
     transaction: str
 
 
+PUSH_TIMEOUT_S = 5.0  # how long the post office waits for a receiver's answer
+
+
 class Pusher:
     """One daemon thread per simulator, started when an account registers a push URL."""
 
@@ -107,12 +110,17 @@ class Pusher:
 def _post(client: httpx.Client, url: str, raw: bytes, headers: dict[str, str],
           answers: Counter[str] | None = None) -> bool:
     """True when the receiver answered success; each answer counted in `answers`."""
+    started = time.monotonic()
     try:
-        reply = client.post(url, content=raw, headers=headers, timeout=5.0)
+        reply = client.post(url, content=raw, headers=headers, timeout=PUSH_TIMEOUT_S)
     except httpx.HTTPError as exc:
         if answers is not None:
             answers[type(exc).__name__] += 1
         return False
+    finally:
+        took_ms = int((time.monotonic() - started) * 1000)
+        if answers is not None:  # the slowest answer so far, in ms (a Counter keeps it)
+            answers["slowest_ms"] = max(answers["slowest_ms"], took_ms)
     if answers is not None:
         answers[str(reply.status_code)] += 1
     try:

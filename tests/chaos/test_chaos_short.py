@@ -26,7 +26,8 @@ def _short_run_passes(number: int, home: Path) -> None:
             pytest.fail(f"CI: scenario {number} cannot run here: {why}")
         pytest.skip(f"scenario {number} cannot run here: {why}")
     row = run_scenario(scenario, scenario.short, home, None)
-    assert row.passed(), row
+    # the whole notes on failure (pytest cuts a repr): which answers, which times
+    assert row.passed(), f"{row.failed or 'failed'}; notes: {row.notes}"
     # the personal data seeded never reached a log (pages and CLI: `make chaos`'s last row)
     assert not pii.scan_files(home), pii.scan_files(home)
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from functools import partial
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import exc, select
 
 from tests.fakes import ListBell
 from worker.bootstrap import build_runtime
@@ -137,5 +137,53 @@ def test_two_feeds_deadlocking_on_postgresql_skip_no_event(pg_url, monkeypatch):
         assert "entry_not_taken" not in {r.reason_code for r in rows}
         assert sorted((r.order_number, r.raw_code) for r in rows) == sorted(
             (o, c) for o in orders for c in ("1", "2"))  # each event logged, once
+    finally:
+        db.dispose()
+
+
+@pytest.mark.services
+def test_a_page_commits_in_chunks_and_a_failure_mid_page_keeps_cursor_and_events_agreeing(
+        pg_url, monkeypatch):
+    """A tracking page is applied CARRIER_CHUNK events per transaction (so a carrier push
+    never waits on a whole page's row locks). The database failing in the second chunk
+    leaves the first chunk applied and the cursor on its last event, nothing of the rest;
+    the next poll takes the rest from there, each event once."""
+    upgrade(pg_url)
+    db = Database(pg_url)
+    size = feeds.CARRIER_CHUNK
+    events = [_event(f"{n:024d}", f"000.00.17.H19-261126-{n:04d}/R1", 1, Status.PICKED_UP)
+              for n in range(1, 2 * size + 21)]  # three chunks: size, size, 20
+    failing = events[size + 10].event_id
+    apply = feeds.apply_event
+
+    def apply_or_fail(session, ev):
+        if ev.event_id == failing:
+            raise exc.DisconnectionError("connection lost")
+        return apply(session, ev)
+
+    monkeypatch.setattr(feeds, "apply_event", apply_or_fail)
+    carrier = PagedCarrier(events)
+    rt = build_runtime(settings=Settings(database_url=pg_url), db=db,
+                       carriers={"ngsp": carrier}, bell=ListBell())
+
+    def logged() -> list[str]:
+        with db.unit_of_work() as s:
+            return sorted(s.scalars(select(StatusLogEntry.order_number).where(
+                StatusLogEntry.source == EventSource.CARRIER_FEED)))
+
+    def cursor() -> str:
+        with db.unit_of_work() as s:
+            return s.get_one(Cursor, feeds.CARRIER_CURSOR).value
+
+    try:
+        assert feeds.poll_carrier(rt) == size  # the first chunk only
+        assert cursor() == events[size - 1].event_id
+        assert logged() == sorted(ev.order_number for ev in events[:size])
+        monkeypatch.setattr(feeds, "apply_event", apply)  # the database is back
+        rest = events[size:]
+        carrier.pages = [FeedPage(rest, rest[-1].event_id)]  # the carrier, from the cursor
+        assert feeds.poll_carrier(rt) == len(rest)
+        assert cursor() == events[-1].event_id
+        assert logged() == sorted(ev.order_number for ev in events)  # each once
     finally:
         db.dispose()

@@ -1,10 +1,21 @@
-"""Polling both feeds under a lease: read a page, apply it, advance the cursor, one commit."""
+"""Polling both feeds under a lease: read a page, apply it, advance the cursor in the same
+commit.
+
+A tracking-feed page (up to 1,000 events) is applied in chunks of CARRIER_CHUNK events, one
+transaction each, the cursor moved to the chunk's last event in that transaction: the
+cursor and the applied events agree after every commit, as with one commit per page. Why
+not one transaction per page: applying an event holds its hand-off's row lock until the
+commit, and a carrier push of the same order waits on it (flow/pushes.py); a whole page held
+the locks for seconds on a busy machine, long enough for the post office to give up on a
+push (its timeout) and send it again. A chunk holds them for a fraction of that. The
+one-stop feed's cursor is the page's opaque `next`, so its page stays one commit."""
 
 from __future__ import annotations
 
 import logging
 import random
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -14,7 +25,7 @@ from worker.db.failures import database_trouble
 from worker.db.models import Cursor, utcnow
 from worker.domain.enums import EventSource
 from worker.domain.errors import HandoffError
-from worker.domain.model import CarrierAccount
+from worker.domain.model import CarrierAccount, TrackingEvent
 from worker.domain.privacy import scrub
 from worker.service import agencies
 from worker.service.flow.cursors import ACCOUNT_CURSOR_PREFIX as ACCOUNT_CURSOR_PREFIX  # (callers
@@ -30,7 +41,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+Apply = Callable[[Session], None]  # one step of a page, inside its transaction
+
 MAX_SECONDS = 60.0  # one poll (all its accounts) never holds a lease longer than this
+CARRIER_CHUNK = 25  # tracking events per transaction (see above)
 
 
 def get_cursor(session: Session, name: str) -> str | None:
@@ -68,13 +82,22 @@ def poll_onestop(rt: Runtime) -> int:
 def _carrier_page(account: CarrierAccount, rt: Runtime, session: Session | None,  # type: ignore[no-untyped-def]
                   cursor: str | None):
     page = rt.carrier_for(account).fetch_events(cursor, rt.settings.carrier_page_size)
+    events = page.events
+    chunks = [events[i:i + CARRIER_CHUNK] for i in range(0, len(events), CARRIER_CHUNK)]
 
-    def apply(s: Session) -> None:
-        take_each(s, page.events, lambda ev: [apply_event(s, ev)],
-                  lambda ev: Described(f"event {ev.event_id}", EventSource.CARRIER_FEED,
-                                       order_number=ev.order_number))
+    def apply(chunk: list[TrackingEvent]) -> Apply:
+        def run(s: Session) -> None:
+            take_each(s, chunk, lambda ev: [apply_event(s, ev)],
+                      lambda ev: Described(f"event {ev.event_id}", EventSource.CARRIER_FEED,
+                                           order_number=ev.order_number))
+        return run
 
-    return len(page.events), page.last_id, apply, rt.settings.carrier_page_size
+    # each chunk moves the cursor to its last event; the last one to the page's end (past
+    # the docs the page skipped: without an id or an order number)
+    steps = [(len(c), apply(c), c[-1].event_id) for c in chunks[:-1]]
+    steps.append((len(chunks[-1]) if chunks else 0, apply(chunks[-1] if chunks else []),
+                  page.last_id))
+    return steps, rt.settings.carrier_page_size
 
 
 def _onestop_page(rt: Runtime, session: Session, cursor: str | None):  # type: ignore[no-untyped-def]
@@ -85,7 +108,8 @@ def _onestop_page(rt: Runtime, session: Session, cursor: str | None):  # type: i
                   lambda raw: ingest_item(s, raw, EventSource.ONESTOP_FEED, rt.settings).jobs,
                   lambda raw: describe_item(raw, EventSource.ONESTOP_FEED))
 
-    return len(page.items), page.next_cursor or cursor or "", apply, rt.settings.onestop_page_size
+    return ([(len(page.items), apply, page.next_cursor or cursor or "")],
+            rt.settings.onestop_page_size)
 
 
 def _poll(rt: Runtime, name: str, read_page, deadline: float) -> int:  # type: ignore[no-untyped-def]
@@ -100,28 +124,41 @@ def _poll(rt: Runtime, name: str, read_page, deadline: float) -> int:  # type: i
             with rt.db.unit_of_work() as s:
                 cursor = get_cursor(s, name)
             try:
-                count, next_cursor, apply, page_size = read_page(rt, None, cursor)
+                steps, page_size = read_page(rt, None, cursor)
             except HandoffError as err:
                 log.warning("poll %s: %s", name, scrub(str(err)))
                 break
-            try:
-                with uow.begin(rt) as s:  # the page's new jobs are rung once it commits
-                    if not leases.acquire(s, lease, rt.settings.lease_seconds):
-                        break  # lost the lease (we were too slow); the new holder re-reads
-                    if get_cursor(s, name) != cursor:
-                        break  # someone else moved the cursor meanwhile: never move it back
-                    apply(s)
-                    if next_cursor:
-                        set_cursor(s, name, next_cursor)
-            except Exception as err:
-                if not database_trouble(err):
-                    raise
-                # rolled back, cursor unmoved: the next poll reads the page again (e.g. the
-                # loser of a deadlock with another account's page); the other feeds go on
-                log.warning("poll %s: page not applied, read again next poll (%s)", name,
-                            type(err).__name__)
-                break
-            total += count
-            if count < page_size:
+            read = 0
+            for count, apply, next_cursor in steps:
+                if not _commit_step(rt, name, lease, cursor, apply, next_cursor):
+                    return total
+                cursor = next_cursor or cursor
+                total += count
+                read += count
+            if read < page_size:
                 break
     return total
+
+
+def _commit_step(rt: Runtime, name: str, lease: str, cursor: str | None, apply: Apply,
+                 next_cursor: str) -> bool:
+    """Apply one step of a page and move the cursor to its end, in one transaction. False
+    when it was not committed: the rest of the page is read again at the next poll."""
+    try:
+        with uow.begin(rt) as s:  # the step's new jobs are rung once it commits
+            if not leases.acquire(s, lease, rt.settings.lease_seconds):
+                return False  # lost the lease (we were too slow); the new holder re-reads
+            if get_cursor(s, name) != cursor:
+                return False  # someone else moved the cursor meanwhile: never move it back
+            apply(s)
+            if next_cursor:
+                set_cursor(s, name, next_cursor)
+    except Exception as err:
+        if not database_trouble(err):
+            raise
+        # rolled back, cursor unmoved: the next poll reads from there again (e.g. the loser
+        # of a deadlock with another account's page); the other feeds go on
+        log.warning("poll %s: page not applied, read again next poll (%s)", name,
+                    type(err).__name__)
+        return False
+    return True

@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -120,6 +121,35 @@ def pending_jobs(db: Database) -> int:
     with db.unit_of_work() as s:
         return int(s.scalar(select(func.count()).select_from(Job).where(
             Job.state == "pending")) or 0)
+
+
+def finished_jobs(db: Database) -> int:
+    """Ledger rows settled for good (done or dead): what a drain's progress is judged by."""
+    with db.unit_of_work() as s:
+        return int(s.scalar(select(func.count()).select_from(Job).where(
+            Job.state.in_(("done", "dead")))) or 0)
+
+
+def pending_summary(db: Database, shown: int = 5) -> str:
+    """What the pending rows are waiting on: by kind and tries, and the first few rows' times
+    (seconds from now: due, rung, leased until), for a drain that did not finish."""
+    now = datetime.now(UTC)
+
+    def ago(at: datetime | None) -> str:
+        if at is None:
+            return "-"
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        return f"{(at - now).total_seconds():+.0f}s"
+
+    with db.unit_of_work() as s:
+        rows = s.execute(select(Job.id, Job.kind, Job.attempts, Job.next_attempt_at,
+                                Job.rung_at, Job.locked_until, Job.handoff_id)
+                         .where(Job.state == "pending").order_by(Job.id)).all()
+    kinds = Counter((r.kind, r.attempts) for r in rows)
+    first = [f"#{r.id} {r.kind} h{r.handoff_id} tries {r.attempts} due {ago(r.next_attempt_at)} "
+             f"rung {ago(r.rung_at)} leased {ago(r.locked_until)}" for r in rows[:shown]]
+    return (", ".join(f"{k} ({n} tries): {c}" for (k, n), c in sorted(kinds.items()))
+            + "; " + "; ".join(first))
 
 
 def progress_mark(db: Database) -> int:

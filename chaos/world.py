@@ -259,11 +259,31 @@ class World:
             f"{len(codes) - len(seen)} without a hand-off, statuses {counts}; "
             f"logs: {log_tails(self.stack.home, tuple(self.stack.procs), 800)}")
 
-    def wait_drained(self, timeout: float) -> None:
-        """No ledger row pending (push-backs trail the last status)."""
-        if measure.time_until(lambda: measure.pending_jobs(self.db()) == 0, timeout) is None:
-            raise AssertionError(f"{measure.pending_jobs(self.db())} ledger rows still pending "
-                                 f"after {timeout:.0f}s")
+    def wait_drained(self, stall_s: float, cap_s: float = 900.0) -> None:
+        """Until no ledger row is pending (push-backs trail the last status). A backlog may
+        take its time: it fails when no row has finished for `stall_s` seconds (a row stuck,
+        not a slow drain), or past `cap_s` whatever happens."""
+        started = last_move = time.monotonic()
+        last: int | None = None
+        while True:
+            pending: int | None
+            finished: int | None
+            try:
+                db = self.db()
+                pending, finished = measure.pending_jobs(db), measure.finished_jobs(db)
+            except Exception:  # the database restarting, say: not yet
+                pending = finished = None
+            if pending == 0:
+                return
+            now = time.monotonic()
+            if finished is not None and finished != last:
+                last, last_move = finished, now
+            if now - last_move > stall_s or now - started > cap_s:
+                why = (f"no row finished for {stall_s:.0f}s" if now - last_move > stall_s
+                       else f"not drained in {cap_s:.0f}s")
+                raise AssertionError(f"{measure.pending_jobs(self.db())} ledger rows still "
+                                     f"pending ({why}): {measure.pending_summary(self.db())}")
+            time.sleep(0.5)
 
     def verdict(self, name: str, codes: list[str], recover_s: float | None,
                 notes: str = "") -> Row:

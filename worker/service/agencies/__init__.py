@@ -28,6 +28,7 @@ from worker.service.agencies.vault import VaultError, open_sealed
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)
+_HELD = "agency_rows"  # session.info: (the transaction, the agency rows it read)
 
 SLA_FIELDS = tuple(f.name for f in fields(Limits))
 
@@ -79,16 +80,33 @@ def record_of(row: Agency) -> AgencyRecord:
                         bool(row.customer_code and row.credentials), row.enabled, sla)
 
 
+def row(session: Session, code: str) -> Agency | None:
+    """The agency's row, read once per transaction. The session's identity map would give
+    it back without a query, but it holds rows weakly: a row looked up, turned into a
+    record and dropped was read again for every item of a page (twice: its record and its
+    dispatch mode). The transaction keeps the rows it read until it ends."""
+    if not code:
+        return None
+    transaction = session.get_transaction()
+    held: tuple[object, list[Agency]] | None = session.info.get(_HELD)
+    if held is None or held[0] is not transaction:
+        held = session.info[_HELD] = (transaction, [])
+    found = session.get(Agency, code)
+    if found is not None:
+        held[1].append(found)
+    return found
+
+
 def get(session: Session, code: str) -> AgencyRecord | None:
-    row = session.get(Agency, code) if code else None
-    return record_of(row) if row is not None else None
+    found = row(session, code)
+    return record_of(found) if found is not None else None
 
 
 def account_of(session: Session, settings: Settings, code: str) -> CarrierAccount | None:
     """The account of an agency (enabled or not: its orders in flight still need tracking
     and cancelling); None when the agency is unknown."""
-    row = session.get(Agency, code) if code else None
-    return account_of_row(settings, row) if row is not None else None
+    found = row(session, code)
+    return account_of_row(settings, found) if found is not None else None
 
 
 def accounts(session: Session, settings: Settings) -> list[CarrierAccount]:

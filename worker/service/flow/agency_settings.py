@@ -19,6 +19,7 @@ from worker.domain.errors import InvalidInput
 from worker.domain.moments import local
 from worker.domain.statuses import FINAL
 from worker.domain.text import clean_text
+from worker.service import agencies
 from worker.service.flow.desk_queue import waiting_by_agency
 from worker.settings import Settings
 
@@ -43,8 +44,8 @@ class AgencyRow:
 
 def dispatch_mode(session: Session, settings: Settings, agency_code: str) -> str:
     """The agency's dispatch mode (an agency not in the table never dispatches by itself)."""
-    row = session.get(Agency, agency_code) if agency_code else None
-    return row.dispatch if row is not None else DispatchMode.DESK
+    found = agencies.row(session, agency_code)
+    return found.dispatch if found is not None else DispatchMode.DESK
 
 
 def set_dispatch(session: Session, agency_code: str, mode: str, actor: str) -> Agency:

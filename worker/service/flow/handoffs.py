@@ -31,10 +31,10 @@ def apply(session: Session, handoff: Handoff, change: Change, *, push: bool = Tr
         handoff.last_event_at = change.occurred_at
     if not decision.applied or change.status is None:
         return decision, None
-    set_status(handoff, change.status, change.occurred_at, source=change.source)
-    if change.raw_code.isdigit():
+    if change.raw_code.isdigit():  # before set_status, whose look-up flushes: one UPDATE
         handoff.last_carrier_code = int(change.raw_code)
         handoff.last_carrier_text = change.raw_text[:200]
+    set_status(handoff, change.status, change.occurred_at, source=change.source)
     job = queue_push(session, handoff, change) if push else None
     return decision, job
 

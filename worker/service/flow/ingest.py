@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from worker.db.inserts import insert_new
 from worker.db.models import Handoff, Job, Receipt, utcnow
 from worker.domain.enums import DispatchMode, EventSource, IngestOutcome
 from worker.domain.errors import InvalidInput
@@ -35,13 +35,8 @@ def describe_item(got: OnestopItem, source: EventSource) -> Described:
 
 def take_receipt(session: Session, source: str, external_id: str) -> bool:
     """True the first time an id is seen. The unique index decides, not a lookup."""
-    try:
-        with session.begin_nested():
-            session.add(Receipt(source=source, external_id=external_id[:120]))
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+    return insert_new(session, Receipt,
+                      {"source": source, "external_id": external_id[:120]}) is not None
 
 
 def ingest_item(session: Session, got: OnestopItem, source: EventSource, settings: Settings
@@ -87,14 +82,14 @@ def _create(session: Session, item: HandoffItem, source: EventSource, settings: 
         session.add(handoff)
     _fill(handoff, item)
     handoff.order_number = order_number(item.dossier_code, direction, handoff.generation)
-    session.flush()
     note = item.procedure_name
     if item.citizen and item.citizen.address.converted_from:
         note += (f" | địa chỉ theo đơn vị hành chính cũ ({item.citizen.address.converted_from})"
                  " đã chuyển sang đơn vị mới")
     change = handoffs.Change(Status.REQUESTED, source, utcnow(), notes=note)
+    handoffs.set_status(handoff, Status.REQUESTED, change.occurred_at)  # before the flush:
+    session.flush()  # one INSERT with its status, not an INSERT then an UPDATE
     handoffs.log(session, handoff, change, True, reason(ReasonCode.HANDOFF_RECEIVED))
-    handoffs.set_status(handoff, Status.REQUESTED, change.occurred_at)
     jobs: list[Job] = []
     why = why_waiting(item.agency_code, agencies.get(session, item.agency_code))
     if why is not None:  # kept, never dropped: taken up when the agency is added/enabled

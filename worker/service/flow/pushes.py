@@ -25,9 +25,9 @@ from dataclasses import replace
 from enum import StrEnum
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from worker.db.inserts import insert_new
 from worker.db.models import CarrierPushReceipt, Handoff, Job
 from worker.domain.enums import EventSource
 from worker.domain.model import CarrierAccount, TrackingEvent
@@ -92,13 +92,9 @@ def _receipt(session: Session, agency_code: str, transaction: str, order_number:
     """None the first time this agency's transaction id and content are seen, else which
     was seen before. The unique indexes decide (no look-up first: two copies at once
     cannot both pass); which one refused is only read afterwards, for the log."""
-    try:
-        with session.begin_nested():
-            session.add(CarrierPushReceipt(agency_code=agency_code, transaction_id=transaction,
-                                           order_number=order_number[:50],
-                                           content_key=content_key))
-            session.flush()
-    except IntegrityError:
+    if insert_new(session, CarrierPushReceipt, {
+            "agency_code": agency_code, "transaction_id": transaction,
+            "order_number": order_number[:50], "content_key": content_key}) is None:
         same_id = session.scalar(select(CarrierPushReceipt.id).where(
             CarrierPushReceipt.agency_code == agency_code,
             CarrierPushReceipt.transaction_id == transaction))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from worker.db.models import Handoff, Job, StatusLogEntry
@@ -91,14 +91,12 @@ def _seen(session: Session, handoff: Handoff | None, ev: TrackingEvent,
     carrier row of the hand-off with the same status in the same second counts: rows the
     feed stored before milestone keys carry only their code key, which a push cannot
     compute (the feed's code is not the push's)."""
-    if session.scalar(select(StatusLogEntry.id).where(StatusLogEntry.dedup_key.in_(keys))
-                      .limit(1)) is not None:
-        return True
-    if handoff is None or ev.status is None:
-        return False
-    second = ev.occurred_at.replace(microsecond=0)
-    return session.scalar(select(StatusLogEntry.id).where(
-        StatusLogEntry.handoff_id == handoff.id, StatusLogEntry.status == ev.status.value,
-        StatusLogEntry.source.in_(CARRIER_SOURCES), StatusLogEntry.dedup_key.is_not(None),
-        StatusLogEntry.occurred_at >= second,
-        StatusLogEntry.occurred_at < second + timedelta(seconds=1)).limit(1)) is not None
+    seen: ColumnElement[bool] = StatusLogEntry.dedup_key.in_(keys)
+    if handoff is not None and ev.status is not None:  # one query for both: one round trip
+        second = ev.occurred_at.replace(microsecond=0)
+        seen = or_(seen, and_(
+            StatusLogEntry.handoff_id == handoff.id, StatusLogEntry.status == ev.status.value,
+            StatusLogEntry.source.in_(CARRIER_SOURCES), StatusLogEntry.dedup_key.is_not(None),
+            StatusLogEntry.occurred_at >= second,
+            StatusLogEntry.occurred_at < second + timedelta(seconds=1)))
+    return session.scalar(select(StatusLogEntry.id).where(seen).limit(1)) is not None

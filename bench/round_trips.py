@@ -1,0 +1,133 @@
+"""Statements sent to PostgreSQL per hand-off taken from the one-stop feed and per tracking
+event applied: the round trips the worker's own code costs, counted, not timed (a count
+does not drift between runs the way a time does).
+
+    python -m bench.round_trips [--items 50] [--url postgresql+psycopg://...]
+
+It takes a page of valid result-ready items of an agency in automatic dispatch, the way
+the one-stop feed's page is taken (worker/service/flow/feeds: take_each, ingest_item, one
+transaction), then one tracking page of a milestone for each of those orders (apply_event,
+one chunk), on a database of its own (created and dropped), and prints the statements per
+item by kind. Each SAVEPOINT and RELEASE is one round trip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy import create_engine, event, text
+
+from integrations.onestop.mapping import read_item
+from tests.fakes import ListBell
+from tests.onestop_items import numbered
+from worker.bootstrap import build_runtime
+from worker.db.engine import Database
+from worker.db.migrate import upgrade
+from worker.domain.enums import EventSource
+from worker.domain.model import TrackingEvent
+from worker.domain.statuses import Status
+from worker.service.admin import agency_admin
+from worker.service.flow.ingest import describe_item, ingest_item
+from worker.service.flow.isolation import Described, take_each
+from worker.service.flow.tracking import apply_event
+from worker.service.ledger import uow
+from worker.settings import Settings
+
+ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+AGENCY = {"000.00.17.H19": {"name": "UBND xã Lai Vung", "tel": "02773000000",
+                            "address": "Trung tâm Phục vụ hành chính công",
+                            "province_code": "82", "ward_code": "30226", "dispatch": "auto"}}
+
+
+@contextmanager
+def scratch_database(admin_url: str) -> Iterator[str]:
+    """A database of its own on the server of `admin_url`, dropped afterwards."""
+    name = f"round_trips_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield admin_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+def counted(db: Database, work: Callable[[], None]) -> Counter[str]:
+    """The statements `work` sends, by their first words (savepoint names folded)."""
+    seen: Counter[str] = Counter()
+
+    def count(conn, cursor, statement, params, context, many):  # type: ignore[no-untyped-def]
+        words = re.sub(r"sa_savepoint_\d+", "…", " ".join(statement.split()))
+        seen[" ".join(words.split()[:4])] += 1
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        work()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    return seen
+
+
+def measure(url: str, items: int) -> dict[str, Counter[str]]:
+    upgrade(url)
+    db = Database(url)
+    rt = build_runtime(settings=Settings(database_url=url), db=db, bell=ListBell())
+    try:
+        with db.unit_of_work() as s:
+            agency_admin.import_agencies(s, rt.settings, AGENCY, "bench")
+        page = [read_item(numbered(n)) for n in range(1, items + 1)]
+
+        def take_page() -> None:
+            with uow.begin(rt) as s:
+                take_each(s, page, lambda raw: ingest_item(
+                    s, raw, EventSource.ONESTOP_FEED, rt.settings).jobs,
+                    lambda raw: describe_item(raw, EventSource.ONESTOP_FEED))
+
+        ingest = counted(db, take_page)
+        at = datetime.now(UTC)
+        events = [TrackingEvent(event_id=f"{n:024d}", order_number=f"{item.dossier_code}/R1",
+                                item_code=f"EB{n:09d}VN", occurred_at=at, raw_code=1,
+                                raw_text="Đã lấy hàng", status=Status.PICKED_UP,
+                                known_code=True) for n, item in enumerate(page, 1)]
+
+        def apply_page() -> None:
+            with uow.begin(rt) as s:
+                take_each(s, events, lambda ev: [apply_event(s, ev)],
+                          lambda ev: Described(f"event {ev.event_id}",
+                                               EventSource.CARRIER_FEED,
+                                               order_number=ev.order_number))
+
+        return {"one-stop item taken": ingest, "tracking event applied": counted(db, apply_page)}
+    finally:
+        db.dispose()
+
+
+def report(counts: dict[str, Counter[str]], items: int) -> str:
+    lines = []
+    for what, seen in counts.items():
+        lines.append(f"- {what}: **{sum(seen.values()) / items:.1f} statements** ("
+                     + ", ".join(f"{k} {v / items:.2f}" for k, v in seen.most_common()) + ")")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--items", type=int, default=50)
+    p.add_argument("--url", default=ADMIN_URL, help="a PostgreSQL server's admin URL")
+    a = p.parse_args(argv)
+    with scratch_database(a.url) as url:
+        print(report(measure(url, a.items), a.items))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

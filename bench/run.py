@@ -16,7 +16,9 @@ bench/RESULTS.md.
   per account (429 above it): orders accepted per second against that quota;
 - push: benchmark 4, the push-backs of N/2 hand-offs through the whole flow with the post
   office's clock sped up: rate, sent twice, out of order (bench/pushbacks.py);
-- ops: benchmark 6, the ops queries on 1,000,000 log events (bench/ops_queries.py).
+- ops: benchmark 6, the ops queries on 1,000,000 log events (bench/ops_queries.py);
+- rounds: statements sent to PostgreSQL per one-stop item taken and per tracking event
+  applied (bench/round_trips.py): the worker's own round trips, counted.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ from typing import Any
 from bench.burst import burst
 from bench.celery_ceiling import ceiling
 from bench.pushbacks import pushbacks
+from bench.round_trips import ADMIN_URL, scratch_database
+from bench.round_trips import measure as count_round_trips
+from bench.round_trips import report as round_trips_report
 from chaos.__main__ import machine  # the same description as bench/CHAOS.md's
 
 NAIVE = {"HANDOFF_JOB_BATCH": "1", "HANDOFF_JOB_THREADS": "1"}
@@ -137,6 +142,15 @@ def bench_ops(n: int) -> tuple[str, dict[str, Any]]:
     return out.stdout.strip(), {}
 
 
+def bench_rounds(n: int) -> tuple[str, dict[str, Any]]:
+    items = 50
+    with scratch_database(ADMIN_URL) as url:
+        counts = count_round_trips(url, items)
+    return (f"A page of {items} valid items in one transaction, then a tracking page of one "
+            f"milestone per hand-off:\n\n{round_trips_report(counts, items)}"), {
+        what: dict(seen) for what, seen in counts.items()}
+
+
 BENCHES: dict[str, tuple[str, Callable[[int], tuple[str, dict[str, Any]]], str]] = {
     "burst": ("2 and 7. Burst without a quota; memory", bench_burst,
               "python -m bench.burst --handoffs N [--backend embedded] (HANDOFF_JOB_BATCH=1 "
@@ -149,6 +163,7 @@ BENCHES: dict[str, tuple[str, Callable[[int], tuple[str, dict[str, Any]]], str]]
               "--latency-ms 50"),
     "push": ("4. Push-backs", bench_push, "python -m bench.pushbacks --handoffs N [--naive]"),
     "ops": ("6. Ops queries", bench_ops, "python bench/ops_queries.py"),
+    "rounds": ("Round trips per row", bench_rounds, "python -m bench.round_trips"),
 }
 
 

@@ -191,9 +191,13 @@ def leave_record(session: Session, handoff: Handoff, at: datetime,
     whole rather than committed without their record kept right."""
     if not settled(handoff.direction, handoff.status):
         return
+    found = session.scalar(select(HandoverRecordItem.record_id).where(
+        HandoverRecordItem.open_handoff_id == handoff.id))
+    if found is None:  # on no open record (most): no savepoint, two round trips fewer
+        return
     try:
         with session.begin_nested():
-            _leave(session, handoff, at, source)
+            _leave(session, handoff, found, at, source)
     except Exception as err:
         if outside_failure(err):  # the database failing: the whole change is retried
             raise
@@ -201,11 +205,8 @@ def leave_record(session: Session, handoff: Handoff, at: datetime,
                   type(err).__name__)
 
 
-def _leave(session: Session, handoff: Handoff, at: datetime, source: EventSource) -> None:
-    found = session.scalar(select(HandoverRecordItem.record_id).where(
-        HandoverRecordItem.open_handoff_id == handoff.id))
-    if found is None:
-        return
+def _leave(session: Session, handoff: Handoff, found: int, at: datetime,
+           source: EventSource) -> None:
     # lock order everywhere: the hand-off (held by the caller), its record, then the item
     record = session.scalar(select(HandoverRecord).where(HandoverRecord.id == found)
                             .with_for_update().execution_options(populate_existing=True))

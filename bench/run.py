@@ -17,6 +17,8 @@ bench/RESULTS.md.
 - push: benchmark 4, the push-backs of N/2 hand-offs through the whole flow with the post
   office's clock sped up: rate, sent twice, out of order (bench/pushbacks.py);
 - ops: benchmark 6, the ops queries on 1,000,000 log events (bench/ops_queries.py);
+- feed: benchmark 5, a backlog of tracking events applied by the feed's poll, then the
+  push-backs it queued drained for a window (bench/tracking_feed.py);
 - rounds: statements sent to PostgreSQL per one-stop item taken and per tracking event
   applied (bench/round_trips.py): the worker's own round trips, counted.
 """
@@ -38,6 +40,8 @@ from bench.pushbacks import pushbacks
 from bench.round_trips import ADMIN_URL, scratch_database
 from bench.round_trips import measure as count_round_trips
 from bench.round_trips import report as round_trips_report
+from bench.tracking_feed import report as tracking_feed_report
+from bench.tracking_feed import tracking_feed
 from chaos.__main__ import machine  # the same description as bench/CHAOS.md's
 
 NAIVE = {"HANDOFF_JOB_BATCH": "1", "HANDOFF_JOB_THREADS": "1"}
@@ -142,6 +146,11 @@ def bench_ops(n: int) -> tuple[str, dict[str, Any]]:
     return out.stdout.strip(), {}
 
 
+def bench_feed(n: int) -> tuple[str, dict[str, Any]]:
+    r = tracking_feed(max(1000, n * 2), drain_window=20.0)
+    return tracking_feed_report(r), r
+
+
 def bench_rounds(n: int) -> tuple[str, dict[str, Any]]:
     items = 50
     with scratch_database(ADMIN_URL) as url:
@@ -163,6 +172,7 @@ BENCHES: dict[str, tuple[str, Callable[[int], tuple[str, dict[str, Any]]], str]]
               "--latency-ms 50"),
     "push": ("4. Push-backs", bench_push, "python -m bench.pushbacks --handoffs N [--naive]"),
     "ops": ("6. Ops queries", bench_ops, "python bench/ops_queries.py"),
+    "feed": ("5. Tracking feed", bench_feed, "python -m bench.tracking_feed --events N"),
     "rounds": ("Round trips per row", bench_rounds, "python -m bench.round_trips"),
 }
 

@@ -10,6 +10,8 @@ to the moment the post office has accepted every order.
 Prints one JSON line: the rate of orders accepted (per second, over the run and over its
 busiest stretch), duplicates at the post office, 429s, and the peak memory (VmHWM) of every
 worker process. bench/run.py runs it in the combinations `make bench` reports.
+burst_world() starts such a deployment for benchmarks that seed and measure it their own
+way (bench/many_agencies.py: 30 agencies on 10 accounts, one of them held with 429s).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,27 +55,52 @@ def _peak_rss_mb(pids: list[int]) -> dict[int, float]:
     return out
 
 
-def burst(handoffs: int, *, workers: int = 1, concurrency: int = 2, backend: str = "redis+pg",
-          quota: float = 10_000.0, office_quota: float | None = None,
-          latency_ms: float = 0.0, timeout: float = 1800.0,
-          extra_env: dict[str, str] | None = None, home: Path | None = None) -> dict[str, Any]:
-    """Run one burst; its figures."""
-    home = home or Path(tempfile.mkdtemp(prefix="bench-burst-"))
+def base_agencies() -> dict[str, dict]:
+    """The agencies every World holds (the example file's and the chaos suite's fourth)."""
+    return {**json.loads(EXAMPLE_AGENCIES.read_text(encoding="utf-8")), **EXTRA_AGENCY}
+
+
+def set_office_quota(world: World, agencies: dict[str, dict], per_second: float) -> None:
+    """The post office's own limit on every account of `agencies` and the default one:
+    429 above `per_second` requests in any sliding second."""
+    keys = {e.get("customer_key") or e.get("consumer_key") for e in agencies.values()}
+    world.stack.carrier_admin("quota", {"limit_per_s": {
+        k: per_second for k in keys | {"demo-key"} if k}})
+
+
+@contextmanager
+def burst_world(home: Path, *, quota: float, office_quota: float | None = None,
+                latency_ms: float = 0.0, workers: int = 1, concurrency: int = 2,
+                backend: str = "redis+pg", extra_env: dict[str, str] | None = None,
+                agencies: dict[str, dict] | None = None) -> Iterator[World]:
+    """A started World for a burst: the worker limits every account (each agency's own and
+    the default one) to `quota` requests/s; the post office answers in `latency_ms` and,
+    with `office_quota`, 429 above it per account."""
     env = {"HANDOFF_WORKER_CONCURRENCY": str(concurrency),
            "HANDOFF_POLL_ONESTOP_EVERY": "1", "HANDOFF_CARRIER_QUOTA_PER_SECOND": str(quota),
            **(extra_env or {})}
-    agencies = {**json.loads(EXAMPLE_AGENCIES.read_text(encoding="utf-8")), **EXTRA_AGENCY}
-    own = {code: {**entry, "quota_per_second": quota} for code, entry in agencies.items()}
+    own = {code: {**entry, "quota_per_second": quota}
+           for code, entry in (agencies or base_agencies()).items()}
     # the post office's clock at real speed: no parcel moves during the run, so the work is
     # the orders and their "accepted" push-backs (benchmark 4 measures the push-backs)
     with World(home, backend=backend, workers=workers, extra_env=env, extra_agencies=own,
                speed=1.0) as world:
         world.start()
         world.stack.carrier_admin("faults", {"latency_ms": latency_ms})
-        if office_quota:  # the post office's own limit, per account: 429 above it
-            keys = {e.get("customer_key") or e.get("consumer_key") for e in own.values()}
-            world.stack.carrier_admin("quota", {"limit_per_s": {
-                k: office_quota for k in keys | {"demo-key"} if k}})
+        if office_quota:
+            set_office_quota(world, own, office_quota)
+        yield world
+
+
+def burst(handoffs: int, *, workers: int = 1, concurrency: int = 2, backend: str = "redis+pg",
+          quota: float = 10_000.0, office_quota: float | None = None,
+          latency_ms: float = 0.0, timeout: float = 1800.0,
+          extra_env: dict[str, str] | None = None, home: Path | None = None) -> dict[str, Any]:
+    """Run one burst; its figures."""
+    home = home or Path(tempfile.mkdtemp(prefix="bench-burst-"))
+    with burst_world(home, quota=quota, office_quota=office_quota, latency_ms=latency_ms,
+                     workers=workers, concurrency=concurrency, backend=backend,
+                     extra_env=extra_env) as world:
         world.seed(handoffs)  # in the one-stop's feed, all at once
         started = time.monotonic()
         marks: list[tuple[float, int]] = []

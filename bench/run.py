@@ -19,6 +19,8 @@ bench/RESULTS.md.
 - ops: benchmark 6, the ops queries on 1,000,000 log events (bench/ops_queries.py);
 - feed: benchmark 5, a backlog of tracking events applied by the feed's poll, then the
   push-backs it queued drained for a window (bench/tracking_feed.py);
+- agencies: benchmark 9, 30 agencies on 10 accounts over both routes, each account with
+  its own quota, one of them held with 429s, against a control run (bench/many_agencies.py);
 - rounds: statements sent to PostgreSQL per one-stop item taken and per tracking event
   applied (bench/round_trips.py): the worker's own round trips, counted.
 """
@@ -36,6 +38,7 @@ from typing import Any
 
 from bench.burst import burst
 from bench.celery_ceiling import ceiling
+from bench.many_agencies import bench_many_agencies
 from bench.pushbacks import pushbacks
 from bench.round_trips import ADMIN_URL, scratch_database
 from bench.round_trips import measure as count_round_trips
@@ -173,6 +176,8 @@ BENCHES: dict[str, tuple[str, Callable[[int], tuple[str, dict[str, Any]]], str]]
     "push": ("4. Push-backs", bench_push, "python -m bench.pushbacks --handoffs N [--naive]"),
     "ops": ("6. Ops queries", bench_ops, "python bench/ops_queries.py"),
     "feed": ("5. Tracking feed", bench_feed, "python -m bench.tracking_feed --events N"),
+    "agencies": ("9. Many agencies", bench_many_agencies,
+                 "python -m bench.many_agencies --handoffs N [--control]"),
     "rounds": ("Round trips per row", bench_rounds, "python -m bench.round_trips"),
 }
 

@@ -172,8 +172,9 @@ def many_agencies(handoffs: int = 3000, *, quota: float = 10.0, agencies: int = 
             time.sleep(max(0.0, marks[-1] + seconds - time.time()))
             marks.append(time.time())
             cpu.append(_cpu(world))
-        time_until(lambda: sum(map(len, _accepted_times(world)[1].values())) >= handoffs,
-                   timeout, every=0.5)
+        drained = time_until(
+            lambda: sum(map(len, _accepted_times(world)[1].values())) >= handoffs,
+            timeout, every=0.5) is not None
         finished = time.time()
         _, times = _accepted_times(world)
         meter = world.stack.carrier_admin("quota?times=1")["accounts"]
@@ -207,7 +208,7 @@ def many_agencies(handoffs: int = 3000, *, quota: float = 10.0, agencies: int = 
         "spacing_ceiling": round(1 / (Budget.of(quota, margin).interval * quota), 3),
         "steady_after_s": round(marks[0] - seeded, 1),
         "phases_s": [round(b - a, 1) for a, b in windows], "retry_after": retry_after,
-        "drained_after_s": round(finished - marks[-1], 1), "rows": rows,
+        "drained_after_s": round(finished - marks[-1], 1) if drained else None, "rows": rows,
         # orders accepted in each 2 s since the burst went in (all accounts)
         "timeline_2s": [sum(seeded + b <= t < seeded + b + 2 for v in times.values() for t in v)
                         for b in range(0, int(finished - seeded) + 2, 2)],
@@ -270,8 +271,11 @@ def section(r: dict[str, Any]) -> str:
         f"answered 429. The other accounts, the lowest rate against its own phase 1: **"
         f"{keep[0]:.2f}** during the "
         f"hold, **{keep[1]:.2f}** after it (goal {GOAL_KEEP:.2f}); {r['others_answered_429']}"
-        f" answered 429. Duplicate orders {r['duplicate_orders']}. The last order accepted "
-        f"{r['drained_after_s']} s after phase 3. CPU in phase 1, in cores (of "
+        f" answered 429. Duplicate orders {r['duplicate_orders']}. "
+        + (f"The last order accepted {r['drained_after_s']} s after phase 3. "
+           if r["drained_after_s"] is not None
+           else "Not every order was accepted within the run's time limit. ")
+        + f"CPU in phase 1, in cores (of "
         f"{os.cpu_count()}): {cpu}.")]
     lines.append(f"Orders accepted in each 2 s from the burst: {r['timeline_2s']}.")
     if short:

@@ -59,7 +59,7 @@ def pushbacks(handoffs: int, *, extra_env: dict[str, str] | None = None,
         codes = world.seed(handoffs)
         started = time.monotonic()
         world.wait_all_final(codes, timeout=timeout)
-        world.wait_drained(timeout)
+        world.wait_drained(60, cap_s=timeout)
         took = time.monotonic() - started
         events = world.stack.onestop_admin("events")["events"]
         stats = world.stack.onestop_admin("stats")

@@ -2,7 +2,7 @@
 event applied: the round trips the worker's own code costs, counted, not timed (a count
 does not drift between runs the way a time does).
 
-    python -m bench.round_trips [--items 50] [--url postgresql+psycopg://...]
+    python -m bench.round_trips [--items 50]     (TEST_PG_URL: the server, as bench/pg_seed)
 
 It takes a page of valid result-ready items of an agency in automatic dispatch, the way
 the one-stop feed's page is taken (worker/service/flow/feeds: take_each, ingest_item, one
@@ -16,20 +16,18 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import event
 
+from bench.pg_seed import fresh_database
 from integrations.onestop.mapping import read_item
 from tests.fakes import ListBell
 from tests.onestop_items import numbered
 from worker.bootstrap import build_runtime
 from worker.db.engine import Database
-from worker.db.migrate import upgrade
 from worker.domain.enums import EventSource
 from worker.domain.model import TrackingEvent
 from worker.domain.statuses import Status
@@ -40,25 +38,9 @@ from worker.service.flow.tracking import apply_event
 from worker.service.ledger import uow
 from worker.settings import Settings
 
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 AGENCY = {"000.00.17.H19": {"name": "UBND xã Lai Vung", "tel": "02773000000",
                             "address": "Trung tâm Phục vụ hành chính công",
                             "province_code": "82", "ward_code": "30226", "dispatch": "auto"}}
-
-
-@contextmanager
-def scratch_database(admin_url: str) -> Iterator[str]:
-    """A database of its own on the server of `admin_url`, dropped afterwards."""
-    name = f"round_trips_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f"CREATE DATABASE {name}"))
-    try:
-        yield admin_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
 
 
 def counted(db: Database, work: Callable[[], None]) -> Counter[str]:
@@ -77,8 +59,12 @@ def counted(db: Database, work: Callable[[], None]) -> Counter[str]:
     return seen
 
 
-def measure(url: str, items: int) -> dict[str, Counter[str]]:
-    upgrade(url)
+def measure(items: int) -> dict[str, Counter[str]]:
+    with fresh_database() as url:
+        return _measure(url, items)
+
+
+def _measure(url: str, items: int) -> dict[str, Counter[str]]:
     db = Database(url)
     rt = build_runtime(settings=Settings(database_url=url), db=db, bell=ListBell())
     try:
@@ -122,10 +108,8 @@ def report(counts: dict[str, Counter[str]], items: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--items", type=int, default=50)
-    p.add_argument("--url", default=ADMIN_URL, help="a PostgreSQL server's admin URL")
     a = p.parse_args(argv)
-    with scratch_database(a.url) as url:
-        print(report(measure(url, a.items), a.items))
+    print(report(measure(a.items), a.items))
     return 0
 
 

@@ -40,7 +40,6 @@ from bench.burst import burst
 from bench.celery_ceiling import ceiling
 from bench.many_agencies import bench_many_agencies
 from bench.pushbacks import pushbacks
-from bench.round_trips import ADMIN_URL, scratch_database
 from bench.round_trips import measure as count_round_trips
 from bench.round_trips import report as round_trips_report
 from bench.tracking_feed import report as tracking_feed_report
@@ -156,8 +155,7 @@ def bench_feed(n: int) -> tuple[str, dict[str, Any]]:
 
 def bench_rounds(n: int) -> tuple[str, dict[str, Any]]:
     items = 50
-    with scratch_database(ADMIN_URL) as url:
-        counts = count_round_trips(url, items)
+    counts = count_round_trips(items)
     return (f"A page of {items} valid items in one transaction, then a tracking page of one "
             f"milestone per hand-off:\n\n{round_trips_report(counts, items)}"), {
         what: dict(seen) for what, seen in counts.items()}
@@ -190,23 +188,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=None, help="the raw figures too")
     a = p.parse_args(argv)
     wanted = [b for b in a.only.split(",") if b] or list(BENCHES)
-    sections, raw = [], {}
+    sections: list[str] = []
+    raw: dict[str, Any] = {}
     started = time.monotonic()
     for key in wanted:
         title, fn, command = BENCHES[key]
         print(f"[bench] {title} …", file=sys.stderr, flush=True)
         t0 = time.monotonic()
-        text, figures = fn(a.size)
+        try:
+            text, figures = fn(a.size)
+        except Exception as err:  # one benchmark failing never loses the others' figures
+            text, figures = f"not run: {type(err).__name__}: {str(err)[:400]}", {}
         raw[key] = figures
         sections.append(f"## {title}\n\n`{command}` ({time.monotonic() - t0:.0f} s)\n\n{text}")
         print(sections[-1] + "\n", flush=True)
+        _write(a, sections, raw, started)  # after each: a long run stopped keeps what it has
+    return 0
+
+
+def _write(a: argparse.Namespace, sections: list[str], raw: dict[str, Any],
+           started: float) -> None:
     doc = ("# Benchmarks\n\n" + "\n\n".join(sections)
            + f"\n\n## Machine\n\n{machine(time.monotonic() - started)}\n")
     if a.out:
         a.out.write_text(doc, encoding="utf-8")
     if a.json:
         a.json.write_text(json.dumps(raw, indent=1), encoding="utf-8")
-    return 0
 
 
 if __name__ == "__main__":

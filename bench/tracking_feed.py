@@ -161,7 +161,8 @@ def _onestop_rate(rt: Runtime, ready: list[tuple[str, str, str, int]], n: int) -
     at = datetime.now(UTC)
     pushes = [StatusPush(f"bench5-{i}", code, Direction(direction), Status.PICKED_UP, None, 1,
                          "", at, late=True)
-              for i, (_, code, direction, _) in enumerate((ready * n)[:n])]
+              for i, (_, code, direction, _) in
+              ((i, ready[i % len(ready)]) for i in range(n))]
     started = time.monotonic()
     with ThreadPoolExecutor(rt.settings.job_threads) as pool:
         list(pool.map(rt.onestop.push_status, pushes))
@@ -201,51 +202,59 @@ def tracking_feed(events: int, *, drain_window: float = 30.0, timeout: float = 9
         stack.carrier_admin("faults", QUIET)
         bell = ListBell()
         rt = _runtime(stack, url, bell)
-        ready = _ready(url, rt.db, events)
-        for i in range(0, len(ready), 2000):  # the dossiers the push-backs will name
-            stack.onestop_admin("handoffs", {"items": [
-                {"dossierCode": code, "type": "result_ready"} for _, code, _, _ in
-                ready[i:i + 2000]]})
-        carrier = rt.carrier_for(rt.default_account)
-        started = time.monotonic()
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda r: carrier.post_order(_order(r[0], r[2], r[3])), ready))
-        out["seed_posts_s"] = round(time.monotonic() - started, 1)
-        stack.carrier_admin("advance", {"seconds": 7 * 86400})  # every parcel delivered
-        held = int(stack.carrier_admin("stats")["events"])
-        fetched, last_id, fetch_s = _fetch_all(rt)
-        db_cpu = _backends_cpu(rt.db)
-        started, cpu = time.monotonic(), time.process_time()
-        applied = 0
-        with _statements(rt.db) as sent:
-            while time.monotonic() - started < timeout and (n := feeds.poll_carrier(rt)):
-                applied += n
-        apply_s, cpu = time.monotonic() - started, time.process_time() - cpu
-        db_cpu = _backends_cpu(rt.db) - db_cpu
-        out.update(_counts(rt.db))
-        out.update(
-            handoffs=len(ready), events=held, fetched=fetched, applied=applied,
-            page_size=rt.settings.carrier_page_size, chunk=feeds.CARRIER_CHUNK,
-            fetch_s=round(fetch_s, 2), fetch_rate=round(fetched / fetch_s, 1),
-            apply_s=round(apply_s, 2), apply_rate=round(applied / apply_s, 1),
-            apply_cpu_share=round(cpu / apply_s, 2), db_cpu_share=round(db_cpu / apply_s, 2),
-            cursor_at_end=out["cursor"] == last_id, rung=len(bell.rung),
-            statements_per_event=round(sent[0] / max(applied, 1), 1))
-        out["vs_fetch"] = round(out["apply_rate"] / max(out["fetch_rate"], 0.1), 3)
-        out["vs_goal"] = round(out["apply_rate"] / GOAL, 3)
-        if drain_window > 0 and out["push_rows"]:
-            sample = min(out["push_rows"], 2000)
-            out["onestop_rate"] = round(_onestop_rate(rt, ready, sample), 1)
-            drain_s = _drain(rt, bell, drain_window)
-            stats = stack.onestop_admin("stats")
-            out["out_of_order"] = out_of_order(stack.onestop_admin("events")["events"])
-            out.update(drain_s=round(drain_s, 2), pushed=int(stats["events"]) - sample,
-                       sent_twice=int(stats["duplicate_deliveries"]),
-                       left_pending=pending_jobs(rt.db))
-            out["drain_rate"] = round(out["pushed"] / drain_s, 1)
-            out["drain_vs_onestop"] = round(out["drain_rate"] / out["onestop_rate"], 3)
-        rt.db.dispose()
+        try:
+            _run(stack, url, rt, bell, events, drain_window, timeout, out)
+        finally:
+            rt.db.dispose()
     return out
+
+
+def _run(stack: Stack, url: str, rt: Runtime, bell: ListBell, events: int,  # noqa: PLR0913
+         drain_window: float, timeout: float, out: dict[str, Any]) -> None:
+    """The benchmark's steps on a started stack; the figures into `out`."""
+    ready = _ready(url, rt.db, events)
+    for i in range(0, len(ready), 2000):  # the dossiers the push-backs will name
+        stack.onestop_admin("handoffs", {"items": [
+            {"dossierCode": code, "type": "result_ready"} for _, code, _, _ in
+            ready[i:i + 2000]]})
+    carrier = rt.carrier_for(rt.default_account)
+    started = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda r: carrier.post_order(_order(r[0], r[2], r[3])), ready))
+    out["seed_posts_s"] = round(time.monotonic() - started, 1)
+    stack.carrier_admin("advance", {"seconds": 7 * 86400})  # every parcel delivered
+    held = int(stack.carrier_admin("stats")["events"])
+    fetched, last_id, fetch_s = _fetch_all(rt)
+    db_cpu = _backends_cpu(rt.db)
+    started, cpu = time.monotonic(), time.process_time()
+    applied = 0
+    with _statements(rt.db) as sent:
+        while time.monotonic() - started < timeout and (n := feeds.poll_carrier(rt)):
+            applied += n
+    apply_s, cpu = time.monotonic() - started, time.process_time() - cpu
+    db_cpu = _backends_cpu(rt.db) - db_cpu
+    out.update(_counts(rt.db))
+    out.update(
+        handoffs=len(ready), events=held, fetched=fetched, applied=applied,
+        page_size=rt.settings.carrier_page_size, chunk=feeds.CARRIER_CHUNK,
+        fetch_s=round(fetch_s, 2), fetch_rate=round(fetched / fetch_s, 1),
+        apply_s=round(apply_s, 2), apply_rate=round(applied / apply_s, 1),
+        apply_cpu_share=round(cpu / apply_s, 2), db_cpu_share=round(db_cpu / apply_s, 2),
+        cursor_at_end=out["cursor"] == last_id, rung=len(bell.rung),
+        statements_per_event=round(sent[0] / max(applied, 1), 1))
+    out["vs_fetch"] = round(out["apply_rate"] / max(out["fetch_rate"], 0.1), 3)
+    out["vs_goal"] = round(out["apply_rate"] / GOAL, 3)
+    if drain_window > 0 and out["push_rows"]:
+        sample = min(out["push_rows"], 2000)
+        out["onestop_rate"] = round(_onestop_rate(rt, ready, sample), 1)
+        drain_s = _drain(rt, bell, drain_window)
+        stats = stack.onestop_admin("stats")
+        out["out_of_order"] = out_of_order(stack.onestop_admin("events")["events"])
+        out.update(drain_s=round(drain_s, 2), pushed=int(stats["events"]) - sample,
+                   sent_twice=int(stats["duplicate_deliveries"]),
+                   left_pending=pending_jobs(rt.db))
+        out["drain_rate"] = round(out["pushed"] / drain_s, 1)
+        out["drain_vs_onestop"] = round(out["drain_rate"] / out["onestop_rate"], 3)
 
 
 def report(r: dict[str, Any]) -> str:

@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 
 from worker.db.engine import Database
 from worker.db.models import Handoff, Job, StatusLogEntry
+from worker.domain.enums import JobState
 from worker.domain.statuses import FINAL, REPEATABLE
 
 
@@ -127,7 +128,7 @@ def finished_jobs(db: Database) -> int:
     """Ledger rows settled for good (done or dead): what a drain's progress is judged by."""
     with db.unit_of_work() as s:
         return int(s.scalar(select(func.count()).select_from(Job).where(
-            Job.state.in_(("done", "dead")))) or 0)
+            Job.state.in_((JobState.DONE, JobState.DEAD)))) or 0)
 
 
 def pending_summary(db: Database, shown: int = 5) -> str:

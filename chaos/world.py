@@ -281,8 +281,11 @@ class World:
             if now - last_move > stall_s or now - started > cap_s:
                 why = (f"no row finished for {stall_s:.0f}s" if now - last_move > stall_s
                        else f"not drained in {cap_s:.0f}s")
-                raise AssertionError(f"{measure.pending_jobs(self.db())} ledger rows still "
-                                     f"pending ({why}): {measure.pending_summary(self.db())}")
+                try:  # what the rows wait on, if the database still answers
+                    what = measure.pending_summary(self.db())
+                except Exception as err:
+                    what = f"(not read: {type(err).__name__})"
+                raise AssertionError(f"{pending} ledger rows still pending ({why}): {what}")
             time.sleep(0.5)
 
     def verdict(self, name: str, codes: list[str], recover_s: float | None,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -84,15 +83,18 @@ class Pusher:
         for push in self.outgoing:
             headers, raw = signed_push(push.secret, push.body, transaction=push.transaction)
             if copies == 1:
-                ok = _post(client, push.url, raw, headers)
+                ok = _post(client, push.url, raw, headers)[0]
             else:
                 with ThreadPoolExecutor(copies) as pool:
-                    futures = [pool.submit(_post, client, push.url, raw, headers,
-                                           self.store.copy_answers) for _ in range(copies)]
+                    futures = [pool.submit(_post, client, push.url, raw, headers)
+                               for _ in range(copies)]
                     answers = [f.result() for f in futures]
-                ok = all(answers)
-                with self.store.lock:
-                    self.store.counts["push_copies_not_2xx"] += answers.count(False)
+                ok = all(a[0] for a in answers)
+                with self.store.lock:  # by answer (or error); the slowest answer, in ms
+                    self.store.counts["push_copies_not_2xx"] += sum(not a[0] for a in answers)
+                    tally = self.store.copy_answers
+                    tally.update(a[1] for a in answers)
+                    tally["slowest_ms"] = max(tally["slowest_ms"], *(a[2] for a in answers))
             with self.store.lock:
                 self.store.counts["pushes_sent" if ok else "pushes_resent"] += 1
             if not ok:
@@ -107,23 +109,17 @@ class Pusher:
                 time.sleep(TICK_S)
 
 
-def _post(client: httpx.Client, url: str, raw: bytes, headers: dict[str, str],
-          answers: Counter[str] | None = None) -> bool:
-    """True when the receiver answered success; each answer counted in `answers`."""
+def _post(client: httpx.Client, url: str, raw: bytes, headers: dict[str, str]
+          ) -> tuple[bool, str, int]:
+    """(answered success, the answer's status or error name, milliseconds it took)."""
     started = time.monotonic()
     try:
         reply = client.post(url, content=raw, headers=headers, timeout=PUSH_TIMEOUT_S)
     except httpx.HTTPError as exc:
-        if answers is not None:
-            answers[type(exc).__name__] += 1
-        return False
-    finally:
-        took_ms = int((time.monotonic() - started) * 1000)
-        if answers is not None:  # the slowest answer so far, in ms (a Counter keeps it)
-            answers["slowest_ms"] = max(answers["slowest_ms"], took_ms)
-    if answers is not None:
-        answers[str(reply.status_code)] += 1
+        return False, type(exc).__name__, int((time.monotonic() - started) * 1000)
+    took_ms = int((time.monotonic() - started) * 1000)
     try:
-        return reply.status_code == 200 and reply.json().get("code") == "success"
+        ok = reply.status_code == 200 and reply.json().get("code") == "success"
     except (ValueError, AttributeError):
-        return False
+        ok = False
+    return ok, str(reply.status_code), took_ms

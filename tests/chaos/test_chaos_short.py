@@ -27,7 +27,7 @@ def _short_run_passes(number: int, home: Path) -> None:
         pytest.skip(f"scenario {number} cannot run here: {why}")
     row = run_scenario(scenario, scenario.short, home, None)
     # the whole notes on failure (pytest cuts a repr): which answers, which times
-    assert row.passed(), f"{row.failed or 'failed'}; notes: {row.notes}"
+    assert row.passed(), f"{row!r}; notes: {row.notes}"
     # the personal data seeded never reached a log (pages and CLI: `make chaos`'s last row)
     assert not pii.scan_files(home), pii.scan_files(home)
 

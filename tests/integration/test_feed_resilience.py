@@ -31,6 +31,7 @@ class PagedCarrier(CarrierPort):
 
     def __init__(self, events: list[TrackingEvent]) -> None:
         self.pages = [FeedPage(events, events[-1].event_id)]
+        self.asked: list[str | None] = []  # the cursor of each fetch
 
     def post_order(self, order: CarrierOrder) -> PostOutcome:
         raise AssertionError("not used")
@@ -39,6 +40,7 @@ class PagedCarrier(CarrierPort):
         raise AssertionError("not used")
 
     def fetch_events(self, last_id: str | None, page_size: int = 1000) -> FeedPage:
+        self.asked.append(last_id)
         return self.pages.pop(0) if self.pages else FeedPage([], last_id or "")
 
     def close(self) -> None:
@@ -183,6 +185,7 @@ def test_a_page_commits_in_chunks_and_a_failure_mid_page_keeps_cursor_and_events
         rest = events[size:]
         carrier.pages = [FeedPage(rest, rest[-1].event_id)]  # the carrier, from the cursor
         assert feeds.poll_carrier(rt) == len(rest)
+        assert carrier.asked[1] == events[size - 1].event_id  # read on from the chunk's end
         assert cursor() == events[-1].event_id
         assert logged() == sorted(ev.order_number for ev in events)  # each once
     finally:

@@ -87,13 +87,14 @@ def row(session: Session, code: str) -> Agency | None:
     dispatch mode). The transaction keeps the rows it read until it ends."""
     if not code:
         return None
+    found = session.get(Agency, code)  # begins the transaction if none had begun yet
     transaction = session.get_transaction()
-    held: tuple[object, list[Agency]] | None = session.info.get(_HELD)
-    if held is None or held[0] is not transaction:
-        held = session.info[_HELD] = (transaction, [])
-    found = session.get(Agency, code)
-    if found is not None:
-        held[1].append(found)
+    if found is None or transaction is None:
+        return found
+    held: tuple[object, dict[str, Agency]] | None = session.info.get(_HELD)
+    if held is None or held[0] is not transaction:  # another transaction's: let them go
+        held = session.info[_HELD] = (transaction, {})
+    held[1][code] = found
     return found
 
 

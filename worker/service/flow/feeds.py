@@ -158,7 +158,7 @@ def _commit_step(rt: Runtime, name: str, lease: str, cursor: str | None, apply: 
             raise
         # rolled back, cursor unmoved: the next poll reads from there again (e.g. the loser
         # of a deadlock with another account's page); the other feeds go on
-        log.warning("poll %s: page not applied, read again next poll (%s)", name,
+        log.warning("poll %s: chunk not applied, read again next poll (%s)", name,
                     type(err).__name__)
         return False
     return True

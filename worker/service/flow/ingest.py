@@ -35,8 +35,7 @@ def describe_item(got: OnestopItem, source: EventSource) -> Described:
 
 def take_receipt(session: Session, source: str, external_id: str) -> bool:
     """True the first time an id is seen. The unique index decides, not a lookup."""
-    return insert_new(session, Receipt,
-                      {"source": source, "external_id": external_id[:120]}) is not None
+    return insert_new(session, Receipt, {"source": source, "external_id": external_id[:120]})
 
 
 def ingest_item(session: Session, got: OnestopItem, source: EventSource, settings: Settings

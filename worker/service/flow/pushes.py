@@ -92,9 +92,9 @@ def _receipt(session: Session, agency_code: str, transaction: str, order_number:
     """None the first time this agency's transaction id and content are seen, else which
     was seen before. The unique indexes decide (no look-up first: two copies at once
     cannot both pass); which one refused is only read afterwards, for the log."""
-    if insert_new(session, CarrierPushReceipt, {
+    if not insert_new(session, CarrierPushReceipt, {
             "agency_code": agency_code, "transaction_id": transaction,
-            "order_number": order_number[:50], "content_key": content_key}) is None:
+            "order_number": order_number[:50], "content_key": content_key}):
         same_id = session.scalar(select(CarrierPushReceipt.id).where(
             CarrierPushReceipt.agency_code == agency_code,
             CarrierPushReceipt.transaction_id == transaction))

@@ -50,7 +50,8 @@ def enqueue(session: Session, kind: JobKind, handoff_id: int, key: str,
     The unique index decides: two clerks (or two processes) adding the same key at once
     get one row; the loser's savepoint rolls back and it is told None. No look-up first: a
     new key is by far the common case (every hand-off's post, every milestone's push), and
-    the index answers a known one as well.
+    the index answers a known one as well (at the price of a savepoint rolled back and a
+    line in PostgreSQL's log, on the rare paths that enqueue a key again).
     """
     job = Job(kind=kind, handoff_id=handoff_id, idempotency_key=key, payload=payload or {},
               next_attempt_at=at or utcnow())

@@ -17,7 +17,8 @@ import argparse
 import re
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import event
@@ -43,8 +44,10 @@ AGENCY = {"000.00.17.H19": {"name": "UBND xã Lai Vung", "tel": "02773000000",
                             "province_code": "82", "ward_code": "30226", "dispatch": "auto"}}
 
 
-def counted(db: Database, work: Callable[[], None]) -> Counter[str]:
-    """The statements `work` sends, by their first words (savepoint names folded)."""
+@contextmanager
+def statements(db: Database) -> Iterator[Counter[str]]:
+    """The statements sent on the database's engine inside the block, by their first words
+    (savepoint names folded; SAVEPOINT and RELEASE count: each is a round trip)."""
     seen: Counter[str] = Counter()
 
     def count(conn, cursor, statement, params, context, many):  # type: ignore[no-untyped-def]
@@ -53,9 +56,15 @@ def counted(db: Database, work: Callable[[], None]) -> Counter[str]:
 
     event.listen(db.engine, "before_cursor_execute", count)
     try:
-        work()
+        yield seen
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
+
+
+def counted(db: Database, work: Callable[[], None]) -> Counter[str]:
+    """The statements `work` sends, by their first words."""
+    with statements(db) as seen:
+        work()
     return seen
 
 

@@ -29,17 +29,16 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func, select, text, update
+from sqlalchemy import func, select, text, update
 
 from bench.pg_seed import fresh_database, seed_handoffs
 from bench.pushbacks import out_of_order
+from bench.round_trips import statements
 from chaos.measure import pending_jobs
 from tests.fakes import ListBell
 from worker.bootstrap import build_runtime
@@ -128,22 +127,6 @@ def _backends_cpu(db: Database) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-@contextmanager
-def _statements(db: Database) -> Iterator[list[int]]:
-    """Counts the SQL statements sent on the database's engine inside the block (savepoints
-    and their releases included): the round trips the work costs."""
-    sent = [0]
-
-    def count(*_: Any) -> None:
-        sent[0] += 1
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield sent
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-
-
 def _counts(db: Database) -> dict[str, Any]:
     with db.unit_of_work() as s:
         def count(model: Any, *where: Any) -> int:
@@ -228,7 +211,7 @@ def _run(stack: Stack, url: str, rt: Runtime, bell: ListBell, events: int,  # no
     db_cpu = _backends_cpu(rt.db)
     started, cpu = time.monotonic(), time.process_time()
     applied = 0
-    with _statements(rt.db) as sent:
+    with statements(rt.db) as sent:
         while time.monotonic() - started < timeout and (n := feeds.poll_carrier(rt)):
             applied += n
     apply_s, cpu = time.monotonic() - started, time.process_time() - cpu
@@ -241,7 +224,7 @@ def _run(stack: Stack, url: str, rt: Runtime, bell: ListBell, events: int,  # no
         apply_s=round(apply_s, 2), apply_rate=round(applied / apply_s, 1),
         apply_cpu_share=round(cpu / apply_s, 2), db_cpu_share=round(db_cpu / apply_s, 2),
         cursor_at_end=out["cursor"] == last_id, rung=len(bell.rung),
-        statements_per_event=round(sent[0] / max(applied, 1), 1))
+        statements_per_event=round(sum(sent.values()) / max(applied, 1), 1))
     out["vs_fetch"] = round(out["apply_rate"] / max(out["fetch_rate"], 0.1), 3)
     out["vs_goal"] = round(out["apply_rate"] / GOAL, 3)
     if drain_window > 0 and out["push_rows"]:

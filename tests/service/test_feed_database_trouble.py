@@ -50,7 +50,7 @@ def test_a_deadlocked_page_is_read_again_whole_and_nothing_is_quarantined(
     with world.rt.db.unit_of_work() as s:
         assert s.get(Cursor, CARRIER_CURSOR) is None  # not moved past the page
         assert list(s.scalars(select(StatusLogEntry))) == []  # nothing quarantined
-    assert any(f"poll {CARRIER_CURSOR}: page not applied" in m for m in caplog.messages)
+    assert any(f"poll {CARRIER_CURSOR}: chunk not applied" in m for m in caplog.messages)
 
     assert poll_carrier(world.rt) == 3  # the next poll reads the page again, whole
     with world.rt.db.unit_of_work() as s:

@@ -83,7 +83,8 @@ def _carrier_page(account: CarrierAccount, rt: Runtime, session: Session | None,
                   cursor: str | None):
     page = rt.carrier_for(account).fetch_events(cursor, rt.settings.carrier_page_size)
     events = page.events
-    chunks = [events[i:i + CARRIER_CHUNK] for i in range(0, len(events), CARRIER_CHUNK)]
+    # an empty page is one empty chunk: it still moves the cursor past what the page skipped
+    chunks = [events[i:i + CARRIER_CHUNK] for i in range(0, len(events), CARRIER_CHUNK)] or [[]]
 
     def apply(chunk: list[TrackingEvent]) -> Apply:
         def run(s: Session) -> None:
@@ -95,8 +96,7 @@ def _carrier_page(account: CarrierAccount, rt: Runtime, session: Session | None,
     # each chunk moves the cursor to its last event; the last one to the page's end (past
     # the docs the page skipped: without an id or an order number)
     steps = [(len(c), apply(c), c[-1].event_id) for c in chunks[:-1]]
-    steps.append((len(chunks[-1]) if chunks else 0, apply(chunks[-1] if chunks else []),
-                  page.last_id))
+    steps.append((len(chunks[-1]), apply(chunks[-1]), page.last_id))
     return steps, rt.settings.carrier_page_size
 
 

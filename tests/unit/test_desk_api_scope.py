@@ -93,7 +93,13 @@ def test_pending_shows_only_the_tokens_agency_with_names_masked(desk_api: DeskAp
     assert "Hồng" not in r.text and "0912345678" not in r.text and STREET not in r.text
     own = desk_api.client.get(PICKUPS + "/pending", params={"agency": OURS},
                               headers=desk_api.ours)
-    assert own.json() == r.json()
+    assert _without_clock(own.json()) == _without_clock(r.json())
+
+
+def _without_clock(page: dict) -> dict:
+    """The page less each row's waiting time, which moves on between two requests."""
+    return {**page, "items": [{k: v for k, v in i.items() if k != "waitedSeconds"}
+                              for i in page["items"]]}
 
 
 def test_an_all_agency_token_sees_every_agency_or_the_one_it_names(desk_api: DeskApi) -> None:

@@ -21,6 +21,9 @@ bench/RESULTS.md.
   push-backs it queued drained for a window (bench/tracking_feed.py);
 - agencies: benchmark 9, 30 agencies on 10 accounts over both routes, each account with
   its own quota, one of them held with 429s, against a control run (bench/many_agencies.py);
+- latency: benchmark 3, hand-offs at a steady 100/s (the goal's rate) and 20/s (below
+  what the worker takes), half by the feed only and half by webhook too: p50 and p99 from
+  appearing to the order accepted, against the goals (bench/latency.py);
 - rounds: statements sent to PostgreSQL per one-stop item taken and per tracking event
   applied (bench/round_trips.py): the worker's own round trips, counted.
 """
@@ -38,6 +41,8 @@ from typing import Any
 
 from bench.burst import burst
 from bench.celery_ceiling import ceiling
+from bench.latency import latency as steady_latency
+from bench.latency import report as latency_report
 from bench.many_agencies import bench_many_agencies
 from bench.pushbacks import pushbacks
 from bench.round_trips import measure as count_round_trips
@@ -153,6 +158,11 @@ def bench_feed(n: int) -> tuple[str, dict[str, Any]]:
     return tracking_feed_report(r), r
 
 
+def bench_latency(n: int) -> tuple[str, dict[str, Any]]:
+    runs = [steady_latency(rate, seconds=20.0) for rate in (100.0, 20.0)]
+    return latency_report(runs), {f"{r['rate_offered']:g}/s": r for r in runs}
+
+
 def bench_rounds(n: int) -> tuple[str, dict[str, Any]]:
     items = 50
     counts = count_round_trips(items)
@@ -176,6 +186,8 @@ BENCHES: dict[str, tuple[str, Callable[[int], tuple[str, dict[str, Any]]], str]]
     "feed": ("5. Tracking feed", bench_feed, "python -m bench.tracking_feed --events N"),
     "agencies": ("9. Many agencies", bench_many_agencies,
                  "python -m bench.many_agencies --handoffs N [--control]"),
+    "latency": ("3. Latency at a steady rate", bench_latency,
+                "python -m bench.latency --rate 100|20 --seconds 20"),
     "rounds": ("Round trips per row", bench_rounds, "python -m bench.round_trips"),
 }
 

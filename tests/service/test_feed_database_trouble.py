@@ -37,11 +37,11 @@ def test_a_deadlocked_page_is_read_again_whole_and_nothing_is_quarantined(
     deadlocks = [_event(2).event_id]  # the second event loses a deadlock, once
     apply = feeds.apply_event
 
-    def apply_or_deadlock(session, ev):  # type: ignore[no-untyped-def]
+    def apply_or_deadlock(session, ev, **kw):  # type: ignore[no-untyped-def]
         if ev.event_id in deadlocks:
             deadlocks.remove(ev.event_id)
             raise deadlock()
-        return apply(session, ev)
+        return apply(session, ev, **kw)
 
     monkeypatch.setattr(feeds, "apply_event", apply_or_deadlock)
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from worker.db.failures import database_trouble
+from worker.db.failures import database_trouble, outside_failure
 from worker.db.models import Cursor, utcnow
 from worker.domain.enums import EventSource
 from worker.domain.errors import HandoffError
@@ -32,8 +32,8 @@ from worker.service.flow.cursors import ACCOUNT_CURSOR_PREFIX as ACCOUNT_CURSOR_
 from worker.service.flow.cursors import CARRIER_CURSOR as CARRIER_CURSOR  # know them from here)
 from worker.service.flow.cursors import ONESTOP_CURSOR, carrier_cursor
 from worker.service.flow.ingest import describe_item, ingest_item
-from worker.service.flow.isolation import Described, take_each
-from worker.service.flow.tracking import apply_event
+from worker.service.flow.isolation import Described, take_each, take_one
+from worker.service.flow.tracking import apply_event, read_known
 from worker.service.ledger import leases, uow
 
 if TYPE_CHECKING:
@@ -86,18 +86,36 @@ def _carrier_page(account: CarrierAccount, rt: Runtime, session: Session | None,
     # an empty page is one empty chunk: it still moves the cursor past what the page skipped
     chunks = [events[i:i + CARRIER_CHUNK] for i in range(0, len(events), CARRIER_CHUNK)] or [[]]
 
-    def apply(chunk: list[TrackingEvent]) -> Apply:
-        def run(s: Session) -> None:
-            take_each(s, chunk, lambda ev: [apply_event(s, ev)],
-                      lambda ev: Described(f"event {ev.event_id}", EventSource.CARRIER_FEED,
-                                           order_number=ev.order_number))
-        return run
-
     # each chunk moves the cursor to its last event; the last one to the page's end (past
     # the docs the page skipped: without an id or an order number)
-    steps = [(len(c), apply(c), c[-1].event_id) for c in chunks[:-1]]
-    steps.append((len(chunks[-1]), apply(chunks[-1]), page.last_id))
+    steps = [(len(c), partial(apply_chunk, chunk=c), c[-1].event_id) for c in chunks[:-1]]
+    steps.append((len(chunks[-1]), partial(apply_chunk, chunk=chunks[-1]), page.last_id))
     return steps, rt.settings.carrier_page_size
+
+
+def apply_chunk(session: Session, chunk: list[TrackingEvent]) -> None:
+    """Apply a chunk of feed events, their hand-offs locked and the log's keys read once for
+    the chunk (flow/tracking.py read_known). The events are taken in one savepoint (two
+    statements for the chunk, not two for every event); should one of them fail on its
+    own account, the chunk is taken again one event per savepoint (flow/isolation.py), so
+    that one is quarantined and the others kept. The database failing is raised."""
+    try:
+        with session.begin_nested():
+            known = read_known(session, chunk)
+            for ev in chunk:
+                apply_event(session, ev, known=known)
+                known.took(ev)
+            session.flush()
+        return
+    except Exception as err:
+        if outside_failure(err):
+            raise
+    known = read_known(session, chunk)  # the savepoint's rollback took its locks back
+    for ev in chunk:
+        if take_one(session, ev, lambda ev: [apply_event(session, ev, known=known)],
+                    lambda ev: Described(f"event {ev.event_id}", EventSource.CARRIER_FEED,
+                                         order_number=ev.order_number)) is not None:
+            known.took(ev)  # a quarantined one wrote nothing: its next copy is new
 
 
 def _onestop_page(rt: Runtime, session: Session, cursor: str | None):  # type: ignore[no-untyped-def]

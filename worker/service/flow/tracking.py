@@ -14,7 +14,9 @@ product lacks some codes (failed pick-ups), so the feed brings them after the pu
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from math import floor
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
@@ -25,7 +27,7 @@ from worker.domain.model import TrackingEvent
 from worker.domain.reason_codes import ReasonCode, reason
 from worker.domain.statuses import Status
 from worker.domain.transitions import told_late
-from worker.service.flow import cod, handoffs
+from worker.service.flow import cod, handoffs, handover
 
 CARRIER_SOURCES = (EventSource.CARRIER_FEED, EventSource.CARRIER_PUSH)
 
@@ -53,17 +55,74 @@ def event_keys(ev: TrackingEvent, source: EventSource) -> tuple[str, tuple[str, 
     return milestone, (milestone, own)
 
 
+@dataclass
+class Known:
+    """What a chunk of feed events needs from the database, read once for the chunk rather
+    than once per event: their hand-offs (row-locked, in id order), the keys of theirs
+    already in the log, and the (hand-off, status, second) of the hand-offs' carrier rows
+    (`_seen`'s second test). `took` adds what each event taken wrote, so a copy later in
+    the same chunk is found as the database would find it."""
+
+    handoffs: dict[str, Handoff]
+    keys: set[str]
+    seconds: set[tuple[int, str, int]] = field(default_factory=set)
+
+    def seen(self, handoff: Handoff | None, ev: TrackingEvent, keys: tuple[str, ...]) -> bool:
+        if any(k in self.keys for k in keys):
+            return True
+        return handoff is not None and ev.status is not None and (
+            handoff.id, ev.status.value, floor(ev.occurred_at.timestamp())) in self.seconds
+
+    def took(self, ev: TrackingEvent, source: EventSource = EventSource.CARRIER_FEED) -> None:
+        """The event was taken (logged, applied or not): its key is in the log now."""
+        self.keys.add(event_keys(ev, source)[0])
+        handoff = self.handoffs.get(ev.order_number)
+        if handoff is not None and ev.status is not None:
+            self.seconds.add((handoff.id, ev.status.value, floor(ev.occurred_at.timestamp())))
+
+
+def read_known(session: Session, events: list[TrackingEvent],
+               source: EventSource = EventSource.CARRIER_FEED) -> Known:
+    """Lock the events' hand-offs (in id order: two chunks, or a chunk and a push, never
+    wait on each other in a circle) and read what `_seen` would read, and which are on an
+    open hand-over record, in four queries."""
+    orders = sorted({ev.order_number for ev in events})
+    found = session.scalars(select(Handoff).where(Handoff.order_number.in_(orders))
+                            .order_by(Handoff.id).with_for_update()).all() if orders else []
+    keys = sorted({k for ev in events for k in event_keys(ev, source)[1]})
+    logged = {k for k in session.scalars(select(StatusLogEntry.dedup_key).where(
+        StatusLogEntry.dedup_key.in_(keys))) if k} if keys else set()
+    seconds: set[tuple[int, str, int]] = set()
+    if found:
+        rows = session.execute(select(
+            StatusLogEntry.handoff_id, StatusLogEntry.status, StatusLogEntry.occurred_at).where(
+            StatusLogEntry.handoff_id.in_([h.id for h in found]),
+            StatusLogEntry.source.in_(CARRIER_SOURCES), StatusLogEntry.dedup_key.is_not(None),
+            StatusLogEntry.status.is_not(None)))
+        seconds = {(hid, status, floor(at.timestamp())) for hid, status, at in rows
+                   if hid is not None and status is not None}
+    handover.know_open(session, [h.id for h in found])  # (the records' look-up, once too)
+    return Known({h.order_number: h for h in found if h.order_number}, logged, seconds)
+
+
 def apply_event(session: Session, ev: TrackingEvent,
-                source: EventSource = EventSource.CARRIER_FEED) -> Job | None:
-    """Apply one carrier event. Duplicates, late events and unknown codes are logged only."""
+                source: EventSource = EventSource.CARRIER_FEED,
+                known: Known | None = None) -> Job | None:
+    """Apply one carrier event. Duplicates, late events and unknown codes are logged only.
+    `known`: what its chunk read once (read_known), in place of the event's own look-ups."""
     key, seen_as = event_keys(ev, source)
     change = handoffs.Change(
         ev.status, source, ev.occurred_at, raw_code=str(ev.raw_code), raw_text=ev.raw_text,
         post_office=ev.post_office, notes=ev.notes, dedup_key=key, known_code=ev.known_code,
         unique=True,
     )
-    handoff = handoffs.by_order_number(session, ev.order_number)  # row-locked until commit
-    if _seen(session, handoff, ev, seen_as):
+    if known is None:
+        handoff = handoffs.by_order_number(session, ev.order_number)  # row-locked until commit
+        seen = _seen(session, handoff, ev, seen_as)
+    else:
+        handoff = known.handoffs.get(ev.order_number)  # locked by read_known
+        seen = known.seen(handoff, ev, seen_as)
+    if seen:
         dup = handoffs.Change(**{**change.__dict__, "unique": False})
         handoffs.log(session, handoff, dup, False,
                      reason(ReasonCode.DUPLICATE_EVENT, event_id=ev.event_id),

@@ -1,0 +1,145 @@
+"""Benchmark 3 of the performance issue: latency at a steady rate. Hand-offs appear at
+`rate` per second for `seconds`, half in the one-stop's feed only, half also posted to the
+web's webhook at the same moment (as the one-stop does); each one's latency is the time
+from that moment to its order accepted by the post office (its post's ledger row done).
+
+    python -m bench.latency [--rate 100] [--seconds 20] [--poll-every 1]
+
+The deployment is benchmark 2's (bench/burst.burst_world: the real worker, beat and web as
+processes, Redis + PostgreSQL of their own, the post office answering at once with no
+quota). The goals are the issue's: p99 at most the feed's poll interval + 1 s for feed
+items, at most 1 s for webhook items. Beside them, the rate the orders were accepted at
+over the run: a rate offered above what the worker takes grows a queue, and the latency
+then measures the queue, not the path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bench.burst import burst_world
+from chaos.world import World
+from worker.db.models import Handoff, Job
+from worker.domain.enums import JobKind, JobState
+
+TICK = 0.1  # seconds between two groups of hand-offs
+
+
+def _accepted_at(world: World, codes: list[str]) -> dict[str, float]:
+    """Each dossier's post done, as a wall-clock time (the worker's clock: the same host)."""
+    out: dict[str, float] = {}
+    with world.db().unit_of_work() as s:
+        for start in range(0, len(codes), 1000):
+            rows = s.execute(select(Handoff.dossier_code, Job.done_at).join(
+                Job, Job.handoff_id == Handoff.id).where(
+                Handoff.dossier_code.in_(codes[start:start + 1000]),
+                Job.kind == JobKind.POST_ORDER, Job.state == JobState.DONE))
+            for code, done in rows:
+                if done is not None:
+                    moment = done if done.tzinfo else done.replace(tzinfo=UTC)
+                    out[code] = moment.timestamp()
+    return out
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def latency(rate: float = 100.0, seconds: float = 20.0, poll_every: float = 1.0,
+            wait_s: float = 600.0, home: Path | None = None) -> dict[str, Any]:
+    """Offer `rate` hand-offs a second for `seconds`; their latencies by path."""
+    home = home or Path(tempfile.mkdtemp(prefix="bench-latency-"))
+    appeared: dict[str, tuple[str, float]] = {}  # dossier -> (path, when it appeared)
+    answers: list[int] = []
+    env = {"HANDOFF_POLL_ONESTOP_EVERY": f"{poll_every:g}"}
+    with burst_world(home, quota=10_000.0, extra_env=env) as world, \
+            ThreadPoolExecutor(16) as posts:
+        per_tick = rate * TICK
+        owed = 0.0
+        started = time.monotonic()
+        tick = 0
+        while time.monotonic() - started < seconds:
+            owed += per_tick
+            n, owed = int(owed), owed - int(owed)
+            if n:
+                items = world.items(n)
+                hooked = items[: n // 2 + (tick % 2 if n % 2 else 0)]  # half, alternately
+                now = time.time()  # in the feed from here (the webhooks a moment later)
+                world.stack.onestop_admin("handoffs", {"items": items})
+                for k, item in enumerate(items):
+                    appeared[item["dossierCode"]] = ("webhook" if k < len(hooked) else "feed",
+                                                     now)
+                for item in hooked:
+                    posts.submit(lambda i: answers.extend(
+                        s for s, _ in world.deliver_webhooks([i])), item)
+            tick += 1
+            time.sleep(max(0.0, started + tick * TICK - time.monotonic()))
+        offered_s = time.monotonic() - started
+        codes = list(appeared)
+        done: dict[str, float] = {}
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            done = _accepted_at(world, codes)
+            if len(done) == len(codes):
+                break
+            time.sleep(1.0)
+        posts.shutdown(wait=True)
+    by_path: dict[str, list[float]] = {"feed": [], "webhook": []}
+    for code, (path, when) in appeared.items():
+        if code in done:
+            by_path[path].append(done[code] - when)
+    first = min(appeared.values(), key=lambda v: v[1])[1]
+    last_done = max(done.values(), default=first)
+    goals = {"feed": poll_every + 1.0, "webhook": 1.0}
+    out: dict[str, Any] = {
+        "rate_offered": rate, "seconds_offered": round(offered_s, 1), "handoffs": len(codes),
+        "accepted": len(done), "accepted_rate": round(len(done) / max(last_done - first, .1), 1),
+        "webhooks_2xx": sum(1 for s in answers if 200 <= s < 300),
+        "webhooks_posted": len(answers), "poll_every": poll_every}
+    for path, values in by_path.items():
+        out[path] = {"count": len(values), "p50": round(_percentile(values, .5), 2),
+                     "p99": round(_percentile(values, .99), 2), "goal_p99": goals[path],
+                     "p99_over_goal": round(_percentile(values, .99) / goals[path], 2)}
+    return out
+
+
+def report(runs: list[dict[str, Any]]) -> str:
+    lines = ["| offered | hand-offs | accepted at | path | p50 | p99 | goal (p99) | p99 / goal |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        for path in ("feed", "webhook"):
+            p = r[path]
+            lines.append(f"| {r['rate_offered']:g}/s for {r['seconds_offered']} s | "
+                         f"{p['count']} | {r['accepted_rate']}/s | {path} | {p['p50']} s | "
+                         f"{p['p99']} s | {p['goal_p99']:g} s | {p['p99_over_goal']} |")
+    lines += ["", "Feed polled every {:g} s. Webhooks answered 2xx: {}.".format(
+        runs[0]["poll_every"], ", ".join(f"{r['webhooks_2xx']}/{r['webhooks_posted']}"
+                                         for r in runs))]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rate", type=float, default=100.0)
+    p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--poll-every", type=float, default=1.0)
+    a = p.parse_args(argv)
+    print(json.dumps(latency(a.rate, a.seconds, a.poll_every)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -68,10 +68,10 @@ chaos: $(STAMP) faketime
 
 # The performance benchmarks (bench/run.py): bursts of hand-offs on deployments of their own
 # (Redis + PostgreSQL, and the embedded default), Celery's no-op ceiling, scaling, the
-# post office's quota, 30 agencies on 10 accounts, push-backs, a tracking-feed backlog, the
-# ops queries on 1,000,000 log events, round trips per row; figures as ratios against
-# baselines measured in the same run, written to bench/RESULTS.md after each benchmark
-# (about 25 minutes: the last full run took 15 without benchmarks 5 and 9, about 6 more).
+# post office's quota, 30 agencies on 10 accounts, latency at a steady rate, push-backs, a
+# tracking-feed backlog, the ops queries on 1,000,000 log events, round trips per row;
+# figures as ratios against baselines measured in the same run, written to bench/RESULTS.md
+# after each benchmark (bench/RESULTS.md gives the time the run took).
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --out bench/RESULTS.md
 

@@ -221,22 +221,23 @@ class World:
 
     def deliver_webhooks(self, items: list[dict], copies: int = 1) -> list[tuple[int, str]]:
         """POST each item to /hooks/onestop `copies` times at once; (status, outcome) each."""
-        url = self.stack.web_url + "hooks/onestop"
-
-        def post(item: dict) -> tuple[int, str]:
-            headers, body = signed_webhook_request(pii.WEBHOOK_SECRET, item)
-            try:
-                r = httpx.post(url, headers=headers, content=body, timeout=30)
-            except httpx.HTTPError as exc:
-                return 0, type(exc).__name__
-            try:
-                return r.status_code, str(r.json().get("outcome", ""))
-            except ValueError:
-                return r.status_code, ""
-
         with ThreadPoolExecutor(max(4, copies * 2)) as pool:
-            futures = [pool.submit(post, item) for item in items for _ in range(copies)]
+            futures = [pool.submit(self.post_webhook, item) for item in items
+                       for _ in range(copies)]
             return [f.result() for f in futures]
+
+    def post_webhook(self, item: dict) -> tuple[int, str]:
+        """POST one item to /hooks/onestop, signed; (status, outcome), (0, error) unsent."""
+        headers, body = signed_webhook_request(pii.WEBHOOK_SECRET, item)
+        try:
+            r = httpx.post(self.stack.web_url + "hooks/onestop", headers=headers, content=body,
+                           timeout=30)
+        except httpx.HTTPError as exc:
+            return 0, type(exc).__name__
+        try:
+            return r.status_code, str(r.json().get("outcome", ""))
+        except ValueError:
+            return r.status_code, ""
 
     # --- waiting and judging -----------------------------------------------------------
     def wait_all_final(self, codes: list[str], timeout: float) -> float:

@@ -108,21 +108,23 @@ def test_a_chunk_losing_a_deadlock_on_postgresql_skips_no_event(pg_url):
     def locked(conn, handoff_id: int) -> None:
         conn.execute(select(Handoff.id).where(Handoff.id == handoff_id).with_for_update())
 
-    def waiting() -> int:
+    def waiting(holder: int) -> int:  # sessions waiting on `holder` (other tests run beside)
         with db.engine.connect() as conn:
-            return int(conn.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted"))
-                       .scalar_one())
+            return int(conn.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE :holder = ANY(pg_blocking_pids(pid))"
+            ), {"holder": holder}).scalar_one())
 
     try:
         with db.engine.connect() as other, ThreadPoolExecutor(1) as pool:
             with other.begin():
                 other.execute(text("SET LOCAL deadlock_timeout = '30s'"))  # the chunk looks first
+                holder = int(other.execute(text("SELECT pg_backend_pid()")).scalar_one())
                 locked(other, later)
                 polled = pool.submit(feeds.poll_carrier, rt)
                 deadline = time.monotonic() + 10
-                while not waiting() and time.monotonic() < deadline:
+                while not waiting(holder) and time.monotonic() < deadline:
                     time.sleep(0.02)
-                assert waiting(), "the chunk never waited on the later hand-off"
+                assert waiting(holder), "the chunk never waited on the later hand-off"
                 locked(other, first)  # the cycle: granted once the chunk gives up
             assert polled.result(timeout=30) == 0  # the chunk was given up
         with db.unit_of_work() as s:

@@ -23,6 +23,7 @@ from worker.service.ledger import uow
 from worker.service.views import handover_views
 
 T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
+OLD_OF_NOBODY = T0 + timedelta(minutes=6, milliseconds=200)
 POISON = "poison"  # the event (id and text) whose taking raises: an entry's own fault
 
 
@@ -50,19 +51,29 @@ def _events(order: str) -> list[TrackingEvent]:
         _ev(order, "e6", 5, Status.DELIVERED, T0 + timedelta(minutes=4, milliseconds=700)),
         _ev(nobody, "e7", 1, Status.PICKED_UP, T0 + timedelta(minutes=5)),
         _ev(nobody, "e7", 1, Status.PICKED_UP, T0 + timedelta(minutes=5)),
+        # of nobody's, an old row's event again (a copy by its code key), then the same
+        # milestone by another code: not in the log by either of its keys, so logged anew
+        _ev(nobody, "e8", 1, Status.IN_TRANSIT, OLD_OF_NOBODY),
+        _ev(nobody, "e9", 2, Status.IN_TRANSIT, OLD_OF_NOBODY + timedelta(milliseconds=300)),
     ]
 
 
-def _delivered_row_of_old(world: World, order: str, hid: int) -> None:
-    """A carrier row stored before milestone keys: its code key only."""
-    at = T0 + timedelta(minutes=4, milliseconds=100)
+def _rows_of_old(world: World, order: str, hid: int) -> None:
+    """Carrier rows stored before milestone keys (their code key only): the hand-off's
+    delivery, and an event of an order nobody has."""
+    delivered = T0 + timedelta(minutes=4, milliseconds=100)
+    nobody = order.replace("/R1", "/X9")
     with uow.begin(world.rt) as s:
-        s.add(StatusLogEntry(handoff_id=hid, dossier_code="", order_number=order,
-                             source=EventSource.CARRIER_FEED, status=Status.DELIVERED.value,
-                             raw_code="5", raw_text="mã 5", applied=True, reason="old",
-                             reason_code="legacy", reason_params={},
-                             dedup_key=f"carrier:{order}|5|{int(at.timestamp() * 1000)}",
-                             occurred_at=at))
+        for handoff_id, number, code, status, at in (
+                (hid, order, 5, Status.DELIVERED, delivered),
+                (None, nobody, 1, Status.IN_TRANSIT, OLD_OF_NOBODY)):
+            s.add(StatusLogEntry(
+                handoff_id=handoff_id, dossier_code="", order_number=number,
+                source=EventSource.CARRIER_FEED, status=status.value, raw_code=str(code),
+                raw_text=f"mã {code}", applied=handoff_id is not None, reason="old",
+                reason_code="legacy", reason_params={},
+                dedup_key=f"carrier:{number}|{code}|{int(at.timestamp() * 1000)}",
+                occurred_at=at))
 
 
 def _outcome(world: World, order: str) -> tuple[list[tuple], list[str]]:
@@ -84,7 +95,7 @@ def _ordered(world: World, n: int) -> tuple[str, int]:
     code, hid = world.requested(n)
     world.work()  # posted: the order number is the dossier's, /R1
     order = f"{code}/R1"
-    _delivered_row_of_old(world, order, hid)
+    _rows_of_old(world, order, hid)
     return order, hid
 
 
@@ -118,27 +129,33 @@ def _both_ways(world: World) -> tuple[list[tuple], list[str]]:
     return rows, pushes
 
 
-def test_a_chunk_where_nothing_fails_decides_as_one_at_a_time(world: World) -> None:
+def test_a_chunk_where_nothing_fails_decides_as_one_at_a_time(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
     rows, pushes = _both_ways(world)  # one savepoint for the chunk
     assert [st for st, applied, _, _ in rows if applied] == [
         "delivered", "picked_up", "in_transit"]  # the old row, then each milestone once
+    assert [rc for _, _, rc, _ in rows[-2:]] == ["duplicate_event", "order_not_known"]
+    assert "taken again" not in caplog.text  # one savepoint for the chunk: nothing failed
     assert pushes == ["accepted", "picked_up", "in_transit"]
 
 
 @pytest.mark.usefixtures("poison")
-def test_a_chunk_with_a_failing_event_decides_as_one_at_a_time(world: World) -> None:
-    rows, pushes = _both_ways(world)  # the chunk taken again, one savepoint an event
+def test_a_chunk_with_a_failing_event_decides_as_one_at_a_time(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    rows, pushes = _both_ways(world)
+    assert "a chunk of 12 events taken again one by one (ValueError)" in caplog.text
     # after the old row: picked up (then two copies), the poisoned event quarantined and
     # its twin applied, the code of no milestone (then its copy), delivered a copy of the
     # old row's second, the unknown order (then its copy)
     assert [(st, ap, rc) for st, ap, rc, _ in rows] == [
-        ("delivered", True, "legacy"),
+        ("delivered", True, "legacy"), ("in_transit", False, "legacy"),
         ("picked_up", True, "forward"), ("picked_up", False, "duplicate_event"),
         ("picked_up", False, "duplicate_event"),
         (None, False, "entry_not_taken"), ("in_transit", True, "forward"),
         (None, False, "unknown_code"), (None, False, "duplicate_event"),
         ("delivered", False, "duplicate_event"),
-        ("picked_up", False, "order_not_known"), ("picked_up", False, "duplicate_event")]
+        ("picked_up", False, "order_not_known"), ("picked_up", False, "duplicate_event"),
+        ("in_transit", False, "duplicate_event"), ("in_transit", False, "order_not_known")]
     assert pushes == ["accepted", "picked_up", "in_transit"]
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from worker.db.failures import database_trouble, outside_failure
-from worker.db.models import Cursor, utcnow
+from worker.db.models import Cursor, Job, utcnow
 from worker.domain.enums import EventSource
 from worker.domain.errors import HandoffError
 from worker.domain.model import CarrierAccount, TrackingEvent
@@ -31,9 +31,10 @@ from worker.service import agencies
 from worker.service.flow.cursors import ACCOUNT_CURSOR_PREFIX as ACCOUNT_CURSOR_PREFIX  # (callers
 from worker.service.flow.cursors import CARRIER_CURSOR as CARRIER_CURSOR  # know them from here)
 from worker.service.flow.cursors import ONESTOP_CURSOR, carrier_cursor
+from worker.service.flow.handover import forget_open
 from worker.service.flow.ingest import describe_item, ingest_item
 from worker.service.flow.isolation import Described, take_each, take_one
-from worker.service.flow.tracking import apply_event, read_known
+from worker.service.flow.tracking import Known, apply_event, read_known
 from worker.service.ledger import leases, uow
 
 if TYPE_CHECKING:
@@ -100,22 +101,36 @@ def apply_chunk(session: Session, chunk: list[TrackingEvent]) -> None:
     own account, the chunk is taken again one event per savepoint (flow/isolation.py), so
     that one is quarantined and the others kept. The database failing is raised."""
     try:
-        with session.begin_nested():
-            known = read_known(session, chunk)
-            for ev in chunk:
-                apply_event(session, ev, known=known)
-                known.took(ev)
-            session.flush()
-        return
-    except Exception as err:
-        if outside_failure(err):
-            raise
-    known = read_known(session, chunk)  # the savepoint's rollback took its locks back
-    for ev in chunk:
-        if take_one(session, ev, lambda ev: [apply_event(session, ev, known=known)],
-                    lambda ev: Described(f"event {ev.event_id}", EventSource.CARRIER_FEED,
-                                         order_number=ev.order_number)) is not None:
-            known.took(ev)  # a quarantined one wrote nothing: its next copy is new
+        try:
+            with session.begin_nested():
+                known = read_known(session, chunk)
+                for ev in chunk:
+                    apply_event(session, ev, known=known)
+                session.flush()
+            return
+        except Exception as err:
+            if outside_failure(err):
+                raise
+            log.warning("a chunk of %d events taken again one by one (%s)", len(chunk),
+                        type(err).__name__)
+        again: Known | None = None
+        for ev in chunk:
+            # read (again) under the locks: the rollback released them, and what a
+            # quarantined event noted went with it
+            again = again or read_known(session, chunk)
+            if take_one(session, ev, partial(_applied, session, again), _described) is None:
+                again = None
+    finally:
+        forget_open(session)
+
+
+def _applied(session: Session, known: Known, ev: TrackingEvent) -> list[Job | None]:
+    return [apply_event(session, ev, known=known)]
+
+
+def _described(ev: TrackingEvent) -> Described:
+    return Described(f"event {ev.event_id}", EventSource.CARRIER_FEED,
+                     order_number=ev.order_number)
 
 
 def _onestop_page(rt: Runtime, session: Session, cursor: str | None):  # type: ignore[no-untyped-def]

@@ -194,6 +194,11 @@ def know_open(session: Session, handoff_ids: list[int]) -> None:
     session.info[_KNOWN_OPEN] = (session.get_transaction(), set(handoff_ids), found)
 
 
+def forget_open(session: Session) -> None:
+    """Drop what know_open read: its locks may be gone (a savepoint rolled back)."""
+    session.info.pop(_KNOWN_OPEN, None)
+
+
 def _surely_on_none(session: Session, handoff_id: int) -> bool:
     known = session.info.get(_KNOWN_OPEN)
     return (known is not None and known[0] is session.get_transaction()

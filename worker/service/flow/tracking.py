@@ -60,8 +60,9 @@ class Known:
     """What a chunk of feed events needs from the database, read once for the chunk rather
     than once per event: their hand-offs (row-locked, in id order), the keys of theirs
     already in the log, and the (hand-off, status, second) of the hand-offs' carrier rows
-    (`_seen`'s second test). `took` adds what each event taken wrote, so a copy later in
-    the same chunk is found as the database would find it."""
+    (`_seen`'s second test). `apply_event` adds the key of each keyed row it writes, so a
+    copy later in the same chunk is found as the database would find it (one with the same
+    hand-off, status and second has the same milestone key)."""
 
     handoffs: dict[str, Handoff]
     keys: set[str]
@@ -73,13 +74,6 @@ class Known:
         return handoff is not None and ev.status is not None and (
             handoff.id, ev.status.value, floor(ev.occurred_at.timestamp())) in self.seconds
 
-    def took(self, ev: TrackingEvent, source: EventSource = EventSource.CARRIER_FEED) -> None:
-        """The event was taken (logged, applied or not): its key is in the log now."""
-        self.keys.add(event_keys(ev, source)[0])
-        handoff = self.handoffs.get(ev.order_number)
-        if handoff is not None and ev.status is not None:
-            self.seconds.add((handoff.id, ev.status.value, floor(ev.occurred_at.timestamp())))
-
 
 def read_known(session: Session, events: list[TrackingEvent],
                source: EventSource = EventSource.CARRIER_FEED) -> Known:
@@ -87,8 +81,11 @@ def read_known(session: Session, events: list[TrackingEvent],
     wait on each other in a circle) and read what `_seen` would read, and which are on an
     open hand-over record, in four queries."""
     orders = sorted({ev.order_number for ev in events})
+    # populate_existing: the values read under the lock, not those of an earlier read (a
+    # chunk taken again after its savepoint's rollback released the locks meanwhile)
     found = session.scalars(select(Handoff).where(Handoff.order_number.in_(orders))
-                            .order_by(Handoff.id).with_for_update()).all() if orders else []
+                            .order_by(Handoff.id).with_for_update()
+                            .execution_options(populate_existing=True)).all() if orders else []
     keys = sorted({k for ev in events for k in event_keys(ev, source)[1]})
     logged = {k for k in session.scalars(select(StatusLogEntry.dedup_key).where(
         StatusLogEntry.dedup_key.in_(keys))) if k} if keys else set()
@@ -128,6 +125,8 @@ def apply_event(session: Session, ev: TrackingEvent,
                      reason(ReasonCode.DUPLICATE_EVENT, event_id=ev.event_id),
                      order_number=ev.order_number)
         return None
+    if known is not None:
+        known.keys.add(key)  # the row written below carries it
     if handoff is None:
         handoffs.log(session, None, change, False, reason(ReasonCode.ORDER_NOT_KNOWN),
                      order_number=ev.order_number)

@@ -45,12 +45,13 @@ audit: $(STAMP)
 	$(BIN)/python tools/audit.py requirements.lock requirements-test.lock
 
 # The suite in parallel processes (pytest-xdist): most process tests wait on the processes
-# they started, so more workers than cores pay. loadscope keeps each module's functions on one
+# they started, so more workers than cores pay (2 cores, the parallel pass: 8 workers 433 s,
+# 6 workers 373 s, 4 workers 460 s; more than 6 lose to the load they add). loadscope keeps each module's functions on one
 # worker, in order (an e2e module starts its stack of processes once; a class is a scope of its
 # own); no reorder, and modules marked `spread` first (tests/conftest.py _schedule): the
 # longest work starts first instead of ending last. Tests marked `serial` time speed against
 # the clock: they run alone afterwards. PYTEST_WORKERS=0: everything in one process.
-PYTEST_WORKERS ?= 4
+PYTEST_WORKERS ?= 6
 PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
 test: $(STAMP) browser faketime audit
 	$(BIN)/ruff check worker integrations simulators chaos tests tools celeryconfig.py

@@ -6,9 +6,10 @@ does not drift between runs the way a time does).
 
 It takes a page of valid result-ready items of an agency in automatic dispatch, the way
 the one-stop feed's page is taken (worker/service/flow/feeds: take_each, ingest_item, one
-transaction), then one tracking page of a milestone for each of those orders (apply_event,
-one chunk), on a database of its own (created and dropped), and prints the statements per
-item by kind. Each SAVEPOINT and RELEASE is one round trip.
+transaction), then one tracking page of a milestone for each of those orders (as the feed
+applies it: feeds.apply_chunk, CARRIER_CHUNK events a transaction), on a database of its
+own (created and dropped), and prints the statements per item by kind. Each SAVEPOINT and
+RELEASE is one round trip.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ from worker.domain.enums import EventSource
 from worker.domain.model import TrackingEvent
 from worker.domain.statuses import Status
 from worker.service.admin import agency_admin
+from worker.service.flow import feeds
 from worker.service.flow.ingest import describe_item, ingest_item
-from worker.service.flow.isolation import Described, take_each
-from worker.service.flow.tracking import apply_event
+from worker.service.flow.isolation import take_each
 from worker.service.ledger import uow
 from worker.settings import Settings
 
@@ -94,12 +95,10 @@ def _measure(url: str, items: int) -> dict[str, Counter[str]]:
                                 raw_text="Đã lấy hàng", status=Status.PICKED_UP,
                                 known_code=True) for n, item in enumerate(page, 1)]
 
-        def apply_page() -> None:
-            with uow.begin(rt) as s:
-                take_each(s, events, lambda ev: [apply_event(s, ev)],
-                          lambda ev: Described(f"event {ev.event_id}",
-                                               EventSource.CARRIER_FEED,
-                                               order_number=ev.order_number))
+        def apply_page() -> None:  # as the feed applies a page: a chunk a transaction
+            for start in range(0, len(events), feeds.CARRIER_CHUNK):
+                with uow.begin(rt) as s:
+                    feeds.apply_chunk(s, events[start:start + feeds.CARRIER_CHUNK])
 
         return {"one-stop item taken": ingest, "tracking event applied": counted(db, apply_page)}
     finally:

@@ -226,12 +226,13 @@ class World:
                        for _ in range(copies)]
             return [f.result() for f in futures]
 
-    def post_webhook(self, item: dict) -> tuple[int, str]:
-        """POST one item to /hooks/onestop, signed; (status, outcome), (0, error) unsent."""
+    def post_webhook(self, item: dict, client: httpx.Client | None = None) -> tuple[int, str]:
+        """POST one item to /hooks/onestop, signed; (status, outcome), (0, error) unsent.
+        `client`: one kept open by a sender that posts many (a new one per post costs)."""
         headers, body = signed_webhook_request(pii.WEBHOOK_SECRET, item)
         try:
-            r = httpx.post(self.stack.web_url + "hooks/onestop", headers=headers, content=body,
-                           timeout=30)
+            r = (client or httpx).post(self.stack.web_url + "hooks/onestop", headers=headers,
+                                       content=body, timeout=30)
         except httpx.HTTPError as exc:
             return 0, type(exc).__name__
         try:

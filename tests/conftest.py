@@ -92,9 +92,12 @@ def pg_url() -> Iterator[str]:
 def redis_db_index() -> int:
     """TEST_REDIS_DB: a different index for each test run that shares one Redis server
     (default 7). Under pytest-xdist worker gwN takes the N-th of a comma-separated list, or
-    the one index + N: `make test`'s four workers use 7-10."""
+    the one index + N: `make test`'s six workers use 7-12."""
     given = [int(i) for i in os.environ.get("TEST_REDIS_DB", "7").split(",")]
     worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:])
+    if 1 < len(given) <= worker:
+        pytest.fail(f"TEST_REDIS_DB lists {len(given)} indexes: xdist worker {worker} has "
+                    f"none (one per worker, or one index for N workers to count up from)")
     index = given[worker] if len(given) > 1 else given[0] + worker
     if not 0 <= index < 16:  # Redis keeps 16 databases unless told otherwise
         pytest.fail(f"Redis database {index} for xdist worker {worker}: set TEST_REDIS_DB "

@@ -173,3 +173,16 @@ def test_a_chunk_takes_its_hand_offs_off_their_open_record(world: World) -> None
     assert [c for c, _ in _reasons(world, on_none)] == ["forward"]
     with uow.read(world.rt) as s:
         assert handover_views.open_records(s, AGENCY) == []
+
+
+def test_a_chunk_whose_look_ups_fail_is_taken_event_by_event(
+        world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Reading the chunk's look-ups failing on the events' account (a value the query
+    cannot take) never stops the feed: each event then reads its own, as a push does."""
+    def unreadable(*_: object) -> None:
+        raise ValueError("a value the query cannot take")
+    monkeypatch.setattr(feeds, "read_known", unreadable)
+    rows, pushes = _both_ways(world)
+    assert "a chunk of 12 events taken again one by one (ValueError)" in caplog.text
+    assert pushes == ["accepted", "picked_up", "in_transit"]
+    assert "entry_not_taken" not in [rc for _, _, rc, _ in rows]

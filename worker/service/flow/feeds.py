@@ -31,7 +31,7 @@ from worker.service import agencies
 from worker.service.flow.cursors import ACCOUNT_CURSOR_PREFIX as ACCOUNT_CURSOR_PREFIX  # (callers
 from worker.service.flow.cursors import CARRIER_CURSOR as CARRIER_CURSOR  # know them from here)
 from worker.service.flow.cursors import ONESTOP_CURSOR, carrier_cursor
-from worker.service.flow.handover import forget_open
+from worker.service.flow.handover_known import forget_open
 from worker.service.flow.ingest import describe_item, ingest_item
 from worker.service.flow.isolation import Described, take_each, take_one
 from worker.service.flow.tracking import Known, apply_event, read_known
@@ -100,6 +100,8 @@ def apply_chunk(session: Session, chunk: list[TrackingEvent]) -> None:
     statements for the chunk, not two for every event); should one of them fail on its
     own account, the chunk is taken again one event per savepoint (flow/isolation.py), so
     that one is quarantined and the others kept. The database failing is raised."""
+    if not chunk:  # an empty page's: only its cursor moves
+        return
     try:
         try:
             with session.begin_nested():
@@ -114,17 +116,30 @@ def apply_chunk(session: Session, chunk: list[TrackingEvent]) -> None:
             log.warning("a chunk of %d events taken again one by one (%s)", len(chunk),
                         type(err).__name__)
         again: Known | None = None
+        stale = True
         for ev in chunk:
-            # read (again) under the locks: the rollback released them, and what a
-            # quarantined event noted went with it
-            again = again or read_known(session, chunk)
+            if stale:  # the rollback released the locks, a quarantined event's notes went
+                again, stale = _read_or_none(session, chunk), False
             if take_one(session, ev, partial(_applied, session, again), _described) is None:
-                again = None
+                stale = True
     finally:
         forget_open(session)
 
 
-def _applied(session: Session, known: Known, ev: TrackingEvent) -> list[Job | None]:
+def _read_or_none(session: Session, chunk: list[TrackingEvent]) -> Known | None:
+    """The chunk's look-ups, or None (each event then reads its own, as a push does) when
+    reading them fails on the events' own account: one bad event never stops the feed."""
+    try:
+        with session.begin_nested():
+            return read_known(session, chunk)
+    except Exception as err:
+        if outside_failure(err):
+            raise
+        forget_open(session)
+        return None
+
+
+def _applied(session: Session, known: Known | None, ev: TrackingEvent) -> list[Job | None]:
     return [apply_event(session, ev, known=known)]
 
 

@@ -42,6 +42,7 @@ from worker.domain.moments import local_date
 from worker.domain.reason_codes import Reason, ReasonCode, reason
 from worker.domain.statuses import Direction, Status
 from worker.service.flow import handover_rows, status_log
+from worker.service.flow.handover_known import surely_on_none
 
 log = logging.getLogger(__name__)
 
@@ -181,30 +182,6 @@ def close_by_desk(session: Session, number: str, actor: str,
     return record
 
 
-_KNOWN_OPEN = "handover.known_open"  # session.info: (transaction, ids asked, ids on a record)
-
-
-def know_open(session: Session, handoff_ids: list[int]) -> None:
-    """Read at once which of these hand-offs are on an open record, for `leave_record` to
-    look up no other, until this transaction ends. The caller holds the hand-offs' row
-    locks: a record takes its hand-offs only under theirs (make_record), so none joins one
-    meanwhile (one leaving is looked up as before: it was on one)."""
-    found = set(session.scalars(select(HandoverRecordItem.open_handoff_id).where(
-        HandoverRecordItem.open_handoff_id.in_(handoff_ids)))) if handoff_ids else set()
-    session.info[_KNOWN_OPEN] = (session.get_transaction(), set(handoff_ids), found)
-
-
-def forget_open(session: Session) -> None:
-    """Drop what know_open read: its locks may be gone (a savepoint rolled back)."""
-    session.info.pop(_KNOWN_OPEN, None)
-
-
-def _surely_on_none(session: Session, handoff_id: int) -> bool:
-    known = session.info.get(_KNOWN_OPEN)
-    return (known is not None and known[0] is session.get_transaction()
-            and handoff_id in known[1] and handoff_id not in known[2])
-
-
 def leave_record(session: Session, handoff: Handoff, at: datetime,
                  source: EventSource) -> None:
     """After any status change (handoffs.set_status): a hand-off it settled (the courier
@@ -213,7 +190,7 @@ def leave_record(session: Session, handoff: Handoff, at: datetime,
     the change, nor the carrier event that brought it; the database failing (a deadlock, a
     lost connection) is raised, so the change and the event are rolled back and taken again
     whole rather than committed without their record kept right."""
-    if not settled(handoff.direction, handoff.status) or _surely_on_none(session, handoff.id):
+    if not settled(handoff.direction, handoff.status) or surely_on_none(session, handoff.id):
         return
     found = session.scalar(select(HandoverRecordItem.record_id).where(
         HandoverRecordItem.open_handoff_id == handoff.id))

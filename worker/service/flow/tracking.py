@@ -27,9 +27,13 @@ from worker.domain.model import TrackingEvent
 from worker.domain.reason_codes import ReasonCode, reason
 from worker.domain.statuses import Status
 from worker.domain.transitions import told_late
-from worker.service.flow import cod, handoffs, handover
+from worker.service.flow import cod, handoffs
+from worker.service.flow.handover_known import know_open
 
 CARRIER_SOURCES = (EventSource.CARRIER_FEED, EventSource.CARRIER_PUSH)
+# a row a carrier event wrote with its key: what `_seen`'s same-second test looks among
+_KEYED_CARRIER_ROW = (StatusLogEntry.source.in_(CARRIER_SOURCES),
+                      StatusLogEntry.dedup_key.is_not(None))
 
 
 def milestone_key(order_number: str, status: Status, occurred_at: datetime) -> str:
@@ -77,8 +81,8 @@ class Known:
 
 def read_known(session: Session, events: list[TrackingEvent],
                source: EventSource = EventSource.CARRIER_FEED) -> Known:
-    """Lock the events' hand-offs (in id order: two chunks, or a chunk and a push, never
-    wait on each other in a circle) and read what `_seen` would read, and which are on an
+    """Lock the events' hand-offs (at once, in id order: two chunks do not deadlock on
+    them, and a push locks only one) and read what `_seen` would read, and which are on an
     open hand-over record, in four queries."""
     orders = sorted({ev.order_number for ev in events})
     # populate_existing: the values read under the lock, not those of an earlier read (a
@@ -93,12 +97,11 @@ def read_known(session: Session, events: list[TrackingEvent],
     if found:
         rows = session.execute(select(
             StatusLogEntry.handoff_id, StatusLogEntry.status, StatusLogEntry.occurred_at).where(
-            StatusLogEntry.handoff_id.in_([h.id for h in found]),
-            StatusLogEntry.source.in_(CARRIER_SOURCES), StatusLogEntry.dedup_key.is_not(None),
+            StatusLogEntry.handoff_id.in_([h.id for h in found]), *_KEYED_CARRIER_ROW,
             StatusLogEntry.status.is_not(None)))
         seconds = {(hid, status, floor(at.timestamp())) for hid, status, at in rows
                    if hid is not None and status is not None}
-    handover.know_open(session, [h.id for h in found])  # (the records' look-up, once too)
+    know_open(session, [h.id for h in found])  # (the records' look-up, once too)
     return Known({h.order_number: h for h in found if h.order_number}, logged, seconds)
 
 
@@ -154,7 +157,6 @@ def _seen(session: Session, handoff: Handoff | None, ev: TrackingEvent,
         second = ev.occurred_at.replace(microsecond=0)
         seen = or_(seen, and_(
             StatusLogEntry.handoff_id == handoff.id, StatusLogEntry.status == ev.status.value,
-            StatusLogEntry.source.in_(CARRIER_SOURCES), StatusLogEntry.dedup_key.is_not(None),
-            StatusLogEntry.occurred_at >= second,
+            *_KEYED_CARRIER_ROW, StatusLogEntry.occurred_at >= second,
             StatusLogEntry.occurred_at < second + timedelta(seconds=1)))
     return session.scalar(select(StatusLogEntry.id).where(seen).limit(1)) is not None

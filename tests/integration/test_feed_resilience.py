@@ -3,7 +3,6 @@ chunk losing a deadlock never skips an entry."""
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -11,6 +10,7 @@ import pytest
 from sqlalchemy import exc, select, text
 
 from tests.fakes import ListBell
+from tests.support.waits import wait_for
 from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
@@ -121,10 +121,8 @@ def test_a_chunk_losing_a_deadlock_on_postgresql_skips_no_event(pg_url):
                 holder = int(other.execute(text("SELECT pg_backend_pid()")).scalar_one())
                 locked(other, later)
                 polled = pool.submit(feeds.poll_carrier, rt)
-                deadline = time.monotonic() + 10
-                while not waiting(holder) and time.monotonic() < deadline:
-                    time.sleep(0.02)
-                assert waiting(holder), "the chunk never waited on the later hand-off"
+                wait_for(lambda: waiting(holder), "the chunk to wait on the later hand-off",
+                         timeout=10, every=0.02)
                 locked(other, first)  # the cycle: granted once the chunk gives up
             assert polled.result(timeout=30) == 0  # the chunk was given up
         with db.unit_of_work() as s:

@@ -95,6 +95,32 @@ def test_a_row_added_in_a_savepoint_that_rolled_back_is_not_rung(
     assert kept is not None and bell.take() == [kept.id]
 
 
+def test_a_known_key_adds_nothing_and_only_rows_still_there_are_rung(
+        database: Database, tmp_path: Path) -> None:
+    """On both databases the ledger's insert is one statement (ON CONFLICT DO NOTHING
+    RETURNING); a row it wrote in a savepoint that rolled back stays an object of the
+    session, and must still not be rung."""
+    hid = _handoff(database)
+    bell = ListBell()
+    rt = _runtime(database, tmp_path, bell)
+    with uow.begin(rt) as s:
+        kept = ledger.enqueue(s, JobKind.POST_ORDER, hid, "post:kept")
+        assert ledger.enqueue(s, JobKind.POST_ORDER, hid, "post:kept") is None
+        try:
+            with s.begin_nested():
+                ledger.enqueue(s, JobKind.CANCEL_ORDER, hid, "cancel:dropped")
+                raise ValueError("the entry is quarantined")
+        except ValueError:
+            pass
+        later = ledger.enqueue(s, JobKind.PUSH_STATUS, hid, "push:later")
+    assert kept is not None and later is not None
+    assert bell.take() == [kept.id, later.id]
+    with database.unit_of_work() as s:
+        rows = s.execute(select(Job.idempotency_key, Job.rung_at).order_by(Job.id)).all()
+    assert [key for key, _ in rows] == ["post:kept", "push:later"]
+    assert all(rung is not None for _, rung in rows)
+
+
 def test_a_revived_dead_row_is_rung_after_commit(sqlite_db: Database, tmp_path: Path) -> None:
     hid = _handoff(sqlite_db)
     with sqlite_db.unit_of_work() as s:

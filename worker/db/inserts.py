@@ -12,7 +12,7 @@ plain INSERT: the embedded default runs on whatever SQLite Python was built with
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,15 +21,23 @@ from sqlalchemy.orm import Session
 
 from worker.db.models.base import Base
 
+Row = TypeVar("Row", bound=Base)
+
+
+def _unless_known(session: Session, model: type[Base], values: dict[str, Any]) -> Any:
+    """The one-statement insert, or None where the database cannot do it."""
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":
+        return postgresql.insert(model).values(**values).on_conflict_do_nothing()
+    if dialect.name == "sqlite" and dialect.insert_returning:
+        return sqlite.insert(model).values(**values).on_conflict_do_nothing()
+    return None  # a SQLite without RETURNING (or another database): the savepoint's way
+
 
 def insert_new(session: Session, model: type[Base], values: dict[str, Any]) -> bool:
     """Insert the row unless a unique index holds its key already: whether it was written."""
-    dialect = session.get_bind().dialect
-    if dialect.name == "postgresql":
-        statement: Any = postgresql.insert(model).values(**values).on_conflict_do_nothing()
-    elif dialect.name == "sqlite" and dialect.insert_returning:
-        statement = sqlite.insert(model).values(**values).on_conflict_do_nothing()
-    else:  # a SQLite without RETURNING (or another database): the savepoint's way
+    statement = _unless_known(session, model, values)
+    if statement is None:
         try:
             with session.begin_nested():
                 session.execute(insert(model).values(**values))
@@ -38,3 +46,22 @@ def insert_new(session: Session, model: type[Base], values: dict[str, Any]) -> b
         return True
     id_column = model.__table__.c.id
     return session.execute(statement.returning(id_column)).scalar_one_or_none() is not None
+
+
+def add_new(session: Session, model: type[Row], values: dict[str, Any]) -> Row | None:
+    """`insert_new` that gives back the row written as an object of the session (None when
+    the key was known). Unlike an object added, one written by this statement stays in the
+    session when a savepoint around it rolls back (SQLAlchemy does not track it as new):
+    whoever collects such objects must ask the database whether their rows are still there
+    (worker/service/ledger/uow.py `_to_ring` does)."""
+    statement = _unless_known(session, model, values)
+    if statement is None:
+        row = model(**values)
+        try:
+            with session.begin_nested():
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            return None
+        return row
+    return session.scalars(statement.returning(model)).one_or_none()

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from worker.db.inserts import add_new
 from worker.db.models import Attempt, Job, utcnow
 from worker.domain.enums import AttemptOutcome, JobKind, JobState
 from worker.service.ledger.uow import collect
@@ -47,20 +47,15 @@ def enqueue(session: Session, kind: JobKind, handoff_id: int, key: str,
     """Add a job unless one with the same idempotency key exists. Returns the new job,
     collected for the unit of work to ring after commit.
 
-    The unique index decides: two clerks (or two processes) adding the same key at once
-    get one row; the loser's savepoint rolls back and it is told None. No look-up first: a
+    The unique index decides, in one statement (`INSERT ... ON CONFLICT DO NOTHING
+    RETURNING`, worker/db/inserts.py): two clerks (or two processes) adding the same key
+    at once get one row, and the loser is told None. No look-up first and no savepoint: a
     new key is by far the common case (every hand-off's post, every milestone's push), and
-    the index answers a known one as well (at the price of a savepoint rolled back and a
-    line in PostgreSQL's log, on the rare paths that enqueue a key again).
+    a savepoint cost two round trips and a flush of the session on every one of them.
     """
-    job = Job(kind=kind, handoff_id=handoff_id, idempotency_key=key, payload=payload or {},
-              next_attempt_at=at or utcnow())
-    try:
-        with session.begin_nested():
-            session.add(job)
-            session.flush()
-    except IntegrityError:
-        return None
+    job = add_new(session, Job, dict(
+        kind=kind, handoff_id=handoff_id, idempotency_key=key, payload=payload or {},
+        next_attempt_at=at or utcnow()))
     collect(session, job)
     return job
 

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from worker.db.engine import Database
@@ -46,15 +46,25 @@ def collect(session: Session, job: Job | None) -> None:
 def _to_ring(session: Session) -> list[int]:
     """Ids of the collected rows that are in the transaction (savepoints kept), in order,
     marked rung in it: the commit that makes them real also says they were rung, so no
-    second transaction per ring (a publish that fails takes the mark back: CeleryBell)."""
+    second transaction per ring (a publish that fails takes the mark back: CeleryBell).
+
+    Which rows are there is the database's answer (the UPDATE's RETURNING), not the
+    session's: a row `ledger.enqueue` wrote inside a savepoint that rolled back is still
+    an object of the session (worker/db/inserts.py `add_new`), but no longer a row."""
     session.flush()
-    jobs = [j for j in session.info.pop(_NEW_JOBS, []) if inspect(j).persistent]
-    if jobs:
-        now = utcnow()
-        for job in jobs:
-            job.rung_at = now
-        session.flush()
-    return list(dict.fromkeys(j.id for j in jobs))
+    jobs = session.info.pop(_NEW_JOBS, [])  # held: an object's state refers to it weakly
+    # the key, not `job.id`: reading an attribute of an expired object would load it
+    ids = list(dict.fromkeys(state.identity[0] for state in map(inspect, jobs)
+                             if state.persistent and state.identity))
+    if not ids:
+        return []
+    mark = update(Job.__table__).where(Job.__table__.c.id.in_(ids)).values(rung_at=utcnow())
+    if session.get_bind().dialect.update_returning:
+        there = set(session.scalars(mark.returning(Job.__table__.c.id)))
+    else:  # a SQLite older than 3.35: asked, then marked
+        there = set(session.scalars(select(Job.id).where(Job.id.in_(ids))))
+        session.execute(mark)
+    return [i for i in ids if i in there]
 
 
 @contextmanager

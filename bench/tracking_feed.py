@@ -12,7 +12,7 @@ remembers what it was asked to ring), on a runtime built by worker.bootstrap:
   (what the HTTP side and the simulator allow);
 - apply: feeds.poll_carrier, the beat's task body, until the feed is read to its end:
   state machine, log rows, push-back rows, the cursor committed with each chunk of a page;
-- drain: the rung push-backs run by runner.run_jobs, bell messages of `job_batch` rows on
+- drain: the rung push-backs run by together.run_jobs, bell messages of `job_batch` rows on
   `job_threads` threads one after another (one pool process's share), against the one-stop
   simulator, for a window of seconds (a rate: the whole backlog may take longer); beside it
   that simulator's own rate, the same client on as many threads pushing statuses marked
@@ -50,7 +50,7 @@ from worker.domain.statuses import Direction, Status
 from worker.launch.stack import Stack
 from worker.service import ledger
 from worker.service.flow import feeds
-from worker.service.jobs import runner
+from worker.service.jobs import together
 from worker.service.runtime import Runtime
 from worker.settings import Settings
 
@@ -169,7 +169,7 @@ def _drain(rt: Runtime, bell: ListBell, window: float) -> float:
                 time.sleep(0.1)  # a row waiting for its retry
         message = [queue.popleft() for _ in range(min(size, len(queue)))]
         if message:
-            runner.run_jobs(rt, message)
+            together.run_jobs(rt, message)
     return time.monotonic() - started
 
 

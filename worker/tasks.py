@@ -12,7 +12,7 @@ from worker.db import failures
 from worker.launch.celery_app import RUN_JOB, RUN_JOBS, app
 from worker.launch.health import FLEET_HEARTBEAT, beat_heartbeat, host_heartbeat
 from worker.service.flow import feeds, sla
-from worker.service.jobs import runner, sweeper
+from worker.service.jobs import runner, sweeper, together
 from worker.service.runtime import Runtime
 
 __all__ = ["app"]  # `celery -A worker.tasks` and the CLI find the app here
@@ -54,7 +54,7 @@ def run_job(job_id: int) -> None:
 @app.task(name=RUN_JOBS, ignore_result=True)
 def run_jobs(job_ids: list[int]) -> None:
     rt = runtime()
-    runner.run_jobs(rt, [int(i) for i in job_ids])
+    together.run_jobs(rt, [int(i) for i in job_ids])
     _beat(rt)
 
 

@@ -5,11 +5,18 @@ others are settled: a poison row takes no other row down with it a second time."
 
 from __future__ import annotations
 
+import pytest
+
 from tests.service.world import World
+from worker.domain.model import PostOutcome
 from worker.domain.statuses import Status
 from worker.service import ledger
-from worker.service.jobs import must_wait
-from worker.service.jobs.runner import run_jobs
+from worker.service.flow import handoffs
+from worker.service.jobs import must_wait, post_order
+from worker.service.jobs.base import Step
+from worker.service.jobs.runner import perform, take
+from worker.service.jobs.together import run_jobs, settle_answers
+from worker.service.ledger import uow
 
 
 def test_the_rows_of_one_message_each_run_once(world: World) -> None:
@@ -51,3 +58,52 @@ def test_a_batch_starts_no_row_past_half_its_time_limit(world: World) -> None:
     assert {j.attempts for j in world.jobs("post_order")} == {0}  # left for the sweep
     world.later(world.rt.settings.redispatch_after + 1)
     assert sorted(world.carrier.posted_numbers()) == sorted(f"{c}/R1" for c in codes)
+
+
+def test_rows_claimed_too_late_to_start_are_given_back_unsent(world: World) -> None:
+    """The message's rows are claimed together; one whose call cannot start within half its
+    lease is given back as it was (no try counted, none recorded) for the sweep."""
+    codes = [world.requested(n)[0] for n in range(1, 4)]
+    posts = world.bell.take()
+    default = world.rt.settings
+    world.rt.settings = default.model_copy(update={"lease_seconds": 0})
+    run_jobs(world.rt, posts)  # half of no lease: every start is too late
+    assert world.carrier.posted_numbers() == []
+    rows = world.jobs("post_order")
+    assert {(j.state, j.attempts, j.locked_until, j.rung_at) for j in rows} == {
+        ("pending", 0, None, None)}
+    assert all(world.attempts(p) == [] for p in posts)
+    world.rt.settings = default
+    world.later(1)  # unrung: the sweep's next round rings them
+    assert sorted(world.carrier.posted_numbers()) == sorted(f"{c}/R1" for c in codes)
+    assert all(world.attempts(p) == [(1, "ok")] for p in posts)
+
+
+def test_one_answer_that_cannot_be_settled_costs_the_others_nothing(
+        world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The answers in hand are settled in one transaction; when one of them fails there
+    (a bug in its kind's settle, say), they are settled again one transaction each: the
+    others are kept, and that one is left claimed for its lease and the sweep."""
+    made = [world.requested(n) for n in range(1, 5)]
+    world.bell.take()
+    bad = made[0][1]
+    real = post_order.settle
+
+    def settle(step: Step, job: ledger.Claimed, outcome: PostOutcome) -> None:
+        if step.handoff.id == bad:
+            raise RuntimeError("a bug in this one row's settle")
+        real(step, job, outcome)
+
+    monkeypatch.setattr(post_order, "settle", settle)
+    with uow.begin(world.rt) as s:
+        taken = [take(Step(s, handoffs.locked(s, j.handoff_id), world.rt.settings), j.id)
+                 for j in world.jobs("post_order")]
+    answers = [perform(world.rt, t) for t in taken if t is not None]
+    assert len(answers) == 4
+    settle_answers(world.rt, answers)
+    assert "4 answers settled one by one" in caplog.text
+    assert [world.handoff(h).status for _, h in made[1:]] == [Status.ACCEPTED] * 3
+    assert world.handoff(bad).status != Status.ACCEPTED
+    stuck = [j for j in world.jobs("post_order") if j.handoff_id == bad]
+    assert [(j.state, j.attempts) for j in stuck] == [("pending", 1)]
+    assert stuck[0].locked_until is not None  # its lease, then the sweep, as a lost try

@@ -75,7 +75,7 @@ def _measure_server_clock(**_: Any) -> None:
 
 class CeleryBell(Bell):
     """The production bell: one broker message per `job_batch` rows (a pool process runs
-    them side by side, worker/service/jobs/runner.py `run_jobs`), sent by task name."""
+    them side by side, worker/service/jobs/together.py `run_jobs`), sent by task name."""
 
     def __init__(self, settings: Settings, db: Database) -> None:
         self.db = db

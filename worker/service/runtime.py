@@ -62,7 +62,7 @@ class Runtime:
         self._notifier = notifier
         self._bell = bell
         self._limiter = limiter
-        # the rows of one bell message run on threads of one process (jobs/runner.py): an
+        # the rows of one bell message run on threads of one process (jobs/together.py): an
         # adapter is built, or rebuilt for new credentials, by one of them at a time
         self._building = threading.RLock()
         self._retired: list[CarrierPort] = []  # replaced adapters, closed later (_retire)

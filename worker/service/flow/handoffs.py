@@ -3,6 +3,7 @@ and posts."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -110,6 +111,17 @@ def locked(session: Session, handoff_id: int) -> Handoff:
     once cannot overwrite each other; SQLite's BEGIN IMMEDIATE serializes writers already."""
     # populate_existing: the values read under the lock, not those loaded before it
     return session.get_one(Handoff, handoff_id, with_for_update=True, populate_existing=True)
+
+
+def locked_many(session: Session, handoff_ids: Iterable[int]) -> dict[int, Handoff]:
+    """`locked` for many hand-offs in one statement, locked in id order: two such reads
+    (or a feed's chunk, flow/tracking.py read_known) never deadlock on each other."""
+    ids = sorted(set(handoff_ids))
+    if not ids:
+        return {}
+    return {h.id: h for h in session.scalars(
+        select(Handoff).where(Handoff.id.in_(ids)).order_by(Handoff.id).with_for_update()
+        .execution_options(populate_existing=True))}
 
 
 def by_order_number(session: Session, order_number: str) -> Handoff | None:

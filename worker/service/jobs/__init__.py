@@ -1,7 +1,7 @@
 """Every job kind, found here. A new kind is a new module, its JobKind member and label, and
-one line below; see `base.py` for what a kind declares, `runner.py` for how a job runs and
-`sweeper.py` for the sweep that rings due rows again. Above the flow: handlers call its
-use cases."""
+one line below; see `base.py` for what a kind declares, `runner.py` for how a job runs,
+`together.py` for the rows of one bell message and `sweeper.py` for the sweep that rings
+due rows again. Above the flow: handlers call its use cases."""
 
 from __future__ import annotations
 

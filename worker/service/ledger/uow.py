@@ -58,9 +58,9 @@ def _to_ring(session: Session) -> list[int]:
                              if state.persistent and state.identity))
     if not ids:
         return []
-    mark = update(Job.__table__).where(Job.__table__.c.id.in_(ids)).values(rung_at=utcnow())
+    mark = update(Job).where(Job.id.in_(ids)).values(rung_at=utcnow())
     if session.get_bind().dialect.update_returning:
-        there = set(session.scalars(mark.returning(Job.__table__.c.id)))
+        there = set(session.scalars(mark.returning(Job.id)))
     else:  # a SQLite older than 3.35: asked, then marked
         there = set(session.scalars(select(Job.id).where(Job.id.in_(ids))))
         session.execute(mark)

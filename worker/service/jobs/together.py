@@ -1,0 +1,180 @@
+"""The rows of one bell message run together: claimed in one transaction, their calls made
+side by side on `job_threads` threads, and settled as their answers come, the answers in
+hand settled in one transaction. Each row is still its own: its own conditional claim
+(ledger.claim decides who runs it), its own call and its own settle; only the
+transactions around them are shared, and with them the round trips and the session's
+work of beginning, locking and committing, which were most of a row's cost.
+
+Should a shared transaction fail, it is taken again one transaction a row (runner.py's
+steps, the same code): one row's trouble never costs the others theirs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from worker.db import failures
+from worker.db.models import Job, utcnow
+from worker.domain.enums import JobState
+from worker.domain.privacy import scrub
+from worker.service import ledger
+from worker.service.flow import handoffs
+from worker.service.jobs.base import Step
+from worker.service.jobs.runner import Answer, Taken, perform, run_job, settle, take
+from worker.service.ledger import uow
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from worker.service.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# No row's call starts after this share of the task's time limit (the batch's rows are
+# claimed at its start), nor after this share of a claimed row's lease: a row's worst
+# case (the client's short retries, a quota wait) fits in the rest. A row too late to
+# start is given back unsent (ledger.release) and the sweep rings it again.
+START_WITHIN = 0.5
+
+
+def run_jobs(rt: Runtime, job_ids: list[int]) -> None:
+    """The rows of one bell message (a row rung twice in it runs once).
+
+    A row whose last try never settled (its lease ran out: the process running it died) may
+    be what killed that process. It runs last, alone, once the others are settled, so a
+    poison row found so at the start takes down no other row's try again; the bound on
+    its tries (`ledger.claim`) then ends it as it would with one row per task."""
+    ids = list(dict.fromkeys(job_ids))
+    if len(ids) == 1:
+        run_job(rt, ids[0])
+        return
+    deadline = time.monotonic() + rt.settings.task_time_limit * START_WITHIN
+    suspects = _unsettled(rt, ids)
+    rest = [i for i in ids if i not in suspects]
+    if len(rest) == 1:
+        _run_caught(rt, rest[0], deadline)
+    elif rest:
+        _run_together(rt, rest, deadline)
+    for job_id in sorted(suspects):
+        _run_caught(rt, job_id, deadline)
+
+
+def _unsettled(rt: Runtime, ids: list[int]) -> set[int]:
+    """The rows among `ids` whose last try was claimed and never settled."""
+    with uow.read(rt) as session:
+        return set(session.scalars(select(Job.id).where(
+            Job.id.in_(ids), Job.state == JobState.PENDING,
+            Job.locked_until.is_not(None), Job.locked_until < utcnow())))
+
+
+def _run_together(rt: Runtime, ids: list[int], deadline: float) -> None:
+    if time.monotonic() >= deadline:
+        log.info("jobs %s left for the sweep: the batch's time is up", ids)
+        return
+    taken = _take_all(rt, ids)
+    if not taken:
+        return
+    start_by = min(deadline, time.monotonic() + rt.settings.lease_seconds * START_WITHIN)
+    threads = min(rt.settings.job_threads, len(taken))
+    with ThreadPoolExecutor(threads, thread_name_prefix="job") as pool:
+        calls = {pool.submit(_perform_by, rt, t, start_by) for t in taken}
+        while calls:
+            answered, calls = wait(calls, return_when=FIRST_COMPLETED)
+            settle_answers(rt, [call.result() for call in answered])
+
+
+def _perform_by(rt: Runtime, taken: Taken, start_by: float) -> Answer:
+    if time.monotonic() >= start_by:
+        log.info("job %s given back unsent: too late to start", taken.job.id)
+        return Answer(taken, started=False)
+    return perform(rt, taken)
+
+
+def _take_all(rt: Runtime, ids: list[int]) -> list[Taken]:
+    """Claim and prepare the rows in one transaction (their hand-offs locked in id order,
+    the rows read under the locks), or one transaction each when that one fails."""
+    try:
+        with uow.begin(rt) as session:
+            steps = _steps(session, rt, ids)
+            return [t for i in ids if i in steps and (t := take(steps[i], i)) is not None]
+    except Exception as err:
+        if isinstance(err, tuple(failures.ABORTS)):
+            raise
+        log.warning("%d jobs claimed one by one: %s", len(ids),
+                    scrub(f"{type(err).__name__}: {err}"))
+    return [t for i in ids if (t := _take_one(rt, i)) is not None]
+
+
+def _steps(session: Session, rt: Runtime, ids: list[int]) -> dict[int, Step]:
+    owners = dict(session.execute(select(Job.id, Job.handoff_id).where(Job.id.in_(ids))).tuples())
+    locked = handoffs.locked_many(session, owners.values())
+    # the rows read again under their hand-offs' locks (ledger.claim then reads them from
+    # the session): what another process settled meanwhile is seen
+    session.scalars(select(Job).where(Job.id.in_(list(owners)))
+                    .execution_options(populate_existing=True)).all()
+    return {jid: Step(session, locked[hid], rt.settings)
+            for jid, hid in owners.items() if hid in locked}
+
+
+def _take_one(rt: Runtime, job_id: int) -> Taken | None:
+    try:
+        with uow.begin(rt) as session:
+            handoff_id = ledger.handoff_of(session, job_id)
+            if handoff_id is None:
+                return None
+            return take(Step(session, handoffs.locked(session, handoff_id), rt.settings),
+                        job_id)
+    except Exception as err:
+        _not_run(err, job_id)
+        return None
+
+
+def settle_answers(rt: Runtime, answers: list[Answer]) -> None:
+    """Settle the answers in hand in one transaction, or one transaction each when that
+    one fails: the others are kept, and an answer that cannot be settled is left to its
+    row's lease and the sweep (its try then counts as lost, ledger.claim)."""
+    if len(answers) > 1:
+        try:
+            with uow.begin(rt) as session:
+                jobs = [a.taken.job for a in answers]
+                locked = handoffs.locked_many(session, (j.handoff_id for j in jobs))
+                ledger.lock_jobs(session, [j.id for j in jobs])
+                for a in answers:
+                    settle(Step(session, locked[a.taken.job.handoff_id], rt.settings), a)
+            return
+        except Exception as err:
+            if isinstance(err, tuple(failures.ABORTS)):
+                raise
+            log.warning("%d answers settled one by one: %s", len(answers),
+                        scrub(f"{type(err).__name__}: {err}"))
+    for a in answers:
+        try:
+            with uow.begin(rt) as session:
+                settle(Step(session, handoffs.locked(session, a.taken.job.handoff_id),
+                            rt.settings), a)
+        except Exception as err:
+            _not_run(err, a.taken.job.id)
+
+
+def _run_caught(rt: Runtime, job_id: int, deadline: float) -> None:
+    """One row on its own (a suspect): its failure (the database away, say) is logged and
+    left to the row's lease and the sweep. Past `deadline` it is not started (the sweep
+    rings it again)."""
+    if time.monotonic() >= deadline:
+        log.info("job %s left for the sweep: the batch's time is up", job_id)
+        return
+    try:
+        run_job(rt, job_id)
+    except Exception as err:
+        _not_run(err, job_id)
+
+
+def _not_run(err: Exception, job_id: int) -> None:
+    if isinstance(err, tuple(failures.ABORTS)):  # the task's time is up: stop here
+        raise err
+    log.warning("job %s not run: %s", job_id, scrub(f"{type(err).__name__}: {err}"))

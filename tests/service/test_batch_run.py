@@ -13,7 +13,7 @@ from worker.domain.statuses import Status
 from worker.service import ledger
 from worker.service.flow import handoffs
 from worker.service.jobs import must_wait, post_order
-from worker.service.jobs.base import Step
+from worker.service.jobs.base import Skip, Step
 from worker.service.jobs.runner import perform, take
 from worker.service.jobs.together import run_jobs, settle_answers
 from worker.service.ledger import uow
@@ -60,25 +60,6 @@ def test_a_batch_starts_no_row_past_half_its_time_limit(world: World) -> None:
     assert sorted(world.carrier.posted_numbers()) == sorted(f"{c}/R1" for c in codes)
 
 
-def test_rows_claimed_too_late_to_start_are_given_back_unsent(world: World) -> None:
-    """The message's rows are claimed together; one whose call cannot start within half its
-    lease is given back as it was (no try counted, none recorded) for the sweep."""
-    codes = [world.requested(n)[0] for n in range(1, 4)]
-    posts = world.bell.take()
-    default = world.rt.settings
-    world.rt.settings = default.model_copy(update={"lease_seconds": 0})
-    run_jobs(world.rt, posts)  # half of no lease: every start is too late
-    assert world.carrier.posted_numbers() == []
-    rows = world.jobs("post_order")
-    assert {(j.state, j.attempts, j.locked_until, j.rung_at) for j in rows} == {
-        ("pending", 0, None, None)}
-    assert all(world.attempts(p) == [] for p in posts)
-    world.rt.settings = default
-    world.later(1)  # unrung: the sweep's next round rings them
-    assert sorted(world.carrier.posted_numbers()) == sorted(f"{c}/R1" for c in codes)
-    assert all(world.attempts(p) == [(1, "ok")] for p in posts)
-
-
 def test_one_answer_that_cannot_be_settled_costs_the_others_nothing(
         world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """The answers in hand are settled in one transaction; when one of them fails there
@@ -107,3 +88,26 @@ def test_one_answer_that_cannot_be_settled_costs_the_others_nothing(
     stuck = [j for j in world.jobs("post_order") if j.handoff_id == bad]
     assert [(j.state, j.attempts) for j in stuck] == [("pending", 1)]
     assert stuck[0].locked_until is not None  # its lease, then the sweep, as a lost try
+
+
+def test_one_row_that_cannot_be_claimed_costs_the_others_nothing(
+        world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The rows for the free threads are claimed in one transaction; when one of them
+    fails there (a bug in its kind's prepare, say), they are claimed again one transaction
+    each: the others run, and that one stays as it was, for the sweep."""
+    made = [world.requested(n) for n in range(1, 5)]
+    posts = world.bell.take()
+    bad = made[0][1]
+    real = post_order.prepare
+
+    def prepare(step: Step, job: ledger.Claimed) -> post_order.Post | Skip:
+        if step.handoff.id == bad:
+            raise RuntimeError("a bug in this one row's prepare")
+        return real(step, job)
+
+    monkeypatch.setattr(post_order, "prepare", prepare)
+    run_jobs(world.rt, posts)
+    assert "4 jobs claimed one by one" in caplog.text
+    assert [world.handoff(h).status for _, h in made[1:]] == [Status.ACCEPTED] * 3
+    stuck = [j for j in world.jobs("post_order") if j.handoff_id == bad]
+    assert [(j.state, j.attempts, j.locked_until) for j in stuck] == [("pending", 0, None)]

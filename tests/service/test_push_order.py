@@ -12,6 +12,7 @@ from worker.db.models import utcnow
 from worker.domain.errors import PermanentError, TransientError
 from worker.domain.statuses import Status
 from worker.service.jobs.runner import run_job
+from worker.service.jobs.together import run_jobs
 
 PICKED_AT = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 
@@ -67,3 +68,16 @@ def test_a_dead_earlier_push_does_not_hold_back_the_later_ones(world: World) -> 
     run_job(world.rt, picked)
     assert world.onestop.statuses(code) == ["picked_up"]
     assert [j.state for j in world.jobs("push_status")] == ["dead", "done"]
+
+
+def test_two_pushes_of_one_hand_off_in_one_message_go_in_order(world: World) -> None:
+    """Claimed together (worker/service/jobs/together.py), the later one sees the earlier
+    one claimed in the same transaction and waits; it is rung as soon as the earlier one is
+    answered."""
+    code, _, accepted, picked = _accepted_then_picked_up(world)
+    run_jobs(world.rt, [picked, accepted])  # rung in the wrong order, in one message
+    assert world.onestop.statuses(code) == ["accepted"]
+    assert world.bell.take() == [picked]
+    run_jobs(world.rt, [picked])
+    assert world.onestop.statuses(code) == ["accepted", "picked_up"]
+    assert world.attempts(picked) == [(1, "ok")]

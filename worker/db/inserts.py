@@ -64,4 +64,7 @@ def add_new(session: Session, model: type[Row], values: dict[str, Any]) -> Row |
         except IntegrityError:
             return None
         return row
-    return session.scalars(statement.returning(model)).one_or_none()
+    # populate_existing: SQLite gives a rolled-back row's id to the next row, and the
+    # session may still hold the rolled-back row's object under it (see above)
+    return session.scalars(statement.returning(model)
+                           .execution_options(populate_existing=True)).one_or_none()

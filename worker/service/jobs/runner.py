@@ -41,14 +41,12 @@ class Taken:
 
 @dataclass(frozen=True)
 class Answer:
-    """What one attempt came to: the outcome or the failure, and how long the call took.
-    `started` is False for a row given back unsent (together.py: its start came too late)."""
+    """What one attempt came to: the outcome or the failure, and how long the call took."""
 
     taken: Taken
-    outcome: Any = None
-    failure: HandoffError | None = None
-    duration_ms: int = 0
-    started: bool = True
+    outcome: Any
+    failure: HandoffError | None
+    duration_ms: int
 
 
 def run_job(rt: Runtime, job_id: int) -> None:
@@ -114,9 +112,7 @@ def settle(step: Step, answer: Answer) -> None:
     s, session = step.settings, step.session
     job, handler, failure = answer.taken.job, answer.taken.handler, answer.failure
     took = answer.duration_ms
-    if not answer.started:
-        ledger.release(session, job)
-    elif failure is None:
+    if failure is None:
         ledger.settle_done(session, job, duration_ms=took)
         handler.settle(step, job, answer.outcome)
     elif isinstance(failure, TransientError) and job.attempts < s.max_attempts:

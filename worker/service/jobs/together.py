@@ -1,19 +1,23 @@
-"""The rows of one bell message run together: claimed in one transaction, their calls made
-side by side on `job_threads` threads, and settled as their answers come, the answers in
-hand settled in one transaction. Each row is still its own: its own conditional claim
-(ledger.claim decides who runs it), its own call and its own settle; only the
-transactions around them are shared, and with them the round trips and the session's
-work of beginning, locking and committing, which were most of a row's cost.
+"""The rows of one bell message run together: their calls on `job_threads` threads, and
+the database work of each round in one transaction: the answers in hand settled together,
+then as many rows claimed together as threads came free. Each row is still its own: its
+own conditional claim (ledger.claim decides who runs it), its own call and its own settle;
+only the transactions around them are shared, and with them the round trips and the
+session's work of beginning, locking and committing, which were most of a row's cost.
 
-Should a shared transaction fail, it is taken again one transaction a row (runner.py's
-steps, the same code): one row's trouble never costs the others theirs.
+A row is claimed only when a thread is free for it, so its call starts at once and its
+lease is all its own (a row claimed early and kept waiting could see its lease run out
+during its call, and be run twice). Should a shared transaction fail, it is taken again
+one transaction a row (runner.py's steps, the same code): one row's trouble never costs
+the others theirs.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -35,11 +39,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# No row's call starts after this share of the task's time limit (the batch's rows are
-# claimed at its start), nor after this share of a claimed row's lease: a row's worst
-# case (the client's short retries, a quota wait) fits in the rest. A row too late to
-# start is given back unsent (ledger.release) and the sweep rings it again.
+# A batch claims no row after this share of the task's time limit: a row's worst case
+# (the client's short retries, a quota wait) fits in the rest, before the soft limit.
+# The rows not claimed are left as they are; the sweep rings them again.
 START_WITHIN = 0.5
+
+# Leaving early (the task's soft time limit), the calls in flight are waited for this long
+# and their answers settled, well within the 30 s before the hard limit.
+IN_FLIGHT_WAIT = 10.0
 
 
 def run_jobs(rt: Runtime, job_ids: list[int]) -> None:
@@ -73,26 +80,27 @@ def _unsettled(rt: Runtime, ids: list[int]) -> set[int]:
 
 
 def _run_together(rt: Runtime, ids: list[int], deadline: float) -> None:
-    if time.monotonic() >= deadline:
-        log.info("jobs %s left for the sweep: the batch's time is up", ids)
-        return
-    taken = _take_all(rt, ids)
-    if not taken:
-        return
-    start_by = min(deadline, time.monotonic() + rt.settings.lease_seconds * START_WITHIN)
-    threads = min(rt.settings.job_threads, len(taken))
+    threads = min(rt.settings.job_threads, len(ids))
+    waiting = deque(sorted(ids))
+    calls: set[Future[Answer]] = set()
     with ThreadPoolExecutor(threads, thread_name_prefix="job") as pool:
-        calls = {pool.submit(_perform_by, rt, t, start_by) for t in taken}
-        while calls:
-            answered, calls = wait(calls, return_when=FIRST_COMPLETED)
-            settle_answers(rt, [call.result() for call in answered])
-
-
-def _perform_by(rt: Runtime, taken: Taken, start_by: float) -> Answer:
-    if time.monotonic() >= start_by:
-        log.info("job %s given back unsent: too late to start", taken.job.id)
-        return Answer(taken, started=False)
-    return perform(rt, taken)
+        try:
+            while waiting or calls:
+                if waiting and time.monotonic() >= deadline:
+                    log.info("jobs %s left for the sweep: the batch's time is up",
+                             list(waiting))
+                    waiting.clear()
+                free = min(threads - len(calls), len(waiting))
+                if free:
+                    taken = _take_all(rt, [waiting.popleft() for _ in range(free)])
+                    calls |= {pool.submit(perform, rt, t) for t in taken}
+                if calls:
+                    answered, calls = wait(calls, return_when=FIRST_COMPLETED)
+                    settle_answers(rt, [call.result() for call in answered])
+        finally:
+            if calls:  # leaving early: what the calls in flight answer is still recorded
+                answered, _ = wait(calls, timeout=IN_FLIGHT_WAIT)
+                settle_answers(rt, [call.result() for call in answered])
 
 
 def _take_all(rt: Runtime, ids: list[int]) -> list[Taken]:
@@ -100,8 +108,10 @@ def _take_all(rt: Runtime, ids: list[int]) -> list[Taken]:
     the rows read under the locks), or one transaction each when that one fails."""
     try:
         with uow.begin(rt) as session:
-            steps = _steps(session, rt, ids)
-            return [t for i in ids if i in steps and (t := take(steps[i], i)) is not None]
+            steps, rows = _steps(session, rt, ids)
+            taken = [t for i in ids if i in steps and (t := take(steps[i], i)) is not None]
+            del rows  # (held until the claims read them: the session holds objects weakly)
+            return taken
     except Exception as err:
         if isinstance(err, tuple(failures.ABORTS)):
             raise
@@ -110,15 +120,17 @@ def _take_all(rt: Runtime, ids: list[int]) -> list[Taken]:
     return [t for i in ids if (t := _take_one(rt, i)) is not None]
 
 
-def _steps(session: Session, rt: Runtime, ids: list[int]) -> dict[int, Step]:
+def _steps(session: Session, rt: Runtime, ids: list[int]
+           ) -> tuple[dict[int, Step], list[Job]]:
+    """Each row's step, its hand-off locked (all in id order), and the rows read again
+    under those locks, for ledger.claim to find in the session: what another process
+    settled meanwhile is seen."""
     owners = dict(session.execute(select(Job.id, Job.handoff_id).where(Job.id.in_(ids))).tuples())
     locked = handoffs.locked_many(session, owners.values())
-    # the rows read again under their hand-offs' locks (ledger.claim then reads them from
-    # the session): what another process settled meanwhile is seen
-    session.scalars(select(Job).where(Job.id.in_(list(owners)))
-                    .execution_options(populate_existing=True)).all()
+    rows = list(session.scalars(select(Job).where(Job.id.in_(list(owners)))
+                                .execution_options(populate_existing=True)))
     return {jid: Step(session, locked[hid], rt.settings)
-            for jid, hid in owners.items() if hid in locked}
+            for jid, hid in owners.items() if hid in locked}, rows
 
 
 def _take_one(rt: Runtime, job_id: int) -> Taken | None:

@@ -23,7 +23,8 @@ from worker.service.ledger.uow import collect
 # how an exhausted row's error reads for people (decisions read the attempt's outcome)
 EXHAUSTED_PREFIX = "không gửi được sau"
 
-# the session's rows locked by `lock_jobs` (read from the session, not selected again)
+# the session's rows locked by `lock_jobs`, by id (held here: a session holds its objects
+# weakly, and these are read again by each settle step)
 _LOCKED = "ledger.locked_jobs"
 
 # A kind's ordering rule: True while the job must wait for another (jobs.must_wait asks
@@ -167,29 +168,21 @@ def has_job(session: Session, handoff_id: int, kind: JobKind,
 
 def lock_jobs(session: Session, job_ids: list[int]) -> None:
     """Lock the rows (their hand-offs locked first, the order everywhere) in one statement,
-    for the settle steps after it to read from the session instead of one SELECT each."""
-    session.scalars(select(Job).where(Job.id.in_(job_ids)).order_by(Job.id).with_for_update()
-                    .execution_options(populate_existing=True)).all()
-    session.info.setdefault(_LOCKED, set()).update(job_ids)
+    and keep them on the session for the settle steps after it (`_mine`), which then read
+    no row again."""
+    rows = session.scalars(select(Job).where(Job.id.in_(job_ids)).order_by(Job.id)
+                           .with_for_update().execution_options(populate_existing=True))
+    session.info.setdefault(_LOCKED, {}).update({job.id: job for job in rows})
 
 
 def _mine(session: Session, claimed: Claimed) -> Job | None:
     """The job, if this attempt is still the latest. After a lease ran out another worker
     may have claimed it again: the stale attempt then records only its try, never the state.
     """
-    if claimed.id in session.info.get(_LOCKED, ()):
-        job = session.get_one(Job, claimed.id)  # locked and read by lock_jobs
-    else:
+    job = session.info.get(_LOCKED, {}).get(claimed.id)  # locked and read by lock_jobs
+    if job is None:
         job = session.get_one(Job, claimed.id, with_for_update=True)
     return job if job.attempts == claimed.attempts else None
-
-
-def release(session: Session, claimed: Claimed) -> None:
-    """Give back a row claimed and never tried (nothing was sent): its count as before
-    the claim, unlocked and unrung, for the sweep's next round. No attempt is recorded."""
-    job = _mine(session, claimed)
-    if job is not None:
-        job.attempts, job.locked_until, job.rung_at = job.attempts - 1, None, None
 
 
 def is_current(session: Session, claimed: Claimed) -> bool:
@@ -240,6 +233,9 @@ def due_job_ids(session: Session, redispatch_after: float, limit: int = 500,
             or_(Job.rung_at.is_(None), Job.rung_at < stale),
             or_(Job.locked_until.is_(None), Job.locked_until < now),
         ).order_by(Job.next_attempt_at, Job.id).limit(limit)
+        # rows a claim or a settle holds are about to run or be settled: not waited for
+        # (the sweep never waits on the job runner's locks, nor they on it)
+        .with_for_update(skip_locked=True)
     ))
     if ids:
         session.execute(update(Job).where(Job.id.in_(ids)).values(rung_at=now))

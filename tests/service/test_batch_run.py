@@ -5,6 +5,8 @@ others are settled: a poison row takes no other row down with it a second time."
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.service.world import World
@@ -58,6 +60,51 @@ def test_a_batch_starts_no_row_past_half_its_time_limit(world: World) -> None:
     assert {j.attempts for j in world.jobs("post_order")} == {0}  # left for the sweep
     world.later(world.rt.settings.redispatch_after + 1)
     assert sorted(world.carrier.posted_numbers()) == sorted(f"{c}/R1" for c in codes)
+
+
+def _one_thread(world: World, **settings: object) -> None:
+    world.rt.settings = world.rt.settings.model_copy(update={"job_threads": 1, **settings})
+
+
+def test_rows_claimed_and_not_started_in_the_batch_s_time_are_given_back(
+        world: World) -> None:
+    """The message's rows are claimed together; one still waiting for a thread when half
+    the task's time is gone is given back as it was (no try counted or recorded)."""
+    codes = [world.requested(n)[0] for n in range(1, 4)]
+    posts = world.bell.take()
+    _one_thread(world, task_time_limit=1)  # half of it: 0.5 s
+    world.carrier.while_posting = lambda: time.sleep(0.6)  # the first call takes longer
+    run_jobs(world.rt, posts)
+    assert world.carrier.posted_numbers() == [f"{codes[0]}/R1"]
+    rows = {j.id: j for j in world.jobs("post_order")}
+    for late in posts[1:]:
+        assert (rows[late].attempts, rows[late].locked_until, rows[late].rung_at) == (
+            0, None, None)
+        assert world.attempts(late) == []
+    world.later(1)  # unrung: the sweep's next round rings them
+    assert sorted(world.carrier.posted_numbers()) == sorted(f"{c}/R1" for c in codes)
+
+
+def test_a_row_whose_lease_ran_out_while_it_waited_is_not_sent_if_claimed_again(
+        world: World) -> None:
+    """A row that waited for a thread has its lease renewed before its call; when the
+    lease ran out meanwhile and another worker claimed the row, this one sends nothing."""
+    codes = [world.requested(n)[0] for n in range(1, 4)]
+    posts = world.bell.take()
+    _one_thread(world, lease_seconds=1)  # renewed after waiting 0.05 s
+
+    def meanwhile() -> None:  # during the first call: the leases run out, a worker claims
+        time.sleep(0.1)
+        world.clock.advance(2)
+        with world.rt.db.unit_of_work() as s:
+            assert ledger.claim(s, posts[1], 30, waits=must_wait) is not None
+
+    world.carrier.while_posting = meanwhile
+    run_jobs(world.rt, posts)
+    assert world.carrier.posted_numbers() == [f"{codes[0]}/R1", f"{codes[2]}/R1"]
+    other = next(j for j in world.jobs("post_order") if j.id == posts[1])
+    assert (other.state, other.attempts) == ("pending", 2)  # the other worker's, untouched
+    assert world.attempts(posts[1]) == []
 
 
 def test_one_answer_that_cannot_be_settled_costs_the_others_nothing(

@@ -41,12 +41,14 @@ class Taken:
 
 @dataclass(frozen=True)
 class Answer:
-    """What one attempt came to: the outcome or the failure, and how long the call took."""
+    """What one attempt came to: the outcome or the failure, and how long the call took.
+    `sent` is False for a row given back untried (together.py: too late to start)."""
 
     taken: Taken
     outcome: Any
     failure: HandoffError | None
     duration_ms: int
+    sent: bool = True
 
 
 def run_job(rt: Runtime, job_id: int) -> None:
@@ -112,7 +114,9 @@ def settle(step: Step, answer: Answer) -> None:
     s, session = step.settings, step.session
     job, handler, failure = answer.taken.job, answer.taken.handler, answer.failure
     took = answer.duration_ms
-    if failure is None:
+    if not answer.sent:
+        ledger.release(session, job)
+    elif failure is None:
         ledger.settle_done(session, job, duration_ms=took)
         handler.settle(step, job, answer.outcome)
     elif isinstance(failure, TransientError) and job.attempts < s.max_attempts:

@@ -1,22 +1,22 @@
-"""The rows of one bell message run together: their calls on `job_threads` threads, and
-the database work of each round in one transaction: the answers in hand settled together,
-then as many rows claimed together as threads came free. Each row is still its own: its
-own conditional claim (ledger.claim decides who runs it), its own call and its own settle;
-only the transactions around them are shared, and with them the round trips and the
-session's work of beginning, locking and committing, which were most of a row's cost.
+"""The rows of one bell message run together: claimed in one transaction, their calls made
+side by side on `job_threads` threads, and their answers settled as they come, the answers
+in hand in one transaction. Each row is still its own: its own conditional claim
+(ledger.claim decides who runs it), its own call and its own settle; only the
+transactions around them are shared, and with them the round trips and the session's
+work of beginning, locking and committing, which were most of a row's cost.
 
-A row is claimed only when a thread is free for it, so its call starts at once and its
-lease is all its own (a row claimed early and kept waiting could see its lease run out
-during its call, and be run twice). Should a shared transaction fail, it is taken again
-one transaction a row (runner.py's steps, the same code): one row's trouble never costs
-the others theirs.
+A claimed row may wait for a free thread. One that waited longer than a small share of
+its lease has the lease renewed before its call (conditionally, as a claim: should the
+lease have run out and another worker have claimed it, this one sends nothing), so every
+call starts with nearly its whole lease, as if the row had been claimed just then. Should
+a shared transaction fail, it is taken again one transaction a row (runner.py's steps,
+the same code): one row's trouble never costs the others theirs.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
@@ -39,10 +39,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# A batch claims no row after this share of the task's time limit: a row's worst case
-# (the client's short retries, a quota wait) fits in the rest, before the soft limit.
-# The rows not claimed are left as they are; the sweep rings them again.
+# No row's call starts after this share of the task's time limit: a row's worst case (the
+# client's short retries, a quota wait) fits in the rest, before the soft limit. A row
+# claimed and not started by then is given back untried (ledger.release) for the sweep.
 START_WITHIN = 0.5
+
+# A row that waited for a thread longer than this share of its lease since its claim has
+# the lease renewed before its call (ledger.renew).
+RENEW_AFTER = 0.05
 
 # Leaving early (the task's soft time limit), the calls in flight are waited for this long
 # and their answers settled, well within the 30 s before the hard limit.
@@ -80,27 +84,52 @@ def _unsettled(rt: Runtime, ids: list[int]) -> set[int]:
 
 
 def _run_together(rt: Runtime, ids: list[int], deadline: float) -> None:
-    threads = min(rt.settings.job_threads, len(ids))
-    waiting = deque(sorted(ids))
-    calls: set[Future[Answer]] = set()
-    with ThreadPoolExecutor(threads, thread_name_prefix="job") as pool:
+    if time.monotonic() >= deadline:
+        log.info("jobs %s left for the sweep: the batch's time is up", ids)
+        return
+    taken = _take_all(rt, sorted(ids))
+    if not taken:
+        return
+    claimed_at = time.monotonic()
+    with ThreadPoolExecutor(min(rt.settings.job_threads, len(taken)),
+                            thread_name_prefix="job") as pool:
+        calls: dict[Future[Answer], Taken] = {
+            pool.submit(_start, rt, t, claimed_at, deadline): t for t in taken}
+        waiting = set(calls)
         try:
-            while waiting or calls:
-                if waiting and time.monotonic() >= deadline:
-                    log.info("jobs %s left for the sweep: the batch's time is up",
-                             list(waiting))
-                    waiting.clear()
-                free = min(threads - len(calls), len(waiting))
-                if free:
-                    taken = _take_all(rt, [waiting.popleft() for _ in range(free)])
-                    calls |= {pool.submit(perform, rt, t) for t in taken}
-                if calls:
-                    answered, calls = wait(calls, return_when=FIRST_COMPLETED)
-                    settle_answers(rt, [call.result() for call in answered])
-        finally:
-            if calls:  # leaving early: what the calls in flight answer is still recorded
-                answered, _ = wait(calls, timeout=IN_FLIGHT_WAIT)
+            while waiting:
+                answered, waiting = wait(waiting, return_when=FIRST_COMPLETED)
                 settle_answers(rt, [call.result() for call in answered])
+        finally:
+            if waiting:  # leaving early (the task's time is up): the rows not started are
+                # given back, and what the calls in flight answer is still recorded
+                unsent = [Answer(calls[c], None, None, 0, sent=False)
+                          for c in waiting if c.cancel()]
+                answered, _ = wait([c for c in waiting if not c.cancelled()],
+                                   timeout=IN_FLIGHT_WAIT)
+                settle_answers(rt, unsent + [call.result() for call in answered])
+
+
+def _start(rt: Runtime, taken: Taken, claimed_at: float, deadline: float) -> Answer:
+    """A claimed row's call, on a thread of the pool, once a thread is free for it."""
+    now = time.monotonic()
+    if now >= deadline:
+        log.info("job %s given back untried: the batch's time is up", taken.job.id)
+        return Answer(taken, None, None, 0, sent=False)
+    if now - claimed_at > rt.settings.lease_seconds * RENEW_AFTER and not _renewed(rt, taken):
+        log.warning("job %s not sent: another attempt holds it", taken.job.id)
+        return Answer(taken, None, None, 0, sent=False)
+    return perform(rt, taken)
+
+
+def _renewed(rt: Runtime, taken: Taken) -> bool:
+    try:
+        with uow.begin(rt) as session:
+            return ledger.renew(session, taken.job, rt.settings.lease_seconds)
+    except Exception as err:  # the database away: sending nothing is the safe side
+        log.warning("job %s not sent: its lease could not be renewed (%s)", taken.job.id,
+                    scrub(f"{type(err).__name__}: {err}"))
+        return False
 
 
 def _take_all(rt: Runtime, ids: list[int]) -> list[Taken]:

@@ -185,6 +185,28 @@ def _mine(session: Session, claimed: Claimed) -> Job | None:
     return job if job.attempts == claimed.attempts else None
 
 
+def renew(session: Session, claimed: Claimed, lease: float) -> bool:
+    """A new lease for a claimed row about to be tried (it waited for a thread since its
+    claim), if this attempt still holds it: whether it does. Conditional, as the claim is:
+    a worker that claimed it again after the lease ran out has raised its count."""
+    now = utcnow()
+    result = session.execute(
+        update(Job).where(Job.id == claimed.id, Job.state == JobState.PENDING,
+                          Job.attempts == claimed.attempts)
+        .values(locked_until=now + timedelta(seconds=lease)))
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def release(session: Session, claimed: Claimed) -> None:
+    """Give back a row claimed and never tried (nothing was sent): its count as before
+    the claim, unlocked and unrung, for the sweep's next round; no attempt is recorded.
+    Nothing happens if this attempt no longer holds it (claimed again, or settled)."""
+    session.execute(
+        update(Job).where(Job.id == claimed.id, Job.state == JobState.PENDING,
+                          Job.attempts == claimed.attempts, Job.attempts > 0)
+        .values(attempts=Job.attempts - 1, locked_until=None, rung_at=None))
+
+
 def is_current(session: Session, claimed: Claimed) -> bool:
     """True while this attempt is still the job's latest (it may settle the hand-off)."""
     return _mine(session, claimed) is not None

@@ -172,15 +172,16 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=2, description=(
         "Pool processes per worker (scale out by running more workers)."))
     job_batch: int = Field(default=16, ge=1, le=500, description=(
-        "Ledger rows per bell message: a pool process takes them together, each round's "
-        "answers settled and the rows for the threads come free claimed in one transaction "
-        "each (1: one message and one task per row)."))
+        "Ledger rows per bell message: a pool process takes them together, claimed in one "
+        "transaction and settled as their answers come, those in hand in one transaction "
+        "(1: one message and one task per row)."))
     job_threads: int = Field(default=4, ge=1, le=10, description=(
         "Rows of one bell message a pool process runs at once, each call to the post office "
         "or the one-stop on a thread of its own (1: one after another). More threads only "
         "hide the other side's latency: the rows' own work holds the process's one "
-        "interpreter lock (bench/RESULTS.md: 8 ran slower than 4). At most 10, the database "
-        "pool of a process; PostgreSQL sees about this many connections per pool process."))
+        "interpreter lock (bench/RESULTS.md: 8 ran slower than 4). At most 10 (a process's "
+        "database pool holds 11: one for each thread, one for the batch's own "
+        "transactions); PostgreSQL sees about this many connections per pool process."))
 
     # Web
     web_host: str = Field(default="127.0.0.1", description=(

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from tests.service.world import World
+from worker.db import failures
 from worker.domain.model import PostOutcome
 from worker.domain.statuses import Status
 from worker.service import ledger
@@ -105,6 +106,36 @@ def test_a_row_whose_lease_ran_out_while_it_waited_is_not_sent_if_claimed_again(
     other = next(j for j in world.jobs("post_order") if j.id == posts[1])
     assert (other.state, other.attempts) == ("pending", 2)  # the other worker's, untouched
     assert world.attempts(posts[1]) == []
+
+
+class TimeIsUp(Exception):
+    """Stands for Celery's SoftTimeLimitExceeded (worker/db/failures.py ABORTS)."""
+
+
+def test_when_the_task_s_time_runs_out_while_settling_every_answer_is_still_recorded(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The soft time limit fires in the main thread, here in the middle of settling: that
+    transaction is lost, and on the way out the answers in hand (and those of the calls in
+    flight) are settled again, so no row that was sent waits for its lease to be sent
+    again. The limit still stops the task."""
+    made = [world.requested(n) for n in range(1, 5)]
+    posts = world.bell.take()
+    monkeypatch.setattr(failures, "ABORTS", [TimeIsUp])
+    real, fired = post_order.settle, []
+
+    def settle(step: Step, job: ledger.Claimed, outcome: PostOutcome) -> None:
+        if not fired:
+            fired.append(job.id)
+            raise TimeIsUp()
+        real(step, job, outcome)
+
+    monkeypatch.setattr(post_order, "settle", settle)
+    with pytest.raises(TimeIsUp):
+        run_jobs(world.rt, posts)
+    assert fired
+    assert [world.handoff(h).status for _, h in made] == [Status.ACCEPTED] * 4
+    assert {(j.state, j.attempts) for j in world.jobs("post_order")} == {("done", 1)}
+    assert sorted(world.carrier.posted_numbers()) == sorted(f"{c}/R1" for c, _ in made)
 
 
 def test_one_answer_that_cannot_be_settled_costs_the_others_nothing(

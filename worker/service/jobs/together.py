@@ -39,18 +39,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# No row's call starts after this share of the task's time limit: a row's worst case (the
-# client's short retries, a quota wait) fits in the rest, before the soft limit. A row
-# claimed and not started by then is given back untried (ledger.release) for the sweep.
+# No row's call starts after this share of the task's time limit (a row's worst case, the
+# client's short retries and a quota wait, fits in the rest, before the soft limit), nor
+# after this share of its lease since its claim: until then no other worker can claim it,
+# so its renewal (below) always finds it this attempt's. A claimed row not started by then
+# is given back untried (ledger.release) for the sweep.
 START_WITHIN = 0.5
 
 # A row that waited for a thread longer than this share of its lease since its claim has
-# the lease renewed before its call (ledger.renew).
+# the lease renewed before its call (ledger.renew): every call starts with nearly its
+# whole lease, as if the row had been claimed just then.
 RENEW_AFTER = 0.05
 
-# Leaving early (the task's soft time limit), the calls in flight are waited for this long
-# and their answers settled, well within the 30 s before the hard limit.
-IN_FLIGHT_WAIT = 10.0
+# Leaving early (the task's soft time limit), the calls in flight are waited for up to
+# this long, their answers settled as they come, within the 30 s before the hard limit.
+IN_FLIGHT_WAIT = 20.0
 
 
 def run_jobs(rt: Runtime, job_ids: list[int]) -> None:
@@ -84,40 +87,76 @@ def _unsettled(rt: Runtime, ids: list[int]) -> set[int]:
 
 
 def _run_together(rt: Runtime, ids: list[int], deadline: float) -> None:
-    if time.monotonic() >= deadline:
+    claimed_at = time.monotonic()  # (before the claims: their waits are never undercounted)
+    if claimed_at >= deadline:
         log.info("jobs %s left for the sweep: the batch's time is up", ids)
         return
-    taken = _take_all(rt, sorted(ids))
-    if not taken:
-        return
-    claimed_at = time.monotonic()
-    with ThreadPoolExecutor(min(rt.settings.job_threads, len(taken)),
-                            thread_name_prefix="job") as pool:
-        calls: dict[Future[Answer], Taken] = {
-            pool.submit(_start, rt, t, claimed_at, deadline): t for t in taken}
+    start_by = min(deadline, claimed_at + rt.settings.lease_seconds * START_WITHIN)
+    taken: list[Taken] = []
+    calls: dict[Future[Answer], Taken] = {}
+    settled: set[Future[Answer]] = set()
+    # not a `with` block: leaving early must not first wait for every call in flight
+    pool = ThreadPoolExecutor(rt.settings.job_threads, thread_name_prefix="job")
+    try:
+        _take_all(rt, sorted(ids), taken)
+        for t in taken:
+            calls[pool.submit(_start, rt, t, claimed_at, start_by)] = t
         waiting = set(calls)
-        try:
-            while waiting:
-                answered, waiting = wait(waiting, return_when=FIRST_COMPLETED)
-                settle_answers(rt, [call.result() for call in answered])
-        finally:
-            if waiting:  # leaving early (the task's time is up): the rows not started are
-                # given back, and what the calls in flight answer is still recorded
-                unsent = [Answer(calls[c], None, None, 0, sent=False)
-                          for c in waiting if c.cancel()]
-                answered, _ = wait([c for c in waiting if not c.cancelled()],
-                                   timeout=IN_FLIGHT_WAIT)
-                settle_answers(rt, unsent + [call.result() for call in answered])
+        while waiting:
+            late = time.monotonic() >= start_by
+            answered, waiting = wait(waiting, timeout=None if late else max(
+                0.0, start_by - time.monotonic()), return_when=FIRST_COMPLETED)
+            unsent: set[Future[Answer]] = set()
+            if time.monotonic() >= start_by:  # the rows still queued: given back untried
+                unsent = {c for c in waiting if c.cancel()}
+                waiting -= unsent
+            done = answered | unsent
+            if done:
+                settle_answers(rt, [_answer(c, calls) for c in done])
+                settled |= done
+    finally:
+        _settle_left(rt, calls, settled, taken)
+        pool.shutdown(wait=False)
 
 
-def _start(rt: Runtime, taken: Taken, claimed_at: float, deadline: float) -> Answer:
+def _answer(call: Future[Answer], calls: dict[Future[Answer], Taken]) -> Answer:
+    return Answer(calls[call], None, None, 0, sent=False) if call.cancelled() else call.result()
+
+
+def _settle_left(rt: Runtime, calls: dict[Future[Answer], Taken],
+                 settled: set[Future[Answer]], taken: list[Taken]) -> None:
+    """Leaving early (the task's time is up, or a failure): every row claimed is still
+    accounted for. Rows never submitted or not started are given back untried; what the
+    calls in flight answer within IN_FLIGHT_WAIT is settled as it comes."""
+    submitted = {id(t) for t in calls.values()}
+    left = [Answer(t, None, None, 0, sent=False) for t in taken if id(t) not in submitted]
+    running = set()
+    for call in calls:
+        if call not in settled and (call.cancel() or call.cancelled()):
+            left.append(Answer(calls[call], None, None, 0, sent=False))
+        elif call not in settled:
+            running.add(call)
+    ends = time.monotonic() + IN_FLIGHT_WAIT
+    while left or running:
+        answered: set[Future[Answer]] = set()
+        if running:
+            answered, running = wait(running, timeout=max(0.0, ends - time.monotonic()),
+                                     return_when=FIRST_COMPLETED)
+        left += [call.result() for call in answered]
+        if left:
+            settle_answers(rt, left)
+            left = []
+        if time.monotonic() >= ends:
+            break
+
+
+def _start(rt: Runtime, taken: Taken, claimed_at: float, start_by: float) -> Answer:
     """A claimed row's call, on a thread of the pool, once a thread is free for it."""
     now = time.monotonic()
-    if now >= deadline:
-        log.info("job %s given back untried: the batch's time is up", taken.job.id)
+    if now >= start_by:
+        log.info("job %s given back untried: too late to start", taken.job.id)
         return Answer(taken, None, None, 0, sent=False)
     if now - claimed_at > rt.settings.lease_seconds * RENEW_AFTER and not _renewed(rt, taken):
-        log.warning("job %s not sent: another attempt holds it", taken.job.id)
         return Answer(taken, None, None, 0, sent=False)
     return perform(rt, taken)
 
@@ -132,21 +171,26 @@ def _renewed(rt: Runtime, taken: Taken) -> bool:
         return False
 
 
-def _take_all(rt: Runtime, ids: list[int]) -> list[Taken]:
+def _take_all(rt: Runtime, ids: list[int], taken: list[Taken]) -> None:
     """Claim and prepare the rows in one transaction (their hand-offs locked in id order,
-    the rows read under the locks), or one transaction each when that one fails."""
+    the rows read under the locks), or one transaction each when that one fails; each
+    claimed row is added to `taken` as soon as its claim is committed."""
     try:
         with uow.begin(rt) as session:
             steps, rows = _steps(session, rt, ids)
-            taken = [t for i in ids if i in steps and (t := take(steps[i], i)) is not None]
+            got = [t for i in ids if i in steps and (t := take(steps[i], i)) is not None]
             del rows  # (held until the claims read them: the session holds objects weakly)
-            return taken
+        taken += got
+        return
     except Exception as err:
         if isinstance(err, tuple(failures.ABORTS)):
             raise
         log.warning("%d jobs claimed one by one: %s", len(ids),
                     scrub(f"{type(err).__name__}: {err}"))
-    return [t for i in ids if (t := _take_one(rt, i)) is not None]
+    for i in ids:
+        t = _take_one(rt, i)
+        if t is not None:
+            taken.append(t)
 
 
 def _steps(session: Session, rt: Runtime, ids: list[int]

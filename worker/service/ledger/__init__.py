@@ -187,8 +187,10 @@ def _mine(session: Session, claimed: Claimed) -> Job | None:
 
 def renew(session: Session, claimed: Claimed, lease: float) -> bool:
     """A new lease for a claimed row about to be tried (it waited for a thread since its
-    claim), if this attempt still holds it: whether it does. Conditional, as the claim is:
-    a worker that claimed it again after the lease ran out has raised its count."""
+    claim), if this attempt still holds it: whether it does. The count identifies the
+    attempt because the caller renews within the claim's lease (jobs/together.py starts no
+    row after half of it), while no other worker can claim the row; the condition is
+    there for a caller that did not (a claim after the lease ran out raises the count)."""
     now = utcnow()
     result = session.execute(
         update(Job).where(Job.id == claimed.id, Job.state == JobState.PENDING,
@@ -200,7 +202,8 @@ def renew(session: Session, claimed: Claimed, lease: float) -> bool:
 def release(session: Session, claimed: Claimed) -> None:
     """Give back a row claimed and never tried (nothing was sent): its count as before
     the claim, unlocked and unrung, for the sweep's next round; no attempt is recorded.
-    Nothing happens if this attempt no longer holds it (claimed again, or settled)."""
+    Nothing happens if this attempt no longer holds it (claimed again, or settled; see
+    `renew` for why the count identifies it)."""
     session.execute(
         update(Job).where(Job.id == claimed.id, Job.state == JobState.PENDING,
                           Job.attempts == claimed.attempts, Job.attempts > 0)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tests.fakes import ListBell
 from worker.bootstrap import build_runtime
@@ -85,14 +86,20 @@ def test_a_row_added_in_a_savepoint_that_rolled_back_is_not_rung(
     bell = CommittedBell(sqlite_db)
     rt = _runtime(sqlite_db, tmp_path, bell)
     with uow.begin(rt) as s:
-        kept = ledger.enqueue(s, JobKind.POST_ORDER, hid, "post:kept")
-        try:
-            with s.begin_nested():
-                ledger.enqueue(s, JobKind.CANCEL_ORDER, hid, "cancel:dropped")
-                raise ValueError("the entry is quarantined")
-        except ValueError:
-            pass
+        kept = _kept_beside_a_dropped_row(s, hid)
     assert kept is not None and bell.take() == [kept.id]
+
+
+def _kept_beside_a_dropped_row(s: Session, hid: int) -> Job | None:
+    """A row enqueued, then one enqueued in a savepoint that rolls back: the first."""
+    kept = ledger.enqueue(s, JobKind.POST_ORDER, hid, "post:kept")
+    try:
+        with s.begin_nested():
+            ledger.enqueue(s, JobKind.CANCEL_ORDER, hid, "cancel:dropped")
+            raise ValueError("the entry is quarantined")
+    except ValueError:
+        pass
+    return kept
 
 
 def test_a_known_key_adds_nothing_and_only_rows_still_there_are_rung(
@@ -104,14 +111,8 @@ def test_a_known_key_adds_nothing_and_only_rows_still_there_are_rung(
     bell = ListBell()
     rt = _runtime(database, tmp_path, bell)
     with uow.begin(rt) as s:
-        kept = ledger.enqueue(s, JobKind.POST_ORDER, hid, "post:kept")
+        kept = _kept_beside_a_dropped_row(s, hid)
         assert ledger.enqueue(s, JobKind.POST_ORDER, hid, "post:kept") is None
-        try:
-            with s.begin_nested():
-                ledger.enqueue(s, JobKind.CANCEL_ORDER, hid, "cancel:dropped")
-                raise ValueError("the entry is quarantined")
-        except ValueError:
-            pass
         later = ledger.enqueue(s, JobKind.PUSH_STATUS, hid, "push:later")
     assert kept is not None and later is not None
     # (SQLite gives the rolled-back row's id to the next: its object is not the old one)

@@ -183,10 +183,7 @@ def _take_all(rt: Runtime, ids: list[int], taken: list[Taken]) -> None:
         taken += got
         return
     except Exception as err:
-        if isinstance(err, tuple(failures.ABORTS)):
-            raise
-        log.warning("%d jobs claimed one by one: %s", len(ids),
-                    scrub(f"{type(err).__name__}: {err}"))
+        _shared_failed(err, f"{len(ids)} jobs claimed")
     for i in ids:
         t = _take_one(rt, i)
         if t is not None:
@@ -233,10 +230,7 @@ def settle_answers(rt: Runtime, answers: list[Answer]) -> None:
                     settle(Step(session, locked[a.taken.job.handoff_id], rt.settings), a)
             return
         except Exception as err:
-            if isinstance(err, tuple(failures.ABORTS)):
-                raise
-            log.warning("%d answers settled one by one: %s", len(answers),
-                        scrub(f"{type(err).__name__}: {err}"))
+            _shared_failed(err, f"{len(answers)} answers settled")
     for a in answers:
         try:
             with uow.begin(rt) as session:
@@ -244,6 +238,14 @@ def settle_answers(rt: Runtime, answers: list[Answer]) -> None:
                             rt.settings), a)
         except Exception as err:
             _not_run(err, a.taken.job.id)
+
+
+def _shared_failed(err: Exception, what: str) -> None:
+    """A shared transaction failed: raised again when the task's time is up; else logged,
+    and its rows are taken one transaction each."""
+    if isinstance(err, tuple(failures.ABORTS)):
+        raise err
+    log.warning("%s one by one: %s", what, scrub(f"{type(err).__name__}: {err}"))
 
 
 def _run_caught(rt: Runtime, job_id: int, deadline: float) -> None:

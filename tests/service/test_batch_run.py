@@ -22,7 +22,8 @@ from worker.service.jobs.together import run_jobs, settle_answers
 from worker.service.ledger import uow
 
 
-def test_the_rows_of_one_message_each_run_once(world: World) -> None:
+def test_the_rows_of_one_message_each_run_once(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
     made = [world.requested(n) for n in range(1, 13)]
     codes = [code for code, _ in made]
     posts = world.bell.take()
@@ -35,6 +36,7 @@ def test_the_rows_of_one_message_each_run_once(world: World) -> None:
     run_jobs(world.rt, pushes)
     assert all(world.onestop.statuses(c) == ["accepted"] for c in codes)
     assert {j.state for j in world.jobs("post_order") + world.jobs("push_status")} == {"done"}
+    assert "one by one" not in caplog.text  # claimed and settled together, no fallback
 
 
 def test_a_row_whose_last_try_never_settled_runs_last_and_alone(world: World) -> None:

@@ -195,7 +195,8 @@ def _steps(session: Session, rt: Runtime, ids: list[int]
     """Each row's step, its hand-off locked (all in id order), and the rows read again
     under those locks, for ledger.claim to find in the session: what another process
     settled meanwhile is seen."""
-    owners = dict(session.execute(select(Job.id, Job.handoff_id).where(Job.id.in_(ids))).tuples())
+    owners = {jid: hid for jid, hid in session.execute(
+        select(Job.id, Job.handoff_id).where(Job.id.in_(ids)))}
     locked = handoffs.locked_many(session, owners.values())
     rows = list(session.scalars(select(Job).where(Job.id.in_(list(owners)))
                                 .execution_options(populate_existing=True)))

@@ -6,10 +6,14 @@ does not drift between runs the way a time does).
 
 It takes a page of valid result-ready items of an agency in automatic dispatch, the way
 the one-stop feed's page is taken (worker/service/flow/feeds: take_each, ingest_item, one
-transaction), then one tracking page of a milestone for each of those orders (as the feed
-applies it: feeds.apply_chunk, CARRIER_CHUNK events a transaction), on a database of its
-own (created and dropped), and prints the statements per item by kind. Each SAVEPOINT and
-RELEASE is one round trip.
+transaction); runs their posts and then the "accepted" push-backs those queue, half of
+each the way a pool process runs one bell message of `job_batch` rows
+(worker/service/jobs/together.py) and half one row a message (runner.run_job: the naive
+design), against the test suite's fakes of the post office and the one-stop; then one
+tracking page of a milestone for each of those orders (as the feed applies it:
+feeds.apply_chunk, CARRIER_CHUNK events a transaction); all on a database of its own
+(created and dropped). It prints the statements per item by kind. Each SAVEPOINT and
+RELEASE is one round trip, and so are a transaction's BEGIN and COMMIT (counted too).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from bench.pg_seed import fresh_database
 from integrations.onestop.mapping import read_item
 from tests.fakes import ListBell
 from tests.onestop_items import numbered
+from tests.service.fakes import FakeCarrier, FakeOnestop
 from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.domain.enums import EventSource
@@ -37,7 +42,9 @@ from worker.service.admin import agency_admin
 from worker.service.flow import feeds
 from worker.service.flow.ingest import describe_item, ingest_item
 from worker.service.flow.isolation import take_each
+from worker.service.jobs import runner, together
 from worker.service.ledger import uow
+from worker.service.runtime import Runtime
 from worker.settings import Settings
 
 AGENCY = {"000.00.17.H19": {"name": "UBND xã Lai Vung", "tel": "02773000000",
@@ -55,11 +62,20 @@ def statements(db: Database) -> Iterator[Counter[str]]:
         words = re.sub(r"sa_savepoint_\d+", "…", " ".join(statement.split()))
         seen[" ".join(words.split()[:4])] += 1
 
-    event.listen(db.engine, "before_cursor_execute", count)
+    def begin(conn):  # type: ignore[no-untyped-def]
+        seen["BEGIN"] += 1
+
+    def commit(conn):  # type: ignore[no-untyped-def]
+        seen["COMMIT"] += 1
+
+    hooks = {"before_cursor_execute": count, "begin": begin, "commit": commit}
+    for name, hook in hooks.items():
+        event.listen(db.engine, name, hook)
     try:
         yield seen
     finally:
-        event.remove(db.engine, "before_cursor_execute", count)
+        for name, hook in hooks.items():
+            event.remove(db.engine, name, hook)
 
 
 def counted(db: Database, work: Callable[[], None]) -> Counter[str]:
@@ -76,7 +92,9 @@ def measure(items: int) -> dict[str, Counter[str]]:
 
 def _measure(url: str, items: int) -> dict[str, Counter[str]]:
     db = Database(url)
-    rt = build_runtime(settings=Settings(database_url=url), db=db, bell=ListBell())
+    bell = ListBell()
+    rt = build_runtime(settings=Settings(database_url=url), db=db, bell=bell,
+                       carriers={"ngsp": FakeCarrier()}, onestop=FakeOnestop())
     try:
         with db.unit_of_work() as s:
             agency_admin.import_agencies(s, rt.settings, AGENCY, "bench")
@@ -89,6 +107,9 @@ def _measure(url: str, items: int) -> dict[str, Counter[str]]:
                     lambda raw: describe_item(raw, EventSource.ONESTOP_FEED))
 
         ingest = counted(db, take_page)
+        posts = bell.take()
+        counts = {"one-stop item taken": ingest, **_jobs(rt, "post", posts)}
+        counts.update(_jobs(rt, "push-back", bell.take()))
         at = datetime.now(UTC)
         events = [TrackingEvent(event_id=f"{n:024d}", order_number=f"{item.dossier_code}/R1",
                                 item_code=f"EB{n:09d}VN", occurred_at=at, raw_code=1,
@@ -100,16 +121,35 @@ def _measure(url: str, items: int) -> dict[str, Counter[str]]:
                 with uow.begin(rt) as s:
                     feeds.apply_chunk(s, events[start:start + feeds.CARRIER_CHUNK])
 
-        return {"one-stop item taken": ingest, "tracking event applied": counted(db, apply_page)}
+        counts["tracking event applied"] = counted(db, apply_page)
+        return counts
     finally:
         db.dispose()
+
+
+def _jobs(rt: Runtime, what: str, ids: list[int]) -> dict[str, Counter[str]]:
+    """Half the rows run as bell messages of `job_batch` rows, half one row a message."""
+    half, size = len(ids) // 2, rt.settings.job_batch
+    batched, alone = ids[:half], ids[half:2 * half]
+
+    def in_messages() -> None:
+        for start in range(0, len(batched), size):
+            together.run_jobs(rt, batched[start:start + size])
+
+    def one_by_one() -> None:
+        for job_id in alone:
+            runner.run_job(rt, job_id)
+
+    return {f"{what} run, {size} rows a message": counted(rt.db, in_messages),
+            f"{what} run, one row a message": counted(rt.db, one_by_one)}
 
 
 def report(counts: dict[str, Counter[str]], items: int) -> str:
     lines = []
     for what, seen in counts.items():
-        lines.append(f"- {what}: **{sum(seen.values()) / items:.1f} statements** ("
-                     + ", ".join(f"{k} {v / items:.2f}" for k, v in seen.most_common()) + ")")
+        per = items // 2 if " run, " in what else items  # a row run: half the items each way
+        lines.append(f"- {what}: **{sum(seen.values()) / per:.1f} statements** ("
+                     + ", ".join(f"{k} {v / per:.2f}" for k, v in seen.most_common()) + ")")
     return "\n".join(lines)
 
 

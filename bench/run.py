@@ -24,7 +24,8 @@ bench/RESULTS.md.
 - latency: benchmark 3, hand-offs at a steady 100/s (the goal's rate) and 20/s (below
   what the worker takes), half by the feed only and half by webhook too: p50 and p99 from
   appearing to the order accepted, against the goals (bench/latency.py);
-- rounds: statements sent to PostgreSQL per one-stop item taken and per tracking event
+- rounds: statements sent to PostgreSQL per one-stop item taken, per post and push-back
+  run (a bell message of 16 rows against one row a message) and per tracking event
   applied (bench/round_trips.py): the worker's own round trips, counted.
 """
 
@@ -166,8 +167,9 @@ def bench_latency(n: int) -> tuple[str, dict[str, Any]]:
 def bench_rounds(n: int) -> tuple[str, dict[str, Any]]:
     items = 50
     counts = count_round_trips(items)
-    return (f"A page of {items} valid items in one transaction, then a tracking page of one "
-            f"milestone per hand-off:\n\n{round_trips_report(counts, items)}"), {
+    return (f"A page of {items} valid items in one transaction, their posts and push-backs "
+            f"(half in bell messages of 16 rows, half one row a message), then a tracking "
+            f"page of one milestone per hand-off:\n\n{round_trips_report(counts, items)}"), {
         what: dict(seen) for what, seen in counts.items()}
 
 

@@ -6,7 +6,7 @@ import os
 import shutil
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,32 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 or {"postgresql", "redis"} & params):
             item.add_marker(pytest.mark.services)
     _schedule(items)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test that ran processes shows their logs' ends in its report: a flake in CI
+    says what the worker and beat were doing (the homes of the Stacks among its fixtures,
+    and the process logs under its tmp_path)."""
+    report = yield
+    if report.failed:
+        for name, text in _process_logs(item).items():
+            report.sections.append((f"process log {name}", text))
+    return report
+
+
+def _process_logs(item: pytest.Item, chars: int = 4000) -> dict[str, str]:
+    args = getattr(item, "funcargs", {})
+    roots = [v.home for v in args.values() if isinstance(v, Stack)]
+    if isinstance(args.get("tmp_path"), Path):
+        roots.append(args["tmp_path"])
+    found: dict[str, str] = {}
+    for root in roots:
+        for log in sorted(Path(root).rglob("*.log"))[:12]:
+            if log.stem in ("worker", "beat", "web") or log.stem.startswith("worker"):
+                found[str(log)] = log.read_text(errors="replace")[-chars:]
+    return found
 
 
 def _schedule(items: list[pytest.Item]) -> None:

@@ -8,21 +8,48 @@ tasks a second), a generous SQLite busy timeout (worker, beat and web share the 
 queue created by another process between kombu's look and its insert taken as found (kombu
 guards that race with a lock of its own process only; the lost insert's IntegrityError
 stopped a worker's consumer at start-up on a loaded machine).
+
+Two more, for a worker that runs for months on a small machine:
+
+- A message is deleted when it is taken. kombu's transport only marks it invisible and never
+  reads it again, so the table grew by every message ever sent, and each poll (a scan in
+  send order past every taken row) grew with it. Nothing is lost by deleting: a message
+  taken and not acknowledged is the worker's (kombu requeues it with a new row should the
+  worker give it back), and the ledger's sweep rings again whatever a lost message left.
+- Consumers sleep until told instead of polling every 50 ms (`Wakeup`): each publish sends
+  a one-byte datagram to every consumer of the same broker file, and an acknowledgement
+  wakes its own consumer (a slot became free). A consumer still looks once a second when
+  nothing told it (a missed wake-up costs a second, never a message). Idle, a worker's
+  main process polled 20 times a second (2.3 s of CPU in 30 s on this machine).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
+import select
+import socket
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport.sqlalchemy import Channel as _Channel
 from kombu.transport.sqlalchemy import Transport as _Transport
-from sqlalchemy import create_engine
+from kombu.transport.virtual.base import Empty
+from kombu.utils.encoding import bytes_to_str
+from kombu.utils.json import loads
+from sqlalchemy import create_engine, delete, text
 from sqlalchemy.exc import IntegrityError, OperationalError
+
+_SWEPT: set[str] = set()  # broker files whose taken messages this process deleted
 
 SCHEME = "handoffsqlite"
 URL_PREFIX = f"{SCHEME}+"
-POLLING_INTERVAL = 0.05
+POLLING_INTERVAL = 0.05  # where wake-ups cannot be had (not Linux): kombu's polling
+IDLE_LOOK = 1.0  # a consumer told nothing looks again after this many seconds
 
 
 class Channel(_Channel):
@@ -42,8 +69,22 @@ class Channel(_Channel):
             return found
 
     def _get(self, queue: Any, timeout: Any = None) -> Any:
+        """kombu's, but the message taken is deleted, not marked invisible (module doc)."""
         try:
-            return super()._get(queue)
+            obj = self._get_or_create(queue)
+            self._forget_taken()
+            session, cls = self.session, self.message_cls
+            session.execute(text("BEGIN IMMEDIATE TRANSACTION"))
+            try:
+                msg = (session.query(cls).filter(cls.queue_id == obj.id, cls.visible != False)  # noqa: E712
+                       .order_by(cls.sent_at).order_by(cls.id).limit(1).first())
+                if msg is None:
+                    raise Empty()
+                payload = msg.payload
+                session.delete(msg)
+                return loads(bytes_to_str(payload))
+            finally:
+                session.commit()
         except OperationalError:
             # kombu commits in a `finally:` and never rolls back: after a failed commit (the
             # disk full) the session kept its connection and SQLite's write lock, each
@@ -52,6 +93,30 @@ class Channel(_Channel):
             self.session.rollback()
             raise
 
+    def _forget_taken(self) -> None:
+        """Once a process: delete what kombu's own transport left marked taken (a broker
+        file from before this version), so the scans start short."""
+        url = self.connection.client.hostname
+        if url in _SWEPT:
+            return
+        cls = self.message_cls
+        self.session.execute(delete(cls).where(cls.visible == False))  # noqa: E712
+        self.session.commit()
+        _SWEPT.add(url)
+
+    def _put(self, queue: Any, payload: Any, **kwargs: Any  # type: ignore[override]
+             ) -> None:  # (kombu's two stubs of _put disagree)
+        super()._put(queue, payload, **kwargs)
+        self.connection.wakeup.ring()  # committed: every consumer of the file looks now
+
+    def basic_ack(self, delivery_tag: Any, multiple: bool = False) -> None:
+        super().basic_ack(delivery_tag, multiple=multiple)
+        self.connection.wakeup.nudge()  # a slot is free: this process's consumer looks now
+
+    def basic_reject(self, delivery_tag: Any, requeue: bool = False) -> None:
+        super().basic_reject(delivery_tag, requeue=requeue)
+        self.connection.wakeup.nudge()
+
     def close(self) -> None:
         if self._session is not None:  # give its connection back to the pool
             self._session.close()
@@ -59,9 +124,106 @@ class Channel(_Channel):
         super().close()
 
 
+class Wakeup:
+    """The consumers of one broker file sleep on a datagram socket each, and a publish wakes
+    them all. Each consumer process binds an abstract socket (Linux) named by the broker
+    file and its pid, and leaves an empty file named by its pid in `<broker file>.wake/`;
+    a publisher sends one byte to each pid listed there and removes the files of processes
+    gone. Elsewhere than Linux `available()` is False and kombu polls as before."""
+
+    def __init__(self, broker_path: str) -> None:
+        self.folder = Path(broker_path + ".wake")
+        self.tag = hashlib.sha256(str(self.folder.resolve()).encode()).hexdigest()[:20]
+        self._listening: tuple[int, socket.socket] | None = None  # (pid, socket)
+        self._sender: tuple[int, socket.socket] | None = None
+
+    def available(self) -> bool:
+        return sys.platform == "linux" and self._listen() is not None
+
+    def _name(self, pid: int | str) -> str:
+        return f"\0postal-handoff-broker/{self.tag}/{pid}"
+
+    def _listen(self) -> socket.socket | None:
+        pid = os.getpid()
+        if self._listening is not None and self._listening[0] == pid:
+            return self._listening[1]
+        try:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            sock.bind(self._name(pid))
+            sock.setblocking(False)
+            self.folder.mkdir(exist_ok=True)
+            (self.folder / str(pid)).touch()
+        except OSError:
+            return None  # (the name taken, the folder not writable): kombu's polling
+        self._listening = (pid, sock)
+        return sock
+
+    def wait(self, seconds: float) -> None:
+        """Until a wake-up arrives or `seconds` pass; the wake-ups waiting are read away."""
+        sock = self._listen()
+        if sock is None:
+            time.sleep(min(seconds, POLLING_INTERVAL))
+            return
+        if select.select([sock], [], [], seconds)[0]:
+            with contextlib.suppress(OSError):
+                while sock.recv(64):
+                    pass
+
+    def nudge(self) -> None:
+        """Wake this process's own consumer (an acknowledgement freed a slot)."""
+        if self._listening is not None and self._listening[0] == os.getpid():
+            self._send(str(os.getpid()))
+
+    def ring(self) -> None:
+        """Wake every consumer of the broker file (after a message was committed)."""
+        try:
+            pids = [e.name for e in os.scandir(self.folder) if e.name.isdigit()]
+        except OSError:
+            return  # no consumer has listened yet: they poll at start anyway
+        for pid in pids:
+            if not self._send(pid):
+                with contextlib.suppress(OSError):
+                    (self.folder / pid).unlink()
+
+    def _send(self, pid: str) -> bool:
+        """False when no process listens under `pid` any more."""
+        if self._sender is None or self._sender[0] != os.getpid():
+            self._sender = (os.getpid(), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM))
+            self._sender[1].setblocking(False)
+        try:
+            self._sender[1].sendto(b"!", self._name(pid))
+        except (ConnectionRefusedError, FileNotFoundError):
+            return False
+        except OSError:
+            pass  # its buffer full: it has wake-ups waiting already
+        return True
+
+
 class Transport(_Transport):
     Channel = Channel
     polling_interval = POLLING_INTERVAL
+
+    def __init__(self, client: Any, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        path = client.hostname.removeprefix("sqlite:///")
+        self.wakeup = Wakeup(path)
+
+    def drain_events(self, connection: Any, timeout: float | None = None  # type: ignore[override]
+                     ) -> None:
+        """kombu's loop, but an empty look waits for a wake-up (or IDLE_LOOK), not 50 ms."""
+        if not self.wakeup.available():
+            return super().drain_events(connection, timeout=timeout)
+        get = self.cycle.get  # type: ignore[attr-defined]  # (set by kombu's __init__)
+        started = time.monotonic()
+        while True:
+            try:
+                get(self._deliver, timeout=timeout)
+                return None
+            except Empty:
+                left = IDLE_LOOK if timeout is None else timeout - (time.monotonic() - started)
+                if left <= 0:
+                    raise TimeoutError() from None
+                self.wakeup.wait(min(left, IDLE_LOOK))
 
 
 def register() -> None:

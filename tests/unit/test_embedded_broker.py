@@ -70,7 +70,7 @@ import sys, time
 from kombu import Connection
 from worker import embedded_broker
 from worker.embedded_broker import url_for
-time.sleep(0.5)
+time.sleep(0.5)  # on purpose: the publish lands while the consumer waits, past its first look
 with Connection(url_for(sys.argv[1])) as conn:
     conn.SimpleQueue("handoff").put({"from": "another process"})
 """

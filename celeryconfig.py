@@ -50,6 +50,8 @@ worker_concurrency = _s.worker_concurrency
 worker_hijack_root_logger = False
 timezone = "Asia/Ho_Chi_Minh"
 enable_utc = True
+# Celery's consumer, but it tries a lost broker again at most every 5 s (worker/launch/consumer.py)
+worker_consumer = "worker.launch.consumer:Consumer"
 # Celery's persistent scheduler, but a failed send reconnects (worker/launch/beat.py)
 beat_scheduler = "worker.launch.beat:Scheduler"
 beat_schedule_filename = str((_s.home / "celerybeat-schedule").resolve())

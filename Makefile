@@ -5,6 +5,10 @@ STAMP := $(VENV)/.installed
 # Pinned with hashes (uv pip compile): requirements.lock is what the image runs,
 # requirements-test.lock adds the test tools. `make lock` refreshes both from pyproject.toml.
 LOCK := requirements-test.lock
+# Python may cache compiled modules (__pycache__, ignored by git): with
+# PYTHONDONTWRITEBYTECODE set (as some images do), every one of the hundreds of processes
+# the tests start compiled the project anew, and each pytest worker rewrote every test module.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: demo test test-fast coverage install lint clean browser faketime lock audit docs chaos bench
 

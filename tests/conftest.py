@@ -31,6 +31,15 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 Stack.stop_grace = 1.0
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Each test process migrates an embedded stack's database once per set of agencies
+    and settings, then copies it (Stack.template_dir): `migrate` and `agency import` are
+    tested on their own (tests/unit/test_sqlite_file_mode.py, test_agency_cli.py); a
+    stack's copy is the same file, without their second of CPU each, dozens of times a run."""
+    Stack.template_dir = tmp_path_factory.getbasetemp() / "migrated-databases"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # `services` on every test that needs PostgreSQL or Redis, so `make test-fast` can leave
     # them out by marker: a fixture that takes them, or a postgresql/redis parameter (a

@@ -7,23 +7,23 @@ from typing import Any
 
 import click
 
-from worker.cli.agencies import seed_fresh_database
-from worker.cli.common import prepare_embedded, setup_logging
-from worker.cli.stored_accounts_guard import refuse_weak_stored_accounts
-from worker.db.migrate import upgrade
 from worker.domain.enums import Route
-from worker.launch.demo import run_demo
-from worker.secrets_check import (
-    ALLOW_SWITCH,
-    demo_values_admitted,
-    fresh_env_lines,
-    secret_problems,
-)
-from worker.settings import get_settings
+
+# Each command imports what it needs when it runs: a simulator never loads the database's
+# migrations, a worker never the demo. (Every `handoff` process paid for all of them, about
+# half a second of CPU each: the test suite starts hundreds.)
 
 
 def _refuse_demo_secrets() -> None:
     """Stop worker, beat or web off the embedded default while a secret is not real."""
+    from worker.cli.stored_accounts_guard import refuse_weak_stored_accounts  # lazy (see top)
+    from worker.secrets_check import (  # lazy (see top)
+        ALLOW_SWITCH,
+        demo_values_admitted,
+        secret_problems,
+    )
+    from worker.settings import get_settings  # lazy (see top)
+
     settings = get_settings()
     problems = secret_problems(settings)
     if problems:
@@ -46,6 +46,11 @@ def _refuse_demo_secrets() -> None:
 @click.command()
 def migrate() -> None:
     """Create or upgrade the database schema (Alembic)."""
+    from worker.cli.agencies import seed_fresh_database  # lazy (see top)
+    from worker.cli.common import setup_logging  # lazy (see top)
+    from worker.db.migrate import upgrade  # lazy (see top)
+    from worker.settings import get_settings  # lazy (see top)
+
     setup_logging()
     upgrade(get_settings().resolved_database_url())
     click.echo("database is at the latest schema")
@@ -57,10 +62,13 @@ def migrate() -> None:
 @click.option("--loglevel", "-l", default="INFO")
 def worker(concurrency: int | None, loglevel: str) -> None:
     """Run a Celery worker (scale by running more)."""
+    from worker.cli.common import prepare_embedded  # lazy (see top)
+    from worker.settings import get_settings  # lazy (see top)
+
     _refuse_demo_secrets()
     prepare_embedded()
     # Celery and the task modules load only in the processes that run them (worker, beat).
-    from worker.tasks import app
+    from worker.tasks import app  # lazy (see top)
 
     s = get_settings()
     # the ledger rows' queue and the periodic rings' own (celeryconfig.py)
@@ -95,6 +103,9 @@ def _run_worker(app: Any, argv: list[str]) -> int:
 @click.option("--schedule", "-s", default=None, help="beat's schedule file (one per beat)")
 def beat(loglevel: str, schedule: str | None) -> None:
     """Run Celery beat (it only rings; leases make a second beat harmless)."""
+    from worker.cli.common import prepare_embedded  # lazy (see top)
+    from worker.settings import get_settings  # lazy (see top)
+
     _refuse_demo_secrets()
     prepare_embedded()
     from worker.tasks import app  # as in `worker`: Celery loads only where it runs
@@ -108,12 +119,15 @@ def beat(loglevel: str, schedule: str | None) -> None:
 @click.option("--port", type=int, default=None)
 def web(host: str | None, port: int | None) -> None:
     """Serve webhooks, health, desk and ops pages."""
+    from worker.cli.common import prepare_embedded  # lazy (see top)
+    from worker.settings import get_settings  # lazy (see top)
+
     _refuse_demo_secrets()
     # The web stack (Starlette app, templates, uvicorn) loads only in the web process.
     import uvicorn
 
     from worker.web import logfilter  # (the web stack, as above)
-    from worker.web.app import create_app
+    from worker.web.app import create_app  # lazy (see top)
 
     prepare_embedded()
     s = get_settings()
@@ -161,6 +175,8 @@ def simulate(system: str, host: str, port: int | None, speed: float, route: str,
 @click.command(name="secrets")
 def secrets_cmd() -> None:
     """Print fresh secrets as HANDOFF_X=... lines to paste into .env."""
+    from worker.secrets_check import fresh_env_lines  # lazy (see top)
+
     click.echo("\n".join(fresh_env_lines()))
 
 
@@ -171,4 +187,6 @@ def secrets_cmd() -> None:
               help="afterwards keep everything running, with demo logins, until Ctrl-C")
 def demo(count: int, timeout: float, serve: bool) -> None:
     """Run everything on the embedded default and drive result-ready dossiers to the end."""
+    from worker.launch.demo import run_demo  # lazy (see top)
+
     sys.exit(run_demo(count=count, timeout=timeout, serve=serve))

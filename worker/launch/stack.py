@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -107,6 +109,10 @@ class Stack:
     # done when they stop a stack, set it short (tests/conftest.py): a Celery worker's warm
     # shutdown takes 2-6 s, paid by every test that starts a stack.
     stop_grace: ClassVar[float] = 6.0
+    # Where migrated embedded databases are kept for the next Stack with the same agencies
+    # and settings (None: every Stack migrates). The tests set it (tests/conftest.py): a
+    # stack's `migrate` and `agency import` cost a second of CPU each, dozens of times a run.
+    template_dir: ClassVar[Path | None] = None
 
     @property
     def carrier_url(self) -> str:
@@ -185,7 +191,21 @@ class Stack:
 
     def migrate(self) -> None:
         """Schema, then the agencies: the file's, then HANDOFF_AGENCIES of `extra_env`
-        again (a test's own entries win over the example's)."""
+        again (a test's own entries win over the example's). On the embedded default with a
+        `template_dir`, a copy of the database these steps made before for the same agencies
+        and settings, when there is one."""
+        template = self._template()
+        if template is not None and template.exists():
+            self._copy_database(template, self.home)
+            return
+        self._migrate()
+        if template is not None:
+            scratch = template.with_name(template.name + f".{os.getpid()}.tmp")
+            scratch.mkdir(parents=True)
+            self._copy_database(self.home, scratch)
+            scratch.rename(template)  # whole or not at all
+
+    def _migrate(self) -> None:
         steps: list[tuple[str, ...]] = [("migrate",)]
         if self.agencies_file is not None:
             steps.append(("agency", "import", str(self.agencies_file)))
@@ -199,6 +219,24 @@ class Stack:
             if result.returncode != 0:
                 raise RuntimeError(f"{' '.join(step)} failed: {result.stderr[-2000:]}"
                                    f"{result.stdout[-1000:]}")
+
+    def _template(self) -> Path | None:
+        """Where the database of `migrate` for this stack's agencies and settings is kept;
+        None off the embedded default or without a `template_dir`."""
+        if self.template_dir is None or self.database_url:
+            return None
+        what = hashlib.sha256()
+        if self.agencies_file is not None:
+            what.update(self.agencies_file.read_bytes())
+        what.update(json.dumps(sorted(self.extra_env.items())).encode())
+        return self.template_dir / what.hexdigest()[:24]
+
+    @staticmethod
+    def _copy_database(source: Path, target: Path) -> None:
+        """The SQLite database's files (with any write-ahead log) from one home to another."""
+        target.mkdir(parents=True, exist_ok=True)
+        for path in source.glob("handoff.db*"):
+            shutil.copy2(path, target / path.name)
 
     def start_worker(self, name: str = "worker") -> None:
         self._spawn(name, "worker", "-l", "INFO", celery=True)

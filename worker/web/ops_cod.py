@@ -14,7 +14,6 @@ from starlette.routing import Route
 from worker.domain.enums import VN_TZ, Role
 from worker.domain.errors import InvalidInput
 from worker.domain.text import clean_text
-from worker.paper.cod_xlsx import render as render_xlsx
 from worker.service.views import ops_queries as oq
 from worker.service.views.cod_report import CodReport, report, table, totals_table
 from worker.settings import Settings
@@ -69,7 +68,11 @@ async def cod_page(request: Request) -> Response:
 
 def _file(s: Session, month: str, agency: str | None, settings: Settings, fmt: str) -> bytes:
     rep = _report(s, month, agency, settings)
-    return render_xlsx(rep) if fmt == "xlsx" else csv_bytes(table(rep))
+    if fmt == "xlsx":
+        from worker.paper.cod_xlsx import render as render_xlsx  # openpyxl on first use
+
+        return render_xlsx(rep)
+    return csv_bytes(table(rep))
 
 
 async def _download(request: Request, fmt: str, media_type: str) -> Response:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from psycopg import errors
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import InvalidRequestError, OperationalError, PendingRollbackError
 
 from tests.support.db_failures import deadlock
@@ -147,4 +147,39 @@ def test_an_error_of_the_entry_itself_is_still_quarantined(
                   lambda code: Described(f"item {code}", "onestop-feed"))
     with sqlite_db.unit_of_work() as s:
         assert list(s.scalars(select(Handoff.dossier_code))) == ["000.00.17.H19-201126-0006"]
+        assert [e.reason_code for e in s.scalars(select(StatusLogEntry))] == ["entry_not_taken"]
+
+
+def test_a_page_is_taken_in_one_savepoint_and_a_bad_entry_in_it_costs_only_itself(
+        sqlite_db: Database) -> None:
+    """A page's entries share one savepoint (two statements for the page, not for each
+    entry); one failing on its own account sends the page through one savepoint an entry:
+    every good entry is kept once, the bad one quarantined once."""
+    savepoints: list[str] = []
+    listen = sqlite_db.engine
+
+    def count(conn, cursor, statement, *_):  # type: ignore[no-untyped-def]
+        if statement.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO")):
+            savepoints.append(statement)
+
+    event.listen(listen, "before_cursor_execute", count)
+    try:
+        def take(code: str) -> list:
+            if code == "bad":
+                raise ValueError("a bug while taking")
+            s.add(_handoff(code))
+            return []
+
+        good = [f"000.00.17.H19-201126-00{n}" for n in range(10, 14)]
+        with sqlite_db.unit_of_work() as s:
+            take_each(s, good, take, lambda code: Described(f"item {code}", "onestop-feed"))
+        assert savepoints == ["SAVEPOINT sa_savepoint_1", "RELEASE SAVEPOINT sa_savepoint_1"]
+        more = [f"000.00.17.H19-201126-00{n}" for n in range(20, 24)]
+        with sqlite_db.unit_of_work() as s:
+            take_each(s, [*more[:2], "bad", *more[2:]], take,
+                      lambda code: Described(f"item {code}", "onestop-feed"))
+    finally:
+        event.remove(listen, "before_cursor_execute", count)
+    with sqlite_db.unit_of_work() as s:
+        assert sorted(s.scalars(select(Handoff.dossier_code))) == sorted(good + more)
         assert [e.reason_code for e in s.scalars(select(StatusLogEntry))] == ["entry_not_taken"]

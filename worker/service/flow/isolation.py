@@ -1,8 +1,9 @@
 """Taking outside entries one at a time: one that fails never blocks the others.
 
 Each entry (a one-stop feed item, a webhook item, a carrier tracking event) is taken in
-its own savepoint. When taking it raises (a bug, a value a column cannot hold, a database
-refusal of that entry), the savepoint is rolled back and the entry is quarantined: a row in
+its own savepoint (a page of them first in one, `take_each`). When taking it raises (a bug,
+a value a column cannot hold, a database refusal of that entry), the savepoint is rolled
+back and the entry is quarantined: a row in
 the delivery-status log says which entry it was and why, written in a savepoint of its own
 with only storable text, so even a poisoned entry cannot leave the transaction broken. The
 caller then moves its cursor past the entry as for any other.
@@ -48,7 +49,22 @@ class Described:
 
 def take_each(session: Session, things: list[Any], take: Callable[[Any], list[Any]],
               describe: Callable[[Any], Described]) -> list[int]:
-    """Take every entry in its own savepoint; returns the ids of the jobs they created."""
+    """Take every entry; returns the ids of the jobs they created. The entries are first
+    taken together in one savepoint (its two statements and the writing of the rows shared
+    by the page, as the tracking feed's chunks do: flow/feeds.py `apply_chunk`); should one
+    of them fail on its own account, that savepoint is rolled back and each entry is taken
+    again in its own (`take_one`), so that one is quarantined and the others kept."""
+    if len(things) > 1:
+        try:
+            with session.begin_nested():
+                jobs = [job for thing in things for job in take(thing)]
+                session.flush()
+            return [j.id for j in jobs if j is not None]
+        except Exception as err:
+            if outside_failure(err):
+                raise
+            log.warning("%d entries taken again one by one (%s)", len(things),
+                        type(err).__name__)
     ids: list[int] = []
     for thing in things:
         ids += take_one(session, thing, take, describe) or []

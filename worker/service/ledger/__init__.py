@@ -129,6 +129,8 @@ def claim(session: Session, job_id: int, lease: float, *, waits: OrderingRule,
                or_(Job.locked_until.is_(None), Job.locked_until < now))
         .values(locked_until=now + timedelta(seconds=lease),
                 attempts=Job.attempts + (0 if lost else 1))
+        # the object's two attributes are expired below: not worked out in Python first
+        .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
@@ -146,9 +148,14 @@ def ring_next(session: Session, claimed: Claimed) -> Job | None:
     answered instead of on the sweep's next round. A retry keeps its backoff. The caller
     holds the hand-off's lock, which every claim takes first: no one claims it meanwhile."""
     now = utcnow()
-    job = session.scalar(select(Job).where(
-        Job.handoff_id == claimed.handoff_id, Job.kind == claimed.kind,
-        Job.state == JobState.PENDING, Job.id > claimed.id).order_by(Job.id).limit(1))
+    # no_autoflush: the rows this reads are written already (enqueued by a statement of
+    # their own) and none of them is changed unwritten in this session (the settled job is
+    # not among them: id > its id); the session's changes wait for the commit, written with
+    # those of the batch's other rows (worker/db/inserts.py `add_new`)
+    with session.no_autoflush:
+        job = session.scalar(select(Job).where(
+            Job.handoff_id == claimed.handoff_id, Job.kind == claimed.kind,
+            Job.state == JobState.PENDING, Job.id > claimed.id).order_by(Job.id).limit(1))
     if job is None:
         return None
     if job.attempts == 0 and job.next_attempt_at > now:

@@ -192,15 +192,17 @@ class Stack:
     def migrate(self) -> None:
         """Schema, then the agencies: the file's, then HANDOFF_AGENCIES of `extra_env`
         again (a test's own entries win over the example's). On the embedded default with a
-        `template_dir`, a copy of the database these steps made before for the same agencies
-        and settings, when there is one."""
-        template = self._template()
+        `template_dir` and no database yet, a copy of the database these steps made before
+        for the same agencies and settings, when there is one."""
+        # (a home with a database already: migrated in place, its rows kept)
+        template = None if (self.home / "handoff.db").exists() else self._template()
         if template is not None and template.exists():
             self._copy_database(template, self.home)
             return
         self._migrate()
-        if template is not None:
+        if template is not None and (self.home / "handoff.db").exists():
             scratch = template.with_name(template.name + f".{os.getpid()}.tmp")
+            shutil.rmtree(scratch, ignore_errors=True)  # (a copy that failed half way)
             scratch.mkdir(parents=True)
             self._copy_database(self.home, scratch)
             scratch.rename(template)  # whole or not at all
@@ -223,7 +225,8 @@ class Stack:
     def _template(self) -> Path | None:
         """Where the database of `migrate` for this stack's agencies and settings is kept;
         None off the embedded default or without a `template_dir`."""
-        if self.template_dir is None or self.database_url:
+        if (self.template_dir is None or self.database_url
+                or {"HANDOFF_DATABASE_URL", "HANDOFF_HOME"} & set(self.extra_env)):
             return None
         what = hashlib.sha256()
         if self.agencies_file is not None:
@@ -234,7 +237,9 @@ class Stack:
     @staticmethod
     def _copy_database(source: Path, target: Path) -> None:
         """The SQLite database's files (with any write-ahead log) from one home to another."""
-        target.mkdir(parents=True, exist_ok=True)
+        target.mkdir(mode=0o700, parents=True, exist_ok=True)  # as `handoff migrate` makes it
+        for old in target.glob("handoff.db*"):  # a log of an earlier database: not replayed
+            old.unlink()
         for path in source.glob("handoff.db*"):
             shutil.copy2(path, target / path.name)
 

@@ -47,11 +47,15 @@ def resolve(session: Session, order: CarrierOrder) -> CarrierOrder:
     keys = {k for k in map(_key, parties) if k is not None}
     if not keys:
         return order
+    # plain rows, not objects of the session: nothing to track, and nothing for each
+    # later flush of the transaction to look through
     found: dict[Key, Area] = {
-        (r.gso_province, r.gso_ward): (r.carrier_province, r.carrier_district)
-        for r in session.execute(select(CarrierArea).where(or_(*(
-            and_(CarrierArea.gso_province == p, CarrierArea.gso_ward == w)
-            for p, w in keys)))).scalars()}
+        (p, w): (cp, cd)
+        for p, w, cp, cd in session.execute(select(
+            CarrierArea.gso_province, CarrierArea.gso_ward, CarrierArea.carrier_province,
+            CarrierArea.carrier_district).where(or_(*(
+                and_(CarrierArea.gso_province == p, CarrierArea.gso_ward == w)
+                for p, w in keys))))}
 
     def filled(c: Contact) -> Contact:
         key = _key(c)

@@ -34,6 +34,11 @@ def record(session: Session, handoff: Handoff, ev: TrackingEvent) -> bool:
     never committed with its fee silently missed."""
     if ev.cod is None:
         return False
+    # the event's own changes (its log row, its status) written first, outside this
+    # savepoint: a failure of theirs is the event's, for its caller's savepoint to
+    # quarantine, never swallowed here as a fee not recorded (the ledger's inserts leave
+    # them unwritten: worker/db/inserts.py `add_new`)
+    session.flush()
     try:
         with session.begin_nested():
             return _record(session, handoff, ev)

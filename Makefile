@@ -54,7 +54,9 @@ audit: $(STAMP)
 # worker, in order (an e2e module starts its stack of processes once; a class is a scope of its
 # own); no reorder, and modules marked `spread` first (tests/conftest.py _schedule): the
 # longest work starts first instead of ending last. Tests marked `serial` time speed against
-# the clock: they run alone afterwards. PYTEST_WORKERS=0: everything in one process.
+# the clock: they run afterwards, away from the parallel pass's load, two modules at a time
+# (together they keep less than one of the two cores busy: 42 s of CPU in 50 s; one after
+# another they took 78 s). PYTEST_WORKERS=0: everything in one process.
 PYTEST_WORKERS ?= 6
 PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
 test: $(STAMP) browser faketime audit
@@ -62,7 +64,7 @@ test: $(STAMP) browser faketime audit
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo  # the layers and import rules of .importlinter
 	$(BIN)/pytest -q -rs --durations=25 $(PYTEST_PARALLEL) -m "not serial"
-	$(BIN)/pytest -q -rs -m serial
+	$(BIN)/pytest -q -rs -n 2 --dist loadscope -m serial
 
 # The fault-injection suite (chaos/): every scenario on real processes and the suite's own
 # redis-server and PostgreSQL cluster, one table, written with the machine to bench/CHAOS.md

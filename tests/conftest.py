@@ -36,8 +36,11 @@ def _migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Each test process migrates an embedded stack's database once per set of agencies
     and settings, then copies it (Stack.template_dir): `migrate` and `agency import` are
     tested on their own (tests/unit/test_sqlite_file_mode.py, test_agency_cli.py); a
-    stack's copy is the same file, without their second of CPU each, dozens of times a run."""
-    Stack.template_dir = tmp_path_factory.getbasetemp() / "migrated-databases"
+    stack's copy is the same file, without their second of CPU each, dozens of times a run.
+    The parallel workers of one run share them (the folder above each worker's own)."""
+    base = tmp_path_factory.getbasetemp()
+    Stack.template_dir = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+                          ) / "migrated-databases"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from worker.launch.demo import add_login
+from tests.e2e.helpers import stack_db
 from worker.launch.stack import Stack
+from worker.service.access.users import add_user
 
 USERS = {
     "ops": ("ops", "ops-password-1", "ops", None, "Trần Vận Hành"),
@@ -48,14 +49,25 @@ def web_stack(tmp_path_factory) -> Iterator[Stack]:
         migrated = pool.submit(stack.migrate)
         stack.start_simulators()
         migrated.result()
-        logins = [pool.submit(add_login, stack, username, password, role, agency, name)
-                  for username, password, role, agency, name in USERS.values()]
+        logins = pool.submit(add_logins, stack)
         stack.start_worker()
         stack.start_beat()
         stack.start_web()
-        for login_added in logins:
-            login_added.result()
+        logins.result()
         yield stack
+
+
+def add_logins(stack: Stack) -> None:
+    """USERS, written by the service `handoff user add` calls (tests/unit/test_users.py
+    runs the command itself): a `handoff` process per login cost a second of CPU each, two
+    in every page module."""
+    db = stack_db(stack)
+    try:
+        with db.unit_of_work() as s:
+            for username, password, role, agency, name in USERS.values():
+                add_user(s, username, password, role, agency, name)
+    finally:
+        db.dispose()
 
 
 @pytest.fixture(scope="module")

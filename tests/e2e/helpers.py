@@ -14,28 +14,38 @@ from worker.db.engine import Database
 from worker.db.models import Handoff, Job
 from worker.domain.enums import JobKind, JobState
 from worker.launch.stack import Stack
+from worker.service.access import api_tokens
 
 DESK_AGENCY = ("000.00.17.H19", "UBND xã Lai Vung", 82)  # in desk dispatch in web_stack
 _TOKENS: dict[tuple[str, str], str] = {}
 
 
+def stack_db(stack: Stack) -> Database:
+    """The stack's embedded database, opened by this test process (dispose it after)."""
+    return Database(f"sqlite:///{(stack.home / 'handoff.db').resolve()}")
+
+
 def api_auth(stack: Stack, name: str = "e2e-lai-vung", agency: str | None = DESK_AGENCY[0]
              ) -> dict[str, str]:
-    """The Authorization header of a desk API token made by `handoff token add` (once per
-    stack and name); agency None makes an all-agency token."""
+    """The Authorization header of a desk API token made by the service `handoff token add`
+    calls (once per stack and name; tests/unit/test_api_tokens.py runs the command itself);
+    agency None makes an all-agency token."""
     key = (str(stack.home), name)
     if key not in _TOKENS:
-        scope = ["--agency", agency] if agency else ["--all-agencies"]
-        out = stack.run("token", "add", name, *scope)
-        assert out.returncode == 0, out.stderr
-        _TOKENS[key] = out.stdout.strip()
+        db = stack_db(stack)
+        try:
+            with db.unit_of_work() as s:
+                _TOKENS[key] = api_tokens.create(s, name, agency_code=agency,
+                                                 all_agencies=agency is None)[1]
+        finally:
+            db.dispose()
     return {"Authorization": f"Bearer {_TOKENS[key]}"}
 
 
 def posts_closed(stack: Stack, codes: set[str]) -> bool:
     """Each of these dossiers has its post job, and every one is done: the worker has acted on
     them, and a done job is never tried again (so no second courier trip can follow)."""
-    db = Database(f"sqlite:///{(stack.home / 'handoff.db').resolve()}")
+    db = stack_db(stack)
     try:
         with db.unit_of_work() as s:
             states = s.execute(select(Handoff.dossier_code, Job.state)

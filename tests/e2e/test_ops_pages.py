@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from simulators.onestop.data import ItemFactory
 from tests.e2e.conftest import login
+from tests.e2e.helpers import stack_db
 from tests.support.waits import wait_for
 from worker.db.engine import Database
 from worker.db.models import Handoff, Job, SlaBreach, utcnow
@@ -31,7 +32,7 @@ PAGES = ["ops", "ops/handoffs", "ops/handoffs.csv", "ops/handoffs.csv?unmasked=1
 
 @pytest.fixture(scope="module")
 def db(web_stack: Stack) -> Database:
-    return Database(f"sqlite:///{(web_stack.home / 'handoff.db').resolve()}")
+    return stack_db(web_stack)
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,8 @@ from sqlalchemy import func, select
 
 from simulators.onestop.data import ItemFactory
 from tests.e2e.conftest import login
-from tests.e2e.helpers import DESK_AGENCY, agency_items
+from tests.e2e.helpers import DESK_AGENCY, agency_items, stack_db
 from tests.support.waits import wait_for
-from worker.db.engine import Database
 from worker.db.models import CodLedger, Handoff
 from worker.launch.stack import Stack
 
@@ -26,7 +25,7 @@ def test_every_page_renders_under_the_policy_without_violations(
     # a dossier waiting at the desk (desk dispatch), so the agency filter has a choice
     item = agency_items(ItemFactory(random.Random(11)), 1)[0]
     web_stack.onestop_admin("handoffs", {"items": [item]})
-    db = Database(f"sqlite:///{(web_stack.home / 'handoff.db').resolve()}")
+    db = stack_db(web_stack)
 
     def ingested() -> bool:
         with db.unit_of_work() as s:
@@ -66,7 +65,7 @@ def test_the_fee_reconciliation_shows_the_differing_first(web_stack: Stack, page
     at = datetime(2026, 11, 10, 3, 0, tzinfo=UTC)
     fees = {"0001": (30000, 30000, True), "0002": (45000, 45000, False),
             "0003": (60000, 50000, True)}  # expected, reported, paid back
-    db = Database(f"sqlite:///{(web_stack.home / 'handoff.db').resolve()}")
+    db = stack_db(web_stack)
     with db.unit_of_work() as s:
         for n, (expected, reported, paid) in fees.items():
             h = Handoff(dossier_code=f"COD-261110-{n}", direction="result_delivery",

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from simulators.onestop.data import ItemFactory
 from tests.e2e.conftest import login
-from tests.e2e.helpers import agency_items
+from tests.e2e.helpers import agency_items, stack_db
 from tests.support.waits import wait_for
 from worker.db.engine import Database
 from worker.db.models import Agency, Handoff, Job
@@ -27,7 +27,7 @@ ROW = f'tr[data-agency="{AGENCY}"]'
 
 @pytest.fixture(scope="module")
 def db(web_stack: Stack) -> Database:
-    return Database(f"sqlite:///{(web_stack.home / 'handoff.db').resolve()}")
+    return stack_db(web_stack)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from worker.db import schema_state
 from worker.domain.errors import InvalidInput
 from worker.domain.moments import EARLIEST, as_utc
 from worker.domain.text import clean_text, safe_display
@@ -35,6 +36,8 @@ def prepare_embedded() -> None:
     s = get_settings()
     s.home.mkdir(parents=True, exist_ok=True)
     if s.resolved_database_url().startswith("sqlite"):
+        if not s.database_url and schema_state.is_ready(s.home / "handoff.db"):
+            return  # migrated and seeded already: Alembic and the seed code stay unloaded
         from worker.db.migrate import upgrade  # Alembic loads only when a migration may run
 
         upgrade(s.resolved_database_url())

@@ -205,7 +205,10 @@ class Stack:
             shutil.rmtree(scratch, ignore_errors=True)  # (a copy that failed half way)
             scratch.mkdir(parents=True)
             self._copy_database(self.home, scratch)
-            scratch.rename(template)  # whole or not at all
+            try:
+                scratch.rename(template)  # whole or not at all
+            except OSError:  # another process sharing template_dir kept its copy first
+                shutil.rmtree(scratch, ignore_errors=True)
 
     def _migrate(self) -> None:
         steps: list[tuple[str, ...]] = [("migrate",)]

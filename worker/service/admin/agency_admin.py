@@ -24,6 +24,7 @@ from worker.db.models import (
     Handoff,
     utcnow,
 )
+from worker.db.schema_state import AGENCIES_SEEDED
 from worker.domain.agency_spec import CREDENTIAL_FIELDS, check_account, clean_spec
 from worker.domain.enums import DispatchMode, Route
 from worker.domain.errors import InvalidInput
@@ -37,7 +38,7 @@ from worker.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SEEDED = "agencies-seeded"  # a deployment mark: the fresh-database seed ran once
+SEEDED = AGENCIES_SEEDED  # a deployment mark: the fresh-database seed ran once
 # row attribute of each spec field that is stored as is
 _COLUMNS = {"name": "name", "tel": "sender_tel", "email": "sender_email",
             "address": "sender_address", "province_code": "province_code",

@@ -113,6 +113,10 @@ class Stack:
     # and settings (None: every Stack migrates). The tests set it (tests/conftest.py): a
     # stack's `migrate` and `agency import` cost a second of CPU each, dozens of times a run.
     template_dir: ClassVar[Path | None] = None
+    # The schedules every Stack starts with (a Stack's extra_env still wins). The tests slow
+    # two of them down (tests/conftest.py): each periodic ring costs an idle stack about 3 %
+    # of a core, and a test run keeps several stacks up at once.
+    schedules: ClassVar[dict[str, str]] = FAST
 
     @property
     def carrier_url(self) -> str:
@@ -128,7 +132,7 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
-        env.update(FAST)
+        env.update(self.schedules)
         env.update({
             "HANDOFF_HOME": str(self.home),
             "HANDOFF_CARRIER_BASE_URL": self.carrier_url,

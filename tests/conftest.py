@@ -7,6 +7,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -117,19 +118,50 @@ def require_service(name: str, host: str, port: int) -> None:
     pytest.skip(msg)
 
 
+@contextmanager
+def _pg_database(template: str | None = None) -> Iterator[str]:
+    """A PostgreSQL database of its own (a copy of `template` when given), dropped after."""
+    import psycopg
+
+    name = f"handoff_{uuid.uuid4().hex[:10]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
+    try:
+        yield name
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _pg_url_of(name: str) -> str:
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    return f"{base}/{name}"
+
+
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for one test, dropped afterwards."""
     require_service("PostgreSQL", "127.0.0.1", 5432)
-    import psycopg
+    with _pg_database() as name:
+        yield _pg_url_of(name)
 
-    name = f"handoff_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    yield f"{base}/{name}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+@pytest.fixture(scope="session")
+def _migrated_pg() -> Iterator[str]:
+    """A PostgreSQL database migrated and seeded like `_migrated_sqlite`, once per test
+    process: `database`'s PostgreSQL runs get a copy (CREATE DATABASE … TEMPLATE) instead of
+    Alembic and the seed in every test (about 1.2 s of CPU each, some 60 tests)."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    from tests.agencies import seed  # loads the service layer: only for tests that ask
+
+    with _pg_database() as name:
+        url = _pg_url_of(name)
+        upgrade(url)
+        db = Database(url)
+        seed(db)
+        db.dispose()  # a template has no one connected while it is copied
+        yield name
 
 
 def redis_db_index() -> int:
@@ -195,14 +227,10 @@ def database(request: pytest.FixtureRequest) -> Iterator[Database]:
     if request.param == "sqlite":
         yield request.getfixturevalue("sqlite_db")
         return
-    from tests.agencies import seed  # loads the service layer: only for tests that ask
-
-    url = request.getfixturevalue("pg_url")
-    upgrade(url)
-    db = Database(url)
-    seed(db)
-    yield db
-    db.dispose()
+    with _pg_database(template=request.getfixturevalue("_migrated_pg")) as name:
+        db = Database(_pg_url_of(name))
+        yield db
+        db.dispose()
 
 
 @pytest.fixture

@@ -54,10 +54,11 @@ audit: $(STAMP)
 # worker, in order (an e2e module starts its stack of processes once; a class is a scope of its
 # own); no reorder, and modules marked `spread` first (tests/conftest.py _schedule): the
 # longest work starts first instead of ending last. Tests marked `serial` time speed against
-# the clock: they run afterwards, away from the parallel pass's load, their three modules at
-# once (37 s instead of 78 s one after another; what they time at the post office came out
-# the same both ways, e.g. the free account's 8 orders over 7.49-7.51 s, the bound 8.5 s).
-# PYTEST_WORKERS=0: everything in one process.
+# the clock: they run afterwards, away from the parallel pass's load, two modules at a time
+# (what they time at the post office came out the same as one after another, e.g.
+# test_quota.py's free account's requests over 7.49-7.51 s both ways, the bound 8.5 s), then
+# the one marked `alone` by itself (beside the others it once saw 5 requests of an account in
+# a second, quota 4: its processes load the machine most). PYTEST_WORKERS=0: one process.
 PYTEST_WORKERS ?= 6
 PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
 test: $(STAMP) browser faketime audit
@@ -65,7 +66,8 @@ test: $(STAMP) browser faketime audit
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo  # the layers and import rules of .importlinter
 	$(BIN)/pytest -q -rs --durations=25 $(PYTEST_PARALLEL) -m "not serial"
-	$(BIN)/pytest -q -rs -n 3 --dist loadscope -m serial
+	$(BIN)/pytest -q -rs -n 2 --dist loadscope -m "serial and not alone"
+	$(BIN)/pytest -q -rs -m "serial and alone"
 
 # The fault-injection suite (chaos/): every scenario on real processes and the suite's own
 # redis-server and PostgreSQL cluster, one table, written with the machine to bench/CHAOS.md

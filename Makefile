@@ -58,7 +58,8 @@ audit: $(STAMP)
 # (what they time at the post office came out the same as one after another, e.g.
 # test_quota.py's free account's requests over 7.49-7.51 s both ways, the bound 8.5 s), then
 # the one marked `alone` by itself (beside the others it once saw 5 requests of an account in
-# a second, quota 4: its processes load the machine most). PYTEST_WORKERS=0: one process.
+# a second, quota 4: its processes load the machine most).
+# PYTEST_WORKERS=0: the parallel pass in one process.
 PYTEST_WORKERS ?= 6
 PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
 test: $(STAMP) browser faketime audit

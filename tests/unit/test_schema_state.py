@@ -5,6 +5,7 @@ other file (new, older, not yet seeded) still goes through the migration and the
 from __future__ import annotations
 
 import sqlite3
+import stat
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,17 @@ def test_only_a_migrated_and_seeded_file_is_ready(tmp_path: Path) -> None:
         assert not schema_state.is_ready(path)
     finally:
         db.dispose()
+
+
+def test_a_ready_file_a_copy_left_readable_by_others_is_made_0600(tmp_path: Path) -> None:
+    path = tmp_path / "handoff.db"
+    upgrade(f"sqlite:///{path}")
+    with sqlite3.connect(path) as link:
+        link.execute("INSERT INTO deployment_marks (name, at) VALUES (?, ?)",
+                     (schema_state.AGENCIES_SEEDED, "2026-12-06 00:00:00"))
+    path.chmod(0o644)  # e.g. restored from a backup with cp
+    assert schema_state.is_ready(path)  # the quick look alone, no engine opens it
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 @pytest.mark.processes  # the commands as an operator runs them

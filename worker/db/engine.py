@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from worker.db import clock
+from worker.db import clock, schema_state
 
 # Execution option of Database.long_read's connection (read by the SQLite begin hook).
 LONG_READ = "handoff_long_read"
@@ -60,10 +59,7 @@ def _private_sqlite_file(url: str) -> None:
         return  # an empty file is an empty database to SQLite
     except FileExistsError:
         pass
-    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        with contextlib.suppress(OSError):  # absent, or another user's: left as it is
-            if os.stat(name).st_mode & 0o077:
-                os.chmod(name, 0o600)
+    schema_state.keep_private(path)
 
 
 def _redact_server_detail(context: Any) -> None:

@@ -8,6 +8,8 @@ file) is a no, and the full path (worker/cli/common.py prepare_embedded) decides
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import sqlite3
 from functools import cache
@@ -37,11 +39,23 @@ def head_revisions() -> frozenset[str]:
     return frozenset(revisions - below)
 
 
+def keep_private(database: Path) -> None:
+    """The database file and its -wal and -shm files made 0600 where an older version or a
+    copy left them readable by others (when they are ours to change): they hold names,
+    phones and addresses."""
+    for name in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        with contextlib.suppress(OSError):  # absent, or another user's: left as it is
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
+
+
 def is_ready(database: Path) -> bool:
     """The file's schema is at the head revisions and its one-time seed of agencies has
-    run: nothing for `migrate` or the seed to do."""
+    run: nothing for `migrate` or the seed to do. (Its files are made private first, as
+    opening it through worker/db/engine.py would.)"""
     if not database.is_file():
         return False
+    keep_private(database)
     try:
         # read only, without creating anything; a writer elsewhere does not block a reader
         # of a database in WAL mode, and a busy one is waited for as the engine would

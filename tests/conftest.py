@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from tests.support import forked_cli
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
 from worker.launch.stack import FAST, Stack
@@ -35,6 +36,9 @@ Stack.stop_grace = 1.0
 # fast as before), and each stack burns 3 % of a core less while it waits (an idle stack took
 # 10 % of a core, about 3 % for each periodic ring), with several stacks up at once.
 Stack.schedules = {**FAST, "HANDOFF_POLL_CARRIER_EVERY": "2", "HANDOFF_SWEEP_EVERY": "2"}
+# A stack's one-shot commands (migrate, agency import, user add ...) forked from a process
+# with the CLI loaded: about 0.05 s of CPU each instead of a new interpreter's 0.8 s.
+Stack.one_shot = staticmethod(forked_cli.run)
 
 
 @pytest.fixture(scope="session", autouse=True)

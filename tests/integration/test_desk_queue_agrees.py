@@ -7,7 +7,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +16,7 @@ from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from simulators.onestop.data import AGENCIES
+from tests.support import forked_cli
 from tests.web_app import csrf, login, page_client, web_runtime
 from worker.db.engine import Database
 from worker.db.models import Handoff, Job
@@ -99,8 +99,7 @@ def _cli(rt: Runtime, agency: str | None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HANDOFF_DATABASE_URL": rt.settings.resolved_database_url(),
            "HANDOFF_HOME": str(rt.settings.home)}
     args = ["pickup", "pending", "--json"] + (["--agency", agency] if agency else [])
-    out = subprocess.run([sys.executable, "-m", "worker.cli", *args], env=env,
-                         capture_output=True, text=True, timeout=60)
+    out = forked_cli.run(args, env, timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
     return out
 

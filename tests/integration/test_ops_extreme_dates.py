@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, text
 from starlette.testclient import TestClient
 
+from tests.support import forked_cli
 from tests.web_app import csrf, login, page_client
 from worker.bootstrap import build_runtime
 from worker.db.engine import Database
@@ -242,8 +242,7 @@ def test_sla_pass_with_extreme_now_does_not_crash(seeded: Seeded, now: str) -> N
 def _cli(seeded: Seeded, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
     env.update(HANDOFF_DATABASE_URL=seeded.rt.db.url, HANDOFF_HOME=str(seeded.home))
-    return subprocess.run([sys.executable, "-m", "worker.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return forked_cli.run(list(args), env)
 
 
 def test_cli_reads_and_marks_extreme_rows(seeded: Seeded) -> None:

@@ -12,12 +12,12 @@ import os
 import secrets
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support import forked_cli
 from worker.db.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,8 +39,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def _handoff(env: dict[str, str], *args: str, stdin: str = ""
              ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "worker.cli", *args], env=env, input=stdin,
-                          capture_output=True, text=True, timeout=60)
+    return forked_cli.run(list(args), env, stdin=stdin, timeout=60)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from sqlalchemy import select
 
 from integrations.onestop.webhooks import verify_webhook
 from tests.fakes import ListBell
+from tests.support import forked_cli
 from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
@@ -131,8 +131,7 @@ def open_rules(rt: Runtime) -> set[tuple[str, str]]:
 def cli(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
     env.update(HANDOFF_DATABASE_URL=url, HANDOFF_HOME=str(tmp_path / "home"))
-    return subprocess.run([sys.executable, "-m", "worker.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return forked_cli.run(list(args), env)
 
 
 def test_breaches_are_recorded_notified_once_retried_after_500_and_cleared(

@@ -31,6 +31,7 @@ from simulators.carrier.app import SimConfig, serve_in_thread
 from tests.fakes import ListBell
 from tests.handoff_cli import handoff as _handoff
 from tests.onestop_items import numbered
+from tests.support import forked_cli
 from worker.bootstrap import build_runtime
 from worker.cli.agencies import agency
 from worker.db.engine import Database
@@ -357,8 +358,7 @@ def test_migrate_seeds_a_fresh_database_from_handoff_agencies_once(tmp_path: Pat
     env = _handoff_env(tmp_path, HANDOFF_AGENCIES=json.dumps(config))
 
     def migrate() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "worker.cli", "migrate"], env=env,
-                              capture_output=True, text=True, timeout=120)
+        return forked_cli.run(["migrate"], env)
 
     first = migrate()
     assert first.returncode == 0, first.stderr

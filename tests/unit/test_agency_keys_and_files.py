@@ -11,7 +11,6 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from pydantic import SecretStr
 from sqlalchemy import delete, select
 
 from tests.fakes import ListBell
+from tests.support import forked_cli
 from worker.bootstrap import build_runtime
 from worker.cli.agencies import agency
 from worker.db.engine import Database
@@ -52,8 +52,7 @@ def _process(home: Path, key: str, url: str, *args: str, stdin: str = ""
              ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
     env.update(HANDOFF_HOME=str(home), HANDOFF_DATABASE_URL=url, HANDOFF_CREDENTIALS_KEY=key)
-    return subprocess.run([sys.executable, "-m", "worker.cli", "agency", *args], env=env,
-                          input=stdin, capture_output=True, text=True, timeout=120)
+    return forked_cli.run(["agency", *args], env, stdin=stdin)
 
 
 def _invoke(db: Database, home: Path, key: str, *args: str, stdin: str = "") -> Result:

@@ -20,7 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, ClassVar
+from typing import IO, ClassVar, Protocol
 
 import httpx
 
@@ -40,6 +40,18 @@ FAST = {
     "HANDOFF_CARRIER_TIMEOUT_SECONDS": "3",
     "HANDOFF_ONESTOP_TIMEOUT_SECONDS": "3",
 }
+
+
+class OneShot(Protocol):
+    def __call__(self, args: list[str], env: dict[str, str], *, stdin: str, timeout: float
+                 ) -> subprocess.CompletedProcess[str]: ...
+
+
+def run_command(args: list[str], env: dict[str, str], *, stdin: str, timeout: float
+                ) -> subprocess.CompletedProcess[str]:
+    """`handoff *args` in a new interpreter, its output captured as text."""
+    return subprocess.run([sys.executable, "-m", "worker.cli", *args], env=env, input=stdin,
+                          capture_output=True, text=True, timeout=timeout)
 
 
 # Ports for the processes a Stack starts: below Linux's ephemeral range (32768 up), so no
@@ -117,6 +129,11 @@ class Stack:
     # two of them down (tests/conftest.py): each periodic ring costs an idle stack about 3 %
     # of a core, and a test run keeps several stacks up at once.
     schedules: ClassVar[dict[str, str]] = FAST
+    # How a one-shot command (`run`, `run_input`) is run: (argv after `handoff`, the whole
+    # environment, stdin, timeout) -> its result, as subprocess.run gives it. By default a new
+    # interpreter; the tests fork it from a process with the CLI loaded
+    # (tests/support/forked_cli.py): a new interpreter's imports cost a second of CPU.
+    one_shot: ClassVar[OneShot] = staticmethod(run_command)
 
     @property
     def carrier_url(self) -> str:
@@ -168,14 +185,12 @@ class Stack:
 
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run a one-shot `handoff` command with this stack's environment."""
-        return subprocess.run([sys.executable, "-m", "worker.cli", *args], env=self.env(),
-                              capture_output=True, text=True, timeout=timeout)
+        return type(self).one_shot(list(args), self.env(), stdin="", timeout=timeout)
 
     def run_input(self, stdin: str, *args: str, timeout: float = 120
                   ) -> subprocess.CompletedProcess[str]:
         """`run` with `stdin` piped in (a password or credentials, never in argv)."""
-        return subprocess.run([sys.executable, "-m", "worker.cli", *args], env=self.env(),
-                              input=stdin, capture_output=True, text=True, timeout=timeout)
+        return type(self).one_shot(list(args), self.env(), stdin=stdin, timeout=timeout)
 
     def start_simulators(self) -> None:
         self._spawn("carrier-sim", "simulate", "carrier", "--port", str(self.carrier_port),

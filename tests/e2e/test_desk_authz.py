@@ -39,7 +39,9 @@ def seeded(web_stack: Stack) -> dict[str, str]:
     mine = agency_items(factory, 1)[0]
     web_stack.onestop_admin("handoffs", {"items": [other, mine]})
     codes = {"other": other["dossierCode"], "mine": mine["dossierCode"]}
-    wait_for(lambda: status_of(web_stack, codes["other"]) in ("requested", "accepted"),
+    # accepted: it stays so (the carrier's clock runs at speed 1); at `requested` the worker
+    # may still move it on while a test compares its status before and after
+    wait_for(lambda: status_of(web_stack, codes["other"]) == "accepted",
              "the other agency's hand-off", 90)
     wait_for(lambda: codes["mine"] in pending_codes(web_stack), "our waiting hand-off", 90)
     return codes

@@ -140,10 +140,14 @@ def test_a_429_during_the_wait_sends_the_request_past_the_hold(store):
     started = time.monotonic()
     thread = _acquire_in_thread(limiter, A, 2, waited)  # its slot is half a second away
     time.sleep(0.1)
+    held_at = time.monotonic()
     limiter.throttled(A, 0.95)  # the hold ends at about 1.05 s, a short one: slept out
     thread.join()
+    # past the hold, measured from when it began (the thread's own wait starts whenever a
+    # loaded machine schedules it: 1.095 s once in CI against a bound of 1.1)
+    assert time.monotonic() - held_at >= 0.95
     assert time.monotonic() - started >= 1.0
-    assert isinstance(waited[0], float) and 1.1 <= waited[0] <= 1.35
+    assert isinstance(waited[0], float) and waited[0] <= 1.35
 
 
 def test_a_long_hold_during_the_wait_is_a_retry_at_once(store):

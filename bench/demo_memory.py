@@ -83,6 +83,8 @@ def demo_memory(count: int = 24) -> dict[str, Any]:
             seen = _tree(proc.pid)
             for pid in seen:
                 r, p, cmd = _memory_kb(pid)
+                if not cmd:  # ended meanwhile
+                    continue
                 rss, pss = rss + r, pss + p
                 role = f"{_role(cmd)} (pid {pid})"
                 by_role[role] = max(by_role.get(role, 0), p)

@@ -26,6 +26,8 @@ bench/RESULTS.md.
   appearing to the order accepted, against the goals (bench/latency.py);
 - broker: the embedded broker's idle look after many messages, kombu's SQLAlchemy transport
   as shipped against ours (bench/broker_growth.py);
+- demo: benchmark 7's second half, `handoff demo` whole: the peak of its process tree's
+  proportional memory (PSS) against the 400 MB goal (bench/demo_memory.py);
 - rounds: statements sent to PostgreSQL per one-stop item taken, per post and push-back
   run (a bell message of 16 rows against one row a message) and per tracking event
   applied (bench/round_trips.py): the worker's own round trips, counted.
@@ -44,6 +46,8 @@ from typing import Any
 
 from bench.burst import burst
 from bench.celery_ceiling import ceiling
+from bench.demo_memory import demo_memory
+from bench.demo_memory import report as demo_memory_report
 from bench.latency import latency as steady_latency
 from bench.latency import report as latency_report
 from bench.many_agencies import bench_many_agencies
@@ -183,6 +187,11 @@ def bench_broker(n: int) -> tuple[str, dict[str, Any]]:
     return "```\n" + out.stdout.strip() + "\n```", {}
 
 
+def bench_demo(n: int) -> tuple[str, dict[str, Any]]:
+    r = demo_memory()
+    return demo_memory_report(r), r
+
+
 BENCHES: dict[str, tuple[str, Callable[[int], tuple[str, dict[str, Any]]], str]] = {
     "burst": ("2 and 7. Burst without a quota; memory", bench_burst,
               "python -m bench.burst --handoffs N [--backend embedded] (HANDOFF_JOB_BATCH=1 "
@@ -203,6 +212,7 @@ BENCHES: dict[str, tuple[str, Callable[[int], tuple[str, dict[str, Any]]], str]]
     "rounds": ("Round trips per row", bench_rounds, "python -m bench.round_trips"),
     "broker": ("The embedded broker after many messages", bench_broker,
                "python -m bench.broker_growth"),
+    "demo": ("7. `make demo` whole", bench_demo, "python -m bench.demo_memory"),
 }
 
 

@@ -41,6 +41,7 @@ from kombu.transport.sqlalchemy import Transport as _Transport
 from kombu.transport.virtual.base import Empty
 from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import loads
+from kombu.utils.scheduling import FairCycle
 from sqlalchemy import create_engine, delete, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -52,7 +53,20 @@ POLLING_INTERVAL = 0.05  # where wake-ups cannot be had (not Linux): kombu's pol
 IDLE_LOOK = 1.0  # a consumer told nothing looks again after this many seconds
 
 
+class FirstQueueFirst(FairCycle):  # type: ignore[misc]  # kombu is untyped
+    """Each look starts at the first queue consumed from, as kombu's Redis transport does
+    with queue_order_strategy "priority": the periodic rings' queue, which `handoff worker`
+    names first, before the ledger rows' (celeryconfig.py)."""
+
+    def get(self, callback: Any, **kwargs: Any) -> Any:
+        self.pos = 0
+        return super().get(callback, **kwargs)
+
+
 class Channel(_Channel):
+    def _reset_cycle(self) -> None:
+        self._cycle = FirstQueueFirst(self._get_and_deliver, self._active_queues, Empty)
+
     def _engine_from_config(self) -> Any:
         conninfo = self.connection.client
         return create_engine(conninfo.hostname, connect_args={"timeout": 60},

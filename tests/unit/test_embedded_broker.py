@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from kombu import Connection
+from kombu import Connection, Consumer, Exchange, Queue
+from kombu.message import Message
 from sqlalchemy.orm import Query
 
 from worker import embedded_broker
@@ -67,7 +68,8 @@ def test_a_message_taken_is_deleted_and_rows_kombu_left_taken_go(tmp_path: Path)
 
 PUBLISH = """
 import sys, time
-from kombu import Connection
+from kombu import Connection, Consumer, Exchange, Queue
+from kombu.message import Message
 from worker import embedded_broker
 from worker.embedded_broker import url_for
 time.sleep(0.5)  # on purpose: the publish lands while the consumer waits, past its first look
@@ -123,3 +125,33 @@ def test_an_acknowledgement_wakes_its_own_consumer_and_a_new_connection_still_li
     with Connection(url_for(path)) as again:
         again.SimpleQueue("handoff")
         assert again.transport.wakeup.available()
+
+
+
+def test_each_look_takes_from_the_first_queue_named_first(tmp_path: Path) -> None:
+    """`handoff worker` names the periodic rings' queue first: behind a backlog of ledger
+    rows, a free pool process takes a feed poll's ring before the next row (celeryconfig.py:
+    taken in turn, most rings expired in a long backlog)."""
+    exchange = Exchange("handoff", type="direct")
+    periodic, rows = (Queue(name, exchange, routing_key=name)
+                      for name in ("handoff-periodic", "handoff"))
+    got: list[str] = []
+
+    def take(body: dict, message: Message) -> None:
+        got.append(body["q"])
+        message.ack()
+
+    with Connection(url_for(str(tmp_path / "broker.db"))) as conn:
+        producer = conn.Producer()
+
+        def send(queue: Queue) -> None:
+            producer.publish({"q": queue.name}, exchange=exchange, routing_key=queue.name,
+                             declare=[queue])
+
+        for queue in (rows, rows, periodic, periodic):
+            send(queue)
+        with Consumer(conn, [periodic, rows], accept=["json"], callbacks=[take]):
+            for _ in range(4):
+                conn.drain_events(timeout=5)
+    # in turn (kombu's own order) would be periodic, rows, periodic, rows
+    assert got == ["handoff-periodic", "handoff-periodic", "handoff", "handoff"], got

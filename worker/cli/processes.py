@@ -71,8 +71,8 @@ def worker(concurrency: int | None, loglevel: str) -> None:
     from worker.tasks import app  # lazy (see top)
 
     s = get_settings()
-    # the ledger rows' queue and the periodic rings' own (celeryconfig.py)
-    argv = ["worker", "-Q", "handoff,handoff-periodic", "-l", loglevel,
+    # the periodic rings' queue first, then the ledger rows' (celeryconfig.py)
+    argv = ["worker", "-Q", "handoff-periodic,handoff", "-l", loglevel,
             "-c", str(concurrency or s.worker_concurrency)]
     if s.embedded:
         argv += ["--without-mingle", "--without-gossip", "--without-heartbeat"]

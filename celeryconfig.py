@@ -81,7 +81,8 @@ beat_schedule = {
 # long backlog (chaos scenario 3: 64 of 105 feed polls expired in the minute after Redis
 # came back, and the feed's hand-offs were dispatched 73 s after it, past the scenario's
 # 60 s). A ring runs in milliseconds when there is nothing to do (its lease held, or
-# nothing new), and beat sends three a second: the rows keep the rest.
+# nothing new), and each periodic task is rung once per period (every 15-60 s by default;
+# every second on the demo's and the tests' fast schedules): the rows keep the rest.
 ROWS_QUEUE, PERIODIC_QUEUE = "handoff", "handoff-periodic"
 task_routes = {task: {"queue": PERIODIC_QUEUE} for _, task, _ in PERIODIC}
 task_default_queue = ROWS_QUEUE

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, text
 from starlette.testclient import TestClient
 
-from tests.support import forked_cli
+from tests.handoff_cli import handoff
 from tests.web_app import csrf, login, page_client
 from worker.bootstrap import build_runtime
 from worker.db.engine import Database
@@ -240,9 +240,7 @@ def test_sla_pass_with_extreme_now_does_not_crash(seeded: Seeded, now: str) -> N
 
 
 def _cli(seeded: Seeded, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
-    env.update(HANDOFF_DATABASE_URL=seeded.rt.db.url, HANDOFF_HOME=str(seeded.home))
-    return forked_cli.run(list(args), env)
+    return handoff(seeded.home, *args, database_url=seeded.rt.db.url)
 
 
 def test_cli_reads_and_marks_extreme_rows(seeded: Seeded) -> None:

@@ -23,6 +23,11 @@ from worker.domain.quota import Budget
 from worker.ports.quota import RateLimiter
 from worker.service.agencies.quota import DatabaseBucket
 
+# Every test here times a limiter against the clock: in the parallel pass other tests' load
+# stretched one account's 20 quick requests from 1.1 s past a 1.3 s bound (CI, once), so
+# the whole module runs in make test's serial pass.
+pytestmark = pytest.mark.serial
+
 A, B = "ngsp:C0001", "lgsp:C0002"
 MARGIN = 0.1
 
@@ -72,7 +77,6 @@ def _hammer(kind: str, url: str, account: str, per_second: float, threads: int, 
     out.put(sent)
 
 
-@pytest.mark.serial  # times taken by the senders: other tests' load jitters them into a window
 def test_processes_hammering_one_account_never_pass_the_quota(store):
     kind, url = store
     per_second, procs, threads, each = 20, 4, 4, 6
@@ -119,8 +123,11 @@ def test_a_429_holds_its_account_only(store):
 
 
 def _acquire_in_thread(limiter: RateLimiter, account: str, per_second: float,
-                       out: list[float | TransientError]) -> threading.Thread:
+                       out: list[float | TransientError], began: list[float] | None = None
+                       ) -> threading.Thread:
     def run() -> None:
+        if began is not None:
+            began.append(time.monotonic())
         try:
             out.append(limiter.acquire(account, per_second))
         except TransientError as exc:
@@ -137,17 +144,19 @@ def test_a_429_during_the_wait_sends_the_request_past_the_hold(store):
     limiter = build(kind, url, margin=0.0)
     assert limiter.acquire(A, 2) == 0.0
     waited: list[float | TransientError] = []
+    began: list[float] = []
     started = time.monotonic()
-    thread = _acquire_in_thread(limiter, A, 2, waited)  # its slot is half a second away
+    thread = _acquire_in_thread(limiter, A, 2, waited, began)  # its slot: half a second away
     time.sleep(0.1)
     held_at = time.monotonic()
     limiter.throttled(A, 0.95)  # the hold ends at about 1.05 s, a short one: slept out
     thread.join()
-    # past the hold, measured from when it began (the thread's own wait starts whenever a
-    # loaded machine schedules it: 1.095 s once in CI against a bound of 1.1)
-    assert time.monotonic() - held_at >= 0.95
     assert time.monotonic() - started >= 1.0
+    # the wait it reports reaches past the hold, counted from its own start (a loaded
+    # machine may start the thread late: 1.095 s once in CI against a bound of 1.1 from
+    # the test's start)
     assert isinstance(waited[0], float) and waited[0] <= 1.35
+    assert began[0] + waited[0] >= held_at + 0.95 - 0.02
 
 
 def test_a_long_hold_during_the_wait_is_a_retry_at_once(store):

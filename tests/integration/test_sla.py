@@ -5,7 +5,6 @@ the ledger (a notify job: retried, dead after its attempts, replayable)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from sqlalchemy import select
 
 from integrations.onestop.webhooks import verify_webhook
 from tests.fakes import ListBell
-from tests.support import forked_cli
+from tests.handoff_cli import handoff
 from worker.bootstrap import build_runtime
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
@@ -129,9 +128,7 @@ def open_rules(rt: Runtime) -> set[tuple[str, str]]:
 
 
 def cli(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
-    env.update(HANDOFF_DATABASE_URL=url, HANDOFF_HOME=str(tmp_path / "home"))
-    return forked_cli.run(list(args), env)
+    return handoff(tmp_path / "home", *args, database_url=url)
 
 
 def test_breaches_are_recorded_notified_once_retried_after_500_and_cleared(

@@ -5,19 +5,29 @@ A command in a new interpreter spends about 0.8 s of CPU importing click, SQLAlc
 models and pydantic before it does anything; the suite ran about 170 of them in its
 parallel pass, a sixth of that pass's CPU on a 2-core machine. A child forked from this
 module's server costs about 0.05 s. It is still a process of its own, as an operator's
-command is: its own environment (set whole before the command starts; nothing read at
-import is kept, the server checks that the settings were never read), working folder,
-stdin, stdout, stderr and exit code; `python -m worker.cli` run as `-m` runs it
-(`runpy`, so `sys.argv[0]` and `__main__` are as in a new interpreter); its exit functions
-run. What a new interpreter adds, the imports themselves, is exercised by every process a
-Stack starts (worker, beat, web, simulators) and by the tests that run `-c` probes.
+command is: its own environment (set whole before the command starts; the server checks
+that nothing it preloaded read the settings), working folder, stdin, stdout, stderr and
+exit code; `python -m worker.cli` run as `-m` runs it (`runpy`, so `sys.argv[0]` and
+`__main__` are as in a new interpreter); its non-daemon threads are waited for and its
+exit functions run, as at an interpreter's end.
+
+What the child takes from the server rather than from its request: the modules the server
+preloaded (a command that forgot an import of its own would find it loaded:
+tests/unit/test_cli_commands.py imports every command's late imports in a new interpreter),
+the hash seed, `sys.path` and what Python reads as it starts. A request whose PYTHON*,
+LANG, LANGUAGE or LC_* variables differ from the server's runs in a new interpreter, as
+does one made while another call of the same test process is in flight (two threads), and
+every command where fork or pidfd_open are missing (not Linux). What a new interpreter
+adds, the imports themselves, is exercised by every process a Stack starts (worker, beat,
+web, simulators) and by the tests that run `-c` probes.
 
 `run` is subprocess.run's shape. HANDOFF_TEST_NEW_INTERPRETER=1 runs each command in a new
-interpreter instead, as before (to compare, or to rule the server out).
+interpreter instead (to compare, or to rule the server out).
 
 The server (`python -m tests.support.forked_cli`, one per test process, started on first
 use) reads pickled requests on its stdin and answers on its stdout; it forks one child per
-request and waits for it, so a test process's commands run one at a time, as they did.
+request and waits for it. A call interrupted between its request and the answer (a test's
+timeout, Ctrl-C) ends the server, so no later call can read that answer as its own.
 """
 
 from __future__ import annotations
@@ -43,6 +53,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from worker.launch.stack import run_command
+
 # Loaded by the server before it forks: the command modules, and what their commands load
 # when they run. None of them may read the settings or start a thread on import (checked).
 PRELOAD = (
@@ -61,12 +73,16 @@ def run(args: Sequence[str | bytes], env: dict[str, str], *, stdin: str = "",
 
     bytes arguments reach the command undecoded, as a terminal passes them."""
     argv = [sys.executable, "-m", "worker.cli", *args]
-    if os.environ.get("HANDOFF_TEST_NEW_INTERPRETER") == "1":
-        return subprocess.run(argv, env=env, input=stdin, capture_output=True, text=True,
-                              errors=errors, timeout=timeout, cwd=cwd)
-    request = {"args": [os.fsencode(a) for a in args], "env": env, "stdin": stdin.encode(),
-               "timeout": timeout, "cwd": cwd or os.getcwd()}
-    answer = _client().ask(request)
+    client = None if os.environ.get("HANDOFF_TEST_NEW_INTERPRETER") == "1" else _client(env)
+    if client is None or not client.lock.acquire(blocking=False):
+        return run_command(list(args), env, stdin=stdin, timeout=timeout, errors=errors,
+                           cwd=cwd)
+    try:
+        answer = client.ask({"args": [os.fsencode(a) for a in args], "env": env,
+                             "stdin": stdin.encode(), "timeout": timeout,
+                             "cwd": cwd or os.getcwd()})
+    finally:
+        client.lock.release()
     if answer.get("timeout"):
         raise subprocess.TimeoutExpired(argv, timeout)
     return subprocess.CompletedProcess(argv, answer["returncode"],
@@ -82,10 +98,17 @@ def _text(data: bytes, errors: str) -> str:
     return stream.read()
 
 
+def _read_at_start(env: dict[str, str]) -> dict[str, str]:
+    """The variables Python reads as it starts (the server's are fixed once)."""
+    return {k: v for k, v in env.items()
+            if k.startswith(("PYTHON", "LC_")) or k in ("LANG", "LANGUAGE")}
+
+
 class _Client:
     def __init__(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        self.start_env = _read_at_start(env)
         self.proc = subprocess.Popen([sys.executable, "-m", "tests.support.forked_cli"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
                                      cwd=ROOT)
@@ -95,9 +118,13 @@ class _Client:
             raise RuntimeError(f"the command server did not start: {ready!r}")
 
     def ask(self, request: dict[str, Any]) -> dict[str, Any]:
-        with self.lock:
+        """One request and its answer (the caller holds `lock`)."""
+        try:
             _write(self.proc.stdin, request)  # type: ignore[arg-type]
             answer = _read(self.proc.stdout)  # type: ignore[arg-type]
+        except BaseException:  # interrupted: the answer must not reach the next call
+            self.proc.kill()
+            raise
         if answer is None:
             raise RuntimeError("the command server ended")
         return answer  # type: ignore[no-any-return]
@@ -115,13 +142,18 @@ _the_client: _Client | None = None
 _client_lock = threading.Lock()
 
 
-def _client() -> _Client:
+def _client(env: dict[str, str]) -> _Client | None:
+    """The server of this test process, started on first use; None where a new interpreter
+    must run the command (see the module's doc)."""
     global _the_client
+    if not (hasattr(os, "fork") and hasattr(os, "pidfd_open")):
+        return None
     with _client_lock:
         if _the_client is None or _the_client.proc.poll() is not None:
             _the_client = _Client()
             atexit.register(_the_client.close)
-        return _the_client
+        client = _the_client
+    return client if _read_at_start(env) == client.start_env else None
 
 
 def _write(stream: IO[bytes], obj: object) -> None:
@@ -217,6 +249,7 @@ def _command(request: dict[str, Any]) -> int:
     except BaseException:
         traceback.print_exc()
         code = 1
+    threading._shutdown()  # type: ignore[attr-defined]  # as at an interpreter's end
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -105,3 +105,43 @@ def test_check_loads_the_database_but_no_feed_queue_web_or_adapter(tmp_path: Pat
                            "simulators", "integrations", "worker.service.flow.feeds",
                            "worker.service.flow.ingest", "worker.tasks", "worker.web",
                            "worker.bootstrap", "worker.service.views.reports")) == []
+
+
+CLI = Path(__file__).resolve().parents[2] / "worker" / "cli"
+
+
+def _late_imports() -> set[tuple[str, str]]:
+    """(module, name) of every import inside a function of the command modules: what a
+    command loads when it runs, not when its module loads."""
+    import ast
+
+    found: set[tuple[str, str]] = set()
+    for path in sorted(CLI.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for fn in ast.walk(tree):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    found |= {(node.module, a.name) for a in node.names}
+                elif isinstance(node, ast.Import):
+                    found |= {(a.name, "") for a in node.names}
+    return found
+
+
+def test_every_late_import_of_a_command_resolves_in_a_new_interpreter() -> None:
+    """The tests fork their one-shot commands from a process that loaded the usual modules
+    (tests/support/forked_cli.py), where a command's missing or misspelt late import
+    would go unseen: each one is imported here, in an interpreter of its own."""
+    imports = sorted(_late_imports())
+    assert len(imports) > 20, imports  # (the walk found the commands' late imports)
+    probe = (
+        "import importlib, sys\n"
+        f"for module, name in {imports!r}:\n"
+        "    loaded = importlib.import_module(module)\n"
+        "    if name and not hasattr(loaded, name):\n"
+        "        importlib.import_module(module + '.' + name)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=120, cwd=CLI.parents[1])
+    assert out.returncode == 0, out.stderr[-2000:]

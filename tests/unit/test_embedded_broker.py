@@ -68,8 +68,7 @@ def test_a_message_taken_is_deleted_and_rows_kombu_left_taken_go(tmp_path: Path)
 
 PUBLISH = """
 import sys, time
-from kombu import Connection, Consumer, Exchange, Queue
-from kombu.message import Message
+from kombu import Connection
 from worker import embedded_broker
 from worker.embedded_broker import url_for
 time.sleep(0.5)  # on purpose: the publish lands while the consumer waits, past its first look
@@ -125,7 +124,6 @@ def test_an_acknowledgement_wakes_its_own_consumer_and_a_new_connection_still_li
     with Connection(url_for(path)) as again:
         again.SimpleQueue("handoff")
         assert again.transport.wakeup.available()
-
 
 
 def test_each_look_takes_from_the_first_queue_named_first(tmp_path: Path) -> None:

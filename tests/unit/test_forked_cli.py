@@ -63,3 +63,5 @@ def test_each_command_reads_its_own_environment(tmp_path: Path) -> None:
 def test_a_command_past_its_timeout_is_killed_and_raises(tmp_path: Path) -> None:
     with pytest.raises(subprocess.TimeoutExpired):
         forked_cli.run(["simulate", "onestop", "--port", "0"], _env(tmp_path), timeout=1)
+    after = forked_cli.run(["--help"], _env(tmp_path))  # the next command is its own
+    assert after.returncode == 0 and "Usage:" in after.stdout and not after.stderr

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, ClassVar, Protocol
@@ -47,11 +48,13 @@ class OneShot(Protocol):
                  ) -> subprocess.CompletedProcess[str]: ...
 
 
-def run_command(args: list[str], env: dict[str, str], *, stdin: str, timeout: float
+def run_command(args: Sequence[str | bytes], env: dict[str, str], *, stdin: str, timeout: float,
+                errors: str = "strict", cwd: str | None = None
                 ) -> subprocess.CompletedProcess[str]:
     """`handoff *args` in a new interpreter, its output captured as text."""
     return subprocess.run([sys.executable, "-m", "worker.cli", *args], env=env, input=stdin,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, errors=errors, timeout=timeout,
+                          cwd=cwd)
 
 
 # Ports for the processes a Stack starts: below Linux's ephemeral range (32768 up), so no
@@ -132,7 +135,7 @@ class Stack:
     # How a one-shot command (`run`, `run_input`) is run: (argv after `handoff`, the whole
     # environment, stdin, timeout) -> its result, as subprocess.run gives it. By default a new
     # interpreter; the tests fork it from a process with the CLI loaded
-    # (tests/support/forked_cli.py): a new interpreter's imports cost a second of CPU.
+    # (tests/support/forked_cli.py): a new interpreter's imports cost 0.8 s of CPU.
     one_shot: ClassVar[OneShot] = staticmethod(run_command)
 
     @property

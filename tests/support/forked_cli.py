@@ -107,8 +107,9 @@ def _read_at_start(env: dict[str, str]) -> dict[str, str]:
 class _Client:
     def __init__(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
+        self.start_env = _read_at_start(env)  # (the requests' own, before ROOT is added)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        self.start_env = _read_at_start(env)
+        self.forked = 0  # commands this server ran
         self.proc = subprocess.Popen([sys.executable, "-m", "tests.support.forked_cli"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
                                      cwd=ROOT)
@@ -127,6 +128,7 @@ class _Client:
             raise
         if answer is None:
             raise RuntimeError("the command server ended")
+        self.forked += 1
         return answer  # type: ignore[no-any-return]
 
     def close(self) -> None:

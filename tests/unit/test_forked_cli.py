@@ -45,6 +45,8 @@ def test_a_forked_command_answers_as_a_new_interpreter_does(tmp_path: Path) -> N
         assert (forked.returncode, forked.stdout, forked.stderr) == (
             fresh.returncode, fresh.stdout, fresh.stderr), args
     assert "ops1" in forked_cli.run(["user", "list"], env).stdout
+    # and the forked ones were forked (not run in a new interpreter for want of a match)
+    assert forked_cli._the_client is not None and forked_cli._the_client.forked >= 8
 
 
 @pytest.mark.processes

@@ -39,7 +39,15 @@ else:
 task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
-worker_cancel_long_running_tasks_on_connection_loss = True
+# On Redis a task whose message can no longer be acknowledged (the connection it came on is
+# gone) is stopped, as Redis will deliver its message again. The embedded broker deletes a
+# message as it hands it out, so there is nothing to deliver again, and its "connection
+# loss" is its file refusing a write (a full disk, a lock past its timeout), often several
+# times a second: stopping the task then SIGTERMs a pool process, and one killed while it
+# held the pool's result lock left the worker hung for good (chaos scenario 12 beside
+# another scenario: both pool processes waiting on that lock, nothing consumed for 6 min
+# after space came back). There the task finishes; the ledger settles its rows either way.
+worker_cancel_long_running_tasks_on_connection_loss = not _s.embedded
 broker_connection_retry_on_startup = True
 # a worker never gives up on the broker (the default gives up after 100 tries, ~45 min)
 broker_connection_max_retries = None

@@ -40,13 +40,15 @@ task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
 # On Redis a task whose message can no longer be acknowledged (the connection it came on is
-# gone) is stopped, as Redis will deliver its message again. The embedded broker deletes a
-# message as it hands it out, so there is nothing to deliver again, and its "connection
-# loss" is its file refusing a write (a full disk, a lock past its timeout), often several
-# times a second: stopping the task then SIGTERMs a pool process, and one killed while it
-# held the pool's result lock left the worker hung for good (chaos scenario 12 beside
-# another scenario: both pool processes waiting on that lock, nothing consumed for 6 min
-# after space came back). There the task finishes; the ledger settles its rows either way.
+# gone) is stopped, as Redis will deliver its message again. On the embedded broker its
+# "connection loss" is its file refusing a write (a full disk, a lock past its timeout),
+# often many times a second, and there the worker runs billiard's plain pool, whose pool
+# processes share one lock on their result queue: stopping a task SIGTERMs its pool process,
+# and one killed while it held that lock left the worker hung for good (chaos scenario 12
+# beside scenario 1, `--keep`: both pool processes waiting on the lock, nothing consumed for
+# 6 min after space came back). There the task runs on; kombu writes its message back to
+# the file when it can (the message may then run again: the ledger's claim and leases make
+# that harmless) and the sweep rings its rows when it cannot.
 worker_cancel_long_running_tasks_on_connection_loss = not _s.embedded
 broker_connection_retry_on_startup = True
 # a worker never gives up on the broker (the default gives up after 100 tries, ~45 min)

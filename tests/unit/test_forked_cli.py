@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import forked_cli
+from worker.launch.stack import run_command
 
 
 def _env(home: Path, **extra: str) -> dict[str, str]:
@@ -21,11 +22,7 @@ def _env(home: Path, **extra: str) -> dict[str, str]:
 
 def _new_interpreter(args: list[str | bytes], env: dict[str, str], stdin: str = ""
                      ) -> subprocess.CompletedProcess[str]:
-    os.environ["HANDOFF_TEST_NEW_INTERPRETER"] = "1"
-    try:
-        return forked_cli.run(args, env, stdin=stdin, errors="replace")
-    finally:
-        del os.environ["HANDOFF_TEST_NEW_INTERPRETER"]
+    return run_command(args, env, stdin=stdin, timeout=120, errors="replace")
 
 
 @pytest.mark.processes

@@ -74,3 +74,38 @@ def add_new(session: Session, model: type[Row], values: dict[str, Any]) -> Row |
     with session.no_autoflush:
         return session.scalars(statement.returning(model)
                                .execution_options(populate_existing=True)).one_or_none()
+
+
+def _many_unless_known(session: Session, model: type[Base]) -> Any:
+    """`_unless_known` for many rows (their values given at execution), or None."""
+    return _unless_known(session, model, {})
+
+
+def insert_new_many(session: Session, model: type[Base], rows: list[dict[str, Any]],
+                    key: str) -> set[Any] | None:
+    """`insert_new` for many rows in one statement: the `key` values of the rows written (a
+    key given twice is written once). None where the database cannot do it in one
+    statement: the caller takes the rows one by one."""
+    statement = _many_unless_known(session, model)
+    if statement is None:
+        return None
+    if not rows:
+        return set()
+    return set(session.scalars(statement.returning(model.__table__.c[key]), rows))
+
+
+def add_new_many(session: Session, model: type[Row], rows: list[dict[str, Any]],
+                 key: str) -> dict[Any, Row] | None:
+    """`add_new` for many rows in one statement: the rows written as objects of the
+    session, by their `key` value (a key the index held already is absent). None where the
+    database cannot do it in one statement: the caller takes the rows one by one. The
+    same care as `add_new` (the session's pending changes wait; rolled-back ids)."""
+    statement = _many_unless_known(session, model)
+    if statement is None:
+        return None
+    if not rows:
+        return {}
+    with session.no_autoflush:
+        written = session.scalars(statement.returning(model)
+                                  .execution_options(populate_existing=True), rows)
+        return {getattr(row, key): row for row in written}

@@ -88,9 +88,18 @@ def request_post(session: Session, handoff: Handoff) -> Job | None:
     """Queue the hand-off's post (its order number is its key), or revive the post that
     failed for good before (its cause since corrected: the same order number, sent again).
     None when its post is already queued, on its way or done."""
-    key = f"post:{handoff.order_number}"
-    return ledger.enqueue(session, JobKind.POST_ORDER, handoff.id, key,
-                          PostPayload().to_json()) or ledger.revive(session, key)
+    jobs = request_posts(session, [handoff])
+    return jobs[0] if jobs else None
+
+
+def request_posts(session: Session, many: list[Handoff]) -> list[Job]:
+    """`request_post` for many hand-offs, their new posts written in one statement (a
+    one-stop feed page's); the jobs queued or revived."""
+    keys = [f"post:{h.order_number}" for h in many]
+    new = ledger.enqueue_many(session, JobKind.POST_ORDER, [
+        (h.id, key, PostPayload().to_json()) for h, key in zip(many, keys, strict=True)])
+    jobs = [job or ledger.revive(session, key) for job, key in zip(new, keys, strict=True)]
+    return [job for job in jobs if job is not None]
 
 
 def told(session: Session, handoff_id: int) -> list[tuple[Status, datetime]]:
@@ -136,3 +145,13 @@ def current(session: Session, dossier_code: str, direction: str) -> Handoff | No
                               Handoff.direction == direction)
         .order_by(Handoff.generation.desc()).limit(1)
     )
+
+
+def current_many(session: Session, dossier_codes: Iterable[str]) -> list[Handoff]:
+    """Every hand-off of these dossiers in one statement, the newest generation of each
+    dossier and direction last (so a dict built from them in order holds `current`'s)."""
+    codes = sorted(set(dossier_codes))
+    if not codes:
+        return []
+    return list(session.scalars(select(Handoff).where(Handoff.dossier_code.in_(codes))
+                                .order_by(Handoff.generation)))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from worker.db.inserts import insert_new
+from worker.db.inserts import insert_new, insert_new_many
 from worker.db.models import Handoff, Job, Receipt, utcnow
 from worker.domain.enums import DispatchMode, EventSource, IngestOutcome
 from worker.domain.errors import InvalidInput
@@ -38,16 +40,18 @@ def take_receipt(session: Session, source: str, external_id: str) -> bool:
     return insert_new(session, Receipt, {"source": source, "external_id": external_id[:120]})
 
 
-def ingest_item(session: Session, got: OnestopItem, source: EventSource, settings: Settings
-                ) -> Ingested:
-    """Record one item. Invalid items become needs_attention; nothing raises for bad data."""
+def ingest_item(session: Session, got: OnestopItem, source: EventSource, settings: Settings,
+                *, page: Page | None = None) -> Ingested:
+    """Record one item. Invalid items become needs_attention; nothing raises for bad data.
+    Within `ingest_page` the page has taken the receipts and read the current hand-offs."""
     item_id = got.item_id
     if item_id is None:
         why = reason(ReasonCode.ITEM_WITHOUT_ID)
         handoffs.log(session, None, _note_change(source, why.vi()), False, why,
                      dossier_code=got.dossier_code or "")
         return Ingested(IngestOutcome.INVALID, reason=why.vi(), bad_field="id", code="id.missing")
-    if not take_receipt(session, ITEM_SOURCE, item_id):
+    first = page.first_time(item_id) if page else take_receipt(session, ITEM_SOURCE, item_id)
+    if not first:
         return Ingested(IngestOutcome.DUPLICATE)
     item = got.read
     if isinstance(item, Exception):
@@ -56,13 +60,111 @@ def ingest_item(session: Session, got: OnestopItem, source: EventSource, setting
         return _record_invalid(session, got, item_id, source, item)
     if item.kind == HandoffKind.HANDOFF_CANCELLED:
         return cancel_from_onestop(session, item, source)
-    return _create(session, item, source, settings)
+    existing = page.current(item.dossier_code, item.direction) if page else (
+        handoffs.current(session, item.dossier_code, item.direction))
+    made = _new_handoff(session, item, source, existing)
+    if isinstance(made, Ingested):
+        return made
+    if page is not None:  # its INSERT, log row and post go with the page's others
+        page.add(made)
+        return Ingested(IngestOutcome.CREATED)
+    session.flush()  # one INSERT with its status, not an INSERT then an UPDATE
+    return _received(session, made, settings=settings)[0]
 
 
-def _create(session: Session, item: HandoffItem, source: EventSource, settings: Settings
-            ) -> Ingested:
+def ingest_page(session: Session, items: list[OnestopItem], source: EventSource,
+                settings: Settings) -> list[Job]:
+    """A page of feed items taken together, as `ingest_item` takes each one: the receipts
+    in one statement, the dossiers' current hand-offs in one, the new hand-offs in one
+    INSERT, their log rows in one and their posts in one (per item that was two round trips
+    each, a flush and a post's own INSERT: half of a burst's CPU). An item that is not a
+    plain new hand-off (a withdrawal, a refused item, a second item of the same dossier)
+    is taken after the page's new hand-offs so far are written, the same order as one by
+    one. The caller's savepoint holds the page: should it raise, each item is taken again
+    alone (flow/isolation.py `take_each`)."""
+    page = Page(session, items)
+    jobs: list[Job] = []
+    for got in items:
+        item = got.read if got.item_id is not None else None
+        plain = item if isinstance(item, HandoffItem) and (
+            item.kind != HandoffKind.HANDOFF_CANCELLED) else None
+        if plain is None or page.touches(plain):
+            jobs += page.write(settings)
+        jobs += ingest_item(session, got, source, settings, page=page).jobs
+        if plain is None:  # it may have made or changed a hand-off the page read before
+            page.forget(got.dossier_code)
+    return jobs + page.write(settings)
+
+
+class Page:
+    """What a page's items share: the receipts taken, the current hand-offs read, and the
+    new hand-offs waiting to be written together."""
+
+    def __init__(self, session: Session, items: list[OnestopItem]) -> None:
+        self.session = session
+        ids = list(dict.fromkeys(got.item_id for got in items if got.item_id is not None))
+        new = insert_new_many(session, Receipt, [
+            {"source": ITEM_SOURCE, "external_id": item_id[:120]} for item_id in ids],
+            "external_id")
+        self.unseen = new if new is not None else {  # a database that cannot: one each
+            i[:120] for i in ids if take_receipt(session, ITEM_SOURCE, i)}
+        codes = {got.dossier_code for got in items if got.dossier_code}
+        self.known: dict[tuple[str, str], Handoff | None] = {}
+        for h in handoffs.current_many(session, codes):
+            self.known[(h.dossier_code, h.direction)] = h
+        self.read = codes
+        self.created: list[_New] = []
+        self.waiting: set[str] = set()  # the dossiers of those
+
+    def add(self, new: _New) -> None:
+        self.created.append(new)
+        self.waiting.add(new.item.dossier_code)
+
+    def first_time(self, item_id: str) -> bool:
+        """True for the first item of the page with this id that no earlier page had."""
+        if item_id[:120] not in self.unseen:
+            return False
+        self.unseen.discard(item_id[:120])
+        return True
+
+    def current(self, dossier_code: str, direction: str) -> Handoff | None:
+        if dossier_code not in self.read:
+            return handoffs.current(self.session, dossier_code, direction)
+        return self.known.get((dossier_code, direction))
+
+    def touches(self, item: HandoffItem) -> bool:
+        """True when the item's dossier has a new hand-off waiting to be written."""
+        return item.dossier_code in self.waiting
+
+    def forget(self, dossier_code: str | None) -> None:
+        self.read.discard(dossier_code or "")
+
+    def write(self, settings: Settings) -> list[Job]:
+        """Write the waiting new hand-offs (one INSERT), then their log rows and posts."""
+        if not self.created:
+            return []
+        created, self.created = self.created, []
+        self.waiting.clear()
+        self.session.flush()
+        for new in created:
+            self.known[(new.handoff.dossier_code, new.handoff.direction)] = new.handoff
+        return [job for taken in _received(self.session, *created, settings=settings)
+                for job in taken.jobs]
+
+
+@dataclass(frozen=True)
+class _New:
+    """A hand-off made from an item, not yet written."""
+
+    handoff: Handoff
+    item: HandoffItem
+    change: handoffs.Change
+
+
+def _new_handoff(session: Session, item: HandoffItem, source: EventSource,
+                 existing: Handoff | None) -> _New | Ingested:
+    """The item's hand-off, added to the session (not yet written), or why not."""
     direction = item.direction
-    existing = handoffs.current(session, item.dossier_code, direction)
     # A cancelled or returned hand-off may be requested again (a new generation, so a new
     # OrderNumber); an active or delivered one may not.
     renewable = existing is not None and existing.status in (Status.CANCELLED, Status.RETURNED)
@@ -86,19 +188,32 @@ def _create(session: Session, item: HandoffItem, source: EventSource, settings: 
         note += (f" | địa chỉ theo đơn vị hành chính cũ ({item.citizen.address.converted_from})"
                  " đã chuyển sang đơn vị mới")
     change = handoffs.Change(Status.REQUESTED, source, utcnow(), notes=note)
-    handoffs.set_status(handoff, Status.REQUESTED, change.occurred_at)  # before the flush:
-    session.flush()  # one INSERT with its status, not an INSERT then an UPDATE
-    handoffs.log(session, handoff, change, True, reason(ReasonCode.HANDOFF_RECEIVED))
-    jobs: list[Job] = []
-    why = why_waiting(item.agency_code, agencies.get(session, item.agency_code))
-    if why is not None:  # kept, never dropped: taken up when the agency is added/enabled
-        hold(session, handoff, why, source)
-        return Ingested(IngestOutcome.CREATED, handoff.id, why.vi())
-    if dispatch_mode(session, settings, item.agency_code) == DispatchMode.AUTO:
-        # a corrected item after a rejected post: the same order number, its post revived
-        job = handoffs.request_post(session, handoff)
-        jobs = [job] if job else []
-    return Ingested(IngestOutcome.CREATED, handoff.id, jobs=jobs)
+    handoffs.set_status(handoff, Status.REQUESTED, change.occurred_at)  # before the flush
+    return _New(handoff, item, change)
+
+
+def _received(session: Session, *created: _New, settings: Settings) -> list[Ingested]:
+    """The written new hand-offs' log rows, and their posts (one statement for all) or why
+    they wait."""
+    taken: list[Ingested] = []
+    to_post: list[Handoff] = []
+    for new in created:
+        handoff, code = new.handoff, new.item.agency_code
+        handoffs.log(session, handoff, new.change, True, reason(ReasonCode.HANDOFF_RECEIVED))
+        why = why_waiting(code, agencies.get(session, code))
+        if why is not None:  # kept, never dropped: taken up when the agency is added/enabled
+            hold(session, handoff, why, new.change.source)
+            taken.append(Ingested(IngestOutcome.CREATED, handoff.id, why.vi()))
+            continue
+        taken.append(Ingested(IngestOutcome.CREATED, handoff.id))
+        if dispatch_mode(session, settings, code) == DispatchMode.AUTO:
+            to_post.append(handoff)
+    # a corrected item after a rejected post: the same order number, its post revived
+    posted = {job.handoff_id: job for job in handoffs.request_posts(session, to_post)}
+    for answer in taken:
+        if answer.handoff_id in posted:
+            answer.jobs.append(posted[answer.handoff_id])
+    return taken
 
 
 def _replaceable(h: Handoff) -> bool:

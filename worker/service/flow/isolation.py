@@ -48,16 +48,20 @@ class Described:
 
 
 def take_each(session: Session, things: list[Any], take: Callable[[Any], list[Any]],
-              describe: Callable[[Any], Described]) -> list[int]:
+              describe: Callable[[Any], Described],
+              together: Callable[[list[Any]], list[Any]] | None = None) -> list[int]:
     """Take every entry; returns the ids of the jobs they created. The entries are first
-    taken together in one savepoint (its two statements and the writing of the rows shared
-    by the page, as the tracking feed's chunks do: flow/feeds.py `apply_chunk`); should one
-    of them fail on its own account, that savepoint is rolled back and each entry is taken
-    again in its own (`take_one`), so that one is quarantined and the others kept."""
+    taken together in one savepoint (by `together` if given, which takes them as `take`
+    would but shares its statements: flow/ingest.py `ingest_page`; else one by one, the
+    savepoint's two statements and the writing of the rows shared by the page, as the
+    tracking feed's chunks do: flow/feeds.py `apply_chunk`); should one of them fail on its
+    own account, that savepoint is rolled back and each entry is taken again in its own
+    (`take_one`), so that one is quarantined and the others kept."""
     if len(things) > 1:
         try:
             with session.begin_nested():
-                jobs = [job for thing in things for job in take(thing)]
+                jobs = (together(things) if together is not None
+                        else [job for thing in things for job in take(thing)])
                 session.flush()
             return [j.id for j in jobs if j is not None]
         except Exception as err:

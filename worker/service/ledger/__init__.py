@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
-from worker.db.inserts import add_new
+from worker.db.inserts import add_new, add_new_many
 from worker.db.models import Attempt, Job, utcnow
 from worker.domain.enums import AttemptOutcome, JobKind, JobState
 from worker.service.ledger.uow import collect
@@ -62,6 +62,22 @@ def enqueue(session: Session, kind: JobKind, handoff_id: int, key: str,
         next_attempt_at=at or utcnow()))
     collect(session, job)
     return job
+
+
+def enqueue_many(session: Session, kind: JobKind, rows: list[tuple[int, str, dict[str, Any]]]
+                 ) -> list[Job | None]:
+    """`enqueue` for many (handoff_id, key, payload) rows in one statement (a page of
+    hand-offs' posts); the new jobs in the rows' order, None where the key was known."""
+    now = utcnow()
+    values = [dict(kind=kind, handoff_id=handoff_id, idempotency_key=key, payload=payload,
+                   next_attempt_at=now) for handoff_id, key, payload in rows]
+    written = add_new_many(session, Job, values, "idempotency_key")
+    if written is None:  # a database that cannot: one statement each
+        return [enqueue(session, kind, *row) for row in rows]
+    jobs = [written.pop(key, None) for _, key, _ in rows]  # a key given twice: one job
+    for job in jobs:
+        collect(session, job)
+    return jobs
 
 
 def handoff_of(session: Session, job_id: int) -> int | None:

@@ -6,11 +6,15 @@ others are settled: a poison row takes no other row down with it a second time."
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from tests.service.world import World
 from worker.db import failures
+from worker.db.models import Handoff, Job, utcnow
+from worker.domain.enums import EventSource, JobState
 from worker.domain.model import PostOutcome
 from worker.domain.statuses import Status
 from worker.service import ledger
@@ -198,3 +202,42 @@ def test_one_row_that_cannot_be_claimed_costs_the_others_nothing(
     assert [world.handoff(h).status for _, h in made[1:]] == [Status.ACCEPTED] * 3
     stuck = [j for j in world.jobs("post_order") if j.handoff_id == bad]
     assert [(j.state, j.attempts, j.locked_until) for j in stuck] == [("pending", 0, None)]
+
+
+def test_the_rows_of_a_message_are_claimed_together_as_one_by_one(world: World) -> None:
+    """`ledger.claim_many` (one UPDATE for the message's rows) claims what `ledger.claim`
+    claims row by row: the due ones, not one that is not due, done, held by another worker
+    or waiting for an earlier push of its hand-off; a row whose last try never settled is
+    taken as lost, its count unchanged."""
+    made = [world.requested(n) for n in range(1, 7)]
+    posts = world.bell.take()
+    now = utcnow()
+    with world.rt.db.unit_of_work() as s:
+        h = s.get_one(Handoff, made[0][1])
+        for minute in (1, 2):  # two push-backs of one hand-off: the later one waits
+            handoffs.queue_push(s, h, handoffs.Change(Status.REQUESTED, EventSource.WORKER,
+                                                      now + timedelta(minutes=minute)))
+        s.get_one(Job, posts[1]).next_attempt_at = now + timedelta(minutes=1)  # not due
+        s.get_one(Job, posts[2]).state = JobState.DONE
+        lost = s.get_one(Job, posts[4])  # its tries used up, the last one never settled
+        lost.attempts, lost.locked_until = 3, now - timedelta(seconds=1)
+    with world.rt.db.unit_of_work() as s:  # another worker holds this one
+        assert ledger.claim(s, posts[3], 300, waits=must_wait) is not None
+    pushes = [j.id for j in world.jobs("push_status")]
+    ids = posts + pushes
+
+    def claimed(together: bool) -> dict[int, tuple[int, bool]]:
+        with world.rt.db.unit_of_work() as s:
+            rows = list(s.scalars(select(Job).where(Job.id.in_(ids)).order_by(Job.id)))
+            if together:
+                got = ledger.claim_many(s, rows, 60, waits=must_wait, max_attempts=3)
+            else:
+                got = {j.id: c for j in rows if (c := ledger.claim(
+                    s, j.id, 60, waits=must_wait, max_attempts=3)) is not None}
+            s.rollback()
+        return {i: (c.attempts, c.lost) for i, c in got.items()}
+
+    together = claimed(True)
+    assert together == claimed(False)
+    assert together == {posts[0]: (1, False), posts[5]: (1, False), posts[4]: (3, True),
+                        pushes[0]: (1, False)}

@@ -22,7 +22,11 @@ from worker.service.jobs.base import JobHandler, Skip, Step
 from worker.service.ledger import uow
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from worker.db.models import Job
     from worker.service.runtime import Runtime
+    from worker.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +74,22 @@ def run_job(rt: Runtime, job_id: int) -> None:
 def take(step: Step, job_id: int) -> Taken | None:
     """Claim the job for one attempt and prepare its request, its hand-off locked in
     `step`; None when there is nothing to send (not ours to run, settled here, skipped)."""
-    session = step.session
-    job = ledger.claim(session, job_id, step.settings.lease_seconds, waits=must_wait,
+    job = ledger.claim(step.session, job_id, step.settings.lease_seconds, waits=must_wait,
                        max_attempts=step.settings.max_attempts)
-    if job is None:
-        return None
+    return prepared(step, job) if job is not None else None
+
+
+def claim_many(session: Session, settings: Settings, jobs: list[Job]
+               ) -> dict[int, ledger.Claimed]:
+    """`take`'s claim for the rows of one transaction (together.py), in one statement."""
+    return ledger.claim_many(session, jobs, settings.lease_seconds, waits=must_wait,
+                             max_attempts=settings.max_attempts)
+
+
+def prepared(step: Step, job: ledger.Claimed) -> Taken | None:
+    """The claimed job's request, prepared under the claim; None when there is nothing to
+    send (settled here, skipped)."""
+    session = step.session
     handler = handler_for(job.kind)
     if handler is None:  # written by a newer version, or by hand: a person must look
         log.error("job %s has unknown kind %r", job.id, job.kind)

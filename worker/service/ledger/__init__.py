@@ -1,14 +1,13 @@
 """The outbound ledger: enqueue, claim, and settle rows of work on the outside world.
 
 The package is the ledger (this module, so `ledger.enqueue(...)` reads the same everywhere)
-with its machinery: the unit of work that rings new rows after commit (`uow`) and leases
-(`leases`). It knows no use case: the flow, the jobs and the operators build on it.
+with its machinery: claims (`claims`), the unit of work that rings new rows after commit
+(`uow`) and leases (`leases`). It knows no use case: the flow, the jobs and the operators
+build on it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +17,12 @@ from sqlalchemy.orm import Session
 from worker.db.inserts import add_new, add_new_many
 from worker.db.models import Attempt, Job, utcnow
 from worker.domain.enums import AttemptOutcome, JobKind, JobState
+from worker.service.ledger.claims import Claimed as Claimed  # (callers know them from here)
+from worker.service.ledger.claims import OrderingRule as OrderingRule
+from worker.service.ledger.claims import claim as claim
+from worker.service.ledger.claims import claim_many as claim_many
+from worker.service.ledger.claims import release as release
+from worker.service.ledger.claims import renew as renew
 from worker.service.ledger.uow import collect
 
 # how an exhausted row's error reads for people (decisions read the attempt's outcome)
@@ -26,25 +31,6 @@ EXHAUSTED_PREFIX = "không gửi được sau"
 # the session's rows locked by `lock_jobs`, by id (held here: a session holds its objects
 # weakly, and these are read again by each settle step)
 _LOCKED = "ledger.locked_jobs"
-
-# A kind's ordering rule: True while the job must wait for another (jobs.must_wait asks
-# the job's kind, through the registry; this module knows no kind's rule).
-OrderingRule = Callable[[Session, Job, datetime], bool]
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """A job taken for one attempt; plain values, safe to use outside the transaction."""
-
-    id: int
-    kind: str
-    handoff_id: int
-    payload: dict[str, Any]
-    attempts: int
-    # True when the row was taken not for an attempt but to be settled dead: its tries are
-    # used up and the last one never settled (its process died holding it). See `claim`.
-    lost: bool = False
-
 
 def enqueue(session: Session, kind: JobKind, handoff_id: int, key: str,
             payload: dict[str, Any] | None = None, *, at: datetime | None = None) -> Job | None:
@@ -112,51 +98,6 @@ def stop_pending_post(session: Session, handoff_id: int, why: str) -> tuple[bool
     return False, post.attempts > 0 or post.state == JobState.DONE
 
 
-def claim(session: Session, job_id: int, lease: float, *, waits: OrderingRule,
-          max_attempts: int | None = None, now: datetime | None = None) -> Claimed | None:
-    """Take a due, unlocked, pending job for one attempt; None if it is not ours to run.
-
-    The conditional UPDATE is the guard: two workers ringing the same row cannot both win.
-    While `waits` (its kind's ordering rule) holds, the job is left for a second later.
-
-    A row with its `max_attempts` tries used whose lease ran out was never settled: its last
-    try's process died holding it (an OOM kill, a crash). The bound is checked here, where
-    each try is counted, because such a try never reaches the runner's settle step: without
-    this a row that kills its process would be claimed again after every lease, forever.
-    It is taken (locked, its count unchanged) as `lost`, for the caller to settle dead the
-    way an exhausted failure is settled. Its count stays: were that process only slow, its
-    answer still owns the row when it comes back (an accepted post is then done).
-    """
-    now = now or utcnow()
-    job = session.get(Job, job_id)
-    if job is None or job.state != JobState.PENDING or job.next_attempt_at > now:
-        return None
-    if waits(session, job, now):
-        job.next_attempt_at = now + timedelta(seconds=1)
-        job.rung_at = None
-        return None
-    lost = (max_attempts is not None and job.attempts >= max_attempts
-            and job.locked_until is not None and job.locked_until < now)
-    attempts = job.attempts + (0 if lost else 1)
-    result = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.state == JobState.PENDING, Job.next_attempt_at <= now,
-               Job.attempts == job.attempts,
-               or_(Job.locked_until.is_(None), Job.locked_until < now))
-        .values(locked_until=now + timedelta(seconds=lease),
-                attempts=Job.attempts + (0 if lost else 1))
-        # the object's two attributes are expired below: not worked out in Python first
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    # the UPDATE matched only the count read before it: the new one is known without a
-    # SELECT (the object's own copy is expired, so anything reading it later loads it fresh)
-    claimed = Claimed(job.id, job.kind, job.handoff_id, dict(job.payload), attempts, lost)
-    session.expire(job, ["attempts", "locked_until"])
-    return claimed
-
-
 def ring_next(session: Session, claimed: Claimed) -> Job | None:
     """Once a job of an ordered kind is settled (done or dead), the hand-off's next pending
     job of that kind: made due now if it never ran (it waited only for its turn, see
@@ -206,31 +147,6 @@ def _mine(session: Session, claimed: Claimed) -> Job | None:
     if job is None:
         job = session.get_one(Job, claimed.id, with_for_update=True)
     return job if job.attempts == claimed.attempts else None
-
-
-def renew(session: Session, claimed: Claimed, lease: float) -> bool:
-    """A new lease for a claimed row about to be tried (it waited for a thread since its
-    claim), if this attempt still holds it: whether it does. The count identifies the
-    attempt because the caller renews within the claim's lease (jobs/together.py starts no
-    row after half of it), while no other worker can claim the row; the condition is
-    there for a caller that did not (a claim after the lease ran out raises the count)."""
-    now = utcnow()
-    result = session.execute(
-        update(Job).where(Job.id == claimed.id, Job.state == JobState.PENDING,
-                          Job.attempts == claimed.attempts)
-        .values(locked_until=now + timedelta(seconds=lease)))
-    return result.rowcount == 1  # type: ignore[attr-defined]
-
-
-def release(session: Session, claimed: Claimed) -> None:
-    """Give back a row claimed and never tried (nothing was sent): its count as before
-    the claim, unlocked and unrung, for the sweep's next round; no attempt is recorded.
-    Nothing happens if this attempt no longer holds it (claimed again, or settled; see
-    `renew` for why the count identifies it)."""
-    session.execute(
-        update(Job).where(Job.id == claimed.id, Job.state == JobState.PENDING,
-                          Job.attempts == claimed.attempts, Job.attempts > 0)
-        .values(attempts=Job.attempts - 1, locked_until=None, rung_at=None))
 
 
 def is_current(session: Session, claimed: Claimed) -> bool:

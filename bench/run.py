@@ -29,7 +29,7 @@ bench/RESULTS.md.
 - demo: benchmark 7's second half, `handoff demo` whole: the peak of its process tree's
   proportional memory (PSS) against the 400 MB goal (bench/demo_memory.py);
 - rounds: statements sent to PostgreSQL per one-stop item taken, per post and push-back
-  run (a bell message of 16 rows against one row a message) and per tracking event
+  run (bell messages of HANDOFF_JOB_BATCH rows against one row a message) and per tracking event
   applied (bench/round_trips.py): the worker's own round trips, counted.
 """
 
@@ -75,7 +75,7 @@ def bench_burst(n: int) -> tuple[str, dict[str, Any]]:
     }
     names = {"naive": "naive: one task per row, one row at a time, prefork 2 (the shipped "
                       "code with HANDOFF_JOB_BATCH=1 HANDOFF_JOB_THREADS=1)",
-             "shipped": "shipped: 16 rows a message on 4 threads, prefork 2",
+             "shipped": "shipped: 64 rows a message on 10 threads, prefork 2",
              "embedded": "shipped, embedded default (SQLite, no server)"}
     lines = ["| design | post office answers in | backend | hand-offs | seconds | first order "
              "after | orders/s (flowing) | orders/s (whole run) | duplicate orders | peak RSS "
@@ -174,8 +174,9 @@ def bench_rounds(n: int) -> tuple[str, dict[str, Any]]:
     items = 50
     counts = count_round_trips(items)
     return (f"A page of {items} valid items in one transaction, their posts and push-backs "
-            f"(half in bell messages of 16 rows, half one row a message), then a tracking "
-            f"page of one milestone per hand-off:\n\n{round_trips_report(counts, items)}"), {
+            f"(half in bell messages of HANDOFF_JOB_BATCH rows, half one row a message), "
+            f"then a tracking page of one milestone per hand-off:\n\n"
+            f"{round_trips_report(counts, items)}"), {
         what: dict(seen) for what, seen in counts.items()}
 
 

@@ -6,6 +6,7 @@ to the moment the post office has accepted every order.
 
     python -m bench.burst --handoffs 1000 [--workers 1] [--concurrency 2]
                          [--backend redis+pg|embedded] [--quota 200] [--latency-ms 50]
+                         [--one-account]
 
 Prints one JSON line: the rate of orders accepted (per second, over the run and over its
 busiest stretch), duplicates at the post office, 429s, and the peak memory (VmHWM) of every
@@ -31,7 +32,9 @@ from sqlalchemy import func, select
 from chaos.measure import count_duplicate_orders
 from chaos.world import EXTRA_AGENCY, World
 from worker.db.models import Job
+from worker.domain.agency_spec import CREDENTIAL_FIELDS
 from worker.domain.enums import JobKind, JobState
+from worker.domain.routes import DEFAULT_ROUTE
 from worker.launch.stack import EXAMPLE_AGENCIES
 
 
@@ -58,6 +61,17 @@ def _peak_rss_mb(pids: list[int]) -> dict[int, float]:
 def base_agencies() -> dict[str, dict]:
     """The agencies every World holds (the example file's and the chaos suite's fourth)."""
     return {**json.loads(EXAMPLE_AGENCIES.read_text(encoding="utf-8")), **EXTRA_AGENCY}
+
+
+# what makes an agency's own carrier account: without them it posts on the default one
+ACCOUNT_FIELDS = ("customer_code", *CREDENTIAL_FIELDS, "quota_per_second")
+
+
+def on_one_account(agencies: dict[str, dict]) -> dict[str, dict]:
+    """The agencies all on the deployment's default account (benchmark 1: one post office
+    quota for the whole burst)."""
+    return {code: {**{k: v for k, v in entry.items() if k not in ACCOUNT_FIELDS},
+                   "route": DEFAULT_ROUTE.value} for code, entry in agencies.items()}
 
 
 def set_office_quota(world: World, agencies: dict[str, dict], per_second: float) -> None:
@@ -95,12 +109,14 @@ def burst_world(home: Path, *, quota: float, office_quota: float | None = None,
 def burst(handoffs: int, *, workers: int = 1, concurrency: int = 2, backend: str = "redis+pg",
           quota: float = 10_000.0, office_quota: float | None = None,
           latency_ms: float = 0.0, timeout: float = 1800.0,
-          extra_env: dict[str, str] | None = None, home: Path | None = None) -> dict[str, Any]:
-    """Run one burst; its figures."""
+          extra_env: dict[str, str] | None = None, home: Path | None = None,
+          one_account: bool = False) -> dict[str, Any]:
+    """Run one burst; its figures. `one_account`: every agency on the default account."""
     home = home or Path(tempfile.mkdtemp(prefix="bench-burst-"))
     with burst_world(home, quota=quota, office_quota=office_quota, latency_ms=latency_ms,
                      workers=workers, concurrency=concurrency, backend=backend,
-                     extra_env=extra_env) as world:
+                     extra_env=extra_env, agencies=on_one_account(base_agencies())
+                     if one_account else None) as world:
         world.seed(handoffs)  # in the one-stop's feed, all at once
         started = time.monotonic()
         marks: list[tuple[float, int]] = []
@@ -143,10 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--office-quota", type=float, default=None,
                    help="the post office's, per account (429 above it)")
     p.add_argument("--latency-ms", type=float, default=0.0)
+    p.add_argument("--one-account", action="store_true",
+                   help="every agency on the default account (one quota for the burst)")
     a = p.parse_args(argv)
     print(json.dumps(burst(a.handoffs, workers=a.workers, concurrency=a.concurrency,
                            backend=a.backend, quota=a.quota, office_quota=a.office_quota,
-                           latency_ms=a.latency_ms)))
+                           latency_ms=a.latency_ms, one_account=a.one_account)))
     return 0
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from tests.service.world import World
 from worker.db import failures
 from worker.db.models import Handoff, Job, utcnow
-from worker.domain.enums import EventSource, JobState
+from worker.domain.enums import EventSource, JobKind, JobState
 from worker.domain.model import PostOutcome
 from worker.domain.statuses import Status
 from worker.service import ledger
@@ -206,9 +206,10 @@ def test_one_row_that_cannot_be_claimed_costs_the_others_nothing(
 
 def test_the_rows_of_a_message_are_claimed_together_as_one_by_one(world: World) -> None:
     """`ledger.claim_many` (one UPDATE for the message's rows) claims what `ledger.claim`
-    claims row by row: the due ones, not one that is not due, done, held by another worker
-    or waiting for an earlier push of its hand-off; a row whose last try never settled is
-    taken as lost, its count unchanged."""
+    claims row by row: the due ones, not one that is not due, done, held by another worker,
+    waiting for an earlier push of its hand-off, or a cancel whose hand-off's post is
+    claimed in the same message (the post may be on the wire); a row whose last try never
+    settled is taken as lost, its count unchanged."""
     made = [world.requested(n) for n in range(1, 7)]
     posts = world.bell.take()
     now = utcnow()
@@ -221,16 +222,19 @@ def test_the_rows_of_a_message_are_claimed_together_as_one_by_one(world: World) 
         s.get_one(Job, posts[2]).state = JobState.DONE
         lost = s.get_one(Job, posts[4])  # its tries used up, the last one never settled
         lost.attempts, lost.locked_until = 3, now - timedelta(seconds=1)
+        cancel = ledger.enqueue(s, JobKind.CANCEL_ORDER, made[5][1], "cancel:test")
+        assert cancel is not None
+        cancel_id = cancel.id
     with world.rt.db.unit_of_work() as s:  # another worker holds this one
         assert ledger.claim(s, posts[3], 300, waits=must_wait) is not None
     pushes = [j.id for j in world.jobs("push_status")]
-    ids = posts + pushes
+    ids = posts + pushes + [cancel_id]
 
     def claimed(together: bool) -> dict[int, tuple[int, bool]]:
         with world.rt.db.unit_of_work() as s:
             rows = list(s.scalars(select(Job).where(Job.id.in_(ids)).order_by(Job.id)))
-            if together:
-                got = ledger.claim_many(s, rows, 60, waits=must_wait, max_attempts=3)
+            if together:  # in no order (the runner reads them so)
+                got = ledger.claim_many(s, rows[::-1], 60, waits=must_wait, max_attempts=3)
             else:
                 got = {j.id: c for j in rows if (c := ledger.claim(
                     s, j.id, 60, waits=must_wait, max_attempts=3)) is not None}

@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from integrations.onestop.mapping import read_item
 from tests.onestop_items import changed, numbered
 from tests.service.world import World
-from worker.db.models import Cursor, Handoff, Job, StatusLogEntry
+from worker.db.models import Cursor, Handoff, Job, Receipt, StatusLogEntry
 from worker.domain.model import OnestopItem, OnestopPage
 from worker.domain.statuses import Status
 from worker.service.flow.feeds import ONESTOP_CURSOR, poll_onestop
@@ -42,6 +42,7 @@ def _mixed(base: int) -> list[dict]:
     def n(k: int) -> int:
         return base + k
     return [
+        changed(numbered(n(8)), id=f"hof_c{n(8)}"),  # corrects one refused on an earlier page
         numbered(n(1)),  # new
         numbered(n(1)),  # the same item again
         changed(numbered(n(1)), id=f"hof_b{n(1)}"),  # the same dossier, another item: ignored
@@ -57,21 +58,36 @@ def _mixed(base: int) -> list[dict]:
     ]
 
 
+def _earlier(base: int) -> list[dict]:
+    """An item refused on a page before `_mixed(base)`'s (corrected there)."""
+    return [numbered(base + 8, citizen__phone="12")]
+
+
 def _state(world: World, base: int) -> dict[str, list]:
-    """What the items of `_mixed(base)` left, dossiers named by their place in it."""
-    local = {numbered(base + k)["dossierCode"]: f"D{k}" for k in range(1, 8)}
+    """What the items of `_earlier(base)` and `_mixed(base)` left, dossiers named by their
+    place in it."""
+    local = {numbered(base + k)["dossierCode"]: f"D{k}" for k in range(1, 9)}
+    ids = {raw["id"] for raw in _earlier(base) + _mixed(base) if "id" in raw}
     with world.rt.db.unit_of_work() as s:
         handoffs = {h.id: h for h in s.scalars(select(Handoff).where(
             Handoff.dossier_code.in_(local)))}
+
+        def generation(handoff_id: int | None) -> int:
+            return handoffs[handoff_id].generation if handoff_id else 0
+
         got: dict[str, list] = {
             "handoffs": sorted((local[h.dossier_code], h.direction, h.generation, h.status,
                                 bool(h.order_number), h.status_reason)
                                for h in handoffs.values()),
-            "log": sorted((local[e.dossier_code], e.status or "", e.applied, e.reason_code)
+            "log": sorted((local[e.dossier_code], generation(e.handoff_id), e.status or "",
+                           e.applied, e.reason_code)
                           for e in s.scalars(select(StatusLogEntry).where(
                               StatusLogEntry.dossier_code.in_(local)))),
-            "jobs": sorted((local[handoffs[j.handoff_id].dossier_code], j.kind, j.state)
+            "jobs": sorted((local[handoffs[j.handoff_id].dossier_code],
+                            handoffs[j.handoff_id].generation, j.kind, j.state)
                            for j in s.scalars(select(Job).where(Job.handoff_id.in_(handoffs)))),
+            "receipts": [s.scalar(select(func.count()).select_from(Receipt).where(
+                Receipt.external_id.in_(ids)))],
         }
     return got
 
@@ -80,15 +96,16 @@ def test_a_page_taken_together_leaves_what_one_item_a_page_leaves(
         world: World, caplog: pytest.LogCaptureFixture) -> None:
     """The page-level ingest (flow/ingest.py ingest_page) against the same items taken one
     page each: the same hand-offs, log rows and jobs, for every kind of item together."""
-    together, alone = _mixed(0), _mixed(100)
-    pages = {None: OnestopPage([read_item(raw) for raw in together], "p1")}
+    together, alone = _mixed(0), _earlier(100) + _mixed(100)
+    pages = {None: OnestopPage([read_item(raw) for raw in _earlier(0)], "p0"),
+             "p0": OnestopPage([read_item(raw) for raw in together], "p1")}
     for i, raw in enumerate(alone):
         pages[f"p{i + 1}"] = OnestopPage([read_item(raw)], f"p{i + 2}")
     world.onestop.fetch_handoffs = (  # type: ignore[method-assign]
         lambda after, limit=500: pages.get(after, OnestopPage([], after)))
     with caplog.at_level(logging.WARNING, logger="worker.service.flow.isolation"):
-        polls = [poll_onestop(world.rt) for _ in range(len(alone) + 2)]  # a short page ends
-    assert polls == [len(together)] + [1] * len(alone) + [0]  # a poll
+        polls = [poll_onestop(world.rt) for _ in range(len(alone) + 3)]  # a short page ends
+    assert polls == [1, len(together)] + [1] * len(alone) + [0]  # a poll
 
     assert "taken again one by one" not in caplog.text  # the page was taken together
     page, one_by_one = _state(world, 0), _state(world, 100)
@@ -97,8 +114,10 @@ def test_a_page_taken_together_leaves_what_one_item_a_page_leaves(
     assert statuses == {("D1", 1): "requested", ("D2", 1): "requested",
                         ("D3", 1): "cancelled", ("D3", 2): "requested",
                         ("D4", 1): "needs_attention", ("D6", 1): "requested",
-                        ("D7", 1): "requested"}
-    assert sorted(k for k in page["jobs"] if k[1] == "post_order") == [
-        (d, "post_order", state) for d, state in (
-            ("D1", "pending"), ("D2", "pending"), ("D3", "done"), ("D3", "pending"),
-            ("D6", "pending"), ("D7", "pending"))]
+                        ("D7", 1): "requested", ("D8", 1): "requested"}
+    assert [k for k in page["jobs"] if k[2] == "post_order"] == [
+        (d, gen, "post_order", state) for d, gen, state in (
+            ("D1", 1, "pending"), ("D2", 1, "pending"), ("D3", 1, "done"),
+            ("D3", 2, "pending"), ("D6", 1, "pending"), ("D7", 1, "pending"),
+            ("D8", 1, "pending"))]
+    assert page["receipts"] == [len({raw["id"] for raw in together if "id" in raw}) + 1]

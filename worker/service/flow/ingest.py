@@ -76,12 +76,14 @@ def ingest_page(session: Session, items: list[OnestopItem], source: EventSource,
                 settings: Settings) -> list[Job]:
     """A page of feed items taken together, as `ingest_item` takes each one: the receipts
     in one statement, the dossiers' current hand-offs in one, the new hand-offs in one
-    INSERT, their log rows in one and their posts in one (per item that was two round trips
-    each, a flush and a post's own INSERT: half of a burst's CPU). An item that is not a
-    plain new hand-off (a withdrawal, a refused item, a second item of the same dossier)
-    is taken after the page's new hand-offs so far are written, the same order as one by
-    one. The caller's savepoint holds the page: should it raise, each item is taken again
-    alone (flow/isolation.py `take_each`)."""
+    INSERT, their log rows written together and their posts in one statement (per item that
+    was two round trips each, a flush and a post's own INSERT: half of a burst's CPU). An
+    item that is not a plain new hand-off (a withdrawal, a refused item, a second item of
+    the same dossier) is taken after the page's new hand-offs so far are written, the same
+    order as one by one for each hand-off (across hand-offs, rows and jobs may be numbered
+    in another order: an ignored item's log row before an earlier item's "received"; no
+    one reads an order across hand-offs). The caller's savepoint holds the page: should it
+    raise, each item is taken again alone (flow/isolation.py `take_each`)."""
     page = Page(session, items)
     jobs: list[Job] = []
     for got in items:
@@ -176,6 +178,8 @@ def _new_handoff(session: Session, item: HandoffItem, source: EventSource,
     if existing is not None and _replaceable(existing):
         # a corrected item for a hand-off that never reached the carrier
         handoff = handoffs.locked(session, existing.id)
+        if not _replaceable(handoff):  # it moved since it was read (a page reads first)
+            return _new_handoff(session, item, source, handoff)
     else:
         generation = (existing.generation + 1) if existing is not None else 1
         handoff = Handoff(dossier_code=item.dossier_code, direction=direction,

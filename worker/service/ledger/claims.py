@@ -84,15 +84,21 @@ def claim(session: Session, job_id: int, lease: float, *, waits: OrderingRule,
 def claim_many(session: Session, jobs: list[Job], lease: float, *, waits: OrderingRule,
                max_attempts: int | None = None) -> dict[int, Claimed]:
     """`claim` for rows read in this transaction under their hand-offs' locks (the runner's
-    lock order), in one UPDATE ... RETURNING: each row under `claim`'s own condition, its
-    count included, so the rows are claimed as one by one. A row whose last try never
-    settled (`claim`'s `lost`) is left to `claim`, alone. The claims by job id."""
+    lock order), in id order as one by one, the claims written by one UPDATE ... RETURNING
+    each row under `claim`'s own condition, its count included. An ordering rule may read
+    its hand-off's other rows claimed (a cancel waits while the post is locked): the claims
+    of a hand-off's earlier rows are written before a later row's rule is asked. A row
+    whose last try never settled (`claim`'s `lost`) is left to `claim`, alone. The claims
+    by job id."""
     now = utcnow()
     claims: dict[int, Claimed] = {}
-    rows: dict[int, Job] = {}
-    for job in jobs:
+    rows: dict[int, Job] = {}  # to claim in the next statement
+    for job in sorted(jobs, key=lambda j: j.id):
         if job.state != JobState.PENDING or job.next_attempt_at > now:
             continue
+        if any(row.handoff_id == job.handoff_id for row in rows.values()):
+            claims |= _claim_rows(session, rows, lease, now)
+            rows = {}
         if waits(session, job, now):
             job.next_attempt_at, job.rung_at = now + timedelta(seconds=1), None
         elif _lost(job, max_attempts, now) or not _update_returning(session):
@@ -101,20 +107,26 @@ def claim_many(session: Session, jobs: list[Job], lease: float, *, waits: Orderi
                 claims[job.id] = got
         else:
             rows[job.id] = job
-    if rows:
-        won = session.execute(
-            update(Job)
-            .where(tuple_(Job.id, Job.attempts).in_([(j.id, j.attempts) for j in rows.values()]),
-                   Job.state == JobState.PENDING, Job.next_attempt_at <= now,
-                   or_(Job.locked_until.is_(None), Job.locked_until < now))
-            .values(locked_until=now + timedelta(seconds=lease), attempts=Job.attempts + 1)
-            .returning(Job.id, Job.attempts).execution_options(synchronize_session=False))
-        for job_id, attempts in won:
-            job = rows[job_id]
-            claims[job_id] = Claimed(job.id, job.kind, job.handoff_id, dict(job.payload),
-                                     attempts)
-        for job in rows.values():
-            session.expire(job, ["attempts", "locked_until"])
+    return claims | _claim_rows(session, rows, lease, now)
+
+
+def _claim_rows(session: Session, rows: dict[int, Job], lease: float, now: datetime
+                ) -> dict[int, Claimed]:
+    """The rows' claims in one statement: those whose condition held."""
+    if not rows:
+        return {}
+    won = session.execute(
+        update(Job)
+        .where(Job.id.in_(list(rows)),  # (the primary key's index, whatever the planner)
+               tuple_(Job.id, Job.attempts).in_([(j.id, j.attempts) for j in rows.values()]),
+               Job.state == JobState.PENDING, Job.next_attempt_at <= now,
+               or_(Job.locked_until.is_(None), Job.locked_until < now))
+        .values(locked_until=now + timedelta(seconds=lease), attempts=Job.attempts + 1)
+        .returning(Job.id, Job.attempts).execution_options(synchronize_session=False))
+    claims = {job_id: Claimed(job_id, rows[job_id].kind, rows[job_id].handoff_id,
+                              dict(rows[job_id].payload), attempts) for job_id, attempts in won}
+    for job in rows.values():
+        session.expire(job, ["attempts", "locked_until"])
     return claims
 
 

@@ -123,6 +123,7 @@ def bench_scaling(n: int) -> tuple[str, dict[str, Any]]:
 
 def bench_quota(n: int) -> tuple[str, dict[str, Any]]:
     quota = 200.0
+    n = max(n, 10_000)  # the burst: about a minute at the quota
     r = burst(n, quota=quota, office_quota=quota, latency_ms=50, one_account=True)
     most = max((v or 0 for v in r["max_per_second"].values()), default=0)
     margin = Settings().carrier_quota_margin_seconds

@@ -61,7 +61,10 @@ def test_metrics_after_five_result_deliveries(tmp_path):
     env = {"HANDOFF_METRICS_TOKEN": TOKEN, "HANDOFF_METRICS_CACHE_SECONDS": "0"}
     with Stack(home=tmp_path / "home", extra_env=env) as stack:
         db = Database(f"sqlite:///{tmp_path / 'home' / 'handoff.db'}")
-        stack.start_all()
+        # as `handoff demo` runs it: the worker rings the feed polls, tracking and sweeps
+        # itself (`handoff worker --beat`), no beat process of its own
+        stack.start_all(beat_in_worker=True)
+        assert "beat" not in stack.procs
         stack.onestop_admin("handoffs", {"count": 5, "type": "result_ready"})
         wait_until(db, all_final(5), 120, "5 hand-offs final", stack)
         ledger_drained(db, 60, stack)

@@ -60,7 +60,11 @@ def migrate() -> None:
 @click.command()
 @click.option("--concurrency", "-c", type=int, default=None)
 @click.option("--loglevel", "-l", default="INFO")
-def worker(concurrency: int | None, loglevel: str) -> None:
+@click.option("--beat", "beat_schedule", default=None, metavar="SCHEDULE",
+              help="also ring the periodic work from this worker (Celery's embedded beat, a "
+                   "process forked from it), its schedule in this file: one machine with one "
+                   "worker (`handoff demo`); a deployment runs `handoff beat`")
+def worker(concurrency: int | None, loglevel: str, beat_schedule: str | None) -> None:
     """Run a Celery worker (scale by running more)."""
     from worker.cli.common import prepare_embedded  # lazy (see top)
     from worker.settings import get_settings  # lazy (see top)
@@ -76,6 +80,8 @@ def worker(concurrency: int | None, loglevel: str) -> None:
             "-c", str(concurrency or s.worker_concurrency)]
     if s.embedded:
         argv += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
+    if beat_schedule:  # (leases make a second beat beside it harmless)
+        argv += ["--beat", "--schedule", beat_schedule]
     sys.exit(_run_worker(app, argv))
 
 

@@ -268,8 +268,10 @@ class Stack:
         for path in source.glob("handoff.db*"):
             shutil.copy2(path, target / path.name)
 
-    def start_worker(self, name: str = "worker") -> None:
-        self._spawn(name, "worker", "-l", "INFO", celery=True)
+    def start_worker(self, name: str = "worker", *, beat: bool = False) -> None:
+        """A worker; with `beat`, one that rings the periodic work too (no `beat` process)."""
+        ring = ("--beat", str(self.home / f"{name}-beat-schedule")) if beat else ()
+        self._spawn(name, "worker", "-l", "INFO", *ring, celery=True)
 
     def start_beat(self, name: str = "beat") -> None:
         self._spawn(name, "beat", "-l", "INFO", "-s", str(self.home / f"{name}-schedule"),
@@ -279,12 +281,15 @@ class Stack:
         self._spawn("web", "web", "--port", str(self.web_port))
         wait_http(self.web_url + "healthz")
 
-    def start_all(self) -> None:
+    def start_all(self, *, beat_in_worker: bool = False) -> None:
+        """Every process; with `beat_in_worker`, the worker rings the periodic work itself
+        (one process fewer: `handoff demo`, one machine)."""
         self.start_simulators()
         self.migrate()
         self.start_web()
-        self.start_worker()
-        self.start_beat()
+        self.start_worker(beat=beat_in_worker)
+        if not beat_in_worker:
+            self.start_beat()
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """SIGKILL: the process and its children (a prefork worker's pool), as a crash

@@ -5,9 +5,9 @@ does not drift between runs the way a time does).
     python -m bench.round_trips [--items 50]     (TEST_PG_URL: the server, as bench/pg_seed)
 
 It takes a page of valid result-ready items of an agency in automatic dispatch, the way
-the one-stop feed's page is taken (worker/service/flow/feeds: take_each, ingest_item, one
-transaction); runs their posts and then the "accepted" push-backs those queue, half of
-each the way a pool process runs one bell message of `job_batch` rows
+the one-stop feed's page is taken (worker/service/flow/ingest.py take_page, as the feed's
+poll takes it, one transaction); runs their posts and then the "accepted" push-backs
+those queue, half of each the way a pool process runs one bell message of `job_batch` rows
 (worker/service/jobs/together.py) and half one row a message (runner.run_job: the naive
 design), against the test suite's fakes of the post office and the one-stop; then one
 tracking page of a milestone for each of those orders (as the feed applies it:
@@ -40,8 +40,7 @@ from worker.domain.model import TrackingEvent
 from worker.domain.statuses import Status
 from worker.service.admin import agency_admin
 from worker.service.flow import feeds
-from worker.service.flow.ingest import describe_item, ingest_item
-from worker.service.flow.isolation import take_each
+from worker.service.flow.ingest import take_page
 from worker.service.jobs import runner, together
 from worker.service.ledger import uow
 from worker.service.runtime import Runtime
@@ -100,13 +99,11 @@ def _measure(url: str, items: int) -> dict[str, Counter[str]]:
             agency_admin.import_agencies(s, rt.settings, AGENCY, "bench")
         page = [read_item(numbered(n)) for n in range(1, items + 1)]
 
-        def take_page() -> None:
+        def take() -> None:
             with uow.begin(rt) as s:
-                take_each(s, page, lambda raw: ingest_item(
-                    s, raw, EventSource.ONESTOP_FEED, rt.settings).jobs,
-                    lambda raw: describe_item(raw, EventSource.ONESTOP_FEED))
+                take_page(s, page, EventSource.ONESTOP_FEED, rt.settings)
 
-        ingest = counted(db, take_page)
+        ingest = counted(db, take)
         posts = bell.take()
         counts = {"one-stop item taken": ingest, **_jobs(rt, "post", posts)}
         counts.update(_jobs(rt, "push-back", bell.take()))

@@ -32,8 +32,8 @@ from worker.service.flow.cursors import ACCOUNT_CURSOR_PREFIX as ACCOUNT_CURSOR_
 from worker.service.flow.cursors import CARRIER_CURSOR as CARRIER_CURSOR  # know them from here)
 from worker.service.flow.cursors import ONESTOP_CURSOR, carrier_cursor
 from worker.service.flow.handover_known import forget_open
-from worker.service.flow.ingest import describe_item, ingest_item, ingest_page
-from worker.service.flow.isolation import Described, take_each, take_one
+from worker.service.flow.ingest import take_page
+from worker.service.flow.isolation import Described, take_one
 from worker.service.flow.tracking import Known, apply_event, read_known
 from worker.service.ledger import leases, uow
 
@@ -152,10 +152,7 @@ def _onestop_page(rt: Runtime, session: Session, cursor: str | None):  # type: i
     page = rt.onestop.fetch_handoffs(cursor, rt.settings.onestop_page_size)
 
     def apply(s: Session) -> None:
-        take_each(s, page.items,
-                  lambda raw: ingest_item(s, raw, EventSource.ONESTOP_FEED, rt.settings).jobs,
-                  lambda raw: describe_item(raw, EventSource.ONESTOP_FEED),
-                  lambda raws: ingest_page(s, raws, EventSource.ONESTOP_FEED, rt.settings))
+        take_page(s, page.items, EventSource.ONESTOP_FEED, rt.settings)
 
     return ([(len(page.items), apply, page.next_cursor or cursor or "")],
             rt.settings.onestop_page_size)

@@ -22,7 +22,7 @@ from worker.service.flow import handoffs
 from worker.service.flow.agency_settings import dispatch_mode
 from worker.service.flow.cancel import cancel_from_onestop
 from worker.service.flow.ingested import Ingested
-from worker.service.flow.isolation import Described
+from worker.service.flow.isolation import Described, take_each
 from worker.service.flow.waiting import hold, why_waiting
 from worker.settings import Settings
 
@@ -96,6 +96,16 @@ def ingest_page(session: Session, items: list[OnestopItem], source: EventSource,
         if plain is None:  # it may have made or changed a hand-off the page read before
             page.forget(got.dossier_code)
     return jobs + page.write(settings)
+
+
+def take_page(session: Session, items: list[OnestopItem], source: EventSource,
+              settings: Settings) -> list[int]:
+    """A feed page's items: together (`ingest_page`), or, should that fail on one item's
+    account, one by one with that item quarantined (flow/isolation.py `take_each`); the
+    ids of the jobs they made."""
+    return take_each(session, items, lambda raw: ingest_item(session, raw, source, settings).jobs,
+                     lambda raw: describe_item(raw, source),
+                     lambda raws: ingest_page(session, raws, source, settings))
 
 
 class Page:

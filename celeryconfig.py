@@ -82,8 +82,9 @@ beat_schedule = {
     for name, task, every in PERIODIC
 }
 # The periodic rings have a queue of their own: behind a backlog of ledger rows (the
-# sweep's 500 due rows are 32 messages of 16) they expired unread, and the feeds were not
-# polled while the backlog lasted (chaos scenario 11 counted 190 such rings on one worker).
+# sweep's 500 due rows were 32 messages of 16; 8 of 64 now) they expired unread, and the
+# feeds were not polled while the backlog lasted (chaos scenario 11 counted 190 such rings
+# on one worker).
 # A worker consumes both, the periodic queue named first (`handoff worker`: -Q
 # handoff-periodic,handoff), and each free pool process takes from it first (Redis:
 # queue_order_strategy "priority"; the embedded broker looks in the same order): taken in

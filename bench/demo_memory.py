@@ -3,7 +3,8 @@
     python -m bench.demo_memory [--count 24]
 
 Runs `handoff demo --count N` (everything on the embedded default: both simulators, the
-worker with its pool, beat, web and the demo's own process) and reads every process of
+worker with its pool and the beat it forks (`handoff worker --beat`), web and the demo's
+own process) and reads every process of
 its tree from /proc every 0.2 s. Two sums are kept at their peaks: the resident memory
 (RSS, which counts a page shared by a parent and its forked children once in each) and the
 proportional set size (PSS, each shared page split among the processes sharing it: what

@@ -174,14 +174,16 @@ class Settings(BaseSettings):
     job_batch: int = Field(default=64, ge=1, le=500, description=(
         "Ledger rows per bell message: a pool process takes them together, claimed in one "
         "transaction and settled as their answers come, those in hand in one transaction "
-        "(1: one message and one task per row). bench/RESULTS.md: 64 against 16 on 10 threads "
-        "about 1.35 x the hand-offs a second; 128 no more than 64."))
+        "(1: one message and one task per row). bench/RESULTS.md (the runs behind the "
+        "defaults): 64 against 16 on 10 threads, 1.28-1.35 x the hand-offs a second with a "
+        "post office answering at once, 1.44 x when it takes 50 ms; 128 no more than 64."))
     job_threads: int = Field(default=10, ge=1, le=10, description=(
         "Rows of one bell message a pool process runs at once, each call to the post office "
         "or the one-stop on a thread of its own (1: one after another). More threads only "
         "hide the other side's latency: the rows' own work holds the process's one "
-        "interpreter lock (bench/RESULTS.md: with a post office answering in 50 ms, 10 "
-        "against 4 about 1.5 x the orders a second; at once, the same). At most 10 (a "
+        "interpreter lock (bench/RESULTS.md, the runs behind the defaults: 10 against 4 on "
+        "16 rows, 1.5 x the orders a second with a post office answering in 50 ms, the same "
+        "when it answers at once). At most 10 (a "
         "process's database pool holds 11: one for each thread, one for the batch's own "
         "transactions); PostgreSQL sees about this many connections per pool process."))
 

@@ -38,7 +38,8 @@ def run_demo(count: int = 24, timeout: float = 115.0, home: Path = Path("var/dem
                f"trong {home}/ ...")
     with stack:
         # the worker rings the periodic work itself: one machine, one worker, and a beat
-        # process fewer (about 60 MB of `make demo`'s 400: bench/demo_memory.py)
+        # process fewer (`make demo`'s peak PSS 476 -> 419 MB, one run each of
+        # bench/demo_memory.py; the goal is 400)
         stack.start_all(beat_in_worker=True)
         # Realistic trouble: some citizens are not home twice and the result goes back;
         # the carrier loses the reply to every first post (the retry must not double it).

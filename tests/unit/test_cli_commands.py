@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import click
+import pytest
 
 from worker.cli import main
 from worker.cli.main import COMMANDS
@@ -145,3 +146,16 @@ def test_every_late_import_of_a_command_resolves_in_a_new_interpreter() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          timeout=120, cwd=CLI.parents[1])
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("schedule", ["", "  ", "-c"])
+def test_worker_beat_needs_the_schedule_file(schedule: str) -> None:
+    """`handoff worker --beat` takes the file of the beat's schedule; an empty value, or the
+    next option taken for it, is refused before anything starts (exit 2, the option named)."""
+    from click.testing import CliRunner
+
+    from worker.cli.processes import worker
+
+    result = CliRunner().invoke(worker, ["--beat", schedule])
+    assert result.exit_code == 2
+    assert "--beat" in result.output and "schedule file" in result.output

@@ -69,6 +69,9 @@ def worker(concurrency: int | None, loglevel: str, beat_schedule: str | None) ->
     from worker.cli.common import prepare_embedded  # lazy (see top)
     from worker.settings import get_settings  # lazy (see top)
 
+    if beat_schedule is not None and (not beat_schedule.strip() or beat_schedule[0] == "-"):
+        raise click.BadParameter("the beat's schedule file: a path, e.g. var/beat-schedule",
+                                 param_hint="--beat")
     _refuse_demo_secrets()
     prepare_embedded()
     # Celery and the task modules load only in the processes that run them (worker, beat).
@@ -80,7 +83,7 @@ def worker(concurrency: int | None, loglevel: str, beat_schedule: str | None) ->
             "-c", str(concurrency or s.worker_concurrency)]
     if s.embedded:
         argv += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
-    if beat_schedule:  # (leases make a second beat beside it harmless)
+    if beat_schedule is not None:  # (leases make a second beat beside it harmless)
         argv += ["--beat", "--schedule", beat_schedule]
     sys.exit(_run_worker(app, argv))
 

@@ -100,11 +100,13 @@ def test_a_row_whose_lease_ran_out_while_it_waited_is_not_sent_if_claimed_again(
     lease ran out meanwhile and another worker claimed the row, this one sends nothing."""
     codes = [world.requested(n)[0] for n in range(1, 4)]
     posts = world.bell.take()
-    _one_thread(world, lease_seconds=1)  # renewed after waiting 0.05 s
+    # renewed after waiting 0.2 s; no row starts 2 s after the claims (a lease of 1 s left
+    # 0.5 s, which a loaded machine's claims transaction once took: nothing was sent)
+    _one_thread(world, lease_seconds=4)
 
     def meanwhile() -> None:  # during the first call: the leases run out, a worker claims
-        time.sleep(0.1)
-        world.clock.advance(2)
+        time.sleep(0.3)
+        world.clock.advance(5)
         with world.rt.db.unit_of_work() as s:
             assert ledger.claim(s, posts[1], 30, waits=must_wait) is not None
 

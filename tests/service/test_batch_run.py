@@ -19,7 +19,7 @@ from worker.domain.model import PostOutcome
 from worker.domain.statuses import Status
 from worker.service import ledger
 from worker.service.flow import handoffs
-from worker.service.jobs import must_wait, post_order
+from worker.service.jobs import must_wait, post_order, together
 from worker.service.jobs.base import Skip, Step
 from worker.service.jobs.runner import perform, take
 from worker.service.jobs.together import run_jobs, settle_answers
@@ -95,17 +95,18 @@ def test_rows_claimed_and_not_started_in_the_batch_s_time_are_given_back(
 
 
 def test_a_row_whose_lease_ran_out_while_it_waited_is_not_sent_if_claimed_again(
-        world: World) -> None:
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """A row that waited for a thread has its lease renewed before its call; when the
     lease ran out meanwhile and another worker claimed the row, this one sends nothing."""
     codes = [world.requested(n)[0] for n in range(1, 4)]
     posts = world.bell.take()
-    # renewed after waiting 0.2 s; no row starts 2 s after the claims (a lease of 1 s left
-    # 0.5 s, which a loaded machine's claims transaction once took: nothing was sent)
+    # every row renewed before its call, however short its wait (no sleep to make one long
+    # enough); no row starts 2 s after the claims (a lease of 1 s left 0.5 s, which a
+    # loaded machine's claims transaction once took: nothing was sent)
+    monkeypatch.setattr(together, "RENEW_AFTER", 0.0)
     _one_thread(world, lease_seconds=4)
 
     def meanwhile() -> None:  # during the first call: the leases run out, a worker claims
-        time.sleep(0.3)
         world.clock.advance(5)
         with world.rt.db.unit_of_work() as s:
             assert ledger.claim(s, posts[1], 30, waits=must_wait) is not None

@@ -76,17 +76,12 @@ def add_new(session: Session, model: type[Row], values: dict[str, Any]) -> Row |
                                .execution_options(populate_existing=True)).one_or_none()
 
 
-def _many_unless_known(session: Session, model: type[Base]) -> Any:
-    """`_unless_known` for many rows (their values given at execution), or None."""
-    return _unless_known(session, model, {})
-
-
 def insert_new_many(session: Session, model: type[Base], rows: list[dict[str, Any]],
                     key: str) -> set[Any] | None:
     """`insert_new` for many rows in one statement: the `key` values of the rows written (a
     key given twice is written once). None where the database cannot do it in one
     statement: the caller takes the rows one by one."""
-    statement = _many_unless_known(session, model)
+    statement = _unless_known(session, model, {})  # the rows' values at execution
     if statement is None:
         return None
     if not rows:
@@ -100,7 +95,7 @@ def add_new_many(session: Session, model: type[Row], rows: list[dict[str, Any]],
     session, by their `key` value (a key the index held already is absent). None where the
     database cannot do it in one statement: the caller takes the rows one by one. The
     same care as `add_new` (the session's pending changes wait; rolled-back ids)."""
-    statement = _many_unless_known(session, model)
+    statement = _unless_known(session, model, {})  # the rows' values at execution
     if statement is None:
         return None
     if not rows:

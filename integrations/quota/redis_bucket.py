@@ -7,7 +7,8 @@ still space their requests correctly. Counters for /metrics live in the same has
 the web process that serves /metrics is not the one sending the requests.
 
 Keys: `<prefix>{<account>}` (hash: last_slot, blocked_until, requests, waits,
-waited_seconds, throttled) and `<prefix>accounts` (set of account keys).
+waited_seconds, throttled), `<prefix>{<account>}:recent` (list: the account's last granted
+slots, newest first, as many as its quota) and `<prefix>accounts` (set of account keys).
 """
 
 from __future__ import annotations
@@ -32,11 +33,13 @@ log = logging.getLogger(__name__)
 
 PREFIX = "handoff:quota:"
 
-# KEYS: the account's hash, the accounts set.
+# KEYS: the account's hash, the accounts set, the account's recent slots.
 # ARGV: interval, longest acceptable wait, account, "1" for a new request, the floor's
-# look-ahead ('' when this process knew no state), longest hold slept.
+# look-ahead ('' when this process knew no state), longest hold slept, window, count,
+# catch-up spacing.
 # Mirrors worker.domain.quota.hold_left and next_slot; answers {granted, wait, slot, epoch,
-# held}.
+# held}. A new state starts its recent slots afresh (evenly spaced until it knows `count`),
+# or, replacing a lost one, one window after the floor.
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -45,17 +48,34 @@ local epoch = state[3] or string.format('%.6f', now)
 -- no state (the first request ever, or Redis lost it): a request granted by the lost
 -- state may go up to LOOK_AHEAD from now, so start one interval after that
 local floor = ARGV[5] == '' and '-1e18' or tostring(now + tonumber(ARGV[5]))
+if not state[1] then
+  redis.call('DEL', KEYS[3])
+  -- a state this process knew is gone: up to `count` slots it granted may lie anywhere up
+  -- to the floor, so the new one starts as if they all did (the window passes first)
+  if ARGV[5] ~= '' then
+    for _ = 1, tonumber(ARGV[8]) do redis.call('RPUSH', KEYS[3], floor) end
+  end
+end
 local last = tonumber(state[1] or floor)
 local blocked = tonumber(state[2] or '0')
 if blocked - now > tonumber(ARGV[6]) then
   return {0, string.format('%.6f', blocked - now), string.format('%.6f', blocked), epoch, 1}
 end
-local slot = math.max(now, blocked, last + tonumber(ARGV[1]))
+local count = tonumber(ARGV[8])
+local oldest = redis.call('LINDEX', KEYS[3], count - 1)
+local slot
+if oldest then
+  slot = math.max(now, blocked, last + tonumber(ARGV[9]), tonumber(oldest) + tonumber(ARGV[7]))
+else
+  slot = math.max(now, blocked, last + tonumber(ARGV[1]))
+end
 local wait = slot - now
 if wait > tonumber(ARGV[2]) then
   return {0, string.format('%.6f', wait), string.format('%.6f', slot), epoch, 0}
 end
 redis.call('HSET', KEYS[1], 'last_slot', string.format('%.6f', slot), 'epoch', epoch)
+redis.call('LPUSH', KEYS[3], string.format('%.6f', slot))
+redis.call('LTRIM', KEYS[3], 0, count - 1)
 redis.call('SADD', KEYS[2], ARGV[3])
 if ARGV[4] == '1' then
   redis.call('HINCRBY', KEYS[1], 'requests', 1)
@@ -150,12 +170,13 @@ class RedisBucket:
                  max_hold: float) -> Reservation:
         try:
             granted, wait, slot, epoch, held = self._reserve_script(
-                keys=[self._key(account), self._accounts],
+                keys=[self._key(account), self._accounts, f"{self._key(account)}:recent"],
                 args=[f"{budget.interval:.6f}", f"{max_wait:.6f}", account,
                       "1" if new else "0",
                       # a state this process knew is gone: floor the new one
                       f"{LOOK_AHEAD_S:.6f}" if account in self._known else "",
-                      f"{max_hold:.6f}"])
+                      f"{max_hold:.6f}", f"{budget.window:.6f}", str(budget.count),
+                      f"{budget.catch_up:.6f}"])
             seen_at = time.monotonic()  # the server read its clock just before answering
             self._epochs()[account] = _text(epoch)
             self._known.add(account)

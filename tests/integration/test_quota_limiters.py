@@ -226,6 +226,39 @@ def test_below_one_request_a_second_the_window_stretches(store):
     assert 1.9 <= limiter.acquire(B, 0.5) <= 2.05  # one every two seconds
 
 
+def test_slots_left_unused_are_caught_up_within_the_window(store):
+    """10 in any 0.4 s: evenly spaced (0.04 s) while the store knows fewer than 10 slots;
+    after a pause, twice as fast until the window holds 10 again, never 11."""
+    kind, url = store
+    limiter = build(kind, url)
+    budget = Budget(interval=0.04, window=0.4, count=10)
+
+    def slots(n: int) -> list[float]:
+        return [limiter._reserve(A, budget, True, 30.0, 1.0).slot for _ in range(n)]  # type: ignore[attr-defined]
+
+    first = slots(10)
+    assert first[-1] - first[0] == pytest.approx(0.36, abs=0.005)  # evenly spaced
+    time.sleep(max(0.0, first[-1] - first[0]) + 0.3)  # no request for 0.3 s after the last
+    after = slots(11)
+    assert after[9] - after[0] < 0.27  # caught up (0.18 at twice the pace; evenly: 0.36)
+    assert after[10] - after[0] == pytest.approx(0.4, abs=0.005)  # the window is full
+    assert max_in_window(first + after, 0.4 - 1e-6) == 10
+
+
+@pytest.mark.services
+def test_after_a_flush_the_new_state_waits_out_the_window_of_the_lost_one(redis_url: str):
+    """The lost state may have caught up just before it went (its last 10 slots in 0.2 s, up
+    to the floor): the new one cannot know, so its first slot is a whole window later."""
+    client = redis.Redis.from_url(redis_url)
+    bucket = RedisBucket(client, max_wait=30.0, margin=0.0)
+    budget = Budget(interval=0.04, window=0.4, count=10)
+    first = bucket._reserve(A, budget, True, 30.0, 1.0).slot
+    client.flushdb()
+    again = bucket._reserve(A, budget, True, 30.0, 1.0).slot
+    client.close()
+    assert again - first >= 0.1 + 0.4 - 0.01  # the floor (LOOK_AHEAD_S), then the window
+
+
 @pytest.mark.services
 def test_after_a_flush_a_threads_older_slot_is_asked_again_whatever_the_others_took(
         redis_url: str) -> None:

@@ -20,10 +20,14 @@ from worker.domain.quota import (
 )
 
 
-@pytest.mark.parametrize(("per_second", "interval"), [
-    (20, 1.1 / 20), (20.9, 1.1 / 20), (2.5, 1.1 / 2), (1, 1.1), (0.5, 2.1), (0.25, 4.1)])
-def test_budget_never_rounds_the_quota_up(per_second, interval):
-    assert Budget.of(per_second, 0.1).interval == pytest.approx(interval)
+@pytest.mark.parametrize(("per_second", "interval", "count"), [
+    (20, 1.1 / 20, 20), (20.9, 1.1 / 20, 20), (2.5, 1.1 / 2, 2), (1, 1.1, 1), (0.5, 2.1, 1),
+    (0.25, 4.1, 1)])
+def test_budget_never_rounds_the_quota_up(per_second, interval, count):
+    budget = Budget.of(per_second, 0.1)
+    assert budget.interval == pytest.approx(interval)
+    assert budget.count == count
+    assert budget.window == pytest.approx(interval * count)
 
 
 def test_no_quota_is_refused():
@@ -31,24 +35,53 @@ def test_no_quota_is_refused():
         Budget.of(0, 0.1)
 
 
+def _grant(budget: Budget, granted: list[float], now: float, blocked: float) -> float:
+    """One reservation, as both limiters make it: the slot `count` slots ago, once known."""
+    oldest = granted[-budget.count] if len(granted) >= budget.count else None
+    slot = next_slot(granted[-1] if granted else -1e18, now, blocked, budget, oldest)
+    granted.append(slot)
+    return slot
+
+
 @given(per_second=st.floats(0.2, 50), margin=st.floats(0, 0.5),
        gaps=st.lists(st.floats(0, 0.3), min_size=1, max_size=80),
        holds=st.dictionaries(st.integers(0, 79), st.floats(0, 3), max_size=3))
 def test_granted_slots_keep_the_quota_in_every_window(per_second, margin, gaps, holds):
     budget = Budget.of(per_second, margin)
-    last, granted = -1e18, []
+    granted: list[float] = []
     now, blocked = 1000.0, 0.0
     for i, gap in enumerate(gaps):
         now += gap
         if i in holds:
             blocked = max(blocked, now + holds[i])
-        last = next_slot(last, now, blocked, budget)
-        assert last >= max(now, blocked)
-        granted.append(last)
+        assert _grant(budget, granted, now, blocked) >= max(now, blocked)
     assert granted == sorted(granted)  # first come, first served
-    assert all(b - a >= budget.interval - 1e-9 for a, b in zip(granted[:-1], granted[1:],
+    assert all(b - a >= budget.catch_up - 1e-9 for a, b in zip(granted[:-1], granted[1:],
                                                                strict=True))
+    # the first `count` evenly spaced: no burst before the window's history is known
+    first = granted[:budget.count + 1]
+    assert all(b - a >= budget.interval - 1e-9 for a, b in zip(first[:-1], first[1:],
+                                                               strict=True))
+    # the margin's slack kept: the window plus the margin never holds more than the quota
+    assert max_in_window(granted, budget.window - 1e-9) <= budget.count
     assert max_in_window(granted, 1.0) <= max(1, int(per_second))
+
+
+def test_a_moment_with_no_request_is_caught_up_within_the_window():
+    """20/s: 20 slots in any 1.1 s. Requests waiting all the time get one every 55 ms; after
+    0.5 s with none ready, the next ones come twice as fast until the window is full again,
+    so the second after the pause still holds the quota, not what was left of it."""
+    budget = Budget.of(20, 0.1)
+    granted: list[float] = []
+    for _ in range(40):  # a busy account: every request asks at once, sleeps to its slot
+        _grant(budget, granted, 1000.0, 0.0)
+    assert granted[-1] - granted[-2] == pytest.approx(budget.interval)
+    pause_end = granted[-1] + 0.5
+    after = [_grant(budget, granted, pause_end, 0.0) for _ in range(20)]
+    assert after[1] - after[0] == pytest.approx(budget.interval / 2)  # catching up
+    assert max_in_window(granted, budget.window - 1e-9) == 20
+    even = [pause_end + i * budget.interval for i in range(20)]  # the old rule's slots
+    assert after[-1] < even[-1] - 0.2
 
 
 def test_a_refused_reservation_is_a_transient_error_with_the_wait():

@@ -1,14 +1,20 @@
 """The quota's arithmetic: when an account's next request may go (pure; both limiters use it,
 the Redis script mirrors `next_slot`).
 
-Requests of one account are spaced evenly: each gets the earliest time that is not before
-now, not inside a 429's hold, and at least one interval after the account's last granted
-slot, the interval being the window (one second plus the margin) divided by the quota. Any
-quota+1 requests in a row then span more than a second, so no one-second window ever holds
-more than the quota, and a busy account never sends its quota as one burst: requests that
-leave together compete for the CPU and the network and reach the post office with uneven
-delays, bunching up across the window's edge. Slots are handed out in the order they are
-asked for (first come, first served) and may lie in the future: the caller sleeps until its
+The rule kept: no window of one second plus the margin ever holds more than the quota, the
+window counted at the sender over the granted slots (the margin is the slack against the
+network's and the scheduler's jitter, which can bunch requests at the post office). Each
+request gets the earliest time that keeps it, is not before now, nor inside a 429's hold,
+and is at least a spacing after the account's last granted slot.
+
+The spacing: evenly spaced, one interval (the window divided by the quota) apart, until the
+account's last `count` slots are known; then half that, so that a moment when no request
+was ready (the worker's processes between two batches, say, which with one shared quota
+they reach together) is caught up within the window instead of lost: an evenly spaced
+account can never send more than it did not send. Catching up is still paced, never the
+quota as one burst: requests that leave together compete for the CPU and the network and
+reach the post office with uneven delays. Slots are handed out in the order they are asked
+for (first come, first served) and may lie in the future: the caller sleeps until its
 slot, outside any lock or transaction.
 """
 
@@ -23,24 +29,42 @@ from worker.domain.errors import TransientError
 
 @dataclass(frozen=True)
 class Budget:
-    """Seconds between two requests of one account."""
+    """An account's quota as the limiter spends it: at most `count` slots in any `window`
+    seconds, `interval` (= window / count) apart while evenly spaced, `catch_up` apart when
+    making up for a moment no request was ready."""
 
     interval: float
+    window: float
+    count: int
+
+    @property
+    def catch_up(self) -> float:
+        return self.interval / CATCH_UP_SPEED
 
     @classmethod
     def of(cls, per_second: float, margin: float) -> Budget:
-        """The spacing of a quota. 20/s: 1.1 s / 20; 2.5/s allows 2 in a second, never 3
-        (1.1 s / 2); 0.5/s: one every 2.1 s."""
+        """The spacing of a quota. 20/s: 20 in 1.1 s; 2.5/s allows 2 in a second, never 3
+        (2 in 1.1 s); 0.5/s: one every 2.1 s."""
         if per_second <= 0:
             raise ValueError("quota must be > 0 requests per second")
         if per_second >= 1:
-            return cls((1.0 + margin) / math.floor(per_second))
-        return cls(1.0 / per_second + margin)
+            count = math.floor(per_second)
+            return cls((1.0 + margin) / count, 1.0 + margin, count)
+        return cls(1.0 / per_second + margin, 1.0 / per_second + margin, 1)
 
 
-def next_slot(last: float, now: float, blocked_until: float, budget: Budget) -> float:
-    """The time the next request may go, given the account's last granted slot."""
-    return max(now, blocked_until, last + budget.interval)
+# How much faster than evenly spaced an account catches up on slots it left unused.
+CATCH_UP_SPEED = 2.0
+
+
+def next_slot(last: float, now: float, blocked_until: float, budget: Budget,
+              oldest: float | None = None) -> float:
+    """The time the next request may go, given the account's last granted slot and
+    `oldest`, the slot granted `budget.count` slots ago (None while fewer are known: then
+    evenly spaced, so that any count + 1 slots in a row span a window from the start)."""
+    if oldest is None:
+        return max(now, blocked_until, last + budget.interval)
+    return max(now, blocked_until, last + budget.catch_up, oldest + budget.window)
 
 
 # The longest a request sleeps in its worker slot for a hold (a 429's or a 503's

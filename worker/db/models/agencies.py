@@ -66,7 +66,7 @@ class DeploymentMark(Base):
 
 class RateBucket(Base):
     """One post-office account's request budget on the embedded default (worker/service/
-    quota.py; Redis holds it in production): the last granted slot, a 429's hold, and the
+    quota.py; Redis holds it in production): the last granted slots, a 429's hold, and the
     counters /metrics reads, since the web process is not the one sending the requests.
     Times are epoch seconds of the database's clock."""
 
@@ -79,6 +79,8 @@ class RateBucket(Base):
     waits: Mapped[int] = mapped_column(BigInteger, default=0)
     waited_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     throttled: Mapped[int] = mapped_column(BigInteger, default=0)
+    # the last granted slots, newest first, as many as the quota (JSON; migration 0015)
+    recent: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class CarrierArea(Base):

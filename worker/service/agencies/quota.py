@@ -10,6 +10,7 @@ machine). The caller sleeps until its slot after the commit: no lock is held whi
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -84,11 +85,14 @@ class DatabaseBucket:
             held = hold_left(now, row.blocked_until, max_hold)
             if held > 0:
                 return Reservation(False, held, row.blocked_until, seen_at, held=True)
-            slot = next_slot(row.last_slot, now, row.blocked_until, budget)
+            recent = recent_slots(row.recent)
+            slot = next_slot(row.last_slot, now, row.blocked_until, budget,
+                             recent[budget.count - 1] if len(recent) >= budget.count else None)
             wait = slot - now
             if wait > max_wait:
                 return Reservation(False, wait, slot, seen_at)
             row.last_slot = slot
+            row.recent = json.dumps([round(slot, 6), *recent][:budget.count])
             if new:
                 row.requests += 1
                 row.waits += 1 if wait > 0 else 0
@@ -118,3 +122,13 @@ class DatabaseBucket:
             return float(s.scalar(select(func.extract("epoch", func.clock_timestamp()))) or 0.0)
         return time.time()
 
+
+
+def recent_slots(stored: str | None) -> list[float]:
+    """A row's recorded slots, newest first; none when unreadable (then evenly spaced until
+    the quota's count is recorded again: the safe side)."""
+    try:
+        got = json.loads(stored or "[]")
+        return [float(v) for v in got] if isinstance(got, list) else []
+    except (ValueError, TypeError):
+        return []

@@ -36,6 +36,7 @@ from worker.domain.agency_spec import CREDENTIAL_FIELDS
 from worker.domain.enums import JobKind, JobState
 from worker.domain.routes import DEFAULT_ROUTE
 from worker.launch.stack import EXAMPLE_AGENCIES
+from worker.settings import Settings
 
 
 def _accepted(world: World) -> int:
@@ -90,8 +91,14 @@ def burst_world(home: Path, *, quota: float, office_quota: float | None = None,
     """A started World for a burst: the worker limits every account (each agency's own and
     the default one) to `quota` requests/s; the post office answers in `latency_ms` and,
     with `office_quota`, 429 above it per account."""
+    # the one-stop feed read every second (the burst is in it); the tracking poll and the
+    # sweep at the deployment's defaults, not the demo stack's once a second: in a burst
+    # they took a pool process every second (a tracking poll also takes a quota slot)
+    defaults = Settings.model_fields
     env = {"HANDOFF_WORKER_CONCURRENCY": str(concurrency),
            "HANDOFF_POLL_ONESTOP_EVERY": "1", "HANDOFF_CARRIER_QUOTA_PER_SECOND": str(quota),
+           "HANDOFF_POLL_CARRIER_EVERY": str(defaults["poll_carrier_every"].default),
+           "HANDOFF_SWEEP_EVERY": str(defaults["sweep_every"].default),
            **(extra_env or {})}
     own = {code: {**entry, "quota_per_second": quota}
            for code, entry in (agencies or base_agencies()).items()}

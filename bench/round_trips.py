@@ -132,6 +132,7 @@ def _jobs(rt: Runtime, what: str, ids: list[int]) -> dict[str, Counter[str]]:
     def in_messages() -> None:
         for start in range(0, len(batched), size):
             together.run_jobs(rt, batched[start:start + size])
+            together.settled()  # its last answers, settled by the process's settler
 
     def one_by_one() -> None:
         for job_id in alone:

@@ -170,6 +170,7 @@ def _drain(rt: Runtime, bell: ListBell, window: float) -> float:
         message = [queue.popleft() for _ in range(min(size, len(queue)))]
         if message:
             together.run_jobs(rt, message)
+            together.settled()  # its last answers, settled by the process's settler
     return time.monotonic() - started
 
 

@@ -3,9 +3,11 @@ Jobs a service creates are rung by its unit of work after commit, never here."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_shutdown
 
 from worker.bootstrap import runtime
 from worker.db import failures
@@ -14,6 +16,8 @@ from worker.launch.health import FLEET_HEARTBEAT, beat_heartbeat, host_heartbeat
 from worker.service.flow import feeds, sla
 from worker.service.jobs import runner, sweeper, together
 from worker.service.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 __all__ = ["app"]  # `celery -A worker.tasks` and the CLI find the app here
 
@@ -42,6 +46,16 @@ def _beat(rt: Runtime, name: str = FLEET_HEARTBEAT) -> None:
         return
     beat_heartbeat(rt.db, name, host_heartbeat())
     _last_beat[name] = now
+
+
+@worker_process_shutdown.connect
+def _settle_in_flight(**_: object) -> None:
+    """A pool process that ends (a warm shutdown, a restart) settles the calls its last
+    messages left in flight before it exits (together.py: a task returns once its rows have
+    started)."""
+    if not together.settled(together.IN_FLIGHT_WAIT):
+        log.warning("calls still in flight after %.0f s: left to their leases and the sweep",
+                    together.IN_FLIGHT_WAIT)
 
 
 @app.task(name=RUN_JOB, ignore_result=True)

@@ -5,6 +5,7 @@ others are settled: a poison row takes no other row down with it a second time."
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 
@@ -33,11 +34,13 @@ def test_the_rows_of_one_message_each_run_once(
     posts = world.bell.take()
     assert len(posts) == 12
     run_jobs(world.rt, posts + posts[:3])  # a row rung twice in one message runs once
+    assert together.settled()  # the calls' answers settled
     assert sorted(world.carrier.posted_numbers()) == sorted(f"{c}/R1" for c in codes)
     assert {world.handoff(h).status for _, h in made} == {Status.ACCEPTED}
     pushes = world.bell.take()
     assert len(pushes) == 12
     run_jobs(world.rt, pushes)
+    assert together.settled()  # the calls' answers settled
     assert all(world.onestop.statuses(c) == ["accepted"] for c in codes)
     assert {j.state for j in world.jobs("post_order") + world.jobs("push_status")} == {"done"}
     assert "one by one" not in caplog.text  # claimed and settled together, no fallback
@@ -52,6 +55,7 @@ def test_a_row_whose_last_try_never_settled_runs_last_and_alone(world: World) ->
     world.clock.advance(31)  # its lease ran out
 
     run_jobs(world.rt, posts)
+    assert together.settled()  # the calls' answers settled
     posted = world.carrier.posted_numbers()
     assert sorted(posted) == sorted(f"{c}/R1" for c in codes)
     assert posted[-1] == f"{codes[0]}/R1"  # after every other row of the message
@@ -63,6 +67,7 @@ def test_a_batch_starts_no_row_past_half_its_time_limit(world: World) -> None:
     posts = world.bell.take()
     world.rt.settings = world.rt.settings.model_copy(update={"task_time_limit": 0})
     run_jobs(world.rt, posts)  # its time is up before the first row: none is taken
+    assert together.settled()  # the calls' answers settled
     assert world.carrier.posted_numbers() == []
     assert {j.attempts for j in world.jobs("post_order")} == {0}  # left for the sweep
     world.later(world.rt.settings.redispatch_after + 1)
@@ -84,6 +89,7 @@ def test_rows_claimed_and_not_started_in_the_batch_s_time_are_given_back(
     _one_thread(world, task_time_limit=4)
     world.carrier.while_posting = lambda: time.sleep(2.2)  # the first call takes longer
     run_jobs(world.rt, posts)
+    assert together.settled()  # the calls' answers settled
     assert world.carrier.posted_numbers() == [f"{codes[0]}/R1"]
     rows = {j.id: j for j in world.jobs("post_order")}
     for late in posts[1:]:
@@ -113,6 +119,7 @@ def test_a_row_whose_lease_ran_out_while_it_waited_is_not_sent_if_claimed_again(
 
     world.carrier.while_posting = meanwhile
     run_jobs(world.rt, posts)
+    assert together.settled()  # the calls' answers settled
     assert world.carrier.posted_numbers() == [f"{codes[0]}/R1", f"{codes[2]}/R1"]
     other = next(j for j in world.jobs("post_order") if j.id == posts[1])
     assert (other.state, other.attempts) == ("pending", 2)  # the other worker's, untouched
@@ -123,35 +130,37 @@ class TimeIsUp(Exception):
     """Stands for Celery's SoftTimeLimitExceeded (worker/db/failures.py ABORTS)."""
 
 
-def test_when_the_task_s_time_runs_out_while_settling_every_answer_is_still_recorded(
+def test_when_the_task_s_time_runs_out_every_call_made_is_still_recorded(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The soft time limit fires in the main thread, here in the middle of settling: that
-    transaction is lost, and on the way out the answers in hand (and those of the calls in
-    flight) are settled again, so no row that was sent waits for its lease to be sent
-    again. The limit still stops the task."""
+    """The soft time limit fires in the main thread, here while the message's rows wait for
+    the one thread: the limit stops the task; the call in flight is answered and settled
+    (by the process's settler, not the task), and the rows not started are given back
+    untried, so no row that was sent waits for its lease to be sent again."""
     made = [world.requested(n) for n in range(1, 5)]
     posts = world.bell.take()
+    _one_thread(world)
     monkeypatch.setattr(failures, "ABORTS", [TimeIsUp])
-    real, fired = post_order.settle, []
+    first_call = threading.Event()
 
-    def settle(step: Step, job: ledger.Claimed, outcome: PostOutcome) -> None:
-        if not fired:
-            fired.append(job.id)
-            raise TimeIsUp()
-        real(step, job, outcome)
+    def while_posting() -> None:
+        first_call.set()
+        time.sleep(0.3)  # the limit fires during the first call
 
-    monkeypatch.setattr(post_order, "settle", settle)
+    def time_is_up(started: object, start_by: float) -> None:
+        assert first_call.wait(5)
+        raise TimeIsUp()
+
+    world.carrier.while_posting = while_posting
+    monkeypatch.setattr(together, "wait_started", time_is_up)
     with pytest.raises(TimeIsUp):
         run_jobs(world.rt, posts)
-    assert fired
-    # every row sent is recorded; a row whose call had not started when the limit fired (a
-    # thread not free yet on a loaded machine) was given back untried, for the sweep
-    sent = set(world.carrier.posted_numbers())
-    jobs = {j.handoff_id: (j.state, j.attempts) for j in world.jobs("post_order")}
-    assert len(sent) >= 2  # (the one whose settle was cut, and the one settled after it)
-    assert {code: (world.handoff(h).status, jobs[h]) for code, h in made} == {
-        code: ((Status.ACCEPTED, ("done", 1)) if f"{code}/R1" in sent
-               else (Status.REQUESTED, ("pending", 0))) for code, _ in made}
+    assert together.settled()
+    (first_code, first), rest = made[0], made[1:]
+    assert world.carrier.posted_numbers() == [f"{first_code}/R1"]
+    jobs = {j.handoff_id: (j.state, j.attempts, j.locked_until) for j in world.jobs("post_order")}
+    assert (world.handoff(first).status, jobs[first]) == (Status.ACCEPTED, ("done", 1, None))
+    assert {jobs[h] for _, h in rest} == {("pending", 0, None)}  # untried, for the sweep
+    assert {world.handoff(h).status for _, h in rest} == {Status.REQUESTED}
 
 
 def test_one_answer_that_cannot_be_settled_costs_the_others_nothing(
@@ -201,6 +210,7 @@ def test_one_row_that_cannot_be_claimed_costs_the_others_nothing(
 
     monkeypatch.setattr(post_order, "prepare", prepare)
     run_jobs(world.rt, posts)
+    assert together.settled()  # the calls' answers settled
     assert "4 jobs claimed one by one" in caplog.text
     assert [world.handoff(h).status for _, h in made[1:]] == [Status.ACCEPTED] * 3
     stuck = [j for j in world.jobs("post_order") if j.handoff_id == bad]
@@ -248,3 +258,33 @@ def test_the_rows_of_a_message_are_claimed_together_as_one_by_one(world: World) 
     assert together == claimed(False)
     assert together == {posts[0]: (1, False), posts[5]: (1, False), posts[4]: (3, True),
                         pushes[0]: (1, False)}
+
+
+def test_the_next_message_runs_while_the_last_call_of_one_is_in_flight(world: World) -> None:
+    """A message's task returns once each of its rows has started: the process claims the
+    next message's rows and its free threads send them while the first message's slow call
+    is still waiting for its answer, which is then settled as any other."""
+    made = [world.requested(n) for n in range(1, 5)]
+    posts = world.bell.take()
+    world.rt.settings = world.rt.settings.model_copy(update={"job_threads": 2})
+    release, in_call = threading.Event(), threading.Event()
+
+    def hold() -> None:  # the first call (the hook runs once): no answer until released
+        in_call.set()
+        assert release.wait(10)
+
+    world.carrier.while_posting = hold
+    run_jobs(world.rt, posts[:2])  # returns, its first call still held (released below)
+    assert in_call.wait(5)
+    run_jobs(world.rt, posts[2:])  # sent on the other thread meanwhile
+    deadline = time.monotonic() + 10
+    while len(world.carrier.orders) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    held = next(h for c, h in made if f"{c}/R1" == world.carrier.calls[0][1])
+    assert len(world.carrier.orders) == 3  # every other row's order made
+    assert world.handoff(held).status == Status.REQUESTED  # still waiting for its answer
+    release.set()
+    assert together.settled()
+    assert sorted(world.carrier.orders) == sorted(f"{c}/R1" for c, _ in made)
+    assert {world.handoff(h).status for _, h in made} == {Status.ACCEPTED}
+    assert {(j.state, j.attempts) for j in world.jobs("post_order")} == {("done", 1)}

@@ -11,6 +11,7 @@ from tests.service.world import World
 from worker.db.models import utcnow
 from worker.domain.errors import PermanentError, TransientError
 from worker.domain.statuses import Status
+from worker.service.jobs import together
 from worker.service.jobs.runner import run_job
 from worker.service.jobs.together import run_jobs
 
@@ -76,8 +77,10 @@ def test_two_pushes_of_one_hand_off_in_one_message_go_in_order(world: World) -> 
     answered."""
     code, _, accepted, picked = _accepted_then_picked_up(world)
     run_jobs(world.rt, [picked, accepted])  # rung in the wrong order, in one message
+    assert together.settled()  # the calls' answers settled
     assert world.onestop.statuses(code) == ["accepted"]
     assert world.bell.take() == [picked]
     run_jobs(world.rt, [picked])
+    assert together.settled()  # the calls' answers settled
     assert world.onestop.statuses(code) == ["accepted", "picked_up"]
     assert world.attempts(picked) == [(1, "ok")]

@@ -1,6 +1,8 @@
 """The rows of one bell message run together: claimed in one transaction, their calls made
-side by side on `job_threads` threads, and their answers settled as they come, the answers
-in hand in one transaction. Each row is still its own: its own conditional claim
+side by side on the process's `job_threads` threads, and their answers settled as they
+come, the answers in hand in one transaction (the threads and the settler outlive the
+message: inflight.py, so the next message's rows are claimed while its last calls are in
+flight). Each row is still its own: its own conditional claim
 (ledger.claim decides who runs it), its own call and its own settle; only the
 transactions around them are shared, and with them the round trips and the session's
 work of beginning, locking and committing, which were most of a row's cost.
@@ -16,8 +18,9 @@ the same code): one row's trouble never costs the others theirs.
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -28,6 +31,7 @@ from worker.domain.enums import JobState
 from worker.domain.privacy import scrub
 from worker.service import ledger
 from worker.service.flow import handoffs
+from worker.service.jobs import inflight
 from worker.service.jobs.base import Step
 from worker.service.jobs.runner import (
     Answer,
@@ -60,13 +64,8 @@ START_WITHIN = 0.5
 # whole lease, as if the row had been claimed just then.
 RENEW_AFTER = 0.05
 
-# Answers that come within this many seconds of one in hand are settled with it, in one
-# transaction (each settle transaction costs its round trips and its commit; a post office
-# answering at once sends a batch's answers a few milliseconds apart).
-GATHER = 0.02
-
-# Leaving early (the task's soft time limit), the calls in flight are waited for up to
-# this long, their answers settled as they come, within the 30 s before the hard limit.
+# A pool process that ends settles its calls in flight first, waiting up to this long
+# (worker/tasks.py, on the pool process's shutdown signal).
 IN_FLIGHT_WAIT = 20.0
 
 
@@ -88,6 +87,10 @@ def run_jobs(rt: Runtime, job_ids: list[int]) -> None:
         _run_caught(rt, rest[0], deadline)
     elif rest:
         _run_together(rt, rest, deadline)
+    if suspects and not settled():
+        log.warning("jobs %s left for the sweep: the others' answers are not all settled",
+                    sorted(suspects))
+        return
     for job_id in sorted(suspects):
         _run_caught(rt, job_id, deadline)
 
@@ -101,74 +104,71 @@ def _unsettled(rt: Runtime, ids: list[int]) -> set[int]:
 
 
 def _run_together(rt: Runtime, ids: list[int], deadline: float) -> None:
+    """Claim the rows and hand them to the process's threads (inflight.py); return once
+    each has started (its answer is settled by the settler) or, at `start_by`, was given
+    back untried, and at most about one message's rows are left unsettled."""
     claimed_at = time.monotonic()  # (before the claims: their waits are never undercounted)
     if claimed_at >= deadline:
         log.info("jobs %s left for the sweep: the batch's time is up", ids)
         return
     start_by = min(deadline, claimed_at + rt.settings.lease_seconds * START_WITHIN)
+    flight = inflight.for_process(rt.settings.job_threads, settle_answers)
     taken: list[Taken] = []
-    calls: dict[Future[Answer], Taken] = {}
-    settled: set[Future[Answer]] = set()
-    # not a `with` block: leaving early must not first wait for every call in flight
-    pool = ThreadPoolExecutor(rt.settings.job_threads, thread_name_prefix="job")
+    calls: list[Future[Answer]] = []
+    started = _Countdown()
     try:
         _take_all(rt, sorted(ids), taken)
         for t in taken:
-            calls[pool.submit(_start, rt, t, claimed_at, start_by)] = t
-        waiting = set(calls)
-        while waiting:
-            late = time.monotonic() >= start_by
-            answered, waiting = wait(waiting, timeout=None if late else max(
-                0.0, start_by - time.monotonic()), return_when=FIRST_COMPLETED)
-            if answered and waiting:  # the answers close behind, settled with these
-                more, waiting = wait(waiting, timeout=GATHER, return_when=ALL_COMPLETED)
-                answered |= more
-            unsent: set[Future[Answer]] = set()
-            if time.monotonic() >= start_by:  # the rows still queued: given back untried
-                unsent = {c for c in waiting if c.cancel()}
-                waiting -= unsent
-            done = answered | unsent
-            if done:
-                settle_answers(rt, [_answer(c, calls) for c in done])
-                settled |= done
+            started.add()
+            calls.append(flight.submit(rt, t, _start, rt, t, claimed_at, start_by, started))
+        wait_started(started, start_by)
+        flight.wait_below(rt.settings.job_batch, start_by - time.monotonic())
     finally:
-        _settle_left(rt, calls, settled, taken)
-        pool.shutdown(wait=False)
+        # the rows still queued: given back untried (a cancelled call is settled as such);
+        # those claimed and never handed over (a failure in between): given back here
+        for call in calls:
+            call.cancel()
+        if len(calls) < len(taken):
+            settle_answers(rt, [Answer(t, None, None, 0, sent=False)
+                                for t in taken[len(calls):]])
 
 
-def _answer(call: Future[Answer], calls: dict[Future[Answer], Taken]) -> Answer:
-    return Answer(calls[call], None, None, 0, sent=False) if call.cancelled() else call.result()
+def wait_started(started: _Countdown, start_by: float) -> None:
+    """Until each row handed over has started, or `start_by`."""
+    started.wait(start_by - time.monotonic())
 
 
-def _settle_left(rt: Runtime, calls: dict[Future[Answer], Taken],
-                 settled: set[Future[Answer]], taken: list[Taken]) -> None:
-    """Leaving early (the task's time is up, or a failure): every row claimed is still
-    accounted for. Rows never submitted or not started are given back untried; what the
-    calls in flight answer within IN_FLIGHT_WAIT is settled as it comes."""
-    submitted = {id(t) for t in calls.values()}
-    left = [Answer(t, None, None, 0, sent=False) for t in taken if id(t) not in submitted]
-    running = set()
-    for call in calls:
-        if call not in settled and (call.cancel() or call.cancelled()):
-            left.append(Answer(calls[call], None, None, 0, sent=False))
-        elif call not in settled:
-            running.add(call)
-    ends = time.monotonic() + IN_FLIGHT_WAIT
-    while left or running:
-        answered: set[Future[Answer]] = set()
-        if running:
-            answered, running = wait(running, timeout=max(0.0, ends - time.monotonic()),
-                                     return_when=FIRST_COMPLETED)
-        left += [call.result() for call in answered]
-        if left:
-            settle_answers(rt, left)
-            left = []
-        if time.monotonic() >= ends:
-            break
+class _Countdown:
+    """The rows of a message handed over and not yet started."""
+
+    def __init__(self) -> None:
+        self._left = 0
+        self._changed = threading.Condition()
+
+    def add(self) -> None:
+        with self._changed:
+            self._left += 1
+
+    def done(self) -> None:
+        with self._changed:
+            self._left -= 1
+            self._changed.notify_all()
+
+    def wait(self, timeout: float) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._left <= 0, max(0.0, timeout))
 
 
-def _start(rt: Runtime, taken: Taken, claimed_at: float, start_by: float) -> Answer:
+def settled(timeout: float = IN_FLIGHT_WAIT) -> bool:
+    """Wait until this process's calls in flight are settled: for its shutdown, and for
+    callers that read the outcome next (tests, benchmarks)."""
+    return inflight.settled(timeout)
+
+
+def _start(rt: Runtime, taken: Taken, claimed_at: float, start_by: float,
+           started: _Countdown) -> Answer:
     """A claimed row's call, on a thread of the pool, once a thread is free for it."""
+    started.done()
     now = time.monotonic()
     if now >= start_by:
         log.info("job %s given back untried: too late to start", taken.job.id)

@@ -82,12 +82,7 @@ def sweep() -> None:
 @app.task(name="handoff.poll_onestop", ignore_result=True, **PERIODIC)
 def poll_onestop() -> None:
     rt = runtime()
-    if feeds.poll_onestop(rt, feeds.ONESTOP_SLICE_S).more:
-        try:  # the rest of the feed, behind the messages these pages rang
-            poll_onestop.apply_async()
-        except Exception as err:  # the broker away: beat's next ring reads on
-            log.warning("could not queue the rest of the one-stop feed: %s",
-                        type(err).__name__)
+    feeds.poll_onestop(rt)
     _beat(rt, "poll:onestop")
 
 

@@ -14,8 +14,7 @@ from tests.service.world import World
 from worker.db.models import Cursor, Handoff, Job, Receipt, StatusLogEntry
 from worker.domain.model import OnestopItem, OnestopPage
 from worker.domain.statuses import Status
-from worker.service.flow import feeds
-from worker.service.flow.feeds import ONESTOP_CURSOR, Polled, poll_onestop
+from worker.service.flow.feeds import ONESTOP_CURSOR, poll_onestop
 
 
 def test_a_page_of_parsed_items_is_taken_one_by_one(world: World) -> None:
@@ -24,7 +23,7 @@ def test_a_page_of_parsed_items_is_taken_one_by_one(world: World) -> None:
     pages = {None: OnestopPage([bug, refused, valid], "c_3")}
     world.onestop.fetch_handoffs = (  # type: ignore[method-assign]
         lambda after, limit=500: pages.get(after, OnestopPage([], after)))
-    assert poll_onestop(world.rt).items == 3
+    assert poll_onestop(world.rt) == 3
     with world.rt.db.unit_of_work() as s:
         rows = {h.source_item_id: h for h in s.scalars(select(Handoff))}
         notes = list(s.scalars(select(StatusLogEntry.notes).where(
@@ -105,7 +104,7 @@ def test_a_page_taken_together_leaves_what_one_item_a_page_leaves(
     world.onestop.fetch_handoffs = (  # type: ignore[method-assign]
         lambda after, limit=500: pages.get(after, OnestopPage([], after)))
     with caplog.at_level(logging.WARNING, logger="worker.service.flow.isolation"):
-        polls = [poll_onestop(world.rt).items for _ in range(len(alone) + 3)]  # a short page ends
+        polls = [poll_onestop(world.rt) for _ in range(len(alone) + 3)]  # a short page ends
     assert polls == [1, len(together)] + [1] * len(alone) + [0]  # a poll
 
     assert "taken again one by one" not in caplog.text  # the page was taken together
@@ -122,26 +121,3 @@ def test_a_page_taken_together_leaves_what_one_item_a_page_leaves(
             ("D3", 2, "pending"), ("D6", 1, "pending"), ("D7", 1, "pending"),
             ("D8", 1, "pending"))]
     assert page["receipts"] == [len({raw["id"] for raw in together if "id" in raw}) + 1]
-
-
-def test_a_poll_whose_time_runs_out_after_a_full_page_says_the_feed_has_more(
-        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The poll task reads for about a second, then queues a poll for the rest (worker/
-    tasks.py): it must know when the feed may hold more (a full page, then no time left),
-    and not when the feed ended (a short page)."""
-    pages = {None: OnestopPage([read_item(numbered(1)), read_item(numbered(2))], "c_2"),
-             "c_2": OnestopPage([read_item(numbered(3))], "c_3")}
-    world.onestop.fetch_handoffs = (  # type: ignore[method-assign]
-        lambda after, limit=500: pages.get(after, OnestopPage([], after)))
-    world.rt.settings = world.rt.settings.model_copy(update={"onestop_page_size": 2})
-    ticks = iter(range(0, 1000, 4))  # each look at the clock: 0.4 s later
-
-    class Slow:
-        @staticmethod
-        def monotonic() -> float:
-            return next(ticks) / 10
-
-    monkeypatch.setattr(feeds, "time", Slow)
-    assert poll_onestop(world.rt, seconds=1.0) == Polled(2, more=True)  # one page, time up
-    monkeypatch.undo()
-    assert poll_onestop(world.rt, seconds=1.0) == Polled(1, more=False)  # a short page: end

@@ -16,7 +16,6 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -46,11 +45,6 @@ log = logging.getLogger(__name__)
 Apply = Callable[[Session], None]  # one step of a page, inside its transaction
 
 MAX_SECONDS = 60.0  # one poll (all its accounts) never holds a lease longer than this
-# A one-stop poll task reads pages for about this long, then leaves the rest of the feed to
-# a poll of its own, queued behind the messages its pages rang (worker/tasks.py): a backlog
-# (a burst, a day's outage) is taken in turns with the posts it makes, instead of one pool
-# process reading it for up to a minute while its threads have nothing to send.
-ONESTOP_SLICE_S = 1.0
 CARRIER_CHUNK = 25  # tracking events per transaction (see above)
 
 
@@ -77,22 +71,13 @@ def poll_carrier(rt: Runtime) -> int:
     random.shuffle(accounts)
     default = rt.default_account.key
     deadline = time.monotonic() + MAX_SECONDS
-    return sum(_poll(rt, carrier_cursor(a, default), partial(_carrier_page, a), deadline).items
+    return sum(_poll(rt, carrier_cursor(a, default), partial(_carrier_page, a), deadline)
                for a in accounts)
 
 
-@dataclass(frozen=True)
-class Polled:
-    """How many items a poll read, and whether its time ran out with the feed not at its
-    end (a full page was the last one read)."""
-
-    items: int
-    more: bool = False
-
-
-def poll_onestop(rt: Runtime, seconds: float = MAX_SECONDS) -> Polled:
-    """Read the one-stop hand-off feed towards its end, for at most `seconds`."""
-    return _poll(rt, ONESTOP_CURSOR, _onestop_page, time.monotonic() + seconds)
+def poll_onestop(rt: Runtime) -> int:
+    """Read the one-stop hand-off feed to its end. Returns how many items were read."""
+    return _poll(rt, ONESTOP_CURSOR, _onestop_page, time.monotonic() + MAX_SECONDS)
 
 
 def _carrier_page(account: CarrierAccount, rt: Runtime, session: Session | None,  # type: ignore[no-untyped-def]
@@ -173,13 +158,13 @@ def _onestop_page(rt: Runtime, session: Session, cursor: str | None):  # type: i
             rt.settings.onestop_page_size)
 
 
-def _poll(rt: Runtime, name: str, read_page, deadline: float) -> Polled:  # type: ignore[no-untyped-def]
+def _poll(rt: Runtime, name: str, read_page, deadline: float) -> int:  # type: ignore[no-untyped-def]
     lease = f"poll:{name}"
     if time.monotonic() >= deadline:
-        return Polled(0)  # the poll's time is up: this feed is read at the next ring
+        return 0  # the poll's time is up: this feed is read at the next ring
     with leases.held(rt, lease) as got:
         if not got:
-            return Polled(0)
+            return 0
         total = 0
         while time.monotonic() < deadline:
             with rt.db.unit_of_work() as s:
@@ -192,15 +177,13 @@ def _poll(rt: Runtime, name: str, read_page, deadline: float) -> Polled:  # type
             read = 0
             for count, apply, next_cursor in steps:
                 if not _commit_step(rt, name, lease, cursor, apply, next_cursor):
-                    return Polled(total)
+                    return total
                 cursor = next_cursor or cursor
                 total += count
                 read += count
             if read < page_size:
                 break
-        else:  # the time ran out after a full page: the feed may hold more
-            return Polled(total, more=True)
-    return Polled(total)
+    return total
 
 
 def _commit_step(rt: Runtime, name: str, lease: str, cursor: str | None, apply: Apply,

@@ -187,8 +187,9 @@ class Settings(BaseSettings):
         "interpreter lock (bench/RESULTS.md, the runs behind the defaults: 10 against 4 on "
         "16 rows, 1.5 x the orders a second with a post office answering in 50 ms, the same "
         "when it answers at once). At most 10 (a "
-        "process's database pool holds 11: one for each thread, one for the batch's own "
-        "transactions); PostgreSQL sees about this many connections per pool process."))
+        "process's database pool holds 12: one for each thread, one for the batch's own "
+        "transactions, one for the settler's); PostgreSQL sees up to two more connections "
+        "than this per pool process."))
 
     # Web
     web_host: str = Field(default="127.0.0.1", description=(

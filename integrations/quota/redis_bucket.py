@@ -62,12 +62,17 @@ if blocked - now > tonumber(ARGV[6]) then
   return {0, string.format('%.6f', blocked - now), string.format('%.6f', blocked), epoch, 1}
 end
 local count = tonumber(ARGV[8])
-local oldest = redis.call('LINDEX', KEYS[3], count - 1)
+local known = math.min(redis.call('LLEN', KEYS[3]), count)
 local slot
-if oldest then
-  slot = math.max(now, blocked, last + tonumber(ARGV[9]), tonumber(oldest) + tonumber(ARGV[7]))
+if known >= count then
+  local oldest = tonumber(redis.call('LINDEX', KEYS[3], count - 1))
+  slot = math.max(now, blocked, last + tonumber(ARGV[9]), oldest + tonumber(ARGV[7]))
 else
   slot = math.max(now, blocked, last + tonumber(ARGV[1]))
+  if known > 0 then
+    local oldest = tonumber(redis.call('LINDEX', KEYS[3], known - 1))
+    slot = math.max(slot, oldest + known * tonumber(ARGV[1]))
+  end
 end
 local wait = slot - now
 if wait > tonumber(ARGV[2]) then

@@ -288,3 +288,64 @@ def test_the_next_message_runs_while_the_last_call_of_one_is_in_flight(world: Wo
     assert sorted(world.carrier.orders) == sorted(f"{c}/R1" for c, _ in made)
     assert {world.handoff(h).status for _, h in made} == {Status.ACCEPTED}
     assert {(j.state, j.attempts) for j in world.jobs("post_order")} == {("done", 1)}
+
+
+def test_a_process_that_stops_gives_back_the_rows_not_started_and_settles_the_call_made(
+        world: World) -> None:
+    """The pool process's shutdown signal (worker/tasks.py): rows still waiting for a thread
+    are given back untried for the sweep; the call in flight is answered and settled."""
+    made = [world.requested(n) for n in range(1, 4)]
+    posts = world.bell.take()
+    _one_thread(world, lease_seconds=4)
+    release, in_call = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        in_call.set()
+        assert release.wait(10)
+
+    world.carrier.while_posting = hold
+    task = threading.Thread(target=run_jobs, args=(world.rt, posts))
+    task.start()
+    assert in_call.wait(5)
+    stopping = threading.Thread(target=together.stop_in_flight, args=(10,))
+    stopping.start()  # cancels the two rows queued behind the held call, waits for it
+    time.sleep(0.2)
+    release.set()
+    stopping.join(10)
+    task.join(10)
+    first = next(h for c, h in made if f"{c}/R1" == world.carrier.calls[0][1])
+    jobs = {j.handoff_id: (j.state, j.attempts, j.locked_until) for j in world.jobs("post_order")}
+    assert len(world.carrier.calls) == 1
+    assert (world.handoff(first).status, jobs[first]) == (Status.ACCEPTED, ("done", 1, None))
+    assert {jobs[h] for _, h in made if h != first} == {("pending", 0, None)}
+
+
+def test_a_call_running_longer_than_a_lease_ends_the_process(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its row has been claimed again by now; as the task's hard time limit did when the
+    calls ran in the task, the pool process ends (its pool starts a new one)."""
+    world.requested(1), world.requested(2)
+    posts = world.bell.take()
+    _one_thread(world, lease_seconds=0.2)
+    release, in_call = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        in_call.set()
+        assert release.wait(10)
+
+    class Ended(Exception):
+        pass
+
+    def exit_(status: int) -> None:
+        raise Ended(status)
+
+    world.carrier.while_posting = hold
+    monkeypatch.setattr(together.os, "_exit", exit_)
+    run_jobs(world.rt, posts[:1])
+    assert in_call.wait(5)
+    time.sleep(0.3)
+    with pytest.raises(Ended) as ended:
+        run_jobs(world.rt, posts[1:])
+    assert ended.value.args == (together.EXIT_STUCK,)
+    release.set()
+    assert together.settled()

@@ -37,8 +37,7 @@ def test_no_quota_is_refused():
 
 def _grant(budget: Budget, granted: list[float], now: float, blocked: float) -> float:
     """One reservation, as both limiters make it: the slot `count` slots ago, once known."""
-    oldest = granted[-budget.count] if len(granted) >= budget.count else None
-    slot = next_slot(granted[-1] if granted else -1e18, now, blocked, budget, oldest)
+    slot = next_slot(granted[-1] if granted else -1e18, now, blocked, budget, granted[::-1])
     granted.append(slot)
     return slot
 
@@ -138,3 +137,13 @@ def test_a_held_account_is_a_transient_error_at_once_without_sleeping():
                   blocked_until=lambda a: 1028.5, sleep=slept.append, clock=lambda: 0.0)
     assert err.value.retry_after == 28.5 and "ngsp:C0001" in str(err.value)
     assert slept == [] and asks == [MAX_HOLD_SLEEP_S]
+
+
+def test_slots_caught_up_under_a_lower_quota_are_spread_out_before_a_raised_one_adds():
+    """20/s caught up 20 slots in half a second; the quota raised to 25/s (the list knows
+    20, fewer than 25): no window of 1.05 s holds more than 25."""
+    low, high = Budget.of(20, 0.05), Budget.of(25, 0.05)
+    granted = [1000.0 + i * low.catch_up for i in range(20)]  # newest last
+    for _ in range(40):
+        _grant(high, granted, granted[-1], 0.0)
+    assert max_in_window(granted, high.window - 1e-9) <= 25

@@ -36,8 +36,9 @@ def make_engine(url: str) -> Engine:
                                hide_parameters=True)
         _sqlite_tuning(engine)
         return engine
-    # at most 11 at once: HANDOFF_JOB_THREADS (up to 10) and a batch's own transactions
-    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=6,
+    # at most 12 at once: HANDOFF_JOB_THREADS (up to 10), a batch's own transactions and
+    # the settler's (worker/service/jobs/inflight.py)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=7,
                            hide_parameters=True, connect_args=LINK_CHECKS)
     event.listen(engine, "handle_error", _redact_server_detail)
     clock.follow_engine(engine)  # stamps on the server's clock (worker/db/clock.py)

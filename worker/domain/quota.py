@@ -21,7 +21,7 @@ slot, outside any lock or transaction.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from worker.domain.errors import TransientError
@@ -58,13 +58,21 @@ CATCH_UP_SPEED = 2.0
 
 
 def next_slot(last: float, now: float, blocked_until: float, budget: Budget,
-              oldest: float | None = None) -> float:
-    """The time the next request may go, given the account's last granted slot and
-    `oldest`, the slot granted `budget.count` slots ago (None while fewer are known: then
-    evenly spaced, so that any count + 1 slots in a row span a window from the start)."""
-    if oldest is None:
-        return max(now, blocked_until, last + budget.interval)
-    return max(now, blocked_until, last + budget.catch_up, oldest + budget.window)
+              recent: Sequence[float] = ()) -> float:
+    """The time the next request may go, given the account's last granted slot and its
+    `recent` slots, newest first (those beyond `budget.count` are not looked at).
+
+    With `count` known, the window decides, and the spacing may be the catch-up one. With
+    fewer (a new account, or its quota just raised), evenly spaced, and no sooner than the
+    oldest known plus one interval for each known: a fresh account's known slots are evenly
+    spaced already, while slots caught up under a lower quota are spread out again before
+    the new one adds to them (20 caught up in half a second, then the quota raised to 25:
+    not 13 more in that window)."""
+    known = min(len(recent), budget.count)
+    if known >= budget.count:
+        return max(now, blocked_until, last + budget.catch_up, recent[known - 1] + budget.window)
+    floor = recent[known - 1] + known * budget.interval if known else -math.inf
+    return max(now, blocked_until, last + budget.interval, floor)
 
 
 # The longest a request sleeps in its worker slot for a hold (a 429's or a 503's

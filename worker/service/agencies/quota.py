@@ -86,8 +86,7 @@ class DatabaseBucket:
             if held > 0:
                 return Reservation(False, held, row.blocked_until, seen_at, held=True)
             recent = recent_slots(row.recent)
-            slot = next_slot(row.last_slot, now, row.blocked_until, budget,
-                             recent[budget.count - 1] if len(recent) >= budget.count else None)
+            slot = next_slot(row.last_slot, now, row.blocked_until, budget, recent)
             wait = slot - now
             if wait > max_wait:
                 return Reservation(False, wait, slot, seen_at)
@@ -125,8 +124,8 @@ class DatabaseBucket:
 
 
 def recent_slots(stored: str | None) -> list[float]:
-    """A row's recorded slots, newest first; none when unreadable (then evenly spaced until
-    the quota's count is recorded again: the safe side)."""
+    """A row's recorded slots, newest first; none when unreadable (evenly spaced from the
+    last slot, as an account's first requests are)."""
     try:
         got = json.loads(stored or "[]")
         return [float(v) for v in got] if isinstance(got, list) else []

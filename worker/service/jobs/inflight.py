@@ -48,6 +48,9 @@ GATHER = 0.02
 # claim, its wait), during which no post was started (benchmark 1).
 RING_GATHER = 0.1
 
+# How long a pool replaced (a new thread count) is given to settle its calls first.
+DRAIN_S = 20.0
+
 Settle = Callable[["Runtime", list["Answer"]], None]
 
 
@@ -60,7 +63,8 @@ class Inflight:
         self._settle = settle
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="job")
         self._answers: queue.Queue[tuple[Runtime, Future[Answer], Taken]] = queue.Queue()
-        self._open = 0  # submitted, not yet settled
+        self._open = 0  # submitted, not yet settled (and what their settles queued, rung)
+        self._running: dict[object, float] = {}  # calls running: when each started
         self._changed = threading.Condition()
         threading.Thread(target=self._settle_forever, name="settler", daemon=True).start()
 
@@ -70,9 +74,32 @@ class Inflight:
         the row given back untried) is settled by the settler."""
         with self._changed:
             self._open += 1
-        future = self._pool.submit(call, *args)
+        future = self._pool.submit(self._timed, call, *args)
         future.add_done_callback(lambda f: self._answers.put((rt, f, taken)))
         return future
+
+    def _timed(self, call: Callable[..., Answer], *args: Any) -> Answer:
+        token = object()
+        self._running[token] = time.monotonic()
+        try:
+            return call(*args)
+        finally:
+            del self._running[token]
+
+    @property
+    def open(self) -> int:
+        return self._open
+
+    def oldest_call(self) -> float:
+        """Seconds the longest-running call has run (0.0: none running)."""
+        started = list(self._running.copy().values())  # (a dict's copy is atomic)
+        return time.monotonic() - min(started) if started else 0.0
+
+    def stop(self, timeout: float) -> bool:
+        """For the process's end: the calls not started are given back (cancelled: the
+        settler releases their rows), those running are waited for and settled."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        return self.settled(timeout)
 
     def wait_below(self, most: int, timeout: float) -> bool:
         """Wait until at most `most` rows are left unsettled (False: `timeout` passed)."""
@@ -90,8 +117,7 @@ class Inflight:
             try:
                 self._settle_window(rt, [(future, taken)], done)
             except BaseException as err:  # noqa: BLE001 (the settler must never stop)
-                log.error("ringing settled rows failed: %s (the sweep rings them)",
-                          scrub(f"{type(err).__name__}: {err}"))
+                _log_safely("ringing settled rows failed (the sweep rings them)", err)
             finally:
                 with self._changed:  # settled, and what they queued rung
                     self._open -= done[0]
@@ -105,8 +131,11 @@ class Inflight:
         with uow.batch(rt):
             while True:
                 done[0] += self._settle_some(rt, self._gathered(rt, batch))
+                left = ring_by - time.monotonic()
+                if left <= 0:  # (a get finds a queued answer even with no time left)
+                    return
                 try:
-                    item = self._answers.get(timeout=max(0.0, ring_by - time.monotonic()))
+                    item = self._answers.get(timeout=left)
                 except queue.Empty:
                     return
                 if item[0] is not rt:  # another runtime's (tests): after this ring
@@ -135,9 +164,15 @@ class Inflight:
             self._settle(rt, answers)
         except BaseException as err:  # noqa: BLE001 (the settler must never stop)
             # left to their leases and the sweep, as answers never settled
-            log.error("%d answers not settled: %s", len(answers),
-                      scrub(f"{type(err).__name__}: {err}"))
+            _log_safely(f"{len(answers)} answers not settled", err)
         return len(batch)
+
+
+def _log_safely(what: str, err: BaseException) -> None:
+    try:
+        log.error("%s: %s", what, scrub(f"{type(err).__name__}: {err}"))
+    except BaseException:  # noqa: BLE001, S110 (an error's text that cannot be shown)
+        pass
 
 
 def _answer(future: Future[Answer], taken: Taken) -> Answer | None:
@@ -156,17 +191,33 @@ _lock = threading.Lock()
 
 def for_process(threads: int, settle: Settle) -> Inflight:
     """This process's (a forked child makes its own: threads do not survive a fork; a new
-    thread count, as tests set, makes a new pool, the old one finishing what it has)."""
+    thread count, as tests set, makes a new pool once the old one has settled its calls)."""
     global _current
     with _lock:
-        if _current is None or _current.pid != os.getpid() or _current.threads != threads:
+        if _current is not None and _current.pid == os.getpid() \
+                and _current.threads != threads:
+            _current.stop(DRAIN_S)
+            _current = None
+        if _current is None or _current.pid != os.getpid():
             _current = Inflight(threads, settle)
         return _current
 
 
+def _mine() -> Inflight | None:
+    current = _current
+    return current if current is not None and current.pid == os.getpid() else None
+
+
 def settled(timeout: float) -> bool:
     """Wait until this process's calls in flight are settled (none: at once)."""
-    current = _current
-    if current is None or current.pid != os.getpid():
-        return True
-    return current.settled(timeout)
+    current = _mine()
+    return current.settled(timeout) if current is not None else True
+
+
+def stop(timeout: float) -> bool:
+    """The process ends: its calls not started are given back, those running settled (a
+    later message would get a new pool)."""
+    global _current
+    with _lock:
+        current, _current = _mine(), None
+    return current.stop(timeout) if current is not None else True

@@ -18,6 +18,7 @@ the same code): one row's trouble never costs the others theirs.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from concurrent.futures import Future
@@ -65,8 +66,12 @@ START_WITHIN = 0.5
 RENEW_AFTER = 0.05
 
 # A pool process that ends settles its calls in flight first, waiting up to this long
-# (worker/tasks.py, on the pool process's shutdown signal).
-IN_FLIGHT_WAIT = 20.0
+# (worker/tasks.py, on the pool process's shutdown signal; within compose's 60 s grace):
+# a call's longest is a quota wait (30 s) and the client's timeouts.
+IN_FLIGHT_WAIT = 45.0
+
+# The exit status of a pool process ended for a stuck call (EX_SOFTWARE).
+EXIT_STUCK = 70
 
 
 def run_jobs(rt: Runtime, job_ids: list[int]) -> None:
@@ -82,7 +87,7 @@ def run_jobs(rt: Runtime, job_ids: list[int]) -> None:
     rest = [i for i in ids if i not in suspects]
     if rest:  # one row too: its call on a thread, its answer settled with the others'
         _run_together(rt, rest, deadline)
-    if suspects and not settled():
+    if suspects and not settled(max(0.0, deadline - time.monotonic())):
         log.warning("jobs %s left for the sweep: the others' answers are not all settled",
                     sorted(suspects))
         return
@@ -101,31 +106,52 @@ def _unsettled(rt: Runtime, ids: list[int]) -> set[int]:
 def _run_together(rt: Runtime, ids: list[int], deadline: float) -> None:
     """Claim the rows and hand them to the process's threads (inflight.py); return once
     each has started (its answer is settled by the settler) or, at `start_by`, was given
-    back untried, and at most about one message's rows are left unsettled."""
+    back untried. A process whose earlier answers are not being settled claims nothing more
+    (at most about one message's rows are left unsettled when it claims)."""
+    flight = inflight.for_process(rt.settings.job_threads, settle_answers)
+    _end_if_stuck(rt, flight)
+    if not flight.wait_below(rt.settings.job_batch, deadline - time.monotonic()):
+        log.warning("jobs %s left for the sweep: %d earlier answers of this process are "
+                    "not settled yet", ids, flight.open)
+        return
     claimed_at = time.monotonic()  # (before the claims: their waits are never undercounted)
     if claimed_at >= deadline:
         log.info("jobs %s left for the sweep: the batch's time is up", ids)
         return
     start_by = min(deadline, claimed_at + rt.settings.lease_seconds * START_WITHIN)
-    flight = inflight.for_process(rt.settings.job_threads, settle_answers)
     taken: list[Taken] = []
     calls: list[Future[Answer]] = []
+    handed = 0
     started = _Countdown()
     try:
         _take_all(rt, sorted(ids), taken)
         for t in taken:
             started.add()
+            # counted before the submit: a time limit landing in between leaves this row
+            # to its lease (late), never gives back a row whose call may still run (twice)
+            handed += 1
             calls.append(flight.submit(rt, t, _start, rt, t, claimed_at, start_by, started))
         wait_started(started, start_by)
-        flight.wait_below(rt.settings.job_batch, start_by - time.monotonic())
     finally:
         # the rows still queued: given back untried (a cancelled call is settled as such);
         # those claimed and never handed over (a failure in between): given back here
         for call in calls:
             call.cancel()
-        if len(calls) < len(taken):
-            settle_answers(rt, [Answer(t, None, None, 0, sent=False)
-                                for t in taken[len(calls):]])
+        if handed < len(taken):
+            settle_answers(rt, [Answer(t, None, None, 0, sent=False) for t in taken[handed:]])
+
+
+def _end_if_stuck(rt: Runtime, flight: inflight.Inflight) -> None:
+    """A call running longer than a lease is stuck (a reply that trickles, a link gone
+    silent), and its row has been claimed again by now: the process ends (its pool starts
+    a new one), as the task's hard time limit ended it when the calls ran in the task."""
+    stuck = flight.oldest_call()
+    if stuck > rt.settings.lease_seconds:
+        log.error("a call has run for %.0f s, longer than a lease: this pool process ends "
+                  "(its rows are left to their leases and the sweep)", stuck)
+        for handler in logging.getLogger().handlers:  # the line above, out before the end
+            handler.flush()
+        os._exit(EXIT_STUCK)
 
 
 def wait_started(started: _Countdown, start_by: float) -> None:
@@ -152,6 +178,12 @@ class _Countdown:
     def wait(self, timeout: float) -> None:
         with self._changed:
             self._changed.wait_for(lambda: self._left <= 0, max(0.0, timeout))
+
+
+def stop_in_flight(timeout: float = IN_FLIGHT_WAIT) -> bool:
+    """The process ends: the rows waiting for a thread given back, the calls running
+    settled (up to `timeout`)."""
+    return inflight.stop(timeout)
 
 
 def settled(timeout: float = IN_FLIGHT_WAIT) -> bool:

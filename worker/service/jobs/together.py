@@ -82,10 +82,15 @@ def run_jobs(rt: Runtime, job_ids: list[int]) -> None:
     poison row found so at the start takes down no other row's try again; the bound on
     its tries (`ledger.claim`) then ends it as it would with one row per task."""
     ids = list(dict.fromkeys(job_ids))
+    if len(ids) == 1:
+        run_job(rt, ids[0])
+        return
     deadline = time.monotonic() + rt.settings.task_time_limit * START_WITHIN
     suspects = _unsettled(rt, ids)
     rest = [i for i in ids if i not in suspects]
-    if rest:  # one row too: its call on a thread, its answer settled with the others'
+    if len(rest) == 1:
+        _run_caught(rt, rest[0], deadline)
+    elif rest:
         _run_together(rt, rest, deadline)
     if suspects and not settled(max(0.0, deadline - time.monotonic())):
         log.warning("jobs %s left for the sweep: the others' answers are not all settled",

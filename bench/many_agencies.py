@@ -205,6 +205,7 @@ def many_agencies(handoffs: int = 3000, *, quota: float = 10.0, agencies: int = 
         "handoffs": handoffs, "accepted": sum(r["orders"] for r in rows),
         "agencies": agencies, "accounts": accounts, "quota": quota, "latency_ms": latency_ms,
         "margin": margin,
+        # the limiter's most: `count` a window (domain/quota.py)
         "spacing_ceiling": round(1 / (Budget.of(quota, margin).interval * quota), 3),
         "steady_after_s": round(marks[0] - seeded, 1),
         "phases_s": [round(b - a, 1) for a, b in windows], "retry_after": retry_after,
@@ -264,7 +265,7 @@ def section(r: dict[str, Any]) -> str:
         f"Every account at once, phase 1: {r['p1_orders_per_s_total']} orders/s together, "
         f"{r['p1_orders_per_s_total'] / (q * r['accounts']):.2f} of the quotas together; "
         f"the lowest share of one account's own quota **{r['min_share']:.2f}** (goal "
-        f"{GOAL_SHARE:.2f}; the limiter's spacing, one second plus a margin of {r['margin']:g}"
+        f"{GOAL_SHARE:.2f}; the limiter's window, one second plus a margin of {r['margin']:g}"
         f" s, allows at most {r['spacing_ceiling']:.2f} of it, and the tracking polls and "
         f"token requests share it). The held account: its busiest second "
         f"{r['held_busiest_second']} requests (quota {q:g}), {r['held_answered_429']} "

@@ -127,16 +127,16 @@ def bench_quota(n: int) -> tuple[str, dict[str, Any]]:
     r = burst(n, quota=quota, office_quota=quota, latency_ms=50, one_account=True)
     most = max((v or 0 for v in r["max_per_second"].values()), default=0)
     margin = Settings().carrier_quota_margin_seconds
-    cap = math.floor(quota) / (1.0 + margin)  # the limiter's even spacing (domain/quota.py)
+    cap = math.floor(quota) / (1.0 + margin)  # the limiter's window (domain/quota.py)
     return (f"{r['accepted']}/{r['handoffs']} hand-offs, every agency on one account, the "
             f"post office answering in 50 ms with a quota of {quota:.0f} requests/s (429 "
             f"above it): **{r['flowing_rate']} orders/s** once flowing ({r['rate']} over the "
             f"whole run), {r['flowing_rate'] / quota:.2f} of the quota (goal 0.90); the "
-            f"worker's own limiter spaces an account's requests {1 + margin:g} s / {quota:.0f} "
-            f"apart (HANDOFF_CARRIER_QUOTA_MARGIN_SECONDS {margin:g}), at most {cap:.0f} a "
-            f"second, {cap / quota:.2f} of the quota, which tracking polls and token requests "
-            f"share; {r['answered_429']} answered 429; the busiest second held {most} "
-            f"requests; duplicate orders {r['duplicate_orders']}; peak RSS per worker "
+            f"worker's own limiter lets no {1 + margin:g} s hold more than {quota:.0f} of an "
+            f"account's requests (HANDOFF_CARRIER_QUOTA_MARGIN_SECONDS {margin:g}), at most "
+            f"{cap:.0f} a second, {cap / quota:.2f} of the quota, which tracking polls and "
+            f"token requests share; {r['answered_429']} answered 429; the busiest second "
+            f"held {most} requests; duplicate orders {r['duplicate_orders']}; peak RSS per worker "
             f"process {_peak(r):.0f} MB."), r
 
 

@@ -78,6 +78,19 @@ def _one_thread(world: World, **settings: object) -> None:
     world.rt.settings = world.rt.settings.model_copy(update={"job_threads": 1, **settings})
 
 
+def _hold_the_first_call(world: World) -> tuple[threading.Event, threading.Event]:
+    """The next call to the post office (the hook runs once) gets no answer until
+    `release` is set; `in_call` is set once it is in it."""
+    release, in_call = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        in_call.set()
+        assert release.wait(10)
+
+    world.carrier.while_posting = hold
+    return release, in_call
+
+
 def test_rows_claimed_and_not_started_in_the_batch_s_time_are_given_back(
         world: World) -> None:
     """The message's rows are claimed together; one still waiting for a thread when half
@@ -267,13 +280,7 @@ def test_the_next_message_runs_while_the_last_call_of_one_is_in_flight(world: Wo
     made = [world.requested(n) for n in range(1, 5)]
     posts = world.bell.take()
     world.rt.settings = world.rt.settings.model_copy(update={"job_threads": 2})
-    release, in_call = threading.Event(), threading.Event()
-
-    def hold() -> None:  # the first call (the hook runs once): no answer until released
-        in_call.set()
-        assert release.wait(10)
-
-    world.carrier.while_posting = hold
+    release, in_call = _hold_the_first_call(world)
     run_jobs(world.rt, posts[:2])  # returns, its first call still held (released below)
     assert in_call.wait(5)
     run_jobs(world.rt, posts[2:])  # sent on the other thread meanwhile
@@ -297,13 +304,7 @@ def test_a_process_that_stops_gives_back_the_rows_not_started_and_settles_the_ca
     made = [world.requested(n) for n in range(1, 4)]
     posts = world.bell.take()
     _one_thread(world, lease_seconds=4)
-    release, in_call = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        in_call.set()
-        assert release.wait(10)
-
-    world.carrier.while_posting = hold
+    release, in_call = _hold_the_first_call(world)
     task = threading.Thread(target=run_jobs, args=(world.rt, posts))
     task.start()
     assert in_call.wait(5)
@@ -327,19 +328,13 @@ def test_a_call_running_longer_than_a_lease_ends_the_process(
     world.requested(1), world.requested(2)
     posts = world.bell.take()
     _one_thread(world, lease_seconds=0.2)
-    release, in_call = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        in_call.set()
-        assert release.wait(10)
-
+    release, in_call = _hold_the_first_call(world)
     class Ended(Exception):
         pass
 
     def exit_(status: int) -> None:
         raise Ended(status)
 
-    world.carrier.while_posting = hold
     monkeypatch.setattr(together.os, "_exit", exit_)
     run_jobs(world.rt, posts[:1])
     assert in_call.wait(5)

@@ -325,10 +325,12 @@ def test_a_call_running_longer_than_a_lease_ends_the_process(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """Its row has been claimed again by now; as the task's hard time limit did when the
     calls ran in the task, the pool process ends (its pool starts a new one)."""
-    world.requested(1), world.requested(2)
+    for n in range(1, 5):
+        world.requested(n)
     posts = world.bell.take()
     _one_thread(world, lease_seconds=0.2)
     release, in_call = _hold_the_first_call(world)
+
     class Ended(Exception):
         pass
 
@@ -336,11 +338,11 @@ def test_a_call_running_longer_than_a_lease_ends_the_process(
         raise Ended(status)
 
     monkeypatch.setattr(together.os, "_exit", exit_)
-    run_jobs(world.rt, posts[:1])
+    run_jobs(world.rt, posts[:2])  # (one row a message would run without the threads)
     assert in_call.wait(5)
     time.sleep(0.3)
     with pytest.raises(Ended) as ended:
-        run_jobs(world.rt, posts[1:])
+        run_jobs(world.rt, posts[2:])
     assert ended.value.args == (together.EXIT_STUCK,)
     release.set()
     assert together.settled()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -20,7 +21,7 @@ from worker.domain.model import PostOutcome
 from worker.domain.statuses import Status
 from worker.service import ledger
 from worker.service.flow import handoffs
-from worker.service.jobs import must_wait, post_order, together
+from worker.service.jobs import inflight, must_wait, post_order, together
 from worker.service.jobs.base import Skip, Step
 from worker.service.jobs.runner import perform, take
 from worker.service.jobs.together import run_jobs, settle_answers
@@ -76,6 +77,19 @@ def test_a_batch_starts_no_row_past_half_its_time_limit(world: World) -> None:
 
 def _one_thread(world: World, **settings: object) -> None:
     world.rt.settings = world.rt.settings.model_copy(update={"job_threads": 1, **settings})
+
+
+def _until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    """Wait for `condition` (polled), failing after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never came"
+        time.sleep(0.01)
+
+
+def _oldest_call() -> float:
+    current = inflight._current  # noqa: SLF001 (the process's pool, as the runner sees it)
+    return current.oldest_call() if current is not None else 0.0
 
 
 def _hold_the_first_call(world: World) -> tuple[threading.Event, threading.Event]:
@@ -153,20 +167,16 @@ def test_when_the_task_s_time_runs_out_every_call_made_is_still_recorded(
     posts = world.bell.take()
     _one_thread(world)
     monkeypatch.setattr(failures, "ABORTS", [TimeIsUp])
-    first_call = threading.Event()
-
-    def while_posting() -> None:
-        first_call.set()
-        time.sleep(0.3)  # the limit fires during the first call
+    release, in_call = _hold_the_first_call(world)  # the limit fires during it
 
     def time_is_up(started: object, start_by: float) -> None:
-        assert first_call.wait(5)
+        assert in_call.wait(5)
         raise TimeIsUp()
 
-    world.carrier.while_posting = while_posting
     monkeypatch.setattr(together, "wait_started", time_is_up)
     with pytest.raises(TimeIsUp):
         run_jobs(world.rt, posts)
+    release.set()
     assert together.settled()
     (first_code, first), rest = made[0], made[1:]
     assert world.carrier.posted_numbers() == [f"{first_code}/R1"]
@@ -284,9 +294,7 @@ def test_the_next_message_runs_while_the_last_call_of_one_is_in_flight(world: Wo
     run_jobs(world.rt, posts[:2])  # returns, its first call still held (released below)
     assert in_call.wait(5)
     run_jobs(world.rt, posts[2:])  # sent on the other thread meanwhile
-    deadline = time.monotonic() + 10
-    while len(world.carrier.orders) < 3 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    _until(lambda: len(world.carrier.orders) == 3)
     held = next(h for c, h in made if f"{c}/R1" == world.carrier.calls[0][1])
     assert len(world.carrier.orders) == 3  # every other row's order made
     assert world.handoff(held).status == Status.REQUESTED  # still waiting for its answer
@@ -310,7 +318,7 @@ def test_a_process_that_stops_gives_back_the_rows_not_started_and_settles_the_ca
     assert in_call.wait(5)
     stopping = threading.Thread(target=together.stop_in_flight, args=(10,))
     stopping.start()  # cancels the two rows queued behind the held call, waits for it
-    time.sleep(0.2)
+    _until(lambda: sum(j.locked_until is None for j in world.jobs("post_order")) == 2)
     release.set()
     stopping.join(10)
     task.join(10)
@@ -340,7 +348,7 @@ def test_a_call_running_longer_than_a_lease_ends_the_process(
     monkeypatch.setattr(together.os, "_exit", exit_)
     run_jobs(world.rt, posts[:2])  # (one row a message would run without the threads)
     assert in_call.wait(5)
-    time.sleep(0.3)
+    _until(lambda: _oldest_call() > 0.2)  # the held call: longer than the lease
     with pytest.raises(Ended) as ended:
         run_jobs(world.rt, posts[2:])
     assert ended.value.args == (together.EXIT_STUCK,)

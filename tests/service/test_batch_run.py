@@ -329,6 +329,23 @@ def test_a_process_that_stops_gives_back_the_rows_not_started_and_settles_the_ca
     assert {jobs[h] for _, h in made if h != first} == {("pending", 0, None)}
 
 
+def test_rows_handed_to_a_pool_stopped_meanwhile_are_given_back_untried(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process's end can stop its pool between a message's claims and its hand-overs
+    (a CI run met it): those rows are given back for the sweep, the message ends cleanly."""
+    for n in range(1, 4):
+        world.requested(n)
+    posts = world.bell.take()
+    stopped = inflight.Inflight(2, settle_answers)
+    assert stopped.stop(1)
+    monkeypatch.setattr(inflight, "for_process", lambda *_: stopped)
+    run_jobs(world.rt, posts)
+    assert stopped.settled(5)
+    assert world.carrier.calls == []
+    assert {(j.state, j.attempts, j.locked_until) for j in world.jobs("post_order")} \
+        == {("pending", 0, None)}
+
+
 def test_a_call_running_longer_than_a_lease_ends_the_process(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """Its row has been claimed again by now; as the task's hard time limit did when the

@@ -74,7 +74,11 @@ class Inflight:
         the row given back untried) is settled by the settler."""
         with self._changed:
             self._open += 1
-        future = self._pool.submit(self._timed, call, *args)
+        try:
+            future = self._pool.submit(self._timed, call, *args)
+        except RuntimeError:  # the pool was stopped meanwhile (the process ends): the
+            future = Future()  # row is given back untried, as one cancelled in the queue
+            future.cancel()
         future.add_done_callback(lambda f: self._answers.put((rt, f, taken)))
         return future
 

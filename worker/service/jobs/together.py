@@ -135,7 +135,9 @@ def _run_together(rt: Runtime, ids: list[int], deadline: float) -> None:
             # counted before the submit: a time limit landing in between leaves this row
             # to its lease (late), never gives back a row whose call may still run (twice)
             handed += 1
-            calls.append(flight.submit(rt, t, _start, rt, t, claimed_at, start_by, started))
+            call = flight.submit(rt, t, _start, rt, t, claimed_at, start_by, started)
+            call.add_done_callback(lambda f: f.cancelled() and started.done())  # never starts
+            calls.append(call)
         wait_started(started, start_by)
     finally:
         # the rows still queued: given back untried (a cancelled call is settled as such);

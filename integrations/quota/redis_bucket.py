@@ -35,8 +35,8 @@ PREFIX = "handoff:quota:"
 
 # KEYS: the account's hash, the accounts set, the account's recent slots.
 # ARGV: interval, longest acceptable wait, account, "1" for a new request, the floor's
-# look-ahead ('' when this process knew no state), longest hold slept, window, count,
-# catch-up spacing.
+# look-ahead ('' when this process knew no state), longest hold slept, window, the slots
+# kept (the quota's count; 0 above MAX_KEPT: evenly spaced), catch-up spacing.
 # Mirrors worker.domain.quota.hold_left and next_slot; answers {granted, wait, slot, epoch,
 # held}. A new state starts its recent slots afresh (evenly spaced until it knows `count`),
 # or, replacing a lost one, one window after the floor.
@@ -64,7 +64,7 @@ end
 local count = tonumber(ARGV[8])
 local known = math.min(redis.call('LLEN', KEYS[3]), count)
 local slot
-if known >= count then
+if count > 0 and known >= count then
   local oldest = tonumber(redis.call('LINDEX', KEYS[3], count - 1))
   slot = math.max(now, blocked, last + tonumber(ARGV[9]), oldest + tonumber(ARGV[7]))
 else
@@ -79,8 +79,10 @@ if wait > tonumber(ARGV[2]) then
   return {0, string.format('%.6f', wait), string.format('%.6f', slot), epoch, 0}
 end
 redis.call('HSET', KEYS[1], 'last_slot', string.format('%.6f', slot), 'epoch', epoch)
-redis.call('LPUSH', KEYS[3], string.format('%.6f', slot))
-redis.call('LTRIM', KEYS[3], 0, count - 1)
+if count > 0 then
+  redis.call('LPUSH', KEYS[3], string.format('%.6f', slot))
+  redis.call('LTRIM', KEYS[3], 0, count - 1)
+end
 redis.call('SADD', KEYS[2], ARGV[3])
 if ARGV[4] == '1' then
   redis.call('HINCRBY', KEYS[1], 'requests', 1)
@@ -180,7 +182,7 @@ class RedisBucket:
                       "1" if new else "0",
                       # a state this process knew is gone: floor the new one
                       f"{LOOK_AHEAD_S:.6f}" if account in self._known else "",
-                      f"{max_hold:.6f}", f"{budget.window:.6f}", str(budget.count),
+                      f"{max_hold:.6f}", f"{budget.window:.6f}", str(budget.kept),
                       f"{budget.catch_up:.6f}"])
             seen_at = time.monotonic()  # the server read its clock just before answering
             self._epochs()[account] = _text(epoch)

@@ -13,13 +13,15 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from sqlalchemy import select
 
 from integrations.quota.redis_bucket import RedisBucket
 from tests.quota_windows import max_in_window
 from worker.db.engine import Database
 from worker.db.migrate import upgrade
+from worker.db.models import RateBucket
 from worker.domain.errors import TransientError
-from worker.domain.quota import Budget
+from worker.domain.quota import MAX_KEPT, Budget
 from worker.ports.quota import RateLimiter
 from worker.service.agencies.quota import DatabaseBucket
 
@@ -243,6 +245,30 @@ def test_slots_left_unused_are_caught_up_within_the_window(store):
     assert after[9] - after[0] < 0.27  # caught up (0.18 at twice the pace; evenly: 0.36)
     assert after[10] - after[0] == pytest.approx(0.4, abs=0.005)  # the window is full
     assert max_in_window(first + after, 0.4 - 1e-6) == 10
+
+
+def test_a_quota_above_the_slots_kept_is_evenly_spaced_and_stores_no_slots(store):
+    """Past MAX_KEPT a second, no list of the last `count` slots is read or written on each
+    reservation (its cost was a tenth of benchmark 2's embedded rate); the account is evenly
+    spaced, a pause is not caught up."""
+    kind, url = store
+    limiter = build(kind, url)
+    count = MAX_KEPT + 1
+    budget = Budget(interval=10.0 / count, window=10.0, count=count)  # (10 ms apart)
+
+    def slots(n: int) -> list[float]:
+        return [limiter._reserve(A, budget, True, 30.0, 1.0).slot for _ in range(n)]  # type: ignore[attr-defined]
+
+    slots(3)
+    time.sleep(0.1)
+    after = slots(3)
+    gaps = [b - a for a, b in zip(after[:-1], after[1:], strict=True)]
+    assert gaps == pytest.approx([budget.interval] * 2, abs=1e-5)
+    if kind == "redis":
+        assert redis.Redis.from_url(url).llen(f"{limiter.prefix}{A}:recent") == 0  # type: ignore[attr-defined]
+    else:
+        with Database(url).unit_of_work() as s:
+            assert s.scalar(select(RateBucket.recent).where(RateBucket.account == A)) == "[]"
 
 
 @pytest.mark.services

@@ -41,6 +41,12 @@ class Budget:
     def catch_up(self) -> float:
         return self.interval / CATCH_UP_SPEED
 
+    @property
+    def kept(self) -> int:
+        """How many of the account's last slots the stores keep: `count`, or none above
+        MAX_KEPT (evenly spaced, no catch-up)."""
+        return self.count if self.count <= MAX_KEPT else 0
+
     @classmethod
     def of(cls, per_second: float, margin: float) -> Budget:
         """The spacing of a quota. 20/s: 20 in 1.1 s; 2.5/s allows 2 in a second, never 3
@@ -56,11 +62,17 @@ class Budget:
 # How much faster than evenly spaced an account catches up on slots it left unused.
 CATCH_UP_SPEED = 2.0
 
+# Above this quota an account is evenly spaced, without catching up: its last `count` slots
+# would be read and written on every reservation (the database limiter's JSON of 10,000
+# floats cost benchmark 2's embedded run, quota 10,000/s, 195.6 -> 169.0 hand-offs/s), and
+# a quota this large is past what one deployment's worker sends (bench/RESULTS.md).
+MAX_KEPT = 1000
+
 
 def next_slot(last: float, now: float, blocked_until: float, budget: Budget,
               recent: Sequence[float] = ()) -> float:
     """The time the next request may go, given the account's last granted slot and its
-    `recent` slots, newest first (those beyond `budget.count` are not looked at).
+    `recent` slots, newest first (those beyond `budget.kept` are not looked at).
 
     With `count` known, the window decides, and the spacing may be the catch-up one. With
     fewer (a new account, or its quota just raised), evenly spaced, and no sooner than the
@@ -68,7 +80,7 @@ def next_slot(last: float, now: float, blocked_until: float, budget: Budget,
     spaced already, while slots caught up under a lower quota are spread out again before
     the new one adds to them (20 caught up in half a second, then the quota raised to 25:
     not 13 more in that window)."""
-    known = min(len(recent), budget.count)
+    known = min(len(recent), budget.kept)
     if known >= budget.count:
         return max(now, blocked_until, last + budget.catch_up, recent[known - 1] + budget.window)
     floor = recent[known - 1] + known * budget.interval if known else -math.inf

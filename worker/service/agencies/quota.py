@@ -91,7 +91,7 @@ class DatabaseBucket:
             if wait > max_wait:
                 return Reservation(False, wait, slot, seen_at)
             row.last_slot = slot
-            row.recent = json.dumps([round(slot, 6), *recent][:budget.count])
+            row.recent = json.dumps([round(slot, 6), *recent][:budget.kept])
             if new:
                 row.requests += 1
                 row.waits += 1 if wait > 0 else 0

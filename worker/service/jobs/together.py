@@ -136,7 +136,7 @@ def _run_together(rt: Runtime, ids: list[int], deadline: float) -> None:
             # to its lease (late), never gives back a row whose call may still run (twice)
             handed += 1
             call = flight.submit(rt, t, _start, rt, t, claimed_at, start_by, started)
-            call.add_done_callback(lambda f: f.cancelled() and started.done())  # never starts
+            call.add_done_callback(started.done_if_cancelled)  # a call that never starts
             calls.append(call)
         wait_started(started, start_by)
     finally:
@@ -181,6 +181,10 @@ class _Countdown:
         with self._changed:
             self._left -= 1
             self._changed.notify_all()
+
+    def done_if_cancelled(self, call: Future[Answer]) -> None:
+        if call.cancelled():
+            self.done()
 
     def wait(self, timeout: float) -> None:
         with self._changed:

@@ -138,6 +138,7 @@ def web(host: str | None, port: int | None) -> None:
     # The web stack (Starlette app, templates, uvicorn) loads only in the web process.
     import uvicorn
 
+    from worker.launch.heap import freeze_started_heap  # lazy (see top)
     from worker.web import logfilter  # (the web stack, as above)
     from worker.web.app import create_app  # lazy (see top)
 
@@ -147,6 +148,7 @@ def web(host: str | None, port: int | None) -> None:
                             log_level="info")
     server = uvicorn.Server(config)  # its logging is configured now; then add our filter
     logfilter.install()
+    freeze_started_heap()  # (no collection walks the app again: a page's pause, heap.py)
     server.run()
 
 

@@ -3,7 +3,6 @@ rings through it; tasks live in worker/tasks.py."""
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -15,6 +14,7 @@ from celery.worker.request import Request
 
 from worker.db import clock
 from worker.db.engine import Database, make_engine
+from worker.launch.heap import freeze_started_heap
 from worker.ports.bell import Bell
 from worker.service import ledger
 from worker.settings import Settings
@@ -76,14 +76,10 @@ def _measure_server_clock(**_: Any) -> None:
 
 @worker_init.connect
 def _freeze_before_fork(**_: Any) -> None:
-    """The objects the worker's main process has made by now (the modules, the app, the
-    settings) are left out of the garbage collector's passes from here on, in it and in
-    the pool processes it forks: a child's collections no longer write to their pages, so
-    more of them stay shared with the parent (reference counting still copies the pages of
-    the objects a child uses; Python's gc.freeze, for a process that forks without exec).
-    `make demo`'s pool processes: 96 and 94 MB of PSS -> 83 and 80 MB (bench/RESULTS.md)."""
-    gc.collect()
-    gc.freeze()
+    """The objects the worker's main process has made by now are left out of the garbage
+    collector's passes, in it and in the pool processes it forks (heap.py). `make demo`'s
+    pool processes: 96 and 94 MB of PSS -> 83 and 80 MB (bench/RESULTS.md)."""
+    freeze_started_heap()
 
 
 class CeleryBell(Bell):

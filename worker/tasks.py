@@ -52,7 +52,7 @@ def _beat(rt: Runtime, name: str = FLEET_HEARTBEAT) -> None:
 def _settle_in_flight(**_: object) -> None:
     """A pool process that ends (a warm shutdown, a restart) gives back the rows its last
     messages left waiting for a thread and settles the calls in flight before it exits
-    (together.py: a task returns once its rows have started)."""
+    (together.py: a task returns while its last rows wait for a thread)."""
     if not together.stop_in_flight(together.IN_FLIGHT_WAIT):
         log.warning("calls still in flight after %.0f s: left to their leases and the sweep",
                     together.IN_FLIGHT_WAIT)

@@ -169,7 +169,7 @@ def test_when_the_task_s_time_runs_out_every_call_made_is_still_recorded(
     monkeypatch.setattr(failures, "ABORTS", [TimeIsUp])
     release, in_call = _hold_the_first_call(world)  # the limit fires during it
 
-    def time_is_up(started: object, start_by: float) -> None:
+    def time_is_up(started: object, start_by: float, most: int) -> None:
         assert in_call.wait(5)
         raise TimeIsUp()
 
@@ -302,6 +302,27 @@ def test_the_next_message_runs_while_the_last_call_of_one_is_in_flight(world: Wo
     assert together.settled()
     assert sorted(world.carrier.orders) == sorted(f"{c}/R1" for c, _ in made)
     assert {world.handoff(h).status for _, h in made} == {Status.ACCEPTED}
+    assert {(j.state, j.attempts) for j in world.jobs("post_order")} == {("done", 1)}
+
+
+def test_a_message_returns_while_its_last_rows_wait_for_a_thread_and_they_are_still_sent(
+        world: World) -> None:
+    """At most one row a thread may still wait when the task returns (the process takes its
+    next message meanwhile, so its threads never run dry); that row is sent, once, when a
+    thread is free, not given back."""
+    made = [world.requested(n) for n in range(1, 3)]
+    posts = world.bell.take()
+    _one_thread(world)
+    release, in_call = _hold_the_first_call(world)
+    task = threading.Thread(target=run_jobs, args=(world.rt, posts))
+    task.start()
+    assert in_call.wait(5)
+    task.join(5)
+    assert not task.is_alive()  # returned: one call held, the other row waiting for it
+    assert len(world.carrier.calls) == 1
+    release.set()
+    assert together.settled()
+    assert sorted(world.carrier.posted_numbers()) == sorted(f"{c}/R1" for c, _ in made)
     assert {(j.state, j.attempts) for j in world.jobs("post_order")} == {("done", 1)}
 
 

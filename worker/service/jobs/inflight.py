@@ -1,9 +1,10 @@
 """The calls of a pool process in flight, across its bell messages: one pool of threads
 making the calls and one thread settling their answers, both living as long as the process.
 
-A message's task returns once each of its rows has started (together.py): its last calls
-are still in flight while the process takes the next message and claims its rows, and the
-threads go on from one message's rows to the next. Before, each message ended by waiting
+A message's task returns once at most a thread's worth of its rows (`job_threads`) still
+wait for a thread (together.py): its last calls are in flight and its last rows queued
+while the process takes the next message and claims its rows, and the threads go on from
+one message's rows to the next without running dry. Before, each message ended by waiting
 for its last answers and settling them, then the next one was claimed: meanwhile the
 process sent nothing, and with one shared quota both processes of a worker reached that
 point together (benchmark 1: a fifth of the post office's quota left unused).

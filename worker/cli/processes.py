@@ -81,8 +81,12 @@ def worker(concurrency: int | None, loglevel: str, beat_schedule: str | None) ->
     # the periodic rings' queue first, then the ledger rows' (celeryconfig.py)
     argv = ["worker", "-Q", "handoff-periodic,handoff", "-l", loglevel,
             "-c", str(concurrency or s.worker_concurrency)]
+    # No mingle: at start it asks the other workers for their revoked tasks (the ledger
+    # decides what runs; nothing is ever revoked) and waited a second for answers before
+    # the worker took its first message, on every start and restart.
+    argv.append("--without-mingle")
     if s.embedded:
-        argv += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
+        argv += ["--without-gossip", "--without-heartbeat"]
     if beat_schedule is not None:  # (leases make a second beat beside it harmless)
         argv += ["--beat", "--schedule", beat_schedule]
     sys.exit(_run_worker(app, argv))

@@ -11,13 +11,14 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from tests.service.world import World
 from worker.db import failures
 from worker.db.models import Handoff, Job, utcnow
 from worker.domain.enums import EventSource, JobKind, JobState
 from worker.domain.model import PostOutcome
+from worker.domain.rules import push_event_id
 from worker.domain.statuses import Status
 from worker.service import ledger
 from worker.service.flow import handoffs
@@ -45,6 +46,29 @@ def test_the_rows_of_one_message_each_run_once(
     assert all(world.onestop.statuses(c) == ["accepted"] for c in codes)
     assert {j.state for j in world.jobs("post_order") + world.jobs("push_status")} == {"done"}
     assert "one by one" not in caplog.text  # claimed and settled together, no fallback
+
+
+def test_the_posts_of_a_message_read_the_area_table_once_for_their_citizens(
+        world: World) -> None:
+    """The area codes of a message's orders are read in one query (areas.read_ahead), and
+    the agency's own once per transaction, not one query an order."""
+    made = [world.requested(n) for n in range(1, 9)]
+    posts = world.bell.take()
+    sent: list[str] = []
+
+    def seen(conn, cursor, statement, *_):  # type: ignore[no-untyped-def]
+        sent.append(statement)
+
+    event.listen(world.rt.db.engine, "before_cursor_execute", seen)
+    try:
+        run_jobs(world.rt, posts)
+        assert together.settled()
+    finally:
+        event.remove(world.rt.db.engine, "before_cursor_execute", seen)
+    assert {world.handoff(h).status for _, h in made} == {Status.ACCEPTED}
+    assert all(o.order.receiver.address.carrier_area is not None
+               for o in world.carrier.orders.values())
+    assert sum("FROM carrier_areas" in q for q in sent) <= 2  # (8 before, one an order)
 
 
 def test_a_row_whose_last_try_never_settled_runs_last_and_alone(world: World) -> None:
@@ -214,6 +238,39 @@ def test_one_answer_that_cannot_be_settled_costs_the_others_nothing(
     stuck = [j for j in world.jobs("post_order") if j.handoff_id == bad]
     assert [(j.state, j.attempts) for j in stuck] == [("pending", 1)]
     assert stuck[0].locked_until is not None  # its lease, then the sweep, as a lost try
+
+
+def test_push_backs_queued_by_a_batch_are_written_together_and_a_known_key_costs_nothing(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    """The push-backs the answers of one settle queue are written together at its flush
+    (ledger.written_together: one INSERT on PostgreSQL, bench/round_trips.py), each rung
+    once. One whose key exists already fails
+    that flush: the answers are settled again one transaction each (where a known key is
+    told as such), every hand-off accepted, the known push-back kept once."""
+    made = [world.requested(n) for n in range(1, 6)]
+    world.bell.take()
+    first = made[0][1]
+    order = world.handoff(first).order_number
+    with uow.begin(world.rt) as s:  # its "accepted" told already (a redelivery, say)
+        ledger.enqueue(s, JobKind.PUSH_STATUS, first,
+                       f"push:{push_event_id(order, f'accepted:{order}')}", {})
+    known = world.bell.take()
+
+    def settle_together(handoff_ids: list[int]) -> None:
+        """The posts of these hand-offs answered, settled in one call."""
+        with uow.begin(world.rt) as s:
+            taken = [take(Step(s, handoffs.locked(s, j.handoff_id), world.rt.settings), j.id)
+                     for j in world.jobs("post_order") if j.handoff_id in handoff_ids]
+        settle_answers(world.rt, [perform(world.rt, t) for t in taken if t is not None])
+
+    settle_together([h for _, h in made[2:]])
+    assert "one by one" not in caplog.text
+    settle_together([h for _, h in made[:2]])  # the first's push-back known already
+    assert "2 answers settled one by one" in caplog.text
+    pushes = world.jobs("push_status")
+    assert {world.handoff(h).status for _, h in made} == {Status.ACCEPTED}
+    assert len(pushes) == 5 == len({p.idempotency_key for p in pushes})
+    assert sorted(world.bell.take()) == sorted(p.id for p in pushes if p.id not in known)
 
 
 def test_one_row_that_cannot_be_claimed_costs_the_others_nothing(

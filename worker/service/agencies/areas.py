@@ -1,8 +1,9 @@
 """The post office's area table in the database: give an order its carrier area codes,
 swap the whole table, say where it came from and what it lacks.
 
-Orders read the table at the moment they are built (one query per order, by primary key),
-inside the job's transaction; `swap` replaces every row in one transaction. So every
+Orders read the table at the moment they are built, inside the job's transaction (one query
+per order, by primary key; a batch's orders one query in all, `read_ahead`, the areas read
+kept until the transaction ends); `swap` replaces every row in one transaction. So every
 process uses a new table from its next order on, and no order ever mixes two tables. The
 carrier adapter never reads the table: the codes travel in `Address.carrier_area`, and an
 unmapped ward (None) is refused there, as a permanent error naming the field.
@@ -10,7 +11,7 @@ unmapped ward (None) is refused there, as a permanent error naming the field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -41,21 +42,14 @@ class TableInfo:
 
 
 def resolve(session: Session, order: CarrierOrder) -> CarrierOrder:
-    """The order with each party's carrier area filled from the table (one query); a ward
-    the table does not map keeps None and the adapter refuses it, naming the field."""
+    """The order with each party's carrier area filled from the table (one query, none for
+    the areas this transaction read already); a ward the table does not map keeps None and
+    the adapter refuses it, naming the field."""
     parties = (order.sender, order.receiver)
     keys = {k for k in map(_key, parties) if k is not None}
     if not keys:
         return order
-    # plain rows, not objects of the session: nothing to track, and nothing for each
-    # later flush of the transaction to look through
-    found: dict[Key, Area] = {
-        (p, w): (cp, cd)
-        for p, w, cp, cd in session.execute(select(
-            CarrierArea.gso_province, CarrierArea.gso_ward, CarrierArea.carrier_province,
-            CarrierArea.carrier_district).where(or_(*(
-                and_(CarrierArea.gso_province == p, CarrierArea.gso_ward == w)
-                for p, w in keys))))}
+    found = _areas(session, keys)
 
     def filled(c: Contact) -> Contact:
         key = _key(c)
@@ -65,10 +59,43 @@ def resolve(session: Session, order: CarrierOrder) -> CarrierOrder:
     return replace(order, sender=filled(order.sender), receiver=filled(order.receiver))
 
 
+def read_ahead(session: Session, places: Iterable[tuple[str, str]]) -> None:
+    """Read the areas of these (province, ward) codes in one query, for the orders this
+    transaction builds next (the citizens of a batch's posts: one query, not one each)."""
+    _areas(session, {k for p, w in places if (k := _key_of(p, w)) is not None})
+
+
+# the areas a transaction has read, by key (None: not in the table), kept until it ends
+_READ = "areas.read"
+
+
+def _areas(session: Session, keys: set[Key]) -> dict[Key, Area]:
+    """The table's areas of `keys` (those it maps), read once per transaction."""
+    transaction = session.get_transaction()
+    held: tuple[object, dict[Key, Area | None]] | None = session.info.get(_READ)
+    if held is None or held[0] is not transaction:  # another transaction's: let them go
+        held = session.info[_READ] = (transaction, {})
+    read = held[1]
+    if missing := keys - read.keys():
+        # plain rows, not objects of the session: nothing to track, and nothing for each
+        # later flush of the transaction to look through
+        found = {(p, w): (cp, cd) for p, w, cp, cd in session.execute(select(
+            CarrierArea.gso_province, CarrierArea.gso_ward, CarrierArea.carrier_province,
+            CarrierArea.carrier_district).where(or_(*(
+                and_(CarrierArea.gso_province == p, CarrierArea.gso_ward == w)
+                for p, w in missing))))}
+        read.update({k: found.get(k) for k in missing})
+    return {k: area for k in keys if (area := read[k]) is not None}
+
+
 def _key(contact: Contact) -> Key | None:
     a: Address = contact.address
+    return _key_of(a.province_code, a.ward_code)
+
+
+def _key_of(province: str | None, ward: str | None) -> Key | None:
     try:
-        return int(a.province_code), int(a.ward_code)
+        return int(province), int(ward)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
 

@@ -28,9 +28,10 @@ from sqlalchemy import select
 
 from worker.db import failures
 from worker.db.models import Job, utcnow
-from worker.domain.enums import JobState
+from worker.domain.enums import JobKind, JobState
 from worker.domain.privacy import scrub
 from worker.service import ledger
+from worker.service.agencies import areas
 from worker.service.flow import handoffs
 from worker.service.jobs import inflight
 from worker.service.jobs.base import Step
@@ -246,6 +247,9 @@ def _take_all(rt: Runtime, ids: list[int], taken: list[Taken]) -> None:
     try:
         with uow.begin(rt) as session:
             steps, rows = _steps(session, rt, ids)
+            areas.read_ahead(session, [  # the posts' citizens: one query, not one a post
+                (s.handoff.province_code, s.handoff.ward_code) for r in rows
+                if r.kind == JobKind.POST_ORDER and (s := steps.get(r.id)) is not None])
             claims = claim_many(session, rt.settings, [r for r in rows if r.id in steps])
             got = [t for i in ids if i in claims and (t := prepared(steps[i], claims[i]))
                    is not None]
@@ -291,7 +295,7 @@ def settle_answers(rt: Runtime, answers: list[Answer]) -> None:
     row's lease and the sweep (its try then counts as lost, ledger.claim)."""
     if len(answers) > 1:
         try:
-            with uow.begin(rt) as session:
+            with uow.begin(rt) as session, ledger.written_together(session):
                 jobs = [a.taken.job for a in answers]
                 locked = handoffs.locked_many(session, (j.handoff_id for j in jobs))
                 ledger.lock_jobs(session, [j.id for j in jobs])

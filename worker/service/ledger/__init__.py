@@ -8,6 +8,8 @@ build on it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +30,9 @@ from worker.service.ledger.uow import collect
 # how an exhausted row's error reads for people (decisions read the attempt's outcome)
 EXHAUSTED_PREFIX = "không gửi được sau"
 
+# set on a session whose new rows `enqueue` leaves to the flush (`written_together`)
+_WRITTEN_TOGETHER = "ledger.written_together"
+
 # the session's rows locked by `lock_jobs`, by id (held here: a session holds its objects
 # weakly, and these are read again by each settle step)
 _LOCKED = "ledger.locked_jobs"
@@ -43,11 +48,32 @@ def enqueue(session: Session, kind: JobKind, handoff_id: int, key: str,
     new key is by far the common case (every hand-off's post, every milestone's push), and
     a savepoint cost two round trips and a flush of the session on every one of them.
     """
-    job = add_new(session, Job, dict(
-        kind=kind, handoff_id=handoff_id, idempotency_key=key, payload=payload or {},
-        next_attempt_at=at or utcnow()))
+    values = dict(kind=kind, handoff_id=handoff_id, idempotency_key=key,
+                  payload=payload or {}, next_attempt_at=at or utcnow())
+    if session.info.get(_WRITTEN_TOGETHER):
+        job: Job | None = Job(**values)
+        session.add(job)  # written with the transaction's others, one INSERT at its flush
+    else:
+        job = add_new(session, Job, values)
     collect(session, job)
     return job
+
+
+@contextmanager
+def written_together(session: Session) -> Iterator[None]:
+    """Within it, `enqueue` adds its rows to the session instead of writing each with a
+    statement of its own: the unit of work writes them together at the next flush (one
+    INSERT, in the order they were added: SQLAlchemy's ordered insertmanyvalues). For a
+    transaction that settles many answers (together.settle_answers): the push-back each
+    accepted post queues was a round trip of its own, a sixth of a pool process's CPU in a
+    burst. A key that exists already is no longer told as None but fails the flush, and so
+    the transaction: its caller must take its work again without this (settle_answers takes
+    the answers again one transaction each), and only where a known key is rare."""
+    session.info[_WRITTEN_TOGETHER] = True
+    try:
+        yield
+    finally:
+        session.info.pop(_WRITTEN_TOGETHER, None)
 
 
 def enqueue_many(session: Session, kind: JobKind, rows: list[tuple[int, str, dict[str, Any]]]
@@ -105,10 +131,11 @@ def ring_next(session: Session, claimed: Claimed) -> Job | None:
     answered instead of on the sweep's next round. A retry keeps its backoff. The caller
     holds the hand-off's lock, which every claim takes first: no one claims it meanwhile."""
     now = utcnow()
-    # no_autoflush: the rows this reads are written already (enqueued by a statement of
-    # their own) and none of them is changed unwritten in this session (the settled job is
-    # not among them: id > its id); the session's changes wait for the commit, written with
-    # those of the batch's other rows (worker/db/inserts.py `add_new`)
+    # no_autoflush: none of the rows this reads is changed unwritten in this session (the
+    # settled job is not among them: id > its id); the session's changes wait for the
+    # commit, written with those of the batch's other rows (worker/db/inserts.py
+    # `add_new`). A row enqueued in this transaction and not yet written (`written_together`)
+    # is not seen here, and needs not be: `enqueue` collected it to be rung already
     with session.no_autoflush:
         job = session.scalar(select(Job).where(
             Job.handoff_id == claimed.handoff_id, Job.kind == claimed.kind,

@@ -39,7 +39,8 @@ PREFIX = "handoff:quota:"
 # kept (the quota's count; 0 above MAX_KEPT: evenly spaced), catch-up spacing.
 # Mirrors worker.domain.quota.hold_left and next_slot; answers {granted, wait, slot, epoch,
 # held}. A new state starts its recent slots afresh (evenly spaced until it knows `count`),
-# or, replacing a lost one, one window after the floor.
+# or, replacing a lost one, one window after the floor (one interval after it when no
+# slots are kept: evenly spaced, it never catches up).
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000

@@ -383,6 +383,27 @@ def test_a_message_returns_while_its_last_rows_wait_for_a_thread_and_they_are_st
     assert {(j.state, j.attempts) for j in world.jobs("post_order")} == {("done", 1)}
 
 
+def test_a_row_still_waiting_for_a_thread_at_its_time_is_given_back_after_its_task_returned(
+        world: World) -> None:
+    """The task has returned (one row a thread may wait); the call ahead of the waiting row
+    takes longer than half the lease: the row is given back untried then, for the sweep,
+    before its lease can run out, not sent late."""
+    made = [world.requested(n) for n in range(1, 3)]
+    posts = world.bell.take()
+    _one_thread(world, lease_seconds=0.6)  # (given back 0.3 s after the claim)
+    release, in_call = _hold_the_first_call(world)
+    run_jobs(world.rt, posts)  # returns: one call held, the other row waiting for it
+    assert in_call.wait(5)
+    first = next(h for c, h in made if f"{c}/R1" == world.carrier.calls[0][1])
+    _until(lambda: any(j.locked_until is None for j in world.jobs("post_order")))
+    release.set()
+    assert together.settled()
+    jobs = {j.handoff_id: (j.state, j.attempts, j.locked_until) for j in world.jobs("post_order")}
+    assert len(world.carrier.calls) == 1
+    assert jobs == {first: ("done", 1, None),
+                    next(h for _, h in made if h != first): ("pending", 0, None)}
+
+
 def test_a_process_that_stops_gives_back_the_rows_not_started_and_settles_the_call_made(
         world: World) -> None:
     """The pool process's shutdown signal (worker/tasks.py): rows still waiting for a thread

@@ -12,6 +12,7 @@ from tests.quota_windows import max_in_window
 from worker.domain.errors import TransientError
 from worker.domain.quota import (
     MAX_HOLD_SLEEP_S,
+    MAX_KEPT,
     Budget,
     Reservation,
     hold_left,
@@ -81,6 +82,18 @@ def test_a_moment_with_no_request_is_caught_up_within_the_window():
     assert max_in_window(granted, budget.window - 1e-9) == 20
     even = [pause_end + i * budget.interval for i in range(20)]  # the old rule's slots
     assert after[-1] < even[-1] - 0.2
+
+
+def test_above_the_slots_kept_a_pause_is_not_caught_up():
+    """A quota past MAX_KEPT keeps no slots (Budget.kept): even with a full list given,
+    the next slot after a pause is one interval after the last, never the catch-up's."""
+    budget = Budget.of(MAX_KEPT + 1, 0.0)
+    assert budget.kept == 0
+    recent = [100.0 - i * budget.interval for i in range(budget.count)]
+    after_pause = next_slot(recent[0], 100.5, 0.0, budget, recent)
+    assert after_pause == pytest.approx(100.5)
+    assert next_slot(after_pause, 100.5, 0.0, budget, [after_pause, *recent]) \
+        == pytest.approx(after_pause + budget.interval)  # (catch-up: half of it)
 
 
 def test_a_refused_reservation_is_a_transient_error_with_the_wait():

@@ -4,7 +4,8 @@ swap the whole table, say where it came from and what it lacks.
 Orders read the table at the moment they are built, inside the job's transaction (one query
 per order, by primary key; a batch's orders one query in all, `read_ahead`, the areas read
 kept until the transaction ends); `swap` replaces every row in one transaction. So every
-process uses a new table from its next order on, and no order ever mixes two tables. The
+process uses a new table from its next transaction on, and no order ever mixes two tables:
+an order's areas come from one query (all of them read again when one is not known yet). The
 carrier adapter never reads the table: the codes travel in `Address.carrier_area`, and an
 unmapped ward (None) is refused there, as a permanent error naming the field.
 """
@@ -61,7 +62,8 @@ def resolve(session: Session, order: CarrierOrder) -> CarrierOrder:
 
 def read_ahead(session: Session, places: Iterable[tuple[str, str]]) -> None:
     """Read the areas of these (province, ward) codes in one query, for the orders this
-    transaction builds next (the citizens of a batch's posts: one query, not one each)."""
+    transaction builds next (a batch's posts, their citizens and their agencies: one
+    query, not one each)."""
     _areas(session, {k for p, w in places if (k := _key_of(p, w)) is not None})
 
 
@@ -76,15 +78,15 @@ def _areas(session: Session, keys: set[Key]) -> dict[Key, Area]:
     if held is None or held[0] is not transaction:  # another transaction's: let them go
         held = session.info[_READ] = (transaction, {})
     read = held[1]
-    if missing := keys - read.keys():
+    if keys - read.keys():  # all of them again, in one query: one table's (see above)
         # plain rows, not objects of the session: nothing to track, and nothing for each
         # later flush of the transaction to look through
         found = {(p, w): (cp, cd) for p, w, cp, cd in session.execute(select(
             CarrierArea.gso_province, CarrierArea.gso_ward, CarrierArea.carrier_province,
             CarrierArea.carrier_district).where(or_(*(
                 and_(CarrierArea.gso_province == p, CarrierArea.gso_ward == w)
-                for p, w in missing))))}
-        read.update({k: found.get(k) for k in missing})
+                for p, w in keys))))}
+        read.update({k: found.get(k) for k in keys})
     return {k: area for k in keys if (area := read[k]) is not None}
 
 

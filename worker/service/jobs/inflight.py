@@ -19,6 +19,8 @@ only once at most about one message's rows are left unsettled (`wait_below`).
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import os
 import queue
@@ -56,7 +58,8 @@ Settle = Callable[["Runtime", list["Answer"]], None]
 
 
 class Inflight:
-    """One pool process's threads and its settler."""
+    """One pool process's threads, its settler, and the thread that gives back the rows
+    still waiting for a thread at their time (`give_back_at`)."""
 
     def __init__(self, threads: int, settle: Settle) -> None:
         self.threads = threads
@@ -67,21 +70,51 @@ class Inflight:
         self._open = 0  # submitted, not yet settled (and what their settles queued, rung)
         self._running: dict[object, float] = {}  # calls running: when each started
         self._changed = threading.Condition()
+        self._stopped = False
+        # (when, its number, the call): calls cancelled if not started by then
+        self._late: list[tuple[float, int, Future[Answer]]] = []
+        self._late_changed = threading.Condition()
+        self._numbered = itertools.count()
         threading.Thread(target=self._settle_forever, name="settler", daemon=True).start()
+        threading.Thread(target=self._give_back_late_forever, name="late", daemon=True).start()
 
-    def submit(self, rt: Runtime, taken: Taken, call: Callable[..., Answer],
-               *args: Any) -> Future[Answer]:
+    def submit(self, rt: Runtime, taken: Taken, call: Callable[..., Answer], *args: Any,
+               give_back_at: float | None = None) -> Future[Answer]:
         """Run `call(*args)` on a free thread; its answer (or, cancelled before it started,
-        the row given back untried) is settled by the settler."""
+        the row given back untried) is settled by the settler. A call not started by
+        `give_back_at` (monotonic) is cancelled then, whether or not its task still waits:
+        a row left queued behind calls that take long is given back for the sweep before its
+        lease can run out (its try then counted by another worker's claim, never made)."""
         with self._changed:
             self._open += 1
-        try:
-            future = self._pool.submit(self._timed, call, *args)
-        except RuntimeError:  # the pool was stopped meanwhile (the process ends): the
-            future = Future()  # row is given back untried, as one cancelled in the queue
-            future.cancel()
+            try:
+                if self._stopped:  # the process ends: the row is given back untried, as
+                    future: Future[Answer] = Future()  # one cancelled in the queue
+                    future.cancel()
+                else:
+                    future = self._pool.submit(self._timed, call, *args)
+            except BaseException:  # (no thread could be started: left to its lease)
+                self._open -= 1
+                raise
         future.add_done_callback(lambda f: self._answers.put((rt, f, taken)))
+        if give_back_at is not None and not future.done():
+            with self._late_changed:
+                heapq.heappush(self._late, (give_back_at, next(self._numbered), future))
+                if self._late[0][2] is future:
+                    self._late_changed.notify()
         return future
+
+    def _give_back_late_forever(self) -> None:
+        while True:
+            with self._late_changed:
+                while not self._late or self._late[0][0] > time.monotonic():
+                    wait = self._late[0][0] - time.monotonic() if self._late else None
+                    self._late_changed.wait(wait)
+                due = []
+                while self._late and self._late[0][0] <= time.monotonic():
+                    due.append(heapq.heappop(self._late)[2])
+            for future in due:
+                future.cancel()  # (nothing for a call started or done)
 
     def _timed(self, call: Callable[..., Answer], *args: Any) -> Answer:
         token = object()
@@ -103,7 +136,9 @@ class Inflight:
     def stop(self, timeout: float) -> bool:
         """For the process's end: the calls not started are given back (cancelled: the
         settler releases their rows), those running are waited for and settled."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._changed:  # (a submit after this gives its row back: `_stopped`)
+            self._stopped = True
+            self._pool.shutdown(wait=False, cancel_futures=True)
         return self.settled(timeout)
 
     def wait_below(self, most: int, timeout: float) -> bool:

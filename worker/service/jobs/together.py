@@ -11,8 +11,8 @@ A claimed row may wait for a free thread. One that waited longer than a small sh
 its lease has the lease renewed before its call (conditionally, as a claim: should the
 lease have run out and another worker have claimed it, this one sends nothing), so every
 call starts with nearly its whole lease, as if the row had been claimed just then. Should
-a shared transaction fail, it is taken again one transaction a row (runner.py's steps,
-the same code): one row's trouble never costs the others theirs.
+a shared transaction fail, it is taken again one transaction a row (shared.py: the
+claims and settles the rows share).
 """
 
 from __future__ import annotations
@@ -26,31 +26,19 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from worker.db import failures
 from worker.db.models import Job, utcnow
-from worker.domain.enums import JobKind, JobState
+from worker.domain.enums import JobState
 from worker.domain.privacy import scrub
 from worker.service import ledger
-from worker.service.agencies import areas
-from worker.service.flow import handoffs
 from worker.service.jobs import inflight
-from worker.service.jobs.base import Step
-from worker.service.jobs.runner import (
-    Answer,
-    Taken,
-    claim_many,
-    perform,
-    prepared,
-    run_job,
-    settle,
-    take,
-)
+from worker.service.jobs.runner import Answer, Taken, perform, run_job
+from worker.service.jobs.shared import not_run, settle_answers, take_all
 from worker.service.ledger import uow
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from worker.service.runtime import Runtime
+
+__all__ = ["run_jobs", "settle_answers", "settled", "stop_in_flight"]
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +46,8 @@ log = logging.getLogger(__name__)
 # client's short retries and a quota wait, fits in the rest, before the soft limit), nor
 # after this share of its lease since its claim: until then no other worker can claim it,
 # so its renewal (below) always finds it this attempt's. A claimed row not started by then
-# is given back untried (ledger.release) for the sweep.
+# is given back untried (ledger.release) for the sweep: its call is cancelled then
+# (inflight.py `give_back_at`), even when its message's task has returned meanwhile.
 START_WITHIN = 0.5
 
 # A row that waited for a thread longer than this share of its lease since its claim has
@@ -131,13 +120,14 @@ def _run_together(rt: Runtime, ids: list[int], deadline: float) -> None:
     handed = 0
     started = _Countdown()
     try:
-        _take_all(rt, sorted(ids), taken)
+        take_all(rt, sorted(ids), taken)
         for t in taken:
             started.add()
             # counted before the submit: a time limit landing in between leaves this row
             # to its lease (late), never gives back a row whose call may still run (twice)
             handed += 1
-            call = flight.submit(rt, t, _start, rt, t, claimed_at, start_by, started)
+            call = flight.submit(rt, t, _start, rt, t, claimed_at, start_by, started,
+                                 give_back_at=start_by)
             call.add_done_callback(started.done_if_cancelled)  # a call that never starts
             calls.append(call)
         wait_started(started, start_by, rt.settings.job_threads)
@@ -239,88 +229,6 @@ def _renewed(rt: Runtime, taken: Taken) -> bool:
         return False
 
 
-def _take_all(rt: Runtime, ids: list[int], taken: list[Taken]) -> None:
-    """Claim and prepare the rows in one transaction (their hand-offs locked in id order,
-    the rows read under the locks and claimed in one statement), or one transaction each
-    when that one fails; each
-    claimed row is added to `taken` as soon as its claim is committed."""
-    try:
-        with uow.begin(rt) as session:
-            steps, rows = _steps(session, rt, ids)
-            areas.read_ahead(session, [  # the posts' citizens: one query, not one a post
-                (s.handoff.province_code, s.handoff.ward_code) for r in rows
-                if r.kind == JobKind.POST_ORDER and (s := steps.get(r.id)) is not None])
-            claims = claim_many(session, rt.settings, [r for r in rows if r.id in steps])
-            got = [t for i in ids if i in claims and (t := prepared(steps[i], claims[i]))
-                   is not None]
-        taken += got
-        return
-    except Exception as err:
-        _shared_failed(err, f"{len(ids)} jobs claimed")
-    for i in ids:
-        t = _take_one(rt, i)
-        if t is not None:
-            taken.append(t)
-
-
-def _steps(session: Session, rt: Runtime, ids: list[int]
-           ) -> tuple[dict[int, Step], list[Job]]:
-    """Each row's step, its hand-off locked (all in id order), and the rows read again
-    under those locks, for the claims: what another process settled meanwhile is seen."""
-    owners = {jid: hid for jid, hid in session.execute(
-        select(Job.id, Job.handoff_id).where(Job.id.in_(ids)))}
-    locked = handoffs.locked_many(session, owners.values())
-    rows = list(session.scalars(select(Job).where(Job.id.in_(list(owners)))
-                                .execution_options(populate_existing=True)))
-    return {jid: Step(session, locked[hid], rt.settings)
-            for jid, hid in owners.items() if hid in locked}, rows
-
-
-def _take_one(rt: Runtime, job_id: int) -> Taken | None:
-    try:
-        with uow.begin(rt) as session:
-            handoff_id = ledger.handoff_of(session, job_id)
-            if handoff_id is None:
-                return None
-            return take(Step(session, handoffs.locked(session, handoff_id), rt.settings),
-                        job_id)
-    except Exception as err:
-        _not_run(err, job_id)
-        return None
-
-
-def settle_answers(rt: Runtime, answers: list[Answer]) -> None:
-    """Settle the answers in hand in one transaction, or one transaction each when that
-    one fails: the others are kept, and an answer that cannot be settled is left to its
-    row's lease and the sweep (its try then counts as lost, ledger.claim)."""
-    if len(answers) > 1:
-        try:
-            with uow.begin(rt) as session, ledger.written_together(session):
-                jobs = [a.taken.job for a in answers]
-                locked = handoffs.locked_many(session, (j.handoff_id for j in jobs))
-                ledger.lock_jobs(session, [j.id for j in jobs])
-                for a in answers:
-                    settle(Step(session, locked[a.taken.job.handoff_id], rt.settings), a)
-            return
-        except Exception as err:
-            _shared_failed(err, f"{len(answers)} answers settled")
-    for a in answers:
-        try:
-            with uow.begin(rt) as session:
-                settle(Step(session, handoffs.locked(session, a.taken.job.handoff_id),
-                            rt.settings), a)
-        except Exception as err:
-            _not_run(err, a.taken.job.id)
-
-
-def _shared_failed(err: Exception, what: str) -> None:
-    """A shared transaction failed: raised again when the task's time is up; else logged,
-    and its rows are taken one transaction each."""
-    if isinstance(err, tuple(failures.ABORTS)):
-        raise err
-    log.warning("%s one by one: %s", what, scrub(f"{type(err).__name__}: {err}"))
-
-
 def _run_caught(rt: Runtime, job_id: int, deadline: float) -> None:
     """One row on its own (a suspect): its failure (the database away, say) is logged and
     left to the row's lease and the sweep. Past `deadline` it is not started (the sweep
@@ -331,10 +239,4 @@ def _run_caught(rt: Runtime, job_id: int, deadline: float) -> None:
     try:
         run_job(rt, job_id)
     except Exception as err:
-        _not_run(err, job_id)
-
-
-def _not_run(err: Exception, job_id: int) -> None:
-    if isinstance(err, tuple(failures.ABORTS)):  # the task's time is up: stop here
-        raise err
-    log.warning("job %s not run: %s", job_id, scrub(f"{type(err).__name__}: {err}"))
+        not_run(err, job_id)

@@ -47,6 +47,8 @@ def enqueue(session: Session, kind: JobKind, handoff_id: int, key: str,
     at once get one row, and the loser is told None. No look-up first and no savepoint: a
     new key is by far the common case (every hand-off's post, every milestone's push), and
     a savepoint cost two round trips and a flush of the session on every one of them.
+    Within `written_together` the row is only added (never None): a known key fails the
+    transaction's flush instead.
     """
     values = dict(kind=kind, handoff_id=handoff_id, idempotency_key=key,
                   payload=payload or {}, next_attempt_at=at or utcnow())

@@ -1,0 +1,139 @@
+"""The transactions the rows of one bell message share (together.py runs the message): the
+rows claimed and prepared in one transaction, the answers in hand settled in one, and,
+when a shared transaction fails, the same work again one transaction a row (runner.py's
+steps, the code a single row runs), so that one row's trouble never costs the others
+theirs."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from worker.db import failures
+from worker.db.models import Handoff, Job
+from worker.domain.enums import JobKind
+from worker.domain.privacy import scrub
+from worker.service import agencies, ledger
+from worker.service.agencies import areas
+from worker.service.flow import handoffs
+from worker.service.jobs.base import Step
+from worker.service.jobs.runner import Answer, Taken, claim_many, prepared, settle, take
+from worker.service.ledger import uow
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from worker.service.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def take_all(rt: Runtime, ids: list[int], taken: list[Taken]) -> None:
+    """Claim and prepare the rows in one transaction (their hand-offs locked in id order,
+    the rows read under the locks and claimed in one statement), or one transaction each
+    when that one fails; each
+    claimed row is added to `taken` as soon as its claim is committed."""
+    try:
+        with uow.begin(rt) as session:
+            steps, rows = _steps(session, rt, ids)
+            _read_areas_ahead(session, [s.handoff for r in rows if r.kind == JobKind.POST_ORDER
+                                        and (s := steps.get(r.id)) is not None])
+            claims = claim_many(session, rt.settings, [r for r in rows if r.id in steps])
+            got = [t for i in ids if i in claims and (t := prepared(steps[i], claims[i]))
+                   is not None]
+        taken += got
+        return
+    except Exception as err:
+        shared_failed(err, f"{len(ids)} jobs claimed")
+    for i in ids:
+        t = _take_one(rt, i)
+        if t is not None:
+            taken.append(t)
+
+
+def _read_areas_ahead(session: Session, posted: list[Handoff]) -> None:
+    """The area codes of the posts' citizens and agencies, in one query (not one a post)."""
+    places = [(h.province_code, h.ward_code) for h in posted]
+    for code in {h.agency_code for h in posted}:
+        record = agencies.get(session, code)
+        if record is not None:
+            places.append((record.sender.address.province_code,
+                           record.sender.address.ward_code))
+    areas.read_ahead(session, places)
+
+
+def _steps(session: Session, rt: Runtime, ids: list[int]
+           ) -> tuple[dict[int, Step], list[Job]]:
+    """Each row's step, its hand-off locked (all in id order), and the rows read again
+    under those locks, for the claims: what another process settled meanwhile is seen."""
+    owners = {jid: hid for jid, hid in session.execute(
+        select(Job.id, Job.handoff_id).where(Job.id.in_(ids)))}
+    locked = handoffs.locked_many(session, owners.values())
+    rows = list(session.scalars(select(Job).where(Job.id.in_(list(owners)))
+                                .execution_options(populate_existing=True)))
+    return {jid: Step(session, locked[hid], rt.settings)
+            for jid, hid in owners.items() if hid in locked}, rows
+
+
+def _take_one(rt: Runtime, job_id: int) -> Taken | None:
+    try:
+        with uow.begin(rt) as session:
+            handoff_id = ledger.handoff_of(session, job_id)
+            if handoff_id is None:
+                return None
+            return take(Step(session, handoffs.locked(session, handoff_id), rt.settings),
+                        job_id)
+    except Exception as err:
+        not_run(err, job_id)
+        return None
+
+
+def settle_answers(rt: Runtime, answers: list[Answer]) -> None:
+    """Settle the answers in hand in one transaction, or one transaction each when that
+    one fails: the others are kept, and an answer that cannot be settled is left to its
+    row's lease and the sweep (its try then counts as lost, ledger.claim)."""
+    if len(answers) > 1:
+        try:
+            with uow.begin(rt) as session, _new_rows_together(session, answers):
+                jobs = [a.taken.job for a in answers]
+                locked = handoffs.locked_many(session, (j.handoff_id for j in jobs))
+                ledger.lock_jobs(session, [j.id for j in jobs])
+                for a in answers:
+                    settle(Step(session, locked[a.taken.job.handoff_id], rt.settings), a)
+            return
+        except Exception as err:
+            shared_failed(err, f"{len(answers)} answers settled")
+    for a in answers:
+        try:
+            with uow.begin(rt) as session:
+                settle(Step(session, handoffs.locked(session, a.taken.job.handoff_id),
+                            rt.settings), a)
+        except Exception as err:
+            not_run(err, a.taken.job.id)
+
+
+def _new_rows_together(session: Session, answers: list[Answer]) -> AbstractContextManager[None]:
+    """The new rows the answers queue written together at the flush (ledger.written_together:
+    a known key then fails the whole transaction, which is taken again one answer each),
+    unless a cancel's answer is among them: a refused withdrawal's push-back is often known
+    already (told by the carrier too, flow/cancel.py `_told`)."""
+    if any(a.taken.job.kind == JobKind.CANCEL_ORDER for a in answers):
+        return nullcontext()
+    return ledger.written_together(session)
+
+
+def shared_failed(err: Exception, what: str) -> None:
+    """A shared transaction failed: raised again when the task's time is up; else logged,
+    and its rows are taken one transaction each."""
+    if isinstance(err, tuple(failures.ABORTS)):
+        raise err
+    log.warning("%s one by one: %s", what, scrub(f"{type(err).__name__}: {err}"))
+
+
+def not_run(err: Exception, job_id: int) -> None:
+    if isinstance(err, tuple(failures.ABORTS)):  # the task's time is up: stop here
+        raise err
+    log.warning("job %s not run: %s", job_id, scrub(f"{type(err).__name__}: {err}"))

@@ -390,7 +390,7 @@ def test_a_row_still_waiting_for_a_thread_at_its_time_is_given_back_after_its_ta
     before its lease can run out, not sent late."""
     made = [world.requested(n) for n in range(1, 3)]
     posts = world.bell.take()
-    _one_thread(world, lease_seconds=0.6)  # (given back 0.3 s after the claim)
+    _one_thread(world, lease_seconds=2)  # (given back 1 s after the claim)
     release, in_call = _hold_the_first_call(world)
     run_jobs(world.rt, posts)  # returns: one call held, the other row waiting for it
     assert in_call.wait(5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from worker import embedded_broker, redis_broker
+from worker.launch.queues import PERIODIC_QUEUE, ROWS_QUEUE
 from worker.settings import get_settings
 
 _s = get_settings()
@@ -94,6 +95,6 @@ beat_schedule = {
 # 60 s). A ring runs in milliseconds when there is nothing to do (its lease held, or
 # nothing new), and each periodic task is rung once per period (every 15-60 s by default;
 # every second on the demo's and the tests' fast schedules): the rows keep the rest.
-ROWS_QUEUE, PERIODIC_QUEUE = "handoff", "handoff-periodic"
+# (the carrier's rows have a queue of their own too, between the two: worker/launch/queues.py)
 task_routes = {task: {"queue": PERIODIC_QUEUE} for _, task, _ in PERIODIC}
 task_default_queue = ROWS_QUEUE

@@ -15,9 +15,12 @@ class ListBell(Bell):
     """A bell that remembers what it was asked to ring, in order (no broker)."""
 
     rung: list[int] = field(default_factory=list)
+    rung_first: list[int] = field(default_factory=list)  # of those, rung `first`
 
-    def ring(self, job_ids: Sequence[int]) -> int:
+    def ring(self, job_ids: Sequence[int], *, first: bool = False) -> int:
         self.rung += list(job_ids)
+        if first:
+            self.rung_first += list(job_ids)
         return len(job_ids)
 
     def take(self) -> list[int]:

@@ -168,14 +168,14 @@ class CommittedBell(ListBell):
         super().__init__()
         self.path = db.url.split("///", 1)[1]
 
-    def ring(self, job_ids: Sequence[int]) -> int:
+    def ring(self, job_ids: Sequence[int], *, first: bool = False) -> int:
         ids = list(job_ids)
         with closing(sqlite3.connect(self.path)) as conn:
             marks = ",".join("?" * len(ids))
             seen = {row[0] for row in conn.execute(
                 f"SELECT id FROM jobs WHERE id IN ({marks})", ids)} if ids else set()
         assert seen == set(ids), f"rung before commit: {sorted(set(ids) - seen)}"
-        return super().ring(ids)
+        return super().ring(ids, first=first)
 
 
 class LedgerClock:

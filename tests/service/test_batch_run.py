@@ -452,7 +452,7 @@ def test_a_call_running_longer_than_a_lease_ends_the_process(
     for n in range(1, 5):
         world.requested(n)
     posts = world.bell.take()
-    _one_thread(world, lease_seconds=0.2)
+    _one_thread(world, lease_seconds=1)  # (its first row starts within half of it)
     release, in_call = _hold_the_first_call(world)
 
     class Ended(Exception):
@@ -464,7 +464,7 @@ def test_a_call_running_longer_than_a_lease_ends_the_process(
     monkeypatch.setattr(together.os, "_exit", exit_)
     run_jobs(world.rt, posts[:2])  # (one row a message would run without the threads)
     assert in_call.wait(5)
-    _until(lambda: _oldest_call() > 0.2)  # the held call: longer than the lease
+    _until(lambda: _oldest_call() > 1)  # the held call: longer than the lease
     with pytest.raises(Ended) as ended:
         run_jobs(world.rt, posts[2:])
     assert ended.value.args == (together.EXIT_STUCK,)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tests.fakes import ListBell
@@ -19,7 +19,7 @@ from worker.db.models import Handoff, Job
 from worker.domain.enums import JobKind
 from worker.service import ledger
 from worker.service.flow import desk
-from worker.service.jobs import HANDLERS, handler_for
+from worker.service.jobs import HANDLERS, handler_for, sweeper
 from worker.service.ledger import uow
 from worker.service.runtime import Runtime
 from worker.settings import Settings
@@ -35,11 +35,11 @@ class CommittedBell(ListBell):
         super().__init__()
         self.path = db.url.split("///", 1)[1]
 
-    def ring(self, job_ids: Sequence[int]) -> int:
+    def ring(self, job_ids: Sequence[int], *, first: bool = False) -> int:
         with closing(sqlite3.connect(self.path)) as conn:
             seen = {row[0] for row in conn.execute("SELECT id FROM jobs WHERE state = 'pending'")}
         assert set(job_ids) <= seen, "rung before its commit"
-        return super().ring(job_ids)
+        return super().ring(job_ids, first=first)
 
 
 def _runtime(db: Database, tmp_path: Path, bell: ListBell) -> Runtime:
@@ -66,6 +66,30 @@ def test_a_desk_order_is_rung_once_committed_and_a_second_click_rings_nothing(
     assert bell.take() == [post]
     assert desk.request_pickups(rt, [CODE], actor="lan")[0].outcome == "already_ordered"
     assert bell.take() == []
+
+
+def test_the_carrier_s_rows_are_rung_first_apart_by_a_commit_and_by_the_sweep(
+        sqlite_db: Database, tmp_path: Path) -> None:
+    """A courier order and a cancel are rung where the workers look first (their own
+    queue, worker/launch/queues.py), a push-back where the other rows go: a post retried
+    after a 429 never waits behind a burst's push-backs."""
+    hid = _handoff(sqlite_db)
+    bell = CommittedBell(sqlite_db)
+    rt = _runtime(sqlite_db, tmp_path, bell)
+    with uow.begin(rt) as s:
+        ledger.enqueue(s, JobKind.PUSH_STATUS, hid, "push:one", {})
+        ledger.enqueue(s, JobKind.POST_ORDER, hid, "post:one")
+        ledger.enqueue(s, JobKind.CANCEL_ORDER, hid, "cancel:one", {})
+    with sqlite_db.unit_of_work() as s:
+        ids = dict(s.execute(select(Job.idempotency_key, Job.id)).tuples().all())
+    carrier = [ids["post:one"], ids["cancel:one"]]
+    assert (bell.take(), bell.rung_first) == ([*carrier, ids["push:one"]], carrier)
+    bell.rung_first.clear()
+    with sqlite_db.unit_of_work() as s:  # their rings lost: the sweep rings them again
+        s.execute(update(Job).values(rung_at=None))
+    assert sweeper.sweep(rt) == 3
+    assert sorted(bell.take()) == sorted(ids.values())
+    assert sorted(bell.rung_first) == sorted(carrier)
 
 
 def test_a_failed_transaction_rings_nothing(sqlite_db: Database, tmp_path: Path) -> None:
@@ -147,9 +171,9 @@ class CountingBell(CommittedBell):
         super().__init__(db)
         self.calls: list[list[int]] = []
 
-    def ring(self, job_ids: Sequence[int]) -> int:
+    def ring(self, job_ids: Sequence[int], *, first: bool = False) -> int:
         self.calls.append(list(job_ids))
-        return super().ring(job_ids)
+        return super().ring(job_ids, first=first)
 
 
 def test_a_desk_batch_rings_once_for_all_its_posts_after_the_last_commit(

@@ -75,11 +75,13 @@ def worker(concurrency: int | None, loglevel: str, beat_schedule: str | None) ->
     _refuse_demo_secrets()
     prepare_embedded()
     # Celery and the task modules load only in the processes that run them (worker, beat).
+    from worker.launch.queues import LOOKED_IN  # lazy (see top)
     from worker.tasks import app  # lazy (see top)
 
     s = get_settings()
-    # the periodic rings' queue first, then the ledger rows' (celeryconfig.py)
-    argv = ["worker", "-Q", "handoff-periodic,handoff", "-l", loglevel,
+    # the periodic rings' queue first, then the carrier's rows', then the other rows'
+    # (worker/launch/queues.py)
+    argv = ["worker", "-Q", ",".join(LOOKED_IN), "-l", loglevel,
             "-c", str(concurrency or s.worker_concurrency)]
     # No mingle: at start it asks the other workers for their revoked tasks (the ledger
     # decides what runs; nothing is ever revoked) and waited a second for answers before

@@ -15,6 +15,7 @@ from celery.worker.request import Request
 from worker.db import clock
 from worker.db.engine import Database, make_engine
 from worker.launch.heap import freeze_started_heap
+from worker.launch.queues import CARRIER_QUEUE
 from worker.ports.bell import Bell
 from worker.service import ledger
 from worker.settings import Settings
@@ -90,19 +91,20 @@ class CeleryBell(Bell):
         self.db = db
         self.batch = settings.job_batch
 
-    def ring(self, job_ids: Sequence[int]) -> int:
+    def ring(self, job_ids: Sequence[int], *, first: bool = False) -> int:
         """The rows come marked rung (by the transaction that made them, or the sweep's). A
         failed publish is only logged, and the unsent rows' mark is taken back so that the
         sweep rings them again at its next round, not a redispatch period later."""
         ids = [i for i in job_ids if i is not None]
+        queue = CARRIER_QUEUE if first else None  # (None: the rows' queue, celeryconfig.py)
         sent = 0
         while sent < len(ids):
             chunk = ids[sent:sent + self.batch]
             try:
                 if len(chunk) == 1:
-                    app.send_task(RUN_JOB, args=(chunk[0],), retry=False)
+                    app.send_task(RUN_JOB, args=(chunk[0],), retry=False, queue=queue)
                 else:
-                    app.send_task(RUN_JOBS, args=(chunk,), retry=False)
+                    app.send_task(RUN_JOBS, args=(chunk,), retry=False, queue=queue)
             except Exception as err:  # broker down: the rows stay due in the ledger
                 log.warning("could not ring jobs %s: %s", chunk, type(err).__name__)
                 self._unmark(ids[sent:])

@@ -10,6 +10,7 @@ class Bell(Protocol):
     """Rings for job ids (the production bell: one message per batch of rows); a lost ring
     is harmless (the sweep rings due rows again)."""
 
-    def ring(self, job_ids: Sequence[int]) -> int:
-        """Ring the jobs; returns how many of them were rung. Never raises."""
+    def ring(self, job_ids: Sequence[int], *, first: bool = False) -> int:
+        """Ring the jobs; returns how many of them were rung. Never raises. `first`: rows
+        the workers take before the others (the carrier's: courier orders, cancels)."""
         ...

@@ -21,8 +21,8 @@ def sweep(rt: Runtime) -> int:
         with uow.begin(rt) as s:  # posts it queues are rung after this commits
             take_up_enabled(s)  # hand-offs still waiting for an agency now enabled
         with rt.db.unit_of_work() as s:  # marked rung when this commits
-            ids = ledger.due_job_ids(s, rt.settings.redispatch_after)
-        rung = rt.bell.ring(ids)
+            due = ledger.due_jobs(s, rt.settings.redispatch_after)
+        rung = uow.ring(rt, due)  # the carrier's rows where the workers look first
         with rt.db.unit_of_work() as s:  # the metric deltas stay few, scraped or not
             metric_counts.fold(s)
         return rung

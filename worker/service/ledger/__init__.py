@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from worker.db.inserts import add_new, add_new_many
 from worker.db.models import Attempt, Job, utcnow
 from worker.domain.enums import AttemptOutcome, JobKind, JobState
+from worker.service.ledger import uow
 from worker.service.ledger.claims import Claimed as Claimed  # (callers know them from here)
 from worker.service.ledger.claims import OrderingRule as OrderingRule
 from worker.service.ledger.claims import claim as claim
@@ -218,10 +219,16 @@ def settle_dead(session: Session, claimed: Claimed, error: str,
 def due_job_ids(session: Session, redispatch_after: float, limit: int = 500,
                 now: datetime | None = None) -> list[int]:
     """Rows due and not rung recently (or whose ring was lost); marks them rung."""
+    return [i for i, _ in due_jobs(session, redispatch_after, limit, now)]
+
+
+def due_jobs(session: Session, redispatch_after: float, limit: int = 500,
+             now: datetime | None = None) -> list[tuple[int, bool]]:
+    """`due_job_ids`, each with whether it is the carrier's (uow.ring: rung first)."""
     now = now or utcnow()
     stale = now - timedelta(seconds=redispatch_after)
-    ids = list(session.scalars(
-        select(Job.id).where(
+    rows = list(session.execute(
+        select(Job.id, Job.kind).where(
             Job.state == JobState.PENDING, Job.next_attempt_at <= now,
             or_(Job.rung_at.is_(None), Job.rung_at < stale),
             or_(Job.locked_until.is_(None), Job.locked_until < now),
@@ -230,9 +237,9 @@ def due_job_ids(session: Session, redispatch_after: float, limit: int = 500,
         # (the sweep never waits on the job runner's locks, nor they on it)
         .with_for_update(skip_locked=True)
     ))
-    if ids:
-        session.execute(update(Job).where(Job.id.in_(ids)).values(rung_at=now))
-    return ids
+    if rows:
+        session.execute(update(Job).where(Job.id.in_([i for i, _ in rows])).values(rung_at=now))
+    return [(i, kind in uow.CARRIER_KINDS) for i, kind in rows]
 
 
 def unmark_rung(session: Session, job_ids: list[int]) -> None:

@@ -18,7 +18,7 @@ sweep rings due rows again.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
@@ -28,13 +28,29 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from worker.db.engine import Database
 from worker.db.models import Job, utcnow
+from worker.domain.enums import JobKind
 
 if TYPE_CHECKING:
     from worker.service.runtime import Runtime
 
 _NEW_JOBS = "uow.new_jobs"  # the session's list of rows to ring after commit
 # Inside `batch(rt)`: the committed rows of every unit of work, rung once at its end.
-_BATCH: ContextVar[list[int] | None] = ContextVar("uow_batch", default=None)
+_BATCH: ContextVar[list[Rung] | None] = ContextVar("uow_batch", default=None)
+
+# The kinds whose rows are rung where the workers look first (the bell's `first`:
+# worker/launch/queues.py): a courier order, or its cancel, waits behind no push-back.
+CARRIER_KINDS = frozenset({JobKind.POST_ORDER, JobKind.CANCEL_ORDER})
+
+Rung = tuple[int, bool]  # a row to ring: its id, and whether it is the carrier's
+
+
+def ring(rt: Runtime, rows: Sequence[Rung]) -> int:
+    """Ring the rows, the carrier's first (in a message of their own); how many rang."""
+    ids = list(dict.fromkeys(rows))
+    carrier = [i for i, first in ids if first]
+    others = [i for i, first in ids if not first]
+    return ((rt.bell.ring(carrier, first=True) if carrier else 0)
+            + (rt.bell.ring(others) if others else 0))
 
 
 def collect(session: Session, job: Job | None) -> None:
@@ -43,7 +59,7 @@ def collect(session: Session, job: Job | None) -> None:
         session.info.setdefault(_NEW_JOBS, []).append(job)
 
 
-def _to_ring(session: Session) -> list[int]:
+def _to_ring(session: Session) -> list[Rung]:
     """Ids of the collected rows that are in the transaction (savepoints kept), in order,
     marked rung in it: the commit that makes them real also says they were rung, so no
     second transaction per ring (a publish that fails takes the mark back: CeleryBell).
@@ -54,8 +70,9 @@ def _to_ring(session: Session) -> list[int]:
     session.flush()
     jobs = session.info.pop(_NEW_JOBS, [])  # held: an object's state refers to it weakly
     # the key, not `job.id`: reading an attribute of an expired object would load it
-    ids = list(dict.fromkeys(state.identity[0] for state in map(inspect, jobs)
-                             if state.persistent and state.identity))
+    states = [s for s in map(inspect, jobs) if s.persistent and s.identity]
+    first = {s.identity[0]: s.dict.get("kind") in CARRIER_KINDS for s in states}
+    ids = list(first)
     if not ids:
         return []
     mark = update(Job).where(Job.id.in_(ids)).values(rung_at=utcnow())
@@ -64,7 +81,7 @@ def _to_ring(session: Session) -> list[int]:
     else:  # a SQLite older than 3.35: asked, then marked
         there = set(session.scalars(select(Job.id).where(Job.id.in_(ids))))
         session.execute(mark)
-    return [i for i in ids if i in there]
+    return [(i, first[i]) for i in ids if i in there]
 
 
 @contextmanager
@@ -77,7 +94,7 @@ def begin(rt: Runtime) -> Iterator[Session]:
     if held is not None:
         held.extend(ids)  # committed: the batch rings it with the others at its end
     elif ids:
-        rt.bell.ring(ids)
+        ring(rt, ids)
 
 
 @contextmanager
@@ -86,14 +103,14 @@ def batch(rt: Runtime) -> Iterator[None]:
     the bell once, at the end, for every row they committed: one publish round for a batch
     of 500 (each row was marked rung by its own commit), and a broker that is down costs
     one wait, not 500. Rows committed before an error are still rung."""
-    held: list[int] = []
+    held: list[Rung] = []
     token = _BATCH.set(held)
     try:
         yield
     finally:
         _BATCH.reset(token)
         if held:
-            rt.bell.ring(list(dict.fromkeys(held)))
+            ring(rt, held)
 
 
 class WriteRefused(RuntimeError):

@@ -86,8 +86,9 @@ beat_schedule = {
 # sweep's 500 due rows were 32 messages of 16; 8 of 64 now) they expired unread, and the
 # feeds were not polled while the backlog lasted (chaos scenario 11 counted 190 such rings
 # on one worker).
-# A worker consumes both, the periodic queue named first (`handoff worker`: -Q
-# handoff-periodic,handoff), and each free pool process takes from it first (Redis:
+# A worker consumes it and the rows' queues, the periodic queue named first (`handoff
+# worker`: -Q handoff-periodic,handoff-carrier,handoff, worker/launch/queues.py), and each
+# free pool process takes from it first (Redis:
 # queue_order_strategy "priority"; the embedded broker looks in the same order): taken in
 # turn, as before, a ring still waited for every other free process and most expired in a
 # long backlog (chaos scenario 3: 64 of 105 feed polls expired in the minute after Redis

@@ -55,8 +55,8 @@ IDLE_LOOK = 1.0  # a consumer told nothing looks again after this many seconds
 
 class FirstQueueFirst(FairCycle):  # type: ignore[misc]  # kombu is untyped
     """Each look starts at the first queue consumed from, as kombu's Redis transport does
-    with queue_order_strategy "priority": the periodic rings' queue, which `handoff worker`
-    names first, before the ledger rows' (celeryconfig.py)."""
+    with queue_order_strategy "priority": the queues in the order `handoff worker` names
+    them, the periodic rings', the carrier's rows', the other rows' (worker/launch/queues.py)."""
 
     def get(self, callback: Any, **kwargs: Any) -> Any:
         self.pos = 0

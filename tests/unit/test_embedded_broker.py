@@ -20,6 +20,7 @@ from sqlalchemy.orm import Query
 
 from worker import embedded_broker
 from worker.embedded_broker import url_for
+from worker.launch.queues import LOOKED_IN
 
 
 def test_a_queue_created_by_another_process_meanwhile_is_taken(tmp_path: Path,
@@ -127,12 +128,13 @@ def test_an_acknowledgement_wakes_its_own_consumer_and_a_new_connection_still_li
 
 
 def test_each_look_takes_from_the_first_queue_named_first(tmp_path: Path) -> None:
-    """`handoff worker` names the periodic rings' queue first: behind a backlog of ledger
-    rows, a free pool process takes a feed poll's ring before the next row (celeryconfig.py:
-    taken in turn, most rings expired in a long backlog)."""
+    """`handoff worker` names the periodic rings' queue first, then the carrier's rows',
+    then the other rows' (worker/launch/queues.py): behind a backlog of push-backs, a free
+    pool process takes a feed poll's ring, then a courier order, before the next push-back
+    (taken in turn, most rings expired in a long backlog)."""
+    assert LOOKED_IN == ("handoff-periodic", "handoff-carrier", "handoff")
     exchange = Exchange("handoff", type="direct")
-    periodic, rows = (Queue(name, exchange, routing_key=name)
-                      for name in ("handoff-periodic", "handoff"))
+    periodic, carrier, rows = (Queue(name, exchange, routing_key=name) for name in LOOKED_IN)
     got: list[str] = []
 
     def take(body: dict, message: Message) -> None:
@@ -146,10 +148,10 @@ def test_each_look_takes_from_the_first_queue_named_first(tmp_path: Path) -> Non
             producer.publish({"q": queue.name}, exchange=exchange, routing_key=queue.name,
                              declare=[queue])
 
-        for queue in (rows, rows, periodic, periodic):
+        for queue in (rows, rows, carrier, periodic, carrier, periodic):
             send(queue)
-        with Consumer(conn, [periodic, rows], accept=["json"], callbacks=[take]):
-            for _ in range(4):
+        with Consumer(conn, [periodic, carrier, rows], accept=["json"], callbacks=[take]):
+            for _ in range(6):
                 conn.drain_events(timeout=5)
-    # in turn (kombu's own order) would be periodic, rows, periodic, rows
-    assert got == ["handoff-periodic", "handoff-periodic", "handoff", "handoff"], got
+    # in turn (kombu's own order) would be periodic, carrier, rows, periodic, ...
+    assert got == ["handoff-periodic"] * 2 + ["handoff-carrier"] * 2 + ["handoff"] * 2, got

@@ -90,6 +90,11 @@ def test_the_carrier_s_rows_are_rung_first_apart_by_a_commit_and_by_the_sweep(
     assert sweeper.sweep(rt) == 3
     assert sorted(bell.take()) == sorted(ids.values())
     assert sorted(bell.rung_first) == sorted(carrier)
+    with sqlite_db.unit_of_work() as s:  # a round of one: the carrier's before older rows
+        s.execute(update(Job).values(rung_at=None))
+        s.execute(update(Job).where(Job.id == ids["push:one"])
+                  .values(next_attempt_at=datetime(2026, 1, 1, tzinfo=UTC)))
+        assert ledger.due_jobs(s, 60.0, limit=1) == [(min(carrier), True)]
 
 
 def test_a_failed_transaction_rings_nothing(sqlite_db: Database, tmp_path: Path) -> None:

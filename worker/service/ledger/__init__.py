@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from worker.db.inserts import add_new, add_new_many
@@ -224,7 +224,10 @@ def due_job_ids(session: Session, redispatch_after: float, limit: int = 500,
 
 def due_jobs(session: Session, redispatch_after: float, limit: int = 500,
              now: datetime | None = None) -> list[tuple[int, bool]]:
-    """`due_job_ids`, each with whether it is the carrier's (uow.ring: rung first)."""
+    """`due_job_ids`, each with whether it is the carrier's (uow.ring: rung first). The
+    carrier's rows are taken first: in a long burst thousands of push-backs wait in the
+    broker past `redispatch_after` and come due again, and by age alone they filled every
+    round, ahead of a post retried after a 429."""
     now = now or utcnow()
     stale = now - timedelta(seconds=redispatch_after)
     rows = list(session.execute(
@@ -232,7 +235,8 @@ def due_jobs(session: Session, redispatch_after: float, limit: int = 500,
             Job.state == JobState.PENDING, Job.next_attempt_at <= now,
             or_(Job.rung_at.is_(None), Job.rung_at < stale),
             or_(Job.locked_until.is_(None), Job.locked_until < now),
-        ).order_by(Job.next_attempt_at, Job.id).limit(limit)
+        ).order_by(case((Job.kind.in_(list(uow.CARRIER_KINDS)), 0), else_=1),
+                   Job.next_attempt_at, Job.id).limit(limit)
         # rows a claim or a settle holds are about to run or be settled: not waited for
         # (the sweep never waits on the job runner's locks, nor they on it)
         .with_for_update(skip_locked=True)

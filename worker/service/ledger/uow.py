@@ -60,9 +60,10 @@ def collect(session: Session, job: Job | None) -> None:
 
 
 def _to_ring(session: Session) -> list[Rung]:
-    """Ids of the collected rows that are in the transaction (savepoints kept), in order,
-    marked rung in it: the commit that makes them real also says they were rung, so no
-    second transaction per ring (a publish that fails takes the mark back: CeleryBell).
+    """The collected rows (id, whether the carrier's) that are in the transaction
+    (savepoints kept), in order, marked rung in it: the commit that makes them real also
+    says they were rung, so no second transaction per ring (a publish that fails takes
+    the mark back: CeleryBell).
 
     Which rows are there is the database's answer (the UPDATE's RETURNING), not the
     session's: a row `ledger.enqueue` wrote inside a savepoint that rolled back is still

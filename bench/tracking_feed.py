@@ -164,7 +164,7 @@ def _drain(rt: Runtime, bell: ListBell, window: float) -> float:
             if pending_jobs(rt.db) == 0:
                 break
             with rt.db.unit_of_work() as s:
-                queue.extend(ledger.due_job_ids(s, 0.0, limit=5000))
+                queue.extend(i for i, _ in ledger.due_jobs(s, 0.0, limit=5000))
             if not queue:
                 time.sleep(0.1)  # a row waiting for its retry
         message = [queue.popleft() for _ in range(min(size, len(queue)))]

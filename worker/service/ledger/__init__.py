@@ -216,15 +216,10 @@ def settle_dead(session: Session, claimed: Claimed, error: str,
     _record(session, claimed, outcome, error, duration_ms)
 
 
-def due_job_ids(session: Session, redispatch_after: float, limit: int = 500,
-                now: datetime | None = None) -> list[int]:
-    """Rows due and not rung recently (or whose ring was lost); marks them rung."""
-    return [i for i, _ in due_jobs(session, redispatch_after, limit, now)]
-
-
 def due_jobs(session: Session, redispatch_after: float, limit: int = 500,
              now: datetime | None = None) -> list[tuple[int, bool]]:
-    """`due_job_ids`, each with whether it is the carrier's (uow.ring: rung first). The
+    """Rows due and not rung recently (or whose ring was lost), marked rung: (id, whether
+    the carrier's, for uow.ring, which rings those first). The
     carrier's rows are taken first: in a long burst thousands of push-backs wait in the
     broker past `redispatch_after` and come due again, and by age alone they filled every
     round, ahead of a post retried after a 429."""

@@ -3,8 +3,11 @@ lease ran out (another attempt ran meanwhile) records only its own try."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from tests.service.world import World
 from worker.domain.errors import HandoffError, PermanentError, TransientError
+from worker.domain.statuses import Status
 from worker.service.flow import desk
 from worker.service.flow.desk import DeskOutcome
 from worker.service.jobs.runner import run_job
@@ -84,3 +87,20 @@ def test_a_stale_attempt_failing_for_good_leaves_the_newer_outcome(world: World)
     assert job.state == "done" and job.attempts == 2
     assert world.attempts(post) == [(2, "ok"), (1, "permanent")]
     assert world.handoff(hid).status == "accepted"
+
+
+def test_an_order_the_feed_moves_on_before_its_answer_is_settled_is_still_accepted(
+        world: World) -> None:
+    """The courier is quick: the carrier's feed brings the pick-up while the post's answer
+    is still on its way to be settled. The hand-off stays picked up, and the order counts
+    as accepted (the agency's account cannot be changed under it)."""
+    code, hid = world.requested()
+    order = f"{code}/R1"
+    world.carrier.while_posting = lambda: world.carrier_event(
+        order, 1, Status.PICKED_UP, datetime.now(UTC) + timedelta(minutes=5))
+    world.work()
+    h = world.handoff(hid)
+    assert h.status == "picked_up"
+    assert h.accepted_at is not None
+    assert world.log_reasons(hid)[-1] == "late event (accepted after picked_up)"
+    assert world.onestop.statuses(code) == ["picked_up"]

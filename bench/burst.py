@@ -153,6 +153,7 @@ def burst(handoffs: int, *, workers: int = 1, concurrency: int = 2, backend: str
         "peak_rss_mb": {str(k): round(v, 1) for k, v in rss.items()},
         "workers": workers, "concurrency": concurrency, "backend": backend, "quota": quota,
         "office_quota": office_quota, "latency_ms": latency_ms,
+        "marks": [(round(t, 1), n) for t, n in marks],
     }
 
 

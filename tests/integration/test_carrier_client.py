@@ -155,15 +155,36 @@ def test_short_5xx_burst_is_retried_inside_the_client(client, admin):
     assert stats["posts"] == 1 and stats["errors_injected"] == 5
 
 
-def test_429_is_not_retried_and_carries_retry_after(client, admin):
+def test_a_429_of_a_short_hold_is_sent_again_once_after_it(client, admin):
+    """The post office's window overrun (429, Retry-After 1): the post goes again once the
+    hold is over, never inside it; a second 429 goes back to the ledger with its wait."""
     client.fetch_events(None)
     admin("_admin/faults", {"rate_limit_per_s": 1})
     client.fetch_events(None)
+    started = time.monotonic()
+    assert client.post_order(make_order()).already_existed is False
+    assert time.monotonic() - started >= 1.0  # the hold waited out
+    stats = admin("_admin/stats")
+    assert stats["posts"] == 1 and stats["throttled"] == 1
+    admin("_admin/quota", {"throttle": {"demo-key": {"seconds": 30, "retry_after": 1}}})
+    with pytest.raises(TransientError) as info:
+        client.post_order(make_order(2))
+    held = admin("_admin/quota")["accounts"]["demo-key"]
+    admin("_admin/quota", {"throttle": {"demo-key": None}})
+    assert info.value.retry_after == 1.0
+    assert (held["throttled"], held["early"]) == (2, 0)  # the first and the one sent again
+
+
+def test_a_429_of_a_longer_hold_is_not_retried_and_carries_retry_after(client, admin):
+    client.fetch_events(None)
+    admin("_admin/quota", {"throttle": {"demo-key": {"seconds": 30, "retry_after": 5}}})
     with pytest.raises(TransientError) as info:
         client.post_order(make_order())
-    assert info.value.retry_after == 1.0
-    stats = admin("_admin/stats")
-    assert stats["posts"] == 0 and stats["throttled"] == 1  # one 429, no retry inside
+    held = admin("_admin/quota")["accounts"]["demo-key"]
+    admin("_admin/quota", {"throttle": {"demo-key": None}})
+    assert info.value.retry_after == 5.0
+    assert admin("_admin/stats")["posts"] == 0
+    assert held["throttled"] == 1  # one 429, no retry inside
 
 
 def test_timeouts_become_transient(sim, admin):
@@ -290,12 +311,12 @@ def test_quota_is_taken_before_every_request_and_a_429_holds_the_account(sim, ad
     admin("_admin/revoke-tokens", {})
     c.fetch_events(None)  # 401, a new token, the page again
     assert len(limiter.acquired) == 5 and limiter.throttles == []
-    admin("_admin/faults", {"rate_limit_per_s": 1})
-    c.fetch_events(None)
+    admin("_admin/quota", {"throttle": {"demo-key": {"seconds": 30, "retry_after": 5}}})
     with pytest.raises(TransientError) as info:
         c.post_order(make_order())
-    assert len(limiter.acquired) == 7
-    assert limiter.throttles == [("ngsp:C0001", 1.0)] and info.value.retry_after == 1.0
+    admin("_admin/quota", {"throttle": {"demo-key": None}})
+    assert len(limiter.acquired) == 6
+    assert limiter.throttles == [("ngsp:C0001", 5.0)] and info.value.retry_after == 5.0
     assert admin("_admin/stats")["token_requests"] == 2
     c.close()
 

@@ -13,6 +13,7 @@ import pytest
 from tenacity import wait_none
 
 from integrations.carriers.vnpost import s10
+from integrations.carriers.vnpost.gateway import RESEND_WAIT_S
 from integrations.carriers.vnpost.routes.ngsp import NgspClient
 from simulators.carrier.app import SimConfig, serve_in_thread
 from worker.domain.enums import Route
@@ -290,9 +291,12 @@ class CountingLimiter:
     def __init__(self) -> None:
         self.acquired: list[tuple[str, float]] = []
         self.throttles: list[tuple[str, float]] = []
+        self.max_waits: list[float | None] = []
 
-    def acquire(self, account: str, per_second: float) -> float:
+    def acquire(self, account: str, per_second: float, *, max_wait: float | None = None
+                ) -> float:
         self.acquired.append((account, per_second))
+        self.max_waits.append(max_wait)
         return 0.0
 
     def throttled(self, account: str, retry_after: float) -> None:
@@ -318,6 +322,20 @@ def test_quota_is_taken_before_every_request_and_a_429_holds_the_account(sim, ad
     assert len(limiter.acquired) == 6
     assert limiter.throttles == [("ngsp:C0001", 5.0)] and info.value.retry_after == 5.0
     assert admin("_admin/stats")["token_requests"] == 2
+    c.close()
+
+
+def test_a_request_sent_again_after_a_short_hold_takes_its_slot_with_a_short_wait(sim, admin):
+    limiter = CountingLimiter()
+    account = CarrierAccount(Route.NGSP, "C0001", "demo-key", SECRET, quota_per_second=5)
+    c = NgspClient(sim, account, limiter=limiter, wait=wait_none())
+    c.fetch_events(None)  # the token, then the page
+    admin("_admin/faults", {"rate_limit_per_s": 1})
+    time.sleep(1.0)  # the page's window passes: the post's first send gets in
+    c.fetch_events(None)
+    assert c.post_order(make_order()).already_existed is False  # 429, then sent again
+    assert limiter.throttles == [("ngsp:C0001", 1.0)]
+    assert limiter.max_waits == [None, None, None, None, RESEND_WAIT_S]
     c.close()
 
 

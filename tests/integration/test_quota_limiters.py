@@ -216,6 +216,18 @@ def test_a_wait_past_the_maximum_is_a_retry_with_retry_after(store):
     assert usage[A].requests == 1 and usage[B].requests == 0  # a refusal takes no slot
 
 
+def test_a_caller_s_shorter_maximum_wait_is_kept(store):
+    """A request sent again after a short 429 hold waits for its slot a short while only
+    (the carrier client's RESEND_WAIT_S), whatever the limiter's own maximum."""
+    kind, url = store
+    limiter = build(kind, url, max_wait=30.0)
+    assert limiter.acquire(A, 1) == 0.0
+    with pytest.raises(TransientError) as err:
+        limiter.acquire(A, 1, max_wait=0.5)  # the second would wait about 1.1 s
+    assert err.value.retry_after is not None and 0.9 <= err.value.retry_after <= 1.2
+    assert 0.9 <= limiter.acquire(A, 1, max_wait=60.0) <= 1.2  # the limiter's 30 s still caps
+
+
 def test_below_one_request_a_second_the_window_stretches(store):
     kind, url = store
     limiter = build(kind, url, margin=0.0)

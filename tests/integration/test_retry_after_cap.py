@@ -33,7 +33,8 @@ class RecordingLimiter:
     def __init__(self) -> None:
         self.throttles: list[tuple[str, float]] = []
 
-    def acquire(self, account: str, per_second: float) -> float:
+    def acquire(self, account: str, per_second: float, *, max_wait: float | None = None
+                ) -> float:
         return 0.0
 
     def throttled(self, account: str, retry_after: float) -> None:

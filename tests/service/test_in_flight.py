@@ -104,3 +104,15 @@ def test_an_order_the_feed_moves_on_before_its_answer_is_settled_is_still_accept
     assert h.accepted_at is not None
     assert world.log_reasons(hid)[-1] == "late event (accepted after picked_up)"
     assert world.onestop.statuses(code) == ["picked_up"]
+
+
+def test_an_order_the_carrier_reports_on_counts_as_accepted_without_a_post_answer(
+        world: World) -> None:
+    """No answer of the post was settled (its reply lost, its tries run out, say), and the
+    carrier's feed brings the pick-up: the order is on its way, accepted at the carrier's
+    time."""
+    code, hid = world.requested()
+    picked = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
+    world.carrier_event(f"{code}/R1", 1, Status.PICKED_UP, picked)
+    h = world.handoff(hid)
+    assert (h.status, h.accepted_at) == ("picked_up", picked)

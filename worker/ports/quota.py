@@ -21,12 +21,14 @@ class RateLimiter(Protocol):
     """A shared token bucket per account. Every HTTP request to the carrier (token requests
     included) takes one token first; all processes of the deployment share the bucket."""
 
-    def acquire(self, account: str, per_second: float) -> float:
+    def acquire(self, account: str, per_second: float, *, max_wait: float | None = None
+                ) -> float:
         """Block until a request of `account` may go so that no one-second window holds
         more than `per_second` of its requests; returns the seconds waited. Raises
         TransientError (with retry_after) instead of waiting longer than the limiter's
-        maximum wait, and at once, without a slot, while the account is held (`throttled`)
-        longer than the limiter's longest hold slept (about a second)."""
+        maximum wait (or `max_wait`, when that is shorter), and at once, without a slot,
+        while the account is held (`throttled`) longer than the limiter's longest hold
+        slept (about a second)."""
         ...
 
     def throttled(self, account: str, retry_after: float) -> None:
@@ -40,7 +42,8 @@ class RateLimiter(Protocol):
 class NoLimit:
     """A limiter that never waits (unit tests of one adapter; never in production)."""
 
-    def acquire(self, account: str, per_second: float) -> float:
+    def acquire(self, account: str, per_second: float, *, max_wait: float | None = None
+                ) -> float:
         return 0.0
 
     def throttled(self, account: str, retry_after: float) -> None:

@@ -47,6 +47,11 @@ DEFAULT_THROTTLE_S = 1.0
 # real holds are seconds; ten minutes is already long, and the next 429 after it holds the
 # account again if the carrier still means it.
 MAX_THROTTLE_S = 600.0
+# The longest a request sent again after a short 429 hold (`_send`) waits for its quota
+# slot once the hold is over: past it, the row goes back to the ledger as any 429's does,
+# so a call's longest stays what it was (one quota wait of up to
+# HANDOFF_CARRIER_QUOTA_MAX_WAIT_SECONDS and a timeout), not twice that.
+RESEND_WAIT_S = 2.0
 TOKEN_FORM = {"grant_type": "client_credentials"}  # section 1, on both routes
 
 
@@ -224,8 +229,8 @@ class CarrierGateway(CarrierPort):
         the post office's one-second window overrun by a request or two, jitter bunching
         requests the limiter spaced) is sent once more, after the hold (this thread sleeps
         it out, as the limiter makes every other request of the account wait for it, and
-        then takes its slot as they do). Before, the row went
-        back to the ledger for its Retry-After plus up to 10 s of spread (meant for the rows
+        then takes its slot as they do, if one comes within RESEND_WAIT_S). Before, the row
+        went back to the ledger for its Retry-After plus up to 10 s of spread (meant for the rows
         of a long hold, worker/domain/rules.py) and its order was accepted long after the
         burst it came in (benchmark 1: two such rows made the 10,000 posts' last acceptance
         6 s late, 0.85 of the quota instead of 0.95). A longer hold, or a second 429, goes
@@ -237,7 +242,7 @@ class CarrierGateway(CarrierPort):
             log.info("carrier answered 429 on %s for %s: sent again after its %.1f s hold",
                      target.label, self.account.key, hold)
             time.sleep(hold)  # (the limiter would wait for it too; NoLimit would not)
-            response = self._send_once(method, target, **kwargs)
+            response = self._send_once(method, target, max_wait=RESEND_WAIT_S, **kwargs)
         return response
 
     @staticmethod
@@ -246,8 +251,10 @@ class CarrierGateway(CarrierPort):
         wait = retry_after(response.headers)
         return DEFAULT_THROTTLE_S if wait is None else min(wait, MAX_THROTTLE_S)
 
-    def _send_once(self, method: str, target: Target, **kwargs: Any) -> httpx.Response:
-        waited = self._limiter.acquire(self.account.key, self.account.quota_per_second)
+    def _send_once(self, method: str, target: Target, *, max_wait: float | None = None,
+                   **kwargs: Any) -> httpx.Response:
+        waited = self._limiter.acquire(self.account.key, self.account.quota_per_second,
+                                       max_wait=max_wait)
         if waited > 0:
             log.debug("carrier quota of %s: waited %.3f s", self.account.key, waited)
         try:

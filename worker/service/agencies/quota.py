@@ -57,8 +57,10 @@ class DatabaseBucket:
         return f"DatabaseBucket(db={self.db.engine.url!r})"  # the URL repr hides the password
 
     # --- RateLimiter ---------------------------------------------------------------------
-    def acquire(self, account: str, per_second: float) -> float:
-        return take_slot(account, Budget.of(per_second, self.margin), self.max_wait,
+    def acquire(self, account: str, per_second: float, *, max_wait: float | None = None
+                ) -> float:
+        most = self.max_wait if max_wait is None else min(max_wait, self.max_wait)
+        return take_slot(account, Budget.of(per_second, self.margin), most,
                          reserve=self._reserve, blocked_until=self._blocked_until,
                          sleep=self._sleep, clock=time.monotonic, max_hold=self.max_hold)
 

@@ -22,6 +22,8 @@ from worker.service.flow import handover
 from worker.service.flow.status_log import Change as Change  # (callers know them from here)
 from worker.service.flow.status_log import log as log
 
+CARRIER_SOURCES = (EventSource.CARRIER_FEED, EventSource.CARRIER_PUSH)
+
 
 def apply(session: Session, handoff: Handoff, change: Change, *, push: bool = True
           ) -> tuple[Decision, Job | None]:
@@ -47,7 +49,11 @@ def set_status(handoff: Handoff, status: Status, at: datetime, reason: str = "",
     hand-over record."""
     handoff.status = status.value
     handoff.status_reason = reason
-    if status == Status.ACCEPTED and handoff.accepted_at is None:
+    if handoff.accepted_at is None and (status == Status.ACCEPTED
+                                        or source in CARRIER_SOURCES):
+        # the carrier reporting on the order has it, whether or not a post's answer said
+        # so (a post whose tries timed out, left for a person, then picked up): the
+        # agency's account is not changed under it (agency_admin), the desk shows it sent
         handoff.accepted_at = at
     if status in FINAL:
         handoff.final_at = at

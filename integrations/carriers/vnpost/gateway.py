@@ -48,9 +48,9 @@ DEFAULT_THROTTLE_S = 1.0
 # account again if the carrier still means it.
 MAX_THROTTLE_S = 600.0
 # The longest a request sent again after a short 429 hold (`_send`) waits for its quota
-# slot once the hold is over: past it, the row goes back to the ledger as any 429's does,
-# so a call's longest stays what it was (one quota wait of up to
-# HANDOFF_CARRIER_QUOTA_MAX_WAIT_SECONDS and a timeout), not twice that.
+# slot once the hold is over: past it, the row goes back to the ledger as any 429's does.
+# A call's longest grows by the hold (at most a second), this wait and a second request's
+# timeout, not by a second quota wait of up to HANDOFF_CARRIER_QUOTA_MAX_WAIT_SECONDS.
 RESEND_WAIT_S = 2.0
 TOKEN_FORM = {"grant_type": "client_credentials"}  # section 1, on both routes
 

@@ -82,19 +82,13 @@ def settle(step: Step, job: ledger.Claimed, outcome: PostOutcome) -> None:
     h = step.handoff
     code = "101" if outcome.already_existed else "100"
     text = "đơn đã tồn tại (gửi lại)" if outcome.already_existed else "bưu điện nhận đơn"
-    now = utcnow()
+    # (a hand-off the carrier's feed moved on before this answer was settled keeps its
+    # status, "accepted" logged as a late event; that status set accepted_at: handoffs.
+    # set_status)
     handoffs.apply(step.session, h, handoffs.Change(
-        Status.ACCEPTED, EventSource.WORKER, now, raw_code=code,
+        Status.ACCEPTED, EventSource.WORKER, utcnow(), raw_code=code,
         raw_text=outcome.message or text,
         dedup_key=f"accepted:{h.order_number}"))
-    if h.accepted_at is None:
-        # The feed moved the hand-off on before this answer was settled (a courier quick
-        # at the door; answers are settled a moment after they come, by the settler): the
-        # status stays where the feed put it (the log keeps "accepted" as a late event),
-        # but the carrier did accept the order, and that is read here: left unset, the
-        # agency's account could be changed while this order was still on its way
-        # (agency_admin: orders on their way), and the page showed no acceptance.
-        h.accepted_at = now
 
 
 def settle_failure(step: Step, job: ledger.Claimed, failure: HandoffError,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import SecretStr
 
+from integrations.http_client import new_client
 from integrations.http_errors import retry_after
 from integrations.onestop.webhooks import sign_webhook
 from worker.domain.errors import PermanentError, TransientError
@@ -34,7 +35,7 @@ class WebhookNotifier(NotifierPort):
         self._url = url
         self._secret = secret if isinstance(secret, SecretStr) else SecretStr(secret)
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.Client(timeout=timeout)
+        self._http = http if http is not None else new_client(timeout)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, http: httpx.Client | None = None

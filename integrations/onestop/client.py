@@ -10,6 +10,7 @@ from pydantic import SecretStr
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 from tenacity.wait import wait_base
 
+from integrations.http_client import new_client
 from integrations.onestop import mapping, replies
 from worker.domain.errors import NotFound, PermanentError, TransientError
 from worker.domain.model import OnestopPage, StatusPush
@@ -44,7 +45,7 @@ class OnestopClient(OnestopPort):
         self._headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
         self._timeout = timeout
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.Client(timeout=timeout)
+        self._http = http if http is not None else new_client(timeout)
         self._max_attempts = max(1, max_attempts)
         self._wait = wait if wait is not None else wait_exponential_jitter(
             multiplier=0.5, max=4.0, jitter=0.5

@@ -147,7 +147,8 @@ def run(host: str = "127.0.0.1", port: int = 8702, seed_count: int = 0, **config
     uvicorn.run(create_app(cfg), host=host, port=port, log_level="info")
 
 
-def serve_in_thread(config: SimConfig | dict | None = None) -> tuple[str, Callable[[], None]]:
-    """Start on a free 127.0.0.1 port in a daemon thread; returns (base_url, stop)."""
-    base_url, stop = _serve(create_app(config), "onestop-sim")
+def serve_in_thread(config: SimConfig | dict | None = None, host: str = "127.0.0.1",
+                    port: int = 0) -> tuple[str, Callable[[], None]]:
+    """Start on `port` (a free one by default) in a daemon thread; returns (base_url, stop)."""
+    base_url, stop = _serve(create_app(config), "onestop-sim", host, port)
     return base_url.rstrip("/"), stop

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import threading
+from pathlib import Path
 
 import httpx
 from alembic import command
@@ -56,17 +57,35 @@ def _timed_attempts(db: Database) -> dict[tuple[str, str], int]:
             .group_by(Job.kind, Attempt.outcome)).all()}
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:  # ended meanwhile
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
 def test_metrics_after_five_result_deliveries(tmp_path):
     # a token (the scraper's), and no cache: each read below is computed afresh
     env = {"HANDOFF_METRICS_TOKEN": TOKEN, "HANDOFF_METRICS_CACHE_SECONDS": "0"}
     with Stack(home=tmp_path / "home", extra_env=env) as stack:
         db = Database(f"sqlite:///{tmp_path / 'home' / 'handoff.db'}")
         # as `handoff demo` runs it: the worker rings the feed polls, tracking and sweeps
-        # itself (`handoff worker --beat`), no beat process of its own
-        stack.start_all(beat_in_worker=True)
+        # itself (`handoff worker --beat`, from a thread: no beat process of its own, not
+        # even one forked by the worker), and the two simulators share one process
+        stack.start_all(beat_in_worker=True, simulators_together=True)
         assert "beat" not in stack.procs
+        assert set(stack.procs) == {"simulators", "web", "worker"}
         stack.onestop_admin("handoffs", {"count": 5, "type": "result_ready"})
         wait_until(db, all_final(5), 120, "5 hand-offs final", stack)
+        # the pool's processes only (the default concurrency, two): the beat is a thread
+        assert len(_children(stack.procs["worker"].pid)) == 2
         ledger_drained(db, 60, stack)
         assert httpx.get(stack.web_url + "metrics", timeout=10).status_code == 401
 

@@ -159,3 +159,15 @@ def test_worker_beat_needs_the_schedule_file(schedule: str) -> None:
     result = CliRunner().invoke(worker, ["--beat", schedule])
     assert result.exit_code == 2
     assert "--beat" in result.output and "schedule file" in result.output
+
+
+def test_only_the_carrier_simulator_takes_the_one_stop_s_port() -> None:
+    """`handoff simulate carrier --onestop-port N` serves both simulators from one process
+    (`handoff demo`); the one-stop's own command refuses it before serving anything."""
+    from click.testing import CliRunner
+
+    from worker.cli.processes import simulate
+
+    result = CliRunner().invoke(simulate, ["onestop", "--onestop-port", "8702"])
+    assert result.exit_code == 2
+    assert "--onestop-port" in result.output and "only with `carrier`" in result.output

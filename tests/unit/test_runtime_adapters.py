@@ -4,6 +4,7 @@ RETIRED_KEPT newer replacements came after it, or when the runtime closes."""
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import replace
 from pathlib import Path
 
@@ -44,3 +45,27 @@ def test_a_replaced_adapter_stays_open_until_later_ones_retire_it(
     assert made[0].closed and not made[1].closed
     rt.close()
     assert all(a.closed for a in made)
+
+
+def test_the_production_adapters_share_one_tls_context_that_verifies(
+        sqlite_db: Database, tmp_path: Path) -> None:
+    """Every client the production adapters make (a carrier's per account, the one-stop's,
+    the notifier's) is on the process's one TLS context, which verifies certificates and
+    host names as httpx's default does (integrations/http_client.py: a context each cost
+    about 1.2 MB in every pool process)."""
+    from worker.bootstrap import build_runtime
+
+    rt = build_runtime(Settings(home=tmp_path, database_url=sqlite_db.url), sqlite_db,
+                       bell=ListBell())
+    try:
+        ports: list[object] = [
+            rt.carrier_for(CarrierAccount("ngsp", f"C010{n}", "key", "secret")) for n in (1, 2)]
+        ports += [rt.carrier_for(CarrierAccount("lgsp", "C0021", "key", "secret")),
+                  rt.onestop, rt.notifier]
+        contexts = {id(p._http._transport._pool._ssl_context) for p in ports}  # type: ignore[attr-defined]
+        assert len(contexts) == 1
+        ctx = ports[0]._http._transport._pool._ssl_context  # type: ignore[attr-defined]
+        assert ctx.verify_mode is ssl.CERT_REQUIRED and ctx.check_hostname
+        assert ctx.get_ca_certs()  # a bundle loaded (certifi's)
+    finally:
+        rt.close()

@@ -62,7 +62,7 @@ def migrate() -> None:
 @click.option("--loglevel", "-l", default="INFO")
 @click.option("--beat", "beat_schedule", default=None, metavar="SCHEDULE",
               help="also ring the periodic work from this worker (Celery's embedded beat, a "
-                   "process forked from it), its schedule in this file: one machine with one "
+                   "thread of its main process), its schedule in this file: one machine with one "
                    "worker (`handoff demo`); a deployment runs `handoff beat`")
 def worker(concurrency: int | None, loglevel: str, beat_schedule: str | None) -> None:
     """Run a Celery worker (scale by running more)."""
@@ -90,7 +90,11 @@ def worker(concurrency: int | None, loglevel: str, beat_schedule: str | None) ->
     if s.embedded:
         argv += ["--without-gossip", "--without-heartbeat"]
     if beat_schedule is not None:  # (leases make a second beat beside it harmless)
-        argv += ["--beat", "--schedule", beat_schedule]
+        # a thread of the worker's main process, not Celery's forked beat (beat.py)
+        from worker.launch.beat import add_beat_thread  # lazy (see top)
+
+        add_beat_thread(app)
+        argv += ["--beat-thread", "--schedule", beat_schedule]
     sys.exit(_run_worker(app, argv))
 
 
@@ -167,8 +171,11 @@ def web(host: str | None, port: int | None) -> None:
               help="carrier door(s): ngsp (route A), lgsp (route B, port 8703), both (8701)")
 @click.option("--account", "accounts", multiple=True, envvar="HANDOFF_SIM_CARRIER_ACCOUNTS",
               help="KEY:SECRET:CUSTOMER_CODE the carrier accepts besides the demo account")
+@click.option("--onestop-port", type=int, default=None,
+              help="with `carrier`: serve the one-stop simulator too, on this port, from the "
+                   "same process (`handoff demo`: one process fewer)")
 def simulate(system: str, host: str, port: int | None, speed: float, route: str,
-             accounts: tuple[str, ...]) -> None:
+             accounts: tuple[str, ...], onestop_port: int | None) -> None:
     """Serve a simulator of the carrier (VNPost N-GSP and LGSP doors) or the one-stop system."""
     # This command is the simulators' launcher (the image runs `handoff simulate` in the
     # compose `sim` profile), the one place production code names them: imported only when
@@ -184,9 +191,15 @@ def simulate(system: str, host: str, port: int | None, speed: float, route: str,
                                      param_hint="--account") from None
         doors = list(Route) if route == "both" else [Route(route)]
         default_port = 8703 if doors == [Route.LGSP] else 8701
+        if onestop_port is not None:  # (a daemon thread: it ends with the carrier's server)
+            from simulators.onestop import app as onestop_sim  # (the launcher, as above)
+
+            onestop_sim.serve_in_thread(host=host, port=onestop_port)
         carrier_sim.run(host=host, port=port or default_port, speed=speed, doors=doors,
                         accounts=known)
     else:
+        if onestop_port is not None:
+            raise click.BadParameter("only with `carrier`", param_hint="--onestop-port")
         from simulators.onestop import app as onestop_sim  # (the launcher, as above)
 
         onestop_sim.run(host=host, port=port or 8702)

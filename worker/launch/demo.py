@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import click
-from sqlalchemy import select
 
-from worker.db.engine import Database
-from worker.db.models import Agency, Handoff
 from worker.domain import routes
 from worker.domain.enums import Role
 from worker.domain.statuses import FINAL, Status
 from worker.launch.stack import Stack
-from worker.service.ledger import uow
-from worker.service.views.reports import counts_by_status
 
 DEMO_USERS = (("ops", "ops-demo-2026", Role.OPS, None, "Cán bộ vận hành"),
               ("motcua", "desk-demo-2026", Role.DESK, "000.00.17.H19", "Cán bộ một cửa Lai Vung"))
@@ -39,15 +36,15 @@ def run_demo(count: int = 24, timeout: float = 115.0, home: Path = Path("var/dem
     with stack:
         # the worker rings the periodic work itself: one machine, one worker, and a beat
         # process fewer (`make demo`'s peak PSS 476 -> 419 MB, one run each of
-        # bench/demo_memory.py; the goal is 400)
-        stack.start_all(beat_in_worker=True)
+        # bench/demo_memory.py; the goal is 400); the two simulators share a process
+        stack.start_all(beat_in_worker=True, simulators_together=True)
         # Realistic trouble: some citizens are not home twice and the result goes back;
         # the carrier loses the reply to every first post (the retry must not double it).
         stack.carrier_admin("faults", {"return_rate": 0.25, "lose_first_reply": True,
                                        "duplicate_event_rate": 0.1, "unknown_code_rate": 0.05})
         stack.onestop_admin("handoffs", {"count": count, "type": "result_ready"})
         click.echo(f"Đã tạo {count} hồ sơ có kết quả chờ gửi bưu chính. Tiến độ:")
-        db = Database(f"sqlite:///{(home / 'handoff.db').resolve()}")
+        db = (home / "handoff.db").resolve()
         done = _watch(db, count, started, timeout)
         elapsed = time.monotonic() - started
         stats = stack.carrier_admin("stats"), stack.onestop_admin("stats")
@@ -58,11 +55,10 @@ def run_demo(count: int = 24, timeout: float = 115.0, home: Path = Path("var/dem
         # read once the processes have stopped: the `log` command's process is not added to
         # theirs (`make demo`'s memory, bench/demo_memory.py)
         ok = _report(db, stack, count, done, elapsed, stats)
-    db.dispose()
     return 0 if ok else 1
 
 
-def _report(db: Database, stack: Stack, count: int, done: bool, elapsed: float,
+def _report(db: Path, stack: Stack, count: int, done: bool, elapsed: float,
             stats: tuple[dict, dict]) -> bool:
     _print_log(stack)
     return _summary(db, stats, count, done, elapsed)
@@ -92,15 +88,19 @@ def add_login(stack: Stack, username: str, password: str, role: str, agency: str
         raise RuntimeError(f"user add {username} failed: {out.stderr[-2000:]}")
 
 
-def _counts(db: Database) -> dict[str, int]:
+def _counts(db: Path) -> dict[str, int]:
+    """The hand-offs by status, read with the standard library's sqlite3, read-only: the
+    demo's own process, alive all through the run, loads neither SQLAlchemy nor the
+    models (its PSS 50 -> 26 MB of `make demo`'s peak, bench/demo_memory.py)."""
     try:
-        with uow.read(db) as s:
-            return counts_by_status(s)
-    except Exception:  # schema not there yet in the first second
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True,
+                                                timeout=5)) as conn:
+            return dict(conn.execute("SELECT status, count(*) FROM handoffs GROUP BY status"))
+    except sqlite3.Error:  # no file or no schema yet in the first second, or busy
         return {}
 
 
-def _watch(db: Database, count: int, started: float, timeout: float) -> bool:
+def _watch(db: Path, count: int, started: float, timeout: float) -> bool:
     last = ""
     while time.monotonic() - started < timeout:
         counts = _counts(db)
@@ -123,7 +123,7 @@ def _print_log(stack: Stack) -> None:
     click.echo(out.stdout.rstrip())
 
 
-def _summary(db: Database, stats: tuple[dict, dict], count: int, done: bool, elapsed: float
+def _summary(db: Path, stats: tuple[dict, dict], count: int, done: bool, elapsed: float
              ) -> bool:
     carrier, onestop = stats
     counts = _counts(db)
@@ -161,13 +161,25 @@ def verdict(counts: dict[str, int], carrier: dict, count: int, done: bool
     return not why, why
 
 
-def _per_agency(db: Database, carrier: dict) -> list[str]:
+def _per_agency(db_path: Path, carrier: dict) -> list[str]:
     """Print each agency's figures and check that every order reached the carrier by its
     agency's route and customer code; returns what is wrong (for the verdict)."""
+    # loaded once the run is over (`_counts`)
+    from sqlalchemy import select  # lazy (as above)
+
+    from worker.db.engine import Database  # lazy (as above)
+    from worker.db.models import Agency, Handoff  # lazy (as above)
+    from worker.service.ledger import uow  # lazy (as above)
+
     orders = carrier.get("orders_by_number") or {}
-    with uow.read(db) as s:
-        agencies = {a.code: a for a in s.scalars(select(Agency))}
-        rows = s.execute(select(Handoff.agency_code, Handoff.order_number, Handoff.status)).all()
+    db = Database(f"sqlite:///{db_path}")
+    try:
+        with uow.read(db) as s:
+            agencies = {a.code: a for a in s.scalars(select(Agency))}
+            rows = s.execute(select(Handoff.agency_code, Handoff.order_number,
+                                    Handoff.status)).all()
+    finally:
+        db.dispose()
     click.echo("\nTheo đơn vị:")
     click.echo(f"  {'đơn vị':<15} {'tuyến':<6} {'tài khoản':<11} {'hồ sơ':>5} {'phát':>5} "
                f"{'hoàn':>5} {'đơn bưu điện (tuyến, mã KH)'}")

@@ -195,10 +195,16 @@ class Stack:
         """`run` with `stdin` piped in (a password or credentials, never in argv)."""
         return type(self).one_shot(list(args), self.env(), stdin=stdin, timeout=timeout)
 
-    def start_simulators(self) -> None:
-        self._spawn("carrier-sim", "simulate", "carrier", "--port", str(self.carrier_port),
-                    "--speed", str(self.speed))
-        self._spawn("onestop-sim", "simulate", "onestop", "--port", str(self.onestop_port))
+    def start_simulators(self, *, together: bool = False) -> None:
+        """Each simulator in a process of its own (a test may stop one); `together`, both
+        in one (`handoff demo`: about 28 MB less, bench/demo_memory.py)."""
+        carrier = ("simulate", "carrier", "--port", str(self.carrier_port),
+                   "--speed", str(self.speed))
+        if together:
+            self._spawn("simulators", *carrier, "--onestop-port", str(self.onestop_port))
+        else:
+            self._spawn("carrier-sim", *carrier)
+            self._spawn("onestop-sim", "simulate", "onestop", "--port", str(self.onestop_port))
         wait_http(self.carrier_url + "healthz")
         wait_http(self.onestop_url + "healthz")
 
@@ -281,10 +287,12 @@ class Stack:
         self._spawn("web", "web", "--port", str(self.web_port))
         wait_http(self.web_url + "healthz")
 
-    def start_all(self, *, beat_in_worker: bool = False) -> None:
+    def start_all(self, *, beat_in_worker: bool = False, simulators_together: bool = False
+                  ) -> None:
         """Every process; with `beat_in_worker`, the worker rings the periodic work itself
-        (one process fewer: `handoff demo`, one machine)."""
-        self.start_simulators()
+        (one process fewer: `handoff demo`, one machine); with `simulators_together`, both
+        simulators run in one process (`start_simulators`)."""
+        self.start_simulators(together=simulators_together)
         self.migrate()
         self.start_web()
         self.start_worker(beat=beat_in_worker)

@@ -27,6 +27,7 @@ from tenacity.wait import wait_base
 
 from integrations.carriers.vnpost import feed, wire
 from integrations.carriers.vnpost.tokens.cache import TokenCache, cache_name, fingerprint
+from integrations.http_client import new_client
 from integrations.http_errors import retry_after
 from worker.domain.errors import PermanentError, TransientError
 from worker.domain.model import CarrierAccount, CarrierOrder, FeedPage, PostOutcome
@@ -99,7 +100,7 @@ class CarrierGateway(CarrierPort):
         self._token_url = token_url
         self._limiter: RateLimiter = limiter if limiter is not None else NoLimit()
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.Client(timeout=timeout)
+        self._http = http if http is not None else new_client(timeout)
         self._timeout = timeout
         self._attempts = max(1, attempts)
         self._wait = wait if wait is not None else DEFAULT_WAIT

@@ -18,10 +18,10 @@ from worker.service.jobs.together import run_jobs
 PICKED_AT = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 
 
-def _accepted_then_picked_up(world: World) -> tuple[str, int, int, int]:
-    """A hand-off posted and picked up, neither push run yet: (code, hand-off, accepted
-    push id, picked-up push id)."""
-    code, hid = world.requested()
+def _accepted_then_picked_up(world: World, n: int = 1) -> tuple[str, int, int, int]:
+    """A hand-off (the `n`th dossier) posted and picked up, neither push run yet: (code,
+    hand-off, accepted push id, picked-up push id)."""
+    code, hid = world.requested(n)
     (post,) = world.bell.take()
     run_job(world.rt, post)
     (accepted,) = world.bell.take()
@@ -84,3 +84,21 @@ def test_two_pushes_of_one_hand_off_in_one_message_go_in_order(world: World) -> 
     assert together.settled()  # the calls' answers settled
     assert world.onestop.statuses(code) == ["accepted", "picked_up"]
     assert world.attempts(picked) == [(1, "ok")]
+
+
+def test_the_pushes_of_many_hand_offs_in_one_message_go_in_order(world: World) -> None:
+    """A message of several hand-offs' pushes, rung in the wrong order: their pending rows
+    are read once for the whole message (ledger.read_pending_ahead), and still each later
+    push waits for its hand-off's earlier one, and is rung as soon as it is answered."""
+    handoffs = [_accepted_then_picked_up(world, n) for n in (1, 2, 3)]
+    message = [i for _, _, accepted, picked in handoffs for i in (picked, accepted)]
+    run_jobs(world.rt, message)
+    assert together.settled()
+    for code, _, _, _ in handoffs:
+        assert world.onestop.statuses(code) == ["accepted"]
+    assert sorted(world.bell.take()) == sorted(picked for _, _, _, picked in handoffs)
+    run_jobs(world.rt, [picked for _, _, _, picked in handoffs])
+    assert together.settled()
+    for code, _, _, picked in handoffs:
+        assert world.onestop.statuses(code) == ["accepted", "picked_up"]
+        assert world.attempts(picked) == [(1, "ok")]

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from worker.db.models import Job
-from worker.domain.enums import JobKind, JobState
+from worker.domain.enums import JobKind
 from worker.domain.errors import HandoffError
 from worker.domain.job_payloads import PushPayload
 from worker.domain.model import StatusPush
@@ -23,8 +23,7 @@ REPLAY_WHEN_FINAL = True  # "delivered" must still reach the one-stop after the 
 
 def must_wait(session: Session, job: Job, now: datetime) -> bool:
     """Push-backs of one hand-off go out in order: a later one waits for the earlier ones."""
-    return ledger.has_job(session, job.handoff_id, JobKind.PUSH_STATUS,
-                          Job.state == JobState.PENDING, Job.id < job.id)
+    return ledger.waits_for_earlier(session, job)
 
 
 def prepare(step: Step, job: ledger.Claimed) -> StatusPush:

@@ -7,6 +7,7 @@ theirs."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING
 
@@ -74,8 +75,19 @@ def _steps(session: Session, rt: Runtime, ids: list[int]
     locked = handoffs.locked_many(session, owners.values())
     rows = list(session.scalars(select(Job).where(Job.id.in_(list(owners)))
                                 .execution_options(populate_existing=True)))
+    _read_ordered_ahead(session, rows)
     return {jid: Step(session, locked[hid], rt.settings)
             for jid, hid in owners.items() if hid in locked}, rows
+
+
+def _read_ordered_ahead(session: Session, jobs: Sequence[Job | ledger.Claimed]) -> None:
+    """Push-backs go out in order, a hand-off's next one rung as the last is settled: the
+    pending rows of their hand-offs, locked by now, read in one statement for the ordering
+    rule and the next ring of them all (ledger.read_pending_ahead), instead of a statement
+    of each for each row."""
+    pushes = [j.handoff_id for j in jobs if j.kind == JobKind.PUSH_STATUS]
+    if len(pushes) > 1:
+        ledger.read_pending_ahead(session, pushes)
 
 
 def _take_one(rt: Runtime, job_id: int) -> Taken | None:
@@ -101,6 +113,7 @@ def settle_answers(rt: Runtime, answers: list[Answer]) -> None:
                 jobs = [a.taken.job for a in answers]
                 locked = handoffs.locked_many(session, (j.handoff_id for j in jobs))
                 ledger.lock_jobs(session, [j.id for j in jobs])
+                _read_ordered_ahead(session, jobs)
                 for a in answers:
                     settle(Step(session, locked[a.taken.job.handoff_id], rt.settings), a)
             return

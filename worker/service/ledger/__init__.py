@@ -8,7 +8,7 @@ build on it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +37,9 @@ _WRITTEN_TOGETHER = "ledger.written_together"
 # the session's rows locked by `lock_jobs`, by id (held here: a session holds its objects
 # weakly, and these are read again by each settle step)
 _LOCKED = "ledger.locked_jobs"
+
+# the pending rows of hand-offs read by `read_pending_ahead`, by hand-off id
+_PENDING = "ledger.pending_ahead"
 
 def enqueue(session: Session, kind: JobKind, handoff_id: int, key: str,
             payload: dict[str, Any] | None = None, *, at: datetime | None = None) -> Job | None:
@@ -134,15 +137,20 @@ def ring_next(session: Session, claimed: Claimed) -> Job | None:
     answered instead of on the sweep's next round. A retry keeps its backoff. The caller
     holds the hand-off's lock, which every claim takes first: no one claims it meanwhile."""
     now = utcnow()
-    # no_autoflush: none of the rows this reads is changed unwritten in this session (the
-    # settled job is not among them: id > its id); the session's changes wait for the
-    # commit, written with those of the batch's other rows (worker/db/inserts.py
-    # `add_new`). A row enqueued in this transaction and not yet written (`written_together`)
-    # is not seen here, and needs not be: `enqueue` collected it to be rung already
-    with session.no_autoflush:
-        job = session.scalar(select(Job).where(
-            Job.handoff_id == claimed.handoff_id, Job.kind == claimed.kind,
-            Job.state == JobState.PENDING, Job.id > claimed.id).order_by(Job.id).limit(1))
+    ahead = _pending_ahead(session, claimed.handoff_id, claimed.kind)
+    if ahead is not None:
+        job = next((j for j in ahead if j.id > claimed.id), None)
+    else:
+        # no_autoflush: none of the rows this reads is changed unwritten in this session
+        # (the settled job is not among them: id > its id); the session's changes wait for
+        # the commit, written with those of the batch's other rows (worker/db/inserts.py
+        # `add_new`). A row enqueued in this transaction and not yet written
+        # (`written_together`) is not seen here, and needs not be: `enqueue` collected it
+        # to be rung already
+        with session.no_autoflush:
+            job = session.scalar(select(Job).where(
+                Job.handoff_id == claimed.handoff_id, Job.kind == claimed.kind,
+                Job.state == JobState.PENDING, Job.id > claimed.id).order_by(Job.id).limit(1))
     if job is None:
         return None
     if job.attempts == 0 and job.next_attempt_at > now:
@@ -150,6 +158,45 @@ def ring_next(session: Session, claimed: Claimed) -> Job | None:
     if job.next_attempt_at <= now:
         collect(session, job)
     return job
+
+
+def waits_for_earlier(session: Session, job: Job) -> bool:
+    """Whether the hand-off has a pending job of `job`'s kind older than it (the ordering
+    rule of push-backs: jobs/push_status.py)."""
+    ahead = _pending_ahead(session, job.handoff_id, job.kind)
+    if ahead is not None:
+        return any(j.id < job.id for j in ahead)
+    return has_job(session, job.handoff_id, JobKind(job.kind), Job.state == JobState.PENDING,
+                   Job.id < job.id)
+
+
+def read_pending_ahead(session: Session, handoff_ids: Iterable[int]) -> None:
+    """The pending rows of these hand-offs, read in one statement and kept on the session,
+    for the ordering rule (`waits_for_earlier`) and `ring_next` of a message's rows: each
+    read its own row before, two statements of a push-back row's 2.6 (bench/round_trips.py).
+    The caller holds the hand-offs' locks, taken before this read, for the rest of the
+    transaction: every claim and every settle takes a row's hand-off first, and so does
+    every change that queues a row, so no other transaction changes or adds these rows
+    until it commits. This transaction's own changes to them are seen (the session's
+    objects are read, their state at the time asked); rows it adds are not, and need not be
+    (`ring_next`)."""
+    ids = list(set(handoff_ids))
+    found: dict[int, list[Job]] = {hid: [] for hid in ids}
+    with session.no_autoflush:
+        for job in session.scalars(select(Job).where(
+                Job.handoff_id.in_(ids), Job.state == JobState.PENDING).order_by(Job.id)
+                .execution_options(populate_existing=True)):
+            found[job.handoff_id].append(job)
+    session.info.setdefault(_PENDING, {}).update(found)
+
+
+def _pending_ahead(session: Session, handoff_id: int, kind: str) -> list[Job] | None:
+    """The hand-off's rows of `kind` read by `read_pending_ahead` that are still pending,
+    in id order; None when they were not read ahead (the caller then asks the database)."""
+    known = session.info.get(_PENDING, {}).get(handoff_id)
+    if known is None:
+        return None
+    return [j for j in known if j.kind == kind and j.state == JobState.PENDING]
 
 
 def has_job(session: Session, handoff_id: int, kind: JobKind,

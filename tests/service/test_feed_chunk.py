@@ -16,7 +16,9 @@ from tests.service.world import World
 from worker.db.models import Job, StatusLogEntry
 from worker.domain.enums import EventSource, JobKind
 from worker.domain.model import TrackingEvent
+from worker.domain.rules import push_event_id
 from worker.domain.statuses import Status
+from worker.service import ledger
 from worker.service.flow import feeds, handoffs, tracking
 from worker.service.flow.isolation import Described, take_one
 from worker.service.ledger import uow
@@ -186,3 +188,28 @@ def test_a_chunk_whose_look_ups_fail_is_taken_event_by_event(
     assert "a chunk of 12 events taken again one by one (ValueError)" in caplog.text
     assert pushes == ["accepted", "picked_up", "in_transit"]
     assert "entry_not_taken" not in [rc for _, _, rc, _ in rows]
+
+
+def test_a_chunk_whose_push_back_is_queued_already_keeps_every_event(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    """The push-backs a chunk queues are written together at its end (ledger
+    .written_together): one whose key is queued already (a status told by another way whose
+    log row is not there) fails the chunk's writing, and the chunk is taken again one
+    event each, where the known key is told as known: every event is applied once, that
+    status is queued once and nothing is quarantined."""
+    code, hid = world.requested(1)
+    world.work()  # posted and its "accepted" told
+    order = f"{code}/R1"
+    picked_at, transit_at = T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)
+    picked = push_event_id(order, tracking.milestone_key(order, Status.PICKED_UP, picked_at))
+    with uow.begin(world.rt) as s:
+        assert ledger.enqueue(s, JobKind.PUSH_STATUS, hid, f"push:{picked}",
+                              {"status": "picked_up", "dossier_code": code}) is not None
+    with uow.begin(world.rt) as s:
+        feeds.apply_chunk(s, [_ev(order, "e1", 1, Status.PICKED_UP, picked_at),
+                              _ev(order, "e2", 2, Status.IN_TRANSIT, transit_at)])
+    assert "a chunk of 2 events taken again one by one (IntegrityError)" in caplog.text
+    rows, pushes = _outcome(world, order)
+    assert [(st, ap, rc) for st, ap, rc, _ in rows if rc != "legacy"] == [
+        ("picked_up", True, "forward"), ("in_transit", True, "forward")]
+    assert pushes == ["accepted", "picked_up", "in_transit"]

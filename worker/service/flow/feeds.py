@@ -27,7 +27,7 @@ from worker.domain.enums import EventSource
 from worker.domain.errors import HandoffError
 from worker.domain.model import CarrierAccount, TrackingEvent
 from worker.domain.privacy import scrub
-from worker.service import agencies
+from worker.service import agencies, ledger
 from worker.service.flow.cursors import ACCOUNT_CURSOR_PREFIX as ACCOUNT_CURSOR_PREFIX  # (callers
 from worker.service.flow.cursors import CARRIER_CURSOR as CARRIER_CURSOR  # know them from here)
 from worker.service.flow.cursors import ONESTOP_CURSOR, carrier_cursor
@@ -104,7 +104,10 @@ def apply_chunk(session: Session, chunk: list[TrackingEvent]) -> None:
         return
     try:
         try:
-            with session.begin_nested():
+            # the push-backs the events queue are written together at the flush, with the
+            # log rows (ledger.written_together); a known key fails the chunk, taken again
+            # below one event each, where `enqueue` tells it as known
+            with session.begin_nested(), ledger.written_together(session):
                 known = read_known(session, chunk)
                 for ev in chunk:
                     apply_event(session, ev, known=known)

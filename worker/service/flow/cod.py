@@ -26,12 +26,14 @@ from worker.domain.moments import safe_add
 log = logging.getLogger(__name__)
 
 
-def record(session: Session, handoff: Handoff, ev: TrackingEvent) -> bool:
+def record(session: Session, handoff: Handoff, ev: TrackingEvent,
+           rows: dict[int, CodLedger] | None = None) -> bool:
     """Record a fee event of `handoff`; whether it changed anything. In a savepoint of its
     own: a failure here is logged by id and never loses, nor quarantines, the event (which
     the status log keeps: ops can record the fee by hand). The database failing (a
     deadlock, a lost connection) is raised: the event is rolled back and taken again whole,
-    never committed with its fee silently missed."""
+    never committed with its fee silently missed. `rows`: the ledger rows read ahead
+    (`record_many`), by hand-off, kept up to date here."""
     if ev.cod is None:
         return False
     # the event's own changes (its log row, its status) written first, outside this
@@ -41,13 +43,31 @@ def record(session: Session, handoff: Handoff, ev: TrackingEvent) -> bool:
     session.flush()
     try:
         with session.begin_nested():
-            return _record(session, handoff, ev)
+            return _record(session, handoff, ev, rows)
     except Exception as err:
         if outside_failure(err):  # the database failing: the event is taken again whole
             raise
+        if rows is not None:  # (a row made in the savepoint went with it)
+            rows.pop(handoff.id, None)
         log.error("hand-off %s: COD event %s not recorded (%s)", handoff.id, ev.event_id,
                   type(err).__name__)
         return False
+
+
+def record_many(session: Session, fees: list[tuple[Handoff, TrackingEvent]]) -> None:
+    """The fee events of a chunk of the feed (tracking.Known.fees), once its events were
+    applied: each recorded as `record` does, in its own savepoint, their ledger rows read
+    in one query. Done after the chunk's events, not between them, so that their own
+    changes are written together at one flush, not at one flush before each fee event
+    (nothing an event decides reads the fee ledger); in the events' order, so a hand-off's
+    collection is recorded before its remittance."""
+    if not fees:
+        return
+    session.flush()
+    rows = {row.handoff_id: row for row in session.scalars(select(CodLedger).where(
+        CodLedger.handoff_id.in_({h.id for h, _ in fees})))}
+    for handoff, ev in fees:
+        record(session, handoff, ev, rows)
 
 
 # each kind of fee event: the ledger's columns for (when, which event, the amount reported)
@@ -57,13 +77,16 @@ COLUMNS: dict[CodEvent, tuple[str, str, str]] = {
 }
 
 
-def _record(session: Session, handoff: Handoff, ev: TrackingEvent) -> bool:
+def _record(session: Session, handoff: Handoff, ev: TrackingEvent,
+            rows: dict[int, CodLedger] | None) -> bool:
     assert ev.cod is not None
     at, event, amount = COLUMNS[ev.cod]
-    row = session.get(CodLedger, handoff.id)
+    row = rows.get(handoff.id) if rows is not None else session.get(CodLedger, handoff.id)
     if row is None:
         row = CodLedger(handoff_id=handoff.id)
         session.add(row)
+        if rows is not None:
+            rows[handoff.id] = row
     first = getattr(row, event)
     if first is not None:
         log.info("hand-off %s: a second COD %s (%s) kept out; first was %s", handoff.id,

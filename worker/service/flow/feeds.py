@@ -28,6 +28,7 @@ from worker.domain.errors import HandoffError
 from worker.domain.model import CarrierAccount, TrackingEvent
 from worker.domain.privacy import scrub
 from worker.service import agencies, ledger
+from worker.service.flow import cod
 from worker.service.flow.cursors import ACCOUNT_CURSOR_PREFIX as ACCOUNT_CURSOR_PREFIX  # (callers
 from worker.service.flow.cursors import CARRIER_CURSOR as CARRIER_CURSOR  # know them from here)
 from worker.service.flow.cursors import ONESTOP_CURSOR, carrier_cursor
@@ -111,6 +112,7 @@ def apply_chunk(session: Session, chunk: list[TrackingEvent]) -> None:
                 known = read_known(session, chunk)
                 for ev in chunk:
                     apply_event(session, ev, known=known)
+                cod.record_many(session, known.fees)
                 session.flush()
             return
         except Exception as err:
@@ -143,7 +145,15 @@ def _read_or_none(session: Session, chunk: list[TrackingEvent]) -> Known | None:
 
 
 def _applied(session: Session, known: Known | None, ev: TrackingEvent) -> list[Job | None]:
-    return [apply_event(session, ev, known=known)]
+    """One event of a chunk taken again on its own, its fee recorded with it (in its
+    savepoint, as a push's is), not after the chunk."""
+    if known is not None:
+        known.fees.clear()  # (a quarantined event's, before this one)
+    job = apply_event(session, ev, known=known)
+    if known is not None:
+        cod.record_many(session, known.fees)
+        known.fees.clear()
+    return [job]
 
 
 def _described(ev: TrackingEvent) -> Described:

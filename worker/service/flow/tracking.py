@@ -71,6 +71,8 @@ class Known:
     handoffs: dict[str, Handoff]
     keys: set[str]
     seconds: set[tuple[int, str, int]] = field(default_factory=set)
+    # the chunk's fee events, recorded once its events are applied (cod.record_many)
+    fees: list[tuple[Handoff, TrackingEvent]] = field(default_factory=list)
 
     def seen(self, handoff: Handoff | None, ev: TrackingEvent, keys: tuple[str, ...]) -> bool:
         if any(k in self.keys for k in keys):
@@ -136,7 +138,10 @@ def apply_event(session: Session, ev: TrackingEvent,
         return None
     if ev.item_code and not handoff.item_code:
         handoff.item_code = ev.item_code
-    cod.record(session, handoff, ev)  # fee codes 6/8: collected, remitted (informational)
+    if known is None:  # fee codes 6/8: collected, remitted (informational)
+        cod.record(session, handoff, ev)
+    elif ev.cod is not None:
+        known.fees.append((handoff, ev))  # recorded after the chunk's events
     decision, job = handoffs.apply(session, handoff, change)
     if not decision.applied and ev.status is not None and told_late(
             ev.status, ev.occurred_at, handoffs.told(session, handoff.id)):

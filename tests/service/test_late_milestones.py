@@ -12,7 +12,7 @@ from tests.service.world import World
 from worker.domain.enums import EventSource
 from worker.domain.model import TrackingEvent
 from worker.domain.statuses import Status
-from worker.service.flow import handoffs, tracking
+from worker.service.flow import feeds, handoffs, tracking
 from worker.service.flow.cancel import WITHDRAWAL_REFUSED, request_cancel
 from worker.service.ledger import uow
 
@@ -101,3 +101,39 @@ def test_a_withdrawal_after_pickup_is_one_withdrawal_refused_event(world: World)
                                   ("withdrawal_refused", False)]
     assert world.onestop.pushes[-1].note.startswith(WITHDRAWAL_REFUSED)
     assert world.handoff(hid).status == "picked_up"  # the postal status stays
+
+
+def test_a_chunk_of_the_feed_tells_late_milestones_as_one_event_at_a_time_does(
+        world: World) -> None:
+    """A chunk reads the statuses told once for its hand-offs and adds each push it queues
+    (tracking.Known.told): what it tells late, and does not, is what one event at a time
+    tells, the statuses queued earlier in the same chunk included."""
+    def events(order: str) -> list[TrackingEvent]:
+        return [TrackingEvent(event_id=f"{order}-{n}", order_number=order,
+                              item_code="EB123456785VN", occurred_at=T0 + timedelta(minutes=m),
+                              raw_code=code, raw_text=f"mã {code}", status=status,
+                              known_code=True)
+                for n, (code, status, m) in enumerate([
+                    (1, Status.PICKED_UP, 5), (5, Status.DELIVERED, 30),
+                    (13, Status.PICKUP_FAILED, 2),  # before delivered, told in this chunk
+                    (13, Status.PICKUP_FAILED, 3),  # another attempt: its own
+                    (1, Status.PICKED_UP, 6),  # told already, in this chunk
+                    (2, Status.IN_TRANSIT, 40)])]  # after the newest told: a conflict
+
+    told = []
+    for n in (1, 2):
+        code, _ = world.requested(n)
+        world.work()
+        order = f"{code}/R1"
+        if n == 1:
+            with uow.begin(world.rt) as s:
+                feeds.apply_chunk(s, events(order))
+        else:
+            for ev in events(order):
+                with uow.begin(world.rt) as s:
+                    tracking.apply_event(s, ev)
+        world.work()
+        told.append(_told(world, code))
+    assert told[0] == told[1] == [("accepted", False), ("picked_up", False),
+                                  ("delivered", False), ("pickup_failed", True),
+                                  ("pickup_failed", True)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
@@ -111,10 +112,24 @@ def request_posts(session: Session, many: list[Handoff]) -> list[Job]:
 def told(session: Session, handoff_id: int) -> list[tuple[Status, datetime]]:
     """Every status queued for the one-stop system for this hand-off, with its time (postal
     events are not statuses and are left out)."""
-    payloads = session.scalars(select(Job.payload).where(
-        Job.handoff_id == handoff_id, Job.kind == JobKind.PUSH_STATUS))
-    return [(Status(p["status"]), _aware(datetime.fromisoformat(p["occurred_at"])))
-            for p in payloads if p["status"] in Status.__members__.values()]
+    return told_many(session, [handoff_id])[handoff_id]
+
+
+def told_many(session: Session, handoff_ids: Iterable[int]
+              ) -> dict[int, list[tuple[Status, datetime]]]:
+    """`told` for many hand-offs, in one query (a chunk of the tracking feed's)."""
+    found: dict[int, list[tuple[Status, datetime]]] = {hid: [] for hid in handoff_ids}
+    for hid, payload in session.execute(select(Job.handoff_id, Job.payload).where(
+            Job.handoff_id.in_(list(found)), Job.kind == JobKind.PUSH_STATUS)):
+        found[hid] += told_by(payload)
+    return found
+
+
+def told_by(payload: dict[str, Any]) -> list[tuple[Status, datetime]]:
+    """The status a push-back's payload tells, with its time; none for a postal event."""
+    if payload["status"] not in Status.__members__.values():
+        return []
+    return [(Status(payload["status"]), _aware(datetime.fromisoformat(payload["occurred_at"])))]
 
 
 def _aware(moment: datetime) -> datetime:

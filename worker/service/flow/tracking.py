@@ -73,6 +73,9 @@ class Known:
     seconds: set[tuple[int, str, int]] = field(default_factory=set)
     # the chunk's fee events, recorded once its events are applied (cod.record_many)
     fees: list[tuple[Handoff, TrackingEvent]] = field(default_factory=list)
+    # by hand-off: the statuses queued for the one-stop (handoffs.told), read for the
+    # chunk and added to by `apply_event` as it queues more
+    told: dict[int, list[tuple[Status, datetime]]] = field(default_factory=dict)
 
     def seen(self, handoff: Handoff | None, ev: TrackingEvent, keys: tuple[str, ...]) -> bool:
         if any(k in self.keys for k in keys):
@@ -84,8 +87,9 @@ class Known:
 def read_known(session: Session, events: list[TrackingEvent],
                source: EventSource = EventSource.CARRIER_FEED) -> Known:
     """Lock the events' hand-offs (at once, in id order: two chunks do not deadlock on
-    them, and a push locks only one) and read what `_seen` would read, and which are on an
-    open hand-over record, in four queries."""
+    them, and a push locks only one) and read what `_seen` would read, the statuses told
+    of each (`told_late`'s look-up) and which are on an open hand-over record, in five
+    queries."""
     orders = sorted({ev.order_number for ev in events})
     # populate_existing: the values read under the lock, not those of an earlier read (a
     # chunk taken again after its savepoint's rollback released the locks meanwhile)
@@ -104,7 +108,9 @@ def read_known(session: Session, events: list[TrackingEvent],
         seconds = {(hid, status, floor(at.timestamp())) for hid, status, at in rows
                    if hid is not None and status is not None}
     know_open(session, [h.id for h in found])  # (the records' look-up, once too)
-    return Known({h.order_number: h for h in found if h.order_number}, logged, seconds)
+    told = handoffs.told_many(session, [h.id for h in found]) if found else {}
+    return Known({h.order_number: h for h in found if h.order_number}, logged, seconds,
+                 told=told)
 
 
 def apply_event(session: Session, ev: TrackingEvent,
@@ -143,11 +149,18 @@ def apply_event(session: Session, ev: TrackingEvent,
     elif ev.cod is not None:
         known.fees.append((handoff, ev))  # recorded after the chunk's events
     decision, job = handoffs.apply(session, handoff, change)
+    # the statuses told, as read for the chunk and added to with each push it queues
+    told = known.told.setdefault(handoff.id, []) if known is not None else None
+    if told is not None and job is not None:
+        told += handoffs.told_by(job.payload)
     if not decision.applied and ev.status is not None and told_late(
-            ev.status, ev.occurred_at, handoffs.told(session, handoff.id)):
+            ev.status, ev.occurred_at,
+            handoffs.told(session, handoff.id) if told is None else told):
         # the hand-off is past this milestone (e.g. a failed pick-up the feed brings after
         # the push said delivered): it moves nothing, but the one-stop hears it once
         job = handoffs.queue_push(session, handoff, change, late=True)
+        if told is not None and job is not None:
+            told += handoffs.told_by(job.payload)
     return job
 
 

@@ -13,12 +13,10 @@ from sqlalchemy import select
 
 from tests.service.test_handover import AGENCY, READY, _handoff, _make, _reasons
 from tests.service.world import World
-from worker.db.models import Job, StatusLogEntry
+from worker.db.models import Handoff, Job, StatusLogEntry
 from worker.domain.enums import EventSource, JobKind
 from worker.domain.model import TrackingEvent
-from worker.domain.rules import push_event_id
 from worker.domain.statuses import Status
-from worker.service import ledger
 from worker.service.flow import feeds, handoffs, tracking
 from worker.service.flow.isolation import Described, take_one
 from worker.service.ledger import uow
@@ -201,10 +199,11 @@ def test_a_chunk_whose_push_back_is_queued_already_keeps_every_event(
     world.work()  # posted and its "accepted" told
     order = f"{code}/R1"
     picked_at, transit_at = T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)
-    picked = push_event_id(order, tracking.milestone_key(order, Status.PICKED_UP, picked_at))
-    with uow.begin(world.rt) as s:
-        assert ledger.enqueue(s, JobKind.PUSH_STATUS, hid, f"push:{picked}",
-                              {"status": "picked_up", "dossier_code": code}) is not None
+    with uow.begin(world.rt) as s:  # the very push the chunk's first event queues
+        told = handoffs.Change(Status.PICKED_UP, EventSource.CARRIER_FEED, picked_at,
+                               raw_code="1", raw_text="mã 1", dedup_key=tracking.milestone_key(
+                                   order, Status.PICKED_UP, picked_at))
+        assert handoffs.queue_push(s, s.get_one(Handoff, hid), told) is not None
     with uow.begin(world.rt) as s:
         feeds.apply_chunk(s, [_ev(order, "e1", 1, Status.PICKED_UP, picked_at),
                               _ev(order, "e2", 2, Status.IN_TRANSIT, transit_at)])

@@ -56,18 +56,37 @@ def record(session: Session, handoff: Handoff, ev: TrackingEvent,
 
 def record_many(session: Session, fees: list[tuple[Handoff, TrackingEvent]]) -> None:
     """The fee events of a chunk of the feed (tracking.Known.fees), once its events were
-    applied: each recorded as `record` does, in its own savepoint, their ledger rows read
-    in one query. Done after the chunk's events, not between them, so that their own
-    changes are written together at one flush, not at one flush before each fee event
-    (nothing an event decides reads the fee ledger); in the events' order, so a hand-off's
-    collection is recorded before its remittance."""
+    applied, their ledger rows read in one query: all in one savepoint, written at one
+    flush; should that fail on a fee's own account (an amount no column holds), again
+    each in its own savepoint as `record` does, so only that fee is not recorded. Done
+    after the chunk's events, not between them, so that their own changes are written
+    together at one flush, not at one flush before each fee event (nothing an event
+    decides reads the fee ledger); in the events' order, so a hand-off's collection is
+    recorded before its remittance."""
     if not fees:
         return
-    session.flush()
-    rows = {row.handoff_id: row for row in session.scalars(select(CodLedger).where(
-        CodLedger.handoff_id.in_({h.id for h, _ in fees})))}
+    session.flush()  # the events' own changes, outside the fees' savepoints (`record`)
+    try:
+        with session.begin_nested():
+            rows = _rows(session, fees)
+            for handoff, ev in fees:
+                _record(session, handoff, ev, rows)
+        return
+    except Exception as err:
+        if outside_failure(err):  # the database failing: the chunk is taken again whole
+            raise
+        log.warning("%d COD events recorded again one by one (%s)", len(fees),
+                    type(err).__name__)
+    rows = _rows(session, fees)  # (the rollback took the rows made or changed in it)
     for handoff, ev in fees:
         record(session, handoff, ev, rows)
+
+
+def _rows(session: Session, fees: list[tuple[Handoff, TrackingEvent]]
+          ) -> dict[int, CodLedger]:
+    return {row.handoff_id: row for row in session.scalars(
+        select(CodLedger).where(CodLedger.handoff_id.in_({h.id for h, _ in fees}))
+        .execution_options(populate_existing=True))}
 
 
 # each kind of fee event: the ledger's columns for (when, which event, the amount reported)

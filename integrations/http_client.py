@@ -6,8 +6,9 @@ again: about 1.2 MB each). A pool process holds a client for each post-office ac
 has sent for, the one-stop's and the notifier's: with `make demo`'s three accounts, five
 contexts of the same bundle. They verify alike (httpx's default: certifi's bundle, or
 SSL_CERT_FILE / SSL_CERT_DIR when set), so one is made per process, by httpx's own
-function, at its first client, and shared: a context is not changed once made, and is safe
-to share between threads.
+function, at its first client, and shared between its clients and threads: what httpcore
+sets on it for each new connection (the ALPN protocols) is the same for every client here,
+none of which speaks HTTP/2.
 """
 
 from __future__ import annotations

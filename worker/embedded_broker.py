@@ -161,6 +161,12 @@ def _forget_inherited() -> None:
     for _, sender in _SENDER:
         sender.close()
     _SENDER.clear()
+    # kombu keeps the broker file's engines in a class-wide cache: a child's are new pools,
+    # never the parent's connections, nor a pool lock another thread of the parent held at
+    # the fork (the worker's beat thread, worker/launch/beat.py, publishes on them). The
+    # parent's connections are left open for the parent (SQLAlchemy's way after a fork).
+    for engine, _ in _Channel._engines.values():
+        engine.dispose(close=False)
 
 
 if hasattr(os, "register_at_fork"):

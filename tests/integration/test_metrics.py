@@ -23,6 +23,7 @@ from worker.db.migrate import alembic_config, upgrade
 from worker.db.models import Attempt, Handoff, Job, SlaBreach, utcnow
 from worker.launch.stack import Stack
 from worker.service.views.metrics import render
+from worker.settings import Settings
 
 CALLS = "handoff_outbound_call_seconds"
 TOKEN = "tq4Wm8Zr2Lx6Pv0Nc3Hb7Ks1Dy5Gf9J-scraper"
@@ -84,8 +85,9 @@ def test_metrics_after_five_result_deliveries(tmp_path):
         assert set(stack.procs) == {"simulators", "web", "worker"}
         stack.onestop_admin("handoffs", {"count": 5, "type": "result_ready"})
         wait_until(db, all_final(5), 120, "5 hand-offs final", stack)
-        # the pool's processes only (the default concurrency, two): the beat is a thread
-        assert len(_children(stack.procs["worker"].pid)) == 2
+        # the pool's processes only: the beat is a thread
+        pool = Settings.model_fields["worker_concurrency"].default
+        assert len(_children(stack.procs["worker"].pid)) == pool
         ledger_drained(db, 60, stack)
         assert httpx.get(stack.web_url + "metrics", timeout=10).status_code == 401
 

@@ -201,38 +201,53 @@ def test_the_month_window_and_the_fee_table_read_alike_on_both_databases(
     assert [(r.dossier_code, r.collected_amount) for r in dec.rows] == [("DS-DEC", FEE + 2)]
 
 
+@pytest.mark.parametrize("collected_before", [False, True],
+                         ids=["collected-in-the-chunk", "collected-before-the-chunk"])
 def test_a_chunk_of_the_feed_records_fees_as_one_event_at_a_time_does(
-        world: World, caplog: pytest.LogCaptureFixture) -> None:
-    """The feed's chunk records its fee events after its events (cod.record_many), each in
-    its own savepoint as before: the same ledger rows as one event at a time, a repeat
-    kept out, and a fee that cannot be stored (an amount no column holds) lost alone: its
-    event stays in the log, and the hand-off's remittance after it is still recorded."""
+        world: World, caplog: pytest.LogCaptureFixture, collected_before: bool) -> None:
+    """The feed's chunk records its fee events after its events (cod.record_many): in one
+    savepoint, and when one fee cannot be stored (an amount no column holds) again one
+    savepoint each, so that only that fee is lost: its event stays in the log, the fee
+    before it and the corrected one after it are recorded, on the hand-off's row made in
+    the chunk or read before it, as one event at a time records them."""
     at = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
     orders = [delivered(world, n, at) for n in (1, 2)]
 
+    def ev(order: str, kind: CodEvent, when: datetime, amount: int | None, name: str
+           ) -> TrackingEvent:
+        code = 6 if kind == CodEvent.COLLECTED else 8
+        return TrackingEvent(event_id=f"{name}-{order}", order_number=order, item_code=None,
+                             occurred_at=when, raw_code=code, raw_text=f"mã {code}",
+                             status=None, known_code=True, cod=kind, amount=amount)
+
     def fees(order: str) -> list[TrackingEvent]:
-        def ev(kind: CodEvent, when: datetime, amount: int | None, name: str) -> TrackingEvent:
-            code = 6 if kind == CodEvent.COLLECTED else 8
-            return TrackingEvent(event_id=f"{name}-{order}", order_number=order, item_code=None,
-                                 occurred_at=when, raw_code=code, raw_text=f"mã {code}",
-                                 status=None, known_code=True, cod=kind, amount=amount)
-        return [ev(CodEvent.COLLECTED, at + timedelta(minutes=2), 10**20, "huge"),
-                ev(CodEvent.REMITTED, at + timedelta(days=2), FEE, "remit"),
-                ev(CodEvent.REMITTED, at + timedelta(days=3), 1, "second")]
+        return [ev(order, CodEvent.REMITTED, at + timedelta(days=2), 10**20, "huge"),
+                ev(order, CodEvent.REMITTED, at + timedelta(days=3), FEE, "remit"),
+                ev(order, CodEvent.REMITTED, at + timedelta(days=4), 1, "second")]
 
     (one, one_id), (chunked, chunked_id) = orders
-    for ev in fees(one):
+
+    def collected(order: str) -> TrackingEvent:
+        return ev(order, CodEvent.COLLECTED, at + timedelta(minutes=2), FEE, "collect")
+
+    for event in [collected(one), *fees(one)]:  # one event at a time
         with uow.begin(world.rt) as s:
-            tracking.apply_event(s, ev)
+            tracking.apply_event(s, event)
+    chunk = fees(chunked)
+    if collected_before:  # the hand-off's row read by the chunk, not made in it
+        with uow.begin(world.rt) as s:
+            tracking.apply_event(s, collected(chunked))
+    else:
+        chunk = [collected(chunked), *chunk]
     with uow.begin(world.rt) as s:
-        feeds.apply_chunk(s, fees(chunked))
+        feeds.apply_chunk(s, chunk)
     assert "taken again" not in caplog.text  # the fee's failure is its own, not the chunk's
+    assert "COD events recorded again one by one" in caplog.text
     rows = [ledger_row(world, hid) for hid in (one_id, chunked_id)]
     for row, order in zip(rows, (one, chunked), strict=True):
         assert row is not None
-        assert (row.collected_at, row.collected_amount) == (None, None)
+        assert (row.collected_event, row.collected_amount) == (f"collect-{order}", FEE)
         assert (row.remitted_at, row.remitted_event, row.remitted_amount) == (
-            at + timedelta(days=2), f"remit-{order}", FEE)
+            at + timedelta(days=3), f"remit-{order}", FEE)
     assert caplog.text.count("COD event huge-") == 2  # not recorded, by id, each way
-    for hid in (one_id, chunked_id):
-        assert len(world.log_reasons(hid)) == len(world.log_reasons(one_id))
+    assert len(world.log_reasons(chunked_id)) == len(world.log_reasons(one_id))

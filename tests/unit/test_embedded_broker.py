@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -155,3 +157,44 @@ def test_each_look_takes_from_the_first_queue_named_first(tmp_path: Path) -> Non
                 conn.drain_events(timeout=5)
     # in turn (kombu's own order) would be periodic, carrier, rows, periodic, ...
     assert got == ["handoff-periodic"] * 2 + ["handoff-carrier"] * 2 + ["handoff"] * 2, got
+
+
+def test_a_forked_child_publishes_though_a_thread_of_its_parent_held_the_engine_s_pool(
+        tmp_path: Path) -> None:
+    """A pool process forked while another thread of the worker's main process (its beat,
+    worker/launch/beat.py) was taking a connection from the broker engine's pool: the
+    child's engines have new pools (embedded_broker._forget_inherited), so its first
+    publish never waits on a lock that no thread of the child will release."""
+    broker = tmp_path / "broker.db"
+    with Connection(url_for(str(broker))) as conn:
+        conn.SimpleQueue("handoff").put({"n": 1})  # the parent's engine and pool made
+    (engine, _), = [e for key, e in embedded_broker.Channel._engines.items()
+                    if str(broker) in str(key)]
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # as the beat thread, mid check-out at the moment of the fork
+        with engine.pool._pool.mutex:  # type: ignore[attr-defined]
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert held.wait(10)
+    pid = os.fork()
+    if pid == 0:  # the child: a deadlock is ended by the alarm, not by the test run
+        signal.alarm(20)
+        try:
+            with Connection(url_for(str(broker))) as conn:
+                conn.SimpleQueue("handoff").put({"n": 2})
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    try:
+        _, status = os.waitpid(pid, 0)
+    finally:
+        release.set()
+        holder.join(10)
+    assert os.waitstatus_to_exitcode(status) == 0
+    with Connection(url_for(str(broker))) as conn:
+        queue = conn.SimpleQueue("handoff")
+        assert sorted(queue.get(timeout=5).payload["n"] for _ in range(2)) == [1, 2]

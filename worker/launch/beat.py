@@ -49,14 +49,18 @@ class BeatThread(bootsteps.StartStopStep):  # type: ignore[misc]  # Celery is un
     not as the process Celery's own `--beat` forks. A forked beat held about 44 MB of PSS
     of its own in `make demo` for a loop that wakes once a second to send a message
     (bench/demo_memory.py); the thread adds little to the main process. It starts after
-    the pool has forked its processes (`requires`), and a pool process forked again later
-    (one that died) meets no lock of the beat's: Celery makes the app's broker pools anew
-    in a forked child. Stopping the worker stops the thread (a tick is at most a second)
-    and writes the schedule's file, as the process did."""
+    the pool has forked its processes (`requires`). A pool process forked again later (one
+    that died) must meet no lock the thread held at the fork: Celery makes the app's
+    broker connections and producers anew in a forked child, and the embedded broker its
+    engines' pools (worker/embedded_broker.py `_forget_inherited`). Stopping the worker
+    stops the thread: its loop ends at its next tick (at most a second) and writes the
+    schedule's file; a send stuck on the broker is not waited for longer than
+    STOP_WAIT_S (nothing is lost by a ring not sent: the next tick sends it again)."""
 
     label = "BeatThread"
     conditional = True
     requires = ("celery.worker.components:Pool",)
+    STOP_WAIT_S = 10.0
 
     def __init__(self, w: Any, beat_thread: bool = False, **kwargs: Any) -> None:
         self.enabled = bool(beat_thread)
@@ -65,6 +69,13 @@ class BeatThread(bootsteps.StartStopStep):  # type: ignore[misc]  # Celery is un
     def create(self, w: Any) -> Any:
         return EmbeddedService(w.app, schedule_filename=w.schedule_filename,
                                scheduler_cls=w.scheduler, thread=True)
+
+    def stop(self, parent: Any) -> None:
+        if self.obj is not None:
+            self.obj.service.stop()  # (Celery's own stop waits for it without a bound)
+            self.obj.join(self.STOP_WAIT_S)
+
+    terminate = stop
 
 
 def add_beat_thread(app: Any) -> None:

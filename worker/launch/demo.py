@@ -93,7 +93,7 @@ def _counts(db: Path) -> dict[str, int]:
     demo's own process, alive all through the run, loads neither SQLAlchemy nor the
     models (its PSS 50 -> 26 MB of `make demo`'s peak, bench/demo_memory.py)."""
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True,
+        with contextlib.closing(sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True,
                                                 timeout=5)) as conn:
             return dict(conn.execute("SELECT status, count(*) FROM handoffs GROUP BY status"))
     except sqlite3.Error:  # no file or no schema yet in the first second, or busy

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from worker.db.failures import outside_failure
@@ -47,8 +47,8 @@ def record(session: Session, handoff: Handoff, ev: TrackingEvent,
     except Exception as err:
         if outside_failure(err):  # the database failing: the event is taken again whole
             raise
-        if rows is not None:  # (a row made in the savepoint went with it)
-            rows.pop(handoff.id, None)
+        if rows is not None and handoff.id in rows and not inspect(rows[handoff.id]).persistent:
+            del rows[handoff.id]  # made in the savepoint, gone with it (one read or kept stays)
         log.error("hand-off %s: COD event %s not recorded (%s)", handoff.id, ev.event_id,
                   type(err).__name__)
         return False

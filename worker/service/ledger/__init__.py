@@ -179,7 +179,9 @@ def read_pending_ahead(session: Session, handoff_ids: Iterable[int]) -> None:
     every change that queues a row, so no other transaction changes or adds these rows
     until it commits. This transaction's own changes to them are seen (the session's
     objects are read, their state at the time asked); rows it adds are not, and need not be
-    (`ring_next`)."""
+    (`ring_next`). Called right after the locks, before the transaction changes any of
+    these rows: the read refreshes the session's objects of them (populate_existing),
+    which would drop a change not yet written."""
     ids = list(set(handoff_ids))
     found: dict[int, list[Job]] = {hid: [] for hid in ids}
     with session.no_autoflush:

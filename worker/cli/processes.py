@@ -171,7 +171,7 @@ def web(host: str | None, port: int | None) -> None:
               help="carrier door(s): ngsp (route A), lgsp (route B, port 8703), both (8701)")
 @click.option("--account", "accounts", multiple=True, envvar="HANDOFF_SIM_CARRIER_ACCOUNTS",
               help="KEY:SECRET:CUSTOMER_CODE the carrier accepts besides the demo account")
-@click.option("--onestop-port", type=int, default=None,
+@click.option("--onestop-port", type=click.IntRange(1, 65535), default=None,
               help="with `carrier`: serve the one-stop simulator too, on this port, from the "
                    "same process (`handoff demo`: one process fewer)")
 def simulate(system: str, host: str, port: int | None, speed: float, route: str,

@@ -117,7 +117,9 @@ def apply_event(session: Session, ev: TrackingEvent,
                 source: EventSource = EventSource.CARRIER_FEED,
                 known: Known | None = None) -> Job | None:
     """Apply one carrier event. Duplicates, late events and unknown codes are logged only.
-    `known`: what its chunk read once (read_known), in place of the event's own look-ups."""
+    `known`: what its chunk read once (read_known), in place of the event's own look-ups;
+    with it, a fee event's fee is left in `known.fees` for the caller to record once the
+    chunk's events are applied (cod.record_many: flow/feeds.py)."""
     key, seen_as = event_keys(ev, source)
     change = handoffs.Change(
         ev.status, source, ev.occurred_at, raw_code=str(ev.raw_code), raw_text=ev.raw_text,

@@ -53,9 +53,10 @@ class BeatThread(bootsteps.StartStopStep):  # type: ignore[misc]  # Celery is un
     that died) must meet no lock the thread held at the fork: Celery makes the app's
     broker connections and producers anew in a forked child, and the embedded broker its
     engines' pools (worker/embedded_broker.py `_forget_inherited`). Stopping the worker
-    stops the thread: its loop ends at its next tick (at most a second) and writes the
-    schedule's file; a send stuck on the broker is not waited for longer than
-    STOP_WAIT_S (nothing is lost by a ring not sent: the next tick sends it again)."""
+    stops the thread: its loop ends at its next tick (Celery's threaded beat ticks at least
+    once a second: its `max_interval` is 1) and writes the schedule's file; a send stuck on
+    the broker is not waited for longer than STOP_WAIT_S (nothing is lost by a ring not
+    sent: the next tick sends it again)."""
 
     label = "BeatThread"
     conditional = True

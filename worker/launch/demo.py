@@ -91,7 +91,7 @@ def add_login(stack: Stack, username: str, password: str, role: str, agency: str
 def _counts(db: Path) -> dict[str, int]:
     """The hand-offs by status, read with the standard library's sqlite3, read-only: the
     demo's own process, alive all through the run, loads neither SQLAlchemy nor the
-    models (its PSS 50 -> 26 MB of `make demo`'s peak, bench/demo_memory.py)."""
+    models (its PSS 50 -> 27 MB at `make demo`'s peak, bench/demo_memory.py)."""
     try:
         with contextlib.closing(sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True,
                                                 timeout=5)) as conn:

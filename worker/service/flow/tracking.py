@@ -153,17 +153,21 @@ def apply_event(session: Session, ev: TrackingEvent,
     decision, job = handoffs.apply(session, handoff, change)
     # the statuses told, as read for the chunk and added to with each push it queues
     told = known.told.setdefault(handoff.id, []) if known is not None else None
-    if told is not None and job is not None:
-        told += handoffs.told_by(job.payload)
+    _add_told(told, job)
     if not decision.applied and ev.status is not None and told_late(
             ev.status, ev.occurred_at,
             handoffs.told(session, handoff.id) if told is None else told):
         # the hand-off is past this milestone (e.g. a failed pick-up the feed brings after
         # the push said delivered): it moves nothing, but the one-stop hears it once
         job = handoffs.queue_push(session, handoff, change, late=True)
-        if told is not None and job is not None:
-            told += handoffs.told_by(job.payload)
+        _add_told(told, job)
     return job
+
+
+def _add_told(told: list[tuple[Status, datetime]] | None, job: Job | None) -> None:
+    """A push just queued, added to the chunk's statuses told (none without a chunk)."""
+    if told is not None and job is not None:
+        told += handoffs.told_by(job.payload)
 
 
 def _seen(session: Session, handoff: Handoff | None, ev: TrackingEvent,

@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # this checkout's worker, not the one an editable install names
     sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
@@ -121,12 +122,12 @@ def _keys(db: Database, n: int, rng: random.Random) -> tuple[list[str], list[str
     with db.engine.connect() as conn:
         top = conn.exec_driver_sql("SELECT max(id) FROM handoffs").scalar_one()
         ids = rng.sample(range(1, top + 1), min(n, top))
-        found = conn.exec_driver_sql("SELECT dossier_code, citizen_phone FROM handoffs "
-                                     "WHERE id = ANY(%(ids)s)", {"ids": ids}).all()
+        found = conn.execute(text("SELECT dossier_code, citizen_phone FROM handoffs "
+                                  "WHERE id = ANY(:ids)"), {"ids": ids}).all()
         missing = max(1, n // 10)
         fresh = [f"08{rng.randrange(10**8):08d}" for _ in range(missing * 2)]
-        taken = {p for (p,) in conn.exec_driver_sql(
-            "SELECT citizen_phone FROM handoffs WHERE citizen_phone = ANY(%(p)s)", {"p": fresh})}
+        taken = {p for (p,) in conn.execute(text(
+            "SELECT citizen_phone FROM handoffs WHERE citizen_phone = ANY(:p)"), {"p": fresh})}
     real = found[: n - missing]
     codes = [c for c, _ in real] + [f"{c.rsplit('-', 1)[0]}-9{rng.randrange(1000):03d}"
                                     for c, _ in found[:missing]]
@@ -215,8 +216,8 @@ class Bench:
 
 def _has_index(db: Database, name: str) -> bool:
     with db.engine.connect() as conn:
-        return conn.exec_driver_sql("SELECT to_regclass(%(n)s) IS NOT NULL",
-                                    {"n": name}).scalar_one()
+        return conn.execute(text("SELECT to_regclass(:n) IS NOT NULL"),
+                            {"n": name}).scalar_one()
 
 
 def counts(url: str) -> dict[str, Any]:
@@ -230,8 +231,8 @@ def counts(url: str) -> dict[str, Any]:
             got["not_final"] = conn.exec_driver_sql(
                 "SELECT count(*) FROM handoffs WHERE status NOT IN ('delivered', 'returned', "
                 "'cancelled')").scalar_one()
-            got["attention"] = conn.exec_driver_sql(
-                "SELECT count(*) FROM handoffs WHERE status = %(s)s",
+            got["attention"] = conn.execute(text(
+                "SELECT count(*) FROM handoffs WHERE status = :s"),
                 {"s": Status.NEEDS_ATTENTION.value}).scalar_one()
             got["server"] = conn.exec_driver_sql("SHOW server_version").scalar_one()
         return got

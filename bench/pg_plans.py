@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 
 BIG_ROWS = 10_000  # a sequential scan of a table at least this big is worth naming
 READS = re.compile(r"\s*SELECT\b.*\bFROM\b", re.IGNORECASE | re.DOTALL)
@@ -95,8 +95,8 @@ def explain(engine: Engine, statement: str, parameters: Any, rows: dict[str, int
 def without_index(engine: Engine, name: str) -> Iterator[None]:
     """The index dropped meanwhile, then built again exactly as it was defined."""
     with engine.begin() as conn:
-        ddl = conn.exec_driver_sql("SELECT pg_get_indexdef(%(n)s::regclass)",
-                                   {"n": name}).scalar_one()
+        ddl = conn.execute(text("SELECT pg_get_indexdef(CAST(:n AS regclass))"),
+                           {"n": name}).scalar_one()
         conn.exec_driver_sql(f'DROP INDEX "{name}"')
     try:
         yield

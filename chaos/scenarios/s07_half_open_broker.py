@@ -36,7 +36,9 @@ QUIET_S = 5.0  # the end of a silence, where progress must have (all but) stood 
 # What a worker may still do in those seconds without the broker: the work each pool
 # process had in hand when the link fell silent goes on a step at a time, each step then
 # waiting about 5 s on its ring through the silent link ("could not ring jobs" in its log):
-# a tracking poll applies the feed a chunk at a time (CARRIER_CHUNK events, as many marks),
+# a tracking poll applies the feed a chunk at a time (CARRIER_CHUNK events, as many marks:
+# a poll's chunks are sized by how long the ones before took to commit and ring, so after
+# the first wait on the silent link they are back to the fewest, feeds.ChunkSizes),
 # a batch's rows settle (a few marks each). At most two such steps per process fall in the
 # last QUIET_S seconds. More than that, and something not carried by the link was doing
 # the work. (The full run at 05:27 on 6 Dec saw [0, 50, 25]; alone, [25, 50, 50].)

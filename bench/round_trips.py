@@ -11,7 +11,7 @@ those queue, half of each the way a pool process runs one bell message of `job_b
 (worker/service/jobs/together.py) and half one row a message (runner.run_job: the naive
 design), against the test suite's fakes of the post office and the one-stop; then one
 tracking page of a milestone for each of those orders (as the feed applies it:
-feeds.apply_chunk, CARRIER_CHUNK events a transaction); all on a database of its own
+feeds.apply_chunk, chunks sized as the feed sizes them); all on a database of its own
 (created and dropped). It prints the statements per item by kind. Each SAVEPOINT and
 RELEASE is one round trip, and so are a transaction's BEGIN and COMMIT (counted too).
 """
@@ -114,9 +114,9 @@ def _measure(url: str, items: int) -> dict[str, Counter[str]]:
                                 known_code=True) for n, item in enumerate(page, 1)]
 
         def apply_page() -> None:  # as the feed applies a page: a chunk a transaction
-            for start in range(0, len(events), feeds.CARRIER_CHUNK):
+            for _, apply, _ in feeds.chunk_steps(events, "", feeds.ChunkSizes()):
                 with uow.begin(rt) as s:
-                    feeds.apply_chunk(s, events[start:start + feeds.CARRIER_CHUNK])
+                    apply(s)
 
         counts["tracking event applied"] = counted(db, apply_page)
         return counts

@@ -220,7 +220,8 @@ def _run(stack: Stack, url: str, rt: Runtime, bell: ListBell, events: int,  # no
     out.update(_counts(rt.db))
     out.update(
         handoffs=len(ready), events=held, fetched=fetched, applied=applied,
-        page_size=rt.settings.carrier_page_size, chunk=feeds.CARRIER_CHUNK,
+        page_size=rt.settings.carrier_page_size,
+        chunk=f"{feeds.CARRIER_CHUNK}-{feeds.CARRIER_CHUNK_MAX}",
         fetch_s=round(fetch_s, 2), fetch_rate=round(fetched / fetch_s, 1),
         apply_s=round(apply_s, 2), apply_rate=round(applied / apply_s, 1),
         apply_cpu_share=round(cpu / apply_s, 2), db_cpu_share=round(db_cpu / apply_s, 2),
@@ -246,7 +247,8 @@ def report(r: dict[str, Any]) -> str:
     lines = [
         f"{r['events']:,} carrier events waiting for {r['handoffs']:,} hand-offs; the worker's "
         f"own poll (feeds.poll_carrier, pages of {r['page_size']}, {r['chunk']} events a "
-        f"transaction) in one process, no Celery, the carrier simulator in its own process.",
+        f"transaction, sized by time) in one process, no Celery, the carrier simulator in "
+        f"its own process.",
         "", "| phase | events | seconds | events/s |", "|---|---|---|---|",
         f"| fetch and parse only (baseline) | {r['fetched']:,} | {r['fetch_s']} | "
         f"{r['fetch_rate']:,} |",

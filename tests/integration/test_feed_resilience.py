@@ -142,15 +142,16 @@ def test_a_chunk_losing_a_deadlock_on_postgresql_skips_no_event(pg_url):
 @pytest.mark.services
 def test_a_page_commits_in_chunks_and_a_failure_mid_page_keeps_cursor_and_events_agreeing(
         pg_url, monkeypatch):
-    """A tracking page is applied CARRIER_CHUNK events per transaction (so a carrier push
-    never waits on a whole page's row locks). The database failing in the second chunk
-    leaves the first chunk applied and the cursor on its last event, nothing of the rest;
-    the next poll takes the rest from there, each event once."""
+    """A tracking page is applied a chunk per transaction (so a carrier push never waits on
+    a whole page's row locks; the first chunk of a poll has CARRIER_CHUNK events). The
+    database failing in the second chunk leaves the first chunk applied and the cursor on
+    its last event, nothing of the rest; the next poll takes the rest from there, each
+    event once."""
     upgrade(pg_url)
     db = Database(pg_url)
     size = feeds.CARRIER_CHUNK
     events = [_event(f"{n:024d}", f"000.00.17.H19-261126-{n:04d}/R1", 1, Status.PICKED_UP)
-              for n in range(1, 2 * size + 21)]  # three chunks: size, size, 20
+              for n in range(1, 2 * size + 21)]  # the first chunk: size; the fault in the next
     failing = events[size + 10].event_id
     apply = feeds.apply_event
 

@@ -51,7 +51,7 @@ class _Told(ChunkSizes):
 
 def test_a_page_is_cut_as_the_sizes_say_each_event_once_and_the_cursor_on_chunk_ends():
     events = [_ev(n) for n in range(1, 101)]
-    steps = list(feeds._chunk_steps(events, "page-end", _Told([10, 40, 25])))
+    steps = list(feeds.chunk_steps(events, "page-end", _Told([10, 40, 25])))
     counts = [count for count, _, _ in steps]
     assert counts == [10, 40, 25, 25]
     applied = [ev for _, apply, _ in steps for ev in apply.keywords["chunk"]]
@@ -62,4 +62,22 @@ def test_a_page_is_cut_as_the_sizes_say_each_event_once_and_the_cursor_on_chunk_
 
 def test_an_empty_page_is_one_empty_step_that_moves_the_cursor():
     assert [(count, cursor) for count, _, cursor in
-            feeds._chunk_steps([], "skipped-to", ChunkSizes())] == [(0, "skipped-to")]
+            feeds.chunk_steps([], "skipped-to", ChunkSizes())] == [(0, "skipped-to")]
+
+
+def test_a_short_tail_within_the_hold_leaves_the_size_and_one_over_it_shrinks_it():
+    sizes = ChunkSizes()
+    sizes.size = 200
+    sizes.took(5, CHUNK_HOLD_S / 4)  # a page's last 5 events: mostly the transaction's own time
+    assert sizes.size == 200
+    sizes.took(5, 2 * CHUNK_HOLD_S)  # but slow is slow
+    assert sizes.size == CARRIER_CHUNK
+
+
+def test_a_step_the_poll_stopped_at_starts_the_sizes_again_from_the_fewest():
+    sizes = ChunkSizes()
+    steps = feeds.chunk_steps([_ev(n) for n in range(1, 301)], "page-end", sizes)
+    next(steps)
+    sizes.size = 200  # grown meanwhile (say, by an account polled before)
+    steps.close()  # `_poll` returned at that step: not committed
+    assert sizes.size == CARRIER_CHUNK

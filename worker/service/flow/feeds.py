@@ -61,15 +61,19 @@ CHUNK_HOLD_S = 0.2  # what a chunk's transaction is sized to take (its locks' ho
 
 class ChunkSizes:
     """The size of a poll's next tracking chunk: the events that fit in CHUNK_HOLD_S at the
-    rate of its chunks so far (timed from the start of each step's transaction to its
-    commit and ring), at most double the last size (one fast chunk does not jump to the
-    most), between CARRIER_CHUNK and CARRIER_CHUNK_MAX."""
+    rate of its last chunk (timed from the start of its step's transaction to its commit
+    and ring), at most double the last size (one fast chunk does not jump to the most),
+    between CARRIER_CHUNK and CARRIER_CHUNK_MAX. A page's short tail (fewer events than
+    CARRIER_CHUNK) within the hold says little of the rate (its time is mostly the
+    transaction's own), so it leaves the size as it is; one over the hold still shrinks it.
+    A step not committed (the lease lost, the cursor moved, the database failing) starts
+    the sizes again from CARRIER_CHUNK (`chunk_steps`)."""
 
     def __init__(self) -> None:
         self.size = CARRIER_CHUNK
 
     def took(self, events: int, seconds: float) -> None:
-        if events <= 0:
+        if events <= 0 or (events < CARRIER_CHUNK and seconds <= CHUNK_HOLD_S):
             return
         fits = int(CHUNK_HOLD_S * events / seconds) if seconds > 0 else CARRIER_CHUNK_MAX
         self.size = max(CARRIER_CHUNK, min(CARRIER_CHUNK_MAX, 2 * self.size, fits))
@@ -111,10 +115,10 @@ def poll_onestop(rt: Runtime) -> int:
 def _carrier_page(account: CarrierAccount, sizes: ChunkSizes, rt: Runtime,  # type: ignore[no-untyped-def]
                   session: Session | None, cursor: str | None):
     page = rt.carrier_for(account).fetch_events(cursor, rt.settings.carrier_page_size)
-    return _chunk_steps(page.events, page.last_id, sizes), rt.settings.carrier_page_size
+    return chunk_steps(page.events, page.last_id, sizes), rt.settings.carrier_page_size
 
 
-def _chunk_steps(events: list[TrackingEvent], last_id: str,
+def chunk_steps(events: list[TrackingEvent], last_id: str,
                  sizes: ChunkSizes) -> Iterator[tuple[int, Apply, str]]:
     """The page's chunks as steps, each sized when it is asked for (after the step before
     was committed: `_poll` takes them one at a time). Each moves the cursor to its last
@@ -126,8 +130,12 @@ def _chunk_steps(events: list[TrackingEvent], last_id: str,
         start += len(chunk)
         last = start >= len(events)
         began = time.monotonic()
-        yield len(chunk), partial(apply_chunk, chunk=chunk), (
-            last_id if last else chunk[-1].event_id)
+        try:
+            yield len(chunk), partial(apply_chunk, chunk=chunk), (
+                last_id if last else chunk[-1].event_id)
+        except GeneratorExit:  # `_poll` stopped at this step: it was not committed
+            sizes.size = CARRIER_CHUNK
+            raise
         sizes.took(len(chunk), time.monotonic() - began)
         if last:
             return

@@ -41,9 +41,10 @@ def make_engine(url: str) -> Engine:
     # Statements rendered with PostgreSQL's own placeholders ($1, $2, ...) and run by
     # psycopg's RawCursor, which sends them as they are: with its default cursor, psycopg
     # parses each statement's text for its %(name)s placeholders, and caches the result
-    # only for statements of at most 50 parameters; the unit of work's INSERT of a batch's
-    # rows (hundreds of rows of a dozen columns) was parsed again on every flush, 5.8 ms
-    # for 200 log rows, a third of the tracking feed's CPU (bench/RESULTS.md).
+    # only for statements of at most 50 parameters (and 4,096 bytes); the unit of work's
+    # INSERT of a batch's rows (hundreds of rows of a dozen columns) was parsed again on
+    # every flush, 5.8 ms for 200 log rows, a third of the tracking feed's chunks' samples
+    # in a profile (bench/RESULTS.md).
     import psycopg  # (here: the embedded default never loads it)
 
     engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=7,

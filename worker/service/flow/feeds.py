@@ -119,7 +119,7 @@ def _carrier_page(account: CarrierAccount, sizes: ChunkSizes, rt: Runtime,  # ty
 
 
 def chunk_steps(events: list[TrackingEvent], last_id: str,
-                 sizes: ChunkSizes) -> Iterator[tuple[int, Apply, str]]:
+                sizes: ChunkSizes) -> Iterator[tuple[int, Apply, str]]:
     """The page's chunks as steps, each sized when it is asked for (after the step before
     was committed: `_poll` takes them one at a time). Each moves the cursor to its last
     event; the last one to the page's end (past the docs the page skipped: without an id or

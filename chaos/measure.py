@@ -175,13 +175,15 @@ def time_until(check: Callable[[], bool], timeout: float, every: float = 0.25) -
     return None
 
 
-def seconds_until_progress(db: Database, timeout: float) -> float | None:
-    """From now until the progress mark moves past its value now."""
+def seconds_until_progress(db: Database, timeout: float,
+                           mark: Callable[[Database], int] = progress_mark) -> float | None:
+    """From now until the progress mark (or a scenario's own `mark`) moves past its value
+    now."""
     try:
-        before = progress_mark(db)
+        before = mark(db)
     except Exception:
         before = -1
-    return time_until(lambda: progress_mark(db) > before, timeout)
+    return time_until(lambda: mark(db) > before, timeout)
 
 
 @dataclass(frozen=True)

@@ -74,13 +74,9 @@ def _marks(db: Database) -> tuple[int, int]:
     return int(logged) + int(done) - int(fed), int(fed)
 
 
-def _linked_progress_after(db: Database, timeout: float) -> float | None:
-    """From now until progress other than the tracking feed's rows moves past its value."""
-    try:
-        before = _marks(db)[0]
-    except Exception:  # the database busy, say: any progress counts
-        before = -1
-    return measure.time_until(lambda: _marks(db)[0] > before, timeout)
+def _linked(db: Database) -> int:
+    """The progress mark less the tracking feed's rows: what recovery is judged by."""
+    return _marks(db)[0]
 
 
 def _past(db: Database, mark: int) -> bool:
@@ -116,7 +112,7 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
             moved.append(linked - quiet_from)
             feed_moved.append(fed - feed_from)
             proxy.forward()
-            recoveries.append(_linked_progress_after(db, 180))
+            recoveries.append(measure.seconds_until_progress(db, 180, _linked))
             arrivals.join(120)
             codes += arrivals.codes
             answers += arrivals.answers

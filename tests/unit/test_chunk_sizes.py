@@ -1,5 +1,5 @@
 """A tracking page's chunks are sized by time (feeds.ChunkSizes): as many events as fit in
-CHUNK_HOLD_S at the rate of the poll's chunks before, growing at most twofold a chunk, never
+CHUNK_HOLD_S at the rate of the poll's last chunk, growing at most twofold a chunk, never
 below CARRIER_CHUNK nor above CARRIER_CHUNK_MAX; and the steps of a page cover its events
 once, in order, each moving the cursor to its last event and the page's last to its end."""
 

@@ -5,7 +5,9 @@ one-stop), and the one-stop simulator answering at once. Measured at the one-sto
 its own record of what arrived: push-backs per second (over the run, and in its busiest
 second), statuses sent twice (the same eventId again), statuses that arrived out of order
 (a hand-off's status of lower rank after a higher one, `late` events and the repeatable
-side paths left out), and how long the last push trailed the last order.
+side paths left out), and how long the one-stop waited to hear "accepted" after the post
+office accepted an order, while the orders were still being posted (the accounts at the
+deployment's default quota pace them).
 
     python -m bench.pushbacks --handoffs 1000 [--naive]
 """
@@ -22,8 +24,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from chaos.measure import count_duplicate_pushbacks
 from chaos.world import World
+from worker.db.models import Handoff
 from worker.domain.statuses import RANK, REPEATABLE, Status
 
 NAIVE = {"HANDOFF_JOB_BATCH": "1", "HANDOFF_JOB_THREADS": "1"}
@@ -48,6 +53,29 @@ def out_of_order(events: list[dict]) -> int:
     return wrong
 
 
+def heard_accepted(world: World, events: list[dict]) -> dict[str, Any]:
+    """From each order accepted by the post office to the one-stop hearing "accepted" of its
+    hand-off: p50 and p99 in seconds, and how many the one-stop heard before the last order
+    was accepted (0: the push-backs waited for the whole backlog of orders)."""
+    with world.db().unit_of_work() as s:
+        accepted = dict(s.execute(select(Handoff.dossier_code, Handoff.accepted_at).where(
+            Handoff.accepted_at.is_not(None))).all())
+    heard: dict[str, datetime] = {}
+    for e in events:
+        if e["status"] == Status.ACCEPTED.value and e["dossierCode"] not in heard:
+            heard[e["dossierCode"]] = datetime.fromisoformat(e["receivedAt"])
+    waits = sorted((heard[c] - at).total_seconds() for c, at in accepted.items() if c in heard)
+    last_order = max(accepted.values(), default=None)
+    return {
+        "heard_accepted_p50_s": round(waits[len(waits) // 2], 2) if waits else None,
+        "heard_accepted_p99_s": round(waits[int(len(waits) * 0.99)], 2) if waits else None,
+        "orders_s": round((last_order - min(accepted.values())).total_seconds(), 1)
+        if last_order else 0.0,
+        "heard_before_last_order": sum(1 for t in heard.values()
+                                       if last_order and t < last_order),
+    }
+
+
 def pushbacks(handoffs: int, *, extra_env: dict[str, str] | None = None,
               timeout: float = 1800.0) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix="bench-push-"))
@@ -63,6 +91,7 @@ def pushbacks(handoffs: int, *, extra_env: dict[str, str] | None = None,
         took = time.monotonic() - started
         events = world.stack.onestop_admin("events")["events"]
         stats = world.stack.onestop_admin("stats")
+        heard = heard_accepted(world, events)
     arrived = sorted(datetime.fromisoformat(e["receivedAt"]) for e in events)
     span = (arrived[-1] - arrived[0]).total_seconds() if len(arrived) > 1 else 0.0
     per_second = Counter(int((t - arrived[0]).total_seconds()) for t in arrived)
@@ -76,7 +105,8 @@ def pushbacks(handoffs: int, *, extra_env: dict[str, str] | None = None,
         "per_handoff": round(len(events) / max(len(per_dossier), 1), 2),
         "sent_twice": int(stats.get("duplicate_deliveries", 0)),
         "duplicate_pushbacks": count_duplicate_pushbacks(events),
-        "out_of_order": out_of_order(events), "design": "naive" if extra_env else "shipped",
+        "out_of_order": out_of_order(events), **heard,
+        "design": "naive" if extra_env else "shipped",
     }
 
 

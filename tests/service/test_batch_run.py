@@ -48,6 +48,32 @@ def test_the_rows_of_one_message_each_run_once(
     assert "one by one" not in caplog.text  # claimed and settled together, no fallback
 
 
+def test_a_message_of_push_backs_takes_those_already_due_beside_its_own(world: World) -> None:
+    """A message of one push-back sends every push-back due (up to PUSHES_BESIDE messages'
+    rows); the messages that rang the others then send nothing again. A message of one post
+    sends that post only: the others wait for their own messages."""
+    world.rt.settings = world.rt.settings.model_copy(update={"job_batch": 2})
+    made = [world.requested(n) for n in range(1, 13)]
+    codes = [code for code, _ in made]
+    posts = world.bell.take()
+    run_jobs(world.rt, posts[:1])
+    assert together.settled()
+    assert world.carrier.posted_numbers() == [f"{codes[0]}/R1"]
+    run_jobs(world.rt, posts[1:])
+    assert together.settled()
+    pushes = world.bell.take()
+    assert len(pushes) == 12
+    run_jobs(world.rt, pushes[:1])
+    assert together.settled()
+    told = [c for c in codes if world.onestop.statuses(c) == ["accepted"]]
+    assert len(told) == together.PUSHES_BESIDE * 2  # the bound: four messages of two rows
+    for job_id in pushes[1:]:  # each message rung for them: those sent are not sent again
+        run_jobs(world.rt, [job_id])
+    assert together.settled()
+    assert all(world.onestop.statuses(c) == ["accepted"] for c in codes)
+    assert {j.state for j in world.jobs("push_status")} == {"done"}
+
+
 def test_the_posts_of_a_message_read_the_area_table_once_for_their_citizens(
         world: World) -> None:
     """The area codes of a message's orders are read in one query (areas.read_ahead), and

@@ -18,9 +18,12 @@ class Job(Base):
     """The outbound ledger: one row per effect on the outside world, with its attempts."""
 
     __tablename__ = "jobs"
-    # ix_jobs_state_created: the oldest pending row (/metrics) without reading the others
+    # ix_jobs_state_created: the oldest pending row (/metrics) without reading the others;
+    # ix_jobs_kind_due: a kind's due rows, oldest first, without reading past a backlog of
+    # another kind's (ledger.due_unclaimed: the push-backs a message takes beside its own)
     __table_args__ = (Index("ix_jobs_due", "state", "next_attempt_at"),
-                      Index("ix_jobs_state_created", "state", "created_at"))
+                      Index("ix_jobs_state_created", "state", "created_at"),
+                      Index("ix_jobs_kind_due", "state", "kind", "next_attempt_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(24))  # a JobKind value

@@ -24,6 +24,7 @@ from worker.service.ledger.claims import Claimed as Claimed  # (callers know the
 from worker.service.ledger.claims import OrderingRule as OrderingRule
 from worker.service.ledger.claims import claim as claim
 from worker.service.ledger.claims import claim_many as claim_many
+from worker.service.ledger.claims import due_unclaimed as due_unclaimed
 from worker.service.ledger.claims import release as release
 from worker.service.ledger.claims import renew as renew
 from worker.service.ledger.uow import collect

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, tuple_, update
+from sqlalchemy import or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from worker.db.models import Job, utcnow
@@ -35,6 +35,22 @@ class Claimed:
     # True when the row was taken not for an attempt but to be settled dead: its tries are
     # used up and the last one never settled (its process died holding it). See `claim`.
     lost: bool = False
+
+
+def due_unclaimed(session: Session, kind: str, exclude: list[int], limit: int,
+                  now: datetime | None = None) -> list[int]:
+    """Up to `limit` rows of `kind` due now and held by no claim (never claimed, or given
+    back or settled for a retry), oldest due first, none of `exclude`: rows a message may
+    claim beside its own (jobs/together.py). A row whose lease ran out unsettled is not
+    among them: it may be what killed its process, and runs alone (`claim`'s `lost`).
+    Read with index ix_jobs_kind_due (migration 0016)."""
+    if limit <= 0:
+        return []
+    now = now or utcnow()
+    return list(session.scalars(select(Job.id).where(
+        Job.state == JobState.PENDING, Job.kind == kind, Job.next_attempt_at <= now,
+        Job.locked_until.is_(None), Job.id.not_in(exclude),
+    ).order_by(Job.next_attempt_at, Job.id).limit(limit)))
 
 
 def claim(session: Session, job_id: int, lease: float, *, waits: OrderingRule,

@@ -66,7 +66,7 @@ def test_a_message_of_push_backs_takes_those_already_due_beside_its_own(world: W
     run_jobs(world.rt, pushes[:1])
     assert together.settled()
     told = [c for c in codes if world.onestop.statuses(c) == ["accepted"]]
-    assert len(told) == together.PUSHES_BESIDE * 2  # the bound: four messages of two rows
+    assert len(told) == together.PUSHES_BESIDE * 2  # the bound: that many messages' rows
     for job_id in pushes[1:]:  # each message rung for them: those sent are not sent again
         run_jobs(world.rt, [job_id])
     assert together.settled()

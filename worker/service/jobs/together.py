@@ -61,13 +61,18 @@ RENEW_AFTER = 0.05
 IN_FLIGHT_WAIT = 45.0
 
 # A message of push-backs claims the others already due beside its own, up to this many
-# times `job_batch` rows in all (`_pushes_alongside`). bench/pushbacks.py, 1,000 hand-offs at
-# the default quotas, from the post office accepting an order to the one-stop hearing it:
-# p50 10.1 s (p99 13.5 s) taking none, 6.5 s (9.9 s) up to one message's rows, 2.2 s (5.7 s)
-# up to four. A process then holds up to about five messages' rows unsettled (the claims of
-# its next message still wait until at most one message's are: `wait_below`); a row not
-# started within its share of the lease is given back untried, as any other.
-PUSHES_BESIDE = 4
+# times `job_batch` rows in all (`_pushes_alongside`). From the post office accepting an
+# order to the one-stop hearing it, p50 (p99), `python -m bench.pushbacks --handoffs 1000`
+# (the default quotas; one run each, 2 x AMD EPYC): the carrier's queue first and none
+# beside, 10.1 s (13.5 s); queues in turn and none, 9.3 s (12.4 s); in turn and up to 1, 2
+# and 4 messages' rows, 6.5 s (9.9 s), 4.7 s (7.9 s) and 2.2 s (5.7 s). Benchmark 1 (the
+# orders at a quota of 200/s) loses nothing at 1 or 2 (189.0 and 187.3 orders/s against
+# 189.1 before) and 4 % at 4 (181.6 and 180.3, with a few 429s): the push-backs' calls then
+# hold the threads the posts were waiting for. A process holds up to about three
+# messages' rows unsettled (the claims of its next message still wait until at most one
+# message's are: `wait_below`); a row not started within its share of the lease is given
+# back untried, as any other.
+PUSHES_BESIDE = 2
 
 # The exit status of a pool process ended for a stuck call (EX_SOFTWARE).
 EXIT_STUCK = 70

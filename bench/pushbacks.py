@@ -7,7 +7,9 @@ second), statuses sent twice (the same eventId again), statuses that arrived out
 (a hand-off's status of lower rank after a higher one, `late` events and the repeatable
 side paths left out), and how long the one-stop waited to hear "accepted" after the post
 office accepted an order, while the orders were still being posted (the accounts at the
-deployment's default quota pace them).
+deployment's default quota pace them). The rate over the run counts from the first
+push-back, which comes while the orders are still paced by the quota; the rate after the
+last order accepted is the push-backs' own pace.
 
     python -m bench.pushbacks --handoffs 1000 [--naive]
 """
@@ -53,13 +55,17 @@ def out_of_order(events: list[dict]) -> int:
     return wrong
 
 
-def heard_accepted(world: World, events: list[dict]) -> dict[str, Any]:
+def accepted_times(world: World) -> dict[str, datetime]:
+    """When the post office accepted each hand-off's order, by dossier code."""
+    with world.db().unit_of_work() as s:
+        return dict(s.execute(select(Handoff.dossier_code, Handoff.accepted_at).where(
+            Handoff.accepted_at.is_not(None))).all())
+
+
+def heard_accepted(accepted: dict[str, datetime], events: list[dict]) -> dict[str, Any]:
     """From each order accepted by the post office to the one-stop hearing "accepted" of its
     hand-off: p50 and p99 in seconds, and how many the one-stop heard before the last order
     was accepted (0: the push-backs waited for the whole backlog of orders)."""
-    with world.db().unit_of_work() as s:
-        accepted = dict(s.execute(select(Handoff.dossier_code, Handoff.accepted_at).where(
-            Handoff.accepted_at.is_not(None))).all())
     heard: dict[str, datetime] = {}
     for e in events:
         if e["status"] == Status.ACCEPTED.value and e["dossierCode"] not in heard:
@@ -74,6 +80,14 @@ def heard_accepted(world: World, events: list[dict]) -> dict[str, Any]:
         "heard_before_last_order": sum(1 for t in heard.values()
                                        if last_order and t < last_order),
     }
+
+
+def rate_after(arrived: list[datetime], since: datetime | None) -> float:
+    """Push-backs per second from `since` (the last order accepted) to the last push-back:
+    the push-backs' own pace once no post shares the worker with them."""
+    after = [t for t in arrived if since is None or t >= since]
+    span = (after[-1] - (since or after[0])).total_seconds() if after else 0.0
+    return round(len(after) / span, 1) if span > 0 else 0.0
 
 
 def pushbacks(handoffs: int, *, extra_env: dict[str, str] | None = None,
@@ -91,7 +105,7 @@ def pushbacks(handoffs: int, *, extra_env: dict[str, str] | None = None,
         took = time.monotonic() - started
         events = world.stack.onestop_admin("events")["events"]
         stats = world.stack.onestop_admin("stats")
-        heard = heard_accepted(world, events)
+        accepted = accepted_times(world)
     arrived = sorted(datetime.fromisoformat(e["receivedAt"]) for e in events)
     span = (arrived[-1] - arrived[0]).total_seconds() if len(arrived) > 1 else 0.0
     per_second = Counter(int((t - arrived[0]).total_seconds()) for t in arrived)
@@ -105,7 +119,8 @@ def pushbacks(handoffs: int, *, extra_env: dict[str, str] | None = None,
         "per_handoff": round(len(events) / max(len(per_dossier), 1), 2),
         "sent_twice": int(stats.get("duplicate_deliveries", 0)),
         "duplicate_pushbacks": count_duplicate_pushbacks(events),
-        "out_of_order": out_of_order(events), **heard,
+        "rate_after_orders": rate_after(arrived, max(accepted.values(), default=None)),
+        "out_of_order": out_of_order(events), **heard_accepted(accepted, events),
         "design": "naive" if extra_env else "shipped",
     }
 

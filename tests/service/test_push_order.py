@@ -11,6 +11,7 @@ from tests.service.world import World
 from worker.db.models import utcnow
 from worker.domain.errors import PermanentError, TransientError
 from worker.domain.statuses import Status
+from worker.service import ledger
 from worker.service.jobs import together
 from worker.service.jobs.runner import run_job
 from worker.service.jobs.together import run_jobs
@@ -102,3 +103,18 @@ def test_the_pushes_of_many_hand_offs_in_one_message_go_in_order(world: World) -
     for code, _, _, picked in handoffs:
         assert world.onestop.statuses(code) == ["accepted", "picked_up"]
         assert world.attempts(picked) == [(1, "ok")]
+
+
+def test_a_push_held_back_by_an_earlier_one_is_not_taken_beside_a_message(
+        world: World) -> None:
+    """The push-backs a message takes beside its own (together._pushes_alongside): due,
+    unclaimed, oldest first, and none whose hand-off has an earlier one pending (its claim
+    would only put it off a second again)."""
+    _, _, accepted, picked = _accepted_then_picked_up(world, 1)
+    _, _, accepted2, picked2 = _accepted_then_picked_up(world, 2)
+    with world.rt.db.unit_of_work() as s:
+        assert ledger.due_unclaimed(s, "push_status", [accepted2], 10) == [accepted]
+        assert ledger.due_unclaimed(s, "push_status", [], 1) == [accepted]
+    run_job(world.rt, accepted)
+    with world.rt.db.unit_of_work() as s:  # answered: the next one of its hand-off is free
+        assert ledger.due_unclaimed(s, "push_status", [accepted2], 10) == [picked]

@@ -68,10 +68,10 @@ IN_FLIGHT_WAIT = 45.0
 # and 4 messages' rows, 6.5 s (9.9 s), 4.7 s (7.9 s) and 2.2 s (5.7 s). Benchmark 1 (the
 # orders at a quota of 200/s) loses nothing at 1 or 2 (189.0 and 187.3 orders/s against
 # 189.1 before) and 4 % at 4 (181.6 and 180.3, with a few 429s): the push-backs' calls then
-# hold the threads the posts were waiting for. A process holds up to about three
-# messages' rows unsettled (the claims of its next message still wait until at most one
-# message's are: `wait_below`); a row not started within its share of the lease is given
-# back untried, as any other.
+# hold the threads the posts were waiting for. A process holds at most this many
+# messages' rows unsettled after such a claim (the claims of its next message still wait
+# until at most one message's are: `wait_below`); a row not started within its share of
+# the lease is given back untried, as any other.
 PUSHES_BESIDE = 2
 
 # The exit status of a pool process ended for a stuck call (EX_SOFTWARE).
@@ -106,10 +106,12 @@ def run_jobs(rt: Runtime, job_ids: list[int]) -> None:
 
 
 def _pushes_alongside(rt: Runtime, ids: list[int]) -> list[int]:
-    """A message of push-backs also claims the push-backs already due that no claim holds,
-    up to PUSHES_BESIDE times `job_batch` rows in all (ledger.due_unclaimed, oldest due
-    first); the messages
-    that rang those find them taken (a claim is conditional) and run nothing.
+    """A message of push-backs (of one row too: worker/tasks.py) also claims the push-backs
+    already due that no claim holds and no earlier push-back of their hand-off holds back
+    (ledger.due_unclaimed, oldest due first), so that the process holds at most
+    PUSHES_BESIDE times `job_batch` rows unsettled; the messages that rang those find them
+    taken (a claim is conditional) and run nothing. None with `job_batch` 1 (a row a
+    task, as that setting says).
 
     Why: the settles of a burst's posts ring push-backs in small messages (a tenth of a
     second's worth, inflight.RING_GATHER), and a pool process takes them in turn with the
@@ -118,7 +120,11 @@ def _pushes_alongside(rt: Runtime, ids: list[int]) -> list[int]:
     message of push-backs between two of them left the one-stop hearing "accepted" about
     ten seconds after the post office (PUSHES_BESIDE). A message of posts takes no
     push-backs: the carrier's quota is not theirs to wait on."""
-    room = PUSHES_BESIDE * rt.settings.job_batch - len(ids)
+    batch = rt.settings.job_batch
+    if batch <= 1:
+        return []
+    unsettled = inflight.for_process(rt.settings.job_threads, settle_answers).open
+    room = PUSHES_BESIDE * batch - len(ids) - unsettled
     if room <= 0:
         return []
     with uow.read(rt) as session:

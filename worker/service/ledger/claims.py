@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, tuple_, update
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, or_, select, tuple_, update
+from sqlalchemy.orm import Session, aliased
 
 from worker.db.models import Job, utcnow
 from worker.domain.enums import JobState
@@ -40,16 +40,21 @@ class Claimed:
 def due_unclaimed(session: Session, kind: str, exclude: list[int], limit: int,
                   now: datetime | None = None) -> list[int]:
     """Up to `limit` rows of `kind` due now and held by no claim (never claimed, or given
-    back or settled for a retry), oldest due first, none of `exclude`: rows a message may
-    claim beside its own (jobs/together.py). A row whose lease ran out unsettled is not
-    among them: it may be what killed its process, and runs alone (`claim`'s `lost`).
-    Read with index ix_jobs_kind_due (migration 0016)."""
+    back or settled for a retry), oldest due first, none of `exclude`, and none behind a
+    pending row of the same kind and hand-off (kinds sent in order, push-backs: the claim
+    would only put it off again): rows a message may claim beside its own
+    (jobs/together.py). A row whose lease ran out unsettled is not among them: it may be
+    what killed its process, and runs alone (`claim`'s `lost`). Read with index
+    ix_jobs_kind_due (migration 0016)."""
     if limit <= 0:
         return []
     now = now or utcnow()
+    earlier = aliased(Job)
     return list(session.scalars(select(Job.id).where(
         Job.state == JobState.PENDING, Job.kind == kind, Job.next_attempt_at <= now,
         Job.locked_until.is_(None), Job.id.not_in(exclude),
+        ~exists().where(earlier.handoff_id == Job.handoff_id, earlier.kind == kind,
+                        earlier.state == JobState.PENDING, earlier.id < Job.id),
     ).order_by(Job.next_attempt_at, Job.id).limit(limit)))
 
 

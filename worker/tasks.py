@@ -14,7 +14,7 @@ from worker.db import failures
 from worker.launch.celery_app import RUN_JOB, RUN_JOBS, app
 from worker.launch.health import FLEET_HEARTBEAT, beat_heartbeat, host_heartbeat
 from worker.service.flow import feeds, sla
-from worker.service.jobs import sweeper, together
+from worker.service.jobs import runner, sweeper, together
 from worker.service.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def _settle_in_flight(**_: object) -> None:
 @app.task(name=RUN_JOB, ignore_result=True)
 def run_job(job_id: int) -> None:
     rt = runtime()
-    together.run_jobs(rt, [job_id])  # a push-back's takes those due beside it (together.py)
+    runner.run_job(rt, job_id)
     _beat(rt)
 
 

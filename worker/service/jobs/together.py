@@ -86,10 +86,10 @@ def run_jobs(rt: Runtime, job_ids: list[int]) -> None:
     poison row found so at the start takes down no other row's try again; the bound on
     its tries (`ledger.claim`) then ends it as it would with one row per task."""
     ids = list(dict.fromkeys(job_ids))
-    ids += _pushes_alongside(rt, ids)
-    if len(ids) == 1:
+    if len(ids) == 1:  # (the bell sends one row as RUN_JOB: worker/tasks.py, the same)
         run_job(rt, ids[0])
         return
+    ids += _pushes_alongside(rt, ids)
     deadline = time.monotonic() + rt.settings.task_time_limit * START_WITHIN
     suspects = _unsettled(rt, ids)
     rest = [i for i in ids if i not in suspects]
@@ -106,12 +106,13 @@ def run_jobs(rt: Runtime, job_ids: list[int]) -> None:
 
 
 def _pushes_alongside(rt: Runtime, ids: list[int]) -> list[int]:
-    """A message of push-backs (of one row too: worker/tasks.py) also claims the push-backs
-    already due that no claim holds and no earlier push-back of their hand-off holds back
-    (ledger.due_unclaimed, oldest due first), so that the process holds at most
-    PUSHES_BESIDE times `job_batch` rows unsettled; the messages that rang those find them
-    taken (a claim is conditional) and run nothing. None with `job_batch` 1 (a row a
-    task, as that setting says).
+    """A message of push-backs also claims the push-backs already due that no claim holds
+    and no earlier push-back of their hand-off holds back (ledger.due_unclaimed, oldest due
+    first), up to PUSHES_BESIDE times `job_batch` rows in all; the messages that rang those
+    find them taken (a claim is conditional) and run nothing. None with `job_batch` 1 (a
+    row a task, as that setting says), nor for a message of one row (a post retried, a
+    hand-off's next push-back rung as the one before was answered: run alone as before,
+    without the look-ups).
 
     Why: the settles of a burst's posts ring push-backs in small messages (a tenth of a
     second's worth, inflight.RING_GATHER), and a pool process takes them in turn with the
@@ -123,8 +124,7 @@ def _pushes_alongside(rt: Runtime, ids: list[int]) -> list[int]:
     batch = rt.settings.job_batch
     if batch <= 1:
         return []
-    unsettled = inflight.for_process(rt.settings.job_threads, settle_answers).open
-    room = PUSHES_BESIDE * batch - len(ids) - unsettled
+    room = PUSHES_BESIDE * batch - len(ids)
     if room <= 0:
         return []
     with uow.read(rt) as session:

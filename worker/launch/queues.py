@@ -14,8 +14,8 @@ thousand "accepted" push-backs (bench/RESULTS.md).
 Why in turn and not the carrier's first: with the orders paced by the accounts' quotas a
 backlog of posts keeps the pool busy, and taken first they held every push-back back until
 the last order was posted (1,000 hand-offs at the default quotas: the one-stop heard
-"accepted" 10.1 s after the post office at the median, 13.5 s at p99, the orders taking
-13.9 s; bench/pushbacks.py). In turn, a retried post waits for one message of rows at most
+"accepted" 10.5 s after the post office at the median, 13.2-14.3 s at p99, the orders
+taking 14.2-14.3 s; bench/pushbacks.py). In turn, a retried post waits for one message of rows at most
 (of up to PUSHES_BESIDE x `job_batch` push-backs; the process takes its next message once
 all but `job_threads` of them have started), and the one-stop hears each status while the
 backlog of orders is still draining, a message of push-backs taking those already due

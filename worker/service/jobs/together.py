@@ -63,15 +63,15 @@ IN_FLIGHT_WAIT = 45.0
 # A message of push-backs claims the others already due beside its own, up to this many
 # times `job_batch` rows in all (`_pushes_alongside`). From the post office accepting an
 # order to the one-stop hearing it, p50 (p99), `python -m bench.pushbacks --handoffs 1000`
-# (the default quotas; one run each, 2 x AMD EPYC): the carrier's queue first and none
-# beside, 10.1 s (13.5 s); queues in turn and none, 9.3 s (12.4 s); in turn and up to 1, 2
-# and 4 messages' rows, 6.5 s (9.9 s), 4.7 s (7.9 s) and 2.2 s (5.7 s). Benchmark 1 (the
-# orders at a quota of 200/s) loses nothing at 1 or 2 (189.0 and 187.3 orders/s against
-# 189.1 before) and 4 % at 4 (181.6 and 180.3, with a few 429s): the push-backs' calls then
-# hold the threads the posts were waiting for. A process holds at most this many
-# messages' rows unsettled after such a claim (the claims of its next message still wait
-# until at most one message's are: `wait_below`); a row not started within its share of
-# the lease is given back untried, as any other.
+# (the default quotas; 2 x AMD EPYC): before (the carrier's queue first, none beside)
+# 10.5 s (14.3 s) and 10.5 s (13.2 s); queues in turn and 2, 5.9 s (9.4 s) and 5.6 s
+# (8.4 s), the pairs run in turn, the whole run 25.9 s -> 19.8-21.3 s. Single runs of the
+# steps: in turn and none beside, 9.3 s (12.4 s); 1, 6.5 s (9.9 s); 4, 2.2 s (5.7 s). At 4
+# benchmark 1 (the orders at a quota of 200/s) lost 4 % (181.6 and 180.3 orders/s against
+# 189.1 and 189.0 at 1 and before): the push-backs' calls then hold the threads the posts
+# wait for; at 2 it is within its run-to-run noise (183.4 and 187.3 against 186.7 and 189.1
+# before). A row not started within its share of the lease is given back untried, as any
+# other.
 PUSHES_BESIDE = 2
 
 # The exit status of a pool process ended for a stuck call (EX_SOFTWARE).

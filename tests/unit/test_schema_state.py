@@ -1,6 +1,7 @@
 """The embedded default's quick look before a command, a worker, beat or the web starts: a
 database migrated to the newest schema and seeded is left alone without loading Alembic; any
-other file (new, older, not yet seeded) still goes through the migration and the seed."""
+other file (new, older, not yet seeded) still goes through the migration and the seed. And
+the migrations make the schema the models describe, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -74,3 +75,30 @@ def test_a_command_on_an_older_database_migrates_it_first(tmp_path: Path) -> Non
     with sqlite3.connect(path) as link:  # 0014's index is there again
         assert link.execute("SELECT 1 FROM sqlite_master WHERE name = "
                             "'ix_handoffs_citizen_phone'").fetchone()
+
+
+def _drift(url: str) -> list:
+    """What Alembic's autogenerate finds between the migrated database and the models."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    from worker.db.models import Base
+
+    upgrade(url)
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(compare_metadata(MigrationContext.configure(conn), Base.metadata))
+    finally:
+        engine.dispose()
+
+
+def test_the_migrations_make_the_schema_the_models_describe(tmp_path: Path) -> None:
+    """An index or column added to a model and not to a migration (or the reverse) would
+    reach production only through the migrations: on SQLite, nothing differs."""
+    assert _drift(f"sqlite:///{tmp_path / 'handoff.db'}") == []
+
+
+def test_the_migrations_make_the_schema_the_models_describe_on_postgresql(pg_url: str) -> None:
+    assert _drift(pg_url) == []

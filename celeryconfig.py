@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from worker import embedded_broker, redis_broker
-from worker.launch.queues import PERIODIC_QUEUE, QUEUE_ORDER, ROWS_QUEUE
+from worker.launch.queues import PERIODIC_QUEUE, ROWS_QUEUE
 from worker.settings import get_settings
 
 _s = get_settings()
@@ -33,10 +33,9 @@ else:
                                 "socket_timeout": 5.0, "socket_connect_timeout": 5.0,
                                 "socket_keepalive": True, "health_check_interval": 10,
                                 "max_retries": 0,
-                                # each look takes from the periodic rings' queue first,
-                                # then the carrier's rows' and the other rows' in turn
-                                # (below; worker/launch/queues.py)
-                                "queue_order_strategy": QUEUE_ORDER}
+                                # each look takes from the queues in the order the worker
+                                # names them, the periodic rings' first (below)
+                                "queue_order_strategy": "priority"}
 
 task_acks_late = True
 task_reject_on_worker_lost = True
@@ -89,15 +88,14 @@ beat_schedule = {
 # on one worker).
 # A worker consumes it and the rows' queues, the periodic queue named first (`handoff
 # worker`: -Q handoff-periodic,handoff-carrier,handoff, worker/launch/queues.py), and each
-# free pool process takes from it first (Redis: queue_order_strategy QUEUE_ORDER; the
-# embedded broker looks in the same order): taken in
+# free pool process takes from it first (Redis:
+# queue_order_strategy "priority"; the embedded broker looks in the same order): taken in
 # turn, as before, a ring still waited for every other free process and most expired in a
 # long backlog (chaos scenario 3: 64 of 105 feed polls expired in the minute after Redis
 # came back, and the feed's hand-offs were dispatched 73 s after it, past the scenario's
 # 60 s). A ring runs in milliseconds when there is nothing to do (its lease held, or
 # nothing new), and each periodic task is rung once per period (every 15-60 s by default;
 # every second on the demo's and the tests' fast schedules): the rows keep the rest.
-# (the carrier's rows have a queue of their own too, taken in turn with the other rows':
-# worker/launch/queues.py)
+# (the carrier's rows have a queue of their own too, between the two: worker/launch/queues.py)
 task_routes = {task: {"queue": PERIODIC_QUEUE} for _, task, _ in PERIODIC}
 task_default_queue = ROWS_QUEUE

@@ -53,30 +53,19 @@ POLLING_INTERVAL = 0.05  # where wake-ups cannot be had (not Linux): kombu's pol
 IDLE_LOOK = 1.0  # a consumer told nothing looks again after this many seconds
 
 
-class FirstThenInTurn(FairCycle):  # type: ignore[misc]  # kombu is untyped
-    """Each look starts at the first queue consumed from (the periodic rings'), then tries
-    the others in turn, starting after the one a message was last taken from, as the Redis
-    broker's cycle of the same name does (worker/launch/queues.py)."""
+class FirstQueueFirst(FairCycle):  # type: ignore[misc]  # kombu is untyped
+    """Each look starts at the first queue consumed from, as kombu's Redis transport does
+    with queue_order_strategy "priority": the queues in the order `handoff worker` names
+    them, the periodic rings', the carrier's rows', the other rows' (worker/launch/queues.py)."""
 
     def get(self, callback: Any, **kwargs: Any) -> Any:
-        if not self.resources:
-            raise self.predicate()
-        first, *rest = self.resources
-        start = self.pos % len(rest) if rest else 0
-        for queue in (first, *rest[start:], *rest[:start]):
-            try:
-                got = self.fun(queue, callback, **kwargs)
-            except self.predicate:
-                continue
-            if queue != first:
-                self.pos = rest.index(queue) + 1
-            return got
-        raise self.predicate()
+        self.pos = 0
+        return super().get(callback, **kwargs)
 
 
 class Channel(_Channel):
     def _reset_cycle(self) -> None:
-        self._cycle = FirstThenInTurn(self._get_and_deliver, self._active_queues, Empty)
+        self._cycle = FirstQueueFirst(self._get_and_deliver, self._active_queues, Empty)
 
     def _engine_from_config(self) -> Any:
         conninfo = self.connection.client

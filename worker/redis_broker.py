@@ -1,5 +1,4 @@
-"""The Redis broker: kombu's Redis transport, with a close that survives a Redis restart and
-the queues looked in as worker/launch/queues.py says (`FirstThenInTurn`).
+"""The Redis broker: kombu's Redis transport, with a close that survives a Redis restart.
 
 Why: when Redis goes away under a worker (a restart, SIGTERM or SIGKILL), Celery cleans up
 the broken connection in two steps (`on_connection_error_after_connected`): `collect()`,
@@ -30,7 +29,6 @@ from kombu.transport import TRANSPORT_ALIASES, _transport_cache
 from kombu.transport.redis import Channel as _Channel
 from kombu.transport.redis import QoS as _QoS
 from kombu.transport.redis import Transport as _Transport
-from kombu.utils.scheduling import round_robin_cycle
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +47,6 @@ class QoS(_QoS):
                         "in Redis, redelivered after the visibility timeout", left)
             return None
         return super().restore_unacked(client)
-
-
-class FirstThenInTurn(round_robin_cycle):  # type: ignore[misc]  # kombu is untyped
-    """kombu's queue cycle for BRPOP (celeryconfig's queue_order_strategy names it): the
-    queue named first (the periodic rings') stays first; each of the others, once a message
-    is taken from it, goes behind the rest (worker/launch/queues.py). Redis's BRPOP pops from
-    the first key of its list that holds a message."""
-
-    def rotate(self, last_used: Any) -> Any:
-        items = self.items
-        if items and last_used != items[0]:
-            super().rotate(last_used)
-        return last_used
 
 
 class Channel(_Channel):

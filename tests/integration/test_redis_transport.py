@@ -19,9 +19,7 @@ from kombu.common import ignore_errors
 from kombu.transport import get_transport_cls
 
 from chaos.servers import RedisServer
-from tests.support.queue_order import CARRIER_FIRST, EXPECTED, taken_in_order
 from worker import redis_broker
-from worker.launch.queues import QUEUE_ORDER
 
 KOMBU_TRANSPORT = "kombu.transport.redis:Transport"
 
@@ -90,15 +88,3 @@ def test_register_makes_redis_urls_load_ours_and_keeps_tls_for_rediss() -> None:
         assert get_transport_cls(scheme) is redis_broker.Transport
     assert Connection("rediss://127.0.0.1:6380/0").ssl == {"ssl_cert_reqs": CERT_NONE}
     assert Connection("redis://127.0.0.1:6379/0").ssl is False
-
-
-@pytest.mark.parametrize(("strategy", "expected"), [(QUEUE_ORDER, EXPECTED),
-                                                    ("priority", CARRIER_FIRST)])
-def test_a_consumer_takes_the_rings_first_then_carrier_and_rows_in_turn(
-        redis_url: str, strategy: str, expected: list[str]) -> None:
-    """celeryconfig's queue_order_strategy (worker/launch/queues.py) on a real Redis: the
-    periodic rings first, then a courier order and a push-back in turn; kombu's "priority",
-    the order before, took every courier order before any push-back."""
-    with Connection(redis_url, transport=redis_broker.TRANSPORT,
-                    transport_options={"queue_order_strategy": strategy}) as conn:
-        assert taken_in_order(conn) == expected

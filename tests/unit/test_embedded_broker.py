@@ -16,12 +16,13 @@ import time
 from pathlib import Path
 
 import pytest
-from kombu import Connection
+from kombu import Connection, Consumer, Exchange, Queue
+from kombu.message import Message
 from sqlalchemy.orm import Query
 
-from tests.support.queue_order import EXPECTED, taken_in_order
 from worker import embedded_broker
 from worker.embedded_broker import url_for
+from worker.launch.queues import LOOKED_IN
 
 
 def test_a_queue_created_by_another_process_meanwhile_is_taken(tmp_path: Path,
@@ -128,16 +129,34 @@ def test_an_acknowledgement_wakes_its_own_consumer_and_a_new_connection_still_li
         assert again.transport.wakeup.available()
 
 
-def test_each_look_takes_the_rings_first_then_carrier_and_rows_in_turn(tmp_path: Path
-                                                                     ) -> None:
+def test_each_look_takes_from_the_first_queue_named_first(tmp_path: Path) -> None:
     """`handoff worker` names the periodic rings' queue first, then the carrier's rows',
-    then the other rows' (worker/launch/queues.py): behind a backlog, a free pool process
-    takes a feed poll's ring first, then a courier order and a push-back in turn (taken in
-    turn with the rows, most rings expired in a long backlog; the carrier's rows taken
-    first, the one-stop heard nothing until a quota-paced backlog of orders was posted)."""
+    then the other rows' (worker/launch/queues.py): behind a backlog of push-backs, a free
+    pool process takes a feed poll's ring, then a courier order, before the next push-back
+    (taken in turn, most rings expired in a long backlog)."""
+    assert LOOKED_IN == ("handoff-periodic", "handoff-carrier", "handoff")
+    exchange = Exchange("handoff", type="direct")
+    periodic, carrier, rows = (Queue(name, exchange, routing_key=name) for name in LOOKED_IN)
+    got: list[str] = []
+
+    def take(body: dict, message: Message) -> None:
+        got.append(body["q"])
+        message.ack()
+
     with Connection(url_for(str(tmp_path / "broker.db"))) as conn:
-        got = taken_in_order(conn)
-    assert got == EXPECTED, got
+        producer = conn.Producer()
+
+        def send(queue: Queue) -> None:
+            producer.publish({"q": queue.name}, exchange=exchange, routing_key=queue.name,
+                             declare=[queue])
+
+        for queue in (rows, rows, carrier, periodic, carrier, periodic):
+            send(queue)
+        with Consumer(conn, [periodic, carrier, rows], accept=["json"], callbacks=[take]):
+            for _ in range(6):
+                conn.drain_events(timeout=5)
+    # in turn (kombu's own order) would be periodic, carrier, rows, periodic, ...
+    assert got == ["handoff-periodic"] * 2 + ["handoff-carrier"] * 2 + ["handoff"] * 2, got
 
 
 def test_a_forked_child_publishes_though_a_thread_of_its_parent_held_the_engine_s_pool(

@@ -70,9 +70,9 @@ def test_a_desk_order_is_rung_once_committed_and_a_second_click_rings_nothing(
 
 def test_the_carrier_s_rows_are_rung_first_apart_by_a_commit_and_by_the_sweep(
         sqlite_db: Database, tmp_path: Path) -> None:
-    """A courier order and a cancel are rung to their own queue (taken in turn with the
-    other rows', worker/launch/queues.py), a push-back where the other rows go: a post
-    retried after a 429 never waits behind a burst's push-backs."""
+    """A courier order and a cancel are rung where the workers look first (their own
+    queue, worker/launch/queues.py), a push-back where the other rows go: a post retried
+    after a 429 never waits behind a burst's push-backs."""
     hid = _handoff(sqlite_db)
     bell = CommittedBell(sqlite_db)
     rt = _runtime(sqlite_db, tmp_path, bell)

@@ -79,8 +79,8 @@ def worker(concurrency: int | None, loglevel: str, beat_schedule: str | None) ->
     from worker.tasks import app  # lazy (see top)
 
     s = get_settings()
-    # the periodic rings' queue first (always looked in first), then the carrier's rows' and
-    # the other rows' (taken in turn: worker/launch/queues.py)
+    # the periodic rings' queue first, then the carrier's rows', then the other rows'
+    # (worker/launch/queues.py)
     argv = ["worker", "-Q", ",".join(LOOKED_IN), "-l", loglevel,
             "-c", str(concurrency or s.worker_concurrency)]
     # No mingle: at start it asks the other workers for their revoked tasks (the ledger

@@ -22,7 +22,7 @@ def sweep(rt: Runtime) -> int:
             take_up_enabled(s)  # hand-offs still waiting for an agency now enabled
         with rt.db.unit_of_work() as s:  # marked rung when this commits
             due = ledger.due_jobs(s, rt.settings.redispatch_after)
-        rung = uow.ring(rt, due)  # the carrier's rows to their own queue
+        rung = uow.ring(rt, due)  # the carrier's rows where the workers look first
         with rt.db.unit_of_work() as s:  # the metric deltas stay few, scraped or not
             metric_counts.fold(s)
         return rung

@@ -61,17 +61,10 @@ RENEW_AFTER = 0.05
 IN_FLIGHT_WAIT = 45.0
 
 # A message of push-backs claims the others already due beside its own, up to this many
-# times `job_batch` rows in all (`_pushes_alongside`). From the post office accepting an
-# order to the one-stop hearing it, p50 (p99), `python -m bench.pushbacks --handoffs 1000`
-# (the default quotas; 2 x AMD EPYC): before (the carrier's queue first, none beside)
-# 10.5 s (14.3 s) and 10.5 s (13.2 s); queues in turn and 2, 5.9 s (9.4 s) and 5.6 s
-# (8.4 s), the pairs run in turn, the whole run 25.9 s -> 19.8-21.3 s. Single runs of the
-# steps: in turn and none beside, 9.3 s (12.4 s); 1, 6.5 s (9.9 s); 4, 2.2 s (5.7 s). At 4
-# benchmark 1 (the orders at a quota of 200/s) lost 4 % (181.6 and 180.3 orders/s against
-# 189.1 and 189.0 at 1 and before): the push-backs' calls then hold the threads the posts
-# wait for; at 2 it is within its run-to-run noise (183.4 and 187.3 against 186.7 and 189.1
-# before). A row not started within its share of the lease is given back untried, as any
-# other.
+# times `job_batch` rows in all (`_pushes_alongside`). `python -m bench.pushbacks --handoffs
+# 1000` (2 x AMD EPYC): push-backs/s once the last order was accepted 613.2 against
+# 455.9-541.6 before (single runs of each, 15:00-15:50 UTC); at 4 with the queues taken in
+# turn (worker/launch/queues.py), benchmark 1 lost 4 % of its orders at the quota.
 PUSHES_BESIDE = 2
 
 # The exit status of a pool process ended for a stuck call (EX_SOFTWARE).
@@ -114,13 +107,11 @@ def _pushes_alongside(rt: Runtime, ids: list[int]) -> list[int]:
     hand-off's next push-back rung as the one before was answered: run alone as before,
     without the look-ups).
 
-    Why: the settles of a burst's posts ring push-backs in small messages (a tenth of a
-    second's worth, inflight.RING_GATHER), and a pool process takes them in turn with the
-    carrier's messages of `job_batch` posts (worker/launch/queues.py). With the posts paced
-    by the accounts' quotas a message of posts holds its process for seconds, and one small
-    message of push-backs between two of them left the one-stop hearing "accepted" about
-    ten seconds after the post office (PUSHES_BESIDE). A message of posts takes no
-    push-backs: the carrier's quota is not theirs to wait on."""
+    Why: the settles ring push-backs in small messages (a tenth of a second's worth,
+    inflight.RING_GATHER), and after a burst of orders thousands wait in the broker in
+    messages of a few rows, each a task's round (its claim, its wait for its rows to
+    start). Taken beside the first of them, they run as full messages. A message of posts
+    takes no push-backs: the carrier's quota is not theirs to wait on."""
     batch = rt.settings.job_batch
     if batch <= 1:
         return []

@@ -37,9 +37,8 @@ _NEW_JOBS = "uow.new_jobs"  # the session's list of rows to ring after commit
 # Inside `batch(rt)`: the committed rows of every unit of work, rung once at its end.
 _BATCH: ContextVar[list[Rung] | None] = ContextVar("uow_batch", default=None)
 
-# The kinds whose rows are rung to the carrier's own queue (the bell's `first`:
-# worker/launch/queues.py), taken in turn with the other rows': a courier order, or its
-# cancel, waits behind no backlog of push-backs.
+# The kinds whose rows are rung where the workers look first (the bell's `first`:
+# worker/launch/queues.py): a courier order, or its cancel, waits behind no push-back.
 CARRIER_KINDS = frozenset({JobKind.POST_ORDER, JobKind.CANCEL_ORDER})
 
 Rung = tuple[int, bool]  # a row to ring: its id, and whether it is the carrier's

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from worker.db import failures
 from worker.db.models import Job, utcnow
 from worker.domain.enums import JobKind, JobState
 from worker.domain.privacy import scrub
@@ -102,10 +103,11 @@ def _pushes_alongside(rt: Runtime, ids: list[int]) -> list[int]:
     """A message of push-backs also claims the push-backs already due that no claim holds
     and no earlier push-back of their hand-off holds back (ledger.due_unclaimed, oldest due
     first), up to PUSHES_BESIDE times `job_batch` rows in all; the messages that rang those
-    find them taken (a claim is conditional) and run nothing. None with `job_batch` 1 (a
-    row a task, as that setting says), nor for a message of one row (a post retried, a
-    hand-off's next push-back rung as the one before was answered: run alone as before,
-    without the look-ups).
+    find them taken (a claim is conditional) and claim none of them again. None with
+    `job_batch` 1 (a row a task, as that setting says), nor for a message of one row (a
+    post retried, a hand-off's next push-back rung as the one before was answered: run
+    alone as before, without the look-ups). Should the look-up fail, the message's own
+    rows run without it.
 
     Why: the settles ring push-backs in small messages (a tenth of a second's worth,
     inflight.RING_GATHER), and after a burst of orders thousands wait in the broker in
@@ -113,16 +115,21 @@ def _pushes_alongside(rt: Runtime, ids: list[int]) -> list[int]:
     start). Taken beside the first of them, they run as full messages. A message of posts
     takes no push-backs: the carrier's quota is not theirs to wait on."""
     batch = rt.settings.job_batch
-    if batch <= 1:
-        return []
     room = PUSHES_BESIDE * batch - len(ids)
-    if room <= 0:
+    if batch <= 1 or room <= 0:
         return []
-    with uow.read(rt) as session:
-        kinds = set(session.scalars(select(Job.kind).where(Job.id.in_(ids))))
-        if kinds != {JobKind.PUSH_STATUS}:
-            return []
-        return ledger.due_unclaimed(session, JobKind.PUSH_STATUS, ids, room)
+    try:
+        with uow.read(rt) as session:
+            kinds = set(session.scalars(select(Job.kind).where(Job.id.in_(ids))))
+            if kinds != {JobKind.PUSH_STATUS}:
+                return []
+            return ledger.due_unclaimed(session, JobKind.PUSH_STATUS, ids, room)
+    except Exception as err:  # an extra: the message's own rows run without it
+        if isinstance(err, tuple(failures.ABORTS)):  # the task's time is up
+            raise
+        log.warning("no push-backs taken beside jobs %s: %s", ids,
+                    scrub(f"{type(err).__name__}: {err}"))
+        return []
 
 
 def _unsettled(rt: Runtime, ids: list[int]) -> set[int]:

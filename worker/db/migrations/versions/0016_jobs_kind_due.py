@@ -7,8 +7,9 @@ Create Date: 2026-12-07 15:00:00
 
 An index added: no table is rebuilt, but on PostgreSQL CREATE INDEX blocks writes to `jobs`
 while it builds (the table keeps every row ever made: about a second for each few hundred
-thousand rows, as 0014's indexes on handoffs; a quiet hour is the time to upgrade). Without it the rows due of one kind were read through
-ix_jobs_due past every due row of the others (a backlog of thousands of posts).
+thousand rows, as 0014's indexes on handoffs; a quiet hour is the time to upgrade).
+Without it the rows due of one kind were read through ix_jobs_due past every due row of the
+others (a backlog of thousands of posts).
 """
 from alembic import op
 

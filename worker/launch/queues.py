@@ -20,9 +20,8 @@ processes' CPU is what runs out, in turn gives it to the push-backs at the order
 at a steady 100 hand-offs/s an order's p99 went from 1.16 s to 2.66 s by feed (goal 2 s)
 and from 0.66 s to 1.78 s by webhook (goal 1 s), and a whole `make bench` run's burst from
 the one-stop to orders accepted fell to 304.7 hand-offs/s (565.8 in the last whole run on
-this kind of CPU). The courier order comes first;
-the wait of the one-stop behind a quota-paced backlog is a known limit
-(docs/deployment.md)."""
+this kind of CPU). The courier order comes first; the wait of the one-stop behind a
+quota-paced backlog is a known limit (docs/deployment.md)."""
 
 from __future__ import annotations
 

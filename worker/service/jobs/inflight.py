@@ -243,6 +243,11 @@ def for_process(threads: int, settle: Settle) -> Inflight:
         return _current
 
 
+def current() -> Inflight | None:
+    """This process's pool, if it has one (its settler hands rows over to it)."""
+    return _mine()
+
+
 def _mine() -> Inflight | None:
     current = _current
     return current if current is not None and current.pid == os.getpid() else None

@@ -39,7 +39,7 @@ from worker.service.ledger import uow
 if TYPE_CHECKING:
     from worker.service.runtime import Runtime
 
-__all__ = ["run_jobs", "settle_answers", "settled", "stop_in_flight"]
+__all__ = ["run_jobs", "settle_and_go_on", "settle_answers", "settled", "stop_in_flight"]
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,33 @@ def _pushes_alongside(rt: Runtime, ids: list[int]) -> list[int]:
         return []
 
 
+def settle_and_go_on(rt: Runtime, answers: list[Answer]) -> None:
+    """The settler's step (inflight.py): settle the answers in hand, and hand the
+    push-backs those settles queued or made due, claimed in the same transaction
+    (shared.py `_next_pushes`), straight to this process's threads, as a message's rows
+    are, with the same bounds: started within START_WITHIN of a lease of their claim or
+    given back untried, their lease renewed if they waited for a thread (`_start`). Not
+    with `job_batch` 1 (a row a task, as that setting says)."""
+    claimed_at = time.monotonic()  # (before the claims, as for a message's rows)
+    taken = settle_answers(rt, answers, take_next=rt.settings.job_batch > 1)
+    if not taken:
+        return
+    start_by = claimed_at + rt.settings.lease_seconds * START_WITHIN
+    started = _Countdown()  # (nobody waits for these to start: no task holds them)
+    flight, handed = inflight.current(), 0
+    try:
+        for t in taken:
+            if flight is None:  # (the process ends meanwhile)
+                break
+            started.add()
+            flight.submit(rt, t, _start, rt, t, claimed_at, start_by, started,
+                          give_back_at=start_by)
+            handed += 1
+    finally:  # those not handed over: given back untried, for the sweep
+        if handed < len(taken):
+            settle_answers(rt, [Answer(t, None, None, 0, sent=False) for t in taken[handed:]])
+
+
 def _unsettled(rt: Runtime, ids: list[int]) -> set[int]:
     """The rows among `ids` whose last try was claimed and never settled."""
     with uow.read(rt) as session:
@@ -146,7 +173,7 @@ def _run_together(rt: Runtime, ids: list[int], deadline: float) -> None:
     by the settler; a row that starts past `start_by` is given back untried). A process
     whose earlier answers are not being settled claims nothing more (at most about one
     message's rows are left unsettled when it claims)."""
-    flight = inflight.for_process(rt.settings.job_threads, settle_answers)
+    flight = inflight.for_process(rt.settings.job_threads, settle_and_go_on)
     _end_if_stuck(rt, flight)
     if not flight.wait_below(rt.settings.job_batch, deadline - time.monotonic()):
         log.warning("jobs %s left for the sweep: %d earlier answers of this process are "

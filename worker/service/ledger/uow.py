@@ -85,6 +85,22 @@ def _to_ring(session: Session) -> list[Rung]:
     return [(i, first[i]) for i in ids if i in there]
 
 
+def collected(session: Session) -> list[Job]:
+    """The rows collected so far that are in the transaction (written first: the flush),
+    in order; for a caller that takes some of them itself (`uncollect`)."""
+    session.flush()
+    return [j for j in session.info.get(_NEW_JOBS, [])
+            if (state := inspect(j)).persistent and state.identity]
+
+
+def uncollect(session: Session, jobs: Sequence[Job]) -> None:
+    """Rows this transaction claimed for itself (jobs/together.py, a settle's next
+    push-back): not rung after its commit, nobody else's to run."""
+    taken = {id(j) for j in jobs}
+    if taken and _NEW_JOBS in session.info:
+        session.info[_NEW_JOBS] = [j for j in session.info[_NEW_JOBS] if id(j) not in taken]
+
+
 @contextmanager
 def begin(rt: Runtime) -> Iterator[Session]:
     """A transaction on the runtime's database; after commit, rings what it collected."""

@@ -30,7 +30,8 @@ from sqlalchemy import select
 
 from chaos.measure import count_duplicate_pushbacks
 from chaos.world import World
-from worker.db.models import Handoff
+from worker.db.models import Handoff, Job
+from worker.domain.enums import JobKind, JobState
 from worker.domain.statuses import RANK, REPEATABLE, Status
 
 NAIVE = {"HANDOFF_JOB_BATCH": "1", "HANDOFF_JOB_THREADS": "1"}
@@ -56,10 +57,15 @@ def out_of_order(events: list[dict]) -> int:
 
 
 def accepted_times(world: World) -> dict[str, datetime]:
-    """When the post office accepted each hand-off's order, by dossier code."""
+    """When the worker settled the post office's acceptance of each hand-off's order (its
+    post's row done), by dossier code. Not the hand-off's `accepted_at`: where the
+    carrier's feed told the pick-up before the post's answer was settled, that is the
+    pick-up's time, on the post office's sped-up clock."""
     with world.db().unit_of_work() as s:
-        return dict(s.execute(select(Handoff.dossier_code, Handoff.accepted_at).where(
-            Handoff.accepted_at.is_not(None))).all())
+        return dict(s.execute(select(Handoff.dossier_code, Job.done_at).join(
+            Job, Job.handoff_id == Handoff.id).where(
+            Job.kind == JobKind.POST_ORDER, Job.state == JobState.DONE,
+            Job.done_at.is_not(None))).all())
 
 
 def heard_accepted(accepted: dict[str, datetime], events: list[dict]) -> dict[str, Any]:

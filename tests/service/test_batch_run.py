@@ -22,84 +22,30 @@ from worker.domain.rules import push_event_id
 from worker.domain.statuses import Status
 from worker.service import ledger
 from worker.service.flow import handoffs
-from worker.service.jobs import inflight, must_wait, post_order, shared, together
+from worker.service.jobs import inflight, must_wait, post_order, together
 from worker.service.jobs.base import Skip, Step
-from worker.service.jobs.runner import Taken, perform, run_job, take
+from worker.service.jobs.runner import perform, take
 from worker.service.jobs.together import run_jobs, settle_answers
 from worker.service.ledger import uow
 
 
 def test_the_rows_of_one_message_each_run_once(
         world: World, caplog: pytest.LogCaptureFixture) -> None:
-    """Each post of a message once; the "accepted" push-back each settle queues is claimed
-    by that settle and sent by the process's threads (together.settle_and_go_on), rung
-    through no message, each once."""
     made = [world.requested(n) for n in range(1, 13)]
     codes = [code for code, _ in made]
     posts = world.bell.take()
     assert len(posts) == 12
     run_jobs(world.rt, posts + posts[:3])  # a row rung twice in one message runs once
-    assert together.settled()  # the calls' answers settled, and the push-backs' too
+    assert together.settled()  # the calls' answers settled
     assert sorted(world.carrier.posted_numbers()) == sorted(f"{c}/R1" for c in codes)
     assert {world.handoff(h).status for _, h in made} == {Status.ACCEPTED}
+    pushes = world.bell.take()
+    assert len(pushes) == 12
+    run_jobs(world.rt, pushes)
+    assert together.settled()  # the calls' answers settled
     assert all(world.onestop.statuses(c) == ["accepted"] for c in codes)
-    assert world.bell.take() == []  # taken by the settles, none rung
     assert {j.state for j in world.jobs("post_order") + world.jobs("push_status")} == {"done"}
-    assert all(world.attempts(j.id) == [(1, "ok")] for j in world.jobs("push_status"))
     assert "one by one" not in caplog.text  # claimed and settled together, no fallback
-
-
-def test_with_a_row_a_task_a_settle_rings_its_push_back(world: World) -> None:
-    """The naive design (`HANDOFF_JOB_BATCH=1`) stays a row a task: the push-back a settle
-    queues is rung, not taken by the settle."""
-    world.rt.settings = world.rt.settings.model_copy(update={"job_batch": 1})
-    made = [world.requested(n) for n in range(1, 4)]
-    together.settle_and_go_on(
-        world.rt, [perform(world.rt, t) for t in _taken(world, world.bell.take())])
-    assert together.settled()
-    assert all(world.onestop.statuses(c) == [] for c, _ in made)
-    assert len(world.bell.take()) == 3
-
-
-def test_a_failure_taking_the_next_push_backs_leaves_the_answers_settled_and_rung(
-        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Should claiming the push-backs a settle queued fail, the answers are settled again
-    one transaction each, as before, and their push-backs rung: nothing the settle takes
-    besides can keep an answer unsettled."""
-    made = [world.requested(n) for n in range(1, 4)]
-    taken = _taken(world, world.bell.take())
-
-    def broken(*_: object, **__: object) -> None:
-        raise RuntimeError("a bug in the claim")
-
-    monkeypatch.setattr(shared, "claim_many", broken)
-    together.settle_and_go_on(world.rt, [perform(world.rt, t) for t in taken])
-    assert together.settled()
-    assert {world.handoff(h).status for _, h in made} == {Status.ACCEPTED}
-    assert [j.state for j in world.jobs("post_order")] == ["done"] * 3
-    assert len(world.bell.take()) == 3  # rung, for any worker
-    assert all(world.onestop.statuses(c) == [] for c, _ in made)
-
-
-def _taken(world: World, ids: list[int]) -> list[Taken]:
-    got = []
-    for i in ids:
-        with world.rt.db.unit_of_work() as s:
-            t = take(Step(s, handoffs.locked(s, ledger.handoff_of(s, i) or 0),
-                          world.rt.settings), i)
-        assert t is not None
-        got.append(t)
-    return got
-
-
-def _pushes_rung(world: World, n: int) -> tuple[list[str], list[int]]:
-    """`n` hand-offs posted (their posts settled one at a time, ringing their push-backs,
-    as a worker before the settles took them did) and picked up: (codes, the "accepted"
-    push-backs rung)."""
-    made = [world.requested(i) for i in range(1, n + 1)]
-    for post in world.bell.take():
-        run_job(world.rt, post)
-    return [c for c, _ in made], world.bell.take()
 
 
 def test_a_message_of_push_backs_takes_those_already_due_beside_its_own(world: World) -> None:
@@ -107,13 +53,19 @@ def test_a_message_of_push_backs_takes_those_already_due_beside_its_own(world: W
     PUSHES_BESIDE messages' rows), each once: the messages that rang the others claim none
     of them again. A message of posts takes no push-backs beside its own."""
     world.rt.settings = world.rt.settings.model_copy(update={"job_batch": 2})
-    codes, pushes = _pushes_rung(world, 12)
-    assert len(pushes) == 12
-    later = [world.requested(n) for n in range(13, 15)]
-    run_jobs(world.rt, world.bell.take())  # a message of posts leaves the push-backs due
+    made = [world.requested(n) for n in range(1, 13)]
+    codes = [code for code, _ in made]
+    posts = world.bell.take()
+    run_jobs(world.rt, posts[:2])
     assert together.settled()
+    run_jobs(world.rt, posts[2:4])  # two push-backs due now: a message of posts leaves them
+    assert together.settled()
+    assert sorted(world.carrier.posted_numbers()) == sorted(f"{c}/R1" for c in codes[:4])
     assert all(world.onestop.statuses(c) == [] for c in codes)
-    assert all(world.onestop.statuses(c) == ["accepted"] for c, _ in later)  # (its own)
+    run_jobs(world.rt, posts[4:])
+    assert together.settled()
+    pushes = world.bell.take()
+    assert len(pushes) == 12
     run_jobs(world.rt, pushes[:2])
     assert together.settled()
     told = [c for c in codes if world.onestop.statuses(c) == ["accepted"]]

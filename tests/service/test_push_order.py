@@ -7,13 +7,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from tests.service.world import World
 from worker.db.models import utcnow
 from worker.domain.errors import PermanentError, TransientError
 from worker.domain.statuses import Status
 from worker.service import ledger
-from worker.service.jobs import together
-from worker.service.jobs.runner import run_job
+from worker.service.flow import handoffs
+from worker.service.jobs import shared, together
+from worker.service.jobs.base import Step
+from worker.service.jobs.runner import perform, run_job, take
 from worker.service.jobs.together import run_jobs
 
 PICKED_AT = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
@@ -98,6 +102,58 @@ def test_the_pushes_of_many_hand_offs_in_one_message_go_in_order(world: World) -
         assert world.onestop.statuses(code) == ["accepted", "picked_up"]
         assert world.attempts(accepted) == [(1, "ok")]
         assert world.attempts(picked) == [(1, "ok")]
+
+
+def test_a_post_s_accepted_push_back_is_rung_not_taken_by_its_settle(world: World) -> None:
+    """Only a hand-off's next push-back, its turn come, is taken by the settle: the first
+    one a post's answer queues is rung, as before (taken at once it cost the orders their
+    pace where the CPU, not the quota, is the limit)."""
+    codes = [world.requested(n)[0] for n in (1, 2)]
+    run_jobs(world.rt, world.bell.take())  # a message of two posts
+    assert together.settled()
+    assert all(world.onestop.statuses(c) == [] for c in codes)
+    assert len(world.bell.take()) == 2
+
+
+def test_with_a_row_a_task_the_next_push_back_is_rung(world: World) -> None:
+    """The naive design (`HANDOFF_JOB_BATCH=1`) stays a row a task: the next push-back is
+    rung, not taken by the settle."""
+    world.rt.settings = world.rt.settings.model_copy(update={"job_batch": 1})
+    code, _, accepted, picked = _accepted_then_picked_up(world)
+    _settle_directly(world, [accepted])
+    assert world.onestop.statuses(code) == ["accepted"]
+    assert world.bell.take() == [picked]
+
+
+def test_a_failure_taking_the_next_push_back_leaves_the_answers_settled_and_rung(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should claiming the next push-backs fail, the answers are settled again one
+    transaction each, as before, and the next push-backs rung: nothing the settle takes
+    besides can keep an answer unsettled."""
+    made = [_accepted_then_picked_up(world, n) for n in (1, 2)]
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("a bug in the claim")
+
+    monkeypatch.setattr(shared, "claim_many", broken)
+    _settle_directly(world, [accepted for _, _, accepted, _ in made])
+    for code, _, accepted, _ in made:
+        assert world.onestop.statuses(code) == ["accepted"]
+        assert world.attempts(accepted) == [(1, "ok")]
+    assert sorted(world.bell.take()) == sorted(picked for _, _, _, picked in made)
+
+
+def _settle_directly(world: World, ids: list[int]) -> None:
+    """The rows claimed and sent, then their answers settled as the settler does."""
+    taken = []
+    for i in ids:
+        with world.rt.db.unit_of_work() as s:
+            t = take(Step(s, handoffs.locked(s, ledger.handoff_of(s, i) or 0),
+                          world.rt.settings), i)
+        assert t is not None
+        taken.append(t)
+    together.settle_and_go_on(world.rt, [perform(world.rt, t) for t in taken])
+    assert together.settled()
 
 
 def test_a_push_held_back_by_an_earlier_one_is_not_taken_beside_a_message(

@@ -109,10 +109,12 @@ def settle_answers(rt: Runtime, answers: list[Answer], *, take_next: bool = Fals
     one fails: the others are kept, and an answer that cannot be settled is left to its
     row's lease and the sweep (its try then counts as lost, ledger.claim).
 
-    With `take_next`, the push-backs these settles queued or made due (a post's
-    "accepted", a hand-off's next status once the one before was answered) are claimed
-    and prepared in the same transaction, under the same locks (`_next_pushes`), and
-    returned for the caller's threads (together.py) instead of rung through the broker."""
+    With `take_next`, the push-backs whose turn these settles brought (a hand-off's next
+    status once the one before it was answered) are claimed and prepared in the same
+    transaction, under the same locks (`_next_pushes`), and returned for the caller's
+    threads (together.py) instead of rung through the broker. Should that transaction
+    fail, the answers are settled one transaction each as before, their push-backs rung:
+    nothing this adds can keep an answer unsettled."""
     taken: list[Taken] = []
     if len(answers) > 1 or (take_next and answers):
         try:
@@ -140,23 +142,29 @@ def settle_answers(rt: Runtime, answers: list[Answer], *, take_next: bool = Fals
 
 
 def _next_pushes(session: Session, rt: Runtime, locked: dict[int, Handoff]) -> list[Taken]:
-    """The push-backs this transaction queued or made due (collected to be rung), claimed
-    and prepared here: their hand-offs are locked and their rows read or written under
-    those locks, as a message's claim would have them (`claim_many`, each row under its
-    own condition and its kind's ordering rule). Those claimed are not rung; the others
-    (held back by an earlier push-back, claimed elsewhere meanwhile) are rung as before.
+    """The push-backs whose turn this transaction brought (ledger.ring_next: a hand-off's
+    next, the one before it answered), claimed and prepared here: their hand-offs are
+    locked and their rows read under those locks, as a message's claim would have them
+    (`claim_many`, each row under its own condition and its kind's ordering rule). Those
+    claimed are not rung; the others (claimed elsewhere meanwhile) are rung as before.
 
-    Why: a push-back rung through the broker waits behind every message queued before it,
-    the carrier's first (worker/launch/queues.py): after a burst of orders the one-stop
-    heard "accepted" only once the whole backlog of orders was posted, at the accounts'
-    quota; and each of a hand-off's statuses cost a message and a claim's transaction of
-    its own. Taken here, a push-back goes to this process's threads as soon as the answer
-    before it is settled; these are calls the worker makes anyway, so the orders lose no
-    turn at the broker (taking the push-backs' queue in turn with the carrier's did, and
-    cost benchmark 3 its goal)."""
+    Why: rung, each of a hand-off's statuses cost a message and a claim's transaction of
+    its own, and waited in the broker behind every message before it, the carrier's first
+    (worker/launch/queues.py); taken here, a hand-off's statuses follow one another as
+    fast as the one-stop answers.
+
+    Not the first push-back of a hand-off, which a post's answer queues ("accepted"):
+    taken at once too, the one-stop heard it within 0.4 s of the order instead of after
+    the whole backlog of orders (`python -m bench.pushbacks --handoffs 2000`: 0.35 and
+    0.38 s at the median against 35 and 43 s), but where the cores and not the quota
+    paced the orders, they went at 108 a second instead of 166 (benchmark 1, a slow
+    hour): with each order's answer came a push-back, sharing the threads, the settler and
+    the cores. Taking those only while the posts wait on the quota (the cores idle) is the
+    next step (docs/deployment.md, the known limit)."""
     now = utcnow()
+    turn = {id(j) for j in ledger.rung_next(session)}
     rows = [j for j in uow.collected(session)
-            if j.kind == JobKind.PUSH_STATUS and j.handoff_id in locked
+            if id(j) in turn and j.kind == JobKind.PUSH_STATUS and j.handoff_id in locked
             and j.state == JobState.PENDING and j.locked_until is None
             and j.next_attempt_at <= now]
     if not rows:

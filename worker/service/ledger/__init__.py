@@ -42,6 +42,9 @@ _LOCKED = "ledger.locked_jobs"
 # the pending rows of hand-offs read by `read_pending_ahead`, by hand-off id
 _PENDING = "ledger.pending_ahead"
 
+# the rows `ring_next` made due in the session's transaction
+_NEXT = "ledger.rung_next"
+
 def enqueue(session: Session, kind: JobKind, handoff_id: int, key: str,
             payload: dict[str, Any] | None = None, *, at: datetime | None = None) -> Job | None:
     """Add a job unless one with the same idempotency key exists. Returns the new job,
@@ -158,7 +161,14 @@ def ring_next(session: Session, claimed: Claimed) -> Job | None:
         job.next_attempt_at = now
     if job.next_attempt_at <= now:
         collect(session, job)
+        session.info.setdefault(_NEXT, []).append(job)
     return job
+
+
+def rung_next(session: Session) -> list[Job]:
+    """The rows `ring_next` made due in this transaction, to be rung after its commit:
+    each the next of its hand-off, its turn come (jobs/shared.py takes them at once)."""
+    return list(session.info.get(_NEXT, []))
 
 
 def waits_for_earlier(session: Session, job: Job) -> bool:

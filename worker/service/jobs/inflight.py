@@ -208,6 +208,32 @@ class Inflight:
         return len(batch)
 
 
+class Countdown:
+    """Rows handed over to the threads and not yet started (together.py: a message's, or a
+    settle's)."""
+
+    def __init__(self) -> None:
+        self._left = 0
+        self._changed = threading.Condition()
+
+    def add(self) -> None:
+        with self._changed:
+            self._left += 1
+
+    def done(self) -> None:
+        with self._changed:
+            self._left -= 1
+            self._changed.notify_all()
+
+    def done_if_cancelled(self, call: Future[Answer]) -> None:
+        if call.cancelled():
+            self.done()
+
+    def wait(self, most: int, timeout: float) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._left <= most, max(0.0, timeout))
+
+
 def _log_safely(what: str, err: BaseException) -> None:
     try:
         log.error("%s: %s", what, scrub(f"{type(err).__name__}: {err}"))

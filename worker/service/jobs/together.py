@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
@@ -144,7 +143,7 @@ def settle_and_go_on(rt: Runtime, answers: list[Answer]) -> None:
     if not taken:
         return
     start_by = claimed_at + rt.settings.lease_seconds * START_WITHIN
-    started = _Countdown()  # (nobody waits for these to start: no task holds them)
+    started = inflight.Countdown()  # (nobody waits for these to start: no task holds them)
     flight, handed = inflight.current(), 0
     try:
         for t in taken:
@@ -187,7 +186,7 @@ def _run_together(rt: Runtime, ids: list[int], deadline: float) -> None:
     taken: list[Taken] = []
     calls: list[Future[Answer]] = []
     handed = 0
-    started = _Countdown()
+    started = inflight.Countdown()
     try:
         take_all(rt, sorted(ids), taken)
         for t in taken:
@@ -225,7 +224,7 @@ def _end_if_stuck(rt: Runtime, flight: inflight.Inflight) -> None:
         os._exit(EXIT_STUCK)
 
 
-def wait_started(started: _Countdown, start_by: float, most: int) -> None:
+def wait_started(started: inflight.Countdown, start_by: float, most: int) -> None:
     """Until at most `most` of the rows handed over wait for a thread, or `start_by`.
 
     The process then takes its next message while these wait: its rows queue behind
@@ -236,31 +235,6 @@ def wait_started(started: _Countdown, start_by: float, most: int) -> None:
     still given back untried past `start_by`, and has its lease renewed past a share of it
     (`_start`)."""
     started.wait(most, start_by - time.monotonic())
-
-
-class _Countdown:
-    """The rows of a message handed over and not yet started."""
-
-    def __init__(self) -> None:
-        self._left = 0
-        self._changed = threading.Condition()
-
-    def add(self) -> None:
-        with self._changed:
-            self._left += 1
-
-    def done(self) -> None:
-        with self._changed:
-            self._left -= 1
-            self._changed.notify_all()
-
-    def done_if_cancelled(self, call: Future[Answer]) -> None:
-        if call.cancelled():
-            self.done()
-
-    def wait(self, most: int, timeout: float) -> None:
-        with self._changed:
-            self._changed.wait_for(lambda: self._left <= most, max(0.0, timeout))
 
 
 def stop_in_flight(timeout: float = IN_FLIGHT_WAIT) -> bool:
@@ -276,7 +250,7 @@ def settled(timeout: float = IN_FLIGHT_WAIT) -> bool:
 
 
 def _start(rt: Runtime, taken: Taken, claimed_at: float, start_by: float,
-           started: _Countdown) -> Answer:
+           started: inflight.Countdown) -> Answer:
     """A claimed row's call, on a thread of the pool, once a thread is free for it."""
     started.done()
     now = time.monotonic()

@@ -60,7 +60,6 @@ class FakeCarrier(CarrierPort):
         self.refuse_cancels = False
         self.while_posting: Callable[[], None] | None = None  # runs once, mid-call
         self.while_cancelling: Callable[[], None] | None = None  # runs once, mid-call
-        self.quota_wait_s = 0.0  # what each post says it waited for the quota
 
     def post_order(self, order: CarrierOrder) -> PostOutcome:
         self.calls.append(("post", order.order_number))
@@ -78,10 +77,8 @@ class FakeCarrier(CarrierPort):
         if fault is not None:
             raise fault.error
         if held is None:
-            return PostOutcome(already_existed=False, message="Tạo đơn thành công",
-                               quota_wait_s=self.quota_wait_s)
-        return PostOutcome(already_existed=True, message="Đơn hàng đã tồn tại",
-                           quota_wait_s=self.quota_wait_s)
+            return PostOutcome(already_existed=False, message="Tạo đơn thành công")
+        return PostOutcome(already_existed=True, message="Đơn hàng đã tồn tại")
 
     def cancel_order(self, order_number: str) -> str:
         self.calls.append(("cancel", order_number))

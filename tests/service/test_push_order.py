@@ -104,26 +104,15 @@ def test_the_pushes_of_many_hand_offs_in_one_message_go_in_order(world: World) -
         assert world.attempts(picked) == [(1, "ok")]
 
 
-def test_a_post_s_accepted_push_back_is_rung_unless_the_quota_paced_the_post(
-        world: World) -> None:
-    """The first push-back of a hand-off, which its post's answer queues, is taken by that
-    settle only when the post waited on its account's quota (the cores have room); else it
-    is rung, as before: taken at once it cost the orders their pace where the cores, not
-    the quota, are the limit."""
+def test_a_post_s_accepted_push_back_is_rung_not_taken_by_its_settle(world: World) -> None:
+    """Only a hand-off's next push-back, its turn come, is taken by the settle: the first
+    one a post's answer queues is rung, as before (taken at once it cost the orders their
+    pace where the CPU, not the quota, is the limit)."""
     codes = [world.requested(n)[0] for n in (1, 2)]
-    world.carrier.quota_wait_s = shared.PACED_S * 0.9  # the slots' own spacing
     run_jobs(world.rt, world.bell.take())  # a message of two posts
     assert together.settled()
     assert all(world.onestop.statuses(c) == [] for c in codes)
     assert len(world.bell.take()) == 2
-
-    paced = [world.requested(n)[0] for n in (3, 4)]
-    world.carrier.quota_wait_s = shared.PACED_S
-    run_jobs(world.rt, world.bell.take())
-    assert together.settled()
-    assert all(world.onestop.statuses(c) == ["accepted"] for c in paced)
-    assert world.bell.take() == []
-    assert all(world.attempts(j.id) == [(1, "ok")] for j in world.jobs("push_status")[2:])
 
 
 def test_with_a_row_a_task_the_next_push_back_is_rung(world: World) -> None:

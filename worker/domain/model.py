@@ -99,13 +99,10 @@ class CarrierAccount:
 
 @dataclass(frozen=True)
 class PostOutcome:
-    """Result of posting an order: accepted now, or already there (a retried post);
-    `quota_wait_s`: how long the call waited for its account's quota (the post office's
-    pace, not the worker's, held it: jobs/shared.py reads it)."""
+    """Result of posting an order: accepted now, or already there (a retried post)."""
 
     already_existed: bool
     message: str = ""
-    quota_wait_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,10 @@ the same wire (wire.py) on both routes.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from abc import abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +107,6 @@ class CarrierGateway(CarrierPort):
         self._tokens = TokenCache(token_dir, cache_name(account, token_url), clock=clock,
                                   credentials=fingerprint(account))
         self.token_requests = 0  # token requests this client sent (not the cache's hits)
-        self._quota_waits = threading.local()  # each thread's call's waits for the quota
 
     @property
     def customer_code(self) -> str:
@@ -134,10 +132,8 @@ class CarrierGateway(CarrierPort):
     # --- CarrierPort -----------------------------------------------------------------------
     def post_order(self, order: CarrierOrder) -> PostOutcome:
         body = wire.build_order_body(order, self.account.customer_code)
-        self._quota_waits.seconds = 0.0
         status, reply = self._call("POST", self._post_target(), json=body)
-        outcome = replace(wire.parse_post_reply(status, reply),
-                          quota_wait_s=self._quota_waits.seconds)
+        outcome = wire.parse_post_reply(status, reply)
         log.info("carrier order %s posted via %s (already existed: %s)",
                  order.order_number, self.account.key, outcome.already_existed)
         return outcome
@@ -260,8 +256,6 @@ class CarrierGateway(CarrierPort):
                    **kwargs: Any) -> httpx.Response:
         waited = self._limiter.acquire(self.account.key, self.account.quota_per_second,
                                        max_wait=max_wait)
-        # (this thread's call's, token requests included: PostOutcome.quota_wait_s)
-        self._quota_waits.seconds = getattr(self._quota_waits, "seconds", 0.0) + waited
         if waited > 0:
             log.debug("carrier quota of %s: waited %.3f s", self.account.key, waited)
         try:

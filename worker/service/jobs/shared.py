@@ -16,7 +16,6 @@ from sqlalchemy import select
 from worker.db import failures
 from worker.db.models import Handoff, Job, utcnow
 from worker.domain.enums import JobKind, JobState
-from worker.domain.model import PostOutcome
 from worker.domain.privacy import scrub
 from worker.service import agencies, ledger
 from worker.service.agencies import areas
@@ -31,11 +30,6 @@ if TYPE_CHECKING:
     from worker.service.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-# A post that waited this long for its account's quota was paced by the post office: its
-# "accepted" push-back is taken by its settle (`_next_pushes`). A few milliseconds are
-# the slots' own spacing (a request every 5 ms at 200/s), not a pace.
-PACED_S = 0.05
 
 
 def take_all(rt: Runtime, ids: list[int], taken: list[Taken]) -> None:
@@ -115,13 +109,12 @@ def settle_answers(rt: Runtime, answers: list[Answer], *, take_next: bool = Fals
     one fails: the others are kept, and an answer that cannot be settled is left to its
     row's lease and the sweep (its try then counts as lost, ledger.claim).
 
-    With `take_next`, the push-backs these settles brought due (a hand-off's next status
-    once the one before it was answered; a post's "accepted" when the post waited on the
-    quota) are claimed and prepared in the same transaction, under the same locks
-    (`_next_pushes`), and returned for the caller's threads (together.py) instead of rung
-    through the broker. Should that transaction fail, the answers are settled one
-    transaction each as before, their push-backs rung: nothing this adds can keep an
-    answer unsettled."""
+    With `take_next`, the push-backs whose turn these settles brought (a hand-off's next
+    status once the one before it was answered) are claimed and prepared in the same
+    transaction, under the same locks (`_next_pushes`), and returned for the caller's
+    threads (together.py) instead of rung through the broker. Should that transaction
+    fail, the answers are settled one transaction each as before, their push-backs rung:
+    nothing this adds can keep an answer unsettled."""
     taken: list[Taken] = []
     if len(answers) > 1 or (take_next and answers):
         try:
@@ -134,7 +127,7 @@ def settle_answers(rt: Runtime, answers: list[Answer], *, take_next: bool = Fals
                     for a in answers:
                         settle(Step(session, locked[a.taken.job.handoff_id], rt.settings), a)
                 if take_next:
-                    taken = _next_pushes(session, rt, locked, _paced(answers))
+                    taken = _next_pushes(session, rt, locked)
             return taken
         except Exception as err:
             shared_failed(err, f"{len(answers)} answers settled")
@@ -148,39 +141,34 @@ def settle_answers(rt: Runtime, answers: list[Answer], *, take_next: bool = Fals
     return []
 
 
-def _paced(answers: list[Answer]) -> set[int]:
-    """The hand-offs whose post, answered here, waited PACED_S or longer for its account's
-    quota before it was sent: the post office's pace held it, not the worker's cores."""
-    return {a.taken.job.handoff_id for a in answers if isinstance(a.outcome, PostOutcome)
-            and a.outcome.quota_wait_s >= PACED_S}
-
-
-def _next_pushes(session: Session, rt: Runtime, locked: dict[int, Handoff],
-                 paced: set[int]) -> list[Taken]:
+def _next_pushes(session: Session, rt: Runtime, locked: dict[int, Handoff]) -> list[Taken]:
     """The push-backs whose turn this transaction brought (ledger.ring_next: a hand-off's
-    next, the one before it answered), and the first one of a hand-off whose post waited
-    on the quota (`paced`: its "accepted"), claimed and prepared here: their hand-offs are
-    locked and their rows read or written under those locks, as a message's claim would
-    have them (`claim_many`, each row under its own condition and its kind's ordering
-    rule). Those claimed are not rung; the others are rung as before.
+    next, the one before it answered), claimed and prepared here: their hand-offs are
+    locked and their rows read under those locks, as a message's claim would have them
+    (`claim_many`, each row under its own condition and its kind's ordering rule). Those
+    claimed are not rung; the others (claimed elsewhere meanwhile) are rung as before.
 
     Why: rung, each of a hand-off's statuses cost a message and a claim's transaction of
     its own, and waited in the broker behind every message before it, the carrier's first
-    (worker/launch/queues.py): after a burst of orders the one-stop heard "accepted" only
-    once the whole backlog was posted at the accounts' quota (`python -m bench.pushbacks
-    --handoffs 2000`: 35 and 43 s at the median). Taken here, a hand-off's statuses follow
-    one another as fast as the one-stop answers.
+    (worker/launch/queues.py); taken here, a hand-off's statuses follow one another as
+    fast as the one-stop answers.
 
-    Why the first one only after a post that waited on the quota: where the cores, not the
-    quota, pace the orders, every "accepted" taken at once shares the threads, the settler
-    and the cores with the orders (benchmark 1 on a slow hour: 108 orders a second instead
-    of 166). A post that waited for its slot says the cores have room; once the
-    push-backs fill it, the posts stop waiting, and their push-backs are rung again."""
+    Not the first push-back of a hand-off, which a post's answer queues ("accepted"):
+    taken at once too, the one-stop heard it within 0.4 s of the order instead of after
+    the whole backlog of orders (`python -m bench.pushbacks --handoffs 2000`: 0.35 and
+    0.38 s at the median against 35 and 43 s), but where the cores and not the quota
+    paced the orders, they went at 108 a second instead of 166 (benchmark 1, a slow
+    hour): with each order's answer came a push-back, sharing the threads, the settler
+    and the cores. Taken only after a post that waited 50 ms or more for its account's
+    quota, the one-stop heard it 1.2-1.3 s after the order at the median, but the 2,000
+    orders, paced by the default quotas, took 45.7-50.5 s instead of 34.4-40.9 (three
+    pairs run in turn): a post waiting for its slot does not mean the cores have room.
+    A courier order matters more than the one-stop's page: both were taken out again
+    (docs/deployment.md, the known limit)."""
     now = utcnow()
     turn = {id(j) for j in ledger.rung_next(session)}
     rows = [j for j in uow.collected(session)
-            if (id(j) in turn or (j.handoff_id in paced and j.attempts == 0))
-            and j.kind == JobKind.PUSH_STATUS and j.handoff_id in locked
+            if id(j) in turn and j.kind == JobKind.PUSH_STATUS and j.handoff_id in locked
             and j.state == JobState.PENDING and j.locked_until is None
             and j.next_attempt_at <= now]
     if not rows:

@@ -133,9 +133,9 @@ def _pushes_alongside(rt: Runtime, ids: list[int]) -> list[int]:
 
 def settle_and_go_on(rt: Runtime, answers: list[Answer]) -> None:
     """The settler's step (inflight.py): settle the answers in hand, and hand the
-    push-backs those settles brought due (a hand-off's next status; a paced post's
-    "accepted"), claimed in the same transaction (shared.py `_next_pushes`), straight to
-    this process's threads with a message's bounds: started within START_WITHIN of a
+    push-backs whose turn those settles brought (a hand-off's next status), claimed in
+    the same transaction (shared.py `_next_pushes`), straight to this process's threads
+    with a message's bounds: started within START_WITHIN of a
     lease of their claim or given back untried, their lease renewed if they waited for a
     thread (`_start`). Not with `job_batch` 1 (a row a task, as that setting says)."""
     claimed_at = time.monotonic()  # (before the claims, as for a message's rows)

@@ -1,7 +1,8 @@
 """Push-backs of one hand-off reach the one-stop in the order they were applied: a later
 push is not taken while an earlier one of the same hand-off is still pending (it waits a
-second), and is rung as soon as the earlier one is answered, not on the sweep's next round;
-a dead earlier push holds nothing back."""
+second), and goes as soon as the earlier one is answered, not on the sweep's next round
+(rung by a row's own task; taken by the settle of a message's rows, together.py); a dead
+earlier push holds nothing back."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from worker.domain.errors import PermanentError, TransientError
 from worker.domain.statuses import Status
 from worker.service import ledger
 from worker.service.flow import handoffs
-from worker.service.jobs import shared, together
+from worker.service.jobs import inflight, shared, together
 from worker.service.jobs.base import Step
 from worker.service.jobs.runner import perform, run_job, take
 from worker.service.jobs.together import run_jobs
@@ -143,8 +144,42 @@ def test_a_failure_taking_the_next_push_back_leaves_the_answers_settled_and_rung
     assert sorted(world.bell.take()) == sorted(picked for _, _, _, picked in made)
 
 
-def _settle_directly(world: World, ids: list[int]) -> None:
-    """The rows claimed and sent, then their answers settled as the settler does."""
+def test_a_hand_off_s_statuses_follow_one_another_through_the_settles(world: World) -> None:
+    """Three statuses of each of two hand-offs: a message of their first push-backs, and
+    each settle takes the next one (two in a row), in order, each once, none rung."""
+    made = [_accepted_then_picked_up(world, n) for n in (1, 2)]
+    for code, _, _, _ in made:
+        world.carrier_event(f"{code}/R1", 2, Status.IN_TRANSIT,
+                            PICKED_AT.replace(hour=5))
+    assert len(world.bell.take()) == 2  # the in-transit ones, each behind two of its own
+    run_jobs(world.rt, [accepted for _, _, accepted, _ in made])
+    assert together.settled()
+    for code, hid, _, _ in made:
+        assert world.onestop.statuses(code) == ["accepted", "picked_up", "in_transit"]
+        assert [world.attempts(j.id) for j in world.jobs("push_status", hid)] == [
+            [(1, "ok")]] * 3
+    assert world.bell.take() == []
+
+
+def test_a_process_that_ends_rings_the_next_push_backs_for_the_others(world: World) -> None:
+    """A pool process stopping takes no next push-back: it is rung, at once, for the other
+    processes (not left for the sweep)."""
+    code, _, accepted, picked = _accepted_then_picked_up(world)
+    flight = inflight.for_process(world.rt.settings.job_threads, together.settle_and_go_on)
+    try:
+        flight.stop(5.0)
+        _settle_directly(world, [accepted], make_pool=False)
+    finally:
+        inflight.stop(5.0)  # (the next test makes a pool of its own)
+    assert world.onestop.statuses(code) == ["accepted"]
+    assert world.bell.take() == [picked]
+
+
+def _settle_directly(world: World, ids: list[int], *, make_pool: bool = True) -> None:
+    """The rows claimed and sent, then their answers settled as the settler does (the
+    process's pool made first, as a message's task makes it)."""
+    if make_pool:
+        inflight.for_process(world.rt.settings.job_threads, together.settle_and_go_on)
     taken = []
     for i in ids:
         with world.rt.db.unit_of_work() as s:

@@ -128,6 +128,11 @@ class Inflight:
     def open(self) -> int:
         return self._open
 
+    @property
+    def stopping(self) -> bool:
+        """The process ends (or the pool was replaced): it takes no more rows."""
+        return self._stopped
+
     def oldest_call(self) -> float:
         """Seconds the longest-running call has run (0.0: none running)."""
         started = list(self._running.copy().values())  # (a dict's copy is atomic)

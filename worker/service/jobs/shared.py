@@ -109,14 +109,16 @@ def settle_answers(rt: Runtime, answers: list[Answer], *, take_next: bool = Fals
     one fails: the others are kept, and an answer that cannot be settled is left to its
     row's lease and the sweep (its try then counts as lost, ledger.claim).
 
-    With `take_next`, the push-backs whose turn these settles brought (a hand-off's next
-    status once the one before it was answered) are claimed and prepared in the same
+    With `take_next` (and a push-back among the answers), the push-backs whose turn these
+    settles brought (a hand-off's next status once the one before it was answered) are
+    claimed and prepared in the same
     transaction, under the same locks (`_next_pushes`), and returned for the caller's
     threads (together.py) instead of rung through the broker. Should that transaction
     fail, the answers are settled one transaction each as before, their push-backs rung:
     nothing this adds can keep an answer unsettled."""
     taken: list[Taken] = []
-    if len(answers) > 1 or (take_next and answers):
+    take_next = take_next and any(a.taken.job.kind == JobKind.PUSH_STATUS for a in answers)
+    if len(answers) > 1 or take_next:
         try:
             with uow.begin(rt) as session:
                 with _new_rows_together(session, answers):
@@ -167,14 +169,17 @@ def _next_pushes(session: Session, rt: Runtime, locked: dict[int, Handoff]) -> l
     (docs/deployment.md, the known limit)."""
     now = utcnow()
     turn = {id(j) for j in ledger.rung_next(session)}
-    rows = [j for j in uow.collected(session)
-            if id(j) in turn and j.kind == JobKind.PUSH_STATUS and j.handoff_id in locked
-            and j.state == JobState.PENDING and j.locked_until is None
-            and j.next_attempt_at <= now]
+    rows = list(dict.fromkeys(  # (a row made due twice, by two answers, is one row)
+        j for j in uow.collected(session)
+        if id(j) in turn and j.kind == JobKind.PUSH_STATUS and j.handoff_id in locked
+        and j.state == JobState.PENDING and j.locked_until is None
+        and j.next_attempt_at <= now))
     if not rows:
         return []
     claims = claim_many(session, rt.settings, rows)
-    uow.uncollect(session, [j for j in rows if j.id in claims])
+    # neither the rows claimed here nor those its ordering rule put off (due a second
+    # later, for the sweep, as a message's claim leaves them) are rung
+    uow.uncollect(session, [j for j in rows if j.id in claims or j.next_attempt_at > now])
     return [t for j in rows if j.id in claims
             and (t := prepared(Step(session, locked[j.handoff_id], rt.settings),
                                claims[j.id])) is not None]

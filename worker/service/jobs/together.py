@@ -139,20 +139,23 @@ def settle_and_go_on(rt: Runtime, answers: list[Answer]) -> None:
     lease of their claim or given back untried, their lease renewed if they waited for a
     thread (`_start`). Not with `job_batch` 1 (a row a task, as that setting says)."""
     claimed_at = time.monotonic()  # (before the claims, as for a message's rows)
-    taken = settle_answers(rt, answers, take_next=rt.settings.job_batch > 1)
+    flight = inflight.current()
+    running = flight is not None and not flight.stopping  # (else rung, for the others)
+    taken = settle_answers(rt, answers, take_next=running and rt.settings.job_batch > 1)
     if not taken:
         return
     start_by = claimed_at + rt.settings.lease_seconds * START_WITHIN
     started = inflight.Countdown()  # (nobody waits for these to start: no task holds them)
-    flight, handed = inflight.current(), 0
+    handed = 0
     try:
         for t in taken:
             if flight is None:  # (the process ends meanwhile)
                 break
             started.add()
+            # counted before the submit, as a message's rows are (`_run_together`)
+            handed += 1
             flight.submit(rt, t, _start, rt, t, claimed_at, start_by, started,
                           give_back_at=start_by)
-            handed += 1
     finally:  # those not handed over: given back untried, for the sweep
         if handed < len(taken):
             settle_answers(rt, [Answer(t, None, None, 0, sent=False) for t in taken[handed:]])

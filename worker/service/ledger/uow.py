@@ -94,8 +94,8 @@ def collected(session: Session) -> list[Job]:
 
 
 def uncollect(session: Session, jobs: Sequence[Job]) -> None:
-    """Rows this transaction claimed for itself (jobs/together.py, a settle's next
-    push-back): not rung after its commit, nobody else's to run."""
+    """Rows this transaction took care of itself (jobs/shared.py `_next_pushes`: claimed,
+    or put off by their ordering rule): not rung after its commit."""
     taken = {id(j) for j in jobs}
     if taken and _NEW_JOBS in session.info:
         session.info[_NEW_JOBS] = [j for j in session.info[_NEW_JOBS] if id(j) not in taken]

@@ -135,22 +135,22 @@ def settle_and_go_on(rt: Runtime, answers: list[Answer]) -> None:
     """The settler's step (inflight.py): settle the answers in hand, and hand the
     push-backs whose turn those settles brought (a hand-off's next status), claimed in
     the same transaction (shared.py `_next_pushes`), straight to this process's threads
-    with a message's bounds: started within START_WITHIN of a
-    lease of their claim or given back untried, their lease renewed if they waited for a
-    thread (`_start`). Not with `job_batch` 1 (a row a task, as that setting says)."""
+    with a message's bounds: started within START_WITHIN of a lease of their claim or
+    given back untried, their lease renewed if they waited for a thread (`_start`). None
+    while the pool stops (they are rung, for the other processes), nor with `job_batch` 1
+    (a row a task, as that setting says)."""
     claimed_at = time.monotonic()  # (before the claims, as for a message's rows)
     flight = inflight.current()
-    running = flight is not None and not flight.stopping  # (else rung, for the others)
+    running = flight is not None and not flight.stopping
     taken = settle_answers(rt, answers, take_next=running and rt.settings.job_batch > 1)
     if not taken:
         return
+    assert flight is not None  # (taken only while it runs)
     start_by = claimed_at + rt.settings.lease_seconds * START_WITHIN
     started = inflight.Countdown()  # (nobody waits for these to start: no task holds them)
     handed = 0
     try:
         for t in taken:
-            if flight is None:  # (the process ends meanwhile)
-                break
             started.add()
             # counted before the submit, as a message's rows are (`_run_together`)
             handed += 1

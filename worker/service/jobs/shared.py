@@ -111,11 +111,10 @@ def settle_answers(rt: Runtime, answers: list[Answer], *, take_next: bool = Fals
 
     With `take_next` (and a push-back among the answers), the push-backs whose turn these
     settles brought (a hand-off's next status once the one before it was answered) are
-    claimed and prepared in the same
-    transaction, under the same locks (`_next_pushes`), and returned for the caller's
-    threads (together.py) instead of rung through the broker. Should that transaction
-    fail, the answers are settled one transaction each as before, their push-backs rung:
-    nothing this adds can keep an answer unsettled."""
+    claimed and prepared in the same transaction, under the same locks (`_next_pushes`),
+    and returned for the caller's threads (together.py) instead of rung through the
+    broker. Should that transaction fail, the answers are settled one transaction each as
+    before, their push-backs rung: nothing this adds can keep an answer unsettled."""
     taken: list[Taken] = []
     take_next = take_next and any(a.taken.job.kind == JobKind.PUSH_STATUS for a in answers)
     if len(answers) > 1 or take_next:

@@ -36,14 +36,14 @@ from worker.domain.errors import HandoffError
 from worker.domain.model import CarrierAccount, TrackingEvent
 from worker.domain.privacy import scrub
 from worker.service import agencies, ledger
-from worker.service.flow import cod
+from worker.service.flow import cod, status_log
 from worker.service.flow.cursors import ACCOUNT_CURSOR_PREFIX as ACCOUNT_CURSOR_PREFIX  # (callers
 from worker.service.flow.cursors import CARRIER_CURSOR as CARRIER_CURSOR  # know them from here)
 from worker.service.flow.cursors import ONESTOP_CURSOR, carrier_cursor
 from worker.service.flow.handover_known import forget_open
 from worker.service.flow.ingest import take_page
 from worker.service.flow.isolation import Described, take_one
-from worker.service.flow.tracking import Known, apply_event, read_known
+from worker.service.flow.tracking import Known, apply_event, read_known, written_alike
 from worker.service.ledger import leases, uow
 
 if TYPE_CHECKING:
@@ -154,10 +154,12 @@ def apply_chunk(session: Session, chunk: list[TrackingEvent]) -> None:
             # the push-backs the events queue are written together at the flush, with the
             # log rows (ledger.written_together); a known key fails the chunk, taken again
             # below one event each, where `enqueue` tells it as known
-            with session.begin_nested(), ledger.written_together(session):
+            with session.begin_nested(), ledger.written_together(session), \
+                    status_log.held(session):
                 known = read_known(session, chunk)
                 for ev in chunk:
                     apply_event(session, ev, known=known)
+                written_alike(known)
                 cod.record_many(session, known.fees)
                 session.flush()
             return

@@ -117,19 +117,27 @@ def told(session: Session, handoff_id: int) -> list[tuple[Status, datetime]]:
 
 def told_many(session: Session, handoff_ids: Iterable[int]
               ) -> dict[int, list[tuple[Status, datetime]]]:
-    """`told` for many hand-offs, in one query (a chunk of the tracking feed's)."""
+    """`told` for many hand-offs, in one query (a chunk of the tracking feed's). Only the
+    two fields read of each payload: a whole payload read and parsed was a tenth of a
+    chunk's look-ups."""
     found: dict[int, list[tuple[Status, datetime]]] = {hid: [] for hid in handoff_ids}
-    for hid, payload in session.execute(select(Job.handoff_id, Job.payload).where(
+    for hid, status, at in session.execute(select(
+            Job.handoff_id, Job.payload["status"].as_string(),
+            Job.payload["occurred_at"].as_string()).where(
             Job.handoff_id.in_(list(found)), Job.kind == JobKind.PUSH_STATUS)):
-        found[hid] += told_by(payload)
+        found[hid] += _told(status, at)
     return found
 
 
 def told_by(payload: dict[str, Any]) -> list[tuple[Status, datetime]]:
     """The status a push-back's payload tells, with its time; none for a postal event."""
-    if payload["status"] not in Status.__members__.values():
+    return _told(payload["status"], payload["occurred_at"])
+
+
+def _told(status: str, occurred_at: str) -> list[tuple[Status, datetime]]:
+    if status not in Status.__members__.values():
         return []
-    return [(Status(payload["status"]), _aware(datetime.fromisoformat(payload["occurred_at"])))]
+    return [(Status(status), _aware(datetime.fromisoformat(occurred_at)))]
 
 
 def _aware(moment: datetime) -> datetime:

@@ -3,10 +3,14 @@ that names none), with its coded reason. Below handoffs and handover, which both
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import event, insert
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from worker.db.models import Handoff, StatusLogEntry
 from worker.domain.enums import EventSource
@@ -30,11 +34,63 @@ class Change:
     unique: bool = False  # carrier events: the log's unique index rejects a second copy
 
 
+_TABLE = StatusLogEntry.metadata.tables[StatusLogEntry.__tablename__]
+# set on a session whose log rows `log` holds back for one statement (`held`)
+_HELD = "status_log.held"
+
+
+@contextmanager
+def held(session: Session) -> Iterator[None]:
+    """Within it, `log` keeps its rows as plain values, written together in one INSERT
+    (no objects of the session, no ids read back) when the block ends without an error, or
+    before any query the session makes meanwhile (`_written_before_reading`: a query reads
+    what was logged before it, as with objects and the autoflush); dropped with an error.
+    For a feed chunk, whose log rows (one an event) as objects cost a third of its flush
+    (built, tracked, inserted with their ids read back, expired) and which reads nothing
+    between its events. A row logged in a savepoint begun inside the block is not held but
+    added as an object, so that it goes if that savepoint is rolled back (flow/handover.py
+    `leave_record`, whose query before its savepoint writes the rows held before it)."""
+    held = _Held(session.get_nested_transaction())
+    session.info[_HELD] = held
+    try:
+        yield
+        _write_held(session)
+    finally:
+        session.info.pop(_HELD, None)
+
+
+@dataclass
+class _Held:
+    level: SessionTransaction | None  # the savepoint `held` began in, its rows' own
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _write_held(session: Session) -> None:
+    held: _Held | None = session.info.get(_HELD)
+    if held is not None and held.rows:
+        rows, held.rows = held.rows, []
+        # the table's insert, every row with the same columns: one statement (the ORM's
+        # bulk insert splits the rows wherever the columns left None change)
+        session.execute(insert(_TABLE), rows)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _written_before_reading(state: ORMExecuteState) -> None:
+    """The rows held written before any query of the session, whatever it reads (a join or
+    a subquery of the log does not name it among the query's mappers); not from within a
+    savepoint begun inside the block, where they would go if it were rolled back (a query
+    there does not see them: they are written at the block's own level)."""
+    held: _Held | None = state.session.info.get(_HELD)
+    if state.is_select and held is not None and held.rows and (
+            state.session.get_nested_transaction() is held.level):
+        _write_held(state.session)
+
+
 def log(session: Session, handoff: Handoff | None, change: Change, applied: bool, reason: Reason,
-        *, order_number: str = "", dossier_code: str = "") -> StatusLogEntry:
+        *, order_number: str = "", dossier_code: str = "") -> None:
     """One row of the delivery-status log. The reason is stored as its code and parameters;
     its English words go beside them for scripts and grep, never to be parsed back."""
-    entry = StatusLogEntry(
+    values = dict(
         handoff_id=handoff.id if handoff else None,
         dossier_code=handoff.dossier_code if handoff else dossier_code,
         order_number=(handoff.order_number or "") if handoff else order_number,
@@ -44,5 +100,9 @@ def log(session: Session, handoff: Handoff | None, change: Change, applied: bool
         reason_code=reason.code.value, reason_params=dict(reason.params),
         dedup_key=change.dedup_key if change.unique else None, occurred_at=change.occurred_at,
     )
-    session.add(entry)
-    return entry
+    held: _Held | None = session.info.get(_HELD)
+    if held is not None and (handoff is None or handoff.id is not None) and (
+            session.get_nested_transaction() is held.level):
+        held.rows.append(values)  # written with the block's others (`held`)
+    else:
+        session.add(StatusLogEntry(**values))

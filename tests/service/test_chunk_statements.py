@@ -73,13 +73,16 @@ def test_a_chunk_of_mixed_events_writes_one_insert_of_log_rows_and_one_update(
     assert world.handoff(hb).final_at is not None
     assert world.handoff(ha).item_code == "EB123456785VN"
     with world.rt.db.unit_of_work() as s:
-        rows = s.execute(select(StatusLogEntry.order_number, StatusLogEntry.reason_code)
+        rows = s.execute(select(StatusLogEntry.order_number, StatusLogEntry.reason_code,
+                                StatusLogEntry.reason_params, StatusLogEntry.recorded_at)
                          .where(StatusLogEntry.source == EventSource.CARRIER_FEED)
                          .order_by(StatusLogEntry.id)).all()
-    assert [(o, rc) for o, rc in rows] == [
+    assert [(o, rc) for o, rc, _, _ in rows] == [
         (a, "forward"), (b, "forward"), (b, "forward"), (c, "unknown_code"),
         (a, "duplicate_event"), (d.replace("/R1", "/X9"), "order_not_known"),
         (d, "forward")]  # in the events' order
+    assert rows[4].reason_params == {"event_id": "a1"}  # the copy's, as stored data
+    assert all(row.recorded_at is not None for row in rows)
 
 
 _MINE = StatusLogEntry.reason_code == ReasonCode.PERMANENT_ERROR.value  # (the rows below)
@@ -110,11 +113,14 @@ def test_rows_held_are_read_by_a_query_in_the_block_and_dropped_with_an_error(
             _logged(s, handoff, "three")
     assert _notes(world, hid) == ["one", "two", "three"]
 
-    with uow.begin(world.rt) as s:
+    with uow.begin(world.rt) as s:  # committed, without the block's rows
         handoff = s.get_one(Handoff, hid)
-        with pytest.raises(RuntimeError), s.begin_nested(), status_log.held(s):
+        with pytest.raises(RuntimeError, match="the block failed"), status_log.held(s):
             _logged(s, handoff, "lost")
             raise RuntimeError("the block failed")
+        with pytest.raises(RuntimeError, match="do not nest"), status_log.held(s), \
+                status_log.held(s):
+            pass
     assert _notes(world, hid) == ["one", "two", "three"]
 
 

@@ -43,18 +43,27 @@ _HELD = "status_log.held"
 def held(session: Session) -> Iterator[None]:
     """Within it, `log` keeps its rows as plain values, written together in one INSERT
     (no objects of the session, no ids read back) when the block ends without an error, or
-    before any query the session makes meanwhile (`_written_before_reading`: a query reads
-    what was logged before it, as with objects and the autoflush); dropped with an error.
-    For a feed chunk, whose log rows (one an event) as objects cost a third of its flush
-    (built, tracked, inserted with their ids read back, expired) and which reads nothing
-    between its events. A row logged in a savepoint begun inside the block is not held but
-    added as an object, so that it goes if that savepoint is rolled back (flow/handover.py
-    `leave_record`, whose query before its savepoint writes the rows held before it)."""
+    before any other statement the session executes at the block's level meanwhile
+    (`_written_first`: a query reads what was logged before it, as with objects and the
+    autoflush); dropped with an error. For a feed chunk, whose log rows (one an event) as
+    objects cost a third of its flush (built, tracked, inserted with their ids read back,
+    expired) and which reads nothing between its events.
+
+    A row logged in a savepoint begun inside the block is not held but added as an object,
+    so that it goes if that savepoint is rolled back; the rows held are not written from in
+    there either (they would go with it), so a query in such a savepoint, or one sent on the
+    session's connection rather than through the session, does not see them. The chunk's
+    savepoints read no log (flow/handover.py `leave_record` queries before its savepoint,
+    which writes the rows held until then, keeping their order). Blocks do not nest."""
+    if _HELD in session.info:
+        raise RuntimeError("status_log.held blocks do not nest")
     held = _Held(session.get_nested_transaction())
     session.info[_HELD] = held
     try:
         yield
-        _write_held(session)
+        if session.get_nested_transaction() is not held.level:
+            raise RuntimeError("status_log.held ended inside a savepoint it did not begin in")
+        _write(session, held)
     finally:
         session.info.pop(_HELD, None)
 
@@ -65,25 +74,28 @@ class _Held:
     rows: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _write_held(session: Session) -> None:
+def _at_level(session: Session) -> _Held | None:
+    """The session's rows held, when it is at the level they were held in."""
     held: _Held | None = session.info.get(_HELD)
-    if held is not None and held.rows:
-        rows, held.rows = held.rows, []
+    return held if held is not None and session.get_nested_transaction() is held.level else None
+
+
+def _write(session: Session, held: _Held) -> None:
+    if held.rows:
+        rows, held.rows = held.rows, []  # (taken first: the INSERT below does not come back)
         # the table's insert, every row with the same columns: one statement (the ORM's
         # bulk insert splits the rows wherever the columns left None change)
         session.execute(insert(_TABLE), rows)
 
 
 @event.listens_for(Session, "do_orm_execute")
-def _written_before_reading(state: ORMExecuteState) -> None:
-    """The rows held written before any query of the session, whatever it reads (a join or
-    a subquery of the log does not name it among the query's mappers); not from within a
-    savepoint begun inside the block, where they would go if it were rolled back (a query
-    there does not see them: they are written at the block's own level)."""
-    held: _Held | None = state.session.info.get(_HELD)
-    if state.is_select and held is not None and held.rows and (
-            state.session.get_nested_transaction() is held.level):
-        _write_held(state.session)
+def _written_first(state: ORMExecuteState) -> None:
+    """The rows held written before any statement the session executes at their level,
+    whatever it reads (a join or a subquery of the log does not name it among the query's
+    mappers; a text() query names nothing)."""
+    held = _at_level(state.session)
+    if held is not None:
+        _write(state.session, held)
 
 
 def log(session: Session, handoff: Handoff | None, change: Change, applied: bool, reason: Reason,
@@ -100,9 +112,10 @@ def log(session: Session, handoff: Handoff | None, change: Change, applied: bool
         reason_code=reason.code.value, reason_params=dict(reason.params),
         dedup_key=change.dedup_key if change.unique else None, occurred_at=change.occurred_at,
     )
-    held: _Held | None = session.info.get(_HELD)
-    if held is not None and (handoff is None or handoff.id is not None) and (
-            session.get_nested_transaction() is held.level):
+    held = _at_level(session)
+    if held is not None and (handoff is None or handoff.id is not None):
         held.rows.append(values)  # written with the block's others (`held`)
-    else:
-        session.add(StatusLogEntry(**values))
+        return
+    if held is not None:  # (a hand-off not written yet: after the rows held, in order)
+        _write(session, held)
+    session.add(StatusLogEntry(**values))

@@ -125,9 +125,11 @@ def written_alike(known: Known) -> None:
     statement: the unit of work groups rows by the columns they set, in turn, and a chunk's
     hand-offs, each changed by another sort of event, made a score of statements."""
     for handoff in known.handoffs.values():
-        if inspect(handoff).modified:
+        state = inspect(handoff)
+        if state.modified:
             for column in _EVENT_COLUMNS:
-                flag_modified(handoff, column)
+                if column in state.dict:  # (one not loaded cannot be flagged: left out)
+                    flag_modified(handoff, column)
 
 
 def apply_event(session: Session, ev: TrackingEvent,

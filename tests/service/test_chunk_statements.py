@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from tests.service.test_feed_chunk import T0, _ev
 from tests.service.world import World
@@ -88,7 +89,7 @@ def test_a_chunk_of_mixed_events_writes_one_insert_of_log_rows_and_one_update(
 _MINE = StatusLogEntry.reason_code == ReasonCode.PERMANENT_ERROR.value  # (the rows below)
 
 
-def _logged(session, handoff: Handoff, note: str) -> None:  # type: ignore[no-untyped-def]
+def _logged(session: Session, handoff: Handoff, note: str) -> None:
     status_log.log(session, handoff, status_log.Change(None, EventSource.WORKER, T0,
                                                        notes=note), True,
                    reason(ReasonCode.PERMANENT_ERROR))
@@ -100,17 +101,23 @@ def _notes(world: World, hid: int) -> list[str]:
             StatusLogEntry.handoff_id == hid, _MINE).order_by(StatusLogEntry.id)))
 
 
-def test_rows_held_are_read_by_a_query_in_the_block_and_dropped_with_an_error(
-        world: World) -> None:
+@contextmanager
+def _one_posted(world: World) -> Iterator[tuple[Session, Handoff]]:
+    """A posted hand-off, in a unit of work committed at the block's end."""
     ((_, hid),) = _posted(world, 1)
     with uow.begin(world.rt) as s:
-        handoff = s.get_one(Handoff, hid)
-        with status_log.held(s):
-            _logged(s, handoff, "one")
-            _logged(s, handoff, "two")
-            assert s.scalar(select(func.count()).select_from(StatusLogEntry).where(
-                StatusLogEntry.handoff_id == hid, _MINE)) == 2
-            _logged(s, handoff, "three")
+        yield s, s.get_one(Handoff, hid)
+
+
+def test_rows_held_are_read_by_a_query_in_the_block_and_dropped_with_an_error(
+        world: World) -> None:
+    with _one_posted(world) as (s, handoff), status_log.held(s):
+        hid = handoff.id
+        _logged(s, handoff, "one")
+        _logged(s, handoff, "two")
+        assert s.scalar(select(func.count()).select_from(StatusLogEntry).where(
+            StatusLogEntry.handoff_id == hid, _MINE)) == 2
+        _logged(s, handoff, "three")
     assert _notes(world, hid) == ["one", "two", "three"]
 
     with uow.begin(world.rt) as s:  # committed, without the block's rows
@@ -126,14 +133,12 @@ def test_rows_held_are_read_by_a_query_in_the_block_and_dropped_with_an_error(
 
 def test_a_row_logged_in_a_savepoint_rolled_back_goes_and_the_rows_held_stay(
         world: World) -> None:
-    ((_, hid),) = _posted(world, 1)
-    with uow.begin(world.rt) as s:
-        handoff = s.get_one(Handoff, hid)
-        with status_log.held(s):
-            _logged(s, handoff, "before")
-            with pytest.raises(RuntimeError), s.begin_nested():
-                _logged(s, handoff, "inside")
-                s.execute(select(Handoff.id).where(Handoff.id == hid))  # a query in there
-                raise RuntimeError("the savepoint's own failure")
-            _logged(s, handoff, "after")
+    with _one_posted(world) as (s, handoff), status_log.held(s):
+        hid = handoff.id
+        _logged(s, handoff, "before")
+        with pytest.raises(RuntimeError), s.begin_nested():
+            _logged(s, handoff, "inside")
+            s.execute(select(Handoff.id).where(Handoff.id == hid))  # a query in there
+            raise RuntimeError("the savepoint's own failure")
+        _logged(s, handoff, "after")
     assert _notes(world, hid) == ["before", "after"]

@@ -151,9 +151,11 @@ def apply_chunk(session: Session, chunk: list[TrackingEvent]) -> None:
         return
     try:
         try:
-            # the push-backs the events queue are written together at the flush, with the
-            # log rows (ledger.written_together); a known key fails the chunk, taken again
-            # below one event each, where `enqueue` tells it as known
+            # the push-backs the events queue are written together at the flush
+            # (ledger.written_together), their log rows in one INSERT at the block's end
+            # (status_log.held) and their hand-offs in one UPDATE (written_alike); a known
+            # key fails the chunk, taken again below one event each, where `enqueue` tells
+            # it as known
             with session.begin_nested(), ledger.written_together(session), \
                     status_log.held(session):
                 known = read_known(session, chunk)

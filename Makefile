@@ -57,8 +57,10 @@ audit: $(STAMP)
 # the clock: they run afterwards, away from the parallel pass's load, two modules at a time
 # (what they time at the post office came out the same as one after another, e.g.
 # test_quota.py's free account's requests over 7.49-7.51 s both ways, the bound 8.5 s), then
-# the one marked `alone` by itself (beside the others it once saw 5 requests of an account in
-# a second, quota 4: its processes load the machine most).
+# those marked `alone`, one by one: test_quota_on_workers.py (beside the others it once saw 5
+# requests of an account in a second, quota 4: its processes load the machine most) and chaos
+# scenario 3's short run (its 60-s bound on recovery once met 65 s under the parallel pass's
+# load, 8 s alone).
 # PYTEST_WORKERS=0: the parallel pass in one process.
 PYTEST_WORKERS ?= 6
 PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder

@@ -31,6 +31,15 @@ KEEP = 0.8
 DISABLED = "000.00.21.H19"  # Cao Lãnh, route B
 HELD = "000.00.01.H19"  # Sở Tư pháp: its own account is held with 429
 RETRY_AFTER = 5
+# Two workers, two beats' worth of processes, the simulators and the store share the two
+# cores with the other lane's scenario: room for the jitter between a request's slot and its
+# arrival, as scenario 14 and tests/integration/test_quota* give it (docs/deployment.md:
+# raise the margin where the jitter is larger than 0.05 s). Measured here: the simulator's
+# own event loop stalls 30-60 ms several times a run (the notes' "loop stalls"), and an
+# arrival it stamps after a stall is bunched with the next ones whatever the sender did; at
+# the default 0.05 s the busiest second reached 20, 21 and 22 in two-lane runs. A backlog
+# let go at once after the hold (what this check is for) passes 20 by far at any margin.
+ENV = {"HANDOFF_CARRIER_QUOTA_MARGIN_SECONDS": "0.25"}
 
 
 def _restart_all(world: World) -> None:
@@ -103,7 +112,7 @@ class _Stream:
 
 def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
     baseline_s, hold_s = float(size["baseline_s"]), float(size["hold_s"])
-    with world_factory(workers=2) as world:
+    with world_factory(workers=2, extra_env=ENV) as world:
         world.start()
         sim = world.stack
         agencies = world.agencies
@@ -143,7 +152,10 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
         world.wait_all_final(codes, timeout=max(180, len(codes) * 1.0))
         recover_s = time.monotonic() - fault_end
         world.wait_drained(60)
-        meter = sim.carrier_admin("quota")["accounts"].get(held_key, {})
+        view = sim.carrier_admin("quota?times=1")
+        meter = view["accounts"].get(held_key, {})
+        busiest = densest(meter, view.get("loop_stalls", {}), float(view.get("started", 0.0)),
+                          fault_start, hold_end)
         before = {c: stream.rate(customer[c], fault_start - baseline_s + 3, fault_start)
                   for c in agencies}
         held = {c: stream.rate(customer[c], fault_start, hold_end) for c in agencies}
@@ -158,7 +170,8 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
             f"rotate-key, NEW + rolling restart); orders per second: {shown}; held "
             f"account: most in one second "
             f"{meter.get('max_per_second')} (quota {quota:.0f}), {meter.get('throttled')} "
-            f"429s, {meter.get('early')} requests before a Retry-After ran out"
+            f"429s, {meter.get('early')} requests before a Retry-After ran out; "
+            f"{busiest}"
             + (f"; stream errors: {stream.errors[:3]}" if stream.errors else "")))
         failures = []
         dropped = [c for c in others if min(during[c], held[c]) < KEEP * before[c]]
@@ -174,6 +187,34 @@ def run(world_factory: Callable[..., World], size: dict, home: Path) -> Row:
         if not meter.get("throttled"):
             failures.append("the hold was never met (no 429 answered)")
         return row.fail(failures)
+
+
+def densest(meter: dict, stalls: dict, started: float, fault_start: float, hold_end: float
+            ) -> str:
+    """Where the held account's busiest second at the post office was (seconds from the
+    hold's end, on this machine's monotonic clock, as the meter's), its arrivals' spread
+    (the gaps between them: a run of near-zero gaps after a long one is a bunch), and the
+    simulator's own event-loop stalls around it (which stamp arrivals late, together)."""
+    times = sorted(float(t) for t in meter.get("times", []))
+    best, first = 0, 0
+    j = 0
+    for i, t in enumerate(times):
+        while times[j] <= t - 1.0:
+            j += 1
+        if i - j + 1 > best:
+            best, first = i - j + 1, j
+    if not best:
+        return "no requests of the held account"
+    inside = times[first:first + best]
+    gaps = [round((b - a) * 1000) for a, b in zip(inside, inside[1:], strict=False)]
+    posts = sum(1 for t in meter.get("post_times", []) if inside[0] <= float(t) <= inside[-1])
+    near = [(round(started + at - hold_end, 2), round(d * 1000)) for at, d in stalls.get("at", [])
+            if inside[0] - 1.0 <= at <= inside[-1] + 0.5]
+    return (f"its busiest second {best} from {started + inside[0] - hold_end:+.2f} s of the "
+            f"hold's end (hold began at {fault_start - hold_end:+.0f} s), {posts} of them "
+            f"order posts, gaps in ms {gaps}; the simulator's loop stalls then (s from the "
+            f"hold's end, ms): {near or 'none'}, {stalls.get('count', 0)} in the run, the "
+            f"longest {float(stalls.get('longest_s', 0.0)) * 1000:.0f} ms")
 
 
 SCENARIO = Scenario(number=13, name=NAME, run=run,

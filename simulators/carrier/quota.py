@@ -14,7 +14,9 @@ Retry-After for a while. Each account's `early` counts the requests that arrived
 Retry-After this meter last gave that account had passed, leaving out those that arrived
 within IN_FLIGHT_S of the refusal (sent by another process before the answer could reach
 its client: no client can honour a Retry-After it has not read yet),
-and `?times=1` also lists the arrival times of its order posts (`post_times`).
+and `?times=1` also lists the arrival times of its order posts (`post_times`). The view's
+`loop_stalls` counts the simulator's own stalls (STALL_S), which bunch the arrivals it
+stamps; `?times=1` lists them too (end, length).
 Admin: ``GET /_admin/quota`` (counts and knobs), ``POST /_admin/quota`` with
 ``{"throttle": {"key-b": {"seconds": 3, "retry_after": 1}}, "limit_per_s": {"key-a": 5},
 "outage": {"seconds": 300, "retry_after": 30}}`` (null drops a knob),
@@ -23,6 +25,7 @@ Admin: ``GET /_admin/quota`` (counts and knobs), ``POST /_admin/quota`` with
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -46,6 +49,13 @@ UNKNOWN = "?"  # requests carrying no valid token
 WINDOW_S = 1.0
 IN_FLIGHT_S = 0.5  # a request arriving this soon after a refusal was sent before it was read
 KEEP_TIMES = 10_000  # arrival times kept per account for `?times=1`
+# The event loop's stalls: a request that arrives while the loop runs something else is
+# stamped when the loop comes back, together with the others that waited, so a stall bunches
+# arrivals the senders spread. The meter looks every STALL_TICK_S and records a stall of at
+# least STALL_S (its end and length), so that a test reading "most in one second" can tell
+# the senders' bunching from the simulator's own.
+STALL_TICK_S = 0.01
+STALL_S = 0.03
 
 
 @dataclass
@@ -77,6 +87,7 @@ class QuotaMeter:
         self.store = store
         self.clock = clock
         self.lock = threading.Lock()
+        self._watcher: asyncio.Task[None] | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -86,8 +97,20 @@ class QuotaMeter:
             self.throttles: dict[str, _Throttle] = {}
             self.limits: dict[str, float] = {}
             self.outage: _Throttle | None = None
+            self.stalls: deque[tuple[float, float]] = deque(maxlen=KEEP_TIMES)
+
+    async def _watch_loop(self) -> None:
+        while True:
+            began = time.monotonic()
+            await asyncio.sleep(STALL_TICK_S)
+            late = time.monotonic() - began - STALL_TICK_S
+            if late >= STALL_S:
+                with self.lock:
+                    self.stalls.append((self.clock() - self.started, late))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.get_running_loop().create_task(self._watch_loop())
         path = scope.get("path", "") if scope["type"] == "http" else ""
         if path.startswith(ADMIN_PATH):
             response = await self._admin(Request(scope, receive))
@@ -180,6 +203,12 @@ class QuotaMeter:
                                  "retry_after": t.retry_after}
                              for k, t in self.throttles.items() if t.until > now},
                 "limit_per_s": dict(self.limits),
+                "started": self.started,  # the clock's reading the times count from
+                "loop_stalls": {"count": len(self.stalls),
+                                "longest_s": round(max((d for _, d in self.stalls),
+                                                       default=0.0), 3),
+                                **({"at": [[round(t, 3), round(d, 3)] for t, d in self.stalls]}
+                                   if times else {})},
                 "outage": ({"seconds_left": round(self.outage.until - now, 3),
                             "retry_after": self.outage.retry_after}
                            if self.outage is not None and self.outage.until > now else None),

@@ -73,8 +73,10 @@ def test_one_account_held_with_429_and_retry_after_the_other_served(client):
     client.post("/_admin/quota", json={"throttle": {"key-a": None}})
     assert feed(client, a).status_code == 200
     client.post("/_admin/reset")  # the simulator's reset clears the meter as well
-    assert quota(client) == {"accounts": {}, "throttle": {}, "limit_per_s": {},
-                             "outage": None}
+    view = quota(client)
+    assert {k: view[k] for k in ("accounts", "throttle", "limit_per_s", "outage")} == {
+        "accounts": {}, "throttle": {}, "limit_per_s": {}, "outage": None}
+    assert set(view["loop_stalls"]) == {"count", "longest_s"}  # the list only with times=1
 
 
 def test_a_per_account_rate_answers_429_above_it(client):
@@ -145,3 +147,32 @@ def test_early_requests_and_post_times_are_recorded_against_the_retry_after_give
     # refusal at 0.3 was read (0.3 + 0.5) and before its Retry-After ran out (0.3 + 3)
     assert (seen["unavailable"], seen["early"]) == (4, 1)
     assert seen["post_times"] == [0.0, 4.5, 10.5]
+
+
+def test_the_meter_records_its_own_event_loop_stalls():
+    """A handler that holds the loop 120 ms: arrivals behind it would be stamped late,
+    together; the view says so (what chaos scenario 13 reports beside its busiest second)."""
+    import time
+
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def blocking(request):
+        time.sleep(0.12)  # noqa: ASYNC251 - the stall under test
+        return PlainTextResponse("done")
+
+    async def quick(request):
+        return PlainTextResponse("ok")
+
+    app = Starlette(routes=[Route("/block", blocking), Route("/quick", quick)])
+    app.add_middleware(QuotaMeter, store=SimStore(SimConfig(accounts=dict(KEYS))))
+    with TestClient(app) as c:
+        assert c.get("/quick").status_code == 200  # the watcher starts with a request
+        time.sleep(0.05)
+        assert c.get("/block").status_code == 200
+        time.sleep(0.05)
+        stalls = c.get("/_admin/quota", params={"times": "1"}).json()["loop_stalls"]
+    # (a loaded machine may add stalls of its own: at least the one made here)
+    assert stalls["count"] >= 1 and stalls["longest_s"] >= 0.09, stalls
+    assert any(length >= 0.09 for _, length in stalls["at"]), stalls

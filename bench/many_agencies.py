@@ -39,6 +39,7 @@ from sqlalchemy import func, select
 from bench.burst import base_agencies, burst_world, set_office_quota
 from chaos.measure import count_duplicate_orders, time_until
 from chaos.world import World
+from tests.quota_windows import max_in_window
 from worker.db.models import Handoff
 from worker.domain.quota import Budget
 from worker.settings import Settings
@@ -114,13 +115,7 @@ def _cpu(world: World) -> dict[str, float]:
 
 def _busiest(times: list[float], start: float, end: float) -> int:
     """The most requests in any sliding second between `start` and `end` (as the meter)."""
-    inside = sorted(t for t in times if start <= t < end)
-    best = lo = 0
-    for hi, t in enumerate(inside):
-        while inside[lo] <= t - 1.0:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
+    return max_in_window([t for t in times if start <= t < end])
 
 
 def many_agencies(handoffs: int = 3000, *, quota: float = 10.0, agencies: int = 30,

@@ -51,9 +51,9 @@ IN_FLIGHT_S = 0.5  # a request arriving this soon after a refusal was sent befor
 KEEP_TIMES = 10_000  # arrival times kept per account for `?times=1`
 # The event loop's stalls: a request that arrives while the loop runs something else is
 # stamped when the loop comes back, together with the others that waited, so a stall bunches
-# arrivals the senders spread. The meter looks every STALL_TICK_S and records a stall of at
-# least STALL_S (its end and length), so that a test reading "most in one second" can tell
-# the senders' bunching from the simulator's own.
+# arrivals the senders spread. The meter looks every STALL_TICK_S and records a stall of
+# about STALL_S or more (its end, and its length to within a tick), so that a test reading
+# "most in one second" can tell the senders' bunching from the simulator's own.
 STALL_TICK_S = 0.01
 STALL_S = 0.03
 
@@ -109,8 +109,9 @@ class QuotaMeter:
                     self.stalls.append((self.clock() - self.started, late))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._watcher is None or self._watcher.done():
-            self._watcher = asyncio.get_running_loop().create_task(self._watch_loop())
+        loop = asyncio.get_running_loop()
+        if self._watcher is None or self._watcher.done() or self._watcher.get_loop() is not loop:
+            self._watcher = loop.create_task(self._watch_loop())
         path = scope.get("path", "") if scope["type"] == "http" else ""
         if path.startswith(ADMIN_PATH):
             response = await self._admin(Request(scope, receive))

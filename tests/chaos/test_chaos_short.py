@@ -33,7 +33,8 @@ def _short_run_passes(number: int, home: Path) -> None:
 
 
 # One class per scenario: `make test` (xdist --dist loadscope) hands out a module's functions
-# together but each class on its own, so the four long runs go to four workers at once.
+# together but each class on its own, so the long runs of the parallel pass go to several
+# workers at once.
 class TestWorkersKilled:
     def test_nothing_lost_or_doubled(self, tmp_path: Path) -> None:
         _short_run_passes(1, tmp_path / "s01")
@@ -41,7 +42,8 @@ class TestWorkersKilled:
 
 # Judged against the clock (every hand-off at the post office within 60 s of Redis coming
 # back), which the parallel pass's load blurs: a fresh clone's run under it took 40 s to
-# start the world (8 s alone) and 65 s to dispatch (7.9 s alone). It runs last, by itself.
+# start the world (8 s alone) and 65 s to dispatch (7.9 s alone). It runs in the last pass,
+# where each test runs by itself.
 @pytest.mark.serial
 @pytest.mark.alone
 class TestRedisDownWhileHandoffsArrive:

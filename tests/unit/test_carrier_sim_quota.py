@@ -168,7 +168,7 @@ def test_the_meter_records_its_own_event_loop_stalls():
     app = Starlette(routes=[Route("/block", blocking), Route("/quick", quick)])
     app.add_middleware(QuotaMeter, store=SimStore(SimConfig(accounts=dict(KEYS))))
     with TestClient(app) as c:
-        assert c.get("/quick").status_code == 200  # the watcher starts with a request
+        assert c.get("/quick").status_code == 200  # (a server without lifespan: from here)
         time.sleep(0.05)
         assert c.get("/block").status_code == 200
         time.sleep(0.05)

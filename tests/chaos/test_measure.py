@@ -8,7 +8,7 @@ import random
 from collections import Counter
 
 from chaos import pii
-from chaos.__main__ import pii_row, table
+from chaos.__main__ import exit_status, pii_row, table
 from chaos.measure import Row, count_duplicate_orders, count_duplicate_pushbacks
 from chaos.scenarios.s05_post_office_down import herd_bound
 from worker.domain.privacy import mask_name, mask_phone
@@ -54,6 +54,14 @@ def test_a_row_passes_only_with_nothing_lost_or_done_twice_and_its_checks_held()
     assert not leak.passed()
     shown = table([ok, Row.skipped("y", "no namespaces", 16), leak])
     assert "not run: no namespaces" in shown and "| FAIL |" in shown and "| pass |" in shown
+
+
+def test_the_suite_passes_only_when_every_scenario_ran_and_passed(capsys):
+    ok = Row("x", 10, 0, 0, 0, 0, 1.0, number=1)
+    assert exit_status([ok]) == 0
+    assert exit_status([ok, Row.skipped("clock skew", "libfaketime not installed", 11)]) == 1
+    assert "scenario 11 not run: libfaketime not installed" in capsys.readouterr().err
+    assert exit_status([ok, Row("y", 10, 1, 0, 0, 0, None, number=2)]) == 1
 
 
 def test_the_herd_bound_of_scenario_5_lets_uniform_jitter_pass_and_catches_a_herd():

@@ -4,8 +4,9 @@ temporary folder (with two lanes, the default, those that mostly wait on a held 
 one after another in a second process beside the rest: chaos/lanes.py), print the table,
 write it with the machine it ran on to --out, exit 1 unless every scenario ran and
 passed. A scenario that raises is a failed row (the error in its notes); one the machine
-cannot stage is "not run: why", and the run exits 1 (it proves nothing). Last, unless --no-pii: the row "Personal data", failed when
-any seeded marker (chaos/pii.py) showed in a log, a page, a CSV, a metric or an error.
+cannot stage is "not run: why", and the run exits 1 (it proves nothing). Last, unless
+--no-pii: the row "Personal data", failed when any seeded marker (chaos/pii.py) showed in a
+log, a page, a CSV, a metric or an error.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from tests.integration.flow import wait_until
 from tests.onestop_items import numbered
+from tests.support.waits import wait_for
 from worker.db.engine import Database
 from worker.db.models import Handoff
 from worker.launch.stack import EXAMPLE_AGENCIES, Stack
@@ -40,10 +41,8 @@ def _accepted_at(db: Database) -> dict[str, list[float]]:
 
 def _wait_for(db: Database, agency: str, count: int, seconds: float) -> None:
     """Until `count` of the agency's hand-offs are accepted by the post office."""
-    deadline = time.monotonic() + seconds
-    while len(_accepted_at(db).get(agency, [])) < count:
-        assert time.monotonic() < deadline, f"{agency}: not {count} accepted in {seconds} s"
-        time.sleep(0.1)
+    wait_for(lambda: len(_accepted_at(db).get(agency, [])) >= count,
+             f"{agency}: {count} accepted", seconds, every=0.1)
 
 
 # the free account's full speed is timed, not beside other tests; and the machine to itself:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from worker.db.failures import outside_failure
 from worker.db.models import CodLedger, Handoff
 from worker.db.readable import read_rows
+from worker.db.sets import among
 from worker.domain.cod import CodEvent, not_remitted_detail
 from worker.domain.model import TrackingEvent
 from worker.domain.moments import safe_add
@@ -85,7 +86,7 @@ def record_many(session: Session, fees: list[tuple[Handoff, TrackingEvent]]) -> 
 def _rows(session: Session, fees: list[tuple[Handoff, TrackingEvent]]
           ) -> dict[int, CodLedger]:
     return {row.handoff_id: row for row in session.scalars(
-        select(CodLedger).where(CodLedger.handoff_id.in_({h.id for h, _ in fees}))
+        select(CodLedger).where(among(session, CodLedger.handoff_id, {h.id for h, _ in fees}))
         .execution_options(populate_existing=True))}
 
 

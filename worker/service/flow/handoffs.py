@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from worker.db.models import Handoff, Job, utcnow
+from worker.db.sets import among
 from worker.domain.enums import EventSource, JobKind
 from worker.domain.job_payloads import PostPayload, PushPayload
 from worker.domain.model import StatusPush
@@ -124,7 +125,7 @@ def told_many(session: Session, handoff_ids: Iterable[int]
     for hid, status, at in session.execute(select(
             Job.handoff_id, Job.payload["status"].as_string(),
             Job.payload["occurred_at"].as_string()).where(
-            Job.handoff_id.in_(list(found)), Job.kind == JobKind.PUSH_STATUS)):
+            among(session, Job.handoff_id, found), Job.kind == JobKind.PUSH_STATUS)):
         found[hid] += _told(status, at)
     return found
 
@@ -158,7 +159,8 @@ def locked_many(session: Session, handoff_ids: Iterable[int]) -> dict[int, Hando
     if not ids:
         return {}
     return {h.id: h for h in session.scalars(
-        select(Handoff).where(Handoff.id.in_(ids)).order_by(Handoff.id).with_for_update()
+        select(Handoff).where(among(session, Handoff.id, ids)).order_by(Handoff.id)
+        .with_for_update()
         .execution_options(populate_existing=True))}
 
 

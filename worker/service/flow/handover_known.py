@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.db.models import HandoverRecordItem
+from worker.db.sets import among
 
 _KNOWN_OPEN = "handover.known_open"  # session.info: (transaction, ids asked, ids on a record)
 
@@ -19,7 +20,7 @@ def know_open(session: Session, handoff_ids: list[int]) -> None:
     (handover.make_record), so none joins one meanwhile (one leaving is looked up as
     before: it was on one)."""
     found = set(session.scalars(select(HandoverRecordItem.open_handoff_id).where(
-        HandoverRecordItem.open_handoff_id.in_(handoff_ids)))) if handoff_ids else set()
+        among(session, HandoverRecordItem.open_handoff_id, handoff_ids)))) if handoff_ids else set()
     session.info[_KNOWN_OPEN] = (session.get_transaction(), set(handoff_ids), found)
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from worker.db.models import Handoff, Job, StatusLogEntry
+from worker.db.sets import among
 from worker.domain.enums import EventSource
 from worker.domain.model import TrackingEvent
 from worker.domain.reason_codes import ReasonCode, reason
@@ -94,17 +95,18 @@ def read_known(session: Session, events: list[TrackingEvent],
     orders = sorted({ev.order_number for ev in events})
     # populate_existing: the values read under the lock, not those of an earlier read (a
     # chunk taken again after its savepoint's rollback released the locks meanwhile)
-    found = session.scalars(select(Handoff).where(Handoff.order_number.in_(orders))
+    found = session.scalars(select(Handoff).where(among(session, Handoff.order_number, orders))
                             .order_by(Handoff.id).with_for_update()
                             .execution_options(populate_existing=True)).all() if orders else []
     keys = sorted({k for ev in events for k in event_keys(ev, source)[1]})
     logged = {k for k in session.scalars(select(StatusLogEntry.dedup_key).where(
-        StatusLogEntry.dedup_key.in_(keys))) if k} if keys else set()
+        among(session, StatusLogEntry.dedup_key, keys))) if k} if keys else set()
     seconds: set[tuple[int, str, int]] = set()
     if found:
         rows = session.execute(select(
             StatusLogEntry.handoff_id, StatusLogEntry.status, StatusLogEntry.occurred_at).where(
-            StatusLogEntry.handoff_id.in_([h.id for h in found]), *_KEYED_CARRIER_ROW,
+            among(session, StatusLogEntry.handoff_id, [h.id for h in found]),
+            *_KEYED_CARRIER_ROW,
             StatusLogEntry.status.is_not(None)))
         seconds = {(hid, status, floor(at.timestamp())) for hid, status, at in rows
                    if hid is not None and status is not None}

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from worker.db import failures
 from worker.db.models import Handoff, Job, utcnow
+from worker.db.sets import among
 from worker.domain.enums import JobKind, JobState
 from worker.domain.privacy import scrub
 from worker.service import agencies, ledger
@@ -71,9 +72,9 @@ def _steps(session: Session, rt: Runtime, ids: list[int]
     """Each row's step, its hand-off locked (all in id order), and the rows read again
     under those locks, for the claims: what another process settled meanwhile is seen."""
     owners = {jid: hid for jid, hid in session.execute(
-        select(Job.id, Job.handoff_id).where(Job.id.in_(ids)))}
+        select(Job.id, Job.handoff_id).where(among(session, Job.id, ids)))}
     locked = handoffs.locked_many(session, owners.values())
-    rows = list(session.scalars(select(Job).where(Job.id.in_(list(owners)))
+    rows = list(session.scalars(select(Job).where(among(session, Job.id, owners))
                                 .execution_options(populate_existing=True)))
     _read_ordered_ahead(session, rows)
     return {jid: Step(session, locked[hid], rt.settings)

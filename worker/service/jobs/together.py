@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from worker.db import failures
 from worker.db.models import Job, utcnow
+from worker.db.sets import among
 from worker.domain.enums import JobKind, JobState
 from worker.domain.privacy import scrub
 from worker.service import ledger
@@ -119,7 +120,7 @@ def _pushes_alongside(rt: Runtime, ids: list[int]) -> list[int]:
         return []
     try:
         with uow.read(rt) as session:
-            kinds = set(session.scalars(select(Job.kind).where(Job.id.in_(ids))))
+            kinds = set(session.scalars(select(Job.kind).where(among(session, Job.id, ids))))
             if kinds != {JobKind.PUSH_STATUS}:
                 return []
             return ledger.due_unclaimed(session, JobKind.PUSH_STATUS, ids, room)
@@ -165,7 +166,7 @@ def _unsettled(rt: Runtime, ids: list[int]) -> set[int]:
     """The rows among `ids` whose last try was claimed and never settled."""
     with uow.read(rt) as session:
         return set(session.scalars(select(Job.id).where(
-            Job.id.in_(ids), Job.state == JobState.PENDING,
+            among(session, Job.id, ids), Job.state == JobState.PENDING,
             Job.locked_until.is_not(None), Job.locked_until < utcnow())))
 
 

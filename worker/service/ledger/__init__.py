@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from worker.db.inserts import add_new, add_new_many
 from worker.db.models import Attempt, Job, utcnow
+from worker.db.sets import among
 from worker.domain.enums import AttemptOutcome, JobKind, JobState
 from worker.service.ledger import uow
 from worker.service.ledger.claims import Claimed as Claimed  # (callers know them from here)
@@ -138,7 +139,7 @@ def lock_jobs(session: Session, job_ids: list[int]) -> None:
     """Lock the rows (their hand-offs locked first, the order everywhere) in one statement,
     and keep them on the session for the settle steps after it (`_mine`), which then read
     no row again."""
-    rows = session.scalars(select(Job).where(Job.id.in_(job_ids)).order_by(Job.id)
+    rows = session.scalars(select(Job).where(among(session, Job.id, job_ids)).order_by(Job.id)
                            .with_for_update().execution_options(populate_existing=True))
     session.info.setdefault(_LOCKED, {}).update({job.id: job for job in rows})
 
@@ -211,7 +212,8 @@ def due_jobs(session: Session, redispatch_after: float, limit: int = 500,
         .with_for_update(skip_locked=True)
     ))
     if rows:
-        session.execute(update(Job).where(Job.id.in_([i for i, _ in rows])).values(rung_at=now))
+        session.execute(update(Job).where(among(session, Job.id, [i for i, _ in rows]))
+                        .values(rung_at=now))
     return [(i, kind in uow.CARRIER_KINDS) for i, kind in rows]
 
 

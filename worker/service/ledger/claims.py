@@ -16,6 +16,7 @@ from sqlalchemy import func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from worker.db.models import Job, utcnow
+from worker.db.sets import among
 from worker.domain.enums import JobState
 
 # A kind's ordering rule: True while the job must wait for another (jobs.must_wait asks
@@ -58,7 +59,7 @@ def due_unclaimed(session: Session, kind: str, exclude: list[int], limit: int,
     # each hand-off's first pending row of the kind (a NOT EXISTS in the query above made
     # PostgreSQL read every pending row of the kind: benchmark 4 took twice as long)
     first = dict(session.execute(select(Job.handoff_id, func.min(Job.id)).where(
-        Job.handoff_id.in_({h for _, h in due}), Job.kind == kind,
+        among(session, Job.handoff_id, {h for _, h in due}), Job.kind == kind,
         Job.state == JobState.PENDING).group_by(Job.handoff_id)).all())
     return [i for i, h in due if first.get(h) == i]
 
@@ -143,7 +144,7 @@ def _claim_rows(session: Session, rows: dict[int, Job], lease: float, now: datet
         return {}
     won = session.execute(
         update(Job)
-        .where(Job.id.in_(list(rows)),  # (the primary key's index, whatever the planner)
+        .where(among(session, Job.id, rows),  # (the primary key's index, whatever the planner)
                tuple_(Job.id, Job.attempts).in_([(j.id, j.attempts) for j in rows.values()]),
                Job.state == JobState.PENDING, Job.next_attempt_at <= now,
                or_(Job.locked_until.is_(None), Job.locked_until < now))

@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from worker.db.models import Job, utcnow
+from worker.db.sets import among
 from worker.domain.enums import JobKind, JobState
 from worker.service.ledger.claims import Claimed
 from worker.service.ledger.uow import collect
@@ -86,7 +87,8 @@ def read_pending_ahead(session: Session, handoff_ids: Iterable[int]) -> None:
     found: dict[int, list[Job]] = {hid: [] for hid in ids}
     with session.no_autoflush:
         for job in session.scalars(select(Job).where(
-                Job.handoff_id.in_(ids), Job.state == JobState.PENDING).order_by(Job.id)
+                among(session, Job.handoff_id, ids), Job.state == JobState.PENDING)
+                .order_by(Job.id)
                 .execution_options(populate_existing=True)):
             found[job.handoff_id].append(job)
     session.info.setdefault(_PENDING, {}).update(found)

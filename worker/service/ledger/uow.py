@@ -28,6 +28,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from worker.db.engine import Database
 from worker.db.models import Job, utcnow
+from worker.db.sets import among
 from worker.domain.enums import JobKind
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ def _to_ring(session: Session) -> list[Rung]:
     ids = list(first)
     if not ids:
         return []
-    mark = update(Job).where(Job.id.in_(ids)).values(rung_at=utcnow())
+    mark = update(Job).where(among(session, Job.id, ids)).values(rung_at=utcnow())
     if session.get_bind().dialect.update_returning:
         there = set(session.scalars(mark.returning(Job.id)))
     else:  # a SQLite older than 3.35: asked, then marked

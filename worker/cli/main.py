@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import NamedTuple
 
 import click
@@ -100,3 +101,9 @@ def main() -> None:
     # every process starts here (web, worker and its pool, beat, one-shot commands): from
     # now on, no log line carries a raw control character from outside (worker/launch/logsafe.py)
     logsafe.install()
+    # httpx logs a line at INFO for every request it sends: a push-back, an order, a token.
+    # Under a backlog that is thousands a minute, each formatted and written under the
+    # handler's lock by ten threads of a pool process (8 % of a push's call in a py-spy
+    # profile of benchmark 4) and saying nothing the worker's own lines do not: the client
+    # adapters log what failed themselves, at WARNING, which still shows.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

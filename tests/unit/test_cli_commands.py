@@ -171,3 +171,22 @@ def test_only_the_carrier_simulator_takes_the_one_stop_s_port() -> None:
     result = CliRunner().invoke(simulate, ["onestop", "--onestop-port", "8702"])
     assert result.exit_code == 2
     assert "--onestop-port" in result.output and "only with `carrier`" in result.output
+
+
+def test_a_command_s_log_has_no_line_for_each_http_request() -> None:
+    # every process starts in the group (worker, beat, web, one-shot commands): after it,
+    # a request the client sends is not a log line; a warning still is
+    probe = (
+        "import logging, httpx\n"
+        "from click.testing import CliRunner\n"
+        "from worker.cli import main\n"
+        "logging.basicConfig(level=logging.INFO)\n"
+        "assert CliRunner().invoke(main, ['check', '--help']).exit_code == 0\n"
+        "client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200)))\n"
+        "assert client.get('http://127.0.0.1/api').status_code == 200\n"
+        "logging.getLogger('httpx').warning('a warning of the client')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert "a warning of the client" in out.stderr
+    assert "HTTP Request" not in out.stderr, out.stderr

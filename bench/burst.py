@@ -9,8 +9,9 @@ to the moment the post office has accepted every order.
                          [--one-account]
 
 Prints one JSON line: the rate of orders accepted (per second, over the run and over its
-busiest stretch), duplicates at the post office, 429s, and the peak memory (VmHWM) of every
-worker process. bench/run.py runs it in the combinations `make bench` reports.
+busiest stretch), duplicates at the post office, 429s, the peak memory (VmHWM) of every
+worker process, and the cores each part of the deployment used while the orders flowed.
+bench/run.py runs it in the combinations `make bench` reports.
 burst_world() starts such a deployment for benchmarks that seed and measure it their own
 way (bench/many_agencies.py: 30 agencies on 10 accounts, one of them held with 429s).
 """
@@ -29,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bench.cpu_roles import CpuByRole
 from chaos.measure import count_duplicate_orders
 from chaos.world import EXTRA_AGENCY, World
 from worker.db.models import Job
@@ -124,21 +126,22 @@ def burst(handoffs: int, *, workers: int = 1, concurrency: int = 2, backend: str
                      workers=workers, concurrency=concurrency, backend=backend,
                      extra_env=extra_env, agencies=on_one_account(base_agencies())
                      if one_account else None) as world:
-        world.seed(handoffs)  # in the one-stop's feed, all at once
-        started = time.monotonic()
-        marks: list[tuple[float, int]] = []
-        done = 0
-        while done < handoffs and time.monotonic() - started < timeout:
-            time.sleep(0.5)
-            done = _accepted(world)
-            marks.append((time.monotonic() - started, done))
+        with CpuByRole(world) as cpu:
+            world.seed(handoffs)  # in the one-stop's feed, all at once
+            started = time.monotonic()
+            marks: list[tuple[float, int]] = []
+            done = 0
+            while done < handoffs and time.monotonic() - started < timeout:
+                time.sleep(0.5)
+                done = _accepted(world)
+                marks.append((time.monotonic() - started, done))
         took = marks[-1][0]
+        first = next((t for t, n in marks if n > 0), took)
         pids = [p for name in world.worker_names for p in
                 (world.worker_pids(name)[0], *world.worker_pids(name)[1])]
         rss = _peak_rss_mb(pids)
         carrier = world.stack.carrier_admin("stats")
         meter = world.stack.carrier_admin("quota")
-    first = next((t for t, n in marks if n > 0), took)
     return {
         "handoffs": handoffs, "accepted": done, "seconds": round(took, 1),
         "first_accepted_s": round(first, 1),
@@ -154,6 +157,8 @@ def burst(handoffs: int, *, workers: int = 1, concurrency: int = 2, backend: str
         "workers": workers, "concurrency": concurrency, "backend": backend, "quota": quota,
         "office_quota": office_quota, "latency_ms": latency_ms,
         "marks": [(round(t, 1), n) for t, n in marks],
+        # who was on the cores while the orders flowed (bench/cpu_roles.py)
+        "cpu_cores": cpu.cores(started + first, started + took),
     }
 
 

@@ -9,7 +9,8 @@ side paths left out), and how long the one-stop waited to hear "accepted" after 
 office accepted an order, while the orders were still being posted (the accounts at the
 deployment's default quota pace them). The rate over the run counts from the first
 push-back, which comes while the orders are still paced by the quota; the rate after the
-last order accepted is the push-backs' own pace.
+last order accepted is the push-backs' own pace, and beside it the cores each part of the
+deployment used over that stretch (bench/cpu_roles.py).
 
     python -m bench.pushbacks --handoffs 1000 [--naive]
 """
@@ -28,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bench.cpu_roles import CpuByRole
 from chaos.measure import count_duplicate_pushbacks
 from chaos.world import World
 from worker.db.models import Handoff, Job
@@ -104,17 +106,24 @@ def pushbacks(handoffs: int, *, extra_env: dict[str, str] | None = None,
     with World(home, extra_env=env) as world:
         world.start()
         world.stack.carrier_admin("faults", {"return_rate": 0.0, "pickup_fail_rate": 0.0})
-        codes = world.seed(handoffs)
-        started = time.monotonic()
-        world.wait_all_final(codes, timeout=timeout)
-        world.wait_drained(60, cap_s=timeout)
-        took = time.monotonic() - started
+        with CpuByRole(world) as cpu:
+            codes = world.seed(handoffs)
+            started = time.monotonic()
+            world.wait_all_final(codes, timeout=timeout)
+            world.wait_drained(60, cap_s=timeout)
+            took = time.monotonic() - started
+        to_monotonic = time.monotonic() - time.time()  # (a wall time as a reading's time)
         events = world.stack.onestop_admin("events")["events"]
         stats = world.stack.onestop_admin("stats")
         accepted = accepted_times(world)
     arrived = sorted(datetime.fromisoformat(e["receivedAt"]) for e in events)
     span = (arrived[-1] - arrived[0]).total_seconds() if len(arrived) > 1 else 0.0
     per_second = Counter(int((t - arrived[0]).total_seconds()) for t in arrived)
+    last_order = max(accepted.values(), default=None)
+    # who was on the cores from the last order accepted to the last push-back: the
+    # push-backs' own stretch (bench/cpu_roles.py)
+    cores = cpu.cores(last_order.timestamp() + to_monotonic,
+                      arrived[-1].timestamp() + to_monotonic) if last_order and arrived else {}
     per_dossier: dict[str, int] = defaultdict(int)
     for e in events:
         per_dossier[e["dossierCode"]] += 1
@@ -125,7 +134,7 @@ def pushbacks(handoffs: int, *, extra_env: dict[str, str] | None = None,
         "per_handoff": round(len(events) / max(len(per_dossier), 1), 2),
         "sent_twice": int(stats.get("duplicate_deliveries", 0)),
         "duplicate_pushbacks": count_duplicate_pushbacks(events),
-        "rate_after_orders": rate_after(arrived, max(accepted.values(), default=None)),
+        "rate_after_orders": rate_after(arrived, last_order), "cpu_cores_after_orders": cores,
         "out_of_order": out_of_order(events), **heard_accepted(accepted, events),
         "design": "naive" if extra_env else "shipped",
     }

@@ -47,6 +47,7 @@ from typing import Any
 
 from bench.burst import burst
 from bench.celery_ceiling import ceiling
+from bench.cpu_roles import busy_cell, cpu_text
 from bench.demo_memory import demo_memory
 from bench.demo_memory import report as demo_memory_report
 from bench.latency import latency as steady_latency
@@ -81,12 +82,13 @@ def bench_burst(n: int) -> tuple[str, dict[str, Any]]:
              "embedded": "shipped, embedded default (SQLite, no server)"}
     lines = ["| design | post office answers in | backend | hand-offs | seconds | first order "
              "after | orders/s (flowing) | orders/s (whole run) | duplicate orders | peak RSS "
-             "per worker process |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "per worker process | cores in use while flowing (pool processes) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for (name, latency), r in runs.items():
         lines.append(f"| {names[name]} | {latency} ms | {r['backend']} | {r['accepted']}/"
                      f"{r['handoffs']} | {r['seconds']} | {r['first_accepted_s']} s | "
                      f"{r['flowing_rate']} | {r['rate']} | {r['duplicate_orders']} | "
-                     f"{_peak(r):.0f} MB |")
+                     f"{_peak(r):.0f} MB | {busy_cell(r.get('cpu_cores', {}))} |")
     ratio0 = runs[("shipped", 0)]["flowing_rate"] / max(runs[("naive", 0)]["flowing_rate"], .1)
     ratio50 = (runs[("shipped", 50)]["flowing_rate"]
                / max(runs[("naive", 50)]["flowing_rate"], .1))
@@ -98,7 +100,10 @@ def bench_burst(n: int) -> tuple[str, dict[str, Any]]:
               f"{shipped['flowing_rate'] / 1000:.2f} of it); embedded default: "
               f"{embedded['flowing_rate']}/s (goal 100/s: {embedded['flowing_rate'] / 100:.2f} "
               f"of it). Peak memory of one worker process over these runs: {peak:.0f} MB "
-              f"(goal 150 MB: {peak / 150:.2f} of it)."]
+              f"(goal 150 MB: {peak / 150:.2f} of it).", "",
+              f"Who was on the cores while the shipped design's orders flowed (Redis + "
+              f"PostgreSQL, answers at once; bench/cpu_roles.py): "
+              f"{cpu_text(shipped.get('cpu_cores', {}))}."]
     return "\n".join(lines), {f"{k[0]}@{k[1]}ms": v for k, v in runs.items()}
 
 
@@ -113,11 +118,11 @@ def bench_ceiling(n: int) -> tuple[str, dict[str, Any]]:
 def bench_scaling(n: int) -> tuple[str, dict[str, Any]]:
     runs = {c: burst(n, concurrency=c) for c in (1, 2, 4)}
     base = runs[1]["flowing_rate"] or 0.1
-    lines = ["| pool processes | orders/s (flowing) | against 1 process | peak RSS per process |",
-             "|---|---|---|---|"]
+    lines = ["| pool processes | orders/s (flowing) | against 1 process | peak RSS per process "
+             "| cores in use while flowing (pool processes) |", "|---|---|---|---|---|"]
     for c, r in runs.items():
         lines.append(f"| {c} | {r['flowing_rate']} | {r['flowing_rate'] / base:.2f} × | "
-                     f"{_peak(r):.0f} MB |")
+                     f"{_peak(r):.0f} MB | {busy_cell(r.get('cpu_cores', {}))} |")
     return "\n".join(lines), {str(c): r for c, r in runs.items()}
 
 
@@ -137,7 +142,8 @@ def bench_quota(n: int) -> tuple[str, dict[str, Any]]:
             f"{cap:.0f} a second, {cap / quota:.2f} of the quota, which tracking polls and "
             f"token requests share; {r['answered_429']} answered 429; the busiest second "
             f"held {most} requests; duplicate orders {r['duplicate_orders']}; peak RSS per worker "
-            f"process {_peak(r):.0f} MB."), r
+            f"process {_peak(r):.0f} MB. Cores in use while the orders flowed: "
+            f"{cpu_text(r.get('cpu_cores', {}))}."), r
 
 
 def bench_push(n: int) -> tuple[str, dict[str, Any]]:
@@ -160,7 +166,9 @@ def bench_push(n: int) -> tuple[str, dict[str, Any]]:
               f"{shipped['rate'] / 1000:.2f} of it), {shipped['rate_after_orders']}/s once the "
               f"last order was accepted (the first push-backs go out while the orders are "
               f"still paced by the accounts' quotas), {shipped['sent_twice']} sent twice, "
-              f"{shipped['out_of_order']} out of order (goals 0 and 0)."]
+              f"{shipped['out_of_order']} out of order (goals 0 and 0). Cores in use from "
+              f"the last order accepted to the last push-back (bench/cpu_roles.py): "
+              f"{cpu_text(shipped.get('cpu_cores_after_orders', {}))}."]
     return "\n".join(lines), runs
 
 

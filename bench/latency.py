@@ -11,7 +11,8 @@ processes, Redis + PostgreSQL of their own, the post office answering at once wi
 quota). The goals are the issue's: p99 at most the feed's poll interval + 1 s for feed
 items, at most 1 s for webhook items. Beside them, the rate the orders were accepted at
 over the run: a rate offered above what the worker takes grows a queue, and the latency
-then measures the queue, not the path.
+then measures the queue, not the path; and the cores each part of the deployment used
+while the hand-offs were offered (bench/cpu_roles.py), this process's own among them.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import httpx
 from sqlalchemy import select
 
 from bench.burst import burst_world
+from bench.cpu_roles import CpuByRole, cpu_text
 from chaos.world import World
 from worker.db.models import Handoff, Job
 from worker.domain.enums import JobKind, JobState
@@ -89,25 +91,27 @@ def latency(rate: float = 100.0, seconds: float = 20.0, poll_every: float = 1.0,
             posted = time.time()
             return world.post_webhook(item, client)[0], posted
 
-        hooked: list[tuple[str, float, Future[tuple[int, float]]]] = []
-        started, offered, tick = time.monotonic(), 0, 0
-        while time.monotonic() - started < seconds:
-            tick += 1
-            n = int(rate * min(seconds, time.monotonic() - started)) - offered  # by the clock
-            if n > 0:
-                items = world.items(n)
-                k = n // 2 + (tick % 2 if n % 2 else 0)  # half by webhook too, alternately
-                # the moment of all of them: from before the call that puts them in the
-                # feed (its time is counted against the worker)
-                now = time.time()
-                world.stack.onestop_admin("handoffs", {"items": items})
-                for i, item in enumerate(items):
-                    appeared[item["dossierCode"]] = ("webhook" if i < k else "feed", now)
-                hooked += [(item["dossierCode"], now, posts.submit(hook, item))
-                           for item in items[:k]]
-                offered += n
-            time.sleep(max(0.0, started + tick * TICK - time.monotonic()))
-        offered_s = time.monotonic() - started
+        with CpuByRole(world) as cpu:  # who was on the cores while they were offered
+            hooked: list[tuple[str, float, Future[tuple[int, float]]]] = []
+            started, offered, tick = time.monotonic(), 0, 0
+            while time.monotonic() - started < seconds:
+                tick += 1
+                n = int(rate * min(seconds, time.monotonic() - started)) - offered  # by the clock
+                if n > 0:
+                    items = world.items(n)
+                    k = n // 2 + (tick % 2 if n % 2 else 0)  # half by webhook too, alternately
+                    # the moment of all of them: from before the call that puts them in the
+                    # feed (its time is counted against the worker)
+                    now = time.time()
+                    world.stack.onestop_admin("handoffs", {"items": items})
+                    for i, item in enumerate(items):
+                        appeared[item["dossierCode"]] = ("webhook" if i < k else "feed", now)
+                    hooked += [(item["dossierCode"], now, posts.submit(hook, item))
+                               for item in items[:k]]
+                    offered += n
+                time.sleep(max(0.0, started + tick * TICK - time.monotonic()))
+            offered_s = time.monotonic() - started
+        cores = cpu.cores(started, started + offered_s)
         answered = [(f.result(), now) for _, now, f in hooked]  # every one answered first
         answers = [status for (status, _), _ in answered]
         # the bench's own delay before a webhook was posted (counted in its latency, which
@@ -135,7 +139,7 @@ def latency(rate: float = 100.0, seconds: float = 20.0, poll_every: float = 1.0,
         "webhooks_2xx": sum(1 for s in answers if 200 <= s < 300),
         "webhooks_posted": len(answers), "poll_every": poll_every,
         "sender_lag_p50": round(_percentile(sender_lag, .5), 2),
-        "sender_lag_p99": round(_percentile(sender_lag, .99), 2)}
+        "sender_lag_p99": round(_percentile(sender_lag, .99), 2), "cpu_cores": cores}
     for path, values in by_path.items():
         offered = sum(1 for p, _ in appeared.values() if p == path)
         out[path] = {"count": len(values), "offered": offered,
@@ -163,6 +167,10 @@ def report(runs: list[dict[str, Any]]) -> str:
                   runs[0]["poll_every"],
                   ", ".join(f"{r['sender_lag_p50']}/{r['sender_lag_p99']} s" for r in runs),
                   ", ".join(f"{r['webhooks_2xx']}/{r['webhooks_posted']}" for r in runs))]
+    lines += ["", "Who was on the cores while the hand-offs were offered (bench/cpu_roles.py; "
+              "the benchmark's own process makes the items, puts them in the one-stop "
+              "simulator's feed and posts the webhooks):"]
+    lines += [f"- {r['rate_achieved']:g}/s: {cpu_text(r.get('cpu_cores', {}))}" for r in runs]
     return "\n".join(lines)
 
 

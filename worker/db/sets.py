@@ -10,7 +10,8 @@ at any length: SQLAlchemy compiles it once, and psycopg prepares it on the serve
 few uses. SQLite has no arrays, so there (the embedded default) it stays `IN`.
 
 Only for columns of plain types (integers, strings), whose values psycopg adapts into an
-array as they are.
+array as they are. A string column's array has no length: `'abcdef' = ANY('{abcdefgh}'::
+VARCHAR(6)[])` is true in PostgreSQL (an explicit cast cuts the value), where `IN` is not.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import ColumnElement, any_, literal
+from sqlalchemy import ColumnElement, String, any_, literal
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -27,4 +28,9 @@ def among(session: Session, column: Any, values: Collection[Any]) -> ColumnEleme
     """`column IN values`, written for the session's database (above)."""
     if session.get_bind().dialect.name != "postgresql":
         return column.in_(list(values))  # type: ignore[no-any-return]
-    return column == any_(literal(list(values), ARRAY(column.type)))  # type: ignore[no-any-return]
+    kind = column.type
+    if isinstance(kind, String):
+        # no length: cast to VARCHAR(n)[], a longer value would be cut to n characters and
+        # then match a row holding its first n (a hostile order number, a long key)
+        kind = String()
+    return column == any_(literal(list(values), ARRAY(kind)))  # type: ignore[no-any-return]

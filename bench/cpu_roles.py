@@ -5,8 +5,10 @@ The issue asks, where a figure falls short, which resource ran out. The worker's
 processes, its main process, beat, web, both simulators, PostgreSQL (the postmaster and
 its backends), redis-server, the benchmark's own process and the rest of the machine are
 each a role: a process is counted under the role of its nearest ancestor that is one (a
-pool process under its worker's main process is "pool processes"). A process that ended
-between two readings loses at most its last half second.
+pool process under its worker's main process is "pool processes"). A process born between
+two readings is counted whole; one that ended is counted to its end through its parent's
+count of its reaped children (/proc's cutime and cstime), under its parent's role when it
+was never read itself (a short PostgreSQL backend, a one-shot command).
 
     with CpuByRole(world) as cpu:
         t0 = time.monotonic(); ...; t1 = time.monotonic()
@@ -20,7 +22,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 POOL = "pool processes"
 OTHER = "the rest of the machine"
@@ -30,9 +32,16 @@ _ROLE_OF_NAME = (("worker", "worker main process"), ("beat", "beat"), ("web", "w
                  ("simulators", "simulators"))
 
 
-def _read_procs() -> dict[int, tuple[int, float]]:
-    """Every process now: pid -> (parent pid, CPU seconds used so far)."""
-    found: dict[int, tuple[int, float]] = {}
+class Proc(NamedTuple):
+    parent: int
+    start: int  # clock ticks after boot: with the pid, which process this is
+    used: float  # its own CPU seconds so far
+    reaped: float  # CPU seconds of its children that ended and it waited for
+
+
+def _read_procs() -> dict[int, Proc]:
+    """Every process now, by pid."""
+    found: dict[int, Proc] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -40,9 +49,14 @@ def _read_procs() -> dict[int, tuple[int, float]]:
             stat = Path(f"/proc/{entry}/stat").read_text()
         except OSError:
             continue
-        fields = stat.rsplit(")", 1)[1].split()  # (the name may hold spaces and brackets)
-        found[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / _HZ)
+        f = stat.rsplit(")", 1)[1].split()  # (the name may hold spaces and brackets)
+        found[int(entry)] = Proc(int(f[1]), int(f[19]), (int(f[11]) + int(f[12])) / _HZ,
+                                 (int(f[13]) + int(f[14])) / _HZ)
     return found
+
+
+def _uptime_ticks() -> float:
+    return float(Path("/proc/uptime").read_text().split()[0]) * _HZ
 
 
 def _roots(world: Any) -> dict[int, str]:
@@ -66,12 +80,12 @@ def _roots(world: Any) -> dict[int, str]:
     return roots
 
 
-def _role(pid: int, procs: dict[int, tuple[int, float]], roots: dict[int, str]) -> str:
+def _role(pid: int, procs: dict[int, Proc], roots: dict[int, str]) -> str:
     seen = 0
     while pid in procs and seen < 64:
         if pid in roots:
             return roots[pid]
-        pid, seen = procs[pid][0], seen + 1
+        pid, seen = procs[pid].parent, seen + 1
     return OTHER
 
 
@@ -82,7 +96,8 @@ class CpuByRole:
     def __init__(self, world: Any, every: float = 0.5):
         self.world, self.every = world, every
         self.samples: list[tuple[float, dict[str, float]]] = []  # (monotonic, CPU s by role)
-        self._last: dict[int, float] = {}
+        self._last: dict[int, tuple[Proc, str]] = {}  # pid -> (as last read, its role)
+        self._last_at = 0.0  # when that was, in clock ticks after boot
         self._total: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cpu-by-role", daemon=True)
@@ -99,22 +114,46 @@ class CpuByRole:
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
-            self._sample()
+            try:
+                self._sample()
+            except Exception:  # (a reading missed: the next one covers its time)
+                continue
 
     def _sample(self) -> None:
         try:
             roots = _roots(self.world)
+            procs, now = _read_procs(), _uptime_ticks()
         except Exception:  # the world stopping under us: keep what was read
             return
-        procs = _read_procs()
-        for pid, (_, used) in procs.items():
-            # a new process (or a pid used again) counts from this reading
-            before = self._last.get(pid, used)
-            if used > before:
-                role = _role(pid, procs, roots)
-                self._total[role] = self._total.get(role, 0.0) + used - before
-            self._last[pid] = used
-        self._last = {pid: self._last[pid] for pid in procs}
+        first = not self._last
+        add: dict[str, float] = {}
+        seen: dict[int, tuple[Proc, str]] = {}
+        # the last totals of the processes that ended since, by parent
+        gone: dict[int, float] = {}
+        for pid in self._last.keys() - procs.keys():
+            p = self._last[pid][0]
+            gone[p.parent] = gone.get(p.parent, 0.0) + p.used + p.reaped
+        for pid, proc in procs.items():
+            role = _role(pid, procs, roots)
+            seen[pid] = (proc, role)
+            before = self._last.get(pid)
+            if before is not None and before[0].start == proc.start:
+                used = proc.used - before[0].used
+            elif not first and proc.start >= self._last_at:
+                used = proc.used  # born since the last reading: all of it
+            else:
+                used = 0.0  # (the first reading: where the counts start)
+            # what its children that ended since used after they were last read (or, born
+            # and ended in between, at all): its reaped CPU's growth, less their last totals
+            if before is not None and before[0].start == proc.start:
+                ended = proc.reaped - before[0].reaped - gone.get(pid, 0.0)
+                if ended > 0:
+                    add[role] = add.get(role, 0.0) + ended
+            if used > 0:
+                add[role] = add.get(role, 0.0) + used
+        for role, cpu in add.items():
+            self._total[role] = self._total.get(role, 0.0) + cpu
+        self._last, self._last_at = seen, now
         self.samples.append((time.monotonic(), dict(self._total)))
 
     def cores(self, t0: float, t1: float) -> dict[str, float]:
@@ -135,7 +174,7 @@ def cpu_text(cores: dict[str, float]) -> str:
     if not cores:
         return "not measured (too short)"
     shown = ", ".join(f"{role} {c:.2f}" for role, c in cores.items() if c >= 0.02)
-    return f"{sum(cores.values()):.2f} of {os.cpu_count()} cores: {shown}"
+    return f"{sum(cores.values()):.2f} of {len(os.sched_getaffinity(0))} cores: {shown}"
 
 
 def busy_cell(cores: dict[str, float]) -> str:

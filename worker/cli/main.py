@@ -104,6 +104,7 @@ def main() -> None:
     # httpx logs a line at INFO for every request it sends: a push-back, an order, a token.
     # Under a backlog that is thousands a minute, each formatted and written under the
     # handler's lock by ten threads of a pool process (8 % of a push's call in a py-spy
-    # profile of benchmark 4) and saying nothing the worker's own lines do not: the client
-    # adapters log what failed themselves, at WARNING, which still shows.
+    # profile of benchmark 4) and saying nothing the worker's own lines do not: a failure
+    # is logged by the adapters (WARNING) or the job runner, and at -l DEBUG the one-stop
+    # client logs each request itself.
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -15,6 +15,8 @@ import pytest
 
 from bench.cpu_roles import POOL, CpuByRole, busy_cell, cpu_text
 
+pytestmark = pytest.mark.flows  # subprocesses, one spinning on a core (not make test-fast's)
+
 BURN_S = 0.6
 # a "worker" whose one child spins on a core for BURN_S of CPU; it says so once its child
 # has ended (and been waited for), then waits to be told to go

@@ -39,8 +39,8 @@ class Proc(NamedTuple):
     reaped: float  # CPU seconds of its children that ended and it waited for
 
 
-def _read_procs() -> dict[int, Proc]:
-    """Every process now, by pid."""
+def read_procs() -> dict[int, Proc]:
+    """Every process now, by pid (bench/demo_memory.py walks its tree with it too)."""
     found: dict[int, Proc] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -122,7 +122,7 @@ class CpuByRole:
     def _sample(self) -> None:
         try:
             roots = _roots(self.world)
-            procs, now = _read_procs(), _uptime_ticks()
+            procs, now = read_procs(), _uptime_ticks()
         except Exception:  # the world stopping under us: keep what was read
             return
         first = not self._last

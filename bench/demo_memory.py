@@ -26,21 +26,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.cpu_roles import read_procs
+
 GOAL_MB = 400.0
 
 
 def _tree(root: int) -> list[int]:
     """`root` and every process descended from it."""
     children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
+    for pid, proc in read_procs().items():
+        children.setdefault(proc.parent, []).append(pid)
     found, todo = [], [root]
     while todo:
         pid = todo.pop()

@@ -15,6 +15,13 @@ from worker.cli import main
 from worker.cli.main import COMMANDS
 
 
+def _fresh(probe: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`probe` run in a new interpreter (this test process may have imported anything
+    already, and set any logger): its output, or CalledProcessError."""
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60, check=True, env=env)
+
+
 def test_every_command_of_the_table_loads_under_its_own_name() -> None:
     ctx = click.Context(main, info_name="handoff")
     assert main.list_commands(ctx) == sorted(COMMANDS)
@@ -37,8 +44,7 @@ def test_help_loads_no_celery_web_app_or_simulator() -> None:
         "             {'celery', 'starlette', 'uvicorn', 'simulators'}\n"
         "             or m in {'worker.tasks', 'worker.web.app', 'worker.bootstrap'}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         timeout=60, check=True)
+    out = _fresh(probe)
     assert out.stdout.strip() == "[]", out.stdout
 
 
@@ -76,8 +82,7 @@ def _loaded_by(args: list[str], home: Path) -> set[str]:
     )
     env = {**os.environ, "HANDOFF_HOME": str(home)}
     env.pop("HANDOFF_DATABASE_URL", None)
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         timeout=60, check=True, env=env)
+    out = _fresh(probe, env)
     return set(out.stdout.split())
 
 
@@ -186,7 +191,6 @@ def test_a_command_s_log_has_no_line_for_each_http_request() -> None:
         "assert client.get('http://127.0.0.1/api').status_code == 200\n"
         "logging.getLogger('httpx').warning('a warning of the client')\n"
     )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         timeout=60, check=True)
+    out = _fresh(probe)
     assert "a warning of the client" in out.stderr
     assert "HTTP Request" not in out.stderr, out.stderr

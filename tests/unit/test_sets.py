@@ -3,13 +3,16 @@ whatever the list's length (the point of sending it as one array)."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import Column, Enum, Integer, MetaData, String, Table, event, select
+from sqlalchemy.dialects import postgresql
 
 from worker.db.engine import Database
 from worker.db.inserts import insert_new
 from worker.db.models import Receipt
+from worker.db.models.base import UTCDateTime
 from worker.db.sets import among
 
 
@@ -46,3 +49,15 @@ def test_among_finds_the_rows_of_the_values_given(database: Database):
         event.remove(database.engine, "before_cursor_execute", seen)
     if database.engine.dialect.name == "postgresql":
         assert len(texts) == 5 and len(set(texts)) == 1, texts  # any number of values: one text
+
+
+def test_only_plain_integer_and_string_columns_become_an_array() -> None:
+    # an enum's values are converted to names, a decorated type's by its own code: an array
+    # of them as given would compare the wrong things, so those columns keep IN
+    pg = postgresql.dialect()
+    session: Any = SimpleNamespace(get_bind=lambda: SimpleNamespace(dialect=pg))
+    t = Table("t", MetaData(), Column("n", Integer), Column("s", String(9)),
+              Column("e", Enum("a", "b", name="e")), Column("at", UTCDateTime))
+    shown = {c: str(among(session, t.c[c], []).compile(dialect=pg)) for c in ("n", "s", "e", "at")}
+    assert "ANY" in shown["n"] and "ANY" in shown["s"] and "VARCHAR[]" in shown["s"], shown
+    assert "IN" in shown["e"] and "IN" in shown["at"] and "ANY" not in shown["e"], shown

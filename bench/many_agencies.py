@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bench.burst import base_agencies, burst_world, set_office_quota
+from bench.cpu_roles import CpuByRole, cpu_text
 from chaos.measure import count_duplicate_orders, time_until
 from chaos.world import World
 from tests.quota_windows import max_in_window
@@ -44,7 +44,6 @@ from worker.db.models import Handoff
 from worker.domain.quota import Budget
 from worker.settings import Settings
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 GOAL_SHARE = 0.9  # of its own quota, every account at once
 GOAL_KEEP = 0.9  # of its own phase-1 rate, every account not held
 
@@ -85,32 +84,6 @@ def _accepted_times(world: World) -> tuple[int, dict[str, list[float]]]:
         if at is not None:
             out.setdefault(code, []).append(at.timestamp())
     return total, out
-
-
-def _cpu(world: World) -> dict[str, float]:
-    """CPU seconds so far (reaped children's included) of each part: the stack's processes
-    (a worker with its pool: a process group), the redis-server, the PostgreSQL cluster
-    (the postmaster and its children: each backend makes a session of its own), this one."""
-    stats = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        # after the command: state ppid pgrp session ... utime stime cutime cstime
-        stats.append((int(entry.name), int(fields[1]), int(fields[2]),
-                      sum(int(f) for f in fields[11:15]) / CLK_TCK))
-    groups = {name: p.pid for name, p in world.stack.procs.items()}
-    if world.redis is not None:
-        groups["redis"] = world.redis.proc.pid
-    out = {name: sum(c for _, _, g, c in stats if g == pgid) for name, pgid in groups.items()}
-    if world.pg is not None:
-        master = int((world.pg.data / "postmaster.pid").read_text().split()[0])
-        out["postgres"] = sum(c for pid, ppid, _, c in stats if master in (pid, ppid))
-    out["bench"] = sum(os.times()[:2])
-    return out
 
 
 def _busiest(times: list[float], start: float, end: float) -> int:
@@ -159,14 +132,14 @@ def many_agencies(handoffs: int = 3000, *, quota: float = 10.0, agencies: int = 
                                f"hand-offs in the ledger, accepted per agency "
                                f"{ {k: len(v) for k, v in state.get('times', {}).items()} }")
         marks = [time.time()]  # phase 1, the hold, as long again after it: their bounds
-        cpu = [_cpu(world)]
-        for i, seconds in enumerate((phase_s, hold_s, hold_s)):
-            if i == 1 and not control:
-                world.stack.carrier_admin("quota", {"throttle": {
-                    held: {"seconds": hold_s, "retry_after": retry_after}}})
-            time.sleep(max(0.0, marks[-1] + seconds - time.time()))
-            marks.append(time.time())
-            cpu.append(_cpu(world))
+        with CpuByRole(world) as cpu:  # who was on the cores in each phase
+            for i, seconds in enumerate((phase_s, hold_s, hold_s)):
+                if i == 1 and not control:
+                    world.stack.carrier_admin("quota", {"throttle": {
+                        held: {"seconds": hold_s, "retry_after": retry_after}}})
+                time.sleep(max(0.0, marks[-1] + seconds - time.time()))
+                marks.append(time.time())
+        to_monotonic = time.monotonic() - time.time()  # (a wall time as a reading's time)
         drained = time_until(
             lambda: sum(map(len, _accepted_times(world)[1].values())) >= handoffs,
             timeout, every=0.5) is not None
@@ -215,8 +188,8 @@ def many_agencies(handoffs: int = 3000, *, quota: float = 10.0, agencies: int = 
         "held_answered_429": held_row["answered_429"],
         "others_answered_429": sum(r["answered_429"] for r in others),
         "duplicate_orders": count_duplicate_orders(carrier["orders_by_number"]),
-        "cpu_cores_by_phase": [{k: round((b[k] - a.get(k, 0.0)) / (t1 - t0), 2) for k in b}
-                               for a, b, (t0, t1) in zip(cpu, cpu[1:], windows, strict=False)],
+        "cpu_cores_by_phase": [cpu.cores(t0 + to_monotonic, t1 + to_monotonic)
+                               for t0, t1 in windows],
         "workers": workers, "concurrency": concurrency,
         "poll_carrier_every": poll_carrier_every, "control": control,
     }
@@ -252,8 +225,6 @@ def section(r: dict[str, Any]) -> str:
             f"{x['busiest_second']} | {x['answered_429']} | {later[0]} | {later[1]} | "
             f"{x['busiest_second_by_phase'][1]}, {x['busiest_second_by_phase'][2]} | "
             f"{'yes' if x['backlogged_to_the_end'] else 'no'} |")
-    cpu = ", ".join(f"{k} {v:.2f}" for k, v in sorted(
-        r["cpu_cores_by_phase"][0].items(), key=lambda kv: -kv[1]) if v >= 0.05)
     short = [x["account"] for x in r["rows"] if not x["backlogged_to_the_end"]]
     keep = r["min_keep"]
     lines += ["", (
@@ -271,8 +242,8 @@ def section(r: dict[str, Any]) -> str:
         + (f"The last order accepted {r['drained_after_s']} s after phase 3. "
            if r["drained_after_s"] is not None
            else "Not every order was accepted within the run's time limit. ")
-        + f"CPU in phase 1, in cores (of "
-        f"{os.cpu_count()}): {cpu}.")]
+        + f"Cores in use in phase 1 (bench/cpu_roles.py): "
+        f"{cpu_text(r['cpu_cores_by_phase'][0])}.")]
     lines.append(f"Orders accepted in each 2 s from the burst: {r['timeline_2s']}.")
     if short:
         lines.append(f"Not backlogged to the end of phase 3 (their rates there measure no "
